@@ -1,0 +1,29 @@
+# Shared helpers for the project's scripts (sourced, not run).
+# shellcheck shell=bash
+
+# Install Debian packages that are missing (only those), when we are root; otherwise say which
+# are missing and stop.
+ensure_packages() {
+    local missing=()
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "error: missing Debian packages: ${missing[*]}" >&2
+        echo "       install them with: sudo apt-get install --no-install-recommends ${missing[*]}" >&2
+        return 1
+    fi
+    echo "==> installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+# Packages needed to build the project on Linux.
+BUILD_PACKAGES=(pkg-config libdbus-1-dev gcc)
+
+step() { printf '\n==> %s\n' "$*"; }

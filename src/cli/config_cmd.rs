@@ -1,0 +1,295 @@
+//! `eas-connector config …`: path, show, check, set, set-password, clear-password.
+//!
+//! Reads and writes go through `config::ConfigFile` (atomic, with backup, unknown elements
+//! kept) and `secrets` (OS vault or the plainly announced fallback file). Passwords are read
+//! from a prompt without echo or from stdin, never from the command line (it would land in
+//! shell history and process lists), and are never printed.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{bail, Context};
+use clap::{Subcommand, ValueEnum};
+use serde_json::json;
+
+use super::Outcome;
+use crate::config::{model, ConfigError, ConfigFile, ConfigLocation, FIELDS};
+use crate::secrets::{self, Preference, Secret, SecretKind};
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print where the configuration, its backup and the logs are.
+    Path,
+    /// Print the effective configuration; passwords only as where they are stored.
+    Show {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the configuration file; exit 1 with line, column and element for each problem.
+    Check,
+    /// Set one field (e.g. `Proxy/Port 3128`); an empty VALUE resets it to its default.
+    /// Written atomically; the previous file is kept as ConnectorServiceConfiguration.xml.bak.
+    Set {
+        /// Field path as in the file, e.g. ClientAccessServer, Proxy/Host or Proxy.Port.
+        field: String,
+        value: String,
+    },
+    /// Store a password in the credential store (prompted, or one line from stdin).
+    SetPassword {
+        account: PasswordFor,
+        /// Read the password from the first line of stdin, even on a terminal.
+        #[arg(long)]
+        stdin: bool,
+    },
+    /// Remove a stored password.
+    ClearPassword { account: PasswordFor },
+}
+
+impl ConfigCommand {
+    pub(super) fn writes(&self) -> bool {
+        matches!(
+            self,
+            ConfigCommand::Set { .. }
+                | ConfigCommand::SetPassword { .. }
+                | ConfigCommand::ClearPassword { .. }
+        )
+    }
+}
+
+/// Which account's password.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PasswordFor {
+    /// The Exchange service account.
+    ServiceAccount,
+    /// The notification mailbox account.
+    NotificationAccount,
+    /// The proxy account.
+    Proxy,
+}
+
+impl From<PasswordFor> for SecretKind {
+    fn from(a: PasswordFor) -> Self {
+        match a {
+            PasswordFor::ServiceAccount => SecretKind::ServiceAccount,
+            PasswordFor::NotificationAccount => SecretKind::NotificationAccount,
+            PasswordFor::Proxy => SecretKind::Proxy,
+        }
+    }
+}
+
+pub(super) fn run(cmd: ConfigCommand, loc: &ConfigLocation) -> anyhow::Result<Outcome> {
+    match cmd {
+        ConfigCommand::Path => {
+            println!("configuration: {}", loc.config_file().display());
+            println!("backup:        {}", loc.backup_file().display());
+            println!("logs:          {}", loc.logs_dir().display());
+            Ok(Outcome::Success)
+        }
+        ConfigCommand::Show { json } => show(loc, json),
+        ConfigCommand::Check => check(loc),
+        ConfigCommand::Set { field, value } => set(loc, &field, &value),
+        ConfigCommand::SetPassword { account, stdin } => set_password(loc, account.into(), stdin),
+        ConfigCommand::ClearPassword { account } => clear_password(loc, account.into()),
+    }
+}
+
+/// Whether a password is needed for `kind` with this configuration.
+fn password_used(config: &model::ConnectorConfig, kind: SecretKind) -> Result<(), &'static str> {
+    match kind {
+        SecretKind::ServiceAccount => Ok(()),
+        SecretKind::NotificationAccount => Ok(()),
+        SecretKind::Proxy if config.proxy.enabled && config.proxy.use_credentials => Ok(()),
+        SecretKind::Proxy => Err("not used: Proxy/Enabled or Proxy/UseCredentials is false"),
+    }
+}
+
+fn show(loc: &ConfigLocation, as_json: bool) -> anyhow::Result<Outcome> {
+    let file = ConfigFile::load(loc)?;
+    let cfg = &file.config;
+    let opened = secrets::Preference::from_env().and_then(|p| secrets::open(loc, p));
+    let mut entries = Vec::new();
+    for kind in SecretKind::ALL {
+        let (state, location) = match &opened {
+            Ok(o) => match o.store.get(kind) {
+                Ok(Some(_)) => ("stored", o.store.describe(kind)),
+                Ok(None) => ("not stored", o.store.describe(kind)),
+                Err(e) => ("unreadable", e.to_string()),
+            },
+            Err(e) => ("unknown", e.to_string()),
+        };
+        entries.push((kind, state, location, password_used(cfg, kind).err()));
+    }
+    if as_json {
+        let secrets_json: serde_json::Map<String, serde_json::Value> = entries
+            .iter()
+            .map(|(k, state, location, unused)| {
+                (
+                    k.key().to_string(),
+                    json!({"state": state, "location": location, "in_use": unused.is_none()}),
+                )
+            })
+            .collect();
+        let store = match &opened {
+            Ok(o) => {
+                json!({"backend": o.store.backend().to_string(), "fallback_reason": o.fallback_reason})
+            }
+            Err(e) => json!({"error": e.to_string()}),
+        };
+        let out = json!({
+            "path": file.path(),
+            "organization": loc.org(),
+            "config": cfg,
+            "secret_store": store,
+            "secrets": secrets_json,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(Outcome::Success);
+    }
+    println!("# {}", file.path().display());
+    let width = FIELDS.iter().map(|f| f.path.len()).max().unwrap_or(0);
+    for f in FIELDS {
+        let v = cfg.get(f.path).unwrap_or_default();
+        let shown = if v.is_empty() {
+            "(not set)".to_string()
+        } else {
+            v
+        };
+        println!("{:width$}  {shown}", f.path);
+    }
+    println!();
+    match &opened {
+        Ok(o) => {
+            println!("Passwords are kept in: {}", o.store.backend());
+            if let Some(reason) = &o.fallback_reason {
+                println!("  NOTE: {reason}");
+            }
+        }
+        Err(e) => println!("Passwords: the credential store could not be opened: {e}"),
+    }
+    for (kind, state, location, unused) in &entries {
+        match unused {
+            Some(why) => println!("  {:<30} {state} ({why})", kind.label()),
+            None => println!("  {:<30} {state} — {location}", kind.label()),
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+fn check(loc: &ConfigLocation) -> anyhow::Result<Outcome> {
+    let file = match ConfigFile::load(loc) {
+        Ok(f) => f,
+        Err(e @ (ConfigError::Malformed { .. } | ConfigError::Invalid { .. })) => {
+            eprintln!("✘ {e}");
+            return Ok(Outcome::ProblemsFound);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let problems = file.completeness_problems();
+    if problems.is_empty() {
+        println!("✔ {} is valid and complete", file.path().display());
+        return Ok(Outcome::Success);
+    }
+    eprintln!(
+        "✘ {}: {} problem(s):",
+        file.path().display(),
+        problems.len()
+    );
+    for p in problems {
+        eprintln!("  {p}");
+    }
+    Ok(Outcome::ProblemsFound)
+}
+
+fn set(loc: &ConfigLocation, field: &str, value: &str) -> anyhow::Result<Outcome> {
+    let Some(spec) = model::find_field(field) else {
+        let known: Vec<&str> = FIELDS.iter().map(|f| f.path).collect();
+        bail!(
+            "'{field}' is not a configuration field; the fields are: {}",
+            known.join(", ")
+        );
+    };
+    if spec.path == "SchemaVersion" || spec.path == "Organization" {
+        bail!(
+            "{} is managed by EAS Connector and cannot be set by hand",
+            spec.path
+        );
+    }
+    let mut file = ConfigFile::load_or_new(loc).context("the configuration was not changed")?;
+    file.config
+        .set(spec.path, value)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", spec.path))?;
+    file.save()?;
+    tracing::info!(field = spec.path, file = %file.path().display(), "configuration field changed");
+    println!(
+        "{} = {} in {}",
+        spec.path,
+        file.config.get(spec.path).unwrap_or_default(),
+        file.path().display()
+    );
+    Ok(Outcome::Success)
+}
+
+fn read_password(kind: SecretKind, from_stdin: bool) -> anyhow::Result<Secret> {
+    let stdin = std::io::stdin();
+    let secret = if from_stdin || !stdin.is_terminal() {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("could not read the password from stdin")?;
+        Secret::new(line.trim_end_matches(['\r', '\n']))
+    } else {
+        let first = Secret::new(rpassword::prompt_password(format!("{}: ", kind.label()))?);
+        let again = Secret::new(rpassword::prompt_password("again, to confirm: ")?);
+        if first != again {
+            bail!("the two passwords differ; nothing was stored");
+        }
+        first
+    };
+    if secret.is_empty() {
+        bail!(
+            "the {} is empty; nothing was stored (use `config clear-password` to remove one)",
+            kind.label()
+        );
+    }
+    Ok(secret)
+}
+
+fn set_password(
+    loc: &ConfigLocation,
+    kind: SecretKind,
+    from_stdin: bool,
+) -> anyhow::Result<Outcome> {
+    let secret = read_password(kind, from_stdin)?;
+    let opened = secrets::open(loc, Preference::from_env()?)?;
+    if let Some(reason) = &opened.fallback_reason {
+        eprintln!("NOTE: {reason}");
+    }
+    opened.store.set(kind, &secret)?;
+    tracing::info!(secret = kind.key(), backend = %opened.store.backend(), "password stored");
+    println!(
+        "stored the {} in {}",
+        kind.label(),
+        opened.store.describe(kind)
+    );
+    Ok(Outcome::Success)
+}
+
+fn clear_password(loc: &ConfigLocation, kind: SecretKind) -> anyhow::Result<Outcome> {
+    let opened = secrets::open(loc, Preference::from_env()?)?;
+    if opened.store.delete(kind)? {
+        tracing::info!(secret = kind.key(), "password removed");
+        println!(
+            "removed the {} from {}",
+            kind.label(),
+            opened.store.backend()
+        );
+    } else {
+        println!(
+            "no {} was stored in {}",
+            kind.label(),
+            opened.store.backend()
+        );
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,103 @@
+//! The `eas-connector` command line: argument definitions and dispatch.
+//!
+//! This is the one place that writes for people on stdout/stderr. Each subcommand lives in its
+//! own module and returns a [`Outcome`]; errors travel up as `anyhow` errors with the step and
+//! the fix in their text. It must not hold business logic: that lives in the library modules
+//! it calls.
+
+mod config_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigFile, ConfigLocation, DEFAULT_ORG};
+use crate::logging::{self, LogSettings, RotationPolicy};
+
+/// Exchange ActiveSync access connector: service and admin CLI.
+#[derive(Debug, Parser)]
+#[command(name = "eas-connector", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration root folder; the org's files are in DIR/<org>/ [default: the platform's:
+    /// %ProgramData%\EAS Connector, /etc/eas-connector as root, else ~/.config/eas-connector]
+    #[arg(
+        long,
+        global = true,
+        env = "EAS_CONNECTOR_CONFIG_DIR",
+        value_name = "DIR"
+    )]
+    pub config_dir: Option<PathBuf>,
+
+    /// Exchange organization this connector serves (one connector per organization).
+    #[arg(long, global = true, env = "EAS_CONNECTOR_ORG", default_value = DEFAULT_ORG, value_name = "NAME")]
+    pub org: String,
+
+    /// Print more on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show, check and change the configuration and the stored passwords.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+}
+
+impl Command {
+    /// Whether the command changes files (then it logs to the org's log folder, creating it).
+    fn writes(&self) -> bool {
+        match self {
+            Command::Config(c) => c.writes(),
+        }
+    }
+}
+
+/// How a command ended when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything asked for was done / found fine.
+    Success,
+    /// The command ran, and found problems it has reported (exit code 1).
+    ProblemsFound,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Success => ExitCode::SUCCESS,
+            Outcome::ProblemsFound => ExitCode::from(1),
+        }
+    }
+}
+
+fn stderr_level(verbose: u8) -> &'static str {
+    match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    }
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let loc = ConfigLocation::new(cli.config_dir.as_deref(), &cli.org)?;
+    let file_level = ConfigFile::load(&loc)
+        .map(|f| f.config.log_level)
+        .unwrap_or_else(|_| "info".to_string());
+    let log_to_file = cli.command.writes() || loc.org_dir().is_dir();
+    logging::init(&LogSettings {
+        file_level,
+        dir: log_to_file.then(|| loc.logs_dir()),
+        stderr_level: Some(stderr_level(cli.verbose).to_string()),
+        rotation: RotationPolicy::default(),
+    })?;
+    match cli.command {
+        Command::Config(c) => config_cmd::run(c, &loc),
+    }
+}

@@ -1,0 +1,556 @@
+//! The typed connector configuration and the table of its fields.
+//!
+//! [`FIELDS`] is the one list of what the configuration file holds: its element path, what it
+//! means and its default. Reading, writing, `config set` and `config show` all go through
+//! [`ConnectorConfig::get`] and [`ConnectorConfig::set`], so a field is described once. This
+//! module checks each value's syntax and range; it must not touch the disk (see `store`), and
+//! it never holds a password — passwords live only in the `secrets` module.
+
+use serde::{Deserialize, Serialize};
+
+use super::validate;
+
+/// The schema this build writes; files with a newer one are refused rather than mangled.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Exchange deployment the connector talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ExchangeServerType {
+    /// An on-premises Exchange organization reached through a Client Access Server.
+    #[default]
+    OnPremises,
+    /// Exchange hosted by a provider, reached through the provider's server address.
+    Hosted,
+}
+
+impl ExchangeServerType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExchangeServerType::OnPremises => "OnPremises",
+            ExchangeServerType::Hosted => "Hosted",
+        }
+    }
+}
+
+/// The proxy the connector uses to reach Exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProxySettings {
+    pub enabled: bool,
+    pub host: Option<String>,
+    pub port: u16,
+    pub use_credentials: bool,
+    /// `DOMAIN\user` or a plain user name for the proxy; the password is in the vault.
+    pub user: Option<String>,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        ProxySettings {
+            enabled: false,
+            host: None,
+            port: 8080,
+            use_credentials: false,
+            user: None,
+        }
+    }
+}
+
+/// The account the service uses for Exchange remote PowerShell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ServiceAccount {
+    pub user: Option<String>,
+}
+
+/// The account and mailbox that send notification mail through EWS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct NotificationAccount {
+    pub user: Option<String>,
+    pub mailbox: Option<String>,
+}
+
+/// Everything in `ConnectorServiceConfiguration.xml`, with defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConnectorConfig {
+    pub schema_version: u32,
+    pub organization: String,
+    pub exchange_server_type: ExchangeServerType,
+    /// CAS FQDN, optionally `host:port`.
+    pub client_access_server: Option<String>,
+    /// Hosted server: `host[:port]` or an `https://` URL.
+    pub hosted_server_address: Option<String>,
+    /// Explicit EWS URL; when set, Autodiscover is skipped.
+    #[serde(rename = "ExchangeWebServiceURL")]
+    pub exchange_web_service_url: Option<String>,
+    pub proxy: ProxySettings,
+    pub service_account: ServiceAccount,
+    pub notification_account: NotificationAccount,
+    pub is_cas_failover_enabled: bool,
+    pub enable_parallel_command_support: bool,
+    pub max_parallel_runspaces: u32,
+    pub quick_sync_interval_minutes: u32,
+    /// `HH:MM`, local time.
+    pub full_sync_time_of_day: String,
+    /// PEM file with extra CA certificates to trust for Exchange's TLS.
+    pub trusted_ca_file: Option<String>,
+    pub log_level: String,
+}
+
+impl ConnectorConfig {
+    /// A configuration with every default, for organization `org`.
+    pub fn new(org: &str) -> Self {
+        ConnectorConfig {
+            schema_version: SCHEMA_VERSION,
+            organization: org.to_string(),
+            exchange_server_type: ExchangeServerType::OnPremises,
+            client_access_server: None,
+            hosted_server_address: None,
+            exchange_web_service_url: None,
+            proxy: ProxySettings::default(),
+            service_account: ServiceAccount::default(),
+            notification_account: NotificationAccount::default(),
+            is_cas_failover_enabled: true,
+            enable_parallel_command_support: false,
+            max_parallel_runspaces: 4,
+            quick_sync_interval_minutes: 15,
+            full_sync_time_of_day: "02:00".to_string(),
+            trusted_ca_file: None,
+            log_level: "info".to_string(),
+        }
+    }
+}
+
+/// One field of the file: its element path below the root and what it means.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldSpec {
+    /// Element path below the root, `/`-separated, e.g. `Proxy/Port`.
+    pub path: &'static str,
+    /// What the field is, for `config show` and help texts.
+    pub about: &'static str,
+}
+
+/// The root element's name.
+pub const ROOT: &str = "ConnectorServiceConfiguration";
+
+/// Every field, in the order the file lists them.
+pub const FIELDS: &[FieldSpec] = &[
+    FieldSpec {
+        path: "SchemaVersion",
+        about: "configuration schema version",
+    },
+    FieldSpec {
+        path: "Organization",
+        about: "Exchange organization this connector serves",
+    },
+    FieldSpec {
+        path: "ExchangeServerType",
+        about: "OnPremises or Hosted",
+    },
+    FieldSpec {
+        path: "ClientAccessServer",
+        about: "Client Access Server FQDN (host or host:port)",
+    },
+    FieldSpec {
+        path: "HostedServerAddress",
+        about: "hosted Exchange server address (host[:port] or https URL)",
+    },
+    FieldSpec {
+        path: "ExchangeWebServiceURL",
+        about: "EWS URL; when set, Autodiscover is skipped",
+    },
+    FieldSpec {
+        path: "Proxy/Enabled",
+        about: "use an HTTP proxy (true/false)",
+    },
+    FieldSpec {
+        path: "Proxy/Host",
+        about: "proxy host name or address",
+    },
+    FieldSpec {
+        path: "Proxy/Port",
+        about: "proxy port (1-65535)",
+    },
+    FieldSpec {
+        path: "Proxy/UseCredentials",
+        about: "authenticate to the proxy (true/false)",
+    },
+    FieldSpec {
+        path: "Proxy/User",
+        about: "proxy user (password in the credential store)",
+    },
+    FieldSpec {
+        path: "ServiceAccount/User",
+        about: "Exchange service account, DOMAIN\\user or UPN",
+    },
+    FieldSpec {
+        path: "NotificationAccount/User",
+        about: "notification account, DOMAIN\\user or UPN",
+    },
+    FieldSpec {
+        path: "NotificationAccount/Mailbox",
+        about: "notification mailbox SMTP address",
+    },
+    FieldSpec {
+        path: "IsCasFailoverEnabled",
+        about: "fail over to other Client Access Servers (true/false)",
+    },
+    FieldSpec {
+        path: "EnableParallelCommandSupport",
+        about: "run commands in parallel runspaces (true/false)",
+    },
+    FieldSpec {
+        path: "MaxParallelRunspaces",
+        about: "runspaces used in parallel (1-16)",
+    },
+    FieldSpec {
+        path: "QuickSyncIntervalMinutes",
+        about: "minutes between quick syncs (5-1440)",
+    },
+    FieldSpec {
+        path: "FullSyncTimeOfDay",
+        about: "daily full sync time, HH:MM (24-hour, local time)",
+    },
+    FieldSpec {
+        path: "TrustedCaFile",
+        about: "PEM file of extra CA certificates to trust",
+    },
+    FieldSpec {
+        path: "LogLevel",
+        about: "error, warn, info, debug or trace",
+    },
+];
+
+/// Canonical order of the top-level elements (used to place new elements).
+pub fn top_level_order() -> Vec<&'static str> {
+    let mut order: Vec<&'static str> = Vec::new();
+    for f in FIELDS {
+        let top = f.path.split('/').next().unwrap_or(f.path);
+        if !order.contains(&top) {
+            order.push(top);
+        }
+    }
+    order
+}
+
+/// Canonical order of the children of a section such as `Proxy`.
+pub fn section_order(section: &str) -> Vec<&'static str> {
+    FIELDS
+        .iter()
+        .filter_map(|f| {
+            let (s, leaf) = f.path.split_once('/')?;
+            (s == section).then_some(leaf)
+        })
+        .collect()
+}
+
+/// Find a field by path, accepting `Proxy/Port`, `Proxy.Port` and any letter case.
+pub fn find_field(name: &str) -> Option<&'static FieldSpec> {
+    let wanted = name.replace('.', "/");
+    FIELDS.iter().find(|f| f.path.eq_ignore_ascii_case(&wanted))
+}
+
+fn opt(value: &Option<String>) -> String {
+    value.clone().unwrap_or_default()
+}
+
+fn set_opt(
+    value: &str,
+    check: impl Fn(&str) -> Result<(), String>,
+) -> Result<Option<String>, String> {
+    let v = value.trim();
+    if v.is_empty() {
+        Ok(None)
+    } else {
+        check(v)?;
+        Ok(Some(v.to_string()))
+    }
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        other => Err(format!("'{other}' is not true or false")),
+    }
+}
+
+fn parse_range(value: &str, min: u32, max: u32) -> Result<u32, String> {
+    let v = value.trim();
+    let n: u32 = v
+        .parse()
+        .map_err(|_| format!("'{v}' is not a whole number; use {min}-{max}"))?;
+    if n < min || n > max {
+        return Err(format!("{n} is out of range; use {min}-{max}"));
+    }
+    Ok(n)
+}
+
+impl ConnectorConfig {
+    /// The value of a field as it is written in the file (empty for an unset optional field).
+    /// `path` must be one of [`FIELDS`].
+    pub fn get(&self, path: &str) -> Option<String> {
+        Some(match path {
+            "SchemaVersion" => self.schema_version.to_string(),
+            "Organization" => self.organization.clone(),
+            "ExchangeServerType" => self.exchange_server_type.as_str().to_string(),
+            "ClientAccessServer" => opt(&self.client_access_server),
+            "HostedServerAddress" => opt(&self.hosted_server_address),
+            "ExchangeWebServiceURL" => opt(&self.exchange_web_service_url),
+            "Proxy/Enabled" => self.proxy.enabled.to_string(),
+            "Proxy/Host" => opt(&self.proxy.host),
+            "Proxy/Port" => self.proxy.port.to_string(),
+            "Proxy/UseCredentials" => self.proxy.use_credentials.to_string(),
+            "Proxy/User" => opt(&self.proxy.user),
+            "ServiceAccount/User" => opt(&self.service_account.user),
+            "NotificationAccount/User" => opt(&self.notification_account.user),
+            "NotificationAccount/Mailbox" => opt(&self.notification_account.mailbox),
+            "IsCasFailoverEnabled" => self.is_cas_failover_enabled.to_string(),
+            "EnableParallelCommandSupport" => self.enable_parallel_command_support.to_string(),
+            "MaxParallelRunspaces" => self.max_parallel_runspaces.to_string(),
+            "QuickSyncIntervalMinutes" => self.quick_sync_interval_minutes.to_string(),
+            "FullSyncTimeOfDay" => self.full_sync_time_of_day.clone(),
+            "TrustedCaFile" => opt(&self.trusted_ca_file),
+            "LogLevel" => self.log_level.clone(),
+            _ => return None,
+        })
+    }
+
+    /// Set a field from its text form, checking syntax and range. An empty value resets an
+    /// optional field (and a field with a default to that default). On error the config is
+    /// unchanged and the message says what is wrong and what is expected.
+    pub fn set(&mut self, path: &str, value: &str) -> Result<(), String> {
+        let v = value.trim();
+        let defaults = ConnectorConfig::new(&self.organization);
+        if v.is_empty() {
+            if let Some(d) = defaults.get(path) {
+                if !d.is_empty() && path != "Organization" {
+                    return self.set(path, &d);
+                }
+            }
+        }
+        match path {
+            "SchemaVersion" => {
+                let n = parse_range(v, 1, u32::MAX)?;
+                if n > SCHEMA_VERSION {
+                    return Err(format!(
+                        "schema version {n} was written by a newer EAS Connector (this one reads up to {SCHEMA_VERSION}); upgrade EAS Connector"
+                    ));
+                }
+                self.schema_version = n;
+            }
+            "Organization" => {
+                validate::org_name(v)?;
+                self.organization = v.to_string();
+            }
+            "ExchangeServerType" => {
+                self.exchange_server_type = match v.to_ascii_lowercase().as_str() {
+                    "onpremises" | "on-premises" => ExchangeServerType::OnPremises,
+                    "hosted" => ExchangeServerType::Hosted,
+                    _ => {
+                        return Err(format!(
+                            "'{v}' is not a server type; use OnPremises or Hosted"
+                        ))
+                    }
+                }
+            }
+            "ClientAccessServer" => {
+                self.client_access_server = set_opt(v, validate::server_address)?
+            }
+            "HostedServerAddress" => {
+                self.hosted_server_address = set_opt(v, validate::hosted_address)?
+            }
+            "ExchangeWebServiceURL" => {
+                self.exchange_web_service_url = set_opt(v, validate::ews_url)?
+            }
+            "Proxy/Enabled" => self.proxy.enabled = parse_bool(v)?,
+            "Proxy/Host" => self.proxy.host = set_opt(v, validate::host)?,
+            "Proxy/Port" => {
+                let n = parse_range(v, 1, 65535).map_err(|e| format!("{e} (a TCP port)"))?;
+                self.proxy.port = u16::try_from(n).map_err(|_| "out of range".to_string())?;
+            }
+            "Proxy/UseCredentials" => self.proxy.use_credentials = parse_bool(v)?,
+            "Proxy/User" => self.proxy.user = set_opt(v, validate::proxy_user)?,
+            "ServiceAccount/User" => self.service_account.user = set_opt(v, validate::account)?,
+            "NotificationAccount/User" => {
+                self.notification_account.user = set_opt(v, validate::account)?
+            }
+            "NotificationAccount/Mailbox" => {
+                self.notification_account.mailbox = set_opt(v, validate::mailbox)?
+            }
+            "IsCasFailoverEnabled" => self.is_cas_failover_enabled = parse_bool(v)?,
+            "EnableParallelCommandSupport" => self.enable_parallel_command_support = parse_bool(v)?,
+            "MaxParallelRunspaces" => self.max_parallel_runspaces = parse_range(v, 1, 16)?,
+            "QuickSyncIntervalMinutes" => {
+                self.quick_sync_interval_minutes = parse_range(v, 5, 1440)?
+            }
+            "FullSyncTimeOfDay" => {
+                validate::time_of_day(v)?;
+                self.full_sync_time_of_day = v.to_string();
+            }
+            "TrustedCaFile" => self.trusted_ca_file = set_opt(v, |_| Ok(()))?,
+            "LogLevel" => {
+                let l = v.to_ascii_lowercase();
+                if !["error", "warn", "info", "debug", "trace"].contains(&l.as_str()) {
+                    return Err(format!(
+                        "'{v}' is not a log level; use error, warn, info, debug or trace"
+                    ));
+                }
+                self.log_level = l;
+            }
+            other => return Err(format!("'{other}' is not a configuration field")),
+        }
+        Ok(())
+    }
+
+    /// Problems that make the configuration incomplete or inconsistent as a whole (each field
+    /// on its own is already valid). Returns (field path, problem, fix) triples.
+    pub fn completeness_problems(&self) -> Vec<(&'static str, String, String)> {
+        let mut out = Vec::new();
+        match self.exchange_server_type {
+            ExchangeServerType::OnPremises if self.client_access_server.is_none() => out.push((
+                "ClientAccessServer",
+                "is empty, but ExchangeServerType is OnPremises".to_string(),
+                "set the FQDN of a Client Access Server, e.g. cas01.contoso.com".to_string(),
+            )),
+            ExchangeServerType::Hosted if self.hosted_server_address.is_none() => out.push((
+                "HostedServerAddress",
+                "is empty, but ExchangeServerType is Hosted".to_string(),
+                "set the hosted Exchange server address your provider gave you".to_string(),
+            )),
+            _ => {}
+        }
+        if self.proxy.enabled && self.proxy.host.is_none() {
+            out.push((
+                "Proxy/Host",
+                "is empty, but Proxy/Enabled is true".to_string(),
+                "set the proxy host, or set Proxy/Enabled to false".to_string(),
+            ));
+        }
+        if self.proxy.enabled && self.proxy.use_credentials && self.proxy.user.is_none() {
+            out.push((
+                "Proxy/User",
+                "is empty, but Proxy/UseCredentials is true".to_string(),
+                "set the proxy user, or set Proxy/UseCredentials to false".to_string(),
+            ));
+        }
+        if self.service_account.user.is_none() {
+            out.push((
+                "ServiceAccount/User",
+                "is empty".to_string(),
+                "set the Exchange service account as DOMAIN\\user or user@domain".to_string(),
+            ));
+        }
+        if self.notification_account.user.is_none() {
+            out.push((
+                "NotificationAccount/User",
+                "is empty".to_string(),
+                "set the notification account as DOMAIN\\user or user@domain".to_string(),
+            ));
+        }
+        if self.notification_account.mailbox.is_none() {
+            out.push((
+                "NotificationAccount/Mailbox",
+                "is empty".to_string(),
+                "set the notification mailbox's SMTP address".to_string(),
+            ));
+        }
+        if let Some(ca) = &self.trusted_ca_file {
+            if !std::path::Path::new(ca).is_file() {
+                out.push((
+                    "TrustedCaFile",
+                    format!("'{ca}' does not exist or is not a file"),
+                    "give the full path of a PEM file, or clear the field".to_string(),
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_round_trips_through_get_and_set() {
+        let c = ConnectorConfig::new("contoso");
+        for f in FIELDS {
+            let v = c
+                .get(f.path)
+                .unwrap_or_else(|| panic!("no getter for {}", f.path));
+            let mut d = c.clone();
+            d.set(f.path, &v)
+                .unwrap_or_else(|e| panic!("{}: {e}", f.path));
+            assert_eq!(c, d, "{}", f.path);
+        }
+    }
+
+    #[test]
+    fn set_rejects_bad_values_with_reasons() {
+        let mut c = ConnectorConfig::new("contoso");
+        assert!(c
+            .set("Proxy/Port", "70000")
+            .unwrap_err()
+            .contains("1-65535"));
+        assert!(c
+            .set("Proxy/Port", "abc")
+            .unwrap_err()
+            .contains("whole number"));
+        assert!(c
+            .set("MaxParallelRunspaces", "0")
+            .unwrap_err()
+            .contains("1-16"));
+        assert!(c
+            .set("IsCasFailoverEnabled", "maybe")
+            .unwrap_err()
+            .contains("true or false"));
+        assert!(c
+            .set("ExchangeServerType", "Cloud")
+            .unwrap_err()
+            .contains("OnPremises or Hosted"));
+        assert!(c.set("SchemaVersion", "9").unwrap_err().contains("newer"));
+        assert!(c.set("Nope", "1").is_err());
+        assert_eq!(c, ConnectorConfig::new("contoso"));
+    }
+
+    #[test]
+    fn empty_value_restores_default() {
+        let mut c = ConnectorConfig::new("contoso");
+        c.set("Proxy/Port", "3128").unwrap();
+        c.set("Proxy/Port", "").unwrap();
+        assert_eq!(c.proxy.port, 8080);
+        c.set("ClientAccessServer", "cas.contoso.com").unwrap();
+        c.set("ClientAccessServer", " ").unwrap();
+        assert_eq!(c.client_access_server, None);
+    }
+
+    #[test]
+    fn field_lookup_is_forgiving() {
+        assert_eq!(find_field("proxy.port").map(|f| f.path), Some("Proxy/Port"));
+        assert_eq!(find_field("Proxy/Port").map(|f| f.path), Some("Proxy/Port"));
+        assert!(find_field("Proxy/Password").is_none());
+        assert_eq!(
+            section_order("Proxy"),
+            vec!["Enabled", "Host", "Port", "UseCredentials", "User"]
+        );
+    }
+
+    #[test]
+    fn completeness() {
+        let mut c = ConnectorConfig::new("contoso");
+        let fields: Vec<_> = c.completeness_problems().into_iter().map(|p| p.0).collect();
+        assert!(fields.contains(&"ClientAccessServer"));
+        c.set("ClientAccessServer", "cas01.contoso.com").unwrap();
+        c.set("ServiceAccount/User", "CONTOSO\\svc-eas").unwrap();
+        c.set("NotificationAccount/User", "notify@contoso.com")
+            .unwrap();
+        c.set("NotificationAccount/Mailbox", "notify@contoso.com")
+            .unwrap();
+        assert!(c.completeness_problems().is_empty());
+        c.set("Proxy/Enabled", "true").unwrap();
+        assert_eq!(c.completeness_problems()[0].0, "Proxy/Host");
+    }
+}

@@ -1,0 +1,95 @@
+//! Logging: `tracing` to size-rotated files in the org's `Logs` folder, and to stderr for
+//! command-line runs.
+//!
+//! The level comes from `RUST_LOG` when set, else from the configuration's `LogLevel`. Files
+//! rotate at a bounded size and count (10 MB × 30 by default, like the retired connector's
+//! logs). This module must never be handed a secret: callers log field names and outcomes, and
+//! [`crate::secrets::Secret`] has no `Display` and a redacted `Debug`.
+
+mod rotate;
+
+use std::path::PathBuf;
+
+use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
+pub use rotate::{RotatingFile, RotationPolicy};
+
+/// Base name of the log files.
+pub const LOG_FILE_NAME: &str = "eas-connector.log";
+
+/// How to log.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// Level for the log files: error, warn, info, debug or trace (the config's `LogLevel`).
+    pub file_level: String,
+    /// Folder for log files; `None` logs to stderr only.
+    pub dir: Option<PathBuf>,
+    /// Level for stderr; `None` for no stderr output.
+    pub stderr_level: Option<String>,
+    pub rotation: RotationPolicy,
+}
+
+/// Why logging could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    #[error("could not create the log folder {path}: {source}; check its permissions or pass --config-dir")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "RUST_LOG or LogLevel '{0}' is not a valid filter: use error, warn, info, debug or trace"
+    )]
+    Filter(String),
+}
+
+fn filter(level: &str) -> Result<EnvFilter, LoggingError> {
+    match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => {
+            EnvFilter::try_new(&v).map_err(|_| LoggingError::Filter(v))
+        }
+        _ => level
+            .parse::<LevelFilter>()
+            .map(|l| EnvFilter::default().add_directive(l.into()))
+            .map_err(|_| LoggingError::Filter(level.to_string())),
+    }
+}
+
+/// Install the global subscriber. Calling it twice keeps the first one (tests do that).
+pub fn init(settings: &LogSettings) -> Result<(), LoggingError> {
+    let file_layer = match &settings.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|source| LoggingError::Dir {
+                path: dir.clone(),
+                source,
+            })?;
+            let writer = RotatingFile::new(dir.join(LOG_FILE_NAME), settings.rotation);
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_ansi(false)
+                    .with_target(true)
+                    .with_filter(filter(&settings.file_level)?),
+            )
+        }
+        None => None,
+    };
+    let stderr_layer = match &settings.stderr_level {
+        Some(level) => Some(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .without_time()
+                .with_target(false)
+                .with_filter(filter(level)?),
+        ),
+        None => None,
+    };
+    let _ = tracing_subscriber::registry()
+        .with(file_layer)
+        .with(stderr_layer)
+        .try_init();
+    Ok(())
+}
