@@ -6,5 +6,6 @@
 //! `Display`, `Debug`, log line or error.
 pub mod cli;
 pub mod config;
+pub mod lab;
 pub mod logging;
 pub mod secrets;

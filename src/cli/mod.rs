@@ -6,6 +6,7 @@
 //! it calls.
 
 mod config_cmd;
+mod lab_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,8 @@ pub enum Command {
     /// Show, check and change the configuration and the stored passwords.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Run a simulated Exchange organization on loopback (no Exchange server needed).
+    Lab(lab_cmd::LabArgs),
 }
 
 impl Command {
@@ -53,6 +56,7 @@ impl Command {
     fn writes(&self) -> bool {
         match self {
             Command::Config(c) => c.writes(),
+            Command::Lab(_) => false,
         }
     }
 }
@@ -99,5 +103,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     })?;
     match cli.command {
         Command::Config(c) => config_cmd::run(c, &loc),
+        Command::Lab(a) => lab_cmd::run(a),
     }
 }

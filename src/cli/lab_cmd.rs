@@ -1,0 +1,101 @@
+//! `eas-connector lab`: run the simulated Exchange organization in the foreground until
+//! Ctrl-C or SIGTERM, after printing where everything is.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::Outcome;
+use crate::lab::{ExchangeVersion, Lab, LabOptions};
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Address of the first simulated CAS (port 0: free ports; port P: servers on P, P+1, …).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Number of simulated Client Access Servers (1-16).
+    #[arg(long, default_value_t = 2)]
+    servers: usize,
+    /// Number of ActiveSync devices in the org.
+    #[arg(long, default_value_t = 200)]
+    devices: u32,
+    /// Seed for the generated org and the account passwords.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Exchange version to simulate.
+    #[arg(long, default_value = "2019", value_parser = ["2010", "2013", "2016", "2019"])]
+    exchange_version: String,
+    /// Delay added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Where lab.json, answers.toml, the CA and the outbox go [default: a new temporary folder].
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+}
+
+pub(super) fn run(args: LabArgs) -> anyhow::Result<Outcome> {
+    let version = ExchangeVersion::parse(&args.exchange_version)
+        .ok_or_else(|| anyhow::anyhow!("--exchange-version must be 2010, 2013, 2016 or 2019"))?;
+    let mut opts = LabOptions {
+        listen: args.listen,
+        servers: args.servers,
+        devices: args.devices,
+        seed: args.seed,
+        version,
+        latency_ms: args.latency_ms,
+        ..LabOptions::default()
+    };
+    if let Some(d) = args.state_dir {
+        opts.state_dir = d;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let lab = Lab::start(opts).await?;
+        let info = lab.info();
+        println!("{}", serde_json::to_string_pretty(info)?);
+        eprintln!(
+            "lab: {} devices, {} CAS, Exchange {}; ready in {} ms, org ≈ {:.1} MB",
+            info.devices,
+            info.servers.len(),
+            info.exchange_version,
+            lab.startup.as_millis(),
+            lab.org_bytes() as f64 / 1_048_576.0
+        );
+        eprintln!(
+            "lab: state in {}; answers file {}",
+            info.state_dir.display(),
+            info.state_dir.join("answers.toml").display()
+        );
+        eprintln!("lab: running until Ctrl-C or SIGTERM");
+        wait_for_shutdown().await;
+        eprintln!("lab: stopping");
+        lab.shutdown();
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(Outcome::Success)
+}
+
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,255 @@
+//! The lab's HTTPS front: TLS accept loops per CAS, keep-alive HTTP/1.1 connections,
+//! per-server latency and 503 throttling, Basic authentication, and routing to the endpoints.
+//!
+//! A stopped CAS closes its listener and drops its open connections, like a server that went
+//! down. Authentication answers 401 with the schemes Exchange offers; it never logs or echoes
+//! a password. Protocol logic lives in the endpoint modules, not here.
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use super::accounts::Account;
+use super::endpoints::{self, EwsOutcome};
+use super::{now, CasState, LabError, Shared};
+
+/// Largest request body the lab reads (WinRM envelopes are at most a few hundred KB).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+pub(super) type Resp = Response<Full<Bytes>>;
+
+pub(super) fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = content_type.parse() {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// Start serving `cas` on `listener`.
+pub(super) fn spawn_server(shared: Arc<Shared>, cas: Arc<CasState>, listener: TcpListener) {
+    cas.running.store(true, Ordering::SeqCst);
+    let acceptor = TlsAcceptor::from(cas.tls.clone());
+    let cas2 = cas.clone();
+    let task = tokio::spawn(async move {
+        // Connections live in this set: aborting the accept task drops them all.
+        let mut conns = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((tcp, _peer)) = accepted else { continue };
+                    let _ = tcp.set_nodelay(true);
+                    let acceptor = acceptor.clone();
+                    let shared = shared.clone();
+                    let cas = cas2.clone();
+                    conns.spawn(async move {
+                        let Ok(tls) = acceptor.accept(tcp).await else { return };
+                        let svc = service_fn(move |req| {
+                            let shared = shared.clone();
+                            let cas = cas.clone();
+                            async move { Ok::<_, Infallible>(handle(shared, cas, req).await) }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .keep_alive(true)
+                            .serve_connection(TokioIo::new(tls), svc)
+                            .await;
+                    });
+                }
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+    });
+    if let Ok(mut t) = cas.task.lock() {
+        if let Some(old) = t.replace(task) {
+            old.abort();
+        }
+    }
+}
+
+/// Stop a CAS: close its listener, cut its connections.
+pub(super) fn stop_server(cas: &CasState) {
+    cas.running.store(false, Ordering::SeqCst);
+    if let Ok(mut t) = cas.task.lock() {
+        if let Some(task) = t.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Start a stopped CAS on its old address.
+pub(super) async fn start_server(shared: Arc<Shared>, cas: Arc<CasState>) -> Result<(), LabError> {
+    if cas.running.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    // The aborted task may still hold the socket for a moment.
+    let mut last_err = None;
+    for _ in 0..50 {
+        match TcpListener::bind(cas.addr).await {
+            Ok(listener) => {
+                spawn_server(shared, cas, listener);
+                return Ok(());
+            }
+            Err(e) => {
+                last_err = Some(e);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    Err(LabError::Bind {
+        addr: cas.addr,
+        source: last_err.unwrap_or_else(|| std::io::Error::other("bind failed")),
+    })
+}
+
+fn unauthorized() -> Resp {
+    let mut r = respond(
+        401,
+        "text/html",
+        "401 - Unauthorized: Access is denied due to invalid credentials.",
+    );
+    r.headers_mut().append(
+        hyper::header::WWW_AUTHENTICATE,
+        hyper::header::HeaderValue::from_static("Basic realm=\"lab-cas\""),
+    );
+    r
+}
+
+/// The account named by a Basic `Authorization` header with the right password.
+fn basic_auth<'a>(shared: &'a Shared, req: &Request<Incoming>) -> Option<&'a Account> {
+    let h = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, value) = h.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    shared.accounts.authenticate(user, password)
+}
+
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
+    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(_) => Err(respond(
+            413,
+            "text/plain",
+            "request body too large or broken",
+        )),
+    }
+}
+
+async fn handle(shared: Arc<Shared>, cas: Arc<CasState>, req: Request<Incoming>) -> Resp {
+    let latency = cas.latency_ms.load(Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let throttled = cas
+        .throttle
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if throttled {
+        let mut r = respond(
+            503,
+            "text/html",
+            "503 Service Unavailable: the server is busy (lab throttling)",
+        );
+        r.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from_static("1"),
+        );
+        return r;
+    }
+    let path = req.uri().path().to_ascii_lowercase();
+    let path = path.trim_end_matches('/');
+    let known = matches!(
+        path,
+        "/ews/exchange.asmx" | "/autodiscover/autodiscover.xml" | "/microsoft-server-activesync"
+    );
+    if !known {
+        return respond(404, "text/html", "404 - File or directory not found.");
+    }
+    let Some(account) = basic_auth(&shared, &req).cloned() else {
+        return unauthorized();
+    };
+    let method = req.method().clone();
+    match (path, method) {
+        ("/microsoft-server-activesync", Method::OPTIONS) => {
+            let version = shared
+                .org
+                .read()
+                .map(|o| o.version)
+                .unwrap_or(super::ExchangeVersion::V2019);
+            let mut r = respond(200, "text/plain", Bytes::new());
+            for (k, v) in endpoints::activesync_options(version) {
+                if let Ok(v) = v.parse() {
+                    r.headers_mut().insert(k, v);
+                }
+            }
+            r
+        }
+        ("/autodiscover/autodiscover.xml", Method::POST) => {
+            let body = match read_body(req).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let base = cas.url();
+            let org = match shared.org.read() {
+                Ok(o) => o,
+                Err(p) => p.into_inner(),
+            };
+            let (code, xml) = endpoints::autodiscover(
+                &org,
+                &body,
+                &format!("{base}/EWS/Exchange.asmx"),
+                &format!("{base}/Microsoft-Server-ActiveSync"),
+                &cas.name,
+            );
+            respond(code, "text/xml; charset=utf-8", xml)
+        }
+        ("/ews/exchange.asmx", Method::POST) => {
+            let body = match read_body(req).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let id = shared.mail_seq.fetch_add(1, Ordering::SeqCst) + 1;
+            let outcome = {
+                let org = match shared.org.read() {
+                    Ok(o) => o,
+                    Err(p) => p.into_inner(),
+                };
+                endpoints::ews(&org, &account, &body, id, now())
+            };
+            let EwsOutcome::Reply(code, xml, sent) = outcome;
+            if let Some(mail) = sent {
+                if let Err(e) = endpoints::store_mail(&shared.outbox, &mail) {
+                    return respond(500, "text/plain", format!("lab outbox not writable: {e}"));
+                }
+            }
+            respond(code, "text/xml; charset=utf-8", xml)
+        }
+        _ => respond(
+            405,
+            "text/html",
+            "405 - HTTP verb used to access this page is not allowed.",
+        ),
+    }
+}

@@ -1,0 +1,435 @@
+//! The lab: a simulated Exchange organization on loopback.
+//!
+//! It serves what the connector talks to — `/PowerShell` (WinRM + PSRP), `/EWS/Exchange.asmx`,
+//! `/autodiscover/autodiscover.xml` and `/Microsoft-Server-ActiveSync` — over HTTPS with
+//! certificates from its own CA, on K simulated Client Access Servers that share one org. A
+//! control endpoint (loopback, bearer token) stops and starts a CAS, throttles it or slows it
+//! down, and simulates device activity, for failover and reliability tests. The wizard starts
+//! it in-process; `eas-connector lab` runs it in the foreground. It must only ever listen on
+//! the address it is given (loopback by default) and never call out.
+
+pub mod accounts;
+mod control;
+pub mod endpoints;
+mod http;
+pub mod org;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use accounts::{Account, Accounts};
+pub use org::{ExchangeVersion, Org};
+
+/// How to start the lab.
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    /// Address of the first CAS; port 0 picks free ports for every server. With a fixed port
+    /// P, server i listens on P + i.
+    pub listen: SocketAddr,
+    /// Number of simulated Client Access Servers.
+    pub servers: usize,
+    pub devices: u32,
+    pub seed: u64,
+    pub version: ExchangeVersion,
+    /// Delay added to every request.
+    pub latency_ms: u64,
+    /// Where `lab.json`, `answers.toml`, the CA and the outbox go.
+    pub state_dir: PathBuf,
+}
+
+impl Default for LabOptions {
+    fn default() -> Self {
+        LabOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            servers: 2,
+            devices: 200,
+            seed: 1,
+            version: ExchangeVersion::V2019,
+            latency_ms: 0,
+            state_dir: std::env::temp_dir()
+                .join(format!("eas-connector-lab-{}", std::process::id())),
+        }
+    }
+}
+
+/// Why the lab could not start or be controlled.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("lab: could not listen on {addr}: {source}; pick another --listen address or port (port 0 picks a free one)")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("lab: --servers must be 1 to 16, not {0}")]
+    Servers(usize),
+    #[error("lab: {0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("lab: could not write {path}: {source}; check --state-dir")]
+    State {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("lab: no server named '{0}'")]
+    NoServer(String),
+}
+
+/// One account as `lab.json` lists it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct AccountInfo {
+    pub user: String,
+    pub password: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<String>,
+}
+
+/// One CAS as `lab.json` lists it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ServerInfo {
+    pub name: String,
+    pub url: String,
+    /// `host:port`, what the connector takes as `ClientAccessServer`.
+    pub address: String,
+}
+
+/// The control endpoint.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ControlInfo {
+    pub url: String,
+    pub token: String,
+}
+
+/// The accounts in `lab.json`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct AccountsInfo {
+    pub service: AccountInfo,
+    pub limited: AccountInfo,
+    pub notification: AccountInfo,
+}
+
+/// Everything a client needs to use the lab; written as `lab.json`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct LabInfo {
+    pub org: String,
+    pub exchange_version: String,
+    pub devices: u32,
+    pub servers: Vec<ServerInfo>,
+    pub ca_file: PathBuf,
+    pub accounts: AccountsInfo,
+    pub control: ControlInfo,
+    pub outbox_dir: PathBuf,
+    pub state_dir: PathBuf,
+}
+
+/// State shared by every CAS: the org, accounts, outbox.
+pub(crate) struct Shared {
+    pub org: RwLock<Org>,
+    pub accounts: Accounts,
+    pub outbox: PathBuf,
+    pub mail_seq: AtomicU64,
+    pub servers: Vec<Arc<CasState>>,
+}
+
+/// One simulated Client Access Server.
+pub(crate) struct CasState {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub latency_ms: AtomicU64,
+    /// Requests still to be answered with 503.
+    pub throttle: AtomicU64,
+    pub running: AtomicBool,
+    tls: Arc<rustls::ServerConfig>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl CasState {
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+}
+
+/// A running lab. Dropping it stops every server.
+pub struct Lab {
+    shared: Arc<Shared>,
+    info: LabInfo,
+    control_task: JoinHandle<()>,
+    /// How long start-up took.
+    pub startup: std::time::Duration,
+}
+
+/// Seconds since the Unix epoch, never before the lab's generated history.
+pub(crate) fn now() -> i64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    t.max(org::LAB_EPOCH + 1)
+}
+
+fn random_token() -> String {
+    let mut buf = [0u8; 24];
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    if provider.secure_random.fill(&mut buf).is_err() {
+        // Only reachable if the OS RNG fails; fall back to time and pid mixing.
+        let mut rng = org::SplitMix::new(now() as u64 ^ u64::from(std::process::id()));
+        for b in &mut buf {
+            *b = rng.next_u64() as u8;
+        }
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_state(path: &Path, contents: &[u8]) -> Result<(), LabError> {
+    crate::config::store::write_atomic(path, contents, None, None).map_err(|source| {
+        LabError::State {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+impl Lab {
+    /// Generate the org, make certificates, bind every server and the control endpoint, and
+    /// write `lab.json`, `answers.toml` and `lab-ca.pem` into the state folder.
+    pub async fn start(opts: LabOptions) -> Result<Lab, LabError> {
+        let started = Instant::now();
+        if opts.servers == 0 || opts.servers > 16 {
+            return Err(LabError::Servers(opts.servers));
+        }
+        let state_dir = opts.state_dir.clone();
+        let outbox = state_dir.join("outbox");
+        std::fs::create_dir_all(&outbox).map_err(|source| LabError::State {
+            path: outbox.clone(),
+            source,
+        })?;
+        let org = Org::generate(opts.seed, opts.devices, opts.version);
+        let accounts = Accounts::generate(opts.seed, &org.domain);
+        let ca = tls::LabCa::new("EAS Connector Lab CA")?;
+        let names: Vec<String> = (1..=opts.servers)
+            .map(|i| format!("lab-cas{i:02}.{}", org.domain))
+            .collect();
+        let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let cert = ca.issue(&tls::LeafSpec::loopback(&name_refs))?;
+        let tls_config = cert.server_config()?;
+        let ca_file = state_dir.join("lab-ca.pem");
+        write_state(&ca_file, ca.pem().as_bytes())?;
+
+        let mut listeners = Vec::new();
+        for i in 0..opts.servers {
+            let mut addr = opts.listen;
+            if addr.port() != 0 {
+                addr.set_port(addr.port().saturating_add(i as u16));
+            }
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| LabError::Bind { addr, source })?;
+            let bound = listener
+                .local_addr()
+                .map_err(|source| LabError::Bind { addr, source })?;
+            listeners.push((listener, bound));
+        }
+        let servers: Vec<Arc<CasState>> = listeners
+            .iter()
+            .enumerate()
+            .map(|(i, (_, addr))| {
+                Arc::new(CasState {
+                    name: format!("LAB-CAS{:02}", i + 1),
+                    addr: *addr,
+                    latency_ms: AtomicU64::new(opts.latency_ms),
+                    throttle: AtomicU64::new(0),
+                    running: AtomicBool::new(false),
+                    tls: tls_config.clone(),
+                    task: Mutex::new(None),
+                })
+            })
+            .collect();
+        let shared = Arc::new(Shared {
+            org: RwLock::new(org),
+            accounts,
+            outbox: outbox.clone(),
+            mail_seq: AtomicU64::new(0),
+            servers: servers.clone(),
+        });
+        for ((listener, _), cas) in listeners.into_iter().zip(&servers) {
+            http::spawn_server(shared.clone(), cas.clone(), listener);
+        }
+        let token = random_token();
+        let control_listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .map_err(|source| LabError::Bind {
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                source,
+            })?;
+        let control_addr = control_listener
+            .local_addr()
+            .map_err(|source| LabError::Bind {
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                source,
+            })?;
+        let control_task = tokio::spawn(control::serve(
+            shared.clone(),
+            control_listener,
+            token.clone(),
+        ));
+
+        let acc = |a: &Account, mailbox: bool| AccountInfo {
+            user: a.user.clone(),
+            password: a.password.clone(),
+            mailbox: if mailbox { Some(a.upn.clone()) } else { None },
+        };
+        let org_name = shared
+            .org
+            .read()
+            .map(|o| o.name.clone())
+            .unwrap_or_default();
+        let info = LabInfo {
+            org: org_name,
+            exchange_version: format!("{:?}", opts.version)
+                .trim_start_matches('V')
+                .to_string(),
+            devices: opts.devices,
+            servers: servers
+                .iter()
+                .map(|s| ServerInfo {
+                    name: s.name.clone(),
+                    url: s.url(),
+                    address: s.addr.to_string(),
+                })
+                .collect(),
+            ca_file: ca_file.clone(),
+            accounts: AccountsInfo {
+                service: acc(&shared.accounts.service, false),
+                limited: acc(&shared.accounts.limited, false),
+                notification: acc(&shared.accounts.notification, true),
+            },
+            control: ControlInfo {
+                url: format!("http://{control_addr}"),
+                token,
+            },
+            outbox_dir: outbox,
+            state_dir: state_dir.clone(),
+        };
+        let json = serde_json::to_vec_pretty(&info).map_err(|e| LabError::State {
+            path: state_dir.join("lab.json"),
+            source: std::io::Error::other(e),
+        })?;
+        write_state(&state_dir.join("lab.json"), &json)?;
+        write_state(
+            &state_dir.join("answers.toml"),
+            answers_toml(&info).as_bytes(),
+        )?;
+        Ok(Lab {
+            shared,
+            info,
+            control_task,
+            startup: started.elapsed(),
+        })
+    }
+
+    pub fn info(&self) -> &LabInfo {
+        &self.info
+    }
+
+    /// Read access to the org (tests and the wizard's demo use it to look at results).
+    pub fn with_org<R>(&self, f: impl FnOnce(&Org) -> R) -> R {
+        match self.shared.org.read() {
+            Ok(o) => f(&o),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+
+    /// Approximate memory held by the org, in bytes.
+    pub fn org_bytes(&self) -> usize {
+        self.with_org(|o| o.approx_heap_bytes())
+    }
+
+    fn server(&self, name: &str) -> Result<Arc<CasState>, LabError> {
+        self.shared
+            .servers
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+            .cloned()
+            .ok_or_else(|| LabError::NoServer(name.to_string()))
+    }
+
+    /// Stop one CAS: its port refuses connections and open connections are cut.
+    pub fn stop_server(&self, name: &str) -> Result<(), LabError> {
+        http::stop_server(self.server(name)?.as_ref());
+        Ok(())
+    }
+
+    /// Start a stopped CAS again on the same address.
+    pub async fn start_server(&self, name: &str) -> Result<(), LabError> {
+        http::start_server(self.shared.clone(), self.server(name)?).await
+    }
+
+    /// Stop everything.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.control_task.abort();
+        for s in &self.shared.servers {
+            http::stop_server(s);
+        }
+    }
+}
+
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// An answers file for `eas-connector configure --answers` that sets up a connector against
+/// this lab. Field names are the configuration file's.
+pub fn answers_toml(info: &LabInfo) -> String {
+    let first = info
+        .servers
+        .first()
+        .map(|s| s.address.as_str())
+        .unwrap_or_default();
+    format!(
+        "# EAS Connector answers file, written by `eas-connector lab`.\n\
+         # Use it with: eas-connector configure --answers {answers}\n\
+         # Field names are those of ConnectorServiceConfiguration.xml.\n\
+         ExchangeServerType = \"OnPremises\"\n\
+         ClientAccessServer = {cas}\n\
+         TrustedCaFile = {ca}\n\
+         IsCasFailoverEnabled = true\n\
+         \n\
+         [Proxy]\n\
+         Enabled = false\n\
+         \n\
+         [ServiceAccount]\n\
+         User = {su}\n\
+         Password = {sp}\n\
+         \n\
+         [NotificationAccount]\n\
+         User = {nu}\n\
+         Mailbox = {nm}\n\
+         Password = {np}\n",
+        answers = info.state_dir.join("answers.toml").display(),
+        cas = toml_str(first),
+        ca = toml_str(&info.ca_file.display().to_string()),
+        su = toml_str(&info.accounts.service.user),
+        sp = toml_str(&info.accounts.service.password),
+        nu = toml_str(&info.accounts.notification.user),
+        nm = toml_str(
+            info.accounts
+                .notification
+                .mailbox
+                .as_deref()
+                .unwrap_or_default()
+        ),
+        np = toml_str(&info.accounts.notification.password),
+    )
+}
