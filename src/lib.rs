@@ -6,6 +6,7 @@
 //! `Display`, `Debug`, log line or error.
 pub mod cli;
 pub mod config;
+pub mod exchange;
 pub mod lab;
 pub mod logging;
 pub mod secrets;

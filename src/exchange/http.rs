@@ -1,0 +1,626 @@
+//! HTTP connections to Exchange, one TCP connection at a time, stage by stage.
+//!
+//! A [`Connection`] resolves the name, connects (directly or through an HTTP proxy's CONNECT
+//! tunnel, with Basic proxy credentials), does TLS against the system's trust store plus the
+//! configured `TrustedCaFile`, and then speaks HTTP/1.1 with keep-alive on that one connection.
+//! Exchange's Windows authentication (NTLM/Negotiate) must finish on a single connection, and
+//! the validation engine must say which stage failed, so this layer owns the connection instead
+//! of a pooled client. Every failure is an [`HttpError`] naming its stage. It never logs
+//! headers or bodies (they carry credentials) and never follows redirects by itself.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::secrets::Secret;
+
+/// Largest response body read from Exchange.
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+
+/// `http` or `https`, host, port and path of an Exchange endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub path: String,
+}
+
+impl Endpoint {
+    /// Parse an absolute `http(s)://` URL.
+    pub fn parse(url: &str) -> Result<Endpoint, HttpError> {
+        let u = url::Url::parse(url).map_err(|e| HttpError::BadUrl(format!("'{url}': {e}")))?;
+        let https = match u.scheme() {
+            "https" => true,
+            "http" => false,
+            other => {
+                return Err(HttpError::BadUrl(format!(
+                    "'{url}': scheme '{other}' is not http or https"
+                )))
+            }
+        };
+        let host = match u.host() {
+            Some(url::Host::Domain(d)) => d.to_string(),
+            Some(url::Host::Ipv4(a)) => a.to_string(),
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+            None => return Err(HttpError::BadUrl(format!("'{url}' has no host"))),
+        };
+        let port = u
+            .port_or_known_default()
+            .unwrap_or(if https { 443 } else { 80 });
+        let mut path = u.path().to_string();
+        if let Some(q) = u.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        Ok(Endpoint {
+            https,
+            host,
+            port,
+            path,
+        })
+    }
+
+    /// `https://host:port/path`.
+    pub fn url(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!(
+            "{}://{}:{}{}",
+            if self.https { "https" } else { "http" },
+            host,
+            self.port,
+            self.path
+        )
+    }
+
+    /// The `Host` header value.
+    pub fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let default = if self.https { 443 } else { 80 };
+        if self.port == default {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+
+    /// The same server with another path.
+    pub fn with_path(&self, path: &str) -> Endpoint {
+        Endpoint {
+            path: path.to_string(),
+            ..self.clone()
+        }
+    }
+}
+
+/// An HTTP proxy to tunnel through.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    pub host: String,
+    pub port: u16,
+    /// User and password for Basic proxy authentication.
+    pub credentials: Option<(String, Secret)>,
+}
+
+/// How to connect.
+#[derive(Clone)]
+pub struct ConnectOptions {
+    pub proxy: Option<ProxyConfig>,
+    pub tls: Arc<rustls::ClientConfig>,
+    pub connect_timeout: Duration,
+    /// Bound on one request/response exchange.
+    pub request_timeout: Duration,
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("proxy", &self.proxy)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectOptions {
+    /// Options trusting the system store plus `trusted_ca` (PEM), with default timeouts.
+    pub fn new(
+        trusted_ca: Option<&Path>,
+        proxy: Option<ProxyConfig>,
+    ) -> Result<ConnectOptions, HttpError> {
+        Ok(ConnectOptions {
+            proxy,
+            tls: tls_client_config(trusted_ca)?,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(120),
+        })
+    }
+}
+
+/// What went wrong with TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsFailure {
+    /// The chain does not lead to a trusted CA.
+    UnknownIssuer,
+    /// The certificate is not for this name.
+    NameMismatch,
+    Expired,
+    NotYetValid,
+    Revoked,
+    /// The server did not speak TLS (e.g. plain HTTP on 443).
+    NotTls,
+    /// Anything else, with rustls's words.
+    Other(String),
+}
+
+/// A failure, by the stage it happened in.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HttpError {
+    #[error("invalid URL {0}")]
+    BadUrl(String),
+    #[error("the name '{host}' could not be resolved: {detail}")]
+    Dns { host: String, detail: String },
+    #[error("connection to {addr} was refused (nothing listens on port {port}, or a firewall rejects it)", port = .addr.port())]
+    Refused { addr: SocketAddr },
+    #[error(
+        "connection to {target} timed out after {secs} s (a firewall may be dropping packets)"
+    )]
+    ConnectTimeout { target: String, secs: u64 },
+    #[error("could not connect to {target}: {detail}")]
+    Connect { target: String, detail: String },
+    #[error("the proxy {proxy} could not be reached: {detail}")]
+    ProxyUnreachable { proxy: String, detail: String },
+    #[error("the proxy {proxy} rejected the credentials (HTTP {status}); check the proxy user and password")]
+    ProxyAuth { proxy: String, status: u16 },
+    #[error("the proxy {proxy} refused to connect to {target} (HTTP {status}{}){hint}", reason_suffix(.reason))]
+    ProxyRefused {
+        proxy: String,
+        target: String,
+        status: u16,
+        reason: String,
+        hint: String,
+    },
+    #[error("TLS with {host} failed: {}", tls_text(.failure, .detail))]
+    Tls {
+        host: String,
+        failure: TlsFailure,
+        detail: String,
+    },
+    #[error("the trusted CA file {path} could not be used: {detail}")]
+    TrustedCa { path: String, detail: String },
+    #[error("no answer from {target} within {secs} s")]
+    Timeout { target: String, secs: u64 },
+    #[error("the connection to {target} broke: {detail}")]
+    Broken { target: String, detail: String },
+}
+
+fn reason_suffix(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(" {reason}")
+    }
+}
+
+fn tls_text(f: &TlsFailure, detail: &str) -> String {
+    let what = match f {
+        TlsFailure::UnknownIssuer => "the certificate is not issued by a trusted CA; add the issuing CA to TrustedCaFile or the system's trust store",
+        TlsFailure::NameMismatch => "the certificate is not valid for this name; use the name on the certificate, or get a certificate for this name",
+        TlsFailure::Expired => "the certificate has expired; renew it on the server",
+        TlsFailure::NotYetValid => "the certificate is not valid yet; check the server's and this machine's clocks",
+        TlsFailure::Revoked => "the certificate has been revoked",
+        TlsFailure::NotTls => "the server did not answer with TLS (plain HTTP on an HTTPS port?)",
+        TlsFailure::Other(_) => "the handshake failed",
+    };
+    if detail.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what} ({detail})")
+    }
+}
+
+/// A rustls client configuration: the platform's trust store plus the CAs in `trusted_ca`.
+pub fn tls_client_config(
+    trusted_ca: Option<&Path>,
+) -> Result<Arc<rustls::ClientConfig>, HttpError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut extra: Vec<CertificateDer<'static>> = Vec::new();
+    if let Some(path) = trusted_ca {
+        let err = |detail: String| HttpError::TrustedCa {
+            path: path.display().to_string(),
+            detail,
+        };
+        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        for c in CertificateDer::pem_slice_iter(&bytes) {
+            extra.push(c.map_err(|e| err(format!("not a PEM certificate file: {e}")))?);
+        }
+        if extra.is_empty() {
+            return Err(err(
+                "it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+            ));
+        }
+    }
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone()).map_err(
+            |e| HttpError::TrustedCa {
+                path: trusted_ca
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                detail: e.to_string(),
+            },
+        )?;
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| HttpError::Tls {
+            host: String::new(),
+            failure: TlsFailure::Other(e.to_string()),
+            detail: String::new(),
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+fn classify_tls(host: &str, e: &std::io::Error) -> HttpError {
+    let rustls_err = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+    let (failure, detail) = match rustls_err {
+        Some(rustls::Error::InvalidCertificate(ce)) => {
+            use rustls::CertificateError as C;
+            let f = match ce {
+                C::UnknownIssuer => TlsFailure::UnknownIssuer,
+                C::NotValidForName | C::NotValidForNameContext { .. } => TlsFailure::NameMismatch,
+                C::Expired | C::ExpiredContext { .. } => TlsFailure::Expired,
+                C::NotValidYet | C::NotValidYetContext { .. } => TlsFailure::NotYetValid,
+                C::Revoked => TlsFailure::Revoked,
+                other => TlsFailure::Other(format!("{other:?}")),
+            };
+            (f, format!("{ce}"))
+        }
+        Some(rustls::Error::InvalidMessage(m)) => (TlsFailure::NotTls, format!("{m:?}")),
+        Some(other) => (TlsFailure::Other(other.to_string()), other.to_string()),
+        None if e.kind() == std::io::ErrorKind::InvalidData => (TlsFailure::NotTls, e.to_string()),
+        None => (TlsFailure::Other(e.to_string()), e.to_string()),
+    };
+    let detail = match &failure {
+        TlsFailure::Other(_) => detail,
+        _ => detail.replace("invalid peer certificate: ", ""),
+    };
+    HttpError::Tls {
+        host: host.to_string(),
+        failure,
+        detail,
+    }
+}
+
+async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, HttpError> {
+    match tokio::net::lookup_host((host, port)).await {
+        Ok(addrs) => {
+            let v: Vec<SocketAddr> = addrs.collect();
+            if v.is_empty() {
+                Err(HttpError::Dns {
+                    host: host.to_string(),
+                    detail: "no addresses".into(),
+                })
+            } else {
+                Ok(v)
+            }
+        }
+        Err(e) => Err(HttpError::Dns {
+            host: host.to_string(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// Resolve a host name to its addresses (for the validation engine's DNS check).
+pub async fn resolve_all(host: &str, port: u16) -> Result<Vec<SocketAddr>, HttpError> {
+    resolve(host, port).await
+}
+
+async fn tcp_connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, HttpError> {
+    let addrs = resolve(host, port).await?;
+    let mut last = None;
+    for addr in addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                last = Some(HttpError::Refused { addr })
+            }
+            Ok(Err(e)) => {
+                last = Some(HttpError::Connect {
+                    target: addr.to_string(),
+                    detail: e.to_string(),
+                })
+            }
+            Err(_) => {
+                last = Some(HttpError::ConnectTimeout {
+                    target: addr.to_string(),
+                    secs: timeout.as_secs(),
+                })
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| HttpError::Dns {
+        host: host.to_string(),
+        detail: "no addresses".into(),
+    }))
+}
+
+/// Open a CONNECT tunnel through `proxy` to `host:port`.
+async fn proxy_tunnel(
+    proxy: &ProxyConfig,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<TcpStream, HttpError> {
+    let proxy_name = format!("{}:{}", proxy.host, proxy.port);
+    let mut s = tcp_connect(&proxy.host, proxy.port, timeout)
+        .await
+        .map_err(|e| HttpError::ProxyUnreachable {
+            proxy: proxy_name.clone(),
+            detail: e.to_string(),
+        })?;
+    let target = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut req = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
+    if let Some((user, pass)) = &proxy.credentials {
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", pass.expose()));
+        req.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
+    }
+    req.push_str("\r\n");
+    let broken = |e: std::io::Error| HttpError::ProxyUnreachable {
+        proxy: proxy_name.clone(),
+        detail: e.to_string(),
+    };
+    let exchange = async {
+        s.write_all(req.as_bytes()).await.map_err(broken)?;
+        // Read the response head byte by byte, so nothing of the tunnel is consumed.
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if head.len() > 16 * 1024 {
+                return Err(HttpError::ProxyUnreachable {
+                    proxy: proxy_name.clone(),
+                    detail: "the proxy's answer to CONNECT is too long".into(),
+                });
+            }
+            let n = s.read(&mut b).await.map_err(broken)?;
+            if n == 0 {
+                return Err(HttpError::ProxyUnreachable {
+                    proxy: proxy_name.clone(),
+                    detail: "the proxy closed the connection during CONNECT".into(),
+                });
+            }
+            head.push(b[0]);
+        }
+        Ok(head)
+    };
+    let head = tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| HttpError::ProxyUnreachable {
+            proxy: proxy_name.clone(),
+            detail: format!("no answer to CONNECT within {} s", timeout.as_secs()),
+        })??;
+    let text = String::from_utf8_lossy(&head);
+    let status_line = text.lines().next().unwrap_or_default();
+    let mut parts = status_line.splitn(3, ' ');
+    let _version = parts.next();
+    let status: u16 = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+    let reason = parts.next().unwrap_or_default().trim().to_string();
+    match status {
+        200..=299 => Ok(s),
+        // tinyproxy answers a wrong password with 401 and a missing one with 407.
+        407 | 401 => Err(HttpError::ProxyAuth {
+            proxy: proxy_name,
+            status,
+        }),
+        _ => {
+            let hint = if status == 403 {
+                format!("; the proxy's rules do not allow CONNECT to port {port} — ask for it to be allowed (e.g. tinyproxy ConnectPort, squid SSL_ports)")
+            } else if matches!(status, 500 | 502 | 503 | 504) {
+                format!("; the proxy could not reach {target} itself")
+            } else {
+                String::new()
+            };
+            Err(HttpError::ProxyRefused {
+                proxy: proxy_name,
+                target,
+                status,
+                reason,
+                hint,
+            })
+        }
+    }
+}
+
+/// Any stream a connection can run on.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// A response, with its body read.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    /// All values of a header, e.g. every `WWW-Authenticate` scheme offered.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect()
+    }
+}
+
+/// One HTTP/1.1 connection to one Exchange server.
+pub struct Connection {
+    endpoint: Endpoint,
+    sender: SendRequest<Full<Bytes>>,
+    request_timeout: Duration,
+}
+
+impl Connection {
+    /// Connect to `endpoint`'s server (its path is not used here).
+    pub async fn open(endpoint: &Endpoint, opts: &ConnectOptions) -> Result<Connection, HttpError> {
+        let tcp = match &opts.proxy {
+            Some(p) => proxy_tunnel(p, &endpoint.host, endpoint.port, opts.connect_timeout).await?,
+            None => tcp_connect(&endpoint.host, endpoint.port, opts.connect_timeout).await?,
+        };
+        let stream: Box<dyn Io> = if endpoint.https {
+            let name = ServerName::try_from(endpoint.host.clone()).map_err(|e| {
+                HttpError::BadUrl(format!(
+                    "'{}' is not a valid TLS server name: {e}",
+                    endpoint.host
+                ))
+            })?;
+            let connector = TlsConnector::from(opts.tls.clone());
+            let tls = tokio::time::timeout(opts.connect_timeout, connector.connect(name, tcp))
+                .await
+                .map_err(|_| HttpError::Timeout {
+                    target: endpoint.authority(),
+                    secs: opts.connect_timeout.as_secs(),
+                })?
+                .map_err(|e| classify_tls(&endpoint.host, &e))?;
+            Box::new(tls)
+        } else {
+            Box::new(tcp)
+        };
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| HttpError::Broken {
+                target: endpoint.authority(),
+                detail: e.to_string(),
+            })?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Connection {
+            endpoint: endpoint.clone(),
+            sender,
+            request_timeout: opts.request_timeout,
+        })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Whether the server has closed this connection.
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
+    /// Send one request on this connection and read the whole response. `Host` is set here.
+    pub async fn send(&mut self, mut req: Request<Full<Bytes>>) -> Result<HttpResponse, HttpError> {
+        let target = self.endpoint.authority();
+        if let Ok(h) = target.parse() {
+            req.headers_mut().insert(hyper::header::HOST, h);
+        }
+        let secs = self.request_timeout.as_secs();
+        let exchange = async {
+            self.sender.ready().await.map_err(|e| HttpError::Broken {
+                target: target.clone(),
+                detail: e.to_string(),
+            })?;
+            let resp: Response<hyper::body::Incoming> = self
+                .sender
+                .send_request(req)
+                .await
+                .map_err(|e| HttpError::Broken {
+                    target: target.clone(),
+                    detail: e.to_string(),
+                })?;
+            let (parts, body) = resp.into_parts();
+            let body = Limited::new(body, MAX_RESPONSE)
+                .collect()
+                .await
+                .map_err(|e| HttpError::Broken {
+                    target: target.clone(),
+                    detail: e.to_string(),
+                })?
+                .to_bytes();
+            Ok(HttpResponse {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
+                body,
+            })
+        };
+        tokio::time::timeout(self.request_timeout, exchange)
+            .await
+            .map_err(|_| HttpError::Timeout {
+                target: self.endpoint.authority(),
+                secs,
+            })?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse_and_print() {
+        let e = Endpoint::parse("https://cas01.contoso.com/PowerShell/").unwrap();
+        assert_eq!(
+            (e.https, e.host.as_str(), e.port, e.path.as_str()),
+            (true, "cas01.contoso.com", 443, "/PowerShell/")
+        );
+        assert_eq!(e.authority(), "cas01.contoso.com");
+        let e = Endpoint::parse("http://127.0.0.1:5985/wsman?PSVersion=5.1").unwrap();
+        assert_eq!(e.authority(), "127.0.0.1:5985");
+        assert_eq!(e.path, "/wsman?PSVersion=5.1");
+        assert_eq!(
+            Endpoint::parse("https://[::1]:4443/x").unwrap().authority(),
+            "[::1]:4443"
+        );
+        assert!(Endpoint::parse("ftp://x").is_err());
+    }
+
+    #[test]
+    fn trusted_ca_file_errors_are_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ca.pem");
+        std::fs::write(&p, "not a certificate").unwrap();
+        let e = tls_client_config(Some(&p)).unwrap_err().to_string();
+        assert!(e.contains("holds no PEM certificate"), "{e}");
+        let e = tls_client_config(Some(&dir.path().join("missing.pem")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("could not be used"), "{e}");
+    }
+}

@@ -1,0 +1,196 @@
+//! The HTTP connection layer against real peers: TLS servers with good and bad certificates
+//! (made with rcgen), a plain-HTTP server on an HTTPS port, a closed port, an unresolvable
+//! name, and a real tinyproxy with Basic authentication. Each failure must name its stage.
+
+mod support;
+
+use bytes::Bytes;
+use eas_connector::exchange::http::{
+    ConnectOptions, Connection, Endpoint, HttpError, ProxyConfig, TlsFailure,
+};
+use eas_connector::lab::tls::LeafSpec;
+use eas_connector::secrets::Secret;
+use http_body_util::Full;
+use support::*;
+use time::{Duration, OffsetDateTime};
+
+fn get(path: &str) -> hyper::Request<Full<Bytes>> {
+    hyper::Request::get(path)
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+async fn fetch(url: &str, opts: &ConnectOptions) -> Result<u16, HttpError> {
+    let ep = Endpoint::parse(url)?;
+    let mut c = Connection::open(&ep, opts).await?;
+    Ok(c.send(get(&ep.path)).await?.status)
+}
+
+fn tls_failure(r: Result<u16, HttpError>) -> (TlsFailure, String) {
+    match r {
+        Err(e @ HttpError::Tls { .. }) => {
+            let text = e.to_string();
+            let HttpError::Tls { failure, .. } = e else {
+                unreachable!()
+            };
+            (failure, text)
+        }
+        other => panic!("expected a TLS failure, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_trust_name_and_dates_are_each_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, ca_file) = ca_in(dir.path());
+    let trusted = ConnectOptions::new(Some(&ca_file), None).unwrap();
+    let untrusted = ConnectOptions::new(None, None).unwrap();
+
+    let good = tls_server(ca.issue(&loopback_leaf()).unwrap());
+    let url = format!("https://127.0.0.1:{}/", good.addr.port());
+    assert_eq!(fetch(&url, &trusted).await.unwrap(), 200);
+    let (f, text) = tls_failure(fetch(&url, &untrusted).await);
+    assert_eq!(f, TlsFailure::UnknownIssuer, "{text}");
+    assert!(
+        text.contains("add the issuing CA to TrustedCaFile"),
+        "{text}"
+    );
+
+    let wrong_name = tls_server(
+        ca.issue(&LeafSpec::valid_for(&["mail.fabrikam.test"]))
+            .unwrap(),
+    );
+    let (f, text) = tls_failure(
+        fetch(
+            &format!("https://127.0.0.1:{}/", wrong_name.addr.port()),
+            &trusted,
+        )
+        .await,
+    );
+    assert_eq!(f, TlsFailure::NameMismatch, "{text}");
+
+    let now = OffsetDateTime::now_utc();
+    let mut expired = loopback_leaf();
+    expired.not_before = now - Duration::days(400);
+    expired.not_after = now - Duration::days(30);
+    let expired = tls_server(ca.issue(&expired).unwrap());
+    let (f, text) = tls_failure(
+        fetch(
+            &format!("https://127.0.0.1:{}/", expired.addr.port()),
+            &trusted,
+        )
+        .await,
+    );
+    assert_eq!(f, TlsFailure::Expired, "{text}");
+    assert!(text.contains("renew it"), "{text}");
+
+    let mut self_signed = loopback_leaf();
+    self_signed.self_signed = true;
+    let self_signed = tls_server(ca.issue(&self_signed).unwrap());
+    let (f, _) = tls_failure(
+        fetch(
+            &format!("https://127.0.0.1:{}/", self_signed.addr.port()),
+            &trusted,
+        )
+        .await,
+    );
+    assert_eq!(f, TlsFailure::UnknownIssuer);
+
+    let plain = plain_server();
+    let (f, text) = tls_failure(
+        fetch(
+            &format!("https://127.0.0.1:{}/", plain.addr.port()),
+            &trusted,
+        )
+        .await,
+    );
+    assert_eq!(f, TlsFailure::NotTls, "{text}");
+    assert!(text.contains("plain HTTP on an HTTPS port"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dns_and_closed_ports_are_named() {
+    let opts = ConnectOptions::new(None, None).unwrap();
+    let e = fetch("https://no-such-host.invalid/", &opts)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, HttpError::Dns { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("'no-such-host.invalid' could not be resolved"),
+        "{e}"
+    );
+    let port = free_port();
+    let e = fetch(&format!("https://127.0.0.1:{port}/"), &opts)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, HttpError::Refused { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains(&format!("nothing listens on port {port}")),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tinyproxy_tunnel_auth_and_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, ca_file) = ca_in(dir.path());
+    let server = tls_server(ca.issue(&loopback_leaf()).unwrap());
+    let url = format!("https://127.0.0.1:{}/", server.addr.port());
+    let Some(proxy) = tinyproxy("eas", "proxy-pass-1", &[server.addr.port()]) else {
+        return;
+    };
+    let with = |user: &str, pass: Option<&str>| {
+        let proxy = ProxyConfig {
+            host: "127.0.0.1".into(),
+            port: proxy.port,
+            credentials: pass.map(|p| (user.to_string(), Secret::new(p))),
+        };
+        ConnectOptions::new(Some(&ca_file), Some(proxy)).unwrap()
+    };
+    assert_eq!(
+        fetch(&url, &with("eas", Some("proxy-pass-1")))
+            .await
+            .unwrap(),
+        200
+    );
+
+    for (pass, status) in [(None, 407), (Some("wrong"), 401)] {
+        let e = fetch(&url, &with("eas", pass)).await.unwrap_err();
+        assert!(
+            matches!(e, HttpError::ProxyAuth { status: s, .. } if s == status),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("rejected the credentials"), "{e}");
+    }
+
+    // A port the proxy's ConnectPort rules do not allow.
+    let other = tls_server(ca.issue(&loopback_leaf()).unwrap());
+    let e = fetch(
+        &format!("https://127.0.0.1:{}/", other.addr.port()),
+        &with("eas", Some("proxy-pass-1")),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, HttpError::ProxyRefused { status: 403, .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("do not allow CONNECT"), "{e}");
+
+    // The proxy itself down.
+    let down = ProxyConfig {
+        host: "127.0.0.1".into(),
+        port: free_port(),
+        credentials: None,
+    };
+    let e = fetch(
+        &url,
+        &ConnectOptions::new(Some(&ca_file), Some(down)).unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, HttpError::ProxyUnreachable { .. }), "{e:?}");
+    assert!(e.to_string().contains("could not be reached"), "{e}");
+}

@@ -1,0 +1,175 @@
+//! Test peers shared by the integration tests: a real tinyproxy, small TLS and plain HTTP
+//! servers with chosen certificates, and free ports. Peers that need Debian packages are
+//! required when `EAS_TEST_PEERS=1` (scripts/test sets it) and skipped with a note otherwise.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use eas_connector::lab::tls::{LabCa, LeafSpec, ServerCert};
+
+/// Whether tests that need external peers must run (and fail if a peer is missing).
+pub fn peers_required() -> bool {
+    std::env::var("EAS_TEST_PEERS").as_deref() == Ok("1")
+}
+
+/// A program from a Debian package, or `None` (with a note) when peers are optional.
+pub fn peer_program(name: &str, package: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            !peers_required(),
+            "{name} is required (Debian package {package}); scripts/test installs it"
+        );
+        eprintln!(
+            "SKIPPED: {name} not installed (Debian package {package}); scripts/test installs it"
+        );
+    }
+    found
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running tinyproxy, stopped on drop.
+pub struct Tinyproxy {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Tinyproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start tinyproxy on loopback with Basic auth `user:pass`; `connect_ports` limits CONNECT.
+pub fn tinyproxy(user: &str, pass: &str, connect_ports: &[u16]) -> Option<Tinyproxy> {
+    let bin = peer_program("tinyproxy", "tinyproxy")?;
+    let mut dir = tempfile::tempdir().unwrap();
+    for _ in 0..5 {
+        let port = free_port();
+        let conf = dir.path().join("tinyproxy.conf");
+        let mut f = std::fs::File::create(&conf).unwrap();
+        writeln!(f, "Port {port}\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\nBasicAuth {user} {pass}\nDisableViaHeader Yes\nLogLevel Critical\nMaxClients 50").unwrap();
+        for p in connect_ports {
+            writeln!(f, "ConnectPort {p}").unwrap();
+        }
+        drop(f);
+        let child = Command::new(&bin)
+            .arg("-d")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut proxy = Tinyproxy {
+            child,
+            port,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(proxy);
+            }
+            if let Ok(Some(_)) = proxy.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = proxy.child.kill();
+        let _ = proxy.child.wait();
+        dir = tempfile::tempdir().unwrap();
+    }
+    panic!("tinyproxy did not start");
+}
+
+/// A small HTTPS (or plain HTTP) server answering every request with 200 "ok", on loopback.
+/// It runs on its own thread until the test process ends.
+pub struct TestServer {
+    pub addr: SocketAddr,
+}
+
+fn serve(cert: Option<ServerCert>) -> TestServer {
+    let std_listener = StdListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let acceptor = cert.map(|c| tokio_rustls::TlsAcceptor::from(c.server_config().unwrap()));
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let reply =
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+                    let mut buf = [0u8; 4096];
+                    match acceptor {
+                        Some(a) => {
+                            if let Ok(mut s) = a.accept(tcp).await {
+                                let _ = s.read(&mut buf).await;
+                                let _ = s.write_all(reply).await;
+                                let _ = s.shutdown().await;
+                            }
+                        }
+                        None => {
+                            let mut s = tcp;
+                            let _ = s.read(&mut buf).await;
+                            let _ = s.write_all(reply).await;
+                        }
+                    }
+                });
+            }
+        });
+    });
+    TestServer { addr }
+}
+
+/// An HTTPS server presenting `cert`.
+pub fn tls_server(cert: ServerCert) -> TestServer {
+    serve(Some(cert))
+}
+
+/// A plain HTTP server (to stand on a port where HTTPS is expected).
+pub fn plain_server() -> TestServer {
+    serve(None)
+}
+
+/// A CA and its PEM written to `dir/ca.pem`.
+pub fn ca_in(dir: &Path) -> (LabCa, PathBuf) {
+    let ca = LabCa::new("Test CA").unwrap();
+    let path = dir.join("ca.pem");
+    std::fs::write(&path, ca.pem()).unwrap();
+    (ca, path)
+}
+
+/// A leaf valid for loopback names.
+pub fn loopback_leaf() -> LeafSpec {
+    LeafSpec::loopback(&[])
+}
