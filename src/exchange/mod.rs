@@ -1,4 +1,30 @@
-//! Everything that talks to Exchange: HTTP connections, WinRM/PSRP, Autodiscover and EWS.
+//! Everything that talks to Exchange remote PowerShell, Autodiscover, EWS and ActiveSync.
 //!
-//! The rest of the program sees typed operations and typed errors; wire formats stay in here.
+//! Codec layers, bottom up, shared by the connector's client and the lab's server: [`xml`]
+//! (namespace-aware tree with limits), [`clixml`] (value model), [`psrp`] (fragments,
+//! messages, PSRP objects), [`wsman`] (envelopes, faults, builders), [`capture`] (decode
+//! recordings for support) and [`session`] (the client's request sequence). These do no I/O
+//! and may not panic on hostile input (the lints below make that a compile error).
+//!
+//! I/O layers: [`http`] (one connection, stage-by-stage errors), [`client`] (an authenticated
+//! session), and the typed clients built on them. The rest of the program sees typed
+//! operations and typed errors; wire formats stay in here.
+
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo
+)]
+
+pub mod capture;
+pub mod client;
+pub mod clixml;
 pub mod http;
+pub mod psrp;
+pub mod session;
+pub mod wsman;
+pub mod xml;
+pub mod xmlscan;

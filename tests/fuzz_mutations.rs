@@ -1,0 +1,154 @@
+//! Randomly mutated and truncated real data (fragments, CLIXML, envelopes,
+//! recordings) must never panic — errors are fine. Deterministic xorshift.
+
+mod common;
+
+use common::XorShift;
+use eas_connector::exchange::capture::{decode_capture, Capture};
+use eas_connector::exchange::clixml::from_clixml;
+use eas_connector::exchange::psrp::{Message, Reassembler};
+use eas_connector::exchange::wsman::Envelope;
+
+fn mutate(rng: &mut XorShift, input: &[u8]) -> Vec<u8> {
+    let mut v = input.to_vec();
+    match rng.below(5) {
+        0 => v.truncate(rng.below(v.len() + 1)),
+        1 => {
+            for _ in 0..1 + rng.below(8) {
+                if !v.is_empty() {
+                    let i = rng.below(v.len());
+                    v[i] = rng.next() as u8;
+                }
+            }
+        }
+        2 => {
+            if !v.is_empty() {
+                let a = rng.below(v.len());
+                let b = rng.below(v.len());
+                let (a, b) = (a.min(b), a.max(b));
+                v.drain(a..b);
+            }
+        }
+        3 => {
+            if !v.is_empty() {
+                let a = rng.below(v.len());
+                let b = (a + rng.below(64)).min(v.len());
+                let chunk = v[a..b].to_vec();
+                let at = rng.below(v.len());
+                for (k, c) in chunk.into_iter().enumerate() {
+                    v.insert(at + k, c);
+                }
+            }
+        }
+        _ => {
+            const TOKENS: &[&[u8]] = &[
+                b"<",
+                b">",
+                b"</Obj>",
+                b"<Ref RefId=\"0\"/>",
+                b"_x",
+                b"&",
+                b"<LST>",
+                b"\xff",
+                b"\"",
+                b"<TNRef RefId=\"9\"/>",
+            ];
+            let t = TOKENS[rng.below(TOKENS.len())];
+            let at = rng.below(v.len() + 1);
+            v.splice(at..at, t.iter().copied());
+        }
+    }
+    v
+}
+
+struct Corpus {
+    fragments: Vec<Vec<u8>>,
+    clixml: Vec<String>,
+    envelopes: Vec<String>,
+}
+
+fn corpus() -> Option<Corpus> {
+    let recs = common::recordings();
+    if recs.is_empty() {
+        return None;
+    }
+    let mut c = Corpus {
+        fragments: Vec::new(),
+        clixml: Vec::new(),
+        envelopes: Vec::new(),
+    };
+    for (_, text) in recs.iter().step_by(3) {
+        let cap = Capture::parse(text).unwrap();
+        for item in cap.items.iter().take(6) {
+            c.envelopes.extend(item.request.clone());
+            c.envelopes.extend(item.response.clone());
+        }
+        for m in cap.messages().unwrap() {
+            let enc = m.message.encode();
+            c.fragments.push(
+                eas_connector::exchange::psrp::fragment_message(1, &enc, 300)
+                    .unwrap()
+                    .concat(),
+            );
+            if let Ok(s) = m.message.data_str() {
+                if !s.is_empty() && s.len() < 20_000 {
+                    c.clixml.push(s.to_string());
+                }
+            }
+        }
+    }
+    Some(c)
+}
+
+#[test]
+fn mutated_inputs_never_panic() {
+    let Some(c) = corpus() else { return };
+    let mut rng = XorShift(0xC0FF_EE00_D15E_A5E5);
+    let mut errors = 0usize;
+    let iterations = 3000;
+    for _ in 0..iterations {
+        // Fragments → reassembly → message → CLIXML.
+        let f = &c.fragments[rng.below(c.fragments.len())];
+        let m = mutate(&mut rng, f);
+        let mut ra = Reassembler::new();
+        match ra.push_payload(&m) {
+            Ok(msgs) => {
+                for b in msgs {
+                    if let Ok(msg) = Message::parse(&b) {
+                        let _ = msg.value();
+                    }
+                }
+            }
+            Err(_) => errors += 1,
+        }
+        // CLIXML text.
+        let x = &c.clixml[rng.below(c.clixml.len())];
+        let m = mutate(&mut rng, x.as_bytes());
+        if from_clixml(&String::from_utf8_lossy(&m)).is_err() {
+            errors += 1;
+        }
+        // Envelopes.
+        let e = &c.envelopes[rng.below(c.envelopes.len())];
+        let m = mutate(&mut rng, e.as_bytes());
+        let s = String::from_utf8_lossy(&m);
+        if Envelope::parse(&s).is_err() {
+            errors += 1;
+        }
+        let _ = decode_capture(&s);
+    }
+    println!("{iterations} iterations, {errors} typed errors, no panic");
+    assert!(errors > 0);
+}
+
+#[test]
+fn mutated_recordings_never_panic() {
+    let recs = common::recordings();
+    let mut rng = XorShift(42);
+    for (name, text) in recs.iter().filter(|(_, t)| t.len() < 100_000).take(10) {
+        for _ in 0..20 {
+            let m = mutate(&mut rng, text.as_bytes());
+            let _ = decode_capture(&String::from_utf8_lossy(&m));
+        }
+        println!("{name}: 20 mutations survived");
+    }
+}
