@@ -269,8 +269,8 @@ fn control_endpoint_stops_throttles_and_restarts_a_cas() {
 }
 
 #[test]
-fn sigterm_stops_the_lab_cleanly_and_answers_file_is_written() {
-    let mut lab = LabProc::start(&["--servers", "1", "--devices", "5"]);
+fn answers_file_sets_up_a_connector_for_this_lab() {
+    let lab = LabProc::start(&["--servers", "1", "--devices", "5"]);
     let answers = std::fs::read_to_string(lab.dir.path().join("answers.toml")).unwrap();
     let parsed: toml::Table = toml::from_str(&answers).unwrap();
     assert_eq!(
@@ -282,18 +282,21 @@ fn sigterm_stops_the_lab_cleanly_and_answers_file_is_written() {
         "LAB\\svc-eas"
     );
     assert!(std::path::Path::new(parsed["TrustedCaFile"].as_str().unwrap()).is_file());
-    #[cfg(unix)]
-    {
-        let pid = lab.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = lab.child.try_wait().unwrap() {
-                assert!(status.success(), "{status:?}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "lab did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_lab_cleanly() {
+    let mut lab = LabProc::start(&["--servers", "1", "--devices", "5"]);
+    let pid = lab.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = lab.child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
         }
+        assert!(Instant::now() < deadline, "lab did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
