@@ -6,6 +6,7 @@
 //! it calls.
 
 mod config_cmd;
+mod diag_cmd;
 mod lab_cmd;
 
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ pub enum Command {
     Config(config_cmd::ConfigCommand),
     /// Run a simulated Exchange organization on loopback (no Exchange server needed).
     Lab(lab_cmd::LabArgs),
+    /// Support tools: decode captured WinRM traffic.
+    #[command(subcommand)]
+    Diag(diag_cmd::DiagCommand),
 }
 
 impl Command {
@@ -56,7 +60,7 @@ impl Command {
     fn writes(&self) -> bool {
         match self {
             Command::Config(c) => c.writes(),
-            Command::Lab(_) => false,
+            Command::Lab(_) | Command::Diag(_) => false,
         }
     }
 }
@@ -104,5 +108,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Config(c) => config_cmd::run(c, &loc),
         Command::Lab(a) => lab_cmd::run(a),
+        Command::Diag(d) => diag_cmd::run(d),
     }
 }
