@@ -23,6 +23,8 @@ pub mod capture;
 pub mod client;
 pub mod clixml;
 pub mod http;
+pub mod ops;
+pub mod powershell;
 pub mod psrp;
 pub mod session;
 pub mod wsman;

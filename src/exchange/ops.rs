@@ -1,0 +1,755 @@
+//! Typed Exchange operations over a [`RunspacePool`]: the cmdlets the connector runs, with
+//! Rust types in and out.
+//!
+//! Reading is lenient about how a server serializes a property (string, enum object,
+//! wrapped value, list), because Exchange versions differ; writing sends exactly the
+//! parameters Exchange documents, with minimal `@{Add=…;Remove=…}` diffs for the device lists.
+//! Every cmdlet is a command with parameters, never a script (no-language runspace). This
+//! module decides nothing about access control; the engine does.
+
+use std::collections::BTreeMap;
+
+use super::clixml::{PsObject, Value};
+use super::powershell::{PipelineReport, PsError, RunspacePool};
+use super::psrp::objects::Command;
+
+/// The Exchange role group that grants a cmdlet, for the permission check's fix hint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum RoleGroup {
+    ViewOnlyOrganizationManagement,
+    RecipientManagement,
+    /// The Organization Client Access role (in Organization Management).
+    OrganizationClientAccess,
+}
+
+impl RoleGroup {
+    pub fn label(self) -> &'static str {
+        match self {
+            RoleGroup::ViewOnlyOrganizationManagement => "View-Only Organization Management",
+            RoleGroup::RecipientManagement => "Recipient Management",
+            RoleGroup::OrganizationClientAccess => {
+                "Organization Management (Organization Client Access role)"
+            }
+        }
+    }
+}
+
+/// The cmdlets the connector needs on every version, with the group that grants each.
+pub const REQUIRED_CMDLETS: &[(&str, RoleGroup)] = &[
+    ("Get-Command", RoleGroup::ViewOnlyOrganizationManagement),
+    (
+        "Get-ExchangeServer",
+        RoleGroup::ViewOnlyOrganizationManagement,
+    ),
+    ("Get-Recipient", RoleGroup::ViewOnlyOrganizationManagement),
+    (
+        "Set-ADServerSettings",
+        RoleGroup::ViewOnlyOrganizationManagement,
+    ),
+    (
+        "Get-ActiveSyncOrganizationSettings",
+        RoleGroup::ViewOnlyOrganizationManagement,
+    ),
+    (
+        "Set-ActiveSyncOrganizationSettings",
+        RoleGroup::OrganizationClientAccess,
+    ),
+    ("Get-CASMailbox", RoleGroup::ViewOnlyOrganizationManagement),
+    ("Set-CASMailbox", RoleGroup::RecipientManagement),
+    (
+        "Get-ActiveSyncMailboxPolicy",
+        RoleGroup::ViewOnlyOrganizationManagement,
+    ),
+    (
+        "Set-ActiveSyncMailboxPolicy",
+        RoleGroup::OrganizationClientAccess,
+    ),
+    (
+        "New-ActiveSyncMailboxPolicy",
+        RoleGroup::OrganizationClientAccess,
+    ),
+    (
+        "Remove-ActiveSyncMailboxPolicy",
+        RoleGroup::OrganizationClientAccess,
+    ),
+    (
+        "Get-ActiveSyncDeviceAccessRule",
+        RoleGroup::ViewOnlyOrganizationManagement,
+    ),
+    (
+        "Set-ActiveSyncDeviceAccessRule",
+        RoleGroup::OrganizationClientAccess,
+    ),
+    (
+        "New-ActiveSyncDeviceAccessRule",
+        RoleGroup::OrganizationClientAccess,
+    ),
+    (
+        "Remove-ActiveSyncDeviceAccessRule",
+        RoleGroup::OrganizationClientAccess,
+    ),
+    (
+        "Get-ActiveSyncDeviceStatistics",
+        RoleGroup::ViewOnlyOrganizationManagement,
+    ),
+    (
+        "Get-ActiveSyncDevice",
+        RoleGroup::ViewOnlyOrganizationManagement,
+    ),
+    (
+        "Get-ActiveSyncDeviceClass",
+        RoleGroup::ViewOnlyOrganizationManagement,
+    ),
+    ("Clear-ActiveSyncDevice", RoleGroup::RecipientManagement),
+    ("Remove-ActiveSyncDevice", RoleGroup::RecipientManagement),
+];
+
+/// The extra cmdlets needed on Exchange 2013 and later.
+pub const REQUIRED_CMDLETS_2013: &[(&str, RoleGroup)] = &[
+    (
+        "Get-MobileDevice",
+        RoleGroup::ViewOnlyOrganizationManagement,
+    ),
+    (
+        "Get-MobileDeviceStatistics",
+        RoleGroup::ViewOnlyOrganizationManagement,
+    ),
+    ("Clear-MobileDevice", RoleGroup::RecipientManagement),
+    ("Remove-MobileDevice", RoleGroup::RecipientManagement),
+];
+
+/// A property as text: strings, enums (their label), dates, numbers, bools.
+pub fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::Nil => None,
+        Value::Bool(b) => Some(if *b { "True".into() } else { "False".into() }),
+        Value::Guid(g) => Some(g.to_string()),
+        Value::Object(o) => o
+            .base
+            .as_ref()
+            .and_then(|b| match b {
+                // An enum's base is its number; its label is ToString.
+                Value::Int32(_) | Value::UInt32(_) | Value::Int64(_) => None,
+                other => text(other),
+            })
+            .or_else(|| o.to_string.clone()),
+        other => other
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| other.as_i64().map(|n| n.to_string())),
+    }
+}
+
+/// A property as a list of texts (multi-valued properties; a single value is a list of one).
+pub fn texts(v: &Value) -> Vec<String> {
+    match v.items() {
+        Some(items) => items.iter().filter_map(text).collect(),
+        None => text(v).into_iter().collect(),
+    }
+}
+
+fn prop(o: &PsObject, name: &str) -> Option<String> {
+    o.get(name).and_then(text)
+}
+
+fn prop_bool(o: &PsObject, name: &str) -> Option<bool> {
+    o.get(name).and_then(|v| {
+        v.as_bool()
+            .or_else(|| text(v).map(|t| t.eq_ignore_ascii_case("true")))
+    })
+}
+
+/// Server version parsed from `AdminDisplayVersion` ("Version 15.2 (Build 1118.7)").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct ServerVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl ServerVersion {
+    pub fn parse(s: &str) -> Option<ServerVersion> {
+        let v = s.trim().trim_start_matches("Version").trim();
+        let mut parts = v.split(['.', ' ']);
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        Some(ServerVersion { major, minor })
+    }
+    /// Exchange 2013 (15.0) or later: the `*-MobileDevice` cmdlets exist.
+    pub fn has_mobile_device_cmdlets(self) -> bool {
+        self.major >= 15
+    }
+    /// The product name, e.g. "Exchange 2019".
+    pub fn product(self) -> &'static str {
+        match (self.major, self.minor) {
+            (14, _) => "Exchange 2010",
+            (15, 0) => "Exchange 2013",
+            (15, 1) => "Exchange 2016",
+            (15, _) => "Exchange 2019 / SE",
+            _ => "Exchange (unknown version)",
+        }
+    }
+}
+
+/// `Get-ExchangeServer`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExchangeServer {
+    pub name: String,
+    pub fqdn: String,
+    pub roles: String,
+    pub admin_display_version: String,
+    pub version: Option<ServerVersion>,
+    pub is_client_access_server: bool,
+}
+
+/// An ActiveSync device (`Get-MobileDevice` / `Get-ActiveSyncDevice`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MobileDevice {
+    pub identity: String,
+    pub device_id: String,
+    pub device_type: String,
+    pub device_model: String,
+    pub device_os: String,
+    pub user_agent: String,
+    pub friendly_name: String,
+    pub user_display_name: String,
+    pub first_sync_time: Option<String>,
+    pub when_changed: Option<String>,
+    pub access_state: String,
+    pub access_state_reason: String,
+    pub access_control_rule: Option<String>,
+}
+
+impl MobileDevice {
+    pub fn from_value(v: &Value) -> Option<MobileDevice> {
+        let o = v.as_object()?;
+        Some(MobileDevice {
+            identity: prop(o, "Identity").unwrap_or_default(),
+            device_id: prop(o, "DeviceId").or_else(|| prop(o, "DeviceID"))?,
+            device_type: prop(o, "DeviceType").unwrap_or_default(),
+            device_model: prop(o, "DeviceModel").unwrap_or_default(),
+            device_os: prop(o, "DeviceOS").unwrap_or_default(),
+            user_agent: prop(o, "DeviceUserAgent").unwrap_or_default(),
+            friendly_name: prop(o, "FriendlyName").unwrap_or_default(),
+            user_display_name: prop(o, "UserDisplayName").unwrap_or_default(),
+            first_sync_time: prop(o, "FirstSyncTime"),
+            when_changed: prop(o, "WhenChanged").or_else(|| prop(o, "WhenChangedUTC")),
+            access_state: prop(o, "DeviceAccessState").unwrap_or_default(),
+            access_state_reason: prop(o, "DeviceAccessStateReason").unwrap_or_default(),
+            access_control_rule: prop(o, "DeviceAccessControlRule"),
+        })
+    }
+}
+
+/// `Get-MobileDeviceStatistics` (the fields the connector uses).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceStatistics {
+    pub device_id: String,
+    pub last_success_sync: Option<String>,
+    pub first_sync_time: Option<String>,
+    pub status: Option<String>,
+}
+
+/// `Get-CASMailbox` (the ActiveSync part).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CasMailbox {
+    pub identity: String,
+    pub name: String,
+    pub primary_smtp_address: String,
+    pub activesync_enabled: bool,
+    pub allowed_device_ids: Vec<String>,
+    pub blocked_device_ids: Vec<String>,
+    pub mailbox_policy: Option<String>,
+}
+
+/// `Get-ActiveSyncOrganizationSettings`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OrgSettings {
+    pub default_access_level: String,
+    pub admin_mail_recipients: Vec<String>,
+    pub user_mail_insert: Option<String>,
+}
+
+/// `Get-ActiveSyncDeviceAccessRule`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceAccessRule {
+    pub identity: String,
+    pub query_string: String,
+    pub characteristic: String,
+    pub access_level: String,
+}
+
+/// `Get-ActiveSyncMailboxPolicy`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MailboxPolicy {
+    pub name: String,
+    pub is_default: bool,
+    /// Every other property as text.
+    pub settings: BTreeMap<String, String>,
+}
+
+/// Which of the required cmdlets the account may run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CmdletCheck {
+    pub available: Vec<String>,
+    /// Missing cmdlets with the role group that grants each.
+    pub missing: Vec<(String, RoleGroup)>,
+}
+
+/// The connector's view of one Exchange organization, through one runspace pool.
+#[derive(Clone)]
+pub struct Exchange {
+    pool: RunspacePool,
+    version: Option<ServerVersion>,
+}
+
+fn list_value(items: &[String]) -> Value {
+    Value::array(items.iter().map(|s| Value::String(s.clone())).collect())
+}
+
+/// `@{Add=…; Remove=…}` with only the non-empty halves.
+fn add_remove(add: &[String], remove: &[String]) -> Value {
+    let mut entries: Vec<(&str, Value)> = Vec::new();
+    if !add.is_empty() {
+        entries.push(("Add", list_value(add)));
+    }
+    if !remove.is_empty() {
+        entries.push(("Remove", list_value(remove)));
+    }
+    Value::hashtable(entries)
+}
+
+impl Exchange {
+    /// Operations over `pool`; `version` decides between the 2010 and 2013+ cmdlet names
+    /// (learn it with [`Exchange::get_exchange_servers`] when unknown).
+    pub fn new(pool: RunspacePool, version: Option<ServerVersion>) -> Self {
+        Exchange { pool, version }
+    }
+
+    pub fn pool(&self) -> &RunspacePool {
+        &self.pool
+    }
+
+    pub fn set_version(&mut self, v: Option<ServerVersion>) {
+        self.version = v;
+    }
+
+    fn mobile(&self) -> bool {
+        self.version.is_none_or(|v| v.has_mobile_device_cmdlets())
+    }
+
+    async fn objects(&self, cmd: Command) -> Result<Vec<PsObject>, PsError> {
+        let (values, _) = self.pool.invoke(vec![cmd]).await?;
+        Ok(values
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::Object(o) => Some(*o),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn run(&self, cmd: Command) -> Result<PipelineReport, PsError> {
+        self.pool.invoke_each(vec![cmd], |_| {}).await
+    }
+
+    /// `Get-Command`: names of the cmdlets this account may run.
+    pub async fn get_command(&self) -> Result<Vec<String>, PsError> {
+        let objs = self.objects(Command::new("Get-Command")).await?;
+        Ok(objs
+            .iter()
+            .filter_map(|o| prop(o, "Name").or_else(|| o.to_string.clone()))
+            .collect())
+    }
+
+    /// Which required cmdlets are available (the 2013+ ones only when the version says so).
+    pub async fn check_cmdlets(&self) -> Result<CmdletCheck, PsError> {
+        let have = self.get_command().await?;
+        let mut available = Vec::new();
+        let mut missing = Vec::new();
+        let extra: &[(&str, RoleGroup)] = if self.mobile() {
+            REQUIRED_CMDLETS_2013
+        } else {
+            &[]
+        };
+        for (name, role) in REQUIRED_CMDLETS.iter().chain(extra) {
+            if have.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+                available.push(name.to_string());
+            } else {
+                missing.push((name.to_string(), *role));
+            }
+        }
+        Ok(CmdletCheck { available, missing })
+    }
+
+    /// `Get-ExchangeServer`: every server, with its version.
+    pub async fn get_exchange_servers(&self) -> Result<Vec<ExchangeServer>, PsError> {
+        let objs = self.objects(Command::new("Get-ExchangeServer")).await?;
+        Ok(objs
+            .iter()
+            .map(|o| {
+                let adv = prop(o, "AdminDisplayVersion").unwrap_or_default();
+                ExchangeServer {
+                    name: prop(o, "Name").unwrap_or_default(),
+                    fqdn: prop(o, "Fqdn").unwrap_or_default(),
+                    roles: prop(o, "ServerRole").unwrap_or_default(),
+                    version: ServerVersion::parse(&adv),
+                    admin_display_version: adv,
+                    is_client_access_server: prop_bool(o, "IsClientAccessServer").unwrap_or(false),
+                }
+            })
+            .collect())
+    }
+
+    /// `Set-ADServerSettings -ViewEntireForest $true` (multi-domain forests).
+    pub async fn view_entire_forest(&self) -> Result<(), PsError> {
+        self.run(Command::new("Set-ADServerSettings").arg("ViewEntireForest", Value::Bool(true)))
+            .await
+            .map(|_| ())
+    }
+
+    /// Every ActiveSync device (`Get-MobileDevice -ActiveSync` on 2013+, `Get-ActiveSyncDevice`
+    /// on 2010), optionally with an OPATH `filter`, handed to `each` as they arrive.
+    pub async fn get_mobile_devices(
+        &self,
+        filter: Option<&str>,
+        mut each: impl FnMut(MobileDevice) + Send,
+    ) -> Result<PipelineReport, PsError> {
+        let mut cmd = if self.mobile() {
+            Command::new("Get-MobileDevice").switch("ActiveSync")
+        } else {
+            Command::new("Get-ActiveSyncDevice")
+        };
+        cmd = cmd.arg("ResultSize", "Unlimited");
+        if let Some(f) = filter {
+            cmd = cmd.arg("Filter", f);
+        }
+        self.pool
+            .invoke_each(vec![cmd], |v| {
+                if let Some(d) = MobileDevice::from_value(&v) {
+                    each(d);
+                }
+            })
+            .await
+    }
+
+    /// Devices of one mailbox.
+    pub async fn get_mailbox_devices(&self, mailbox: &str) -> Result<Vec<MobileDevice>, PsError> {
+        let cmd = if self.mobile() {
+            Command::new("Get-MobileDevice")
+        } else {
+            Command::new("Get-ActiveSyncDevice")
+        };
+        let objs = self.objects(cmd.arg("Mailbox", mailbox)).await?;
+        Ok(objs
+            .iter()
+            .filter_map(|o| MobileDevice::from_value(&Value::object(o.clone())))
+            .collect())
+    }
+
+    /// `Get-MobileDeviceStatistics -Identity`.
+    pub async fn get_device_statistics(
+        &self,
+        identity: &str,
+    ) -> Result<Option<DeviceStatistics>, PsError> {
+        let name = if self.mobile() {
+            "Get-MobileDeviceStatistics"
+        } else {
+            "Get-ActiveSyncDeviceStatistics"
+        };
+        let objs = self
+            .objects(Command::new(name).arg("Identity", identity))
+            .await?;
+        Ok(objs.first().map(|o| DeviceStatistics {
+            device_id: prop(o, "DeviceID")
+                .or_else(|| prop(o, "DeviceId"))
+                .unwrap_or_default(),
+            last_success_sync: prop(o, "LastSuccessSync"),
+            first_sync_time: prop(o, "FirstSyncTime"),
+            status: prop(o, "Status"),
+        }))
+    }
+
+    /// `Get-CASMailbox -Identity`.
+    pub async fn get_cas_mailbox(&self, identity: &str) -> Result<Option<CasMailbox>, PsError> {
+        let objs = self
+            .objects(Command::new("Get-CASMailbox").arg("Identity", identity))
+            .await?;
+        Ok(objs.first().map(|o| CasMailbox {
+            identity: prop(o, "Identity").unwrap_or_default(),
+            name: prop(o, "Name").unwrap_or_default(),
+            primary_smtp_address: prop(o, "PrimarySmtpAddress").unwrap_or_default(),
+            activesync_enabled: prop_bool(o, "ActiveSyncEnabled").unwrap_or(true),
+            allowed_device_ids: o
+                .get("ActiveSyncAllowedDeviceIDs")
+                .map(texts)
+                .unwrap_or_default(),
+            blocked_device_ids: o
+                .get("ActiveSyncBlockedDeviceIDs")
+                .map(texts)
+                .unwrap_or_default(),
+            mailbox_policy: prop(o, "ActiveSyncMailboxPolicy"),
+        }))
+    }
+
+    /// `Set-CASMailbox` with `@{Add;Remove}` diffs on the allowed and blocked lists; lists
+    /// with nothing to change are not sent at all.
+    pub async fn update_device_lists(
+        &self,
+        identity: &str,
+        allow_add: &[String],
+        allow_remove: &[String],
+        block_add: &[String],
+        block_remove: &[String],
+    ) -> Result<(), PsError> {
+        let mut cmd = Command::new("Set-CASMailbox").arg("Identity", identity);
+        let mut changed = false;
+        if !allow_add.is_empty() || !allow_remove.is_empty() {
+            cmd = cmd.arg(
+                "ActiveSyncAllowedDeviceIDs",
+                add_remove(allow_add, allow_remove),
+            );
+            changed = true;
+        }
+        if !block_add.is_empty() || !block_remove.is_empty() {
+            cmd = cmd.arg(
+                "ActiveSyncBlockedDeviceIDs",
+                add_remove(block_add, block_remove),
+            );
+            changed = true;
+        }
+        if !changed {
+            return Ok(());
+        }
+        self.run(cmd).await.map(|_| ())
+    }
+
+    /// `Get-ActiveSyncOrganizationSettings`.
+    pub async fn get_org_settings(&self) -> Result<OrgSettings, PsError> {
+        let objs = self
+            .objects(Command::new("Get-ActiveSyncOrganizationSettings"))
+            .await?;
+        let o = objs.first().ok_or_else(|| PsError::Protocol {
+            url: self.pool.url().to_string(),
+            detail: "Get-ActiveSyncOrganizationSettings returned nothing".into(),
+        })?;
+        Ok(OrgSettings {
+            default_access_level: prop(o, "DefaultAccessLevel").unwrap_or_default(),
+            admin_mail_recipients: o.get("AdminMailRecipients").map(texts).unwrap_or_default(),
+            user_mail_insert: prop(o, "UserMailInsert"),
+        })
+    }
+
+    /// `Set-ActiveSyncOrganizationSettings` with the given fields (None: leave alone).
+    pub async fn set_org_settings(
+        &self,
+        default_access_level: Option<&str>,
+        admin_mail_recipients: Option<&[String]>,
+        user_mail_insert: Option<&str>,
+    ) -> Result<(), PsError> {
+        let mut cmd = Command::new("Set-ActiveSyncOrganizationSettings");
+        if let Some(l) = default_access_level {
+            cmd = cmd.arg("DefaultAccessLevel", l);
+        }
+        if let Some(r) = admin_mail_recipients {
+            cmd = cmd.arg("AdminMailRecipients", list_value(r));
+        }
+        if let Some(u) = user_mail_insert {
+            cmd = cmd.arg("UserMailInsert", u);
+        }
+        self.run(cmd).await.map(|_| ())
+    }
+
+    /// `Get-ActiveSyncDeviceAccessRule`.
+    pub async fn get_rules(&self) -> Result<Vec<DeviceAccessRule>, PsError> {
+        let objs = self
+            .objects(Command::new("Get-ActiveSyncDeviceAccessRule"))
+            .await?;
+        Ok(objs
+            .iter()
+            .map(|o| DeviceAccessRule {
+                identity: prop(o, "Identity")
+                    .or_else(|| prop(o, "Name"))
+                    .unwrap_or_default(),
+                query_string: prop(o, "QueryString").unwrap_or_default(),
+                characteristic: prop(o, "Characteristic").unwrap_or_default(),
+                access_level: prop(o, "AccessLevel").unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// `New-ActiveSyncDeviceAccessRule`.
+    pub async fn new_rule(
+        &self,
+        query_string: &str,
+        characteristic: &str,
+        access_level: &str,
+    ) -> Result<(), PsError> {
+        self.run(
+            Command::new("New-ActiveSyncDeviceAccessRule")
+                .arg("QueryString", query_string)
+                .arg("Characteristic", characteristic)
+                .arg("AccessLevel", access_level),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `Set-ActiveSyncDeviceAccessRule -Identity -AccessLevel`.
+    pub async fn set_rule(&self, identity: &str, access_level: &str) -> Result<(), PsError> {
+        self.run(
+            Command::new("Set-ActiveSyncDeviceAccessRule")
+                .arg("Identity", identity)
+                .arg("AccessLevel", access_level),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `Remove-ActiveSyncDeviceAccessRule -Identity -Confirm:$false`.
+    pub async fn remove_rule(&self, identity: &str) -> Result<(), PsError> {
+        self.run(
+            Command::new("Remove-ActiveSyncDeviceAccessRule")
+                .arg("Identity", identity)
+                .arg("Confirm", Value::Bool(false)),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    fn policy_noun(&self) -> &'static str {
+        if self.mobile() {
+            "MobileDeviceMailboxPolicy"
+        } else {
+            "ActiveSyncMailboxPolicy"
+        }
+    }
+
+    /// `Get-MobileDeviceMailboxPolicy` / `Get-ActiveSyncMailboxPolicy`.
+    pub async fn get_policies(&self) -> Result<Vec<MailboxPolicy>, PsError> {
+        let objs = self
+            .objects(Command::new(format!("Get-{}", self.policy_noun())))
+            .await?;
+        Ok(objs
+            .iter()
+            .map(|o| {
+                let mut settings = BTreeMap::new();
+                for p in o.adapted.iter().chain(&o.extended) {
+                    if p.name != "Name" && p.name != "IsDefault" && p.name != "IsDefaultPolicy" {
+                        if let Some(t) = text(&p.value) {
+                            settings.insert(p.name.clone(), t);
+                        }
+                    }
+                }
+                MailboxPolicy {
+                    name: prop(o, "Name").unwrap_or_default(),
+                    is_default: prop_bool(o, "IsDefault")
+                        .or_else(|| prop_bool(o, "IsDefaultPolicy"))
+                        .unwrap_or(false),
+                    settings,
+                }
+            })
+            .collect())
+    }
+
+    fn with_settings(mut cmd: Command, settings: &[(String, Value)]) -> Command {
+        for (k, v) in settings {
+            cmd = cmd.arg(k, v.clone());
+        }
+        cmd
+    }
+
+    /// `New-…MailboxPolicy -Name` with settings.
+    pub async fn new_policy(
+        &self,
+        name: &str,
+        settings: &[(String, Value)],
+    ) -> Result<(), PsError> {
+        let cmd = Self::with_settings(
+            Command::new(format!("New-{}", self.policy_noun())).arg("Name", name),
+            settings,
+        );
+        self.run(cmd).await.map(|_| ())
+    }
+
+    /// `Set-…MailboxPolicy -Identity` with settings.
+    pub async fn set_policy(
+        &self,
+        name: &str,
+        settings: &[(String, Value)],
+    ) -> Result<(), PsError> {
+        let cmd = Self::with_settings(
+            Command::new(format!("Set-{}", self.policy_noun())).arg("Identity", name),
+            settings,
+        );
+        self.run(cmd).await.map(|_| ())
+    }
+
+    /// `Remove-…MailboxPolicy -Identity -Confirm:$false`.
+    pub async fn remove_policy(&self, name: &str) -> Result<(), PsError> {
+        self.run(
+            Command::new(format!("Remove-{}", self.policy_noun()))
+                .arg("Identity", name)
+                .arg("Confirm", Value::Bool(false)),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `Clear-MobileDevice` / `Clear-ActiveSyncDevice -Identity -Confirm:$false` (remote wipe).
+    pub async fn clear_device(&self, identity: &str) -> Result<(), PsError> {
+        let name = if self.mobile() {
+            "Clear-MobileDevice"
+        } else {
+            "Clear-ActiveSyncDevice"
+        };
+        self.run(
+            Command::new(name)
+                .arg("Identity", identity)
+                .arg("Confirm", Value::Bool(false)),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse() {
+        let v = ServerVersion::parse("Version 15.2 (Build 1118.7)").unwrap();
+        assert_eq!(
+            v,
+            ServerVersion {
+                major: 15,
+                minor: 2
+            }
+        );
+        assert!(v.has_mobile_device_cmdlets());
+        let old = ServerVersion::parse("Version 14.3 (Build 123.4)").unwrap();
+        assert!(!old.has_mobile_device_cmdlets());
+        assert_eq!(old.product(), "Exchange 2010");
+        assert!(ServerVersion::parse("nonsense").is_none());
+    }
+
+    #[test]
+    fn texts_read_enums_lists_and_scalars() {
+        let e = Value::enumeration("Microsoft.Exchange.DeviceAccessState", "Quarantined", 3);
+        assert_eq!(text(&e).as_deref(), Some("Quarantined"));
+        assert_eq!(text(&Value::Bool(true)).as_deref(), Some("True"));
+        assert_eq!(text(&Value::Int32(4)).as_deref(), Some("4"));
+        let l = Value::array(vec![Value::String("a".into()), Value::String("b".into())]);
+        assert_eq!(texts(&l), vec!["a", "b"]);
+        assert_eq!(texts(&Value::String("x".into())), vec!["x"]);
+        assert!(texts(&Value::Nil).is_empty());
+    }
+
+    #[test]
+    fn add_remove_sends_only_what_changes() {
+        let v = add_remove(&["A1".into()], &[]);
+        let json = v.to_json().to_string();
+        assert!(json.contains("Add") && !json.contains("Remove"), "{json}");
+    }
+}
