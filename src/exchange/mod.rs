@@ -19,9 +19,12 @@
     clippy::todo
 )]
 
+pub mod activesync;
+pub mod autodiscover;
 pub mod capture;
 pub mod client;
 pub mod clixml;
+pub mod ews;
 pub mod http;
 pub mod ops;
 pub mod powershell;
