@@ -9,4 +9,5 @@ pub mod config;
 pub mod exchange;
 pub mod lab;
 pub mod logging;
+pub mod probe;
 pub mod secrets;

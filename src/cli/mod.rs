@@ -8,6 +8,7 @@
 mod config_cmd;
 mod diag_cmd;
 mod lab_cmd;
+mod validate_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,9 @@ pub enum Command {
     Config(config_cmd::ConfigCommand),
     /// Run a simulated Exchange organization on loopback (no Exchange server needed).
     Lab(lab_cmd::LabArgs),
+    /// Check connectivity to Exchange step by step (DNS, proxy, TLS, sign-in, runspace,
+    /// permissions, Autodiscover, EWS, ActiveSync).
+    Validate(validate_cmd::ValidateArgs),
     /// Support tools: decode captured WinRM traffic.
     #[command(subcommand)]
     Diag(diag_cmd::DiagCommand),
@@ -60,7 +64,7 @@ impl Command {
     fn writes(&self) -> bool {
         match self {
             Command::Config(c) => c.writes(),
-            Command::Lab(_) | Command::Diag(_) => false,
+            Command::Lab(_) | Command::Diag(_) | Command::Validate(_) => false,
         }
     }
 }
@@ -109,5 +113,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Config(c) => config_cmd::run(c, &loc),
         Command::Lab(a) => lab_cmd::run(a),
         Command::Diag(d) => diag_cmd::run(d),
+        Command::Validate(v) => validate_cmd::run(v, &loc),
     }
 }

@@ -589,6 +589,158 @@ impl Connection {
     }
 }
 
+/// A TCP stream to `endpoint`'s server: direct, or through the proxy's CONNECT tunnel.
+pub async fn open_tcp(endpoint: &Endpoint, opts: &ConnectOptions) -> Result<TcpStream, HttpError> {
+    match &opts.proxy {
+        Some(p) => proxy_tunnel(p, &endpoint.host, endpoint.port, opts.connect_timeout).await,
+        None => tcp_connect(&endpoint.host, endpoint.port, opts.connect_timeout).await,
+    }
+}
+
+/// Facts about a server certificate, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: String,
+    pub not_after: String,
+    /// DNS names and IP addresses in subjectAltName.
+    pub names: Vec<String>,
+    pub self_signed: bool,
+}
+
+impl std::fmt::Display for CertInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "subject {}, issuer {}, valid {} to {}, names {}",
+            self.subject,
+            self.issuer,
+            self.not_before,
+            self.not_after,
+            if self.names.is_empty() {
+                "(none)".to_string()
+            } else {
+                self.names.join(", ")
+            }
+        )
+    }
+}
+
+/// Accepts any certificate and keeps the chain: used only to *read* a certificate that
+/// failed verification, so the error can describe it. Nothing is ever sent over it.
+#[derive(Debug)]
+struct RecordingVerifier {
+    seen: std::sync::Mutex<Vec<CertificateDer<'static>>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.push(end_entity.clone().into_owned());
+        }
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+fn describe_certificate(der: &[u8]) -> Option<CertInfo> {
+    use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let mut names = Vec::new();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for n in &san.value.general_names {
+            match n {
+                GeneralName::DNSName(d) => names.push((*d).to_string()),
+                GeneralName::IPAddress(ip) => {
+                    if let Ok(b) = <[u8; 4]>::try_from(*ip) {
+                        names.push(std::net::Ipv4Addr::from(b).to_string());
+                    } else if let Ok(b) = <[u8; 16]>::try_from(*ip) {
+                        names.push(std::net::Ipv6Addr::from(b).to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let fmt_time = |t: &x509_parser::time::ASN1Time| {
+        t.to_datetime()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| t.to_string())
+    };
+    Some(CertInfo {
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        not_before: fmt_time(&cert.validity().not_before),
+        not_after: fmt_time(&cert.validity().not_after),
+        names,
+        self_signed: cert.subject() == cert.issuer(),
+    })
+}
+
+/// The certificate `endpoint`'s server presents, read without verifying it (for describing a
+/// TLS failure). `None` when no TLS handshake could be made at all.
+pub async fn peer_certificate(endpoint: &Endpoint, opts: &ConnectOptions) -> Option<CertInfo> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = Arc::new(RecordingVerifier {
+        seen: std::sync::Mutex::new(Vec::new()),
+        provider: provider.clone(),
+    });
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier.clone())
+        .with_no_client_auth();
+    let tcp = open_tcp(endpoint, opts).await.ok()?;
+    let name = ServerName::try_from(endpoint.host.clone()).ok()?;
+    let connector = TlsConnector::from(Arc::new(cfg));
+    let _tls = tokio::time::timeout(opts.connect_timeout, connector.connect(name, tcp))
+        .await
+        .ok()?
+        .ok()?;
+    let seen = verifier.seen.lock().ok()?;
+    describe_certificate(seen.first()?)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {

@@ -1,0 +1,610 @@
+//! The thirteen checks themselves. Each takes the shared [`Context`] and does its own network
+//! work from scratch, so all can run at once; messages name the host, the account and the
+//! stage, and say what to do. No check may put a password into its outcome.
+
+use std::sync::Arc;
+
+use super::{CheckId, Input, Options, Outcome};
+use crate::config::ExchangeServerType;
+use crate::exchange::autodiscover::{self, AutodiscoverError};
+use crate::exchange::client::{Credentials, Session, SessionError};
+use crate::exchange::ews::{Ews, Mail};
+use crate::exchange::http::{
+    self, ConnectOptions, Connection, Endpoint, HttpError, ProxyConfig, TlsFailure,
+};
+use crate::exchange::ops::Exchange;
+use crate::exchange::powershell::{PoolOptions, PsError, RunspacePool, SessionFactory};
+use crate::exchange::{activesync, activesync::ActiveSyncError};
+
+/// What every check shares: where to connect and as whom.
+pub(super) struct Context {
+    input: Input,
+    opts: Options,
+    /// The PowerShell endpoint, when the configuration names a server.
+    endpoint: Option<Endpoint>,
+    connect: Result<ConnectOptions, HttpError>,
+}
+
+impl Context {
+    pub(super) fn new(input: Input, opts: Options) -> Context {
+        let cfg = &input.config;
+        let endpoint = match cfg.exchange_server_type {
+            ExchangeServerType::OnPremises => cfg.client_access_server.as_deref().and_then(|c| {
+                Endpoint::parse(&format!("https://{c}{}", opts.powershell_path)).ok()
+            }),
+            ExchangeServerType::Hosted => cfg.hosted_server_address.as_deref().and_then(|h| {
+                if h.contains("://") {
+                    Endpoint::parse(h).ok().map(|e| {
+                        if e.path == "/" {
+                            e.with_path(&opts.powershell_path)
+                        } else {
+                            e
+                        }
+                    })
+                } else {
+                    Endpoint::parse(&format!("https://{h}{}", opts.powershell_path)).ok()
+                }
+            }),
+        };
+        let proxy = cfg.proxy.enabled.then(|| ProxyConfig {
+            host: cfg.proxy.host.clone().unwrap_or_default(),
+            port: cfg.proxy.port,
+            credentials: if cfg.proxy.use_credentials {
+                cfg.proxy.user.clone().zip(input.proxy_password.clone())
+            } else {
+                None
+            },
+        });
+        let connect = ConnectOptions::new(
+            cfg.trusted_ca_file.as_deref().map(std::path::Path::new),
+            proxy,
+        )
+        .map(|mut o| {
+            o.connect_timeout = opts.check_timeout;
+            o.request_timeout = opts.check_timeout;
+            o
+        });
+        Context {
+            input,
+            opts,
+            endpoint,
+            connect,
+        }
+    }
+
+    pub(super) fn proxy_enabled(&self) -> bool {
+        self.input.config.proxy.enabled
+    }
+
+    pub(super) fn explicit_ews(&self) -> bool {
+        self.input.config.exchange_web_service_url.is_some()
+    }
+
+    fn endpoint(&self) -> Result<&Endpoint, Outcome> {
+        self.endpoint.as_ref().ok_or_else(|| {
+            Outcome::fail(
+                "no Exchange server is configured",
+                "set ClientAccessServer (on-premises) or HostedServerAddress (hosted)",
+            )
+        })
+    }
+
+    fn connect(&self) -> Result<&ConnectOptions, Outcome> {
+        self.connect.as_ref().map_err(|e| {
+            Outcome::fail(
+                e.to_string(),
+                "fix TrustedCaFile: it must be a PEM file of CA certificates",
+            )
+        })
+    }
+
+    fn service(&self) -> Option<Credentials> {
+        Some(Credentials {
+            user: self.input.config.service_account.user.clone()?,
+            password: self.input.service_password.clone()?,
+        })
+    }
+
+    fn notification(&self) -> Option<Credentials> {
+        Some(Credentials {
+            user: self.input.config.notification_account.user.clone()?,
+            password: self.input.notification_password.clone()?,
+        })
+    }
+
+    /// `host:port` of the CAS, for Autodiscover's first candidate.
+    fn cas_address(&self) -> Option<String> {
+        self.endpoint.as_ref().map(|e| {
+            let host = if e.host.contains(':') {
+                format!("[{}]", e.host)
+            } else {
+                e.host.clone()
+            };
+            if e.port == 443 {
+                host
+            } else {
+                format!("{host}:{}", e.port)
+            }
+        })
+    }
+
+    async fn open_pool(&self) -> Result<RunspacePool, Outcome> {
+        let ep = self.endpoint()?.clone();
+        let connect = self.connect()?.clone();
+        let creds = self.service().ok_or_else(|| {
+            Outcome::fail(
+                "no service account credentials",
+                "set ServiceAccount/User and store its password",
+            )
+        })?;
+        let mut po = PoolOptions::exchange(&ep.url());
+        po.resource_uri = self.opts.resource_uri.clone();
+        po.operation_timeout_secs = u32::try_from(self.opts.check_timeout.as_secs())
+            .unwrap_or(20)
+            .max(5);
+        let factory_ep = ep.clone();
+        let factory_connect = connect.clone();
+        let factory_creds = creds.clone();
+        let factory: SessionFactory = Arc::new(move || {
+            Session::basic(factory_ep.clone(), factory_connect.clone(), &factory_creds)
+        });
+        RunspacePool::open(Session::basic(ep, connect, &creds), factory, &po)
+            .await
+            .map_err(|e| ps_failure(&e, &creds.user))
+    }
+}
+
+/// Turn a connection error into an outcome with a fix.
+fn http_failure(e: &HttpError) -> Outcome {
+    let fix = match e {
+        HttpError::Dns { .. } => "check the server name, or that this machine's DNS servers know it",
+        HttpError::Refused { .. } => "check the server name and port; is IIS running and the firewall open on that port?",
+        HttpError::ConnectTimeout { .. } | HttpError::Timeout { .. } => "check firewalls between this machine and the server",
+        HttpError::ProxyUnreachable { .. } => "check Proxy/Host and Proxy/Port, and that the proxy is running",
+        HttpError::ProxyAuth { .. } => "check Proxy/User and the stored proxy password",
+        HttpError::ProxyRefused { .. } => "ask the proxy's administrator to allow CONNECT to this server and port",
+        HttpError::Tls { failure, .. } => match failure {
+            TlsFailure::UnknownIssuer => "add the issuing CA certificate (PEM) to TrustedCaFile, or to this machine's trusted root store",
+            TlsFailure::NameMismatch => "use the name the certificate was issued for as ClientAccessServer, or reissue the certificate with this name",
+            TlsFailure::Expired | TlsFailure::NotYetValid => "renew the server's certificate, and check both machines' clocks",
+            TlsFailure::NotTls => "this port serves plain HTTP; use the HTTPS port (443) or enable SSL on the site",
+            _ => "check the server's TLS configuration",
+        },
+        HttpError::TrustedCa { .. } => "fix TrustedCaFile: it must be a readable PEM file of CA certificates",
+        _ => "check the network path to the server and retry",
+    };
+    Outcome::fail(e.to_string(), fix)
+}
+
+fn session_failure(e: &SessionError, what: &str) -> Outcome {
+    match e {
+        SessionError::Http(h) => http_failure(h),
+        SessionError::Unauthorized { .. } => Outcome::fail(e.to_string(), format!("check {what}'s user name (DOMAIN\\user or UPN) and re-enter its password")),
+        SessionError::SchemeNotOffered { .. } => Outcome::fail(
+            e.to_string(),
+            "enable Basic authentication on the virtual directory (e.g. Set-PowerShellVirtualDirectory -BasicAuthentication $true); Windows authentication (NTLM/Negotiate) is not supported yet",
+        ),
+        SessionError::Throttled { .. } => Outcome::fail(e.to_string(), "the server is overloaded or throttling this account; retry later"),
+        SessionError::Auth(_) => Outcome::fail(e.to_string(), "check the account"),
+    }
+}
+
+fn ps_failure(e: &PsError, user: &str) -> Outcome {
+    match e {
+        PsError::Session(s) => session_failure(s, user),
+        PsError::Fault { fault, .. } => Outcome::fail(
+            e.to_string(),
+            match fault.subcode.as_deref() {
+                Some("AccessDenied") => "the account may not use remote PowerShell: Set-User <account> -RemotePowerShellEnabled $true".to_string(),
+                _ => "read the server's message; check the PowerShell virtual directory and the account's rights".to_string(),
+            },
+        ),
+        PsError::Protocol { .. } => Outcome::fail(e.to_string(), "check that the path is Exchange's PowerShell virtual directory (/PowerShell)"),
+        _ => Outcome::fail(e.to_string(), "retry; if it persists, check the Exchange server's event log"),
+    }
+}
+
+pub(super) async fn run(id: CheckId, ctx: &Context) -> Outcome {
+    let r = match id {
+        CheckId::Config => config(ctx),
+        CheckId::Dns => dns(ctx).await,
+        CheckId::Proxy => proxy(ctx).await,
+        CheckId::Tcp => tcp(ctx).await,
+        CheckId::Tls => tls(ctx).await,
+        CheckId::WinRm => winrm(ctx).await,
+        CheckId::ServiceAccount => service_account(ctx).await,
+        CheckId::Runspace => runspace(ctx).await,
+        CheckId::Cmdlets => cmdlets(ctx).await,
+        CheckId::ExchangeServers => exchange_servers(ctx).await,
+        CheckId::Autodiscover => autodiscover_check(ctx).await.map(|(o, _)| o),
+        CheckId::Ews => ews(ctx).await,
+        CheckId::ActiveSync => activesync_check(ctx).await,
+    };
+    r.unwrap_or_else(|o| o)
+}
+
+fn config(ctx: &Context) -> Result<Outcome, Outcome> {
+    let cfg = &ctx.input.config;
+    let mut problems: Vec<String> = ctx
+        .input
+        .config_problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    if ctx.input.service_password.is_none() {
+        problems.push("no service account password is stored".into());
+    }
+    if ctx.input.notification_password.is_none() {
+        problems.push("no notification account password is stored".into());
+    }
+    if cfg.proxy.enabled && cfg.proxy.use_credentials && ctx.input.proxy_password.is_none() {
+        problems.push("no proxy password is stored".into());
+    }
+    if ctx.endpoint.is_none() && problems.is_empty() {
+        problems.push("no usable Exchange server address".into());
+    }
+    if let Err(e) = &ctx.connect {
+        problems.push(e.to_string());
+    }
+    if problems.is_empty() {
+        Ok(Outcome::pass(format!(
+            "complete; {}",
+            ctx.endpoint.as_ref().map(|e| e.url()).unwrap_or_default()
+        )))
+    } else {
+        Err(Outcome::fail(
+            problems.join("; "),
+            "complete the configuration (setup wizard, `config set`, `config set-password`)",
+        ))
+    }
+}
+
+async fn dns(ctx: &Context) -> Result<Outcome, Outcome> {
+    let ep = ctx.endpoint()?;
+    if ep.host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(Outcome::pass(format!("{} is an IP address", ep.host)));
+    }
+    match http::resolve_all(&ep.host, ep.port).await {
+        Ok(addrs) => {
+            let mut list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+            list.dedup();
+            Ok(Outcome::pass(format!("{} → {}", ep.host, list.join(", "))))
+        }
+        Err(e) if ctx.proxy_enabled() => Ok(Outcome::warn(
+            format!("{e}; the proxy resolves names itself, so this may be fine"),
+            "if the connection fails too, check the name",
+        )),
+        Err(e) => Err(http_failure(&e)),
+    }
+}
+
+async fn proxy(ctx: &Context) -> Result<Outcome, Outcome> {
+    if !ctx.proxy_enabled() {
+        return Ok(Outcome::not_applicable("not used (Proxy/Enabled is false)"));
+    }
+    let ep = ctx.endpoint()?;
+    let connect = ctx.connect()?;
+    let p = connect
+        .proxy
+        .as_ref()
+        .map(|p| format!("{}:{}", p.host, p.port))
+        .unwrap_or_default();
+    match http::open_tcp(ep, connect).await {
+        Ok(_) => Ok(Outcome::pass(format!(
+            "{p} accepted CONNECT to {}",
+            ep.authority()
+        ))),
+        // The proxy works but could not reach the server: that is the TCP check's failure.
+        Err(HttpError::ProxyRefused { status: 500 | 502 | 503 | 504, .. }) => {
+            Ok(Outcome::pass(format!(
+                "{p} accepted the request and credentials"
+            )))
+        }
+        Err(e) => Err(http_failure(&e)),
+    }
+}
+
+async fn tcp(ctx: &Context) -> Result<Outcome, Outcome> {
+    let ep = ctx.endpoint()?;
+    let connect = ctx.connect()?;
+    let t0 = std::time::Instant::now();
+    match http::open_tcp(ep, connect).await {
+        Ok(s) => {
+            let peer = if ctx.proxy_enabled() {
+                format!("{} through the proxy", ep.authority())
+            } else {
+                s.peer_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|_| ep.authority())
+            };
+            Ok(Outcome::pass(format!(
+                "connected to {peer} in {} ms",
+                t0.elapsed().as_millis()
+            )))
+        }
+        Err(HttpError::ProxyRefused {
+            status,
+            proxy,
+            target,
+            ..
+        }) if matches!(status, 500 | 502 | 503 | 504) => Err(Outcome::fail(
+            format!("the proxy {proxy} could not connect to {target} (HTTP {status})"),
+            "check the server name and port, and that the proxy may reach it",
+        )),
+        Err(e) => Err(http_failure(&e)),
+    }
+}
+
+async fn tls(ctx: &Context) -> Result<Outcome, Outcome> {
+    let ep = ctx.endpoint()?;
+    let connect = ctx.connect()?;
+    match Connection::open(ep, connect).await {
+        Ok(_) => {
+            let cert = http::peer_certificate(ep, connect).await;
+            Ok(Outcome::pass(match cert {
+                Some(c) => format!("trusted; {c}"),
+                None => "trusted".into(),
+            }))
+        }
+        Err(e @ HttpError::Tls { .. }) => {
+            let mut o = http_failure(&e);
+            if let Some(c) = http::peer_certificate(ep, connect).await {
+                o.detail = format!("{}; the server's certificate: {c}", o.detail);
+            }
+            Err(o)
+        }
+        Err(e) => Err(http_failure(&e)),
+    }
+}
+
+async fn winrm(ctx: &Context) -> Result<Outcome, Outcome> {
+    let ep = ctx.endpoint()?;
+    let connect = ctx.connect()?;
+    let mut c = Connection::open(ep, connect)
+        .await
+        .map_err(|e| http_failure(&e))?;
+    let req = hyper::Request::post(&ep.path)
+        .header("content-type", "application/soap+xml;charset=UTF-8")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .map_err(|e| Outcome::fail(e.to_string(), "check the PowerShell path"))?;
+    let resp = c.send(req).await.map_err(|e| http_failure(&e))?;
+    let schemes = crate::exchange::client::offered_schemes(&resp);
+    match resp.status {
+        401 if !schemes.is_empty() => Ok(Outcome::pass(format!("{} asks for authentication: {}", ep.url(), schemes.join(", ")))),
+        404 => Err(Outcome::fail(
+            format!("{} answers HTTP 404: there is no PowerShell virtual directory at {}", ep.authority(), ep.path),
+            "Exchange's endpoint is /PowerShell; check the server is an Exchange CAS",
+        )),
+        s => Err(Outcome::fail(format!("{} answers HTTP {s} instead of asking for authentication; it does not look like Exchange's PowerShell endpoint", ep.url()), "check the server name and the path /PowerShell")),
+    }
+}
+
+async fn service_account(ctx: &Context) -> Result<Outcome, Outcome> {
+    let ep = ctx.endpoint()?.clone();
+    let creds = ctx.service().ok_or_else(|| {
+        Outcome::fail(
+            "no service account credentials",
+            "set ServiceAccount/User and store its password",
+        )
+    })?;
+    let mut s = Session::basic(ep.clone(), ctx.connect()?.clone(), &creds);
+    match s
+        .request(
+            hyper::Method::POST,
+            &ep.path,
+            Some("application/soap+xml;charset=UTF-8"),
+            bytes::Bytes::new(),
+        )
+        .await
+    {
+        // Anything but 401 means the server accepted who we are (the empty body itself is rejected).
+        Ok(_) => Ok(Outcome::pass(format!("{} signed in (Basic)", creds.user))),
+        Err(e) => Err(session_failure(&e, "ServiceAccount/User")),
+    }
+}
+
+async fn runspace(ctx: &Context) -> Result<Outcome, Outcome> {
+    let pool = ctx.open_pool().await?;
+    let _ = pool.clone().close().await;
+    Ok(Outcome::pass(format!(
+        "opened a runspace in {}",
+        ctx.opts
+            .resource_uri
+            .rsplit('/')
+            .next()
+            .unwrap_or("Microsoft.Exchange")
+    )))
+}
+
+async fn cmdlets(ctx: &Context) -> Result<Outcome, Outcome> {
+    let pool = ctx.open_pool().await?;
+    let user = ctx
+        .input
+        .config
+        .service_account
+        .user
+        .clone()
+        .unwrap_or_default();
+    let mut ex = Exchange::new(pool.clone(), None);
+    if let Ok(servers) = ex.get_exchange_servers().await {
+        ex.set_version(servers.iter().filter_map(|s| s.version).max());
+    }
+    let result = ex.check_cmdlets().await;
+    let _ = pool.close().await;
+    let check = result.map_err(|e| ps_failure(&e, &user))?;
+    if check.missing.is_empty() {
+        return Ok(Outcome::pass(format!(
+            "all {} required cmdlets are available to {user}",
+            check.available.len()
+        )));
+    }
+    let mut groups: Vec<&str> = check.missing.iter().map(|(_, g)| g.label()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let list: Vec<String> = check
+        .missing
+        .iter()
+        .map(|(c, g)| format!("{c} ({})", g.label()))
+        .collect();
+    Err(Outcome::fail(
+        format!(
+            "{user} may not run {} required cmdlet(s): {}",
+            check.missing.len(),
+            list.join(", ")
+        ),
+        format!("add {user} to: {}", groups.join(", ")),
+    ))
+}
+
+async fn exchange_servers(ctx: &Context) -> Result<Outcome, Outcome> {
+    let pool = ctx.open_pool().await?;
+    let user = ctx
+        .input
+        .config
+        .service_account
+        .user
+        .clone()
+        .unwrap_or_default();
+    let result = Exchange::new(pool.clone(), None)
+        .get_exchange_servers()
+        .await;
+    let _ = pool.close().await;
+    let servers = result.map_err(|e| ps_failure(&e, &user))?;
+    let cas: Vec<_> = servers
+        .iter()
+        .filter(|s| s.is_client_access_server)
+        .collect();
+    let version = servers
+        .iter()
+        .filter_map(|s| s.version)
+        .max()
+        .map(|v| v.product())
+        .unwrap_or("unknown version");
+    let names: Vec<String> = cas
+        .iter()
+        .map(|s| {
+            if s.fqdn.is_empty() {
+                s.name.clone()
+            } else {
+                format!("{} ({})", s.name, s.fqdn)
+            }
+        })
+        .collect();
+    let detail = format!(
+        "{} Client Access Server(s), {version}: {}",
+        cas.len(),
+        names.join(", ")
+    );
+    if ctx.input.config.is_cas_failover_enabled && cas.len() < 2 {
+        return Ok(Outcome::warn(
+            detail,
+            "CAS failover is on, but there is no other server to fail over to",
+        ));
+    }
+    Ok(Outcome::pass(detail))
+}
+
+/// The EWS URL (from the configuration or Autodiscover) and the outcome of finding it.
+async fn autodiscover_check(ctx: &Context) -> Result<(Outcome, String), Outcome> {
+    if let Some(url) = &ctx.input.config.exchange_web_service_url {
+        return Ok((
+            Outcome::pass(format!(
+                "ExchangeWebServiceURL is set ({url}); Autodiscover is not used"
+            )),
+            url.clone(),
+        ));
+    }
+    let creds = ctx.notification().ok_or_else(|| {
+        Outcome::fail(
+            "no notification account credentials",
+            "set NotificationAccount/User and store its password",
+        )
+    })?;
+    let mailbox = ctx
+        .input
+        .config
+        .notification_account
+        .mailbox
+        .clone()
+        .ok_or_else(|| {
+            Outcome::fail("no notification mailbox", "set NotificationAccount/Mailbox")
+        })?;
+    match autodiscover::discover(&mailbox, ctx.cas_address().as_deref(), ctx.connect()?, &creds).await {
+        Ok(d) => {
+            let via = d.attempts.last().map(|a| a.step).unwrap_or("Autodiscover");
+            Ok((Outcome::pass(format!("{} → {} (via {via})", d.email, d.ews_url)), d.ews_url))
+        }
+        Err(e @ AutodiscoverError::UnknownMailbox { .. }) => Err(Outcome::fail(e.to_string(), "check NotificationAccount/Mailbox: it must be the primary SMTP address of an existing mailbox")),
+        Err(e) => Err(Outcome::fail(e.to_string(), "publish Autodiscover for the mailbox's domain, or set ExchangeWebServiceURL")),
+    }
+}
+
+async fn ews(ctx: &Context) -> Result<Outcome, Outcome> {
+    let (_, url) = autodiscover_check(ctx).await?;
+    let ep = Endpoint::parse(&url)
+        .map_err(|e| Outcome::fail(e.to_string(), "check ExchangeWebServiceURL"))?;
+    let creds = ctx.notification().ok_or_else(|| {
+        Outcome::fail(
+            "no notification account credentials",
+            "set NotificationAccount/User and store its password",
+        )
+    })?;
+    let mut client = Ews::new(
+        Session::basic(ep.clone(), ctx.connect()?.clone(), &creds),
+        &ep.path,
+    );
+    let fail = |e: crate::exchange::ews::EwsError| match e {
+        crate::exchange::ews::EwsError::Session(s) => {
+            session_failure(&s, "NotificationAccount/User")
+        }
+        other => Outcome::fail(
+            other.to_string(),
+            "check that the notification account owns the mailbox and may use EWS",
+        ),
+    };
+    client.check_mailbox().await.map_err(fail)?;
+    if ctx.opts.send_test_mail {
+        let to = ctx
+            .input
+            .config
+            .notification_account
+            .mailbox
+            .clone()
+            .unwrap_or_default();
+        let mail = Mail {
+            to: vec![to.clone()],
+            subject: "EAS Connector test mail".into(),
+            html_body: "<p>This is a test mail from EAS Connector's connectivity validation. Notifications to device owners will come from this mailbox.</p>".into(),
+        };
+        client.send(&mail).await.map_err(fail)?;
+        return Ok(Outcome::pass(format!(
+            "{} signed in to EWS and sent a test mail to {to}",
+            creds.user
+        )));
+    }
+    Ok(Outcome::pass(format!(
+        "{} signed in to EWS and opened the mailbox",
+        creds.user
+    )))
+}
+
+async fn activesync_check(ctx: &Context) -> Result<Outcome, Outcome> {
+    let ep = ctx.endpoint()?.clone();
+    let creds = ctx
+        .notification()
+        .or_else(|| ctx.service())
+        .ok_or_else(|| Outcome::fail("no credentials", "store the account passwords"))?;
+    let mut s = Session::basic(ep, ctx.connect()?.clone(), &creds);
+    match activesync::options(&mut s).await {
+        Ok(info) => Ok(Outcome::pass(format!(
+            "ActiveSync {} offers protocol versions {}",
+            info.server_version.unwrap_or_default(),
+            info.protocol_versions.join(", ")
+        ))),
+        Err(ActiveSyncError::Session(e)) => Err(session_failure(&e, "NotificationAccount/User")),
+        Err(e) => Err(Outcome::fail(
+            e.to_string(),
+            "check that the Microsoft-Server-ActiveSync virtual directory exists and is enabled",
+        )),
+    }
+}

@@ -1,0 +1,417 @@
+//! Connectivity validation: the wizard's Connect step and `eas-connector validate`.
+//!
+//! Thirteen checks, from the configuration to the ActiveSync endpoint, each with a status,
+//! its own duration, a detail and a fix hint. They all start at once and each does its own
+//! network work (so the whole run takes about as long as the slowest check); a check whose
+//! prerequisite failed is reported as skipped with the reason, and its result is withheld
+//! until the prerequisite's is known, so events stream in a sensible order. Every check has a
+//! timeout. Cancel a run by dropping its future. This module only reads: it never writes the
+//! configuration or the vault, and never puts a password into a detail.
+
+mod checks;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::config::{ConnectorConfig, FieldProblem};
+use crate::secrets::Secret;
+
+/// Which check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum CheckId {
+    Config,
+    Dns,
+    Tcp,
+    Proxy,
+    Tls,
+    WinRm,
+    ServiceAccount,
+    Runspace,
+    Cmdlets,
+    ExchangeServers,
+    Autodiscover,
+    Ews,
+    ActiveSync,
+}
+
+impl CheckId {
+    pub const ALL: [CheckId; 13] = [
+        CheckId::Config,
+        CheckId::Dns,
+        CheckId::Tcp,
+        CheckId::Proxy,
+        CheckId::Tls,
+        CheckId::WinRm,
+        CheckId::ServiceAccount,
+        CheckId::Runspace,
+        CheckId::Cmdlets,
+        CheckId::ExchangeServers,
+        CheckId::Autodiscover,
+        CheckId::Ews,
+        CheckId::ActiveSync,
+    ];
+
+    /// Position in the checklist, from 1.
+    pub fn number(self) -> usize {
+        Self::ALL
+            .iter()
+            .position(|c| *c == self)
+            .map_or(0, |i| i + 1)
+    }
+
+    /// A short name for people.
+    pub fn title(self) -> &'static str {
+        match self {
+            CheckId::Config => "Configuration",
+            CheckId::Dns => "Name resolution (DNS)",
+            CheckId::Tcp => "TCP connection",
+            CheckId::Proxy => "Proxy",
+            CheckId::Tls => "TLS certificate",
+            CheckId::WinRm => "PowerShell endpoint",
+            CheckId::ServiceAccount => "Service account sign-in",
+            CheckId::Runspace => "Exchange runspace",
+            CheckId::Cmdlets => "Required cmdlets",
+            CheckId::ExchangeServers => "Client Access Servers",
+            CheckId::Autodiscover => "Autodiscover (EWS URL)",
+            CheckId::Ews => "Notification account (EWS)",
+            CheckId::ActiveSync => "ActiveSync endpoint",
+        }
+    }
+
+    /// Stable key for JSON.
+    pub fn key(self) -> &'static str {
+        match self {
+            CheckId::Config => "config",
+            CheckId::Dns => "dns",
+            CheckId::Tcp => "tcp",
+            CheckId::Proxy => "proxy",
+            CheckId::Tls => "tls",
+            CheckId::WinRm => "powershell_endpoint",
+            CheckId::ServiceAccount => "service_account",
+            CheckId::Runspace => "runspace",
+            CheckId::Cmdlets => "cmdlets",
+            CheckId::ExchangeServers => "exchange_servers",
+            CheckId::Autodiscover => "autodiscover",
+            CheckId::Ews => "ews",
+            CheckId::ActiveSync => "activesync",
+        }
+    }
+
+    /// Checks that must pass before this one means anything.
+    fn prerequisites(self, proxy: bool, explicit_ews: bool) -> Vec<CheckId> {
+        use CheckId::*;
+        match self {
+            Config => vec![],
+            Dns | Proxy => vec![Config],
+            Tcp if proxy => vec![Proxy],
+            Tcp => vec![Dns],
+            Tls => vec![Tcp],
+            WinRm => vec![Tls],
+            ServiceAccount => vec![WinRm],
+            Runspace => vec![ServiceAccount],
+            Cmdlets | ExchangeServers => vec![Runspace],
+            Autodiscover if explicit_ews => vec![Config],
+            Autodiscover | ActiveSync => vec![Tls],
+            Ews => vec![Autodiscover],
+        }
+    }
+}
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Passed,
+    /// Passed, with something the admin should know.
+    Warning,
+    Failed,
+    /// Not run: a prerequisite failed or was skipped.
+    Skipped,
+    /// Does not apply to this configuration (e.g. no proxy is used).
+    NotApplicable,
+}
+
+impl Status {
+    /// ✔ ⚠ ✘ –
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Status::Passed => "✔",
+            Status::Warning => "⚠",
+            Status::Failed => "✘",
+            Status::Skipped | Status::NotApplicable => "–",
+        }
+    }
+}
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    pub id: CheckId,
+    pub key: &'static str,
+    pub number: usize,
+    pub title: &'static str,
+    pub status: Status,
+    pub duration_ms: u64,
+    /// What was found (never a password).
+    pub detail: String,
+    /// What to do, when something is wrong.
+    pub fix: Option<String>,
+}
+
+/// What a check found, before timing and ordering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Status,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+impl Outcome {
+    pub fn pass(detail: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Passed,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+    pub fn warn(detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Warning,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+    pub fn fail(detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Failed,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+    pub fn skip(detail: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Skipped,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+    pub fn not_applicable(detail: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::NotApplicable,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+}
+
+/// Progress, for a live checklist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The check started (all start together).
+    Started(CheckId),
+    /// The check's final result.
+    Finished(CheckResult),
+}
+
+/// Everything validation needs: the configuration, its file's own problems, and passwords.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub config: ConnectorConfig,
+    /// Problems already known about the file (completeness); they fail the config check.
+    pub config_problems: Vec<FieldProblem>,
+    pub service_password: Option<Secret>,
+    pub notification_password: Option<Secret>,
+    pub proxy_password: Option<Secret>,
+}
+
+/// How to validate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Bound on each check.
+    pub check_timeout: Duration,
+    /// Also send a test mail to the notification mailbox.
+    pub send_test_mail: bool,
+    /// The PowerShell virtual directory.
+    pub powershell_path: String,
+    /// The PowerShell configuration's resource URI.
+    pub resource_uri: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            check_timeout: Duration::from_secs(20),
+            send_test_mail: false,
+            powershell_path: "/PowerShell/".to_string(),
+            resource_uri: crate::exchange::wsman::ns::RESOURCE_EXCHANGE.to_string(),
+        }
+    }
+}
+
+/// The whole run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub checks: Vec<CheckResult>,
+    pub total_ms: u64,
+    /// True when no check failed.
+    pub ok: bool,
+}
+
+impl Report {
+    pub fn get(&self, id: CheckId) -> Option<&CheckResult> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
+    /// A plain-text checklist (for the CLI and the wizard's "Copy report").
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        for c in &self.checks {
+            let dur = if matches!(c.status, Status::Skipped | Status::NotApplicable) {
+                String::new()
+            } else {
+                format!("{} ms", c.duration_ms)
+            };
+            s.push_str(&format!(
+                " {} {:>2}. {:<28} {:>8}   {}\n",
+                c.status.symbol(),
+                c.number,
+                c.title,
+                dur,
+                c.detail
+            ));
+            if let Some(fix) = &c.fix {
+                s.push_str(&format!("          fix: {fix}\n"));
+            }
+        }
+        s.push_str(&format!(
+            "\n{} in {} ms\n",
+            if self.ok {
+                "All required checks passed"
+            } else {
+                "Validation failed"
+            },
+            self.total_ms
+        ));
+        s
+    }
+}
+
+/// Run every check. Progress goes to `events` when given.
+pub async fn validate(
+    input: Input,
+    opts: Options,
+    events: Option<mpsc::UnboundedSender<Event>>,
+) -> Report {
+    let started = Instant::now();
+    let send = |e: Event| {
+        if let Some(tx) = &events {
+            let _ = tx.send(e);
+        }
+    };
+    for id in CheckId::ALL {
+        send(Event::Started(id));
+    }
+    let ctx = std::sync::Arc::new(checks::Context::new(input, opts.clone()));
+    let proxy = ctx.proxy_enabled();
+    let explicit_ews = ctx.explicit_ews();
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<(CheckId, Outcome, Duration)>();
+    let mut tasks = HashMap::new();
+    for id in CheckId::ALL {
+        let ctx = ctx.clone();
+        let tx = tx.clone();
+        let timeout = opts.check_timeout;
+        tasks.insert(
+            id,
+            tokio::spawn(async move {
+                let t0 = Instant::now();
+                let outcome = match tokio::time::timeout(timeout, checks::run(id, &ctx)).await {
+                    Ok(o) => o,
+                    Err(_) => Outcome::fail(
+                        format!("no answer within {} s", timeout.as_secs()),
+                        "the server or the network is too slow or drops packets; check its load and any firewall, then retry",
+                    ),
+                };
+                let _ = tx.send((id, outcome, t0.elapsed()));
+            }),
+        );
+    }
+    drop(tx);
+
+    let mut raw: HashMap<CheckId, (Outcome, Duration)> = HashMap::new();
+    let mut finals: BTreeMap<CheckId, CheckResult> = BTreeMap::new();
+    let make = |id: CheckId, o: Outcome, d: Duration| CheckResult {
+        id,
+        key: id.key(),
+        number: id.number(),
+        title: id.title(),
+        status: o.status,
+        duration_ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+        detail: o.detail,
+        fix: o.fix,
+    };
+    loop {
+        // Finalize whatever can be finalized now.
+        let mut progressed = true;
+        while progressed {
+            progressed = false;
+            for id in CheckId::ALL {
+                if finals.contains_key(&id) {
+                    continue;
+                }
+                let pre = id.prerequisites(proxy, explicit_ews);
+                if let Some(bad) = pre.iter().find(|p| {
+                    finals
+                        .get(p)
+                        .is_some_and(|r| matches!(r.status, Status::Failed | Status::Skipped))
+                }) {
+                    let r = &finals[bad];
+                    // Name the root cause, not the chain of skips leading to it.
+                    let reason = if r.status == Status::Failed {
+                        format!("skipped: {}. {} failed", r.number, r.title)
+                    } else {
+                        r.detail.clone()
+                    };
+                    if let Some(t) = tasks.get(&id) {
+                        t.abort();
+                    }
+                    let res = make(id, Outcome::skip(reason), Duration::ZERO);
+                    send(Event::Finished(res.clone()));
+                    finals.insert(id, res);
+                    progressed = true;
+                    continue;
+                }
+                if pre.iter().all(|p| finals.contains_key(p)) {
+                    if let Some((o, d)) = raw.remove(&id) {
+                        let res = make(id, o, d);
+                        send(Event::Finished(res.clone()));
+                        finals.insert(id, res);
+                        progressed = true;
+                    }
+                }
+            }
+        }
+        if finals.len() == CheckId::ALL.len() {
+            break;
+        }
+        match rx.recv().await {
+            Some((id, o, d)) => {
+                raw.insert(id, (o, d));
+            }
+            None => break,
+        }
+    }
+    let checks: Vec<CheckResult> = finals.into_values().collect();
+    let ok = checks.len() == CheckId::ALL.len()
+        && !checks
+            .iter()
+            .any(|c| matches!(c.status, Status::Failed | Status::Skipped));
+    Report {
+        checks,
+        total_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        ok,
+    }
+}
