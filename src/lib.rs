@@ -6,6 +6,7 @@
 //! `Display`, `Debug`, log line or error.
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod exchange;
 pub mod lab;
 pub mod logging;

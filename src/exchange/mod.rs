@@ -30,6 +30,7 @@ pub mod ops;
 pub mod powershell;
 pub mod psrp;
 pub mod session;
+pub mod target;
 pub mod wsman;
 pub mod xml;
 pub mod xmlscan;

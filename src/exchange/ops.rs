@@ -160,7 +160,9 @@ fn prop_bool(o: &PsObject, name: &str) -> Option<bool> {
 }
 
 /// Server version parsed from `AdminDisplayVersion` ("Version 15.2 (Build 1118.7)").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ServerVersion {
     pub major: u32,
     pub minor: u32,

@@ -370,6 +370,22 @@ impl Lab {
         http::start_server(self.shared.clone(), self.server(name)?).await
     }
 
+    /// Answer the next `count` requests to this CAS with 503 (0 stops throttling).
+    pub fn set_throttle(&self, name: &str, count: u64) -> Result<(), LabError> {
+        self.server(name)?
+            .throttle
+            .store(count, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Delay every request to this CAS by `ms` milliseconds.
+    pub fn set_latency(&self, name: &str, ms: u64) -> Result<(), LabError> {
+        self.server(name)?
+            .latency_ms
+            .store(ms, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
     /// Stop everything.
     pub fn shutdown(self) {
         drop(self);

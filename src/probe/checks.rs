@@ -5,15 +5,13 @@
 use std::sync::Arc;
 
 use super::{CheckId, Input, Options, Outcome};
-use crate::config::ExchangeServerType;
 use crate::exchange::autodiscover::{self, AutodiscoverError};
 use crate::exchange::client::{Credentials, Session, SessionError};
 use crate::exchange::ews::{Ews, Mail};
-use crate::exchange::http::{
-    self, ConnectOptions, Connection, Endpoint, HttpError, ProxyConfig, TlsFailure,
-};
+use crate::exchange::http::{self, ConnectOptions, Connection, Endpoint, HttpError, TlsFailure};
 use crate::exchange::ops::Exchange;
 use crate::exchange::powershell::{PoolOptions, PsError, RunspacePool, SessionFactory};
+use crate::exchange::target;
 use crate::exchange::{activesync, activesync::ActiveSyncError};
 
 /// What every check shares: where to connect and as whom.
@@ -27,43 +25,13 @@ pub(super) struct Context {
 
 impl Context {
     pub(super) fn new(input: Input, opts: Options) -> Context {
-        let cfg = &input.config;
-        let endpoint = match cfg.exchange_server_type {
-            ExchangeServerType::OnPremises => cfg.client_access_server.as_deref().and_then(|c| {
-                Endpoint::parse(&format!("https://{c}{}", opts.powershell_path)).ok()
-            }),
-            ExchangeServerType::Hosted => cfg.hosted_server_address.as_deref().and_then(|h| {
-                if h.contains("://") {
-                    Endpoint::parse(h).ok().map(|e| {
-                        if e.path == "/" {
-                            e.with_path(&opts.powershell_path)
-                        } else {
-                            e
-                        }
-                    })
-                } else {
-                    Endpoint::parse(&format!("https://{h}{}", opts.powershell_path)).ok()
-                }
-            }),
-        };
-        let proxy = cfg.proxy.enabled.then(|| ProxyConfig {
-            host: cfg.proxy.host.clone().unwrap_or_default(),
-            port: cfg.proxy.port,
-            credentials: if cfg.proxy.use_credentials {
-                cfg.proxy.user.clone().zip(input.proxy_password.clone())
-            } else {
-                None
-            },
-        });
-        let connect = ConnectOptions::new(
-            cfg.trusted_ca_file.as_deref().map(std::path::Path::new),
-            proxy,
-        )
-        .map(|mut o| {
-            o.connect_timeout = opts.check_timeout;
-            o.request_timeout = opts.check_timeout;
-            o
-        });
+        let endpoint = target::powershell_endpoint(&input.config, &opts.powershell_path);
+        let connect =
+            target::connect_options(&input.config, input.proxy_password.as_ref()).map(|mut o| {
+                o.connect_timeout = opts.check_timeout;
+                o.request_timeout = opts.check_timeout;
+                o
+            });
         Context {
             input,
             opts,
@@ -295,11 +263,12 @@ async fn proxy(ctx: &Context) -> Result<Outcome, Outcome> {
             ep.authority()
         ))),
         // The proxy works but could not reach the server: that is the TCP check's failure.
-        Err(HttpError::ProxyRefused { status: 500 | 502 | 503 | 504, .. }) => {
-            Ok(Outcome::pass(format!(
-                "{p} accepted the request and credentials"
-            )))
-        }
+        Err(HttpError::ProxyRefused {
+            status: 500 | 502 | 503 | 504,
+            ..
+        }) => Ok(Outcome::pass(format!(
+            "{p} accepted the request and credentials"
+        ))),
         Err(e) => Err(http_failure(&e)),
     }
 }
@@ -371,6 +340,10 @@ async fn winrm(ctx: &Context) -> Result<Outcome, Outcome> {
     let schemes = crate::exchange::client::offered_schemes(&resp);
     match resp.status {
         401 if !schemes.is_empty() => Ok(Outcome::pass(format!("{} asks for authentication: {}", ep.url(), schemes.join(", ")))),
+        503 => Err(Outcome::fail(
+            format!("{} answers HTTP 503: the server is throttling requests or overloaded", ep.authority()),
+            "wait and retry; if it persists, check the Exchange server's load and throttling policy",
+        )),
         404 => Err(Outcome::fail(
             format!("{} answers HTTP 404: there is no PowerShell virtual directory at {}", ep.authority(), ep.path),
             "Exchange's endpoint is /PowerShell; check the server is an Exchange CAS",

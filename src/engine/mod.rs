@@ -1,0 +1,204 @@
+//! The access-control engine: discover ActiveSync devices, (later) decide and enforce each
+//! device's access, and notify its user.
+//!
+//! This first part is discovery: a full sync reads every device; a quick sync reads only the
+//! devices whose `WhenChanged` is newer than the newest one seen before (a server-side
+//! watermark, so clocks on this machine do not matter). Each sync opens Exchange on the
+//! first Client Access Server that answers, the configured one first, then those that
+//! `Get-ExchangeServer` listed on earlier full syncs (when CAS failover is on). It must not
+//! schedule, retry or persist anything itself: the service runtime does that with the
+//! [`SyncState`] it is given back.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::exchange::ops::{MobileDevice, ServerVersion};
+use crate::exchange::powershell::PsError;
+use crate::exchange::target::{open_with_failover, Target};
+
+/// Which sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncKind {
+    /// Only devices changed since the last sync.
+    Quick,
+    /// Every device, and the organization's settings.
+    Full,
+}
+
+/// What the engine keeps between syncs (the service persists it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// Newest `WhenChanged` seen on any device (server time, as Exchange wrote it).
+    pub watermark: Option<String>,
+    /// Other Client Access Servers (`host[:port]`) from `Get-ExchangeServer`.
+    pub failover_servers: Vec<String>,
+    /// Version of the newest server seen.
+    pub server_version: Option<ServerVersion>,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncOutcome {
+    pub kind: SyncKind,
+    /// The server (`host[:port]`) the sync ran against.
+    pub server: String,
+    /// Devices read in this sync (all of them on a full sync, the changed ones on a quick one).
+    pub devices: usize,
+    pub duration_ms: u64,
+    /// Servers that were tried first and did not answer, with why.
+    pub failed_over_from: Vec<(String, String)>,
+}
+
+/// Why a sync failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    #[error("no Client Access Server answered: {}", list(.0))]
+    NoServer(Vec<(String, String)>),
+    #[error("on {server}: {source}")]
+    Exchange { server: String, source: PsError },
+}
+
+fn list(v: &[(String, String)]) -> String {
+    v.iter()
+        .map(|(s, e)| format!("{s}: {e}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Parse an Exchange date for comparison (RFC 3339, with or without fraction/offset).
+fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// The later of two Exchange dates.
+fn later(a: Option<String>, b: &str) -> Option<String> {
+    match a {
+        None => Some(b.to_string()),
+        Some(a) => match (parse_time(&a), parse_time(b)) {
+            (Some(x), Some(y)) if y > x => Some(b.to_string()),
+            (Some(_), Some(_)) => Some(a),
+            _ => Some(if b > a.as_str() { b.to_string() } else { a }),
+        },
+    }
+}
+
+/// Discovers devices for one organization.
+pub struct Engine {
+    primary: Target,
+    failover: bool,
+}
+
+impl Engine {
+    /// An engine for `primary` (the configured server); `failover` per IsCasFailoverEnabled.
+    pub fn new(primary: Target, failover: bool) -> Self {
+        Engine { primary, failover }
+    }
+
+    fn candidates(&self, state: &SyncState) -> Vec<Target> {
+        let mut v = vec![self.primary.clone()];
+        if self.failover {
+            let primary = self.primary.address().to_ascii_lowercase();
+            for s in &state.failover_servers {
+                if s.to_ascii_lowercase() != primary {
+                    if let Some(t) = self.primary.on_server(s) {
+                        v.push(t);
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// Run one sync, handing each device read to `each`. `state` is updated (watermark,
+    /// failover list) only when the sync succeeds.
+    pub async fn sync(
+        &self,
+        kind: SyncKind,
+        state: &mut SyncState,
+        mut each: impl FnMut(MobileDevice) + Send,
+    ) -> Result<SyncOutcome, EngineError> {
+        let started = Instant::now();
+        let candidates = self.candidates(state);
+        let (mut ex, used, failures) = open_with_failover(&candidates).await.map_err(|f| {
+            EngineError::NoServer(f.into_iter().map(|(s, e)| (s, e.to_string())).collect())
+        })?;
+        let server = candidates
+            .get(used)
+            .map(Target::address)
+            .unwrap_or_default();
+        let err = |source: PsError| EngineError::Exchange {
+            server: server.clone(),
+            source,
+        };
+        let mut new_state = state.clone();
+        if kind == SyncKind::Full || state.server_version.is_none() {
+            let servers = ex.get_exchange_servers().await.map_err(err)?;
+            new_state.server_version = servers.iter().filter_map(|s| s.version).max();
+            new_state.failover_servers = servers
+                .iter()
+                .filter(|s| s.is_client_access_server && !s.fqdn.is_empty())
+                .map(|s| s.fqdn.clone())
+                .collect();
+        }
+        ex.set_version(new_state.server_version);
+        let filter = match (kind, &state.watermark) {
+            (SyncKind::Quick, Some(w)) => Some(format!("WhenChanged -gt '{w}'")),
+            _ => None,
+        };
+        let mut devices = 0usize;
+        let mut watermark = state.watermark.clone();
+        ex.get_mobile_devices(filter.as_deref(), |d| {
+            devices += 1;
+            if let Some(w) = &d.when_changed {
+                watermark = later(watermark.take(), w);
+            }
+            each(d);
+        })
+        .await
+        .map_err(err)?;
+        let _ = ex.pool().clone().close().await;
+        new_state.watermark = watermark;
+        *state = new_state;
+        Ok(SyncOutcome {
+            kind,
+            server,
+            devices,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            failed_over_from: failures
+                .into_iter()
+                .map(|(s, e)| (s, e.to_string()))
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermark_takes_the_later_time() {
+        assert_eq!(
+            later(None, "2026-11-01T00:00:00Z").as_deref(),
+            Some("2026-11-01T00:00:00Z")
+        );
+        assert_eq!(
+            later(Some("2026-11-01T00:00:00Z".into()), "2026-11-02T00:00:00Z").as_deref(),
+            Some("2026-11-02T00:00:00Z")
+        );
+        assert_eq!(
+            later(
+                Some("2026-11-02T00:00:00Z".into()),
+                "2026-11-01T23:00:00-05:00"
+            )
+            .as_deref(),
+            Some("2026-11-01T23:00:00-05:00")
+        );
+        assert_eq!(
+            later(Some("2026-11-03T00:00:00Z".into()), "2026-11-01T00:00:00Z").as_deref(),
+            Some("2026-11-03T00:00:00Z")
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! From configuration to connection: the PowerShell endpoint, connection options (proxy,
+//! trusted CA) and credentials the connector uses for one Exchange organization, and opening
+//! an [`Exchange`] on one server or, with failover, on the first that answers.
+//!
+//! Shared by validation, the service and the engine so that all three connect the same way.
+//! It holds passwords only inside [`Credentials`]/[`Secret`] and never logs them.
+
+use std::sync::Arc;
+
+use super::client::{Credentials, Session};
+use super::http::{ConnectOptions, Endpoint, HttpError, ProxyConfig};
+use super::ops::Exchange;
+use super::powershell::{PoolOptions, PsError, RunspacePool, SessionFactory};
+use crate::config::{ConnectorConfig, ExchangeServerType};
+use crate::secrets::Secret;
+
+/// The PowerShell endpoint for a configuration: `https://<cas>/PowerShell/` on-premises, the
+/// hosted address (with its own path, if it has one) otherwise.
+pub fn powershell_endpoint(cfg: &ConnectorConfig, path: &str) -> Option<Endpoint> {
+    match cfg.exchange_server_type {
+        ExchangeServerType::OnPremises => cfg
+            .client_access_server
+            .as_deref()
+            .and_then(|c| Endpoint::parse(&format!("https://{c}{path}")).ok()),
+        ExchangeServerType::Hosted => cfg.hosted_server_address.as_deref().and_then(|h| {
+            if h.contains("://") {
+                Endpoint::parse(h)
+                    .ok()
+                    .map(|e| if e.path == "/" { e.with_path(path) } else { e })
+            } else {
+                Endpoint::parse(&format!("https://{h}{path}")).ok()
+            }
+        }),
+    }
+}
+
+/// Connection options from the configuration's proxy and trusted CA settings.
+pub fn connect_options(
+    cfg: &ConnectorConfig,
+    proxy_password: Option<&Secret>,
+) -> Result<ConnectOptions, HttpError> {
+    let proxy = cfg.proxy.enabled.then(|| ProxyConfig {
+        host: cfg.proxy.host.clone().unwrap_or_default(),
+        port: cfg.proxy.port,
+        credentials: if cfg.proxy.use_credentials {
+            cfg.proxy.user.clone().zip(proxy_password.cloned())
+        } else {
+            None
+        },
+    });
+    ConnectOptions::new(
+        cfg.trusted_ca_file.as_deref().map(std::path::Path::new),
+        proxy,
+    )
+}
+
+/// Why a target could not be built.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TargetError {
+    #[error("no Exchange server is configured: set ClientAccessServer (on-premises) or HostedServerAddress (hosted)")]
+    NoServer,
+    #[error("no service account is configured: set ServiceAccount/User and store its password")]
+    NoServiceAccount,
+    #[error(transparent)]
+    Http(#[from] HttpError),
+}
+
+/// Everything needed to open remote PowerShell on one organization's servers.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub powershell: Endpoint,
+    pub connect: ConnectOptions,
+    pub service: Credentials,
+    pub resource_uri: String,
+    /// Pipelines at once (1 unless parallel command support is on).
+    pub max_runspaces: usize,
+}
+
+impl Target {
+    /// The target for `cfg` with these passwords.
+    pub fn from_config(
+        cfg: &ConnectorConfig,
+        service_password: Option<&Secret>,
+        proxy_password: Option<&Secret>,
+    ) -> Result<Target, TargetError> {
+        let powershell = powershell_endpoint(cfg, "/PowerShell/").ok_or(TargetError::NoServer)?;
+        let service = Credentials {
+            user: cfg
+                .service_account
+                .user
+                .clone()
+                .ok_or(TargetError::NoServiceAccount)?,
+            password: service_password
+                .cloned()
+                .ok_or(TargetError::NoServiceAccount)?,
+        };
+        Ok(Target {
+            powershell,
+            connect: connect_options(cfg, proxy_password)?,
+            service,
+            resource_uri: super::wsman::ns::RESOURCE_EXCHANGE.to_string(),
+            max_runspaces: if cfg.enable_parallel_command_support {
+                cfg.max_parallel_runspaces as usize
+            } else {
+                1
+            },
+        })
+    }
+
+    /// The same target on another server (`host[:port]`), keeping path and settings.
+    pub fn on_server(&self, address: &str) -> Option<Target> {
+        let ep = Endpoint::parse(&format!("https://{address}{}", self.powershell.path)).ok()?;
+        Some(Target {
+            powershell: ep,
+            ..self.clone()
+        })
+    }
+
+    /// `host[:port]` of this target's server.
+    pub fn address(&self) -> String {
+        self.powershell.authority()
+    }
+
+    /// Open a runspace pool and wrap it in [`Exchange`].
+    pub async fn open(&self) -> Result<Exchange, PsError> {
+        let mut po = PoolOptions::exchange(&self.powershell.url());
+        po.resource_uri = self.resource_uri.clone();
+        po.max_runspaces = self.max_runspaces;
+        let (ep, connect, creds) = (
+            self.powershell.clone(),
+            self.connect.clone(),
+            self.service.clone(),
+        );
+        let factory: SessionFactory =
+            Arc::new(move || Session::basic(ep.clone(), connect.clone(), &creds));
+        let first = Session::basic(self.powershell.clone(), self.connect.clone(), &self.service);
+        let pool = RunspacePool::open(first, factory, &po).await?;
+        Ok(Exchange::new(pool, None))
+    }
+}
+
+/// Open on the first server of `candidates` that answers; returns the index used and the
+/// failures of those tried before it.
+pub async fn open_with_failover(
+    candidates: &[Target],
+) -> Result<(Exchange, usize, Vec<(String, PsError)>), Vec<(String, PsError)>> {
+    let mut failures = Vec::new();
+    for (i, t) in candidates.iter().enumerate() {
+        match t.open().await {
+            Ok(ex) => return Ok((ex, i, failures)),
+            Err(e) => failures.push((t.address(), e)),
+        }
+    }
+    Err(failures)
+}
