@@ -12,3 +12,4 @@ pub mod lab;
 pub mod logging;
 pub mod probe;
 pub mod secrets;
+pub mod service;
