@@ -13,3 +13,4 @@ pub mod logging;
 pub mod probe;
 pub mod secrets;
 pub mod service;
+pub mod setup;

@@ -6,6 +6,7 @@
 //! it calls.
 
 mod config_cmd;
+mod configure_cmd;
 mod diag_cmd;
 mod lab_cmd;
 mod validate_cmd;
@@ -49,6 +50,9 @@ pub enum Command {
     /// Show, check and change the configuration and the stored passwords.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Set up (or reconfigure, or replace) the connector from an answers file, without a
+    /// window: validate, write the configuration, store passwords, register the service.
+    Configure(configure_cmd::ConfigureArgs),
     /// Run a simulated Exchange organization on loopback (no Exchange server needed).
     Lab(lab_cmd::LabArgs),
     /// Check connectivity to Exchange step by step (DNS, proxy, TLS, sign-in, runspace,
@@ -64,6 +68,7 @@ impl Command {
     fn writes(&self) -> bool {
         match self {
             Command::Config(c) => c.writes(),
+            Command::Configure(_) => true,
             Command::Lab(_) | Command::Diag(_) | Command::Validate(_) => false,
         }
     }
@@ -111,6 +116,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     })?;
     match cli.command {
         Command::Config(c) => config_cmd::run(c, &loc),
+        Command::Configure(a) => configure_cmd::run(a, &loc),
         Command::Lab(a) => lab_cmd::run(a),
         Command::Diag(d) => diag_cmd::run(d),
         Command::Validate(v) => validate_cmd::run(v, &loc),
