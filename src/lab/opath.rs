@@ -7,6 +7,15 @@
 //! Dates are accepted as en-US `MM/dd/yyyy HH:mm:ss` (time optional) or ISO-8601, in UTC (the
 //! lab's server time zone). This module knows nothing of cmdlets or devices and must not
 //! panic on any input: every problem is a [`FilterError`] carrying Exchange's wording.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
 use time::{Date, Month, PrimitiveDateTime, Time};
 
@@ -169,10 +178,13 @@ impl Parser<'_> {
             self.at += 1;
             parts.push(self.and()?);
         }
-        Ok(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Filter::Or(parts)
+        Ok(match parts.pop() {
+            Some(only) if parts.is_empty() => only,
+            Some(last) => {
+                parts.push(last);
+                Filter::Or(parts)
+            }
+            None => return Err(self.err()),
         })
     }
     fn and(&mut self) -> Result<Filter, FilterError> {
@@ -181,10 +193,13 @@ impl Parser<'_> {
             self.at += 1;
             parts.push(self.unary()?);
         }
-        Ok(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Filter::And(parts)
+        Ok(match parts.pop() {
+            Some(only) if parts.is_empty() => only,
+            Some(last) => {
+                parts.push(last);
+                Filter::And(parts)
+            }
+            None => return Err(self.err()),
         })
     }
     fn unary(&mut self) -> Result<Filter, FilterError> {
@@ -530,7 +545,7 @@ mod tests {
         assert!(m("{DeviceType -eq 'iPhone'}"));
         assert!(m("IsValid -eq $true"));
         assert!(m("DeviceImei -eq $null"));
-        assert!(m("DeviceType -eq 'it''s'") == false);
+        assert!(!m("DeviceType -eq 'it''s'"));
     }
 
     #[test]
