@@ -82,6 +82,7 @@ pub(super) fn spawn_server(shared: Arc<Shared>, cas: Arc<CasState>, listener: Tc
 /// Stop a CAS: close its listener, cut its connections.
 pub(super) fn stop_server(cas: &CasState) {
     cas.running.store(false, Ordering::SeqCst);
+    cas.shells.clear();
     if let Ok(mut t) = cas.task.lock() {
         if let Some(task) = t.take() {
             task.abort();
@@ -182,7 +183,10 @@ async fn handle(shared: Arc<Shared>, cas: Arc<CasState>, req: Request<Incoming>)
     let path = path.trim_end_matches('/');
     let known = matches!(
         path,
-        "/ews/exchange.asmx" | "/autodiscover/autodiscover.xml" | "/microsoft-server-activesync"
+        "/ews/exchange.asmx"
+            | "/autodiscover/autodiscover.xml"
+            | "/microsoft-server-activesync"
+            | "/powershell"
     );
     if !known {
         return respond(404, "text/html", "404 - File or directory not found.");
@@ -205,6 +209,18 @@ async fn handle(shared: Arc<Shared>, cas: Arc<CasState>, req: Request<Incoming>)
                 }
             }
             r
+        }
+        ("/powershell", Method::POST) => {
+            let body = match read_body(req).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let reply = super::powershell::handle(&shared, &cas, &account, &body).await;
+            respond(
+                reply.status,
+                "application/soap+xml;charset=UTF-8",
+                reply.body,
+            )
         }
         ("/autodiscover/autodiscover.xml", Method::POST) => {
             let body = match read_body(req).await {

@@ -9,10 +9,13 @@
 //! the address it is given (loopback by default) and never call out.
 
 pub mod accounts;
+pub mod cmdlets;
 mod control;
 pub mod endpoints;
 mod http;
+pub mod opath;
 pub mod org;
+mod powershell;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -145,6 +148,8 @@ pub(crate) struct CasState {
     /// Requests still to be answered with 503.
     pub throttle: AtomicU64,
     pub running: AtomicBool,
+    /// Open WinRM shells (runspace pools) on this server; they die when it stops.
+    pub(crate) shells: powershell::Shells,
     tls: Arc<rustls::ServerConfig>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -245,6 +250,7 @@ impl Lab {
                     latency_ms: AtomicU64::new(opts.latency_ms),
                     throttle: AtomicU64::new(0),
                     running: AtomicBool::new(false),
+                    shells: powershell::Shells::default(),
                     tls: tls_config.clone(),
                     task: Mutex::new(None),
                 })

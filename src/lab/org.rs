@@ -402,8 +402,69 @@ pub struct Org {
     pub settings: OrgSettings,
     pub rules: Vec<DeviceAccessRule>,
     pub policies: Vec<MailboxPolicy>,
+    /// Remote wipes requested with `Clear-MobileDevice`, oldest first.
+    pub wipes: Vec<WipeRequest>,
     alias_index: HashMap<String, u32>,
 }
+
+/// A remote wipe request (`Clear-MobileDevice` / `Clear-ActiveSyncDevice`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct WipeRequest {
+    pub device_id: String,
+    pub mailbox_alias: String,
+    pub requested_at: i64,
+    /// The account that asked (`LAB\alias`).
+    pub requested_by: String,
+}
+
+/// Mailbox policy settings Exchange knows, with the value a new policy gets. Names outside
+/// this list are refused like an unknown cmdlet parameter.
+pub const POLICY_SETTINGS: &[(&str, &str)] = &[
+    ("AllowNonProvisionableDevices", "True"),
+    ("AlphanumericDevicePasswordRequired", "False"),
+    ("AttachmentsEnabled", "True"),
+    ("DeviceEncryptionEnabled", "False"),
+    ("RequireStorageCardEncryption", "False"),
+    ("DevicePasswordEnabled", "False"),
+    ("PasswordRecoveryEnabled", "False"),
+    ("DevicePolicyRefreshInterval", "Unlimited"),
+    ("AllowSimpleDevicePassword", "True"),
+    ("MaxAttachmentSize", "Unlimited"),
+    ("WSSAccessEnabled", "True"),
+    ("UNCAccessEnabled", "True"),
+    ("MinDevicePasswordLength", ""),
+    ("MaxInactivityTimeDeviceLock", "Unlimited"),
+    ("MaxDevicePasswordFailedAttempts", "Unlimited"),
+    ("DevicePasswordExpiration", "Unlimited"),
+    ("DevicePasswordHistory", "0"),
+    ("MinDevicePasswordComplexCharacters", "1"),
+    ("AllowStorageCard", "True"),
+    ("AllowCamera", "True"),
+    ("RequireDeviceEncryption", "False"),
+    ("AllowUnsignedApplications", "True"),
+    ("AllowUnsignedInstallationPackages", "True"),
+    ("AllowWiFi", "True"),
+    ("AllowTextMessaging", "True"),
+    ("AllowPOPIMAPEmail", "True"),
+    ("AllowIrDA", "True"),
+    ("RequireManualSyncWhenRoaming", "False"),
+    ("AllowDesktopSync", "True"),
+    ("AllowHTMLEmail", "True"),
+    ("RequireSignedSMIMEMessages", "False"),
+    ("RequireEncryptedSMIMEMessages", "False"),
+    ("AllowSMIMESoftCerts", "True"),
+    ("AllowBrowser", "True"),
+    ("AllowConsumerEmail", "True"),
+    ("AllowRemoteDesktop", "True"),
+    ("AllowInternetSharing", "True"),
+    ("AllowBluetooth", "Allow"),
+    ("MaxCalendarAgeFilter", "All"),
+    ("MaxEmailAgeFilter", "All"),
+    ("MaxEmailBodyTruncationSize", "Unlimited"),
+    ("MaxEmailHTMLBodyTruncationSize", "Unlimited"),
+    ("IrmEnabled", "True"),
+    ("AllowApplePushNotifications", "True"),
+];
 
 /// Why an org change was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -414,6 +475,16 @@ pub enum OrgError {
     AlreadyExists(String),
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Replace or add settings, matching names case-insensitively and keeping Exchange's spelling.
+fn merge_settings(into: &mut Vec<(String, String)>, from: &[(String, String)]) {
+    for (k, v) in from {
+        match into.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(k)) {
+            Some(slot) => slot.1 = v.clone(),
+            None => into.push((k.clone(), v.clone())),
+        }
+    }
 }
 
 fn weighted_kind(rng: &mut SplitMix) -> u8 {
@@ -536,6 +607,7 @@ impl Org {
                     ("AllowNonProvisionableDevices".into(), "True".into()),
                 ],
             }],
+            wipes: Vec::new(),
             alias_index,
         };
         org.reevaluate_all(None);
@@ -791,6 +863,148 @@ impl Org {
             d.when_changed = now;
         }
         picked.into_iter().collect()
+    }
+
+    /// Remove a device (`Remove-MobileDevice`): its mailbox keeps its other devices, indices
+    /// after it shift down by one.
+    pub fn remove_device(&mut self, index: u32) -> Result<(), OrgError> {
+        let i = index as usize;
+        let Some(d) = self.devices.get(i).copied() else {
+            return Err(OrgError::NotFound(index.to_string()));
+        };
+        self.devices.remove(i);
+        for (mi, m) in self.mailboxes.iter_mut().enumerate() {
+            if mi == d.mailbox as usize {
+                m.device_count = m.device_count.saturating_sub(1);
+            } else if m.first_device > index {
+                m.first_device -= 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Record a remote wipe for a device (`Clear-MobileDevice`); stamps `WhenChanged`.
+    pub fn request_wipe(&mut self, index: u32, by: &str, now: i64) -> Result<(), OrgError> {
+        let Some(d) = self.devices.get(index as usize).copied() else {
+            return Err(OrgError::NotFound(index.to_string()));
+        };
+        let device_id = self.device_id(&d);
+        let mailbox_alias = self
+            .mailboxes
+            .get(d.mailbox as usize)
+            .map(|m| m.alias.clone())
+            .unwrap_or_default();
+        self.wipes.push(WipeRequest {
+            device_id,
+            mailbox_alias,
+            requested_at: now,
+            requested_by: by.to_string(),
+        });
+        if let Some(d) = self.devices.get_mut(index as usize) {
+            d.when_changed = d.when_changed.max(now);
+        }
+        Ok(())
+    }
+
+    /// The latest wipe request for a device id.
+    pub fn wipe_for(&self, device_id: &str) -> Option<&WipeRequest> {
+        self.wipes
+            .iter()
+            .rev()
+            .find(|w| w.device_id.eq_ignore_ascii_case(device_id))
+    }
+
+    /// Index of a mailbox policy by name.
+    pub fn policy_index(&self, name: &str) -> Result<usize, OrgError> {
+        self.policies
+            .iter()
+            .position(|p| p.name.eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| OrgError::NotFound(name.to_string()))
+    }
+
+    /// `New-MobileDeviceMailboxPolicy`: a policy with Exchange's defaults, then `settings`.
+    pub fn add_policy(
+        &mut self,
+        name: &str,
+        is_default: bool,
+        settings: &[(String, String)],
+    ) -> Result<(), OrgError> {
+        if self.policy_index(name).is_ok() {
+            return Err(OrgError::AlreadyExists(name.to_string()));
+        }
+        let mut p = MailboxPolicy {
+            name: name.to_string(),
+            is_default: false,
+            settings: POLICY_SETTINGS
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        merge_settings(&mut p.settings, settings);
+        self.policies.push(p);
+        if is_default {
+            self.set_default_policy(name)?;
+        }
+        Ok(())
+    }
+
+    /// `Set-MobileDeviceMailboxPolicy`.
+    pub fn update_policy(
+        &mut self,
+        name: &str,
+        is_default: Option<bool>,
+        settings: &[(String, String)],
+    ) -> Result<(), OrgError> {
+        let i = self.policy_index(name)?;
+        if let Some(p) = self.policies.get_mut(i) {
+            merge_settings(&mut p.settings, settings);
+        }
+        if is_default == Some(true) {
+            self.set_default_policy(name)?;
+        }
+        Ok(())
+    }
+
+    fn set_default_policy(&mut self, name: &str) -> Result<(), OrgError> {
+        let i = self.policy_index(name)?;
+        for (j, p) in self.policies.iter_mut().enumerate() {
+            p.is_default = j == i;
+        }
+        Ok(())
+    }
+
+    /// `Remove-MobileDeviceMailboxPolicy`: the default policy cannot be removed while it is
+    /// the default; mailboxes that used the policy fall back to the default.
+    pub fn remove_policy(&mut self, name: &str) -> Result<(), OrgError> {
+        let i = self.policy_index(name)?;
+        if self.policies.get(i).is_some_and(|p| p.is_default) {
+            return Err(OrgError::Invalid(format!(
+                "The mobile device mailbox policy \"{name}\" can't be removed because it's the default policy. Set another policy as the default first."
+            )));
+        }
+        let removed = self.policies.remove(i);
+        for m in &mut self.mailboxes {
+            if m.policy
+                .as_deref()
+                .is_some_and(|p| p.eq_ignore_ascii_case(&removed.name))
+            {
+                m.policy = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// The name of the policy a mailbox gets (its own, else the default).
+    pub fn effective_policy(&self, mailbox: u32) -> Option<&str> {
+        self.mailboxes
+            .get(mailbox as usize)
+            .and_then(|m| m.policy.as_deref())
+            .or_else(|| {
+                self.policies
+                    .iter()
+                    .find(|p| p.is_default)
+                    .map(|p| p.name.as_str())
+            })
     }
 
     /// Counts of devices per access state.

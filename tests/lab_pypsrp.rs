@@ -1,0 +1,115 @@
+//! The real `eas-connector lab` binary's `/PowerShell`, driven by an independent PSRP client:
+//! pypsrp (PyPI) through `tests/peers/pypsrp_lab.py`. Required when `EAS_TEST_PEERS=1`
+//! (scripts/test installs pypsrp), skipped with a note otherwise.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct LabProc {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl LabProc {
+    fn start(extra: &[&str]) -> LabProc {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_eas-connector"))
+            .args(["lab", "--state-dir"])
+            .arg(dir.path())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !dir.path().join("lab.json").exists() {
+            assert!(Instant::now() < deadline, "lab did not write lab.json");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        LabProc { child, dir }
+    }
+}
+
+impl Drop for LabProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `python3` with pypsrp importable, or `None` (with a note) when peers are optional.
+fn pypsrp() -> Option<&'static str> {
+    let ok = Command::new("python3")
+        .args(["-c", "import pypsrp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            !support::peers_required(),
+            "pypsrp is required (pip install pypsrp); scripts/test installs it"
+        );
+        eprintln!("SKIPPED: python3 with pypsrp not available (pip install pypsrp)");
+        return None;
+    }
+    Some("python3")
+}
+
+#[test]
+fn pypsrp_runs_the_connector_cmdlets_against_the_lab() {
+    let Some(python) = pypsrp() else { return };
+    let devices = 1200;
+    let lab = LabProc::start(&["--servers", "2", "--devices", &devices.to_string()]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pypsrp_lab.py");
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(lab.dir.path())
+        .arg(devices.to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "pypsrp_lab.py failed:\n{stderr}\n{stdout}"
+    );
+    let r: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    println!(
+        "pypsrp fetched {devices} devices in {} s",
+        r["fetch_seconds"]
+    );
+
+    assert_eq!(r["devices"], devices);
+    assert_eq!(
+        r["type_names"][0],
+        "Microsoft.Exchange.Data.Directory.SystemConfiguration.MobileDevice"
+    );
+    assert_eq!(r["default_result_size"], 1000);
+    assert!(r["warnings"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("By default, only the first 1000 items are returned."));
+    assert_eq!(r["blocked_state"], "Blocked");
+    assert_eq!(r["blocked_reason"], "Individual");
+    assert_eq!(r["when_changed_moved"], true);
+    assert_eq!(r["filtered_blocked"], 1);
+    assert_eq!(r["script_had_errors"], true);
+    assert_eq!(r["script_errors"][0], "ScriptsNotAllowed");
+    assert_eq!(
+        r["script_error_message"][0],
+        "The syntax is not supported by this runspace. This can occur if the runspace is in no-language mode."
+    );
+    let limited: Vec<&str> = r["limited_commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(limited.contains(&"Get-MobileDevice"), "{limited:?}");
+    assert!(!limited.contains(&"Set-CASMailbox"), "{limited:?}");
+    assert_eq!(r["limited_set_errors"][0], "CommandNotFoundException");
+}
