@@ -163,7 +163,8 @@ Password = "inline"
             .fields
             .contains(&("ServiceAccount/User".into(), "CONTOSO\\svc-eas".into())));
         assert_eq!(a.passwords.len(), 2);
-        assert_eq!(a.passwords[0].1.expose(), "from-env");
+        let service = a.passwords.iter().find(|(k, _)| *k == SecretKind::ServiceAccount).unwrap();
+        assert_eq!(service.1.expose(), "from-env");
     }
 
     #[test]
