@@ -351,6 +351,14 @@ impl Lab {
         }
     }
 
+    /// Change the org directly (tests simulate device activity with it).
+    pub fn with_org_mut<R>(&self, f: impl FnOnce(&mut Org) -> R) -> R {
+        match self.shared.org.write() {
+            Ok(mut o) => f(&mut o),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
     /// Approximate memory held by the org, in bytes.
     pub fn org_bytes(&self) -> usize {
         self.with_org(|o| o.approx_heap_bytes())

@@ -163,7 +163,11 @@ Password = "inline"
             .fields
             .contains(&("ServiceAccount/User".into(), "CONTOSO\\svc-eas".into())));
         assert_eq!(a.passwords.len(), 2);
-        let service = a.passwords.iter().find(|(k, _)| *k == SecretKind::ServiceAccount).unwrap();
+        let service = a
+            .passwords
+            .iter()
+            .find(|(k, _)| *k == SecretKind::ServiceAccount)
+            .unwrap();
         assert_eq!(service.1.expose(), "from-env");
     }
 

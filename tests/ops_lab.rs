@@ -1,0 +1,361 @@
+//! Every typed Exchange operation, over the connector's own WinRM/PSRP client, against the
+//! lab's /PowerShell (in-process), on Exchange 2019 and 2010 cmdlet sets; plus CAS failover
+//! and the engine's full and quick discovery.
+
+use eas_connector::engine::{Engine, SyncKind, SyncState};
+use eas_connector::exchange::clixml::Value;
+use eas_connector::exchange::ops::{Exchange, RoleGroup};
+use eas_connector::exchange::powershell::PsError;
+use eas_connector::exchange::target::{open_with_failover, Target};
+use eas_connector::lab::{ExchangeVersion, Lab, LabInfo, LabOptions};
+use eas_connector::secrets::Secret;
+
+async fn lab(devices: u32, version: ExchangeVersion) -> (Lab, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::start(LabOptions {
+        devices,
+        servers: 2,
+        version,
+        state_dir: dir.path().to_path_buf(),
+        ..LabOptions::default()
+    })
+    .await
+    .unwrap();
+    (lab, dir)
+}
+
+fn target(info: &LabInfo, who: &str) -> Target {
+    let mut c = eas_connector::config::ConnectorConfig::new("default");
+    c.set("ClientAccessServer", &info.servers[0].address)
+        .unwrap();
+    c.set("TrustedCaFile", &info.ca_file.display().to_string())
+        .unwrap();
+    let a = if who == "limited" {
+        &info.accounts.limited
+    } else {
+        &info.accounts.service
+    };
+    c.set("ServiceAccount/User", &a.user).unwrap();
+    Target::from_config(&c, Some(&Secret::new(a.password.clone())), None).unwrap()
+}
+
+async fn exchange(info: &LabInfo) -> Exchange {
+    let mut ex = target(info, "service").open().await.unwrap();
+    let servers = ex.get_exchange_servers().await.unwrap();
+    ex.set_version(servers.iter().filter_map(|s| s.version).max());
+    ex
+}
+
+async fn all_devices(ex: &Exchange) -> Vec<eas_connector::exchange::ops::MobileDevice> {
+    let mut v = Vec::new();
+    ex.get_mobile_devices(None, |d| v.push(d)).await.unwrap();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_servers_devices_and_statistics() {
+    let (lab, _d) = lab(40, ExchangeVersion::V2019).await;
+    let info = lab.info().clone();
+    let ex = exchange(&info).await;
+
+    let cmds = ex.get_command().await.unwrap();
+    assert!(
+        cmds.iter().any(|c| c == "Set-CASMailbox") && cmds.iter().any(|c| c == "Get-MobileDevice"),
+        "{cmds:?}"
+    );
+    assert!(ex.check_cmdlets().await.unwrap().missing.is_empty());
+
+    let limited = target(&info, "limited").open().await.unwrap();
+    let check = limited.check_cmdlets().await.unwrap();
+    assert!(
+        check
+            .missing
+            .contains(&("Set-CASMailbox".to_string(), RoleGroup::RecipientManagement)),
+        "{check:?}"
+    );
+    assert!(
+        !check.missing.iter().any(|(c, _)| c.starts_with("Get-")),
+        "{check:?}"
+    );
+
+    let servers = ex.get_exchange_servers().await.unwrap();
+    assert_eq!(servers.len(), 2);
+    assert_eq!(servers[0].fqdn, info.servers[0].address);
+    assert_eq!(servers[0].version.unwrap().product(), "Exchange 2019 / SE");
+
+    let devices = all_devices(&ex).await;
+    assert_eq!(devices.len(), 40);
+    let d = &devices[0];
+    assert!(
+        !d.device_id.is_empty() && !d.device_type.is_empty() && !d.user_display_name.is_empty()
+    );
+    assert_eq!(d.access_state, "Allowed");
+    assert!(d.when_changed.is_some() && d.first_sync_time.is_some());
+
+    let stats = ex
+        .get_device_statistics(&d.identity)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stats.device_id, d.device_id);
+    assert!(stats.last_success_sync.is_some());
+
+    ex.view_entire_forest().await.unwrap();
+
+    // A failing cmdlet comes back with Exchange's own error.
+    let e = ex
+        .get_device_statistics("nobody\\nothing")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, PsError::PipelineFailed { .. }), "{e:?}");
+    assert!(e.to_string().contains("couldn't be found"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mailbox_lists_org_settings_rules_policies_and_wipe() {
+    let (lab, _d) = lab(30, ExchangeVersion::V2019).await;
+    let info = lab.info().clone();
+    let ex = exchange(&info).await;
+    let devices = all_devices(&ex).await;
+    let d = devices
+        .iter()
+        .find(|d| !d.user_display_name.is_empty())
+        .unwrap()
+        .clone();
+    let mailbox = lab.with_org(|o| {
+        let idx = o.find_device(&d.device_id).unwrap();
+        o.mailboxes[o.devices[idx as usize].mailbox as usize]
+            .alias
+            .clone()
+    });
+
+    // Block with a minimal @{Add=…} diff, then unblock.
+    ex.update_device_lists(&mailbox, &[], &[], std::slice::from_ref(&d.device_id), &[])
+        .await
+        .unwrap();
+    let cas = ex.get_cas_mailbox(&mailbox).await.unwrap().unwrap();
+    assert_eq!(cas.blocked_device_ids, vec![d.device_id.clone()]);
+    let now = ex.get_mailbox_devices(&mailbox).await.unwrap();
+    let blocked = now.iter().find(|x| x.device_id == d.device_id).unwrap();
+    assert_eq!(
+        (
+            blocked.access_state.as_str(),
+            blocked.access_state_reason.as_str()
+        ),
+        ("Blocked", "Individual")
+    );
+    ex.update_device_lists(
+        &mailbox,
+        std::slice::from_ref(&d.device_id),
+        &[],
+        &[],
+        std::slice::from_ref(&d.device_id),
+    )
+    .await
+    .unwrap();
+    let cas = ex.get_cas_mailbox(&mailbox).await.unwrap().unwrap();
+    assert!(cas.blocked_device_ids.is_empty());
+    assert_eq!(cas.allowed_device_ids, vec![d.device_id.clone()]);
+    // Nothing to change: nothing is sent.
+    ex.update_device_lists(&mailbox, &[], &[], &[], &[])
+        .await
+        .unwrap();
+
+    // Organization settings.
+    ex.set_org_settings(
+        Some("Quarantine"),
+        Some(&["admin@contoso.test".to_string()]),
+        Some("Enroll your device at https://mdm.contoso.test"),
+    )
+    .await
+    .unwrap();
+    let s = ex.get_org_settings().await.unwrap();
+    assert_eq!(s.default_access_level, "Quarantine");
+    assert_eq!(s.admin_mail_recipients, vec!["admin@contoso.test"]);
+    assert_eq!(
+        s.user_mail_insert.as_deref(),
+        Some("Enroll your device at https://mdm.contoso.test")
+    );
+    let quarantined = all_devices(&ex)
+        .await
+        .iter()
+        .filter(|x| x.access_state == "Quarantined")
+        .count();
+    assert_eq!(quarantined, 29, "all but the individually allowed device");
+
+    // Device access rules.
+    ex.new_rule(&d.device_model, "DeviceModel", "Block")
+        .await
+        .unwrap();
+    let rules = ex.get_rules().await.unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        rules[0].identity,
+        format!("{} (DeviceModel)", d.device_model)
+    );
+    ex.set_rule(&rules[0].identity, "Allow").await.unwrap();
+    assert_eq!(ex.get_rules().await.unwrap()[0].access_level, "Allow");
+    let e = ex
+        .new_rule(&d.device_model, "DeviceModel", "Block")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+    ex.remove_rule(&rules[0].identity).await.unwrap();
+    assert!(ex.get_rules().await.unwrap().is_empty());
+
+    // Mailbox policies.
+    let settings = vec![
+        ("DevicePasswordEnabled".to_string(), Value::Bool(true)),
+        ("MinDevicePasswordLength".to_string(), Value::Int32(6)),
+    ];
+    ex.new_policy("EAS Connector", &settings).await.unwrap();
+    let p = ex
+        .get_policies()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "EAS Connector")
+        .unwrap();
+    assert_eq!(
+        p.settings.get("DevicePasswordEnabled").map(String::as_str),
+        Some("True")
+    );
+    assert_eq!(
+        p.settings
+            .get("MinDevicePasswordLength")
+            .map(String::as_str),
+        Some("6")
+    );
+    ex.set_policy(
+        "EAS Connector",
+        &[("MinDevicePasswordLength".to_string(), Value::Int32(8))],
+    )
+    .await
+    .unwrap();
+    let p = ex
+        .get_policies()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "EAS Connector")
+        .unwrap();
+    assert_eq!(
+        p.settings
+            .get("MinDevicePasswordLength")
+            .map(String::as_str),
+        Some("8")
+    );
+    let e = ex
+        .set_policy(
+            "EAS Connector",
+            &[("NoSuchSetting".to_string(), Value::Bool(true))],
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("NoSuchSetting"), "{e}");
+    ex.remove_policy("EAS Connector").await.unwrap();
+    assert!(!ex
+        .get_policies()
+        .await
+        .unwrap()
+        .iter()
+        .any(|p| p.name == "EAS Connector"));
+
+    // Remote wipe.
+    ex.clear_device(&d.identity).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exchange_2010_uses_the_activesync_cmdlets() {
+    let (lab, _d) = lab(12, ExchangeVersion::V2010).await;
+    let info = lab.info().clone();
+    let ex = exchange(&info).await;
+    let check = ex.check_cmdlets().await.unwrap();
+    assert!(check.missing.is_empty(), "{check:?}");
+    assert!(!check.available.iter().any(|c| c == "Get-MobileDevice"));
+    let devices = all_devices(&ex).await;
+    assert_eq!(devices.len(), 12);
+    let stats = ex
+        .get_device_statistics(&devices[0].identity)
+        .await
+        .unwrap();
+    assert!(stats.is_some());
+    ex.new_policy("P2010", &[]).await.unwrap();
+    assert!(ex
+        .get_policies()
+        .await
+        .unwrap()
+        .iter()
+        .any(|p| p.name == "P2010"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failover_and_engine_discovery() {
+    let (lab, _d) = lab(60, ExchangeVersion::V2019).await;
+    let info = lab.info().clone();
+    let primary = target(&info, "service");
+
+    // The first CAS down: the second answers.
+    lab.stop_server("LAB-CAS01").unwrap();
+    let second = primary.on_server(&info.servers[1].address).unwrap();
+    let (_, used, failures) = match open_with_failover(&[primary.clone(), second]).await {
+        Ok(x) => x,
+        Err(f) => panic!("{f:?}"),
+    };
+    assert_eq!(used, 1);
+    assert!(
+        failures[0].1.to_string().contains("refused"),
+        "{failures:?}"
+    );
+    lab.start_server("LAB-CAS01").await.unwrap();
+
+    // Engine: a full sync learns the other CAS; a quick sync reads only changed devices.
+    let engine = Engine::new(primary, true);
+    let mut state = SyncState::default();
+    let mut seen = 0;
+    let full = engine
+        .sync(SyncKind::Full, &mut state, |_| seen += 1)
+        .await
+        .unwrap();
+    assert_eq!((full.devices, seen), (60, 60));
+    assert_eq!(state.failover_servers.len(), 2);
+    assert!(state.watermark.is_some());
+    let quick = engine
+        .sync(SyncKind::Quick, &mut state, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(quick.devices, 0, "nothing changed since the full sync");
+
+    // Five devices sync (their WhenChanged moves): a quick sync sees exactly those.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let touched: Vec<String> = lab.with_org_mut(|o| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        o.touch_devices(5, 7, now)
+            .into_iter()
+            .map(|i| o.device_id(&o.devices[i as usize]))
+            .collect()
+    });
+    let mut ids = Vec::new();
+    let quick = engine
+        .sync(SyncKind::Quick, &mut state, |d| ids.push(d.device_id))
+        .await
+        .unwrap();
+    assert_eq!(quick.devices, 5);
+    ids.sort();
+    let mut expected = touched.clone();
+    expected.sort();
+    assert_eq!(ids, expected);
+
+    // The primary down during the next sync: the engine fails over to the learned CAS.
+    lab.stop_server("LAB-CAS01").unwrap();
+    let again = engine
+        .sync(SyncKind::Full, &mut state, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(again.server, info.servers[1].address);
+    assert_eq!(again.devices, 60);
+    assert_eq!(again.failed_over_from.len(), 1);
+}
