@@ -53,6 +53,7 @@ pub(super) fn run(args: LabArgs) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        let shutdown = Shutdown::install();
         let lab = Lab::start(opts).await?;
         let info = lab.info();
         println!("{}", serde_json::to_string_pretty(info)?);
@@ -70,7 +71,7 @@ pub(super) fn run(args: LabArgs) -> anyhow::Result<Outcome> {
             info.state_dir.join("answers.toml").display()
         );
         eprintln!("lab: running until Ctrl-C or SIGTERM");
-        wait_for_shutdown().await;
+        shutdown.wait().await;
         eprintln!("lab: stopping");
         lab.shutdown();
         Ok::<_, anyhow::Error>(())
@@ -78,24 +79,38 @@ pub(super) fn run(args: LabArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-async fn wait_for_shutdown() {
+/// SIGTERM / Ctrl-C, listened for from before the lab writes `lab.json`: a supervisor that
+/// signals as soon as the file appears still gets a clean stop.
+struct Shutdown {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Shutdown {
+    fn install() -> Shutdown {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Shutdown {
+                term: signal(SignalKind::terminate()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        {
+            Shutdown {}
+        }
     }
-    #[cfg(not(unix))]
-    {
+
+    #[allow(unused_mut)]
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        if let Some(term) = self.term.as_mut() {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

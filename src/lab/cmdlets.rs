@@ -9,6 +9,11 @@
 //! indices and renders objects page by page, so 100 000 devices never sit in memory as
 //! objects. This module knows nothing of WS-Man or PSRP framing and must not do I/O; it must
 //! never put a password into an error.
+//!
+//! Lab-only deviations from Exchange: `Get-ExchangeServer` reports `Fqdn` as the CAS's
+//! `host:port` (e.g. `127.0.0.1:4443`) so a client can reach it; times are UTC; one command
+//! per pipeline (no `|`); object GUIDs are derived from the seed; `-Filter` knows the
+//! properties listed in the filterable records below, not every Exchange property.
 #![cfg_attr(
     not(test),
     deny(
