@@ -62,25 +62,7 @@ pub(super) fn run(args: ValidateArgs, loc: &ConfigLocation) -> anyhow::Result<Ou
             while let Some(ev) = rx.recv().await {
                 if let Event::Finished(c) = ev {
                     if !json {
-                        let dur = if matches!(
-                            c.status,
-                            probe::Status::Skipped | probe::Status::NotApplicable
-                        ) {
-                            String::new()
-                        } else {
-                            format!("{} ms", c.duration_ms)
-                        };
-                        println!(
-                            " {} {:>2}. {:<28} {:>8}   {}",
-                            c.status.symbol(),
-                            c.number,
-                            c.title,
-                            dur,
-                            c.detail
-                        );
-                        if let Some(fix) = &c.fix {
-                            println!("          fix: {fix}");
-                        }
+                        print!("{}", c.to_text());
                     }
                 }
             }

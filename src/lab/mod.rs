@@ -326,11 +326,12 @@ impl Lab {
             path: state_dir.join("lab.json"),
             source: std::io::Error::other(e),
         })?;
-        write_state(&state_dir.join("lab.json"), &json)?;
+        // answers.toml first: lab.json is the signal that the lab is ready.
         write_state(
             &state_dir.join("answers.toml"),
             answers_toml(&info).as_bytes(),
         )?;
+        write_state(&state_dir.join("lab.json"), &json)?;
         Ok(Lab {
             shared,
             info,

@@ -161,6 +161,29 @@ pub struct CheckResult {
     pub fix: Option<String>,
 }
 
+impl CheckResult {
+    /// One checklist line, and a `fix:` line when there is a fix.
+    pub fn to_text(&self) -> String {
+        let dur = if matches!(self.status, Status::Skipped | Status::NotApplicable) {
+            String::new()
+        } else {
+            format!("{} ms", self.duration_ms)
+        };
+        let mut s = format!(
+            " {} {:>2}. {:<28} {:>8}   {}\n",
+            self.status.symbol(),
+            self.number,
+            self.title,
+            dur,
+            self.detail
+        );
+        if let Some(fix) = &self.fix {
+            s.push_str(&format!("          fix: {fix}\n"));
+        }
+        s
+    }
+}
+
 /// What a check found, before timing and ordering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -269,22 +292,7 @@ impl Report {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         for c in &self.checks {
-            let dur = if matches!(c.status, Status::Skipped | Status::NotApplicable) {
-                String::new()
-            } else {
-                format!("{} ms", c.duration_ms)
-            };
-            s.push_str(&format!(
-                " {} {:>2}. {:<28} {:>8}   {}\n",
-                c.status.symbol(),
-                c.number,
-                c.title,
-                dur,
-                c.detail
-            ));
-            if let Some(fix) = &c.fix {
-                s.push_str(&format!("          fix: {fix}\n"));
-            }
+            s.push_str(&c.to_text());
         }
         s.push_str(&format!(
             "\n{} in {} ms\n",
