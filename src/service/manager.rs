@@ -37,7 +37,11 @@ pub enum ServiceError {
     #[error("no service manager is available here: {0}")]
     Unavailable(String),
     #[error("{action} of service {service} failed: {detail}")]
-    Failed { action: &'static str, service: String, detail: String },
+    Failed {
+        action: &'static str,
+        service: String,
+        detail: String,
+    },
 }
 
 /// Registers, starts, stops and removes the connector's services.
