@@ -308,14 +308,6 @@ impl Drop for Service {
     }
 }
 
-fn wait_for(what: &str, mut f: impl FnMut() -> bool, secs: u64) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Needs the lab's /PowerShell: a full sync over the control channel, status, SIGTERM.
 #[test]
 fn full_sync_status_and_graceful_stop() {

@@ -130,7 +130,36 @@ fn save_sync_state(path: &std::path::Path, state: &SyncState) {
     }
 }
 
-type SyncResult = (Result<SyncOutcome, EngineError>, SyncState);
+/// Why a sync failed, and the server it failed on when known.
+#[derive(Debug)]
+struct Failure {
+    message: String,
+    server: Option<String>,
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        let server = match &e {
+            EngineError::Exchange { server, .. } => Some(server.clone()),
+            EngineError::NoServer(_) => None,
+        };
+        Failure {
+            message: e.to_string(),
+            server,
+        }
+    }
+}
+
+impl Failure {
+    fn plain(message: String) -> Self {
+        Failure {
+            message,
+            server: None,
+        }
+    }
+}
+
+type SyncResult = (Result<SyncOutcome, Failure>, SyncState);
 
 struct Running {
     kind: SyncKind,
@@ -186,21 +215,16 @@ impl Service {
         let handle = tokio::spawn(async move {
             let engine = match engine {
                 Ok(e) => e,
-                Err(reason) => {
-                    return (
-                        Err(EngineError::NoServer(vec![("-".into(), reason)])),
-                        state,
-                    );
-                }
+                Err(reason) => return (Err(Failure::plain(reason)), state),
             };
             let r = match tokio::time::timeout(SYNC_LIMIT, engine.sync(kind, &mut state, |_| {}))
                 .await
             {
-                Ok(r) => r,
-                Err(_) => Err(EngineError::NoServer(vec![(
-                    "-".into(),
-                    format!("the sync did not finish within {} s", SYNC_LIMIT.as_secs()),
-                )])),
+                Ok(r) => r.map_err(Failure::from),
+                Err(_) => Err(Failure::plain(format!(
+                    "the sync did not finish within {} s and was abandoned",
+                    SYNC_LIMIT.as_secs()
+                ))),
             };
             (r, state)
         });
@@ -233,10 +257,9 @@ impl Service {
                 }
                 r
             }
-            Err(e) => Err(EngineError::NoServer(vec![(
-                "-".into(),
-                format!("the sync task ended abnormally: {e}"),
-            )])),
+            Err(e) => Err(Failure::plain(format!(
+                "the sync task ended abnormally: {e}"
+            ))),
         };
         let reply = match result {
             Ok(outcome) => {
@@ -257,10 +280,9 @@ impl Service {
                 self.scheduler.finished(run.kind, true, &now);
                 Reply::Synced { sync: record }
             }
-            Err(e) => {
-                let message = e.to_string();
-                if let EngineError::Exchange { server, .. } = &e {
-                    self.status.current_server = Some(server.clone());
+            Err(Failure { message, server }) => {
+                if server.is_some() {
+                    self.status.current_server = server;
                 }
                 let retry = self.scheduler.finished(run.kind, false, &now);
                 tracing::warn!(kind = ?run.kind, error = %message, retry_in_s = retry.map(|d| d.as_secs()), "sync failed");
