@@ -8,7 +8,6 @@ use clap::Args;
 
 use super::Outcome;
 use crate::config::ConfigLocation;
-use crate::service::manager::{ServiceError, ServiceManager};
 use crate::setup::{self, answers, Plan, Progress};
 
 #[derive(Debug, Args)]
@@ -29,13 +28,6 @@ pub struct ConfigureArgs {
     skip_validation: bool,
 }
 
-/// The platform's service manager.
-fn service_manager() -> Result<Box<dyn ServiceManager>, ServiceError> {
-    Err(ServiceError::Unavailable(
-        "service registration is not part of this build yet".into(),
-    ))
-}
-
 pub(super) fn run(args: ConfigureArgs, loc: &ConfigLocation) -> anyhow::Result<Outcome> {
     let text = std::fs::read_to_string(&args.answers)
         .with_context(|| format!("could not read the answers file {}", args.answers.display()))?;
@@ -46,7 +38,7 @@ pub(super) fn run(args: ConfigureArgs, loc: &ConfigLocation) -> anyhow::Result<O
     let manager = if args.no_service {
         None
     } else {
-        Some(service_manager().map_err(|e| {
+        Some(crate::service::platform_manager().map_err(|e| {
             anyhow::anyhow!(
                 "{e}; use --no-service to write the configuration without registering a service"
             )

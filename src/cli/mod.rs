@@ -9,6 +9,7 @@ mod config_cmd;
 mod configure_cmd;
 mod diag_cmd;
 mod lab_cmd;
+mod service_cmd;
 mod validate_cmd;
 
 use std::path::PathBuf;
@@ -61,6 +62,17 @@ pub enum Command {
     /// Support tools: decode captured WinRM traffic.
     #[command(subcommand)]
     Diag(diag_cmd::DiagCommand),
+    /// Register, start, stop or remove the background service for --org.
+    #[command(subcommand)]
+    Service(service_cmd::ServiceCommand),
+    /// Run the connector for --org in the foreground (what the service runs; under the
+    /// Windows Service Control Manager when it started it) until SIGTERM, Ctrl-C or a
+    /// service stop.
+    Run,
+    /// Ask the running service for a sync now.
+    Sync(service_cmd::SyncArgs),
+    /// Show the service's state, last syncs, last error and next syncs (also when stopped).
+    Status(service_cmd::StatusArgs),
 }
 
 impl Command {
@@ -69,7 +81,13 @@ impl Command {
         match self {
             Command::Config(c) => c.writes(),
             Command::Configure(_) => true,
-            Command::Lab(_) | Command::Diag(_) | Command::Validate(_) => false,
+            Command::Service(s) => s.writes(),
+            Command::Run => true,
+            Command::Lab(_)
+            | Command::Diag(_)
+            | Command::Validate(_)
+            | Command::Sync(_)
+            | Command::Status(_) => false,
         }
     }
 }
@@ -120,5 +138,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Lab(a) => lab_cmd::run(a),
         Command::Diag(d) => diag_cmd::run(d),
         Command::Validate(v) => validate_cmd::run(v, &loc),
+        Command::Service(s) => service_cmd::service(s, &loc, cli.config_dir.as_deref()),
+        Command::Run => service_cmd::run(&loc),
+        Command::Sync(a) => service_cmd::sync(a, &loc),
+        Command::Status(a) => service_cmd::status(a, &loc),
     }
 }
