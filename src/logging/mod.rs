@@ -81,6 +81,7 @@ pub fn init(settings: &LogSettings) -> Result<(), LoggingError> {
         Some(level) => Some(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .without_time()
                 .with_target(false)
                 .with_filter(filter(level)?),
