@@ -308,7 +308,10 @@ impl Session {
         let mut offered: Vec<String> = Vec::new();
         let mut retried_broken = false;
         let mut cut = 0;
-        for _round in 0..8 {
+        // Auto only: Negotiate refused while NTLM is offered → one try with raw NTLM
+        // (some SPNEGO acceptors refuse NTLM wrapped in SPNEGO but take it bare).
+        let mut ntlm_fallback = self.auth.is_none();
+        for _round in 0..10 {
             let reopened = self.ensure_connection().await?;
             if reopened && challenge.is_some() {
                 // The server (or something in between) closed the connection mid-handshake:
@@ -336,11 +339,23 @@ impl Session {
                 Step::Send(h) => Some(h),
                 Step::Nothing => None,
                 Step::GiveUp => {
+                    let negotiate = self.auth.as_ref().map(|a| a.scheme()) == Some("Negotiate");
+                    if ntlm_fallback
+                        && negotiate
+                        && offered.iter().any(|o| o.eq_ignore_ascii_case("NTLM"))
+                    {
+                        if let Some(creds) = self.creds.clone() {
+                            ntlm_fallback = false;
+                            self.auth = authenticator_for("NTLM", &creds, &self.base.host);
+                            challenge = None;
+                            continue;
+                        }
+                    }
                     return Err(SessionError::Unauthorized {
                         url,
                         user: self.user.clone(),
                         offered,
-                    })
+                    });
                 }
             };
             let mut req = Request::builder()

@@ -270,7 +270,12 @@ async fn handle(
     }
     let (account, final_token) = match authenticate(&shared, &cas, &conn_auth, &req) {
         Access::Granted(a, t) => (a, t),
-        Access::Denied(r) => return r,
+        Access::Denied(r) => {
+            // Read the body first: a response before it leaves hyper unable to keep the
+            // connection, and NTLM's next message must come on this same connection.
+            let _ = read_body(req).await;
+            return r;
+        }
     };
     let path = path.to_string();
     let mut r = route(&shared, &cas, &path, account, req).await;

@@ -180,7 +180,8 @@ pub(super) fn step(
             }
             o
         }
-        Err(_) => {
+        Err(e) => {
+            tracing::debug!(kind = ?e.error_type, "lab: NTLM/Negotiate handshake refused");
             *state = ConnAuth::None;
             Outcome::Refused
         }
