@@ -71,7 +71,8 @@ async fn activesync_options_lists_versions() {
     let e = activesync::options(&mut bad).await.unwrap_err();
     let text = e.to_string();
     assert!(
-        text.contains("refused the credentials of LAB\\svc-eas") && text.contains("offers Basic"),
+        text.contains("refused the credentials of LAB\\svc-eas")
+            && text.contains("offers Negotiate, NTLM, Basic"),
         "{text}"
     );
     assert!(!text.contains("wrong"));

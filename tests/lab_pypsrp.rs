@@ -113,3 +113,29 @@ fn pypsrp_runs_the_connector_cmdlets_against_the_lab() {
     assert!(!limited.contains(&"Set-CASMailbox"), "{limited:?}");
     assert_eq!(r["limited_set_errors"][0], "CommandNotFoundException");
 }
+
+/// pypsrp with `auth="ntlm"` and `auth="negotiate"` (pyspnego's NTLM) against the lab: the
+/// lab's NTLM acceptor checked by an independent client, on the connection pypsrp keeps.
+#[test]
+fn pypsrp_signs_in_with_ntlm_and_negotiate() {
+    let Some(python) = pypsrp() else { return };
+    let lab = LabProc::start(&["--servers", "1", "--devices", "40"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pypsrp_ntlm.py");
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(lab.dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "pypsrp_ntlm.py failed:\n{stderr}\n{stdout}"
+    );
+    let r: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    for auth in ["ntlm", "negotiate"] {
+        assert_eq!(r[format!("{auth}_devices")], 40, "{r}");
+        assert_eq!(r[format!("{auth}_errors")], serde_json::json!([]), "{r}");
+        assert_eq!(r[format!("{auth}_wrong_password")], "refused", "{r}");
+    }
+}

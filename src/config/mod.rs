@@ -15,7 +15,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use model::{ConnectorConfig, ExchangeServerType, FieldSpec, FIELDS};
+pub use model::{AuthenticationMethod, ConnectorConfig, ExchangeServerType, FieldSpec, FIELDS};
 use xmltree::{Document, Element, SyntaxError};
 
 /// File name of the configuration in the org folder.

@@ -32,6 +32,29 @@ impl ExchangeServerType {
     }
 }
 
+/// How the connector authenticates to Exchange's PowerShell, EWS and Autodiscover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum AuthenticationMethod {
+    /// From what the server offers: Negotiate, then NTLM, then Basic (HTTPS only).
+    #[default]
+    Auto,
+    Basic,
+    Ntlm,
+    /// SPNEGO; NTLM inside it (Kerberos is not implemented).
+    Negotiate,
+}
+
+impl AuthenticationMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthenticationMethod::Auto => "Auto",
+            AuthenticationMethod::Basic => "Basic",
+            AuthenticationMethod::Ntlm => "Ntlm",
+            AuthenticationMethod::Negotiate => "Negotiate",
+        }
+    }
+}
+
 /// The proxy the connector uses to reach Exchange.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -85,6 +108,8 @@ pub struct ConnectorConfig {
     /// Explicit EWS URL; when set, Autodiscover is skipped.
     #[serde(rename = "ExchangeWebServiceURL")]
     pub exchange_web_service_url: Option<String>,
+    #[serde(default)]
+    pub authentication_method: AuthenticationMethod,
     pub proxy: ProxySettings,
     pub service_account: ServiceAccount,
     pub notification_account: NotificationAccount,
@@ -109,6 +134,7 @@ impl ConnectorConfig {
             client_access_server: None,
             hosted_server_address: None,
             exchange_web_service_url: None,
+            authentication_method: AuthenticationMethod::Auto,
             proxy: ProxySettings::default(),
             service_account: ServiceAccount::default(),
             notification_account: NotificationAccount::default(),
@@ -160,6 +186,10 @@ pub const FIELDS: &[FieldSpec] = &[
     FieldSpec {
         path: "ExchangeWebServiceURL",
         about: "EWS URL; when set, Autodiscover is skipped",
+    },
+    FieldSpec {
+        path: "AuthenticationMethod",
+        about: "Auto (from what the server offers), Basic, Ntlm or Negotiate",
     },
     FieldSpec {
         path: "Proxy/Enabled",
@@ -297,6 +327,7 @@ impl ConnectorConfig {
             "Organization" => self.organization.clone(),
             "ExchangeServerType" => self.exchange_server_type.as_str().to_string(),
             "ClientAccessServer" => opt(&self.client_access_server),
+            "AuthenticationMethod" => self.authentication_method.as_str().to_string(),
             "HostedServerAddress" => opt(&self.hosted_server_address),
             "ExchangeWebServiceURL" => opt(&self.exchange_web_service_url),
             "Proxy/Enabled" => self.proxy.enabled.to_string(),
@@ -353,6 +384,19 @@ impl ConnectorConfig {
                         return Err(format!(
                             "'{v}' is not a server type; use OnPremises or Hosted"
                         ))
+                    }
+                }
+            }
+            "AuthenticationMethod" => {
+                self.authentication_method = match v.to_ascii_lowercase().as_str() {
+                    "auto" => AuthenticationMethod::Auto,
+                    "basic" => AuthenticationMethod::Basic,
+                    "ntlm" => AuthenticationMethod::Ntlm,
+                    "negotiate" => AuthenticationMethod::Negotiate,
+                    _ => {
+                        return Err(format!(
+                        "'{v}' is not an authentication method; use Auto, Basic, Ntlm or Negotiate"
+                    ))
                     }
                 }
             }

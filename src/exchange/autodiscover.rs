@@ -156,7 +156,7 @@ async fn post(
     if !ep.https {
         return Err("not https; credentials are never sent over plain HTTP".into());
     }
-    let mut s = Session::basic(ep.clone(), opts.clone(), creds);
+    let mut s = Session::connect(ep.clone(), opts.clone(), creds);
     let resp = s
         .request(
             Method::POST,

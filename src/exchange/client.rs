@@ -1,9 +1,11 @@
 //! An authenticated HTTP session with one Exchange server.
 //!
 //! A [`Session`] owns one [`Connection`] (reopened when the server closes it) and an
-//! [`Authenticator`] that decides the `Authorization` header. Basic is built in; NTLM,
-//! Negotiate and Kerberos plug into the same trait and rely on the connection staying the
-//! same across their handshake. Status codes Exchange uses to mean something specific — 401
+//! [`Authenticator`] that decides the `Authorization` header. Basic is built in; NTLM and
+//! Negotiate ([`super::ntlm`]) plug into the same trait and rely on the connection staying the
+//! same across their handshake: a new connection restarts it. With [`AuthMethod::Auto`] the
+//! session asks once without credentials and picks from the schemes the 401 offers (Negotiate,
+//! then NTLM, then Basic over HTTPS). Status codes Exchange uses to mean something specific — 401
 //! (with the schemes it offers), 503 (throttling) — become typed errors. It must never put a
 //! password or a token into an error or a log line.
 
@@ -27,16 +29,58 @@ pub struct Credentials {
 #[error("{0}")]
 pub struct AuthError(pub String);
 
+/// What an [`Authenticator`] wants sent with the next request.
+#[derive(Debug)]
+pub enum Step {
+    /// This `Authorization` header.
+    Send(String),
+    /// No header: the connection is already authenticated (NTLM, Negotiate).
+    Nothing,
+    /// Nothing more can be sent: the server refused the credentials.
+    GiveUp,
+}
+
 /// Produces `Authorization` headers for one connection.
 pub trait Authenticator: Send {
     /// The scheme as it appears in `WWW-Authenticate` (`Basic`, `NTLM`, `Negotiate`).
     fn scheme(&self) -> &'static str;
-    /// The header for the next request. `challenge` is the server's `WWW-Authenticate` token
-    /// for this scheme after a 401, `None` on a fresh connection. `Ok(None)` means the
-    /// handshake is over and nothing more can be sent (the credentials were refused).
-    fn next(&mut self, challenge: Option<&str>) -> Result<Option<String>, AuthError>;
+    /// What to send with the next request. `challenge` is the server's `WWW-Authenticate`
+    /// token for this scheme after a 401 (empty when the scheme came bare), `None` otherwise.
+    fn next(&mut self, challenge: Option<&str>) -> Result<Step, AuthError>;
+    /// The server answered with something other than 401: the connection is authenticated.
+    fn accepted(&mut self) {}
     /// Start over, for a new connection.
     fn reset(&mut self);
+}
+
+pub use super::http::AuthMethod;
+
+/// The schemes this client can answer, best first.
+pub const SUPPORTED_SCHEMES: [&str; 3] = ["Negotiate", "NTLM", "Basic"];
+
+/// The authenticator for `scheme` (one of [`SUPPORTED_SCHEMES`]).
+pub fn authenticator_for(
+    scheme: &str,
+    creds: &Credentials,
+    host: &str,
+) -> Option<Box<dyn Authenticator>> {
+    use super::ntlm::{Mechanism, SspiAuth};
+    if scheme.eq_ignore_ascii_case("negotiate") {
+        Some(Box::new(SspiAuth::new(Mechanism::Negotiate, creds, host)))
+    } else if scheme.eq_ignore_ascii_case("ntlm") {
+        Some(Box::new(SspiAuth::new(Mechanism::Ntlm, creds, host)))
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        Some(Box::new(Basic::new(creds)))
+    } else {
+        None
+    }
+}
+
+/// The best scheme of `offered` that this client supports (Basic only when `https`).
+pub fn choose_scheme(offered: &[String], https: bool) -> Option<&'static str> {
+    SUPPORTED_SCHEMES
+        .into_iter()
+        .find(|s| (https || *s != "Basic") && offered.iter().any(|o| o.eq_ignore_ascii_case(s)))
 }
 
 /// HTTP Basic: the same header on every request, sent up front; meant for HTTPS only.
@@ -61,11 +105,12 @@ impl Authenticator for Basic {
     fn scheme(&self) -> &'static str {
         "Basic"
     }
-    fn next(&mut self, challenge: Option<&str>) -> Result<Option<String>, AuthError> {
+    fn next(&mut self, challenge: Option<&str>) -> Result<Step, AuthError> {
         // Credentials go with every request; a 401 in answer means they were refused.
-        Ok(challenge
-            .is_none()
-            .then(|| self.header.expose().to_string()))
+        Ok(match challenge {
+            None => Step::Send(self.header.expose().to_string()),
+            Some(_) => Step::GiveUp,
+        })
     }
     fn reset(&mut self) {}
 }
@@ -92,6 +137,10 @@ pub enum SessionError {
         url: String,
         retry_after: Option<u64>,
     },
+    #[error("{url}: the server offers only {} authentication, which the connector does not support; enable Negotiate (with NTLM) or NTLM on the virtual directory, or Basic over HTTPS", offered_text(.offered))]
+    NoSupportedScheme { url: String, offered: Vec<String> },
+    #[error("{url}: the connection closed in the middle of the {scheme} handshake; {scheme} needs one kept-alive connection, so check any proxy or load balancer in between (or use Basic over HTTPS)")]
+    HandshakeCut { url: String, scheme: String },
     #[error("{0}")]
     Auth(#[from] AuthError),
 }
@@ -143,9 +192,13 @@ fn challenge_for(resp: &HttpResponse, scheme: &str) -> Option<String> {
 pub struct Session {
     base: Endpoint,
     opts: ConnectOptions,
+    creds: Option<Credentials>,
     user: String,
-    auth: Box<dyn Authenticator>,
+    /// `None` until [`AuthMethod::Auto`] has seen what the server offers.
+    auth: Option<Box<dyn Authenticator>>,
     conn: Option<Connection>,
+    /// The scheme the server last accepted.
+    used: Option<&'static str>,
 }
 
 impl Session {
@@ -159,9 +212,11 @@ impl Session {
         Session {
             base,
             opts,
+            creds: None,
             user: user.to_string(),
-            auth,
+            auth: Some(auth),
             conn: None,
+            used: None,
         }
     }
 
@@ -170,19 +225,65 @@ impl Session {
         Self::new(base, opts, &creds.user, Box::new(Basic::new(creds)))
     }
 
+    /// A session authenticating `creds` with `method` (chosen from the server's 401 on
+    /// [`AuthMethod::Auto`]).
+    pub fn with_method(
+        base: Endpoint,
+        opts: ConnectOptions,
+        creds: &Credentials,
+        method: AuthMethod,
+    ) -> Self {
+        let scheme = match method {
+            AuthMethod::Auto => None,
+            AuthMethod::Basic => Some("Basic"),
+            AuthMethod::Ntlm => Some("NTLM"),
+            AuthMethod::Negotiate => Some("Negotiate"),
+        };
+        let auth = scheme.and_then(|s| authenticator_for(s, creds, &base.host));
+        Session {
+            base,
+            opts,
+            creds: Some(creds.clone()),
+            user: creds.user.clone(),
+            auth,
+            conn: None,
+            used: None,
+        }
+    }
+
+    /// A session authenticating `creds` as `opts.auth` says.
+    pub fn connect(base: Endpoint, opts: ConnectOptions, creds: &Credentials) -> Self {
+        let method = opts.auth;
+        Self::with_method(base, opts, creds, method)
+    }
+
     pub fn endpoint(&self) -> &Endpoint {
         &self.base
     }
 
-    async fn connection(&mut self) -> Result<&mut Connection, HttpError> {
+    /// The scheme the server accepted on this session (`Negotiate`, `NTLM`, `Basic`), once a
+    /// request has gone through.
+    pub fn scheme_used(&self) -> Option<&'static str> {
+        self.used
+    }
+
+    /// Make sure a connection is open; `true` when a new one had to be opened (which resets
+    /// the authenticator: connection-oriented handshakes start over).
+    async fn ensure_connection(&mut self) -> Result<bool, HttpError> {
         let reopen = match &self.conn {
             Some(c) => c.is_closed(),
             None => true,
         };
         if reopen {
-            self.auth.reset();
+            if let Some(a) = self.auth.as_mut() {
+                a.reset();
+            }
             self.conn = Some(Connection::open(&self.base, &self.opts).await?);
         }
+        Ok(reopen)
+    }
+
+    fn connection(&mut self) -> Result<&mut Connection, HttpError> {
         match self.conn.as_mut() {
             Some(c) => Ok(c),
             None => Err(HttpError::Broken {
@@ -206,36 +307,80 @@ impl Session {
         let mut challenge: Option<String> = None;
         let mut offered: Vec<String> = Vec::new();
         let mut retried_broken = false;
-        for _round in 0..6 {
-            let Some(header) = self.auth.next(challenge.as_deref())? else {
-                return Err(SessionError::Unauthorized {
-                    url,
-                    user: self.user.clone(),
-                    offered,
-                });
+        let mut cut = 0;
+        // Auto only: Negotiate refused while NTLM is offered → one try with raw NTLM
+        // (some SPNEGO acceptors refuse NTLM wrapped in SPNEGO but take it bare).
+        let mut ntlm_fallback = self.auth.is_none();
+        for _round in 0..10 {
+            let reopened = self.ensure_connection().await?;
+            if reopened && challenge.is_some() {
+                // The server (or something in between) closed the connection mid-handshake:
+                // the handshake starts over on the new one, once.
+                cut += 1;
+                if cut > 1 {
+                    return Err(SessionError::HandshakeCut {
+                        url,
+                        scheme: self
+                            .auth
+                            .as_ref()
+                            .map(|a| a.scheme())
+                            .unwrap_or("NTLM")
+                            .into(),
+                    });
+                }
+                challenge = None;
+            }
+            let step = match self.auth.as_mut() {
+                Some(a) => a.next(challenge.as_deref())?,
+                // Auto: ask without credentials to learn what the server offers.
+                None => Step::Nothing,
+            };
+            let header = match step {
+                Step::Send(h) => Some(h),
+                Step::Nothing => None,
+                Step::GiveUp => {
+                    let negotiate = self.auth.as_ref().map(|a| a.scheme()) == Some("Negotiate");
+                    if ntlm_fallback
+                        && negotiate
+                        && offered.iter().any(|o| o.eq_ignore_ascii_case("NTLM"))
+                    {
+                        if let Some(creds) = self.creds.clone() {
+                            ntlm_fallback = false;
+                            self.auth = authenticator_for("NTLM", &creds, &self.base.host);
+                            challenge = None;
+                            continue;
+                        }
+                    }
+                    return Err(SessionError::Unauthorized {
+                        url,
+                        user: self.user.clone(),
+                        offered,
+                    });
+                }
             };
             let mut req = Request::builder()
                 .method(method.clone())
                 .uri(path)
-                .header(hyper::header::AUTHORIZATION, header)
                 .header(hyper::header::ACCEPT_ENCODING, "identity")
                 .header(
                     hyper::header::USER_AGENT,
                     concat!("EAS-Connector/", env!("CARGO_PKG_VERSION")),
                 );
+            if let Some(h) = header {
+                req = req.header(hyper::header::AUTHORIZATION, h);
+            }
             if let Some(ct) = content_type {
                 req = req.header(hyper::header::CONTENT_TYPE, ct);
             }
             let req = req
                 .body(Full::new(body.clone()))
                 .map_err(|e| HttpError::BadUrl(format!("{url}: {e}")))?;
-            let resp = match self.connection().await?.send(req).await {
+            let resp = match self.connection()?.send(req).await {
                 Ok(r) => r,
                 // A kept-alive connection the server closed just now: reconnect once.
                 Err(HttpError::Broken { .. }) if !retried_broken && challenge.is_none() => {
                     retried_broken = true;
                     self.conn = None;
-                    self.auth.reset();
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -243,7 +388,18 @@ impl Session {
             match resp.status {
                 401 => {
                     offered = offered_schemes(&resp);
-                    let scheme = self.auth.scheme();
+                    let Some(auth) = self.auth.as_ref() else {
+                        let Some(scheme) = choose_scheme(&offered, self.base.https) else {
+                            return Err(SessionError::NoSupportedScheme { url, offered });
+                        };
+                        let creds = self.creds.clone().ok_or_else(|| {
+                            AuthError("no credentials for automatic authentication".into())
+                        })?;
+                        self.auth = authenticator_for(scheme, &creds, &self.base.host);
+                        challenge = None;
+                        continue;
+                    };
+                    let scheme = auth.scheme();
                     if !offered.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
                         return Err(SessionError::SchemeNotOffered {
                             url,
@@ -260,7 +416,13 @@ impl Session {
                         .and_then(|v| v.trim().parse().ok());
                     return Err(SessionError::Throttled { url, retry_after });
                 }
-                _ => return Ok(resp),
+                _ => {
+                    if let Some(a) = self.auth.as_mut() {
+                        a.accepted();
+                        self.used = Some(a.scheme());
+                    }
+                    return Ok(resp);
+                }
             }
         }
         Err(SessionError::Unauthorized {
@@ -309,7 +471,20 @@ mod tests {
             user: "LAB\\svc".into(),
             password: Secret::new("pw"),
         });
-        assert_eq!(b.next(None).unwrap().unwrap(), "Basic TEFCXHN2Yzpwdw==");
-        assert!(b.next(Some("realm=x")).unwrap().is_none());
+        assert!(matches!(b.next(None).unwrap(), Step::Send(h) if h == "Basic TEFCXHN2Yzpwdw=="));
+        assert!(matches!(b.next(Some("realm=x")).unwrap(), Step::GiveUp));
+    }
+
+    #[test]
+    fn auto_prefers_negotiate_then_ntlm_then_basic_over_https() {
+        let o = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            choose_scheme(&o(&["Basic", "NTLM", "Negotiate"]), true),
+            Some("Negotiate")
+        );
+        assert_eq!(choose_scheme(&o(&["basic", "ntlm"]), true), Some("NTLM"));
+        assert_eq!(choose_scheme(&o(&["Basic"]), true), Some("Basic"));
+        assert_eq!(choose_scheme(&o(&["Basic"]), false), None);
+        assert_eq!(choose_scheme(&o(&["Kerberos"]), true), None);
     }
 }

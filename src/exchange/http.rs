@@ -124,10 +124,24 @@ pub struct ProxyConfig {
     pub credentials: Option<(String, Secret)>,
 }
 
+/// How a session authenticates (see [`super::client::Session::connect`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMethod {
+    /// From the schemes the server's first 401 offers: Negotiate, then NTLM, then Basic
+    /// (HTTPS only).
+    #[default]
+    Auto,
+    Basic,
+    Ntlm,
+    Negotiate,
+}
+
 /// How to connect.
 #[derive(Clone)]
 pub struct ConnectOptions {
     pub proxy: Option<ProxyConfig>,
+    /// How sessions opened with these options authenticate.
+    pub auth: AuthMethod,
     pub tls: Arc<rustls::ClientConfig>,
     pub connect_timeout: Duration,
     /// Bound on one request/response exchange.
@@ -138,6 +152,7 @@ impl std::fmt::Debug for ConnectOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectOptions")
             .field("proxy", &self.proxy)
+            .field("auth", &self.auth)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
@@ -152,6 +167,7 @@ impl ConnectOptions {
     ) -> Result<ConnectOptions, HttpError> {
         Ok(ConnectOptions {
             proxy,
+            auth: AuthMethod::Auto,
             tls: tls_client_config(trusted_ca)?,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(120),

@@ -26,6 +26,7 @@ pub mod client;
 pub mod clixml;
 pub mod ews;
 pub mod http;
+pub mod ntlm;
 pub mod ops;
 pub mod powershell;
 pub mod psrp;

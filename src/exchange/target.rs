@@ -8,10 +8,10 @@
 use std::sync::Arc;
 
 use super::client::{Credentials, Session};
-use super::http::{ConnectOptions, Endpoint, HttpError, ProxyConfig};
+use super::http::{AuthMethod, ConnectOptions, Endpoint, HttpError, ProxyConfig};
 use super::ops::Exchange;
 use super::powershell::{PoolOptions, PsError, RunspacePool, SessionFactory};
-use crate::config::{ConnectorConfig, ExchangeServerType};
+use crate::config::{AuthenticationMethod, ConnectorConfig, ExchangeServerType};
 use crate::secrets::Secret;
 
 /// The PowerShell endpoint for a configuration: `https://<cas>/PowerShell/` on-premises, the
@@ -34,7 +34,18 @@ pub fn powershell_endpoint(cfg: &ConnectorConfig, path: &str) -> Option<Endpoint
     }
 }
 
-/// Connection options from the configuration's proxy and trusted CA settings.
+/// The session authentication method for the configuration's `AuthenticationMethod`.
+pub fn auth_method(m: AuthenticationMethod) -> AuthMethod {
+    match m {
+        AuthenticationMethod::Auto => AuthMethod::Auto,
+        AuthenticationMethod::Basic => AuthMethod::Basic,
+        AuthenticationMethod::Ntlm => AuthMethod::Ntlm,
+        AuthenticationMethod::Negotiate => AuthMethod::Negotiate,
+    }
+}
+
+/// Connection options from the configuration's proxy, trusted CA and authentication method
+/// settings.
 pub fn connect_options(
     cfg: &ConnectorConfig,
     proxy_password: Option<&Secret>,
@@ -48,10 +59,12 @@ pub fn connect_options(
             None
         },
     });
-    ConnectOptions::new(
+    let mut opts = ConnectOptions::new(
         cfg.trusted_ca_file.as_deref().map(std::path::Path::new),
         proxy,
-    )
+    )?;
+    opts.auth = auth_method(cfg.authentication_method);
+    Ok(opts)
 }
 
 /// Why a target could not be built.
@@ -132,8 +145,8 @@ impl Target {
             self.service.clone(),
         );
         let factory: SessionFactory =
-            Arc::new(move || Session::basic(ep.clone(), connect.clone(), &creds));
-        let first = Session::basic(self.powershell.clone(), self.connect.clone(), &self.service);
+            Arc::new(move || Session::connect(ep.clone(), connect.clone(), &creds));
+        let first = Session::connect(self.powershell.clone(), self.connect.clone(), &self.service);
         let pool = RunspacePool::open(first, factory, &po).await?;
         Ok(Exchange::new(pool, None))
     }

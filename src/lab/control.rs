@@ -114,6 +114,12 @@ async fn handle(shared: Arc<Shared>, token: &str, req: Request<Incoming>) -> Res
                 "throttle" => cas
                     .throttle
                     .store(query(&req, "count").unwrap_or(u64::MAX), Ordering::SeqCst),
+                "auth" => cas.auth_schemes.store(
+                    query(&req, "schemes")
+                        .and_then(|b| u8::try_from(b).ok())
+                        .unwrap_or(super::auth_schemes::DEFAULT),
+                    Ordering::SeqCst,
+                ),
                 "latency" => cas
                     .latency_ms
                     .store(query(&req, "ms").unwrap_or(0), Ordering::SeqCst),

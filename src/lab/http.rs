@@ -1,13 +1,15 @@
 //! The lab's HTTPS front: TLS accept loops per CAS, keep-alive HTTP/1.1 connections,
-//! per-server latency and 503 throttling, Basic authentication, and routing to the endpoints.
+//! per-server latency and 503 throttling, authentication (Basic per request; NTLM and
+//! Negotiate per connection, see [`super::ntlm`]), and routing to the endpoints.
 //!
 //! A stopped CAS closes its listener and drops its open connections, like a server that went
-//! down. Authentication answers 401 with the schemes Exchange offers; it never logs or echoes
-//! a password. Protocol logic lives in the endpoint modules, not here.
+//! down. Authentication answers 401 with the schemes the CAS is set to offer (by default
+//! `Negotiate`, `NTLM` and `Basic`, as Exchange does); it never logs or echoes a password.
+//! Protocol logic lives in the endpoint modules, not here.
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -23,7 +25,8 @@ use tokio_rustls::TlsAcceptor;
 
 use super::accounts::Account;
 use super::endpoints::{self, EwsOutcome};
-use super::{now, CasState, LabError, Shared};
+use super::ntlm::{self, ConnAuth, Outcome};
+use super::{auth_schemes, now, CasState, LabError, Shared};
 
 /// Largest request body the lab reads (WinRM envelopes are at most a few hundred KB).
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -57,10 +60,15 @@ pub(super) fn spawn_server(shared: Arc<Shared>, cas: Arc<CasState>, listener: Tc
                     let cas = cas2.clone();
                     conns.spawn(async move {
                         let Ok(tls) = acceptor.accept(tcp).await else { return };
+                        // NTLM and Negotiate authenticate the connection, not the request.
+                        let conn_auth = Arc::new(Mutex::new(ConnAuth::default()));
                         let svc = service_fn(move |req| {
                             let shared = shared.clone();
                             let cas = cas.clone();
-                            async move { Ok::<_, Infallible>(handle(shared, cas, req).await) }
+                            let conn_auth = conn_auth.clone();
+                            async move {
+                                Ok::<_, Infallible>(handle(shared, cas, conn_auth, req).await)
+                            }
                         });
                         let _ = hyper::server::conn::http1::Builder::new()
                             .keep_alive(true)
@@ -115,30 +123,94 @@ pub(super) async fn start_server(shared: Arc<Shared>, cas: Arc<CasState>) -> Res
     })
 }
 
-fn unauthorized() -> Resp {
+fn unauthorized_with(values: &[String]) -> Resp {
     let mut r = respond(
         401,
         "text/html",
         "401 - Unauthorized: Access is denied due to invalid credentials.",
     );
-    r.headers_mut().append(
-        hyper::header::WWW_AUTHENTICATE,
-        hyper::header::HeaderValue::from_static("Basic realm=\"lab-cas\""),
-    );
+    for v in values {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(v) {
+            r.headers_mut().append(hyper::header::WWW_AUTHENTICATE, v);
+        }
+    }
     r
 }
 
-/// The account named by a Basic `Authorization` header with the right password.
-fn basic_auth<'a>(shared: &'a Shared, req: &Request<Incoming>) -> Option<&'a Account> {
-    let h = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, value) = h.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
+/// A fresh 401 offering the schemes `cas` is set to.
+fn unauthorized(cas: &CasState) -> Resp {
+    let bits = cas.auth_schemes.load(Ordering::Relaxed);
+    let mut offered = Vec::new();
+    for (bit, value) in [
+        (auth_schemes::NEGOTIATE, "Negotiate"),
+        (auth_schemes::KERBEROS, "Kerberos"),
+        (auth_schemes::NTLM, "NTLM"),
+        (auth_schemes::BASIC, "Basic realm=\"lab-cas\""),
+    ] {
+        if bits & bit != 0 {
+            offered.push(value.to_string());
+        }
     }
+    unauthorized_with(&offered)
+}
+
+/// Whether a request may go on.
+enum Access {
+    /// As this account; the header value (SPNEGO's final token) goes on the response.
+    Granted(Account, Option<String>),
+    /// This 401 answers it.
+    Denied(Resp),
+}
+
+/// Who this request (or its connection) is: the account, and a header value for the
+/// response (SPNEGO's final token), or the 401 to send.
+fn authenticate(
+    shared: &Shared,
+    cas: &CasState,
+    conn: &Mutex<ConnAuth>,
+    req: &Request<Incoming>,
+) -> Access {
+    let bits = cas.auth_schemes.load(Ordering::Relaxed);
+    let mut state = match conn.lock() {
+        Ok(s) => s,
+        Err(p) => p.into_inner(),
+    };
+    let header = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok());
+    let Some(header) = header else {
+        // No header: an authenticated connection stays authenticated (as IIS does).
+        return match &*state {
+            ConnAuth::Authenticated(a) => Access::Granted(a.clone(), None),
+            _ => Access::Denied(unauthorized(cas)),
+        };
+    };
+    let (scheme, value) = header.split_once(' ').unwrap_or((header, ""));
+    let allowed = |bit: u8| bits & bit != 0;
+    if scheme.eq_ignore_ascii_case("basic") && allowed(auth_schemes::BASIC) {
+        return match basic_auth(shared, value) {
+            Some(a) => Access::Granted(a.clone(), None),
+            None => Access::Denied(unauthorized(cas)),
+        };
+    }
+    let scheme = if scheme.eq_ignore_ascii_case("ntlm") && allowed(auth_schemes::NTLM) {
+        "NTLM"
+    } else if scheme.eq_ignore_ascii_case("negotiate") && allowed(auth_schemes::NEGOTIATE) {
+        "Negotiate"
+    } else {
+        return Access::Denied(unauthorized(cas));
+    };
+    match ntlm::step(&mut state, &shared.accounts, scheme, value) {
+        Outcome::Challenge(v) => Access::Denied(unauthorized_with(&[v])),
+        Outcome::Accepted(a, v) => Access::Granted(a, v),
+        Outcome::Refused => Access::Denied(unauthorized(cas)),
+    }
+}
+
+/// The account named by a Basic credential (`value` is the base64 after `Basic `) with the
+/// right password.
+fn basic_auth<'a>(shared: &'a Shared, value: &str) -> Option<&'a Account> {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(value.trim())
         .ok()?;
@@ -158,7 +230,12 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
     }
 }
 
-async fn handle(shared: Arc<Shared>, cas: Arc<CasState>, req: Request<Incoming>) -> Resp {
+async fn handle(
+    shared: Arc<Shared>,
+    cas: Arc<CasState>,
+    conn_auth: Arc<Mutex<ConnAuth>>,
+    req: Request<Incoming>,
+) -> Resp {
     let latency = cas.latency_ms.load(Ordering::Relaxed);
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -191,9 +268,31 @@ async fn handle(shared: Arc<Shared>, cas: Arc<CasState>, req: Request<Incoming>)
     if !known {
         return respond(404, "text/html", "404 - File or directory not found.");
     }
-    let Some(account) = basic_auth(&shared, &req).cloned() else {
-        return unauthorized();
+    let (account, final_token) = match authenticate(&shared, &cas, &conn_auth, &req) {
+        Access::Granted(a, t) => (a, t),
+        Access::Denied(r) => {
+            // Read the body first: a response before it leaves hyper unable to keep the
+            // connection, and NTLM's next message must come on this same connection.
+            let _ = read_body(req).await;
+            return r;
+        }
     };
+    let path = path.to_string();
+    let mut r = route(&shared, &cas, &path, account, req).await;
+    if let Some(v) = final_token.and_then(|v| hyper::header::HeaderValue::from_str(&v).ok()) {
+        r.headers_mut().append(hyper::header::WWW_AUTHENTICATE, v);
+    }
+    r
+}
+
+/// The endpoint's answer for an authenticated request.
+async fn route(
+    shared: &Arc<Shared>,
+    cas: &Arc<CasState>,
+    path: &str,
+    account: Account,
+    req: Request<Incoming>,
+) -> Resp {
     let method = req.method().clone();
     match (path, method) {
         ("/microsoft-server-activesync", Method::OPTIONS) => {
@@ -215,7 +314,7 @@ async fn handle(shared: Arc<Shared>, cas: Arc<CasState>, req: Request<Incoming>)
                 Ok(b) => b,
                 Err(r) => return r,
             };
-            let reply = super::powershell::handle(&shared, &cas, &account, &body).await;
+            let reply = super::powershell::handle(shared, cas, &account, &body).await;
             respond(
                 reply.status,
                 "application/soap+xml;charset=UTF-8",

@@ -13,6 +13,7 @@ pub mod cmdlets;
 mod control;
 pub mod endpoints;
 mod http;
+mod ntlm;
 pub mod opath;
 pub mod org;
 mod powershell;
@@ -148,10 +149,24 @@ pub(crate) struct CasState {
     /// Requests still to be answered with 503.
     pub throttle: AtomicU64,
     pub running: AtomicBool,
+    /// Which authentication schemes this server offers and accepts ([`auth_schemes`] bits).
+    pub auth_schemes: std::sync::atomic::AtomicU8,
     /// Open WinRM shells (runspace pools) on this server; they die when it stops.
     pub(crate) shells: powershell::Shells,
     tls: Arc<rustls::ServerConfig>,
     task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Bits of [`CasState::auth_schemes`]: what a lab CAS offers in its 401 and accepts.
+pub mod auth_schemes {
+    pub const BASIC: u8 = 1;
+    pub const NTLM: u8 = 2;
+    pub const NEGOTIATE: u8 = 4;
+    /// Offer a bare `Kerberos` scheme (which the lab cannot complete), to stand for a server
+    /// that allows Kerberos only.
+    pub const KERBEROS: u8 = 8;
+    /// What Exchange's /PowerShell and EWS offer with Windows and Basic authentication on.
+    pub const DEFAULT: u8 = BASIC | NTLM | NEGOTIATE;
 }
 
 impl CasState {
@@ -249,6 +264,7 @@ impl Lab {
                     addr: *addr,
                     latency_ms: AtomicU64::new(opts.latency_ms),
                     throttle: AtomicU64::new(0),
+                    auth_schemes: std::sync::atomic::AtomicU8::new(auth_schemes::DEFAULT),
                     running: AtomicBool::new(false),
                     shells: powershell::Shells::default(),
                     tls: tls_config.clone(),
@@ -390,6 +406,14 @@ impl Lab {
         self.server(name)?
             .throttle
             .store(count, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Choose the authentication schemes server `name` offers ([`auth_schemes`] bits).
+    pub fn set_auth_schemes(&self, name: &str, bits: u8) -> Result<(), LabError> {
+        self.server(name)?
+            .auth_schemes
+            .store(bits, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 

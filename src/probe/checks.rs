@@ -114,9 +114,9 @@ impl Context {
         let factory_connect = connect.clone();
         let factory_creds = creds.clone();
         let factory: SessionFactory = Arc::new(move || {
-            Session::basic(factory_ep.clone(), factory_connect.clone(), &factory_creds)
+            Session::connect(factory_ep.clone(), factory_connect.clone(), &factory_creds)
         });
-        RunspacePool::open(Session::basic(ep, connect, &creds), factory, &po)
+        RunspacePool::open(Session::connect(ep, connect, &creds), factory, &po)
             .await
             .map_err(|e| ps_failure(&e, &creds.user))
     }
@@ -150,7 +150,15 @@ fn session_failure(e: &SessionError, what: &str) -> Outcome {
         SessionError::Unauthorized { .. } => Outcome::fail(e.to_string(), format!("check {what}'s user name (DOMAIN\\user or UPN) and re-enter its password")),
         SessionError::SchemeNotOffered { .. } => Outcome::fail(
             e.to_string(),
-            "enable Basic authentication on the virtual directory (e.g. Set-PowerShellVirtualDirectory -BasicAuthentication $true); Windows authentication (NTLM/Negotiate) is not supported yet",
+            "set AuthenticationMethod to Auto, or enable that method on the virtual directory (e.g. Set-PowerShellVirtualDirectory -BasicAuthentication $true or -WindowsAuthentication $true)",
+        ),
+        SessionError::NoSupportedScheme { .. } => Outcome::fail(
+            e.to_string(),
+            "the connector speaks Negotiate (NTLM inside), NTLM and Basic over HTTPS, not Kerberos alone: enable Windows authentication with NTLM (Set-PowerShellVirtualDirectory -WindowsAuthentication $true) or Basic over HTTPS",
+        ),
+        SessionError::HandshakeCut { .. } => Outcome::fail(
+            e.to_string(),
+            "NTLM needs one kept-alive connection from start to end: let the proxy or load balancer keep connections (or pin them), or use Basic over HTTPS",
         ),
         SessionError::Throttled { .. } => Outcome::fail(e.to_string(), "the server is overloaded or throttling this account; retry later"),
         SessionError::Auth(_) => Outcome::fail(e.to_string(), "check the account"),
@@ -360,7 +368,7 @@ async fn service_account(ctx: &Context) -> Result<Outcome, Outcome> {
             "set ServiceAccount/User and store its password",
         )
     })?;
-    let mut s = Session::basic(ep.clone(), ctx.connect()?.clone(), &creds);
+    let mut s = Session::connect(ep.clone(), ctx.connect()?.clone(), &creds);
     match s
         .request(
             hyper::Method::POST,
@@ -371,7 +379,11 @@ async fn service_account(ctx: &Context) -> Result<Outcome, Outcome> {
         .await
     {
         // Anything but 401 means the server accepted who we are (the empty body itself is rejected).
-        Ok(_) => Ok(Outcome::pass(format!("{} signed in (Basic)", creds.user))),
+        Ok(_) => Ok(Outcome::pass(format!(
+            "{} signed in ({})",
+            creds.user,
+            s.scheme_used().unwrap_or("no authentication asked")
+        ))),
         Err(e) => Err(session_failure(&e, "ServiceAccount/User")),
     }
 }
@@ -523,7 +535,7 @@ async fn ews(ctx: &Context) -> Result<Outcome, Outcome> {
         )
     })?;
     let mut client = Ews::new(
-        Session::basic(ep.clone(), ctx.connect()?.clone(), &creds),
+        Session::connect(ep.clone(), ctx.connect()?.clone(), &creds),
         &ep.path,
     );
     let fail = |e: crate::exchange::ews::EwsError| match e {
@@ -567,7 +579,7 @@ async fn activesync_check(ctx: &Context) -> Result<Outcome, Outcome> {
         .notification()
         .or_else(|| ctx.service())
         .ok_or_else(|| Outcome::fail("no credentials", "store the account passwords"))?;
-    let mut s = Session::basic(ep, ctx.connect()?.clone(), &creds);
+    let mut s = Session::connect(ep, ctx.connect()?.clone(), &creds);
     match activesync::options(&mut s).await {
         Ok(info) => Ok(Outcome::pass(format!(
             "ActiveSync {} offers protocol versions {}",

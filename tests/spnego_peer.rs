@@ -1,0 +1,152 @@
+//! The connector's NTLM and Negotiate client against an independent server: pyspnego (PyPI)
+//! behind a small keep-alive HTTP server (`tests/peers/spnego_server.py`). Required when
+//! `EAS_TEST_PEERS=1` (scripts/test installs pyspnego), skipped with a note otherwise.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+
+use bytes::Bytes;
+use eas_connector::exchange::client::{AuthMethod, Credentials, Session, SessionError};
+use eas_connector::exchange::http::{ConnectOptions, Endpoint};
+use eas_connector::secrets::Secret;
+
+struct Server {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn server() -> Option<Server> {
+    let ok = Command::new("python3")
+        .args(["-c", "import spnego"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            !support::peers_required(),
+            "pyspnego is required (pip install pyspnego); scripts/test installs it"
+        );
+        eprintln!("SKIPPED: python3 with pyspnego not available (pip install pyspnego)");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.txt");
+    let mut f = std::fs::File::create(&users).unwrap();
+    writeln!(f, "PEER:alice:Peer-Pass-1!").unwrap();
+    drop(f);
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/spnego_server.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .env("NTLM_USER_FILE", &users)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().unwrap();
+    Some(Server {
+        child,
+        port,
+        _dir: dir,
+    })
+}
+
+async fn sign_in(
+    port: u16,
+    method: AuthMethod,
+    user: &str,
+    pw: &str,
+) -> Result<(String, Option<&'static str>), SessionError> {
+    let mut opts = ConnectOptions::new(None, None).unwrap();
+    opts.auth = method;
+    let creds = Credentials {
+        user: user.into(),
+        password: Secret::new(pw),
+    };
+    let mut s = Session::connect(
+        Endpoint::parse(&format!("http://127.0.0.1:{port}/wsman")).unwrap(),
+        opts,
+        &creds,
+    );
+    let mut body = String::new();
+    // Twice: the second request rides the authenticated connection.
+    for _ in 0..2 {
+        let r = s
+            .request(
+                hyper::Method::POST,
+                "/wsman",
+                Some("text/plain"),
+                Bytes::from_static(b"<x/>"),
+            )
+            .await?;
+        assert_eq!(r.status, 200);
+        body = String::from_utf8_lossy(&r.body).into_owned();
+    }
+    Ok((body, s.scheme_used()))
+}
+
+async fn methods_against_pyspnego(srv: &Server, methods: &[(AuthMethod, &'static str)]) {
+    for &(method, scheme) in methods {
+        for user in ["PEER\\alice", "peer\\ALICE"] {
+            let (body, used) = sign_in(srv.port, method, user, "Peer-Pass-1!")
+                .await
+                .unwrap_or_else(|e| panic!("{method:?} {user}: {e}"));
+            assert!(body.to_ascii_lowercase().contains("alice"), "{body}");
+            assert_eq!(used, Some(scheme));
+        }
+        let e = sign_in(srv.port, method, "PEER\\alice", "wrong")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, SessionError::Unauthorized { .. }),
+            "{method:?}: {e:?}"
+        );
+        assert!(!e.to_string().contains("wrong"));
+    }
+    // 30 fresh sessions in a row: no handshake may fail.
+    for i in 0..30 {
+        let m = methods[i % methods.len()].0;
+        sign_in(srv.port, m, "PEER\\alice", "Peer-Pass-1!")
+            .await
+            .unwrap_or_else(|e| panic!("#{i} {m:?}: {e}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ntlm_against_pyspnego() {
+    let Some(srv) = server() else { return };
+    // Auto picks Negotiate first and, refused by pyspnego's SPNEGO acceptor (see below),
+    // falls back to raw NTLM on its own.
+    methods_against_pyspnego(
+        &srv,
+        &[(AuthMethod::Ntlm, "NTLM"), (AuthMethod::Auto, "NTLM")],
+    )
+    .await;
+}
+
+/// Known gap: pyspnego 0.12's SPNEGO acceptor refuses the AUTHENTICATE that `sspi` 0.23's
+/// Negotiate client wraps ("Invalid NTLM response from initiator", then "invalid MIC"), while
+/// it accepts the same client's raw NTLM, and the lab's `sspi` acceptor accepts pyspnego's
+/// and pypsrp's Negotiate. Not yet known which side deviates; meanwhile Auto prefers
+/// Negotiate but falls back to NTLM once when Negotiate is refused and NTLM is offered.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "sspi Negotiate client vs pyspnego SPNEGO acceptor: see the doc comment"]
+async fn negotiate_against_pyspnego() {
+    let Some(srv) = server() else { return };
+    methods_against_pyspnego(&srv, &[(AuthMethod::Negotiate, "Negotiate")]).await;
+}
