@@ -303,8 +303,10 @@ async fn failover_and_engine_discovery() {
         Err(f) => panic!("{f:?}"),
     };
     assert_eq!(used, 1);
+    // Refused, or reset when the connection landed in the backlog as the listener closed.
+    let why = failures[0].1.to_string();
     assert!(
-        failures[0].1.to_string().contains("refused"),
+        why.contains("refused") || why.contains("reset") || why.contains("broke"),
         "{failures:?}"
     );
     lab.start_server("LAB-CAS01").await.unwrap();
