@@ -8,6 +8,7 @@
 mod config_cmd;
 mod configure_cmd;
 mod diag_cmd;
+mod engine_cmd;
 mod lab_cmd;
 mod validate_cmd;
 
@@ -61,6 +62,16 @@ pub enum Command {
     /// Support tools: decode captured WinRM traffic.
     #[command(subcommand)]
     Diag(diag_cmd::DiagCommand),
+    /// The access-control engine without the service: `engine run --full|--quick [--dry-run]`.
+    #[command(subcommand)]
+    Engine(engine_cmd::EngineCommand),
+    /// Show whether enforcement is on and the last dry run; `--confirm` turns it on.
+    Enforce(engine_cmd::EnforceArgs),
+    /// The access policy (AccessPolicy.toml): `check`, `example`.
+    #[command(subcommand)]
+    Policy(engine_cmd::PolicyCommand),
+    /// Summarise the audit trail of access decisions.
+    Report(engine_cmd::ReportArgs),
 }
 
 impl Command {
@@ -69,7 +80,12 @@ impl Command {
         match self {
             Command::Config(c) => c.writes(),
             Command::Configure(_) => true,
-            Command::Lab(_) | Command::Diag(_) | Command::Validate(_) => false,
+            Command::Engine(_) | Command::Enforce(_) => true,
+            Command::Lab(_)
+            | Command::Diag(_)
+            | Command::Validate(_)
+            | Command::Policy(_)
+            | Command::Report(_) => false,
         }
     }
 }
@@ -120,5 +136,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Lab(a) => lab_cmd::run(a),
         Command::Diag(d) => diag_cmd::run(d),
         Command::Validate(v) => validate_cmd::run(v, &loc),
+        Command::Engine(e) => engine_cmd::run(e, &loc),
+        Command::Enforce(a) => engine_cmd::enforce(a, &loc),
+        Command::Policy(p) => engine_cmd::policy(p, &loc),
+        Command::Report(r) => engine_cmd::report(r, &loc),
     }
 }
