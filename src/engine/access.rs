@@ -116,7 +116,8 @@ pub struct AccessReport {
     pub changed_decisions: usize,
     /// Every list change, computed (dry run) or made, sorted by mailbox.
     pub mailbox_changes: Vec<MailboxChange>,
-    /// `Set-CASMailbox` calls sent.
+    /// Mailboxes changed with `Set-CASMailbox` (0 in a dry run; a call whose answer was lost
+    /// to a failed CAS and that had taken effect counts once).
     pub set_cas_mailbox_calls: usize,
     /// Organization settings changes (`DefaultAccessLevel: Allow → Quarantine`).
     pub org_changes: Vec<String>,
@@ -538,15 +539,6 @@ pub(super) async fn sync(
     let policy = AccessPolicy::load(&opts.org_dir)?;
     let mut es = EngineState::load(&opts.org_dir).map_err(|e| EngineError::State(e.to_string()))?;
     let bootstrap = es.devices.is_empty();
-    // A changed policy is applied to every device at once, not only to changed ones.
-    let digest = policy.digest.clone();
-    let policy_changed = es.policy_digest.as_deref() != Some(digest.as_str());
-    let kind = if es.full_sync_requested || bootstrap || policy_changed || state.watermark.is_none()
-    {
-        SyncKind::Full
-    } else {
-        kind
-    };
     let dry_run_reason = if opts.dry_run {
         Some("--dry-run".to_string())
     } else if policy.dry_run {
@@ -560,6 +552,17 @@ pub(super) async fn sync(
         None
     };
     let dry_run = dry_run_reason.is_some();
+    // The first enforcing sync, and one after a policy change, covers every device.
+    let digest = policy.digest.clone();
+    let policy_changed = es.policy_digest.as_deref() != Some(digest.as_str());
+    let kind = if es.full_sync_requested
+        || state.watermark.is_none()
+        || (!dry_run && (bootstrap || policy_changed))
+    {
+        SyncKind::Full
+    } else {
+        kind
+    };
     let mut report = AccessReport {
         dry_run,
         dry_run_reason,
@@ -643,6 +646,14 @@ pub(super) async fn sync(
         new_state.watermark = watermark;
         if pass == 1 {
             devices_first_pass = devices.len();
+        }
+        if full_pass && !dry_run {
+            // Devices gone from Exchange are forgotten.
+            let present: HashSet<String> = devices
+                .iter()
+                .map(|d| d.device_id.to_ascii_lowercase())
+                .collect();
+            es.devices.retain(|k, _| present.contains(k));
         }
         report.passes = pass;
 
