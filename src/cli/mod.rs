@@ -8,6 +8,7 @@
 mod config_cmd;
 mod configure_cmd;
 mod diag_cmd;
+mod engine_cmd;
 mod lab_cmd;
 mod service_cmd;
 mod validate_cmd;
@@ -73,6 +74,16 @@ pub enum Command {
     Sync(service_cmd::SyncArgs),
     /// Show the service's state, last syncs, last error and next syncs (also when stopped).
     Status(service_cmd::StatusArgs),
+    /// The access-control engine without the service: `engine run --full|--quick [--dry-run]`.
+    #[command(subcommand)]
+    Engine(engine_cmd::EngineCommand),
+    /// Show whether enforcement is on and the last dry run; `--confirm` turns it on.
+    Enforce(engine_cmd::EnforceArgs),
+    /// The access policy (AccessPolicy.toml): `check`, `example`.
+    #[command(subcommand)]
+    Policy(engine_cmd::PolicyCommand),
+    /// Summarise the audit trail of access decisions.
+    Report(engine_cmd::ReportArgs),
 }
 
 impl Command {
@@ -83,11 +94,14 @@ impl Command {
             Command::Configure(_) => true,
             Command::Service(s) => s.writes(),
             Command::Run => true,
+            Command::Engine(_) | Command::Enforce(_) => true,
             Command::Lab(_)
             | Command::Diag(_)
             | Command::Validate(_)
             | Command::Sync(_)
-            | Command::Status(_) => false,
+            | Command::Status(_)
+            | Command::Policy(_)
+            | Command::Report(_) => false,
         }
     }
 }
@@ -142,5 +156,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Run => service_cmd::run(&loc),
         Command::Sync(a) => service_cmd::sync(a, &loc),
         Command::Status(a) => service_cmd::status(a, &loc),
+        Command::Engine(e) => engine_cmd::run(e, &loc),
+        Command::Enforce(a) => engine_cmd::enforce(a, &loc),
+        Command::Policy(p) => engine_cmd::policy(p, &loc),
+        Command::Report(r) => engine_cmd::report(r, &loc),
     }
 }

@@ -1,13 +1,28 @@
-//! The access-control engine: discover ActiveSync devices, (later) decide and enforce each
-//! device's access, and notify its user.
+//! The access-control engine: discover ActiveSync devices, decide each device's access from
+//! the access policy, enforce it with Exchange's own cmdlets, notify users, and audit every
+//! decision.
 //!
-//! This first part is discovery: a full sync reads every device; a quick sync reads only the
+//! Discovery: a full sync reads every device; a quick sync reads only the
 //! devices whose `WhenChanged` is newer than the newest one seen before (a server-side
 //! watermark, so clocks on this machine do not matter). Each sync opens Exchange on the
 //! first Client Access Server that answers, the configured one first, then those that
 //! `Get-ExchangeServer` listed on earlier full syncs (when CAS failover is on). It must not
-//! schedule, retry or persist anything itself: the service runtime does that with the
-//! [`SyncState`] it is given back.
+//! schedule or persist [`SyncState`] itself: the service runtime does that with the state it
+//! is given back.
+//!
+//! With [`Engine::with_access`] a sync also decides ([`policy`]), enforces per mailbox with
+//! minimal `Set-CASMailbox` diffs re-read just before each change ([`access`]), mails users
+//! ([`notify`]) and writes the audit trail ([`audit`]); what it remembers per device lives in
+//! the organization folder ([`state`]), not in [`SyncState`]. Without it, a sync only
+//! discovers.
+
+pub mod access;
+pub mod audit;
+pub mod notify;
+pub mod policy;
+pub mod state;
+
+pub use access::{AccessOptions, AccessReport, MailboxChange};
 
 use std::time::Instant;
 
@@ -49,6 +64,9 @@ pub struct SyncOutcome {
     pub duration_ms: u64,
     /// Servers that were tried first and did not answer, with why.
     pub failed_over_from: Vec<(String, String)>,
+    /// What access control decided and did (when the engine has [`AccessOptions`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessReport>,
 }
 
 /// Why a sync failed.
@@ -58,6 +76,10 @@ pub enum EngineError {
     NoServer(Vec<(String, String)>),
     #[error("on {server}: {source}")]
     Exchange { server: String, source: PsError },
+    #[error(transparent)]
+    Policy(#[from] policy::PolicyError),
+    #[error("engine state: {0}")]
+    State(String),
 }
 
 fn list(v: &[(String, String)]) -> String {
@@ -84,16 +106,27 @@ fn later(a: Option<String>, b: &str) -> Option<String> {
     }
 }
 
-/// Discovers devices for one organization.
+/// Discovers devices for one organization and, with [`AccessOptions`], controls their access.
 pub struct Engine {
     primary: Target,
     failover: bool,
+    access: Option<AccessOptions>,
 }
 
 impl Engine {
     /// An engine for `primary` (the configured server); `failover` per IsCasFailoverEnabled.
     pub fn new(primary: Target, failover: bool) -> Self {
-        Engine { primary, failover }
+        Engine {
+            primary,
+            failover,
+            access: None,
+        }
+    }
+
+    /// Also decide, enforce, notify and audit on every sync.
+    pub fn with_access(mut self, access: AccessOptions) -> Self {
+        self.access = Some(access);
+        self
     }
 
     fn candidates(&self, state: &SyncState) -> Vec<Target> {
@@ -114,6 +147,29 @@ impl Engine {
     /// Run one sync, handing each device read to `each`. `state` is updated (watermark,
     /// failover list) only when the sync succeeds.
     pub async fn sync(
+        &self,
+        kind: SyncKind,
+        state: &mut SyncState,
+        each: impl FnMut(MobileDevice) + Send,
+    ) -> Result<SyncOutcome, EngineError> {
+        match &self.access {
+            Some(a) if a.org_dir.join(policy::POLICY_FILE).exists() => {
+                access::sync(self, a, kind, state, each).await
+            }
+            Some(a) => {
+                // No policy yet (a fresh setup): discover only, and say how to start deciding.
+                tracing::warn!(
+                    policy = %a.org_dir.join(policy::POLICY_FILE).display(),
+                    "no access policy: discovering devices only; write one with \
+                     `eas-connector policy example`, check it with `eas-connector policy check`"
+                );
+                self.discover(kind, state, each).await
+            }
+            None => self.discover(kind, state, each).await,
+        }
+    }
+
+    async fn discover(
         &self,
         kind: SyncKind,
         state: &mut SyncState,
@@ -170,6 +226,7 @@ impl Engine {
                 .into_iter()
                 .map(|(s, e)| (s, e.to_string()))
                 .collect(),
+            access: None,
         })
     }
 }

@@ -256,11 +256,34 @@ pub struct DeviceStatistics {
 pub struct CasMailbox {
     pub identity: String,
     pub name: String,
+    /// `SamAccountName` (the alias people know).
+    pub sam_account_name: String,
     pub primary_smtp_address: String,
     pub activesync_enabled: bool,
     pub allowed_device_ids: Vec<String>,
     pub blocked_device_ids: Vec<String>,
     pub mailbox_policy: Option<String>,
+}
+
+impl CasMailbox {
+    fn from_object(o: &PsObject) -> CasMailbox {
+        CasMailbox {
+            identity: prop(o, "Identity").unwrap_or_default(),
+            name: prop(o, "Name").unwrap_or_default(),
+            sam_account_name: prop(o, "SamAccountName").unwrap_or_default(),
+            primary_smtp_address: prop(o, "PrimarySmtpAddress").unwrap_or_default(),
+            activesync_enabled: prop_bool(o, "ActiveSyncEnabled").unwrap_or(true),
+            allowed_device_ids: o
+                .get("ActiveSyncAllowedDeviceIDs")
+                .map(texts)
+                .unwrap_or_default(),
+            blocked_device_ids: o
+                .get("ActiveSyncBlockedDeviceIDs")
+                .map(texts)
+                .unwrap_or_default(),
+            mailbox_policy: prop(o, "ActiveSyncMailboxPolicy"),
+        }
+    }
 }
 
 /// `Get-ActiveSyncOrganizationSettings`.
@@ -476,21 +499,27 @@ impl Exchange {
         let objs = self
             .objects(Command::new("Get-CASMailbox").arg("Identity", identity))
             .await?;
-        Ok(objs.first().map(|o| CasMailbox {
-            identity: prop(o, "Identity").unwrap_or_default(),
-            name: prop(o, "Name").unwrap_or_default(),
-            primary_smtp_address: prop(o, "PrimarySmtpAddress").unwrap_or_default(),
-            activesync_enabled: prop_bool(o, "ActiveSyncEnabled").unwrap_or(true),
-            allowed_device_ids: o
-                .get("ActiveSyncAllowedDeviceIDs")
-                .map(texts)
-                .unwrap_or_default(),
-            blocked_device_ids: o
-                .get("ActiveSyncBlockedDeviceIDs")
-                .map(texts)
-                .unwrap_or_default(),
-            mailbox_policy: prop(o, "ActiveSyncMailboxPolicy"),
-        }))
+        Ok(objs.first().map(CasMailbox::from_object))
+    }
+
+    /// `Get-CASMailbox -ResultSize Unlimited` with an optional OPATH `filter`, handed to
+    /// `each` as they arrive.
+    pub async fn get_cas_mailboxes(
+        &self,
+        filter: Option<&str>,
+        mut each: impl FnMut(CasMailbox) + Send,
+    ) -> Result<PipelineReport, PsError> {
+        let mut cmd = Command::new("Get-CASMailbox").arg("ResultSize", "Unlimited");
+        if let Some(f) = filter {
+            cmd = cmd.arg("Filter", f);
+        }
+        self.pool
+            .invoke_each(vec![cmd], |v| {
+                if let Some(o) = v.as_object() {
+                    each(CasMailbox::from_object(o));
+                }
+            })
+            .await
     }
 
     /// `Set-CASMailbox` with `@{Add;Remove}` diffs on the allowed and blocked lists; lists

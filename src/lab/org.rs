@@ -632,7 +632,8 @@ impl Org {
         &DEVICE_KINDS[usize::from(d.kind) % DEVICE_KINDS.len()]
     }
 
-    /// The mailbox with this alias, SMTP address, display name or `DOMAIN\alias`.
+    /// The mailbox with this alias, SMTP address, display name, canonical name
+    /// (`domain/Users/Name`) or `DOMAIN\alias`.
     pub fn find_mailbox(&self, identity: &str) -> Option<u32> {
         let id = identity.trim();
         let alias = id
@@ -646,6 +647,11 @@ impl Org {
         if let Some(&i) = self.alias_index.get(&alias) {
             return Some(i);
         }
+        // The canonical name Exchange prints as a mailbox's Identity: `domain/Users/Name`.
+        let id = match id.rsplit_once('/') {
+            Some((ou, name)) if ou.to_ascii_lowercase().starts_with(&self.domain) => name,
+            _ => id,
+        };
         self.mailboxes
             .iter()
             .position(|m| {

@@ -26,7 +26,6 @@ use super::status::{
 use crate::config::store::write_atomic;
 use crate::config::{ConfigError, ConfigFile, ConfigLocation, ConnectorConfig};
 use crate::engine::{Engine, EngineError, SyncKind, SyncOutcome, SyncState};
-use crate::exchange::target::Target;
 use crate::secrets::{self, Preference, SecretKind};
 
 /// How long the sync in progress may take to finish after a stop request.
@@ -74,9 +73,21 @@ fn build_engine(loc: &ConfigLocation, cfg: &ConnectorConfig) -> Result<Engine, S
     } else {
         None
     };
-    let target = Target::from_config(cfg, service.as_ref(), proxy.as_ref())
-        .map_err(|e| format!("cannot sync: {e}"))?;
-    Ok(Engine::new(target, cfg.is_cas_failover_enabled))
+    let notification = opened
+        .store
+        .get(SecretKind::NotificationAccount)
+        .map_err(|e| e.to_string())?;
+    // Decide, enforce (once `eas-connector enforce --confirm` has been run; a dry run until
+    // then), notify and audit on every sync.
+    crate::engine::access::configured_engine(
+        cfg,
+        loc,
+        service.as_ref(),
+        notification.as_ref(),
+        proxy.as_ref(),
+        false,
+    )
+    .map_err(|e| format!("cannot sync: {e}"))
 }
 
 fn load(loc: &ConfigLocation) -> Result<Loaded, RuntimeError> {
@@ -141,7 +152,7 @@ impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Self {
         let server = match &e {
             EngineError::Exchange { server, .. } => Some(server.clone()),
-            EngineError::NoServer(_) => None,
+            EngineError::NoServer(_) | EngineError::Policy(_) | EngineError::State(_) => None,
         };
         Failure {
             message: e.to_string(),

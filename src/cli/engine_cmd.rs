@@ -1,0 +1,295 @@
+//! The access-control engine from the command line, without the service: `engine run` (one
+//! full or quick sync), `enforce` (show the last dry run, `--confirm` to start enforcing),
+//! `policy check` / `policy example`, and `report` (the audit trail summarised).
+//!
+//! `engine run` keeps its own sync state (watermark, learned servers) in
+//! `EngineRunSyncState.json` in the organization folder; the service keeps its own.
+
+use std::path::Path;
+
+use clap::{Args, Subcommand};
+
+use super::Outcome;
+use crate::config::{ConfigFile, ConfigLocation};
+use crate::engine::access::configured_engine;
+use crate::engine::audit;
+use crate::engine::policy::{AccessPolicy, PolicyError, EXAMPLE, POLICY_FILE};
+use crate::engine::state::EngineState;
+use crate::engine::{SyncKind, SyncState};
+use crate::secrets::{self, Preference, SecretKind};
+
+/// The one-shot run's sync state file.
+pub const RUN_STATE_FILE: &str = "EngineRunSyncState.json";
+
+#[derive(Debug, Subcommand)]
+pub enum EngineCommand {
+    /// Run one sync now (discover, decide, enforce, notify, audit) and print what it did.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct KindArgs {
+    /// Every device, and the organization's settings.
+    #[arg(long)]
+    full: bool,
+    /// Only devices changed since the last sync.
+    #[arg(long)]
+    quick: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    kind: KindArgs,
+    /// Compute and report every change; enforce nothing, mail nobody.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the full report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnforceArgs {
+    /// Confirm that the connector may enforce the policy from the next sync on.
+    #[arg(long)]
+    confirm: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check AccessPolicy.toml and its inventory files; exit 1 with file:line:column for each
+    /// problem.
+    Check,
+    /// Print a documented example policy.
+    Example,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Only decisions since: a date (2026-03-01), an RFC 3339 time, or 24h / 7d / 30m.
+    #[arg(long)]
+    since: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(super) fn run(cmd: EngineCommand, loc: &ConfigLocation) -> anyhow::Result<Outcome> {
+    let EngineCommand::Run(args) = cmd;
+    let file = ConfigFile::load(loc)?;
+    let opened = secrets::open(loc, Preference::from_env()?)?;
+    let get = |k: SecretKind| opened.store.get(k).ok().flatten();
+    let engine = configured_engine(
+        &file.config,
+        loc,
+        get(SecretKind::ServiceAccount).as_ref(),
+        get(SecretKind::NotificationAccount).as_ref(),
+        get(SecretKind::Proxy).as_ref(),
+        args.dry_run,
+    )?;
+    let state_path = loc.org_dir().join(RUN_STATE_FILE);
+    let mut state: SyncState = match std::fs::read(&state_path) {
+        Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
+        Err(_) => SyncState::default(),
+    };
+    let kind = if args.kind.full {
+        SyncKind::Full
+    } else {
+        SyncKind::Quick
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let outcome = rt.block_on(engine.sync(kind, &mut state, |_| {}))?;
+    crate::config::store::write_atomic(&state_path, &serde_json::to_vec(&state)?, None, None)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+        return Ok(Outcome::Success);
+    }
+    println!(
+        "{:?} sync on {}: {} devices read in {} ms",
+        outcome.kind, outcome.server, outcome.devices, outcome.duration_ms
+    );
+    for (s, e) in &outcome.failed_over_from {
+        println!("  {s} did not answer: {e}");
+    }
+    let Some(r) = &outcome.access else {
+        println!(
+            "  no access policy ({}): devices were discovered, nothing was decided; start from `eas-connector policy example`",
+            loc.org_dir().join(POLICY_FILE).display()
+        );
+        return Ok(Outcome::Success);
+    };
+    if let Some(why) = &r.dry_run_reason {
+        println!("DRY RUN ({why}): nothing was changed");
+    }
+    println!(
+        "  decided {} (passes {}): {}",
+        r.decided,
+        r.passes,
+        counts(&r.by_action)
+    );
+    println!("  by source: {}", counts(&r.by_source));
+    if let Some(g) = r.grandfathered {
+        println!("  grandfathered {g} existing devices");
+    }
+    println!(
+        "  {} mailbox(es) {}, {} new or changed decisions",
+        r.mailbox_changes.len(),
+        if r.dry_run { "would change" } else { "changed" },
+        r.changed_decisions
+    );
+    for c in r.mailbox_changes.iter().take(20) {
+        println!(
+            "    {}: allow +{:?} -{:?}, block +{:?} -{:?}",
+            c.mailbox, c.allow_add, c.allow_remove, c.block_add, c.block_remove
+        );
+    }
+    if r.mailbox_changes.len() > 20 {
+        println!("    … (--json for all)");
+    }
+    for c in r.org_changes.iter().chain(&r.policy_changes) {
+        println!("  {c}");
+    }
+    println!("  notifications queued: {}", r.notifications_queued);
+    if let Some(n) = &r.notifications {
+        println!(
+            "  notifications sent {}, failed {}, still queued {}",
+            n.sent, n.failed, n.queued
+        );
+    }
+    for s in &r.failovers {
+        println!("  failed over to {s}");
+    }
+    for f in &r.failures {
+        println!("  FAILED: {f}");
+    }
+    Ok(if r.failures.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::ProblemsFound
+    })
+}
+
+fn counts(m: &std::collections::BTreeMap<String, usize>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn enforce(args: EnforceArgs, loc: &ConfigLocation) -> anyhow::Result<Outcome> {
+    let dir = loc.org_dir();
+    if args.confirm {
+        let by = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        let s = EngineState::confirm(&dir, &by)?;
+        println!(
+            "Enforcement confirmed ({} by {}); the next sync is a full sync that enforces the policy.",
+            s.confirmed.as_ref().map(|c| c.at.as_str()).unwrap_or_default(),
+            by
+        );
+        return Ok(Outcome::Success);
+    }
+    let s = EngineState::load(&dir)?;
+    match &s.confirmed {
+        Some(c) => println!("Enforcement is on (confirmed {} by {}).", c.at, c.by),
+        None => println!(
+            "Enforcement is NOT confirmed: every sync is a dry run. Review the last dry run, then run `eas-connector enforce --confirm`."
+        ),
+    }
+    if let Some(r) = &s.last_dry_run {
+        println!(
+            "Last dry run: {} devices decided ({}); {} mailbox(es) would change; {}",
+            r.decided,
+            counts(&r.by_action),
+            r.mailbox_changes.len(),
+            if r.org_changes.is_empty() {
+                "no organization changes".to_string()
+            } else {
+                r.org_changes.join("; ")
+            }
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+pub(super) fn policy(cmd: PolicyCommand, loc: &ConfigLocation) -> anyhow::Result<Outcome> {
+    match cmd {
+        PolicyCommand::Example => {
+            print!("{EXAMPLE}");
+            Ok(Outcome::Success)
+        }
+        PolicyCommand::Check => check(&loc.org_dir()),
+    }
+}
+
+fn check(dir: &Path) -> anyhow::Result<Outcome> {
+    match AccessPolicy::load(dir) {
+        Ok(p) => {
+            println!(
+                "{} is valid: {} rule(s), {} inventory device(s), default {}, precedence {:?}{}",
+                dir.join(POLICY_FILE).display(),
+                p.rules.0.len(),
+                p.inventory.entries.len(),
+                p.default,
+                p.precedence,
+                if p.dry_run { ", dry run" } else { "" }
+            );
+            Ok(Outcome::Success)
+        }
+        Err(PolicyError::Invalid(problems)) => {
+            for p in problems {
+                eprintln!("{p}");
+            }
+            Ok(Outcome::ProblemsFound)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(Outcome::ProblemsFound)
+        }
+    }
+}
+
+pub(super) fn report(args: ReportArgs, loc: &ConfigLocation) -> anyhow::Result<Outcome> {
+    let since = match &args.since {
+        None => None,
+        Some(s) => Some(audit::parse_since(s).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--since '{s}': use a date (2026-03-01), an RFC 3339 time, or 24h / 7d / 30m"
+            )
+        })?),
+    };
+    let s = audit::summarize(&loc.logs_dir(), since)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(Outcome::Success);
+    }
+    println!(
+        "{} decisions on {} devices{}",
+        s.decisions,
+        s.devices,
+        s.since
+            .as_deref()
+            .map(|t| format!(" since {t}"))
+            .unwrap_or_default()
+    );
+    println!("  actions:  {}", counts(&s.by_action));
+    println!("  sources:  {}", counts(&s.by_source));
+    println!("  outcomes: {}", counts(&s.by_outcome));
+    if !s.held_back.is_empty() {
+        println!("  held back now (latest first):");
+        for r in &s.held_back {
+            println!(
+                "    {} {} {} ({}: {}) {}",
+                r.time, r.device, r.action, r.source, r.reason, r.outcome
+            );
+        }
+    }
+    if s.unreadable_lines > 0 {
+        println!("  {} unreadable line(s) skipped", s.unreadable_lines);
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,413 @@
+//! Notifications: when a device becomes blocked or quarantined, its user gets one mail —
+//! which device, why, and what to do — sent through EWS from the notification account.
+//!
+//! Messages come from templates in English, Dutch and French; a file
+//! `Templates/<lang>/<blocked|quarantined>.html` in the organization folder (first line
+//! `Subject: …`, then the HTML body) overrides the built-in one. Mails wait in a persistent
+//! queue (`NotificationQueue.json`): written before any attempt, removed only after EWS
+//! accepted the message, retried with back-off on later syncs; a failure never stops or
+//! delays enforcement and never loses a message. Which state a user was told about is kept
+//! by the engine, so each state change is mailed once, not on every sync.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::policy::Action;
+use crate::exchange::client::{Credentials, Session};
+use crate::exchange::ews::{Ews, Mail};
+use crate::exchange::http::{ConnectOptions, Endpoint};
+
+/// The queue file's name in the organization folder.
+pub const QUEUE_FILE: &str = "NotificationQueue.json";
+
+/// What a template is filled with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailFacts {
+    pub user: String,
+    pub device: String,
+    pub device_type: String,
+    pub device_model: String,
+    pub device_id: String,
+    pub action: Action,
+    pub reason: String,
+    /// The organization's own words (UserMailInsert), may be empty.
+    pub instructions: String,
+}
+
+const EN_BLOCKED: &str = "Subject: Your device {{device}} can no longer sync with your mailbox\n\n<p>Hello {{user}},</p><p>Your device <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) has been <b>blocked</b> from synchronizing mail, calendar and contacts.</p><p>Reason: {{reason}}.</p><p>What to do: contact your IT helpdesk if you need this device; a blocked device stays blocked until IT changes the policy.</p><p>{{instructions}}</p>";
+const EN_QUARANTINED: &str = "Subject: Your device {{device}} is waiting for approval\n\n<p>Hello {{user}},</p><p>Your device <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) has been put in <b>quarantine</b>: it cannot sync mail, calendar and contacts until it is approved.</p><p>Reason: {{reason}}.</p><p>What to do: enroll the device in device management (or ask your IT helpdesk to approve it). It will sync again within minutes after approval.</p><p>{{instructions}}</p>";
+const NL_BLOCKED: &str = "Subject: Uw apparaat {{device}} kan niet meer synchroniseren met uw mailbox\n\n<p>Beste {{user}},</p><p>Uw apparaat <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) is <b>geblokkeerd</b> voor het synchroniseren van e-mail, agenda en contactpersonen.</p><p>Reden: {{reason}}.</p><p>Wat te doen: neem contact op met uw IT-helpdesk als u dit apparaat nodig hebt; een geblokkeerd apparaat blijft geblokkeerd tot IT het beleid wijzigt.</p><p>{{instructions}}</p>";
+const NL_QUARANTINED: &str = "Subject: Uw apparaat {{device}} wacht op goedkeuring\n\n<p>Beste {{user}},</p><p>Uw apparaat <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) staat in <b>quarantaine</b>: het kan geen e-mail, agenda en contactpersonen synchroniseren tot het is goedgekeurd.</p><p>Reden: {{reason}}.</p><p>Wat te doen: meld het apparaat aan bij apparaatbeheer (of vraag uw IT-helpdesk om goedkeuring). Na goedkeuring synchroniseert het binnen enkele minuten weer.</p><p>{{instructions}}</p>";
+const FR_BLOCKED: &str = "Subject: Votre appareil {{device}} ne peut plus se synchroniser avec votre boîte aux lettres\n\n<p>Bonjour {{user}},</p><p>Votre appareil <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) a été <b>bloqué</b> : il ne peut plus synchroniser la messagerie, le calendrier et les contacts.</p><p>Motif : {{reason}}.</p><p>Que faire : contactez votre support informatique si vous avez besoin de cet appareil ; il restera bloqué tant que la stratégie n’est pas modifiée.</p><p>{{instructions}}</p>";
+const FR_QUARANTINED: &str = "Subject: Votre appareil {{device}} attend une approbation\n\n<p>Bonjour {{user}},</p><p>Votre appareil <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) a été mis en <b>quarantaine</b> : il ne peut pas synchroniser la messagerie, le calendrier et les contacts avant d’être approuvé.</p><p>Motif : {{reason}}.</p><p>Que faire : inscrivez l’appareil dans la gestion des appareils (ou demandez son approbation au support informatique). Il se synchronisera à nouveau quelques minutes après l’approbation.</p><p>{{instructions}}</p>";
+
+/// The built-in template for a language and action (`en` when the language is unknown).
+pub fn builtin(language: &str, action: Action) -> &'static str {
+    match (language, action) {
+        ("nl", Action::Block) => NL_BLOCKED,
+        ("nl", _) => NL_QUARANTINED,
+        ("fr", Action::Block) => FR_BLOCKED,
+        ("fr", _) => FR_QUARANTINED,
+        (_, Action::Block) => EN_BLOCKED,
+        (_, _) => EN_QUARANTINED,
+    }
+}
+
+fn template_file(org_dir: &Path, language: &str, action: Action) -> PathBuf {
+    org_dir.join("Templates").join(language).join(match action {
+        Action::Block => "blocked.html",
+        _ => "quarantined.html",
+    })
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Subject and HTML body for `facts`, from the org folder's template or the built-in one.
+pub fn render(org_dir: &Path, language: &str, facts: &MailFacts) -> (String, String) {
+    let custom = std::fs::read_to_string(template_file(org_dir, language, facts.action)).ok();
+    let template = custom
+        .as_deref()
+        .unwrap_or_else(|| builtin(language, facts.action));
+    let (subject, body) = match template.split_once('\n') {
+        Some((first, rest)) if first.trim_start().starts_with("Subject:") => (
+            first.trim_start().trim_start_matches("Subject:").trim(),
+            rest.trim_start_matches(['\r', '\n']),
+        ),
+        _ => ("Your mobile device's access to your mailbox", template),
+    };
+    let fill = |t: &str, escape: bool| {
+        let e = |s: &str| {
+            if escape {
+                html_escape(s)
+            } else {
+                s.to_string()
+            }
+        };
+        t.replace("{{user}}", &e(&facts.user))
+            .replace("{{device}}", &e(&facts.device))
+            .replace("{{device_type}}", &e(&facts.device_type))
+            .replace("{{device_model}}", &e(&facts.device_model))
+            .replace("{{device_id}}", &e(&facts.device_id))
+            .replace("{{state}}", &e(facts.action.as_str()))
+            .replace("{{reason}}", &e(&facts.reason))
+            .replace("{{instructions}}", &e(&facts.instructions))
+    };
+    (fill(subject, false), fill(body, true))
+}
+
+/// A mail waiting to be sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedMail {
+    pub id: String,
+    pub device_id: String,
+    pub to: String,
+    pub subject: String,
+    pub html_body: String,
+    pub queued_at: String,
+    pub attempts: u32,
+    /// Unix seconds before which it is not tried again.
+    pub not_before: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// The persistent queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queue {
+    pub mails: Vec<QueuedMail>,
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl Queue {
+    pub fn path(org_dir: &Path) -> PathBuf {
+        org_dir.join(QUEUE_FILE)
+    }
+
+    /// Read the queue; a damaged file is kept aside (`.damaged`) rather than overwritten.
+    pub fn load(org_dir: &Path) -> std::io::Result<Queue> {
+        let path = Self::path(org_dir);
+        match std::fs::read(&path) {
+            Ok(b) => match serde_json::from_slice(&b) {
+                Ok(q) => Ok(q),
+                Err(e) => {
+                    let aside = path.with_extension("json.damaged");
+                    std::fs::rename(&path, &aside)?;
+                    tracing::error!(
+                        "{} was damaged ({e}); kept as {}",
+                        path.display(),
+                        aside.display()
+                    );
+                    Ok(Queue::default())
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Queue::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn save(&self, org_dir: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        crate::config::store::write_atomic(&Self::path(org_dir), &json, None, None)
+    }
+
+    pub fn push(&mut self, device_id: &str, to: &str, subject: String, html_body: String) {
+        self.mails.push(QueuedMail {
+            id: uuid::Uuid::new_v4().to_string(),
+            device_id: device_id.to_string(),
+            to: to.to_string(),
+            subject,
+            html_body,
+            queued_at: super::audit::now_rfc3339(),
+            attempts: 0,
+            not_before: 0,
+            last_error: None,
+        });
+    }
+}
+
+/// Sends one mail.
+pub trait MailSender: Send {
+    fn send<'a>(
+        &'a mut self,
+        mail: &'a Mail,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
+/// How to reach EWS for the notification account.
+#[derive(Debug, Clone)]
+pub struct EwsSettings {
+    /// `ExchangeWebServiceURL`; Autodiscover when `None`.
+    pub ews_url: Option<String>,
+    /// The notification mailbox (for Autodiscover).
+    pub mailbox: String,
+    /// The configured CAS (`host[:port]`), tried first by Autodiscover.
+    pub cas: Option<String>,
+    pub connect: ConnectOptions,
+    pub credentials: Credentials,
+}
+
+/// Sends through EWS, finding the URL once.
+pub struct EwsSender {
+    settings: EwsSettings,
+    client: Option<Ews>,
+}
+
+impl EwsSender {
+    pub fn new(settings: EwsSettings) -> Self {
+        EwsSender {
+            settings,
+            client: None,
+        }
+    }
+
+    async fn client(&mut self) -> Result<&mut Ews, String> {
+        if self.client.is_none() {
+            let url = match &self.settings.ews_url {
+                Some(u) => u.clone(),
+                None => {
+                    crate::exchange::autodiscover::discover(
+                        &self.settings.mailbox,
+                        self.settings.cas.as_deref(),
+                        &self.settings.connect,
+                        &self.settings.credentials,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ews_url
+                }
+            };
+            let ep = Endpoint::parse(&url).map_err(|e| e.to_string())?;
+            let path = ep.path.clone();
+            self.client = Some(Ews::new(
+                Session::basic(
+                    ep,
+                    self.settings.connect.clone(),
+                    &self.settings.credentials,
+                ),
+                &path,
+            ));
+        }
+        self.client.as_mut().ok_or_else(|| "no EWS client".into())
+    }
+}
+
+impl MailSender for EwsSender {
+    fn send<'a>(
+        &'a mut self,
+        mail: &'a Mail,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let r = self.client().await?.send(mail).await;
+            if r.is_err() {
+                // Rediscover and reconnect next time.
+                self.client = None;
+            }
+            r.map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// What one drain did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainReport {
+    pub sent: usize,
+    pub failed: usize,
+    /// Still queued afterwards.
+    pub queued: usize,
+}
+
+/// Try the due mails of the queue, within `budget`; the queue file is updated after each
+/// mail so a crash loses nothing and sends nothing twice (at most the one in flight).
+pub async fn drain(
+    org_dir: &Path,
+    sender: &mut dyn MailSender,
+    budget: Duration,
+) -> std::io::Result<DrainReport> {
+    let mut q = Queue::load(org_dir)?;
+    let started = Instant::now();
+    let mut report = DrainReport::default();
+    let now = unix_now();
+    let mut i = 0;
+    while i < q.mails.len() {
+        if started.elapsed() > budget {
+            break;
+        }
+        if q.mails[i].not_before > now {
+            i += 1;
+            continue;
+        }
+        let m = &q.mails[i];
+        let mail = Mail {
+            to: vec![m.to.clone()],
+            subject: m.subject.clone(),
+            html_body: m.html_body.clone(),
+        };
+        match sender.send(&mail).await {
+            Ok(()) => {
+                q.mails.remove(i);
+                report.sent += 1;
+            }
+            Err(e) => {
+                let m = &mut q.mails[i];
+                m.attempts += 1;
+                let wait = 60i64 << m.attempts.min(6);
+                m.not_before = unix_now() + wait.min(3600);
+                tracing::warn!(
+                    "notification to {} failed (attempt {}): {e}; retried later",
+                    m.to,
+                    m.attempts
+                );
+                m.last_error = Some(e);
+                report.failed += 1;
+                // The server is likely down: leave the rest for the next sync.
+                q.save(org_dir)?;
+                break;
+            }
+        }
+        q.save(org_dir)?;
+    }
+    report.queued = q.mails.len();
+    Ok(report)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn facts(action: Action) -> MailFacts {
+        MailFacts {
+            user: "Anna <x>".into(),
+            device: "anna_iPhone".into(),
+            device_type: "iPhone".into(),
+            device_model: "iPhone15C2".into(),
+            device_id: "ApplX".into(),
+            action,
+            reason: "rule \"Old iOS\"".into(),
+            instructions: "Enroll at https://mdm".into(),
+        }
+    }
+
+    #[test]
+    fn templates_in_three_languages_and_overrides() {
+        let d = tempfile::tempdir().unwrap();
+        let (s, b) = render(d.path(), "en", &facts(Action::Block));
+        assert_eq!(
+            s,
+            "Your device anna_iPhone can no longer sync with your mailbox"
+        );
+        assert!(b.contains("Anna &lt;x&gt;") && b.contains("blocked") && b.contains("https://mdm"));
+        let (s, _) = render(d.path(), "nl", &facts(Action::Quarantine));
+        assert!(s.contains("wacht op goedkeuring"));
+        let (s, _) = render(d.path(), "fr", &facts(Action::Block));
+        assert!(s.starts_with("Votre appareil"));
+        let t = d.path().join("Templates/en");
+        std::fs::create_dir_all(&t).unwrap();
+        std::fs::write(
+            t.join("blocked.html"),
+            "Subject: Nope {{device}}\n\n<p>{{reason}}</p>",
+        )
+        .unwrap();
+        let (s, b) = render(d.path(), "en", &facts(Action::Block));
+        assert_eq!(
+            (s.as_str(), b.as_str()),
+            ("Nope anna_iPhone", "<p>rule &quot;Old iOS&quot;</p>")
+        );
+    }
+
+    struct Flaky(usize, Vec<String>);
+    impl MailSender for Flaky {
+        fn send<'a>(
+            &'a mut self,
+            mail: &'a Mail,
+        ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+            Box::pin(async move {
+                if self.0 > 0 {
+                    self.0 -= 1;
+                    return Err("down".into());
+                }
+                self.1.push(mail.to[0].clone());
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_stay_queued_and_are_retried() {
+        let d = tempfile::tempdir().unwrap();
+        let mut q = Queue::default();
+        q.push("D1", "a@x", "s".into(), "b".into());
+        q.push("D2", "b@x", "s".into(), "b".into());
+        q.save(d.path()).unwrap();
+        let mut s = Flaky(1, Vec::new());
+        let r = drain(d.path(), &mut s, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!((r.sent, r.failed, r.queued), (0, 1, 2));
+        // Not due yet: nothing is tried.
+        let r = drain(d.path(), &mut s, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!((r.sent, r.queued), (1, 2 - 1));
+        let mut q = Queue::load(d.path()).unwrap();
+        q.mails[0].not_before = 0;
+        q.save(d.path()).unwrap();
+        let r = drain(d.path(), &mut s, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!((r.sent, r.queued), (1, 0));
+        assert_eq!(s.1, vec!["b@x", "a@x"]);
+    }
+}

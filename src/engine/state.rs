@@ -1,0 +1,195 @@
+//! What the access-control engine remembers between syncs, in `EngineState.json` in the
+//! organization folder: each device's last decision and the state it was last notified
+//! about, the devices grandfathered when the connector was first enabled, the admin's
+//! confirmation that enforcement may start, and a small mailbox directory (alias, SMTP
+//! address) learned on full syncs.
+//!
+//! It is written atomically after every sync (a crash leaves the previous whole file), and
+//! the CLI's `enforce --confirm` edits it without the service. It must hold no secrets.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::policy::Action;
+
+/// The state file's name.
+pub const STATE_FILE: &str = "EngineState.json";
+
+/// One device as the engine last saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    /// The mailbox's canonical identity (`domain/Users/Name`).
+    pub mailbox: String,
+    /// `user_DeviceType` (as ConfigMgr names devices), unique per user.
+    pub name: String,
+    /// The last decision.
+    pub action: Action,
+    /// Whether that decision has been enforced (false after a dry run).
+    pub applied: bool,
+    /// The blocked/quarantined state the user was last told about (None: none, or allowed
+    /// since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notified: Option<Action>,
+}
+
+/// A mailbox as learned from `Get-CASMailbox`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxInfo {
+    pub alias: String,
+    pub smtp: String,
+    pub display_name: String,
+}
+
+/// The grandfathered devices and when they were recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrandfatheredSet {
+    pub recorded_at: String,
+    /// Lower-case device ids.
+    pub devices: BTreeSet<String>,
+}
+
+/// The admin's go-ahead for enforcement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub at: String,
+    pub by: String,
+}
+
+/// Everything in `EngineState.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineState {
+    #[serde(default)]
+    pub confirmed: Option<Confirmation>,
+    /// Set by `enforce --confirm`: the next sync runs as a full sync.
+    #[serde(default)]
+    pub full_sync_requested: bool,
+    #[serde(default)]
+    pub grandfathered: Option<GrandfatheredSet>,
+    /// By lower-case device id.
+    #[serde(default)]
+    pub devices: BTreeMap<String, DeviceRecord>,
+    /// By canonical identity.
+    #[serde(default)]
+    pub mailboxes: BTreeMap<String, MailboxInfo>,
+    /// Digest of the policy (and inventory files) last enforced by a full sync.
+    #[serde(default)]
+    pub policy_digest: Option<String>,
+    /// Summary of the last dry run, for `enforce` to show before confirming.
+    #[serde(default)]
+    pub last_dry_run: Option<super::AccessReport>,
+}
+
+/// Why the state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("could not read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is damaged ({message}); move it aside to start over (devices will be decided again, grandfathering recorded again)")]
+    Damaged { path: PathBuf, message: String },
+    #[error("could not write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl EngineState {
+    pub fn path(org_dir: &Path) -> PathBuf {
+        org_dir.join(STATE_FILE)
+    }
+
+    /// Read the state (an empty one when the file does not exist yet).
+    pub fn load(org_dir: &Path) -> Result<EngineState, StateError> {
+        let path = Self::path(org_dir);
+        match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| StateError::Damaged {
+                path,
+                message: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(EngineState::default()),
+            Err(source) => Err(StateError::Read { path, source }),
+        }
+    }
+
+    /// Write the state atomically.
+    pub fn save(&self, org_dir: &Path) -> Result<(), StateError> {
+        let path = Self::path(org_dir);
+        let json = serde_json::to_vec(self).map_err(|e| StateError::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        crate::config::store::write_atomic(&path, &json, None, None)
+            .map_err(|source| StateError::Write { path, source })
+    }
+
+    /// Record the admin's confirmation; the next sync is a full one and enforces.
+    pub fn confirm(org_dir: &Path, by: &str) -> Result<EngineState, StateError> {
+        let mut s = Self::load(org_dir)?;
+        s.confirmed = Some(Confirmation {
+            at: super::audit::now_rfc3339(),
+            by: by.to_string(),
+        });
+        s.full_sync_requested = true;
+        s.save(org_dir)?;
+        Ok(s)
+    }
+}
+
+/// A ConfigMgr-style name, `user_DeviceType`, made unique among `taken` with `_2`, `_3`…
+pub fn device_name<'a>(
+    user: &str,
+    device_type: &str,
+    taken: impl Iterator<Item = &'a str>,
+) -> String {
+    let user: String = user
+        .chars()
+        .map(|c| if c.is_whitespace() { '.' } else { c })
+        .collect();
+    let base = format!("{user}_{device_type}");
+    let taken: BTreeSet<&str> = taken.collect();
+    if !taken.contains(base.as_str()) {
+        return base;
+    }
+    (2..)
+        .map(|n| format!("{base}_{n}"))
+        .find(|c| !taken.contains(c.as_str()))
+        .unwrap_or(base)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_disambiguated() {
+        assert_eq!(device_name("anna", "iPhone", [].into_iter()), "anna_iPhone");
+        assert_eq!(
+            device_name("anna", "iPhone", ["anna_iPhone"].into_iter()),
+            "anna_iPhone_2"
+        );
+        assert_eq!(
+            device_name("Anna de Vries", "iPad", ["x"].into_iter()),
+            "Anna.de.Vries_iPad"
+        );
+    }
+
+    #[test]
+    fn state_round_trips_and_confirms() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(EngineState::load(d.path()).unwrap(), EngineState::default());
+        let s = EngineState::confirm(d.path(), "admin").unwrap();
+        assert!(s.full_sync_requested);
+        assert_eq!(EngineState::load(d.path()).unwrap(), s);
+        std::fs::write(EngineState::path(d.path()), "{").unwrap();
+        assert!(matches!(
+            EngineState::load(d.path()),
+            Err(StateError::Damaged { .. })
+        ));
+    }
+}
