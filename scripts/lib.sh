@@ -26,4 +26,10 @@ ensure_packages() {
 # Packages needed to build the project on Linux.
 BUILD_PACKAGES=(pkg-config libdbus-1-dev gcc)
 
+# Extra packages for the Windows part (scripts/windows/check): mingw-w64 to link the .exe and
+# build test helpers, wine to run them, wixl/msitools to build and read the MSI, a font for
+# GUI text under wine, python3 for a byte-level password scan.
+WINDOWS_PACKAGES=(binutils-mingw-w64-x86-64 gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64
+                  mingw-w64-x86-64-dev wine wine64 wixl msitools fonts-dejavu-core python3)
+
 step() { printf '\n==> %s\n' "$*"; }
