@@ -1,0 +1,54 @@
+//! `eas-connector-setup`: the setup wizard. Parses `--lang`, `--org` and `--config-dir`, then
+//! hands over to `eas_connector::wizard`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use eas_connector::config::ConfigLocation;
+use eas_connector::wizard::{self, i18n::Lang};
+
+/// EAS Connector setup wizard.
+#[derive(Debug, Parser)]
+#[command(name = "eas-connector-setup", version)]
+struct Args {
+    /// Display language (default: the system's).
+    #[arg(long, value_parser = ["en", "nl", "fr"])]
+    lang: Option<String>,
+    /// Exchange organization to set up.
+    #[arg(long, env = "EAS_CONNECTOR_ORG", default_value = eas_connector::config::DEFAULT_ORG)]
+    org: String,
+    /// Configuration root instead of the platform's.
+    #[arg(long, env = "EAS_CONNECTOR_CONFIG_DIR", value_name = "DIR")]
+    config_dir: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let lang = args
+        .lang
+        .as_deref()
+        .and_then(Lang::parse)
+        .unwrap_or_else(Lang::from_os);
+    let location = match ConfigLocation::new(args.config_dir.as_deref(), &args.org) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // The platform's service manager is not part of this build yet: the wizard offers to
+    // write the configuration only.
+    let opts = wizard::Options {
+        lang,
+        location,
+        manager: None,
+    };
+    match wizard::run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: the setup window could not be opened: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
