@@ -80,10 +80,8 @@ impl fmt::Debug for LabHandle {
 
 /// Start the lab Exchange on loopback (free ports, state in a temporary folder).
 pub async fn start_lab() -> Result<LabHandle, String> {
-    let state_dir = std::env::temp_dir().join(format!(
-        "eas-connector-setup-lab-{}",
-        std::process::id()
-    ));
+    let state_dir =
+        std::env::temp_dir().join(format!("eas-connector-setup-lab-{}", std::process::id()));
     Lab::start(LabOptions {
         state_dir,
         ..LabOptions::default()
@@ -96,41 +94,44 @@ pub async fn start_lab() -> Result<LabHandle, String> {
 /// Validate `plan` for `loc` (the Connect page): one message per finished check, then the
 /// report. Passwords not typed are read from the vault for the run and never leave it.
 pub fn validate(loc: ConfigLocation, plan: Plan) -> impl Stream<Item = connect::Message> {
-    iced::stream::channel(64, async move |mut tx: iced::futures::channel::mpsc::Sender<_>| {
-        let result = async {
-            let file = setup::planned_config(&loc, &plan).map_err(|e| e.to_string())?;
-            let (loc2, plan2) = (loc.clone(), plan.clone());
-            let passwords = tokio::task::spawn_blocking(move || {
-                let store = open_store(&loc2, plan2.register_service);
-                SecretKind::ALL.map(|k| {
-                    plan2
-                        .passwords
-                        .iter()
-                        .find(|(kind, _)| *kind == k)
-                        .map(|(_, s)| s.clone())
-                        .or_else(|| {
-                            if plan2.replace {
-                                None
-                            } else {
-                                store.as_ref().and_then(|s| s.get(k).ok().flatten())
-                            }
-                        })
+    iced::stream::channel(
+        64,
+        async move |mut tx: iced::futures::channel::mpsc::Sender<_>| {
+            let result = async {
+                let file = setup::planned_config(&loc, &plan).map_err(|e| e.to_string())?;
+                let (loc2, plan2) = (loc.clone(), plan.clone());
+                let passwords = tokio::task::spawn_blocking(move || {
+                    let store = open_store(&loc2, plan2.register_service);
+                    SecretKind::ALL.map(|k| {
+                        plan2
+                            .passwords
+                            .iter()
+                            .find(|(kind, _)| *kind == k)
+                            .map(|(_, s)| s.clone())
+                            .or_else(|| {
+                                if plan2.replace {
+                                    None
+                                } else {
+                                    store.as_ref().and_then(|s| s.get(k).ok().flatten())
+                                }
+                            })
+                    })
                 })
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-            let mut sink = tx.clone();
-            let report = setup::validate_plan(&file.config, passwords, &mut |p| {
-                if let Progress::Check(c) = p {
-                    let _ = sink.try_send(connect::Message::Checked(c));
-                }
-            })
+                .await
+                .map_err(|e| e.to_string())?;
+                let mut sink = tx.clone();
+                let report = setup::validate_plan(&file.config, passwords, &mut |p| {
+                    if let Progress::Check(c) = p {
+                        let _ = sink.try_send(connect::Message::Checked(c));
+                    }
+                })
+                .await;
+                Ok::<_, String>(report)
+            }
             .await;
-            Ok::<_, String>(report)
-        }
-        .await;
-        let _ = tx.send(connect::Message::Finished(result)).await;
-    })
+            let _ = tx.send(connect::Message::Finished(result)).await;
+        },
+    )
 }
 
 /// What the Done page shows about a finished setup.
@@ -165,21 +166,24 @@ pub fn apply(
     plan: Plan,
     manager: Option<Arc<dyn ServiceManager>>,
 ) -> impl Stream<Item = apply::Message> {
-    iced::stream::channel(64, async move |mut tx: iced::futures::channel::mpsc::Sender<_>| {
-        let mut sink = tx.clone();
-        let result = setup::apply(&loc, &plan, manager.as_deref(), move |p| {
-            let _ = sink.try_send(apply::Message::Progress(p));
-        })
-        .await;
-        let outcome = result
-            .map(|a| Outcome {
-                config_path: a.config_path,
-                secret_store: a.secret_store,
-                service: a.service.map(|(n, s)| (n, format!("{s:?}"))),
+    iced::stream::channel(
+        64,
+        async move |mut tx: iced::futures::channel::mpsc::Sender<_>| {
+            let mut sink = tx.clone();
+            let result = setup::apply(&loc, &plan, manager.as_deref(), move |p| {
+                let _ = sink.try_send(apply::Message::Progress(p));
             })
-            .map_err(|e| explain(&e));
-        let _ = tx.send(apply::Message::Finished(outcome)).await;
-    })
+            .await;
+            let outcome = result
+                .map(|a| Outcome {
+                    config_path: a.config_path,
+                    secret_store: a.secret_store,
+                    service: a.service.map(|(n, s)| (n, format!("{s:?}"))),
+                })
+                .map_err(|e| explain(&e));
+            let _ = tx.send(apply::Message::Finished(outcome)).await;
+        },
+    )
 }
 
 /// Ask for a PEM file with the platform's file dialog; `None` when cancelled or unavailable.

@@ -105,18 +105,29 @@ impl Form {
             ("ExchangeServerType", self.server_type.as_str().to_string()),
             (
                 "ClientAccessServer",
-                if hosted { String::new() } else { self.cas.clone() },
+                if hosted {
+                    String::new()
+                } else {
+                    self.cas.clone()
+                },
             ),
             (
                 "HostedServerAddress",
-                if hosted { self.hosted.clone() } else { String::new() },
+                if hosted {
+                    self.hosted.clone()
+                } else {
+                    String::new()
+                },
             ),
             ("ExchangeWebServiceURL", self.ews_url.clone()),
             ("TrustedCaFile", self.ca_file.clone()),
             ("Proxy/Enabled", self.proxy_enabled.to_string()),
             ("Proxy/Host", self.proxy_host.clone()),
             ("Proxy/Port", self.proxy_port.clone()),
-            ("Proxy/UseCredentials", self.proxy_use_credentials.to_string()),
+            (
+                "Proxy/UseCredentials",
+                self.proxy_use_credentials.to_string(),
+            ),
             ("Proxy/User", self.proxy_user.clone()),
             ("ServiceAccount/User", self.service_user.clone()),
             ("NotificationAccount/User", self.notify_user.clone()),
@@ -139,7 +150,10 @@ impl Form {
             out.push((SecretKind::ServiceAccount, self.service_password.clone()));
         }
         if !self.notify_password.is_empty() {
-            out.push((SecretKind::NotificationAccount, self.notify_password.clone()));
+            out.push((
+                SecretKind::NotificationAccount,
+                self.notify_password.clone(),
+            ));
         }
         if self.proxy_enabled && self.proxy_use_credentials && !self.proxy_password.is_empty() {
             out.push((SecretKind::Proxy, self.proxy_password.clone()));
@@ -247,7 +261,11 @@ impl Form {
     /// The Options page is complete.
     pub fn options_ok(&self) -> bool {
         self.ok(
-            &["MaxParallelRunspaces", "QuickSyncIntervalMinutes", "FullSyncTimeOfDay"],
+            &[
+                "MaxParallelRunspaces",
+                "QuickSyncIntervalMinutes",
+                "FullSyncTimeOfDay",
+            ],
             &[],
         )
     }
@@ -278,7 +296,10 @@ mod tests {
         };
         assert!(f.error("Proxy/Port").unwrap().contains("1-65535"));
         f.service_user = "nodomain".into();
-        assert!(f.error("ServiceAccount/User").unwrap().contains("DOMAIN\\user"));
+        assert!(f
+            .error("ServiceAccount/User")
+            .unwrap()
+            .contains("DOMAIN\\user"));
         assert!(!f.service_ok());
         f.service_user = "CONTOSO\\svc".into();
         assert!(!f.service_ok(), "no password yet");

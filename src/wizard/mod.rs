@@ -113,7 +113,9 @@ impl Step {
     /// One line under the title in the header.
     pub fn subtitle(self, l: Lang) -> &'static str {
         l.t(match self {
-            Step::Welcome => "Set up the connector between Exchange ActiveSync and your device policy.",
+            Step::Welcome => {
+                "Set up the connector between Exchange ActiveSync and your device policy."
+            }
             Step::ServerType => "Choose how the connector reaches your Exchange organization.",
             Step::Server => "Which server the connector talks to.",
             Step::Proxy => "How this computer reaches Exchange.",
@@ -231,7 +233,11 @@ impl Wizard {
     }
 
     pub fn title(&self) -> String {
-        format!("{} — {}", self.lang.t("EAS Connector Setup"), self.step.title(self.lang))
+        format!(
+            "{} — {}",
+            self.lang.t("EAS Connector Setup"),
+            self.step.title(self.lang)
+        )
     }
 
     fn mode(&self) -> Mode {
@@ -282,7 +288,8 @@ impl Wizard {
 
     fn plan(&self) -> crate::setup::Plan {
         let replace = matches!(self.mode(), Mode::Replace | Mode::Lab);
-        self.form.plan(replace, self.register_service && self.manager.is_some())
+        self.form
+            .plan(replace, self.register_service && self.manager.is_some())
     }
 
     /// Go to `step`, starting what that page runs on arrival.
@@ -304,9 +311,11 @@ impl Wizard {
     fn run_checks(&mut self) -> Task<Message> {
         let _ = self.stop_checks();
         self.connect.start();
-        let (task, handle) =
-            Task::run(effects::validate(self.loc.clone(), self.plan()), Message::Connect)
-                .abortable();
+        let (task, handle) = Task::run(
+            effects::validate(self.loc.clone(), self.plan()),
+            Message::Connect,
+        )
+        .abortable();
         self.connect_task = Some(handle);
         task
     }
@@ -331,9 +340,10 @@ impl Wizard {
             self.apply.lines.push(apply::Line {
                 step: crate::setup::Step::Validate,
                 state: apply::LineState::Done,
-                detail: self
-                    .lang
-                    .f("all checks passed on the Connect page in {} ms", &[&r.total_ms.to_string()]),
+                detail: self.lang.f(
+                    "all checks passed on the Connect page in {} ms",
+                    &[&r.total_ms.to_string()],
+                ),
             });
         }
         Task::run(
@@ -600,20 +610,7 @@ impl Wizard {
     /// Keyboard: Tab/Shift+Tab move focus, Enter is Next, Esc is Cancel, Alt+letter shortcuts.
     pub fn subscription(&self) -> Subscription<Message> {
         iced::event::listen_with(|event, _status, _window| match event {
-            iced::Event::Keyboard(iced::keyboard::Event::KeyPressed { key, modifiers, .. }) => {
-                match key.as_ref() {
-                    Key::Named(Named::Tab) => Some(Message::Focus {
-                        forward: !modifiers.shift(),
-                    }),
-                    Key::Named(Named::Enter) => Some(Message::Enter),
-                    Key::Named(Named::Escape) => Some(Message::Escape),
-                    Key::Character(c) if modifiers.alt() => c
-                        .chars()
-                        .next()
-                        .map(|c| Message::Shortcut(c.to_ascii_lowercase())),
-                    _ => None,
-                }
-            }
+            iced::Event::Keyboard(k) => key_message(&k),
             _ => None,
         })
     }
@@ -664,11 +661,13 @@ impl Wizard {
             };
             let label = row![
                 text(mark).size(ui::SMALL).width(Length::Fixed(16.0)),
-                text(format!("{}. {}", s.number(), s.title(l))).size(14).font(if current {
-                    ui::BOLD
-                } else {
-                    iced::Font::DEFAULT
-                }),
+                text(format!("{}. {}", s.number(), s.title(l)))
+                    .size(14)
+                    .font(if current {
+                        ui::BOLD
+                    } else {
+                        iced::Font::DEFAULT
+                    }),
             ]
             .spacing(4)
             .align_y(iced::Center);
@@ -697,7 +696,7 @@ impl Wizard {
             col = col.push(b);
         }
         container(col)
-            .width(Length::Fixed(230.0))
+            .width(Length::Fixed(250.0))
             .height(Length::Fill)
             .padding([16, 10])
             .style(|t: &Theme| {
@@ -710,7 +709,9 @@ impl Wizard {
         let l = self.lang;
         let header = container(
             column![
-                text(l.t("EAS Connector Setup")).size(ui::SMALL).style(ui::muted),
+                text(l.t("EAS Connector Setup"))
+                    .size(ui::SMALL)
+                    .style(ui::muted),
                 text(self.step.title(l)).size(24).font(ui::BOLD),
                 text(self.step.subtitle(l)).size(14),
             ]
@@ -738,6 +739,7 @@ impl Wizard {
                 })
                 .max_width(820),
         )
+        .spacing(6)
         .height(Length::Fill)
         .width(Length::Fill);
         let next_label = match self.step {
@@ -750,7 +752,7 @@ impl Wizard {
             buttons = buttons.push(
                 button(text(l.t("Back")).size(ui::BODY))
                     .padding([8, 18])
-                    .style(button::secondary)
+                    .style(ui::plain_button)
                     .on_press_maybe(self.can_go_back().then_some(Message::Back)),
             );
         }
@@ -764,7 +766,7 @@ impl Wizard {
             buttons = buttons.push(
                 button(text(l.t("Cancel")).size(ui::BODY))
                     .padding([8, 18])
-                    .style(button::secondary)
+                    .style(ui::plain_button)
                     .on_press_maybe((!self.apply.running).then_some(Message::Cancel)),
             );
         }
@@ -800,12 +802,13 @@ impl Wizard {
         let dialog = container(
             column![
                 text(l.t("Cancel setup?")).size(20).font(ui::BOLD),
-                text(l.t("Nothing has been written yet; the connector stays as it was.")).size(ui::BODY),
+                text(l.t("Nothing has been written yet; the connector stays as it was."))
+                    .size(ui::BODY),
                 row![
                     Space::new().width(Length::Fill),
                     button(text(l.t("Continue setup")).size(ui::BODY))
                         .padding([8, 18])
-                        .style(button::secondary)
+                        .style(ui::plain_button)
                         .on_press(Message::ConfirmCancel(false)),
                     button(text(l.t("Cancel setup")).size(ui::BODY))
                         .padding([8, 18])
@@ -813,7 +816,9 @@ impl Wizard {
                         .on_press(Message::ConfirmCancel(true)),
                 ]
                 .spacing(8),
-                text(l.t("Enter: cancel setup · Esc: continue")).size(ui::SMALL).style(ui::muted),
+                text(l.t("Enter: cancel setup · Esc: continue"))
+                    .size(ui::SMALL)
+                    .style(ui::muted),
             ]
             .spacing(14),
         )
@@ -831,27 +836,47 @@ impl Wizard {
         });
         stack![
             body,
-            opaque(
-                container(dialog)
-                    .center(Length::Fill)
-                    .style(|_t: &Theme| container::Style::default()
-                        .background(iced::Color::from_rgba(0.0, 0.0, 0.0, 0.45)))
-            )
+            opaque(container(dialog).center(Length::Fill).style(|_t: &Theme| {
+                container::Style::default().background(iced::Color::from_rgba(0.0, 0.0, 0.0, 0.45))
+            }))
         ]
         .into()
     }
 }
 
+/// What a key press means to the wizard, if anything.
+pub fn key_message(event: &iced::keyboard::Event) -> Option<Message> {
+    let iced::keyboard::Event::KeyPressed { key, modifiers, .. } = event else {
+        return None;
+    };
+    match key.as_ref() {
+        Key::Named(Named::Tab) => Some(Message::Focus {
+            forward: !modifiers.shift(),
+        }),
+        Key::Named(Named::Enter) => Some(Message::Enter),
+        Key::Named(Named::Escape) => Some(Message::Escape),
+        Key::Character(c) if modifiers.alt() => c
+            .chars()
+            .next()
+            .map(|c| Message::Shortcut(c.to_ascii_lowercase())),
+        _ => None,
+    }
+}
+
 /// Open the wizard's window and run until it closes.
 pub fn run(opts: Options) -> iced::Result {
-    iced::application(move || Wizard::new(opts.clone()), Wizard::update, Wizard::view)
-        .title(Wizard::title)
-        .subscription(Wizard::subscription)
-        .theme(|_: &Wizard| None::<Theme>)
-        .window(iced::window::Settings {
-            size: iced::Size::new(980.0, 720.0),
-            min_size: Some(iced::Size::new(820.0, 600.0)),
-            ..iced::window::Settings::default()
-        })
-        .run()
+    iced::application(
+        move || Wizard::new(opts.clone()),
+        Wizard::update,
+        Wizard::view,
+    )
+    .title(Wizard::title)
+    .subscription(Wizard::subscription)
+    .theme(|_: &Wizard| None::<Theme>)
+    .window(iced::window::Settings {
+        size: iced::Size::new(980.0, 720.0),
+        min_size: Some(iced::Size::new(820.0, 600.0)),
+        ..iced::window::Settings::default()
+    })
+    .run()
 }

@@ -169,3 +169,54 @@ pub fn kv<'a, M: 'a>(key: &'a str, value: impl text::IntoFragment<'a>) -> Elemen
     .spacing(12)
     .into()
 }
+
+/// A quiet button: the page background with a thin border (Back, Cancel, Retry, …).
+pub fn plain_button(
+    theme: &Theme,
+    status: iced::widget::button::Status,
+) -> iced::widget::button::Style {
+    use iced::widget::button::{Status, Style};
+    let p = theme.extended_palette();
+    let (bg, border) = match status {
+        Status::Hovered | Status::Pressed => (p.background.weak.color, p.primary.base.color),
+        _ => (p.background.base.color, p.background.strong.color),
+    };
+    let disabled = matches!(status, Status::Disabled);
+    Style {
+        background: Some(bg.into()),
+        text_color: if disabled {
+            p.background.base.text.scale_alpha(0.4)
+        } else {
+            p.background.base.text
+        },
+        border: iced::Border {
+            color: if disabled {
+                p.background.weak.color
+            } else {
+                border
+            },
+            width: 1.0,
+            radius: 4.0.into(),
+        },
+        ..Style::default()
+    }
+}
+
+/// A choice card on the Welcome page; `selected` draws it in the accent colour.
+pub fn card(
+    selected: bool,
+) -> impl Fn(&Theme, iced::widget::button::Status) -> iced::widget::button::Style {
+    move |theme, status| {
+        use iced::widget::button::Status;
+        let p = theme.extended_palette();
+        let mut s = plain_button(theme, status);
+        s.border.width = if selected { 2.0 } else { 1.0 };
+        if selected {
+            s.background = Some(p.primary.weak.color.scale_alpha(0.35).into());
+            s.border.color = p.primary.base.color;
+        } else if matches!(status, Status::Hovered) {
+            s.border.color = p.primary.base.color;
+        }
+        s
+    }
+}

@@ -105,7 +105,9 @@ impl State {
         col = col.push(match &self.outcome {
             None => ui::note(
                 ui::NoteKind::Info,
-                l.t("Applying… This takes a few seconds; a failure undoes every step already done."),
+                l.t(
+                    "Applying… This takes a few seconds; a failure undoes every step already done.",
+                ),
             ),
             Some(Ok(_)) => ui::note(ui::NoteKind::Success, l.t("Done. Press Next.")),
             Some(Err(e)) => ui::note(
@@ -127,8 +129,10 @@ impl State {
             col = col.push(
                 column![
                     row![
-                        text(sym).size(16).width(Length::Fixed(20.0)).style(
-                            move |t: &Theme| {
+                        text(sym)
+                            .size(16)
+                            .width(Length::Fixed(20.0))
+                            .style(move |t: &Theme| {
                                 let p = t.extended_palette();
                                 text::Style {
                                     color: Some(match status {
@@ -137,8 +141,7 @@ impl State {
                                         None => p.background.base.text,
                                     }),
                                 }
-                            }
-                        ),
+                            }),
                         text(label).size(ui::BODY).font(ui::BOLD),
                     ]
                     .spacing(8),

@@ -148,12 +148,18 @@ impl State {
         } else if let Some(e) = &self.error {
             ui::note(ui::NoteKind::Error, e.clone())
         } else if self.cancelled {
-            ui::note(ui::NoteKind::Warning, l.t("Cancelled. Press Retry to check again."))
+            ui::note(
+                ui::NoteKind::Warning,
+                l.t("Cancelled. Press Retry to check again."),
+            )
         } else if let Some(r) = &self.report {
             if r.ok {
                 ui::note(
                     ui::NoteKind::Success,
-                    l.f("All required checks passed in {} ms.", &[&r.total_ms.to_string()]),
+                    l.f(
+                        "All required checks passed in {} ms.",
+                        &[&r.total_ms.to_string()],
+                    ),
                 )
             } else {
                 ui::note(
@@ -167,17 +173,28 @@ impl State {
         let buttons = row![
             button(text(l.t("Retry")).size(ui::BODY))
                 .padding([6, 14])
-                .style(button::secondary)
+                .style(ui::plain_button)
                 .on_press_maybe((!self.running).then_some(Message::Retry)),
             button(text(l.t("Cancel checks")).size(ui::BODY))
                 .padding([6, 14])
-                .style(button::secondary)
+                .style(ui::plain_button)
                 .on_press_maybe(self.running.then_some(Message::Cancel)),
-            button(text(if self.copied { l.t("Copied") } else { l.t("Copy report") }).size(ui::BODY))
-                .padding([6, 14])
-                .style(button::secondary)
-                .on_press_maybe((!self.results.is_empty() || self.error.is_some()).then_some(Message::Copy)),
-            text("Alt+R · Alt+X · Alt+C").size(ui::SMALL).style(ui::muted),
+            button(
+                text(if self.copied {
+                    l.t("Copied")
+                } else {
+                    l.t("Copy report")
+                })
+                .size(ui::BODY)
+            )
+            .padding([6, 14])
+            .style(ui::plain_button)
+            .on_press_maybe(
+                (!self.results.is_empty() || self.error.is_some()).then_some(Message::Copy)
+            ),
+            text("Alt+R · Alt+X · Alt+C")
+                .size(ui::SMALL)
+                .style(ui::muted),
         ]
         .spacing(8)
         .align_y(iced::Center);

@@ -56,7 +56,10 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
     )]
     .spacing(12);
     if let Some(o) = cx.outcome {
-        col = col.push(ui::kv(l.t("Configuration file"), o.config_path.display().to_string()));
+        col = col.push(ui::kv(
+            l.t("Configuration file"),
+            o.config_path.display().to_string(),
+        ));
         col = col.push(ui::kv(l.t("Passwords"), o.secret_store.clone()));
         let (service, sync) = match &o.service {
             Some((name, state)) => (
@@ -75,11 +78,11 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
         row![
             button(text(l.t("Open configuration folder")).size(ui::BODY))
                 .padding([6, 14])
-                .style(button::secondary)
+                .style(ui::plain_button)
                 .on_press(Message::OpenConfig),
             button(text(l.t("Open log folder")).size(ui::BODY))
                 .padding([6, 14])
-                .style(button::secondary)
+                .style(ui::plain_button)
                 .on_press(Message::OpenLogs),
             text("Alt+O · Alt+L").size(ui::SMALL).style(ui::muted),
         ]

@@ -68,7 +68,12 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
         col = col.push(
             iced::widget::container(ui::field(
                 l.t("Parallel runspaces"),
-                ui::input("max-runspaces", "4", &form.max_runspaces, Message::MaxRunspaces),
+                ui::input(
+                    "max-runspaces",
+                    "4",
+                    &form.max_runspaces,
+                    Message::MaxRunspaces,
+                ),
                 form.error("MaxParallelRunspaces"),
                 l.t("1 to 16"),
             ))

@@ -67,7 +67,12 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
             row![
                 iced::widget::container(ui::field(
                     l.t("Proxy host"),
-                    ui::input("proxy-host", "proxy.contoso.com", &form.proxy_host, Message::Host),
+                    ui::input(
+                        "proxy-host",
+                        "proxy.contoso.com",
+                        &form.proxy_host,
+                        Message::Host
+                    ),
                     form.error("Proxy/Host"),
                     "",
                 ))
@@ -92,7 +97,12 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
         if form.proxy_use_credentials {
             col = col.push(ui::field(
                 l.t("Proxy user"),
-                ui::input("proxy-user", "CONTOSO\\proxyuser", &form.proxy_user, Message::User),
+                ui::input(
+                    "proxy-user",
+                    "CONTOSO\\proxyuser",
+                    &form.proxy_user,
+                    Message::User,
+                ),
                 form.error("Proxy/User"),
                 "",
             ));

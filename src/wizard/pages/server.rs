@@ -64,7 +64,12 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
         )),
         ExchangeServerType::Hosted => col.push(ui::field(
             l.t("Hosted server address"),
-            ui::input("hosted", "mail.provider.example", &form.hosted, Message::Hosted),
+            ui::input(
+                "hosted",
+                "mail.provider.example",
+                &form.hosted,
+                Message::Hosted,
+            ),
             form.error("HostedServerAddress"),
             l.t("host[:port] or the https:// address your provider gave you."),
         )),
@@ -94,7 +99,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 ui::input("ca-file", "C:\\certs\\contoso-ca.pem", &form.ca_file, Message::CaFile),
                 button(l.t("Browse…"))
                     .padding([8, 14])
-                    .style(button::secondary)
+                    .style(ui::plain_button)
                     .on_press(Message::Browse),
             ]
             .spacing(8),

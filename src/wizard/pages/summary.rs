@@ -80,7 +80,10 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
     };
     let mut col = column![
         ui::para(l.t("Press Apply to write this. Nothing has been changed yet.")),
-        ui::kv(l.t("Configuration file"), cx.loc.config_file().display().to_string()),
+        ui::kv(
+            l.t("Configuration file"),
+            cx.loc.config_file().display().to_string()
+        ),
         ui::kv(l.t("Exchange server"), server),
         ui::kv(l.t("Proxy"), proxy),
         ui::kv(l.t("Service account"), f.service_user.clone()),

@@ -132,7 +132,10 @@ impl State {
                     .unwrap_or_default();
                 col = col.push(ui::note(
                     ui::NoteKind::Info,
-                    l.f("A connector is already configured for this organization (server {}).", &[&server]),
+                    l.f(
+                        "A connector is already configured for this organization (server {}).",
+                        &[&server],
+                    ),
                 ));
                 vec![
                     (
@@ -177,11 +180,7 @@ impl State {
             )
             .padding([10, 14])
             .width(Length::Fill)
-            .style(if selected {
-                button::primary
-            } else {
-                button::secondary
-            })
+            .style(ui::card(selected))
             .on_press(Message::Choose(mode));
             col = col.push(card);
         }
@@ -205,7 +204,7 @@ impl State {
             .align_y(iced::Center),
         )
         .padding([8, 14])
-        .style(button::secondary)
+        .style(ui::plain_button)
         .on_press_maybe((self.lab != LabStatus::Starting).then_some(Message::TryLab));
         col = col.push(iced::widget::rule::horizontal(1));
         col = col.push(column![lab_button, lab_line].spacing(8));
