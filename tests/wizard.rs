@@ -48,6 +48,7 @@ impl Harness {
             lang,
             location: ConfigLocation::new(Some(root), org).unwrap(),
             manager,
+            dark: None,
         });
         let mut h = Harness { w, rt };
         h.run(task);
@@ -570,6 +571,24 @@ fn every_page_renders_in_english_dutch_and_french() {
         let dir = tempfile::tempdir().unwrap();
         let mut h = Harness::new(dir.path(), "default", lang, None);
         h.send(Message::Shortcut('s'));
+        h.w.form = eas_connector::wizard::form::Form {
+            cas: "cas01.contoso.test".into(),
+            service_user: "CONTOSO\\svc-eas".into(),
+            service_password: Secret::new("x"),
+            notify_user: "eas-notify@contoso.test".into(),
+            notify_mailbox: "eas-notify@contoso.test".into(),
+            ..Default::default()
+        };
+        h.w.connect.report = Some(report(&[CheckId::Ews]));
+        for c in &h.w.connect.report.clone().unwrap().checks {
+            h.w.connect.results.insert(c.id, c.clone());
+        }
+        h.send_only(Message::Apply(wizard::pages::apply::Message::Progress(
+            setup::Progress::Done(
+                setup::Step::WriteConfig,
+                "wrote ConnectorServiceConfiguration.xml".into(),
+            ),
+        )));
         for step in Step::ALL {
             h.w.step = step;
             h.w.form.proxy_enabled = true;
@@ -582,7 +601,13 @@ fn every_page_renders_in_english_dutch_and_french() {
                 "{lang:?} {step:?} has its Next button"
             );
             if lang == Lang::En {
-                let _ = ui.snapshot(&iced::Theme::Dark).unwrap();
+                let snap = ui.snapshot(&iced::Theme::Light).unwrap();
+                // EAS_WIZARD_SNAPSHOTS=DIR keeps each page as a PNG, to look at.
+                if let Some(dir) = std::env::var_os("EAS_WIZARD_SNAPSHOTS") {
+                    let path = Path::new(&dir).join(format!("{:02}-{step:?}.png", step.number()));
+                    let _ = std::fs::remove_file(&path);
+                    let _ = snap.matches_image(&path);
+                }
             }
         }
     }

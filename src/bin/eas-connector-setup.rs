@@ -1,5 +1,5 @@
-//! `eas-connector-setup`: the setup wizard. Parses `--lang`, `--org` and `--config-dir`, then
-//! hands over to `eas_connector::wizard`.
+//! `eas-connector-setup`: the setup wizard. Parses `--lang`, `--org`, `--config-dir` and
+//! `--theme`, then hands over to `eas_connector::wizard`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +21,9 @@ struct Args {
     /// Configuration root instead of the platform's.
     #[arg(long, env = "EAS_CONNECTOR_CONFIG_DIR", value_name = "DIR")]
     config_dir: Option<PathBuf>,
+    /// Colour theme (default: follow the system's light/dark setting).
+    #[arg(long, value_parser = ["system", "light", "dark"], default_value = "system")]
+    theme: String,
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,11 @@ fn main() -> ExitCode {
         lang,
         location,
         manager: None,
+        dark: match args.theme.as_str() {
+            "light" => Some(false),
+            "dark" => Some(true),
+            _ => None,
+        },
     };
     match wizard::run(opts) {
         Ok(()) => ExitCode::SUCCESS,

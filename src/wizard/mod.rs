@@ -44,6 +44,8 @@ pub struct Options {
     pub location: ConfigLocation,
     /// The platform's service manager; `None` offers "write configuration only".
     pub manager: Option<Arc<dyn ServiceManager>>,
+    /// Force a light or dark theme; `None` follows the system.
+    pub dark: Option<bool>,
 }
 
 /// The pages, in order.
@@ -360,26 +362,27 @@ impl Wizard {
 
     fn prefill_from_lab(&mut self, lab: &LabHandle) {
         let info = lab.0.info();
-        let mut f = Form::default();
-        f.server_type = ExchangeServerType::OnPremises;
-        f.cas = info
-            .servers
-            .first()
-            .map(|s| s.address.clone())
-            .unwrap_or_default();
-        f.show_advanced = true;
-        f.ca_file = info.ca_file.display().to_string();
-        f.service_user = info.accounts.service.user.clone();
-        f.service_password = Secret::new(info.accounts.service.password.clone());
-        f.notify_user = info.accounts.notification.user.clone();
-        f.notify_mailbox = info
-            .accounts
-            .notification
-            .mailbox
-            .clone()
-            .unwrap_or_default();
-        f.notify_password = Secret::new(info.accounts.notification.password.clone());
-        self.form = f;
+        self.form = Form {
+            server_type: ExchangeServerType::OnPremises,
+            cas: info
+                .servers
+                .first()
+                .map(|s| s.address.clone())
+                .unwrap_or_default(),
+            show_advanced: true,
+            ca_file: info.ca_file.display().to_string(),
+            service_user: info.accounts.service.user.clone(),
+            service_password: Secret::new(info.accounts.service.password.clone()),
+            notify_user: info.accounts.notification.user.clone(),
+            notify_mailbox: info
+                .accounts
+                .notification
+                .mailbox
+                .clone()
+                .unwrap_or_default(),
+            notify_password: Secret::new(info.accounts.notification.password.clone()),
+            ..Form::default()
+        };
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
@@ -696,7 +699,7 @@ impl Wizard {
             col = col.push(b);
         }
         container(col)
-            .width(Length::Fixed(250.0))
+            .width(Length::Fixed(265.0))
             .height(Length::Fill)
             .padding([16, 10])
             .style(|t: &Theme| {
@@ -865,6 +868,9 @@ pub fn key_message(event: &iced::keyboard::Event) -> Option<Message> {
 
 /// Open the wizard's window and run until it closes.
 pub fn run(opts: Options) -> iced::Result {
+    let theme = opts
+        .dark
+        .map(|dark| if dark { Theme::Dark } else { Theme::Light });
     iced::application(
         move || Wizard::new(opts.clone()),
         Wizard::update,
@@ -872,7 +878,7 @@ pub fn run(opts: Options) -> iced::Result {
     )
     .title(Wizard::title)
     .subscription(Wizard::subscription)
-    .theme(|_: &Wizard| None::<Theme>)
+    .theme(move |_: &Wizard| theme.clone())
     .window(iced::window::Settings {
         size: iced::Size::new(980.0, 720.0),
         min_size: Some(iced::Size::new(820.0, 600.0)),
