@@ -14,3 +14,5 @@ pub mod probe;
 pub mod secrets;
 pub mod service;
 pub mod setup;
+#[cfg(feature = "gui")]
+pub mod wizard;

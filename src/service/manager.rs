@@ -59,4 +59,9 @@ pub trait ServiceManager: Send + Sync {
     fn state(&self, org: &str) -> Result<ServiceState, ServiceError>;
     /// Organizations with an installed service.
     fn installed(&self) -> Result<Vec<String>, ServiceError>;
+    /// Whether this process may register services (e.g. runs as root for systemd's system
+    /// units); a setup without that right writes the configuration only.
+    fn can_register(&self) -> Result<(), ServiceError> {
+        Ok(())
+    }
 }

@@ -259,6 +259,10 @@ impl ServiceManager for Systemd {
         "systemd".into()
     }
 
+    fn can_register(&self) -> Result<(), ServiceError> {
+        self.check_root("register the service")
+    }
+
     fn service_name(&self, org: &str) -> String {
         unit_name(org)
     }

@@ -1,0 +1,216 @@
+//! The wizard's side effects, as plain futures and streams: detecting an existing
+//! connector, starting the lab, validating, applying, picking a file, opening a folder.
+//!
+//! The app wraps them in iced `Task`s so the UI thread never blocks; tests run the very same
+//! functions. Validation and setup go through `setup::validate_plan` and `setup::apply`, the
+//! code path of `eas-connector configure --answers`. Nothing here draws, and nothing here logs
+//! or returns a password.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use iced::futures::{SinkExt, Stream};
+
+use super::form::Stored;
+use super::pages::{apply, connect};
+use crate::config::{ConfigError, ConfigFile, ConfigLocation, ConnectorConfig};
+use crate::lab::{Lab, LabOptions};
+use crate::secrets::{self, SecretKind, SecretStore};
+use crate::service::manager::ServiceManager;
+use crate::setup::{self, Plan, Progress, SetupError};
+
+/// What the Welcome page found for the organization.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Existing {
+    /// Still looking.
+    Checking,
+    /// No connector is configured for this organization.
+    None,
+    /// A configuration exists; which passwords are stored.
+    Found {
+        config: Box<ConnectorConfig>,
+        stored: Stored,
+    },
+    /// A file exists but cannot be read; Replace is the way out.
+    Unreadable(String),
+}
+
+fn open_store(loc: &ConfigLocation, register_service: bool) -> Option<Box<dyn SecretStore>> {
+    let pref = setup::store_preference(register_service).ok()?;
+    secrets::open(loc, pref).ok().map(|o| o.store)
+}
+
+/// Look for a connector for `loc`'s organization, and which of its passwords are stored.
+pub async fn detect(loc: ConfigLocation, register_service: bool) -> Existing {
+    tokio::task::spawn_blocking(move || match ConfigFile::load(&loc) {
+        Ok(file) => {
+            let stored = match open_store(&loc, register_service) {
+                Some(store) => {
+                    let has = |k| matches!(store.get(k), Ok(Some(_)));
+                    Stored {
+                        service: has(SecretKind::ServiceAccount),
+                        notification: has(SecretKind::NotificationAccount),
+                        proxy: has(SecretKind::Proxy),
+                    }
+                }
+                None => Stored::default(),
+            };
+            Existing::Found {
+                config: Box::new(file.config),
+                stored,
+            }
+        }
+        Err(ConfigError::NotFound { .. }) => Existing::None,
+        Err(e) => Existing::Unreadable(e.to_string()),
+    })
+    .await
+    .unwrap_or_else(|e| Existing::Unreadable(e.to_string()))
+}
+
+/// A running in-process lab, shared with the app; dropping the last handle stops it.
+#[derive(Clone)]
+pub struct LabHandle(pub Arc<Lab>);
+
+impl fmt::Debug for LabHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LabHandle({} servers)", self.0.info().servers.len())
+    }
+}
+
+/// Start the lab Exchange on loopback (free ports, state in a temporary folder).
+pub async fn start_lab() -> Result<LabHandle, String> {
+    let state_dir =
+        std::env::temp_dir().join(format!("eas-connector-setup-lab-{}", std::process::id()));
+    Lab::start(LabOptions {
+        state_dir,
+        ..LabOptions::default()
+    })
+    .await
+    .map(|lab| LabHandle(Arc::new(lab)))
+    .map_err(|e| e.to_string())
+}
+
+/// Validate `plan` for `loc` (the Connect page): one message per finished check, then the
+/// report. Passwords not typed are read from the vault for the run and never leave it.
+pub fn validate(loc: ConfigLocation, plan: Plan) -> impl Stream<Item = connect::Message> {
+    iced::stream::channel(
+        64,
+        async move |mut tx: iced::futures::channel::mpsc::Sender<_>| {
+            let result = async {
+                let file = setup::planned_config(&loc, &plan).map_err(|e| e.to_string())?;
+                let (loc2, plan2) = (loc.clone(), plan.clone());
+                let passwords = tokio::task::spawn_blocking(move || {
+                    let store = open_store(&loc2, plan2.register_service);
+                    SecretKind::ALL.map(|k| {
+                        plan2
+                            .passwords
+                            .iter()
+                            .find(|(kind, _)| *kind == k)
+                            .map(|(_, s)| s.clone())
+                            .or_else(|| {
+                                if plan2.replace {
+                                    None
+                                } else {
+                                    store.as_ref().and_then(|s| s.get(k).ok().flatten())
+                                }
+                            })
+                    })
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                let mut sink = tx.clone();
+                let report = setup::validate_plan(&file.config, passwords, &mut |p| {
+                    if let Progress::Check(c) = p {
+                        let _ = sink.try_send(connect::Message::Checked(c));
+                    }
+                })
+                .await;
+                Ok::<_, String>(report)
+            }
+            .await;
+            let _ = tx.send(connect::Message::Finished(result)).await;
+        },
+    )
+}
+
+/// What the Done page shows about a finished setup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub config_path: PathBuf,
+    pub secret_store: String,
+    /// Service name and state, when a service was registered.
+    pub service: Option<(String, String)>,
+}
+
+/// Why setting up failed, for people: what happened and what to do. Everything was undone.
+pub fn explain(e: &SetupError) -> String {
+    use crate::service::manager::ServiceError;
+    match e {
+        SetupError::Service {
+            source: ServiceError::NotElevated { .. },
+            ..
+        } => format!("{e}. Restart the setup as administrator, or untick “Register and start the service” on the Summary page to write the configuration only."),
+        SetupError::Service {
+            source: ServiceError::Unavailable(_),
+            ..
+        } => format!("{e}. Untick “Register and start the service” on the Summary page to write the configuration only."),
+        SetupError::Validation(_) => format!("{e}. Go back to Connect and fix what failed."),
+        _ => e.to_string(),
+    }
+}
+
+/// Apply `plan` (the Apply page): every step's progress, then the outcome.
+pub fn apply(
+    loc: ConfigLocation,
+    plan: Plan,
+    manager: Option<Arc<dyn ServiceManager>>,
+) -> impl Stream<Item = apply::Message> {
+    iced::stream::channel(
+        64,
+        async move |mut tx: iced::futures::channel::mpsc::Sender<_>| {
+            let mut sink = tx.clone();
+            let result = setup::apply(&loc, &plan, manager.as_deref(), move |p| {
+                let _ = sink.try_send(apply::Message::Progress(p));
+            })
+            .await;
+            let outcome = result
+                .map(|a| Outcome {
+                    config_path: a.config_path,
+                    secret_store: a.secret_store,
+                    service: a.service.map(|(n, s)| (n, format!("{s:?}"))),
+                })
+                .map_err(|e| explain(&e));
+            let _ = tx.send(apply::Message::Finished(outcome)).await;
+        },
+    )
+}
+
+/// Ask for a PEM file with the platform's file dialog; `None` when cancelled or unavailable.
+pub async fn pick_ca_file() -> Option<PathBuf> {
+    rfd::AsyncFileDialog::new()
+        .set_title("Trusted CA certificates (PEM)")
+        .add_filter("PEM certificates", &["pem", "crt", "cer"])
+        .pick_file()
+        .await
+        .map(|f| f.path().to_path_buf())
+}
+
+/// Open a folder in the platform's file manager, without waiting for it.
+pub fn open_folder(path: &std::path::Path) -> Result<(), String> {
+    let program = if cfg!(windows) {
+        "explorer"
+    } else if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    std::process::Command::new(program)
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(|_| ())
+        .map_err(|e| format!("could not start {program}: {e}"))
+}

@@ -1,0 +1,875 @@
+//! The wizard's languages: English, Dutch and French, chosen from the OS locale or `--lang`.
+//!
+//! Strings are written in English at the call site and looked up here (the gettext pattern);
+//! a string without a translation shows in English. Messages from the configuration
+//! validators and the checks stay in English (they name configuration elements). This module
+//! only maps text; it must never see a password.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A display language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    Nl,
+    Fr,
+}
+
+impl Lang {
+    /// From a tag such as `nl`, `fr-BE`, `nl_NL.UTF-8`; `None` for anything else.
+    pub fn parse(tag: &str) -> Option<Lang> {
+        let t = tag.trim().to_ascii_lowercase();
+        let primary = t.split(['-', '_', '.', '@']).next().unwrap_or_default();
+        match primary {
+            "en" => Some(Lang::En),
+            "nl" => Some(Lang::Nl),
+            "fr" => Some(Lang::Fr),
+            _ => None,
+        }
+    }
+
+    /// The OS display language (LC_ALL / LC_MESSAGES / LANG on Linux, the user locale on
+    /// Windows), English when it is none of ours.
+    pub fn from_os() -> Lang {
+        for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+            if let Ok(v) = std::env::var(var) {
+                if !v.is_empty() && v != "C" && v != "POSIX" {
+                    return Lang::parse(&v).unwrap_or(Lang::En);
+                }
+            }
+        }
+        sys_locale::get_locale()
+            .and_then(|l| Lang::parse(&l))
+            .unwrap_or(Lang::En)
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Nl => "nl",
+            Lang::Fr => "fr",
+        }
+    }
+
+    /// The translation of an English string.
+    pub fn t(self, en: &'static str) -> &'static str {
+        if self == Lang::En {
+            return en;
+        }
+        match table().get(en) {
+            Some((nl, fr)) => match self {
+                Lang::Nl => nl,
+                _ => fr,
+            },
+            None => en,
+        }
+    }
+
+    /// The translation of an English template, with each `{}` replaced by the next argument.
+    pub fn f(self, en: &'static str, args: &[&str]) -> String {
+        let mut out = String::new();
+        let mut parts = self.t(en).split("{}");
+        if let Some(first) = parts.next() {
+            out.push_str(first);
+        }
+        for (i, p) in parts.enumerate() {
+            out.push_str(args.get(i).copied().unwrap_or_default());
+            out.push_str(p);
+        }
+        out
+    }
+}
+
+fn table() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
+    static T: OnceLock<HashMap<&'static str, (&'static str, &'static str)>> = OnceLock::new();
+    T.get_or_init(|| {
+        STRINGS
+            .iter()
+            .map(|(en, nl, fr)| (*en, (*nl, *fr)))
+            .collect()
+    })
+}
+
+/// (English, Dutch, French).
+pub const STRINGS: &[(&str, &str, &str)] = &[
+    (
+        "EAS Connector Setup",
+        "EAS Connector installatie",
+        "Installation d’EAS Connector",
+    ),
+    (
+        "Lab Exchange {} is running on {} ({} servers, {} devices). Every page is filled in.",
+        "Lab-Exchange {} draait op {} ({} servers, {} apparaten). Alle pagina’s zijn ingevuld.",
+        "Exchange de labo {} actif sur {} ({} serveurs, {} appareils). Toutes les pages sont remplies.",
+    ),
+    (
+        "Apply",
+        "Toepassen",
+        "Appliquer",
+    ),
+    (
+        "Finish",
+        "Voltooien",
+        "Terminer",
+    ),
+    (
+        "Next",
+        "Volgende",
+        "Suivant",
+    ),
+    (
+        "Back",
+        "Vorige",
+        "Précédent",
+    ),
+    (
+        "Cancel",
+        "Annuleren",
+        "Annuler",
+    ),
+    (
+        "Step {} of {}",
+        "Stap {} van {}",
+        "Étape {} sur {}",
+    ),
+    (
+        "Enter: Next · Esc: Cancel · Tab: next field · Alt+letter: option",
+        "Enter: volgende · Esc: annuleren · Tab: volgend veld · Alt+letter: optie",
+        "Entrée : suivant · Échap : annuler · Tab : champ suivant · Alt+lettre : option",
+    ),
+    (
+        "Cancel setup?",
+        "Installatie annuleren?",
+        "Annuler l’installation ?",
+    ),
+    (
+        "Nothing has been written yet; the connector stays as it was.",
+        "Er is nog niets weggeschreven; de connector blijft zoals hij was.",
+        "Rien n’a encore été écrit ; le connecteur reste tel quel.",
+    ),
+    (
+        "Continue setup",
+        "Doorgaan",
+        "Continuer",
+    ),
+    (
+        "Cancel setup",
+        "Installatie annuleren",
+        "Annuler l’installation",
+    ),
+    (
+        "Enter: cancel setup · Esc: continue",
+        "Enter: annuleren · Esc: doorgaan",
+        "Entrée : annuler · Échap : continuer",
+    ),
+    (
+        "Welcome",
+        "Welkom",
+        "Bienvenue",
+    ),
+    (
+        "Exchange server type",
+        "Type Exchange-server",
+        "Type de serveur Exchange",
+    ),
+    (
+        "Server",
+        "Server",
+        "Serveur",
+    ),
+    (
+        "Proxy",
+        "Proxy",
+        "Proxy",
+    ),
+    (
+        "Service account",
+        "Serviceaccount",
+        "Compte de service",
+    ),
+    (
+        "Notification account",
+        "Meldingsaccount",
+        "Compte de notification",
+    ),
+    (
+        "Options",
+        "Opties",
+        "Options",
+    ),
+    (
+        "Connect",
+        "Verbinden",
+        "Connexion",
+    ),
+    (
+        "Summary",
+        "Overzicht",
+        "Récapitulatif",
+    ),
+    (
+        "Done",
+        "Klaar",
+        "Terminé",
+    ),
+    (
+        "Set up the connector between Exchange ActiveSync and your device policy.",
+        "Stel de connector in tussen Exchange ActiveSync en uw apparaatbeleid.",
+        "Configurez le connecteur entre Exchange ActiveSync et votre stratégie d’appareils.",
+    ),
+    (
+        "Choose how the connector reaches your Exchange organization.",
+        "Kies hoe de connector uw Exchange-organisatie bereikt.",
+        "Choisissez comment le connecteur atteint votre organisation Exchange.",
+    ),
+    (
+        "Which server the connector talks to.",
+        "Met welke server de connector praat.",
+        "Le serveur auquel le connecteur s’adresse.",
+    ),
+    (
+        "How this computer reaches Exchange.",
+        "Hoe deze computer Exchange bereikt.",
+        "Comment cet ordinateur atteint Exchange.",
+    ),
+    (
+        "The account that manages mobile devices in Exchange.",
+        "Het account dat mobiele apparaten in Exchange beheert.",
+        "Le compte qui gère les appareils mobiles dans Exchange.",
+    ),
+    (
+        "The mailbox that tells users what to do.",
+        "Het postvak dat gebruikers vertelt wat ze moeten doen.",
+        "La boîte aux lettres qui indique aux utilisateurs quoi faire.",
+    ),
+    (
+        "Failover, performance and sync schedule.",
+        "Failover, prestaties en synchronisatieschema.",
+        "Basculement, performances et planification de la synchronisation.",
+    ),
+    (
+        "Checking that everything works, before anything is written.",
+        "Controleren of alles werkt, voordat er iets wordt weggeschreven.",
+        "Vérification que tout fonctionne, avant toute écriture.",
+    ),
+    (
+        "What will be written, and where.",
+        "Wat er wordt weggeschreven, en waar.",
+        "Ce qui sera écrit, et où.",
+    ),
+    (
+        "Writing the configuration and passwords, and registering the service.",
+        "De configuratie en wachtwoorden wegschrijven en de service registreren.",
+        "Écriture de la configuration et des mots de passe, enregistrement du service.",
+    ),
+    (
+        "The connector is set up.",
+        "De connector is ingesteld.",
+        "Le connecteur est configuré.",
+    ),
+    (
+        "Applying… This takes a few seconds; a failure undoes every step already done.",
+        "Bezig met toepassen… Dit duurt enkele seconden; bij een fout wordt elke voltooide stap teruggedraaid.",
+        "Application en cours… Quelques secondes ; en cas d’échec, chaque étape déjà faite est annulée.",
+    ),
+    (
+        "Done. Press Next.",
+        "Klaar. Klik op Volgende.",
+        "Terminé. Cliquez sur Suivant.",
+    ),
+    (
+        "Setup failed and everything was rolled back: {}",
+        "De installatie is mislukt en alles is teruggedraaid: {}",
+        "L’installation a échoué et tout a été annulé : {}",
+    ),
+    (
+        "Undone: {}",
+        "Teruggedraaid: {}",
+        "Annulé : {}",
+    ),
+    (
+        "Checking… {} of 13 done. The checks run at the same time; each stops after 20 s.",
+        "Bezig met controleren… {} van 13 klaar. De controles lopen tegelijk; elke controle stopt na 20 s.",
+        "Vérification… {} sur 13 terminées. Les contrôles tournent en parallèle ; chacun s’arrête après 20 s.",
+    ),
+    (
+        "Cancelled. Press Retry to check again.",
+        "Geannuleerd. Klik op Opnieuw om opnieuw te controleren.",
+        "Annulé. Cliquez sur Réessayer pour vérifier à nouveau.",
+    ),
+    (
+        "All required checks passed in {} ms.",
+        "Alle vereiste controles geslaagd in {} ms.",
+        "Tous les contrôles requis ont réussi en {} ms.",
+    ),
+    (
+        "Some checks failed. Follow the fix under each, go Back to change a setting, then Retry.",
+        "Sommige controles zijn mislukt. Volg de oplossing eronder, ga Terug om een instelling te wijzigen en klik op Opnieuw.",
+        "Certains contrôles ont échoué. Suivez la correction indiquée, revenez en arrière pour modifier un paramètre, puis Réessayer.",
+    ),
+    (
+        "Not run yet.",
+        "Nog niet uitgevoerd.",
+        "Pas encore exécuté.",
+    ),
+    (
+        "Retry",
+        "Opnieuw",
+        "Réessayer",
+    ),
+    (
+        "Cancel checks",
+        "Controles stoppen",
+        "Arrêter les contrôles",
+    ),
+    (
+        "Copied",
+        "Gekopieerd",
+        "Copié",
+    ),
+    (
+        "Copy report",
+        "Rapport kopiëren",
+        "Copier le rapport",
+    ),
+    (
+        "Fix: {}",
+        "Oplossing: {}",
+        "Correction : {}",
+    ),
+    (
+        "checking…",
+        "bezig…",
+        "en cours…",
+    ),
+    (
+        "EAS Connector is configured.",
+        "EAS Connector is geconfigureerd.",
+        "EAS Connector est configuré.",
+    ),
+    (
+        "Configuration file",
+        "Configuratiebestand",
+        "Fichier de configuration",
+    ),
+    (
+        "Passwords",
+        "Wachtwoorden",
+        "Mots de passe",
+    ),
+    (
+        "The service runs its first sync now; see the log folder or `eas-connector status`.",
+        "De service voert nu zijn eerste synchronisatie uit; zie de logmap of `eas-connector status`.",
+        "Le service effectue maintenant sa première synchronisation ; voir le dossier des journaux ou `eas-connector status`.",
+    ),
+    (
+        "not registered (configuration only)",
+        "niet geregistreerd (alleen configuratie)",
+        "non enregistré (configuration seulement)",
+    ),
+    (
+        "No sync runs until the service is registered and started.",
+        "Er wordt niet gesynchroniseerd totdat de service is geregistreerd en gestart.",
+        "Aucune synchronisation tant que le service n’est pas enregistré et démarré.",
+    ),
+    (
+        "Service",
+        "Service",
+        "Service",
+    ),
+    (
+        "First sync",
+        "Eerste synchronisatie",
+        "Première synchronisation",
+    ),
+    (
+        "Open configuration folder",
+        "Configuratiemap openen",
+        "Ouvrir le dossier de configuration",
+    ),
+    (
+        "Open log folder",
+        "Logmap openen",
+        "Ouvrir le dossier des journaux",
+    ),
+    (
+        "Users get an email when their device is blocked or quarantined. Give the account that sends it, through Exchange Web Services.",
+        "Gebruikers krijgen een e-mail als hun apparaat wordt geblokkeerd of in quarantaine gaat. Geef het account dat deze verstuurt via Exchange Web Services.",
+        "Les utilisateurs reçoivent un e-mail quand leur appareil est bloqué ou mis en quarantaine. Indiquez le compte qui l’envoie via Exchange Web Services.",
+    ),
+    (
+        "Account",
+        "Account",
+        "Compte",
+    ),
+    (
+        "DOMAIN\\user or user@contoso.com",
+        "DOMEIN\\gebruiker of gebruiker@contoso.com",
+        "DOMAINE\\utilisateur ou utilisateur@contoso.com",
+    ),
+    (
+        "Mailbox (sender address)",
+        "Postvak (afzenderadres)",
+        "Boîte aux lettres (adresse d’expéditeur)",
+    ),
+    (
+        "Password",
+        "Wachtwoord",
+        "Mot de passe",
+    ),
+    (
+        "stored; leave empty to keep",
+        "opgeslagen; leeg laten om te behouden",
+        "enregistré ; laisser vide pour le conserver",
+    ),
+    (
+        "A password is stored; type a new one only to change it.",
+        "Er is een wachtwoord opgeslagen; typ alleen een nieuw om het te wijzigen.",
+        "Un mot de passe est enregistré ; n’en saisissez un nouveau que pour le changer.",
+    ),
+    (
+        "Fail over to other Client Access Servers when one does not answer",
+        "Overschakelen naar andere Client Access Servers als er één niet antwoordt",
+        "Basculer vers d’autres serveurs d’accès client si l’un ne répond pas",
+    ),
+    (
+        "Run commands in parallel (faster for many devices)",
+        "Opdrachten parallel uitvoeren (sneller bij veel apparaten)",
+        "Exécuter les commandes en parallèle (plus rapide avec beaucoup d’appareils)",
+    ),
+    (
+        "Parallel runspaces",
+        "Parallelle runspaces",
+        "Runspaces parallèles",
+    ),
+    (
+        "1 to 16",
+        "1 tot 16",
+        "1 à 16",
+    ),
+    (
+        "Quick sync every (minutes)",
+        "Snelle synchronisatie elke (minuten)",
+        "Synchronisation rapide toutes les (minutes)",
+    ),
+    (
+        "5 to 1440",
+        "5 tot 1440",
+        "5 à 1440",
+    ),
+    (
+        "Full sync daily at",
+        "Volledige synchronisatie dagelijks om",
+        "Synchronisation complète chaque jour à",
+    ),
+    (
+        "HH:MM, 24-hour, local time",
+        "UU:MM, 24-uurs, lokale tijd",
+        "HH:MM, sur 24 heures, heure locale",
+    ),
+    (
+        "Does this computer reach Exchange through an HTTP proxy?",
+        "Bereikt deze computer Exchange via een HTTP-proxy?",
+        "Cet ordinateur atteint-il Exchange via un proxy HTTP ?",
+    ),
+    (
+        "Use a proxy server",
+        "Een proxyserver gebruiken",
+        "Utiliser un serveur proxy",
+    ),
+    (
+        "Proxy host",
+        "Proxyhost",
+        "Hôte du proxy",
+    ),
+    (
+        "Port",
+        "Poort",
+        "Port",
+    ),
+    (
+        "The proxy requires a user name and password",
+        "De proxy vereist een gebruikersnaam en wachtwoord",
+        "Le proxy exige un nom d’utilisateur et un mot de passe",
+    ),
+    (
+        "Proxy user",
+        "Proxygebruiker",
+        "Utilisateur du proxy",
+    ),
+    (
+        "Proxy password",
+        "Proxywachtwoord",
+        "Mot de passe du proxy",
+    ),
+    (
+        "Client Access Server",
+        "Client Access Server",
+        "Serveur d’accès client",
+    ),
+    (
+        "The fully qualified name of a Client Access Server, optionally with :port.",
+        "De volledige naam (FQDN) van een Client Access Server, eventueel met :poort.",
+        "Le nom complet (FQDN) d’un serveur d’accès client, éventuellement avec :port.",
+    ),
+    (
+        "Hosted server address",
+        "Adres van de gehoste server",
+        "Adresse du serveur hébergé",
+    ),
+    (
+        "host[:port] or the https:// address your provider gave you.",
+        "host[:poort] of het https://-adres van uw provider.",
+        "hôte[:port] ou l’adresse https:// fournie par votre hébergeur.",
+    ),
+    (
+        "Show advanced settings",
+        "Geavanceerde instellingen tonen",
+        "Afficher les paramètres avancés",
+    ),
+    (
+        "EWS URL (optional)",
+        "EWS-URL (optioneel)",
+        "URL EWS (facultatif)",
+    ),
+    (
+        "Leave empty to find it with Autodiscover.",
+        "Leeg laten om hem via Autodiscover te vinden.",
+        "Laisser vide pour la trouver via la découverte automatique.",
+    ),
+    (
+        "Trusted CA file (optional)",
+        "Vertrouwd CA-bestand (optioneel)",
+        "Fichier d’AC de confiance (facultatif)",
+    ),
+    (
+        "Browse…",
+        "Bladeren…",
+        "Parcourir…",
+    ),
+    (
+        "A PEM file with your internal CA, when Exchange's certificate is not publicly trusted.",
+        "Een PEM-bestand met uw interne CA, als het certificaat van Exchange niet publiek vertrouwd is.",
+        "Un fichier PEM avec votre AC interne, si le certificat d’Exchange n’est pas approuvé publiquement.",
+    ),
+    (
+        "Where does your Exchange run?",
+        "Waar draait uw Exchange?",
+        "Où s’exécute votre Exchange ?",
+    ),
+    (
+        "On-premises Exchange Server (2010 SP3 – 2019, Subscription Edition)",
+        "Exchange Server on-premises (2010 SP3 – 2019, Subscription Edition)",
+        "Exchange Server sur site (2010 SP3 – 2019, Subscription Edition)",
+    ),
+    (
+        "Hosted Exchange (a provider runs it for you)",
+        "Gehoste Exchange (een provider beheert hem voor u)",
+        "Exchange hébergé (un fournisseur l’exploite pour vous)",
+    ),
+    (
+        "Exchange Online (Microsoft 365) is not supported: it has its own device access controls.",
+        "Exchange Online (Microsoft 365) wordt niet ondersteund: het heeft eigen toegangsbeheer voor apparaten.",
+        "Exchange Online (Microsoft 365) n’est pas pris en charge : il a ses propres contrôles d’accès des appareils.",
+    ),
+    (
+        "The account the connector uses for Exchange remote PowerShell. It needs the Organization Management role, or a role with the Get-/Set-CASMailbox and ActiveSync device cmdlets.",
+        "Het account waarmee de connector Exchange remote PowerShell gebruikt. Het heeft de rol Organization Management nodig, of een rol met de cmdlets Get-/Set-CASMailbox en die voor ActiveSync-apparaten.",
+        "Le compte utilisé par le connecteur pour PowerShell à distance d’Exchange. Il lui faut le rôle Organization Management, ou un rôle avec les cmdlets Get-/Set-CASMailbox et celles des appareils ActiveSync.",
+    ),
+    (
+        "Kept in the operating system's credential store, never in the configuration file.",
+        "Bewaard in de referentieopslag van het besturingssysteem, nooit in het configuratiebestand.",
+        "Conservé dans le magasin d’identifiants du système, jamais dans le fichier de configuration.",
+    ),
+    (
+        "The owner-only file ConnectorSecrets.json beside the configuration (mode 0600).",
+        "Het bestand ConnectorSecrets.json naast de configuratie, alleen leesbaar voor de eigenaar (modus 0600).",
+        "Le fichier ConnectorSecrets.json à côté de la configuration, lisible par son seul propriétaire (mode 0600).",
+    ),
+    (
+        "The operating system's credential store (Windows Credential Manager or the Secret Service).",
+        "De referentieopslag van het besturingssysteem (Windows Referentiebeheer of de Secret Service).",
+        "Le magasin d’identifiants du système (Gestionnaire d’identification Windows ou Secret Service).",
+    ),
+    (
+        "The operating system's credential store (Windows Credential Manager or the Secret Service); where none is reachable, the owner-only file ConnectorSecrets.json (mode 0600).",
+        "De referentieopslag van het besturingssysteem (Windows Referentiebeheer of de Secret Service); waar die ontbreekt, het bestand ConnectorSecrets.json, alleen voor de eigenaar (modus 0600).",
+        "Le magasin d’identifiants du système (Gestionnaire d’identification Windows ou Secret Service) ; à défaut, le fichier ConnectorSecrets.json réservé au propriétaire (mode 0600).",
+    ),
+    (
+        "none",
+        "geen",
+        "aucun",
+    ),
+    (
+        "none typed; the stored ones are kept",
+        "geen ingevoerd; de opgeslagen blijven behouden",
+        "aucun saisi ; ceux enregistrés sont conservés",
+    ),
+    (
+        "Press Apply to write this. Nothing has been changed yet.",
+        "Klik op Toepassen om dit weg te schrijven. Er is nog niets gewijzigd.",
+        "Cliquez sur Appliquer pour l’écrire. Rien n’a encore été modifié.",
+    ),
+    (
+        "Exchange server",
+        "Exchange-server",
+        "Serveur Exchange",
+    ),
+    (
+        "Notification mailbox",
+        "Meldingspostvak",
+        "Boîte de notification",
+    ),
+    (
+        "Passwords to store",
+        "Op te slaan wachtwoorden",
+        "Mots de passe à enregistrer",
+    ),
+    (
+        "Passwords go to",
+        "Wachtwoorden gaan naar",
+        "Les mots de passe vont dans",
+    ),
+    (
+        "The existing configuration is replaced; the previous file is kept as ConnectorServiceConfiguration.xml.bak.",
+        "De bestaande configuratie wordt vervangen; het vorige bestand blijft bewaard als ConnectorServiceConfiguration.xml.bak.",
+        "La configuration existante est remplacée ; le fichier précédent est conservé sous ConnectorServiceConfiguration.xml.bak.",
+    ),
+    (
+        "The existing configuration is updated in place; settings you added by hand are kept, the previous file is kept as .bak.",
+        "De bestaande configuratie wordt bijgewerkt; met de hand toegevoegde instellingen blijven staan, het vorige bestand blijft bewaard als .bak.",
+        "La configuration existante est mise à jour ; les réglages ajoutés à la main sont conservés, le fichier précédent est gardé en .bak.",
+    ),
+    (
+        "Register and start the service",
+        "De service registreren en starten",
+        "Enregistrer et démarrer le service",
+    ),
+    (
+        "Service {} with {}.",
+        "Service {} via {}.",
+        "Service {} avec {}.",
+    ),
+    (
+        "Only the configuration and passwords are written; no service is registered or started.",
+        "Alleen de configuratie en wachtwoorden worden weggeschreven; er wordt geen service geregistreerd of gestart.",
+        "Seuls la configuration et les mots de passe sont écrits ; aucun service n’est enregistré ni démarré.",
+    ),
+    (
+        "Write configuration only, no service: the lab lives inside this wizard and stops when it closes, so no service is registered for it.",
+        "Alleen configuratie, geen service: het lab draait in deze wizard en stopt als die sluit, dus er wordt geen service voor geregistreerd.",
+        "Configuration seulement, sans service : le labo vit dans cet assistant et s’arrête à sa fermeture ; aucun service n’est donc enregistré.",
+    ),
+    (
+        "Write configuration only, no service: no service manager is available to this program (it needs administrator rights, or this build has none). Register the service later with eas-connector.",
+        "Alleen configuratie, geen service: dit programma kan geen servicebeheer gebruiken (het heeft beheerdersrechten nodig, of deze build heeft er geen). Registreer de service later met eas-connector.",
+        "Configuration seulement, sans service : aucun gestionnaire de services n’est disponible pour ce programme (droits d’administrateur requis, ou absent de cette version). Enregistrez le service plus tard avec eas-connector.",
+    ),
+    (
+        "This wizard connects EAS Connector to your Exchange organization: it asks for the server, the accounts and the options, checks that everything works, then writes the configuration and registers the service.",
+        "Deze wizard verbindt EAS Connector met uw Exchange-organisatie: hij vraagt naar de server, de accounts en de opties, controleert of alles werkt en schrijft dan de configuratie weg en registreert de service.",
+        "Cet assistant relie EAS Connector à votre organisation Exchange : il demande le serveur, les comptes et les options, vérifie que tout fonctionne, puis écrit la configuration et enregistre le service.",
+    ),
+    (
+        "Organization",
+        "Organisatie",
+        "Organisation",
+    ),
+    (
+        "Looking for an existing connector…",
+        "Zoeken naar een bestaande connector…",
+        "Recherche d’un connecteur existant…",
+    ),
+    (
+        "No connector is configured for this organization yet.",
+        "Voor deze organisatie is nog geen connector geconfigureerd.",
+        "Aucun connecteur n’est encore configuré pour cette organisation.",
+    ),
+    (
+        "Set up new",
+        "Nieuw instellen",
+        "Nouvelle configuration",
+    ),
+    (
+        "Configure a new connector for this organization.",
+        "Een nieuwe connector voor deze organisatie configureren.",
+        "Configurer un nouveau connecteur pour cette organisation.",
+    ),
+    (
+        "A connector is already configured for this organization (server {}).",
+        "Voor deze organisatie is al een connector geconfigureerd (server {}).",
+        "Un connecteur est déjà configuré pour cette organisation (serveur {}).",
+    ),
+    (
+        "Reconfigure",
+        "Opnieuw configureren",
+        "Reconfigurer",
+    ),
+    (
+        "Change some settings; everything else and the stored passwords are kept.",
+        "Enkele instellingen wijzigen; al het andere en de opgeslagen wachtwoorden blijven behouden.",
+        "Modifier certains réglages ; le reste et les mots de passe enregistrés sont conservés.",
+    ),
+    (
+        "Replace existing connector",
+        "Bestaande connector vervangen",
+        "Remplacer le connecteur existant",
+    ),
+    (
+        "Start again from defaults; the current file is kept as a .bak backup.",
+        "Opnieuw beginnen met standaardwaarden; het huidige bestand blijft bewaard als .bak.",
+        "Repartir des valeurs par défaut ; le fichier actuel est conservé en .bak.",
+    ),
+    (
+        "No Exchange at hand? The built-in lab simulates one on this computer (loopback only) and fills in every page; it writes to the organization “lab”.",
+        "Geen Exchange bij de hand? Het ingebouwde lab simuleert er een op deze computer (alleen loopback) en vult elke pagina in; het schrijft naar de organisatie “lab”.",
+        "Pas d’Exchange sous la main ? Le labo intégré en simule un sur cet ordinateur (boucle locale uniquement) et remplit chaque page ; il écrit dans l’organisation « lab ».",
+    ),
+    (
+        "Starting the lab Exchange…",
+        "Lab-Exchange wordt gestart…",
+        "Démarrage de l’Exchange de labo…",
+    ),
+    (
+        "Try it with the built-in lab Exchange",
+        "Proberen met de ingebouwde lab-Exchange",
+        "Essayer avec l’Exchange de labo intégré",
+    ),
+    (
+        "all checks passed on the Connect page in {} ms",
+        "alle controles geslaagd op de pagina Verbinden in {} ms",
+        "tous les contrôles ont réussi sur la page Connexion en {} ms",
+    ),
+    (
+        "Configuration",
+        "Configuratie",
+        "Configuration",
+    ),
+    (
+        "Name resolution (DNS)",
+        "Naamomzetting (DNS)",
+        "Résolution de noms (DNS)",
+    ),
+    (
+        "TCP connection",
+        "TCP-verbinding",
+        "Connexion TCP",
+    ),
+    (
+        "TLS certificate",
+        "TLS-certificaat",
+        "Certificat TLS",
+    ),
+    (
+        "PowerShell endpoint",
+        "PowerShell-eindpunt",
+        "Point de terminaison PowerShell",
+    ),
+    (
+        "Service account sign-in",
+        "Aanmelden serviceaccount",
+        "Connexion du compte de service",
+    ),
+    (
+        "Exchange runspace",
+        "Exchange-runspace",
+        "Runspace Exchange",
+    ),
+    (
+        "Required cmdlets",
+        "Vereiste cmdlets",
+        "Cmdlets requises",
+    ),
+    (
+        "Client Access Servers",
+        "Client Access Servers",
+        "Serveurs d’accès client",
+    ),
+    (
+        "Autodiscover (EWS URL)",
+        "Autodiscover (EWS-URL)",
+        "Découverte automatique (URL EWS)",
+    ),
+    (
+        "Notification account (EWS)",
+        "Meldingsaccount (EWS)",
+        "Compte de notification (EWS)",
+    ),
+    (
+        "ActiveSync endpoint",
+        "ActiveSync-eindpunt",
+        "Point de terminaison ActiveSync",
+    ),
+    (
+        "Validate connectivity",
+        "Connectiviteit controleren",
+        "Vérifier la connectivité",
+    ),
+    (
+        "Stop the existing service",
+        "De bestaande service stoppen",
+        "Arrêter le service existant",
+    ),
+    (
+        "Write the configuration",
+        "De configuratie wegschrijven",
+        "Écrire la configuration",
+    ),
+    (
+        "Store the passwords",
+        "De wachtwoorden opslaan",
+        "Enregistrer les mots de passe",
+    ),
+    (
+        "Register the service",
+        "De service registreren",
+        "Enregistrer le service",
+    ),
+    (
+        "Start the service",
+        "De service starten",
+        "Démarrer le service",
+    ),
+    (
+        "service account password",
+        "wachtwoord serviceaccount",
+        "mot de passe du compte de service",
+    ),
+    (
+        "notification account password",
+        "wachtwoord meldingsaccount",
+        "mot de passe du compte de notification",
+    ),
+    (
+        "proxy password",
+        "proxywachtwoord",
+        "mot de passe du proxy",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_and_templates() {
+        assert_eq!(Lang::parse("nl_BE.UTF-8"), Some(Lang::Nl));
+        assert_eq!(Lang::parse("fr-CA"), Some(Lang::Fr));
+        assert_eq!(Lang::parse("de"), None);
+        assert_eq!(Lang::En.f("a {} b {}", &["1", "2"]), "a 1 b 2");
+    }
+
+    #[test]
+    fn every_translation_is_complete_and_keeps_placeholders() {
+        for (en, nl, fr) in STRINGS {
+            assert!(!nl.is_empty() && !fr.is_empty(), "{en}");
+            let n = en.matches("{}").count();
+            assert_eq!(nl.matches("{}").count(), n, "{en}");
+            assert_eq!(fr.matches("{}").count(), n, "{en}");
+        }
+    }
+}

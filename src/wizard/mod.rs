@@ -1,0 +1,888 @@
+//! The setup wizard, `eas-connector-setup`: the product's front door (iced).
+//!
+//! Eleven pages in a fixed order ([`Step`]), each a module under `pages` with its own
+//! `Message` in and `Event` out; this module owns the shared [`form::Form`], the order of
+//! pages, keyboard handling and every side effect (as iced `Task`s over [`effects`], so the
+//! UI thread never blocks). Connect and Apply go through `setup::validate_plan` and
+//! `setup::apply`, the code path of `eas-connector configure --answers`. All iced code of the
+//! project lives under this module and nowhere else. It must never show, log or copy a
+//! password: password boxes are masked and the report holds no secrets.
+
+pub mod effects;
+pub mod form;
+pub mod i18n;
+pub mod pages;
+pub mod ui;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use iced::keyboard::{key::Named, Key};
+use iced::widget::{button, column, container, opaque, row, scrollable, stack, text, Space};
+use iced::{Element, Length, Subscription, Task, Theme};
+
+use crate::config::{ConfigLocation, ExchangeServerType};
+use crate::secrets::Secret;
+use crate::service::manager::ServiceManager;
+use effects::{Existing, LabHandle};
+use form::Form;
+use i18n::Lang;
+use pages::welcome::{LabStatus, Mode};
+use pages::{
+    apply, connect, done, notification, options, proxy, server, server_type, service_account,
+    summary, welcome,
+};
+
+/// The organization the lab demonstration writes to (never the admin's real one).
+pub const LAB_ORG: &str = "lab";
+
+/// How to start the wizard.
+#[derive(Clone)]
+pub struct Options {
+    pub lang: Lang,
+    /// Where the organization's configuration is (from `--config-dir` and `--org`).
+    pub location: ConfigLocation,
+    /// The platform's service manager; `None` offers "write configuration only".
+    pub manager: Option<Arc<dyn ServiceManager>>,
+    /// Force a light or dark theme; `None` follows the system.
+    pub dark: Option<bool>,
+}
+
+/// The pages, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    Welcome,
+    ServerType,
+    Server,
+    Proxy,
+    ServiceAccount,
+    Notification,
+    Options,
+    Connect,
+    Summary,
+    Apply,
+    Done,
+}
+
+impl Step {
+    pub const ALL: [Step; 11] = [
+        Step::Welcome,
+        Step::ServerType,
+        Step::Server,
+        Step::Proxy,
+        Step::ServiceAccount,
+        Step::Notification,
+        Step::Options,
+        Step::Connect,
+        Step::Summary,
+        Step::Apply,
+        Step::Done,
+    ];
+
+    /// Position, from 1.
+    pub fn number(self) -> usize {
+        Self::ALL.iter().position(|s| *s == self).unwrap_or(0) + 1
+    }
+
+    fn next(self) -> Step {
+        Self::ALL.get(self.number()).copied().unwrap_or(self)
+    }
+
+    fn previous(self) -> Step {
+        Self::ALL
+            .get(self.number().saturating_sub(2))
+            .copied()
+            .unwrap_or(self)
+    }
+
+    /// The page's name in the step list.
+    pub fn title(self, l: Lang) -> &'static str {
+        l.t(match self {
+            Step::Welcome => "Welcome",
+            Step::ServerType => "Exchange server type",
+            Step::Server => "Server",
+            Step::Proxy => "Proxy",
+            Step::ServiceAccount => "Service account",
+            Step::Notification => "Notification account",
+            Step::Options => "Options",
+            Step::Connect => "Connect",
+            Step::Summary => "Summary",
+            Step::Apply => "Apply",
+            Step::Done => "Done",
+        })
+    }
+
+    /// One line under the title in the header.
+    pub fn subtitle(self, l: Lang) -> &'static str {
+        l.t(match self {
+            Step::Welcome => {
+                "Set up the connector between Exchange ActiveSync and your device policy."
+            }
+            Step::ServerType => "Choose how the connector reaches your Exchange organization.",
+            Step::Server => "Which server the connector talks to.",
+            Step::Proxy => "How this computer reaches Exchange.",
+            Step::ServiceAccount => "The account that manages mobile devices in Exchange.",
+            Step::Notification => "The mailbox that tells users what to do.",
+            Step::Options => "Failover, performance and sync schedule.",
+            Step::Connect => "Checking that everything works, before anything is written.",
+            Step::Summary => "What will be written, and where.",
+            Step::Apply => "Writing the configuration and passwords, and registering the service.",
+            Step::Done => "The connector is set up.",
+        })
+    }
+}
+
+/// Everything the wizard does.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// Input to the Welcome page.
+    Welcome(welcome::Message),
+    /// Input to the server type page.
+    ServerType(server_type::Message),
+    /// Input to the server page.
+    Server(server::Message),
+    /// Input to the proxy page.
+    Proxy(proxy::Message),
+    /// Input to the service account page.
+    ServiceAccount(service_account::Message),
+    /// Input to the notification account page.
+    Notification(notification::Message),
+    /// Input to the options page.
+    Options(options::Message),
+    /// Input to the Connect page (including check results).
+    Connect(connect::Message),
+    /// Input to the Summary page.
+    Summary(summary::Message),
+    /// Input to the Apply page (including step progress).
+    Apply(apply::Message),
+    /// Input to the Done page.
+    Done(done::Message),
+    /// The search for an existing connector finished.
+    Detected(Existing),
+    /// The lab started (or could not).
+    LabStarted(Result<LabHandle, String>),
+    /// The file dialog returned a CA file (or was cancelled).
+    CaFilePicked(Option<PathBuf>),
+    /// Go to the previous page (Back button, Alt+B).
+    Back,
+    /// Go to the next page (Next button, Enter, Alt+N).
+    Next,
+    /// Jump to a page from the step list.
+    GoTo(Step),
+    /// Cancel (Cancel button, Esc): asks for confirmation.
+    Cancel,
+    /// The answer to "Cancel setup?": `true` quits.
+    ConfirmCancel(bool),
+    /// Tab / Shift+Tab: move the keyboard focus.
+    Focus { forward: bool },
+    /// Enter was pressed.
+    Enter,
+    /// Esc was pressed.
+    Escape,
+    /// Alt+letter was pressed.
+    Shortcut(char),
+}
+
+/// The wizard's state.
+pub struct Wizard {
+    pub lang: Lang,
+    /// Where this run writes (switches to the lab's organization in the demonstration).
+    pub loc: ConfigLocation,
+    requested: ConfigLocation,
+    pub manager: Option<Arc<dyn ServiceManager>>,
+    pub step: Step,
+    pub welcome: welcome::State,
+    pub form: Form,
+    pub connect: connect::State,
+    pub apply: apply::State,
+    pub register_service: bool,
+    pub confirm_cancel: bool,
+    pub lab: Option<LabHandle>,
+    /// A short note for the Done page (e.g. a folder that could not be opened).
+    pub note: Option<String>,
+    connect_task: Option<iced::task::Handle>,
+}
+
+impl Wizard {
+    /// The wizard before anything happened, and the task that looks for an existing connector.
+    pub fn new(opts: Options) -> (Self, Task<Message>) {
+        let w = Wizard {
+            lang: opts.lang,
+            loc: opts.location.clone(),
+            requested: opts.location.clone(),
+            register_service: opts.manager.is_some(),
+            manager: opts.manager,
+            step: Step::Welcome,
+            welcome: welcome::State {
+                org: opts.location.org().to_string(),
+                existing: Existing::Checking,
+                mode: None,
+                lab: LabStatus::Off,
+            },
+            form: Form::default(),
+            connect: connect::State::default(),
+            apply: apply::State::default(),
+            confirm_cancel: false,
+            lab: None,
+            note: None,
+            connect_task: None,
+        };
+        let task = Task::perform(
+            effects::detect(opts.location, w.register_service),
+            Message::Detected,
+        );
+        (w, task)
+    }
+
+    pub fn title(&self) -> String {
+        format!(
+            "{} — {}",
+            self.lang.t("EAS Connector Setup"),
+            self.step.title(self.lang)
+        )
+    }
+
+    fn mode(&self) -> Mode {
+        self.welcome.mode.unwrap_or(Mode::New)
+    }
+
+    /// Whether Next is allowed on the current page.
+    pub fn can_continue(&self) -> bool {
+        self.page_ok(self.step)
+    }
+
+    fn page_ok(&self, step: Step) -> bool {
+        match step {
+            Step::Welcome => self.welcome.can_continue(),
+            Step::ServerType => true,
+            Step::Server => self.form.server_ok(),
+            Step::Proxy => self.form.proxy_ok(),
+            Step::ServiceAccount => self.form.service_ok(),
+            Step::Notification => self.form.notification_ok(),
+            Step::Options => self.form.options_ok(),
+            Step::Connect => !self.connect.running && self.connect.passed(),
+            Step::Summary => true,
+            Step::Apply => self.apply.succeeded(),
+            Step::Done => true,
+        }
+    }
+
+    /// Whether Back is allowed on the current page.
+    pub fn can_go_back(&self) -> bool {
+        match self.step {
+            Step::Welcome | Step::Done => false,
+            Step::Apply => !self.apply.running && !self.apply.succeeded(),
+            _ => true,
+        }
+    }
+
+    /// Whether the step list may jump to `target`: every page before it must be complete.
+    pub fn can_jump(&self, target: Step) -> bool {
+        target != self.step
+            && target < Step::Apply
+            && !self.apply.running
+            && self.step < Step::Apply
+            && Step::ALL
+                .iter()
+                .take_while(|s| **s < target)
+                .all(|s| self.page_ok(*s))
+    }
+
+    fn plan(&self) -> crate::setup::Plan {
+        let replace = matches!(self.mode(), Mode::Replace | Mode::Lab);
+        self.form
+            .plan(replace, self.register_service && self.manager.is_some())
+    }
+
+    /// Go to `step`, starting what that page runs on arrival.
+    fn enter(&mut self, step: Step) -> Task<Message> {
+        let mut tasks = vec![];
+        if self.step == Step::Connect && step != Step::Connect {
+            tasks.push(self.stop_checks());
+        }
+        self.step = step;
+        match step {
+            Step::Connect if !self.connect.passed() => tasks.push(self.run_checks()),
+            Step::Apply => tasks.push(self.run_apply()),
+            _ => {}
+        }
+        tasks.push(iced::widget::operation::focus_next());
+        Task::batch(tasks)
+    }
+
+    fn run_checks(&mut self) -> Task<Message> {
+        let _ = self.stop_checks();
+        self.connect.start();
+        let (task, handle) = Task::run(
+            effects::validate(self.loc.clone(), self.plan()),
+            Message::Connect,
+        )
+        .abortable();
+        self.connect_task = Some(handle);
+        task
+    }
+
+    fn stop_checks(&mut self) -> Task<Message> {
+        if let Some(h) = self.connect_task.take() {
+            h.abort();
+        }
+        if self.connect.running {
+            self.connect.running = false;
+            self.connect.cancelled = true;
+        }
+        Task::none()
+    }
+
+    fn run_apply(&mut self) -> Task<Message> {
+        self.apply.start();
+        let mut plan = self.plan();
+        // Connect just ran `validate_plan` on exactly these values (any edit clears it).
+        plan.skip_validation = self.connect.passed();
+        if let Some(r) = &self.connect.report {
+            self.apply.lines.push(apply::Line {
+                step: crate::setup::Step::Validate,
+                state: apply::LineState::Done,
+                detail: self.lang.f(
+                    "all checks passed on the Connect page in {} ms",
+                    &[&r.total_ms.to_string()],
+                ),
+            });
+        }
+        Task::run(
+            effects::apply(self.loc.clone(), plan, self.manager.clone()),
+            Message::Apply,
+        )
+    }
+
+    fn form_changed(&mut self) {
+        if !self.connect.running {
+            self.connect = connect::State::default();
+        }
+    }
+
+    fn prefill_from_lab(&mut self, lab: &LabHandle) {
+        let info = lab.0.info();
+        self.form = Form {
+            server_type: ExchangeServerType::OnPremises,
+            cas: info
+                .servers
+                .first()
+                .map(|s| s.address.clone())
+                .unwrap_or_default(),
+            show_advanced: true,
+            ca_file: info.ca_file.display().to_string(),
+            service_user: info.accounts.service.user.clone(),
+            service_password: Secret::new(info.accounts.service.password.clone()),
+            notify_user: info.accounts.notification.user.clone(),
+            notify_mailbox: info
+                .accounts
+                .notification
+                .mailbox
+                .clone()
+                .unwrap_or_default(),
+            notify_password: Secret::new(info.accounts.notification.password.clone()),
+            ..Form::default()
+        };
+    }
+
+    pub fn update(&mut self, message: Message) -> Task<Message> {
+        if self.confirm_cancel {
+            match message {
+                Message::ConfirmCancel(_) | Message::Enter | Message::Escape => {}
+                _ => return Task::none(),
+            }
+        }
+        match message {
+            Message::Welcome(m) => match self.welcome.update(m) {
+                Some(welcome::Event::Chosen(mode)) => {
+                    self.loc = self.requested.clone();
+                    self.welcome.org = self.loc.org().to_string();
+                    self.form = match (&self.welcome.existing, mode) {
+                        (Existing::Found { config, stored }, Mode::Reconfigure) => {
+                            Form::from_config(config, *stored)
+                        }
+                        _ => Form::default(),
+                    };
+                    self.register_service = self.manager.is_some();
+                    self.form_changed();
+                    Task::none()
+                }
+                Some(welcome::Event::StartLab) => {
+                    Task::perform(effects::start_lab(), Message::LabStarted)
+                }
+                None => Task::none(),
+            },
+            Message::LabStarted(Ok(lab)) => {
+                let info = lab.0.info();
+                self.welcome.lab = LabStatus::Running(self.lang.f(
+                    "Lab Exchange {} is running on {} ({} servers, {} devices). Every page is filled in.",
+                    &[
+                        &info.exchange_version,
+                        &info.servers.first().map(|s| s.address.clone()).unwrap_or_default(),
+                        &info.servers.len().to_string(),
+                        &info.devices.to_string(),
+                    ],
+                ));
+                if let Ok(loc) = ConfigLocation::new(Some(self.requested.root()), LAB_ORG) {
+                    self.loc = loc;
+                }
+                self.welcome.org = self.loc.org().to_string();
+                self.welcome.mode = Some(Mode::Lab);
+                self.register_service = false;
+                self.prefill_from_lab(&lab);
+                self.lab = Some(lab);
+                self.form_changed();
+                if self.step == Step::Welcome {
+                    self.enter(Step::ServerType)
+                } else {
+                    Task::none()
+                }
+            }
+            Message::LabStarted(Err(e)) => {
+                self.welcome.lab = LabStatus::Failed(e);
+                Task::none()
+            }
+            Message::Detected(existing) => {
+                self.welcome.existing = existing;
+                Task::none()
+            }
+            Message::ServerType(m) => {
+                server_type::update(&mut self.form, m);
+                self.form_changed();
+                Task::none()
+            }
+            Message::Server(m) => {
+                let ev = server::update(&mut self.form, m);
+                self.form_changed();
+                match ev {
+                    Some(server::Event::BrowseCaFile) => {
+                        Task::perform(effects::pick_ca_file(), Message::CaFilePicked)
+                    }
+                    None => Task::none(),
+                }
+            }
+            Message::CaFilePicked(Some(p)) => {
+                self.form.ca_file = p.display().to_string();
+                self.form_changed();
+                Task::none()
+            }
+            Message::CaFilePicked(None) => Task::none(),
+            Message::Proxy(m) => {
+                proxy::update(&mut self.form, m);
+                self.form_changed();
+                Task::none()
+            }
+            Message::ServiceAccount(m) => {
+                service_account::update(&mut self.form, m);
+                self.form_changed();
+                Task::none()
+            }
+            Message::Notification(m) => {
+                notification::update(&mut self.form, m);
+                self.form_changed();
+                Task::none()
+            }
+            Message::Options(m) => {
+                options::update(&mut self.form, m);
+                self.form_changed();
+                Task::none()
+            }
+            Message::Connect(m) => {
+                let finished = matches!(m, connect::Message::Finished(_));
+                let ev = self.connect.update(m);
+                if finished {
+                    self.connect_task = None;
+                }
+                match ev {
+                    Some(connect::Event::Run) => self.run_checks(),
+                    Some(connect::Event::Cancel) => self.stop_checks(),
+                    Some(connect::Event::Copy(s)) => iced::clipboard::write(s),
+                    None => Task::none(),
+                }
+            }
+            Message::Summary(m) => {
+                summary::update(&mut self.register_service, self.manager.is_some(), m);
+                Task::none()
+            }
+            Message::Apply(m) => {
+                self.apply.update(m);
+                Task::none()
+            }
+            Message::Done(m) => match done::update(&self.done_context(), m) {
+                Some(done::Event::Open(p)) => {
+                    let _ = std::fs::create_dir_all(&p);
+                    self.note = effects::open_folder(&p).err();
+                    Task::none()
+                }
+                None => Task::none(),
+            },
+            Message::Back => {
+                if self.can_go_back() {
+                    let to = if self.step == Step::Apply {
+                        Step::Summary
+                    } else {
+                        self.step.previous()
+                    };
+                    self.enter(to)
+                } else {
+                    Task::none()
+                }
+            }
+            Message::Next | Message::Enter => {
+                if self.confirm_cancel {
+                    return self.update(Message::ConfirmCancel(true));
+                }
+                if !self.can_continue() {
+                    return Task::none();
+                }
+                if self.step == Step::Done {
+                    return iced::exit();
+                }
+                self.enter(self.step.next())
+            }
+            Message::GoTo(s) => {
+                if self.can_jump(s) {
+                    self.enter(s)
+                } else {
+                    Task::none()
+                }
+            }
+            Message::Cancel | Message::Escape => {
+                if self.confirm_cancel {
+                    self.confirm_cancel = false;
+                } else if self.step == Step::Done {
+                    return iced::exit();
+                } else if !self.apply.running {
+                    self.confirm_cancel = true;
+                }
+                Task::none()
+            }
+            Message::ConfirmCancel(yes) => {
+                self.confirm_cancel = false;
+                if yes {
+                    let _ = self.stop_checks();
+                    iced::exit()
+                } else {
+                    Task::none()
+                }
+            }
+            Message::Focus { forward } => {
+                if forward {
+                    iced::widget::operation::focus_next()
+                } else {
+                    iced::widget::operation::focus_previous()
+                }
+            }
+            Message::Shortcut(c) => match c {
+                'n' => self.update(Message::Next),
+                'b' => self.update(Message::Back),
+                c => match self.page_shortcut(c) {
+                    Some(m) => self.update(m),
+                    None => Task::none(),
+                },
+            },
+        }
+    }
+
+    fn page_shortcut(&self, c: char) -> Option<Message> {
+        let f = &self.form;
+        match self.step {
+            Step::Welcome => self.welcome.shortcut(c).map(Message::Welcome),
+            Step::ServerType => server_type::shortcut(f, c).map(Message::ServerType),
+            Step::Server => server::shortcut(f, c).map(Message::Server),
+            Step::Proxy => proxy::shortcut(f, c).map(Message::Proxy),
+            Step::ServiceAccount => service_account::shortcut(f, c).map(Message::ServiceAccount),
+            Step::Notification => notification::shortcut(f, c).map(Message::Notification),
+            Step::Options => options::shortcut(f, c).map(Message::Options),
+            Step::Connect => self.connect.shortcut(c).map(Message::Connect),
+            Step::Summary => summary::shortcut(self.register_service, c).map(Message::Summary),
+            Step::Apply => None,
+            Step::Done => done::shortcut(c).map(Message::Done),
+        }
+    }
+
+    fn done_context(&self) -> done::Context<'_> {
+        done::Context {
+            outcome: self.apply.outcome.as_ref().and_then(|r| r.as_ref().ok()),
+            config_dir: self.loc.org_dir(),
+            logs_dir: self.loc.logs_dir(),
+            message: self.note.as_deref(),
+        }
+    }
+
+    /// Keyboard: Tab/Shift+Tab move focus, Enter is Next, Esc is Cancel, Alt+letter shortcuts.
+    pub fn subscription(&self) -> Subscription<Message> {
+        iced::event::listen_with(|event, _status, _window| match event {
+            iced::Event::Keyboard(k) => key_message(&k),
+            _ => None,
+        })
+    }
+
+    fn page(&self) -> Element<'_, Message> {
+        let l = self.lang;
+        let f = &self.form;
+        match self.step {
+            Step::Welcome => self.welcome.view(l).map(Message::Welcome),
+            Step::ServerType => server_type::view(f, l).map(Message::ServerType),
+            Step::Server => server::view(f, l).map(Message::Server),
+            Step::Proxy => proxy::view(f, l).map(Message::Proxy),
+            Step::ServiceAccount => service_account::view(f, l).map(Message::ServiceAccount),
+            Step::Notification => notification::view(f, l).map(Message::Notification),
+            Step::Options => options::view(f, l).map(Message::Options),
+            Step::Connect => self.connect.view(l).map(Message::Connect),
+            Step::Summary => summary::view(
+                summary::Context {
+                    loc: &self.loc,
+                    form: f,
+                    mode: self.mode(),
+                    service: self
+                        .manager
+                        .as_ref()
+                        .map(|m| (m.service_name(self.loc.org()), m.describe())),
+                    register_service: self.register_service,
+                },
+                l,
+            )
+            .map(Message::Summary),
+            Step::Apply => self.apply.view(l).map(Message::Apply),
+            Step::Done => done::view(self.done_context(), l).map(Message::Done),
+        }
+    }
+
+    fn sidebar(&self) -> Element<'_, Message> {
+        let l = self.lang;
+        let mut col = column![].spacing(2);
+        for s in Step::ALL {
+            let current = s == self.step;
+            let done = s < self.step;
+            let mark = if current {
+                "▶"
+            } else if done {
+                "✔"
+            } else {
+                " "
+            };
+            let label = row![
+                text(mark).size(ui::SMALL).width(Length::Fixed(16.0)),
+                text(format!("{}. {}", s.number(), s.title(l)))
+                    .size(14)
+                    .font(if current {
+                        ui::BOLD
+                    } else {
+                        iced::Font::DEFAULT
+                    }),
+            ]
+            .spacing(4)
+            .align_y(iced::Center);
+            let b = button(label)
+                .width(Length::Fill)
+                .padding([6, 10])
+                .on_press_maybe(self.can_jump(s).then_some(Message::GoTo(s)))
+                .style(move |t: &Theme, status| {
+                    let p = t.extended_palette();
+                    let mut st = button::text(t, status);
+                    if current {
+                        st.background = Some(p.primary.weak.color.into());
+                        st.text_color = p.primary.weak.text;
+                        st.border.radius = 4.0.into();
+                    } else if matches!(status, button::Status::Disabled) {
+                        st.text_color = p.background.base.text.scale_alpha(0.5);
+                    } else {
+                        st.text_color = p.background.base.text;
+                        if matches!(status, button::Status::Hovered) {
+                            st.background = Some(p.background.strong.color.into());
+                            st.border.radius = 4.0.into();
+                        }
+                    }
+                    st
+                });
+            col = col.push(b);
+        }
+        container(col)
+            .width(Length::Fixed(265.0))
+            .height(Length::Fill)
+            .padding([16, 10])
+            .style(|t: &Theme| {
+                container::Style::default().background(t.extended_palette().background.weak.color)
+            })
+            .into()
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let l = self.lang;
+        let header = container(
+            column![
+                text(l.t("EAS Connector Setup"))
+                    .size(ui::SMALL)
+                    .style(ui::muted),
+                text(self.step.title(l)).size(24).font(ui::BOLD),
+                text(self.step.subtitle(l)).size(14),
+            ]
+            .spacing(2),
+        )
+        .width(Length::Fill)
+        .padding([14, 24])
+        .style(|t: &Theme| {
+            let p = t.extended_palette();
+            container::Style::default()
+                .background(p.background.base.color)
+                .border(iced::Border {
+                    color: p.background.strong.color,
+                    width: 0.0,
+                    radius: 0.0.into(),
+                })
+        });
+        let content = scrollable(
+            container(self.page())
+                .padding(iced::Padding {
+                    top: 20.0,
+                    right: 28.0,
+                    bottom: 24.0,
+                    left: 28.0,
+                })
+                .max_width(820),
+        )
+        .spacing(6)
+        .height(Length::Fill)
+        .width(Length::Fill);
+        let next_label = match self.step {
+            Step::Summary => l.t("Apply"),
+            Step::Done => l.t("Finish"),
+            _ => l.t("Next"),
+        };
+        let mut buttons = row![].spacing(8).align_y(iced::Center);
+        if self.step != Step::Done {
+            buttons = buttons.push(
+                button(text(l.t("Back")).size(ui::BODY))
+                    .padding([8, 18])
+                    .style(ui::plain_button)
+                    .on_press_maybe(self.can_go_back().then_some(Message::Back)),
+            );
+        }
+        buttons = buttons.push(
+            button(text(next_label).size(ui::BODY))
+                .padding([8, 22])
+                .style(button::primary)
+                .on_press_maybe(self.can_continue().then_some(Message::Next)),
+        );
+        if self.step != Step::Done {
+            buttons = buttons.push(
+                button(text(l.t("Cancel")).size(ui::BODY))
+                    .padding([8, 18])
+                    .style(ui::plain_button)
+                    .on_press_maybe((!self.apply.running).then_some(Message::Cancel)),
+            );
+        }
+        let footer = container(
+            row![
+                text(l.f("Step {} of {}", &[&self.step.number().to_string(), "11"]))
+                    .size(ui::SMALL)
+                    .style(ui::muted),
+                text(l.t("Enter: Next · Esc: Cancel · Tab: next field · Alt+letter: option"))
+                    .size(ui::SMALL)
+                    .style(ui::muted),
+                Space::new().width(Length::Fill),
+                buttons,
+            ]
+            .spacing(20)
+            .align_y(iced::Center),
+        )
+        .width(Length::Fill)
+        .padding([12, 24])
+        .style(|t: &Theme| {
+            container::Style::default().background(t.extended_palette().background.weak.color)
+        });
+        let body = column![
+            header,
+            iced::widget::rule::horizontal(1),
+            row![self.sidebar(), iced::widget::rule::vertical(1), content].height(Length::Fill),
+            iced::widget::rule::horizontal(1),
+            footer,
+        ];
+        if !self.confirm_cancel {
+            return body.into();
+        }
+        let dialog = container(
+            column![
+                text(l.t("Cancel setup?")).size(20).font(ui::BOLD),
+                text(l.t("Nothing has been written yet; the connector stays as it was."))
+                    .size(ui::BODY),
+                row![
+                    Space::new().width(Length::Fill),
+                    button(text(l.t("Continue setup")).size(ui::BODY))
+                        .padding([8, 18])
+                        .style(ui::plain_button)
+                        .on_press(Message::ConfirmCancel(false)),
+                    button(text(l.t("Cancel setup")).size(ui::BODY))
+                        .padding([8, 18])
+                        .style(button::danger)
+                        .on_press(Message::ConfirmCancel(true)),
+                ]
+                .spacing(8),
+                text(l.t("Enter: cancel setup · Esc: continue"))
+                    .size(ui::SMALL)
+                    .style(ui::muted),
+            ]
+            .spacing(14),
+        )
+        .padding(24)
+        .max_width(460)
+        .style(|t: &Theme| {
+            let p = t.extended_palette();
+            container::Style::default()
+                .background(p.background.base.color)
+                .border(iced::Border {
+                    color: p.background.strong.color,
+                    width: 1.0,
+                    radius: 8.0.into(),
+                })
+        });
+        stack![
+            body,
+            opaque(container(dialog).center(Length::Fill).style(|_t: &Theme| {
+                container::Style::default().background(iced::Color::from_rgba(0.0, 0.0, 0.0, 0.45))
+            }))
+        ]
+        .into()
+    }
+}
+
+/// What a key press means to the wizard, if anything.
+pub fn key_message(event: &iced::keyboard::Event) -> Option<Message> {
+    let iced::keyboard::Event::KeyPressed { key, modifiers, .. } = event else {
+        return None;
+    };
+    match key.as_ref() {
+        Key::Named(Named::Tab) => Some(Message::Focus {
+            forward: !modifiers.shift(),
+        }),
+        Key::Named(Named::Enter) => Some(Message::Enter),
+        Key::Named(Named::Escape) => Some(Message::Escape),
+        Key::Character(c) if modifiers.alt() => c
+            .chars()
+            .next()
+            .map(|c| Message::Shortcut(c.to_ascii_lowercase())),
+        _ => None,
+    }
+}
+
+/// Open the wizard's window and run until it closes.
+pub fn run(opts: Options) -> iced::Result {
+    let theme = opts
+        .dark
+        .map(|dark| if dark { Theme::Dark } else { Theme::Light });
+    iced::application(
+        move || Wizard::new(opts.clone()),
+        Wizard::update,
+        Wizard::view,
+    )
+    .title(Wizard::title)
+    .subscription(Wizard::subscription)
+    .theme(move |_: &Wizard| theme.clone())
+    .window(iced::window::Settings {
+        size: iced::Size::new(980.0, 720.0),
+        min_size: Some(iced::Size::new(820.0, 600.0)),
+        ..iced::window::Settings::default()
+    })
+    .run()
+}

@@ -1,0 +1,103 @@
+//! Page 7, Options: CAS failover, parallel commands, and how often the connector syncs. Only
+//! edits the form.
+
+use iced::widget::{column, row};
+use iced::{Element, Length};
+
+use super::super::form::Form;
+use super::super::i18n::Lang;
+use super::super::ui;
+
+/// Input to the options page.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// Fail over between Client Access Servers or not.
+    Failover(bool),
+    /// Run commands in parallel runspaces or not.
+    Parallel(bool),
+    /// The number of parallel runspaces changed.
+    MaxRunspaces(String),
+    /// The quick-sync interval changed.
+    QuickSync(String),
+    /// The daily full-sync time changed.
+    FullSync(String),
+}
+
+/// This page needs nothing from the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {}
+
+pub fn update(form: &mut Form, msg: Message) -> Option<Event> {
+    match msg {
+        Message::Failover(v) => form.cas_failover = v,
+        Message::Parallel(v) => form.parallel = v,
+        Message::MaxRunspaces(v) => form.max_runspaces = v,
+        Message::QuickSync(v) => form.quick_sync = v,
+        Message::FullSync(v) => form.full_sync = v,
+    }
+    None
+}
+
+pub fn shortcut(form: &Form, c: char) -> Option<Message> {
+    match c {
+        'f' => Some(Message::Failover(!form.cas_failover)),
+        'p' => Some(Message::Parallel(!form.parallel)),
+        _ => None,
+    }
+}
+
+pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
+    let mut col = column![
+        ui::check(
+            "failover",
+            l.t("Fail over to other Client Access Servers when one does not answer"),
+            "Alt+F",
+            form.cas_failover,
+            Message::Failover
+        ),
+        ui::check(
+            "parallel",
+            l.t("Run commands in parallel (faster for many devices)"),
+            "Alt+P",
+            form.parallel,
+            Message::Parallel
+        ),
+    ]
+    .spacing(18);
+    if form.parallel {
+        col = col.push(
+            iced::widget::container(ui::field(
+                l.t("Parallel runspaces"),
+                ui::input(
+                    "max-runspaces",
+                    "4",
+                    &form.max_runspaces,
+                    Message::MaxRunspaces,
+                ),
+                form.error("MaxParallelRunspaces"),
+                l.t("1 to 16"),
+            ))
+            .max_width(260),
+        );
+    }
+    col = col.push(
+        row![
+            iced::widget::container(ui::field(
+                l.t("Quick sync every (minutes)"),
+                ui::input("quick-sync", "15", &form.quick_sync, Message::QuickSync),
+                form.error("QuickSyncIntervalMinutes"),
+                l.t("5 to 1440"),
+            ))
+            .width(Length::Fill),
+            iced::widget::container(ui::field(
+                l.t("Full sync daily at"),
+                ui::input("full-sync", "02:00", &form.full_sync, Message::FullSync),
+                form.error("FullSyncTimeOfDay"),
+                l.t("HH:MM, 24-hour, local time"),
+            ))
+            .width(Length::Fill),
+        ]
+        .spacing(16),
+    );
+    col.into()
+}

@@ -1,0 +1,136 @@
+//! Page 9, Summary: what will be written and where, where the passwords go, which service is
+//! registered (or why none is), and what is replaced. The last chance to go Back; nothing is
+//! written until Apply.
+
+use iced::widget::{column, text};
+use iced::Element;
+
+use super::super::form::Form;
+use super::super::i18n::Lang;
+use super::super::ui;
+use super::welcome::Mode;
+use crate::config::ConfigLocation;
+use crate::secrets::Preference;
+use crate::setup;
+
+/// Input to the Summary page.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// Register and start the service, or write the configuration only.
+    RegisterService(bool),
+}
+
+/// This page needs nothing from the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {}
+
+/// What the Summary shows, borrowed from the app.
+pub struct Context<'a> {
+    pub loc: &'a ConfigLocation,
+    pub form: &'a Form,
+    pub mode: Mode,
+    /// `(service name, manager description)` when a service manager is available.
+    pub service: Option<(String, String)>,
+    pub register_service: bool,
+}
+
+pub fn update(register: &mut bool, available: bool, msg: Message) -> Option<Event> {
+    match msg {
+        Message::RegisterService(v) => *register = v && available,
+    }
+    None
+}
+
+pub fn shortcut(register: bool, c: char) -> Option<Message> {
+    match c {
+        'g' => Some(Message::RegisterService(!register)),
+        _ => None,
+    }
+}
+
+fn store_text(l: Lang, register: bool) -> String {
+    match setup::store_preference(register) {
+        Ok(Preference::File) => l.t("The owner-only file ConnectorSecrets.json beside the configuration (mode 0600).").to_string(),
+        Ok(Preference::Os) => l.t("The operating system's credential store (Windows Credential Manager or the Secret Service).").to_string(),
+        Ok(Preference::Auto) => l.t("The operating system's credential store (Windows Credential Manager or the Secret Service); where none is reachable, the owner-only file ConnectorSecrets.json (mode 0600).").to_string(),
+        Err(e) => e.to_string(),
+    }
+}
+
+pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
+    let f = cx.form;
+    let server = match f.server_type {
+        crate::config::ExchangeServerType::OnPremises => f.cas.clone(),
+        crate::config::ExchangeServerType::Hosted => f.hosted.clone(),
+    };
+    let proxy = if f.proxy_enabled {
+        format!("{}:{}", f.proxy_host.trim(), f.proxy_port.trim())
+    } else {
+        l.t("none").to_string()
+    };
+    let typed: Vec<&str> = f
+        .typed_passwords()
+        .iter()
+        .map(|(k, _)| l.t(k.label()))
+        .collect();
+    let passwords = if typed.is_empty() {
+        l.t("none typed; the stored ones are kept").to_string()
+    } else {
+        typed.join(", ")
+    };
+    let mut col = column![
+        ui::para(l.t("Press Apply to write this. Nothing has been changed yet.")),
+        ui::kv(
+            l.t("Configuration file"),
+            cx.loc.config_file().display().to_string()
+        ),
+        ui::kv(l.t("Exchange server"), server),
+        ui::kv(l.t("Proxy"), proxy),
+        ui::kv(l.t("Service account"), f.service_user.clone()),
+        ui::kv(l.t("Notification mailbox"), f.notify_mailbox.clone()),
+        ui::kv(l.t("Passwords to store"), passwords),
+        ui::kv(l.t("Passwords go to"), store_text(l, cx.register_service)),
+    ]
+    .spacing(10);
+    let replaced = match cx.mode {
+        Mode::Replace => Some(l.t("The existing configuration is replaced; the previous file is kept as ConnectorServiceConfiguration.xml.bak.")),
+        Mode::Reconfigure => Some(l.t("The existing configuration is updated in place; settings you added by hand are kept, the previous file is kept as .bak.")),
+        Mode::Lab | Mode::New => None,
+    };
+    if let Some(r) = replaced {
+        col = col.push(ui::note(ui::NoteKind::Warning, r));
+    }
+    match &cx.service {
+        Some((name, manager)) => {
+            col = col.push(ui::check(
+                "register-service",
+                l.t("Register and start the service"),
+                "Alt+G",
+                cx.register_service,
+                Message::RegisterService,
+            ));
+            col = col.push(
+                text(l.f("Service {} with {}.", &[name, manager]))
+                    .size(ui::SMALL)
+                    .style(ui::muted),
+            );
+            if !cx.register_service {
+                col = col.push(ui::note(
+                    ui::NoteKind::Info,
+                    l.t("Only the configuration and passwords are written; no service is registered or started."),
+                ));
+            }
+        }
+        None => {
+            col = col.push(ui::note(
+                ui::NoteKind::Info,
+                if cx.mode == Mode::Lab {
+                    l.t("Write configuration only, no service: the lab lives inside this wizard and stops when it closes, so no service is registered for it.")
+                } else {
+                    l.t("Write configuration only, no service: no service manager is available to this program (it needs administrator rights, or this build has none). Register the service later with eas-connector.")
+                },
+            ));
+        }
+    }
+    col.into()
+}

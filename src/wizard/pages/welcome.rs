@@ -1,0 +1,213 @@
+//! Page 1, Welcome: says what the wizard does, detects an existing connector for the
+//! organization and offers Set up new, Reconfigure, Replace, or a trial against the built-in
+//! lab Exchange. It never changes anything on disk.
+
+use iced::widget::{button, column, row, text};
+use iced::{Element, Length};
+
+use super::super::effects::Existing;
+use super::super::i18n::Lang;
+use super::super::ui;
+
+/// How this run treats the organization's existing connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// No connector yet: start from defaults.
+    New,
+    /// Change the existing connector; fields and stored passwords are pre-filled.
+    Reconfigure,
+    /// Start from a fresh configuration over the existing one.
+    Replace,
+    /// A demonstration against the in-process lab Exchange.
+    Lab,
+}
+
+/// The lab's state, as the Welcome page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LabStatus {
+    #[default]
+    Off,
+    Starting,
+    Running(String),
+    Failed(String),
+}
+
+/// What the Welcome page shows.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub org: String,
+    pub existing: Existing,
+    pub mode: Option<Mode>,
+    pub lab: LabStatus,
+}
+
+/// Input to the Welcome page.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// The admin chose how to treat the existing connector.
+    Choose(Mode),
+    /// The admin asked to try the wizard against the built-in lab.
+    TryLab,
+}
+
+/// What the app must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Pre-fill the form for this mode.
+    Chosen(Mode),
+    /// Start the lab in-process.
+    StartLab,
+}
+
+impl State {
+    pub fn update(&mut self, msg: Message) -> Option<Event> {
+        match msg {
+            Message::Choose(m) => {
+                let allowed = match (&self.existing, m) {
+                    (Existing::Checking, _) | (_, Mode::Lab) => false,
+                    (Existing::None, Mode::New) => true,
+                    (Existing::Found { .. }, Mode::Reconfigure | Mode::Replace) => true,
+                    (Existing::Unreadable(_), Mode::Replace) => true,
+                    _ => false,
+                };
+                if !allowed {
+                    return None;
+                }
+                self.mode = Some(m);
+                Some(Event::Chosen(m))
+            }
+            Message::TryLab => {
+                if self.lab == LabStatus::Starting {
+                    return None;
+                }
+                self.lab = LabStatus::Starting;
+                Some(Event::StartLab)
+            }
+        }
+    }
+
+    /// Keyboard shortcuts (Alt+letter).
+    pub fn shortcut(&self, c: char) -> Option<Message> {
+        match c {
+            's' => Some(Message::Choose(Mode::New)),
+            'r' => Some(Message::Choose(Mode::Reconfigure)),
+            'e' => Some(Message::Choose(Mode::Replace)),
+            't' => Some(Message::TryLab),
+            _ => None,
+        }
+    }
+
+    pub fn can_continue(&self) -> bool {
+        self.mode.is_some() && self.lab != LabStatus::Starting
+    }
+
+    pub fn view(&self, l: Lang) -> Element<'_, Message> {
+        let mut col = column![ui::para(l.t(
+            "This wizard connects EAS Connector to your Exchange organization: it asks for the server, the accounts and the options, checks that everything works, then writes the configuration and registers the service."
+        ))]
+        .spacing(16);
+        col = col.push(ui::kv(l.t("Organization"), self.org.clone()));
+        let choices: Vec<(Mode, &str, &str, &'static str)> = match &self.existing {
+            Existing::Checking => {
+                col = col.push(ui::para(l.t("Looking for an existing connector…")));
+                vec![]
+            }
+            Existing::None => {
+                col = col.push(ui::note(
+                    ui::NoteKind::Info,
+                    l.t("No connector is configured for this organization yet."),
+                ));
+                vec![(
+                    Mode::New,
+                    l.t("Set up new"),
+                    l.t("Configure a new connector for this organization."),
+                    "Alt+S",
+                )]
+            }
+            Existing::Found { config, .. } => {
+                let server = config
+                    .client_access_server
+                    .clone()
+                    .or(config.hosted_server_address.clone())
+                    .unwrap_or_default();
+                col = col.push(ui::note(
+                    ui::NoteKind::Info,
+                    l.f(
+                        "A connector is already configured for this organization (server {}).",
+                        &[&server],
+                    ),
+                ));
+                vec![
+                    (
+                        Mode::Reconfigure,
+                        l.t("Reconfigure"),
+                        l.t("Change some settings; everything else and the stored passwords are kept."),
+                        "Alt+R",
+                    ),
+                    (
+                        Mode::Replace,
+                        l.t("Replace existing connector"),
+                        l.t("Start again from defaults; the current file is kept as a .bak backup."),
+                        "Alt+E",
+                    ),
+                ]
+            }
+            Existing::Unreadable(e) => {
+                col = col.push(ui::note(ui::NoteKind::Error, e.clone()));
+                vec![(
+                    Mode::Replace,
+                    l.t("Replace existing connector"),
+                    l.t("Start again from defaults; the current file is kept as a .bak backup."),
+                    "Alt+E",
+                )]
+            }
+        };
+        for (mode, title, about, key) in choices {
+            let selected = self.mode == Some(mode);
+            let card = button(
+                column![
+                    row![
+                        text(if selected { "◉" } else { "○" }).size(18),
+                        text(title).size(17).font(ui::BOLD),
+                        iced::widget::Space::new().width(Length::Fill),
+                        text(key).size(ui::SMALL).style(ui::muted),
+                    ]
+                    .spacing(10)
+                    .align_y(iced::Center),
+                    text(about).size(ui::SMALL),
+                ]
+                .spacing(4),
+            )
+            .padding([10, 14])
+            .width(Length::Fill)
+            .style(ui::card(selected))
+            .on_press(Message::Choose(mode));
+            col = col.push(card);
+        }
+        let lab_line: Element<'_, Message> = match &self.lab {
+            LabStatus::Off => text(l.t(
+                "No Exchange at hand? The built-in lab simulates one on this computer (loopback only) and fills in every page; it writes to the organization “lab”.",
+            ))
+            .size(ui::SMALL)
+            .style(ui::muted)
+            .into(),
+            LabStatus::Starting => text(l.t("Starting the lab Exchange…")).size(ui::SMALL).into(),
+            LabStatus::Running(s) => ui::note(ui::NoteKind::Success, s.clone()),
+            LabStatus::Failed(e) => ui::note(ui::NoteKind::Error, e.clone()),
+        };
+        let lab_button = button(
+            row![
+                text(l.t("Try it with the built-in lab Exchange")).size(ui::BODY),
+                text("Alt+T").size(ui::SMALL),
+            ]
+            .spacing(10)
+            .align_y(iced::Center),
+        )
+        .padding([8, 14])
+        .style(ui::plain_button)
+        .on_press_maybe((self.lab != LabStatus::Starting).then_some(Message::TryLab));
+        col = col.push(iced::widget::rule::horizontal(1));
+        col = col.push(column![lab_button, lab_line].spacing(8));
+        col.into()
+    }
+}

@@ -1,0 +1,672 @@
+//! The setup wizard, headless (iced_test Simulator): every page and the main flows — new
+//! setup, reconfigure the proxy only, replace with a failing service that rolls back, a failed
+//! validation on screen, and the lab demonstration. Clicks and typing go through the
+//! Simulator; the messages it produces are fed to `Wizard::update`, and the tasks that
+//! returns are run for real (apply, lab, detection) except where a test feeds check results.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, Once};
+
+use eas_connector::config::{ConfigFile, ConfigLocation};
+use eas_connector::probe::{CheckId, CheckResult, Report, Status};
+use eas_connector::secrets::{self, Preference, Secret, SecretKind};
+use eas_connector::service::manager::{InstallSpec, ServiceError, ServiceManager, ServiceState};
+use eas_connector::setup::{self, Plan};
+use eas_connector::wizard::effects::Existing;
+use eas_connector::wizard::i18n::Lang;
+use eas_connector::wizard::pages::{connect, welcome::Mode};
+use eas_connector::wizard::{self, Message, Step, Wizard};
+use iced::futures::StreamExt;
+use iced_test::runtime::Action;
+use iced_test::selector;
+use iced_test::Simulator;
+
+fn init_env() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Single-threaded at this point of every test; no other code reads these.
+        std::env::set_var("ICED_TEST_BACKEND", "tiny-skia");
+        std::env::set_var("EAS_CONNECTOR_SECRET_STORE", "file");
+    });
+}
+
+/// A wizard with a runtime that runs the tasks `update` returns.
+struct Harness {
+    w: Wizard,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Harness {
+    fn new(root: &Path, org: &str, lang: Lang, manager: Option<Arc<dyn ServiceManager>>) -> Self {
+        init_env();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (w, task) = Wizard::new(wizard::Options {
+            lang,
+            location: ConfigLocation::new(Some(root), org).unwrap(),
+            manager,
+            dark: None,
+        });
+        let mut h = Harness { w, rt };
+        h.run(task);
+        h
+    }
+
+    /// Run a task to completion, feeding its messages back in.
+    fn run(&mut self, task: iced::Task<Message>) {
+        let Some(stream) = iced_test::runtime::task::into_stream(task) else {
+            return;
+        };
+        let actions: Vec<Action<Message>> = self.rt.block_on(stream.collect());
+        for a in actions {
+            if let Action::Output(m) = a {
+                self.send(m);
+            }
+        }
+    }
+
+    fn send(&mut self, m: Message) {
+        let t = self.w.update(m);
+        self.run(t);
+    }
+
+    /// Update without running what it starts (the test supplies the results).
+    fn send_only(&mut self, m: Message) {
+        let _ = self.w.update(m);
+    }
+
+    fn ui(&self) -> Simulator<'_, Message> {
+        Simulator::with_size(iced::Settings::default(), (1024.0, 768.0), self.w.view())
+    }
+
+    fn sees(&self, s: &str) -> bool {
+        self.ui().find(s).is_ok()
+    }
+
+    fn click_text(&mut self, s: &str) {
+        let mut ui = self.ui();
+        ui.click(s)
+            .unwrap_or_else(|e| panic!("click {s:?} on {:?}: {e}", self.w.step));
+        let msgs: Vec<_> = ui.into_messages().collect();
+        for m in msgs {
+            self.send(m);
+        }
+    }
+
+    fn click_id(&mut self, id: &'static str) {
+        let mut ui = self.ui();
+        ui.click(selector::id(id))
+            .unwrap_or_else(|e| panic!("click #{id} on {:?}: {e}", self.w.step));
+        let msgs: Vec<_> = ui.into_messages().collect();
+        for m in msgs {
+            self.send(m);
+        }
+    }
+
+    /// Click a text box, select what is in it and type `text` over it.
+    fn type_into(&mut self, id: &'static str, text: &str) {
+        let mut ui = self.ui();
+        ui.click(selector::id(id))
+            .unwrap_or_else(|e| panic!("type into #{id} on {:?}: {e}", self.w.step));
+        let _ = ui.tap_key(iced::keyboard::key::Named::End);
+        let current = ui
+            .find(selector::id(id))
+            .ok()
+            .map(|t| match t {
+                iced_test::selector::Target::TextInput { content, .. } => content.chars().count(),
+                _ => 0,
+            })
+            .unwrap_or(0);
+        for _ in 0..current {
+            let _ = ui.tap_key(iced::keyboard::key::Named::Backspace);
+        }
+        if !text.is_empty() {
+            let _ = ui.typewrite(text);
+        }
+        let msgs: Vec<_> = ui.into_messages().collect();
+        for m in msgs {
+            self.send(m);
+        }
+    }
+
+    fn next(&mut self) {
+        assert!(
+            self.w.can_continue(),
+            "Next is disabled on {:?}",
+            self.w.step
+        );
+        self.click_text(next_label(self.w.step, self.w.lang));
+    }
+
+    /// Feed the Connect page a finished run.
+    fn feed_checks(&mut self, report: Report) {
+        for c in &report.checks {
+            self.send_only(Message::Connect(connect::Message::Checked(c.clone())));
+        }
+        self.send_only(Message::Connect(connect::Message::Finished(Ok(report))));
+    }
+}
+
+fn next_label(step: Step, l: Lang) -> &'static str {
+    match step {
+        Step::Summary => l.t("Apply"),
+        Step::Done => l.t("Finish"),
+        _ => l.t("Next"),
+    }
+}
+
+fn report(failed: &[CheckId]) -> Report {
+    let checks: Vec<CheckResult> = CheckId::ALL
+        .iter()
+        .map(|id| {
+            let bad = failed.contains(id);
+            CheckResult {
+                id: *id,
+                key: id.key(),
+                number: id.number(),
+                title: id.title(),
+                status: if bad { Status::Failed } else { Status::Passed },
+                duration_ms: 12,
+                detail: if bad {
+                    format!("{} did not answer", id.title())
+                } else {
+                    "fine".into()
+                },
+                fix: bad.then(|| format!("start the {} and retry", id.key())),
+            }
+        })
+        .collect();
+    Report {
+        ok: failed.is_empty(),
+        checks,
+        total_ms: 120,
+    }
+}
+
+/// Write an existing connector (no service) the way `configure --answers` would.
+fn existing(root: &Path, org: &str) -> ConfigLocation {
+    init_env();
+    let loc = ConfigLocation::new(Some(root), org).unwrap();
+    let plan = Plan {
+        fields: [
+            ("ClientAccessServer", "cas01.contoso.test"),
+            ("ServiceAccount/User", "CONTOSO\\svc-eas"),
+            ("NotificationAccount/User", "eas-notify@contoso.test"),
+            ("NotificationAccount/Mailbox", "eas-notify@contoso.test"),
+            ("QuickSyncIntervalMinutes", "30"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        passwords: vec![
+            (SecretKind::ServiceAccount, Secret::new("Old-Svc-Pa55")),
+            (
+                SecretKind::NotificationAccount,
+                Secret::new("Old-Notify-Pa55"),
+            ),
+        ],
+        replace: false,
+        register_service: false,
+        skip_validation: true,
+        service_exe: "eas-connector".into(),
+    };
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(setup::apply(&loc, &plan, None, |_| {}))
+        .unwrap();
+    loc
+}
+
+fn stored(loc: &ConfigLocation, kind: SecretKind) -> Option<String> {
+    secrets::open(loc, Preference::File)
+        .unwrap()
+        .store
+        .get(kind)
+        .unwrap()
+        .map(|s| s.expose().to_string())
+}
+
+/// Fill pages 2–7 for a new connector by clicking and typing.
+fn fill_new(h: &mut Harness) {
+    assert_eq!(h.w.step, Step::ServerType);
+    h.click_id("type-onprem");
+    h.next();
+    assert!(!h.w.can_continue(), "Server needs an address");
+    h.type_into("cas", "cas01");
+    let err = h.w.form.error("ClientAccessServer").unwrap();
+    assert!(err.contains("not fully qualified"), "{err}");
+    assert!(h.sees(&err), "the inline error is shown");
+    assert!(!h.w.can_continue());
+    h.type_into("cas", "cas01.contoso.test");
+    assert!(h.w.form.error("ClientAccessServer").is_none());
+    h.next();
+    assert_eq!(h.w.step, Step::Proxy);
+    h.next();
+    h.type_into("service-user", "CONTOSO\\svc-eas");
+    assert!(!h.w.can_continue(), "a password is needed");
+    h.type_into("service-password", "Svc-Pa55!");
+    h.next();
+    h.type_into("notify-user", "eas-notify@contoso.test");
+    h.type_into("notify-mailbox", "eas-notify@contoso.test");
+    h.type_into("notify-password", "Notify-Pa55!");
+    h.next();
+    assert_eq!(h.w.step, Step::Options);
+    h.type_into("quick-sync", "2");
+    assert!(h.sees(&h.w.form.error("QuickSyncIntervalMinutes").unwrap()));
+    assert!(!h.w.can_continue());
+    h.type_into("quick-sync", "20");
+}
+
+/// Go from Options to Connect without running the checks, and feed a passing run.
+fn connect_passes(h: &mut Harness) {
+    assert!(h.w.can_continue());
+    h.send_only(Message::Next);
+    assert_eq!(h.w.step, Step::Connect);
+    assert!(h.w.connect.running);
+    assert!(!h.w.can_continue(), "Next waits for the checks");
+    h.feed_checks(report(&[]));
+    assert!(h.sees(&format!("All required checks passed in {} ms.", 120)));
+    h.next();
+    assert_eq!(h.w.step, Step::Summary);
+}
+
+#[test]
+fn new_setup_writes_config_and_passwords_without_a_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "contoso", Lang::En, None);
+    assert_eq!(h.w.welcome.existing, Existing::None);
+    assert!(!h.w.can_continue());
+    h.click_text("Set up new");
+    h.next();
+    fill_new(&mut h);
+    connect_passes(&mut h);
+    assert!(h.sees("Write configuration only, no service: no service manager is available to this program (it needs administrator rights, or this build has none). Register the service later with eas-connector."));
+    h.next();
+    assert_eq!(h.w.step, Step::Apply);
+    assert!(h.w.apply.succeeded(), "{:?}", h.w.apply.outcome);
+    h.next();
+    assert_eq!(h.w.step, Step::Done);
+    assert!(h.sees("not registered (configuration only)"));
+    let loc = ConfigLocation::new(Some(dir.path()), "contoso").unwrap();
+    let xml = std::fs::read_to_string(loc.config_file()).unwrap();
+    assert!(xml.contains("<ClientAccessServer>cas01.contoso.test</ClientAccessServer>"));
+    assert!(xml.contains("<QuickSyncIntervalMinutes>20</QuickSyncIntervalMinutes>"));
+    assert!(!xml.contains("Pa55"), "no password in the XML");
+    assert_eq!(
+        stored(&loc, SecretKind::ServiceAccount).as_deref(),
+        Some("Svc-Pa55!")
+    );
+    assert_eq!(
+        stored(&loc, SecretKind::NotificationAccount).as_deref(),
+        Some("Notify-Pa55!")
+    );
+}
+
+#[test]
+fn reconfigure_changes_only_the_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = existing(dir.path(), "default");
+    let before = std::fs::read_to_string(loc.config_file()).unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    assert!(matches!(h.w.welcome.existing, Existing::Found { .. }));
+    h.click_text("Reconfigure");
+    assert_eq!(h.w.form.cas, "cas01.contoso.test");
+    assert!(h.w.form.stored.service && h.w.form.stored.notification);
+    // Open, jump to Proxy from the step list.
+    h.click_text("4. Proxy");
+    assert_eq!(h.w.step, Step::Proxy);
+    h.click_id("proxy-enabled");
+    h.type_into("proxy-host", "proxy.contoso.test");
+    h.type_into("proxy-port", "70000");
+    assert!(h.sees(&h.w.form.error("Proxy/Port").unwrap()));
+    assert!(!h.w.can_continue());
+    h.type_into("proxy-port", "3128");
+    // Stored passwords are offered as "stored; leave empty to keep".
+    h.click_text("5. Service account");
+    assert!(h.sees("A password is stored; type a new one only to change it."));
+    assert!(h.w.can_continue());
+    // Straight to Connect.
+    h.send_only(Message::GoTo(Step::Connect));
+    assert_eq!(h.w.step, Step::Connect);
+    h.feed_checks(report(&[]));
+    h.next();
+    assert!(h.sees("The existing configuration is updated in place; settings you added by hand are kept, the previous file is kept as .bak."));
+    assert!(h.sees("none typed; the stored ones are kept"));
+    h.next();
+    assert!(h.w.apply.succeeded(), "{:?}", h.w.apply.outcome);
+    let after = std::fs::read_to_string(loc.config_file()).unwrap();
+    assert_ne!(before, after);
+    let c = ConfigFile::load(&loc).unwrap().config;
+    assert!(c.proxy.enabled);
+    assert_eq!(c.proxy.host.as_deref(), Some("proxy.contoso.test"));
+    assert_eq!(c.proxy.port, 3128);
+    assert_eq!(c.quick_sync_interval_minutes, 30, "the rest is kept");
+    assert_eq!(
+        c.client_access_server.as_deref(),
+        Some("cas01.contoso.test")
+    );
+    assert_eq!(
+        stored(&loc, SecretKind::ServiceAccount).as_deref(),
+        Some("Old-Svc-Pa55")
+    );
+    assert_eq!(
+        stored(&loc, SecretKind::NotificationAccount).as_deref(),
+        Some("Old-Notify-Pa55")
+    );
+}
+
+/// A service manager that registers fine and then cannot start the service.
+#[derive(Default)]
+struct FailingStart {
+    calls: Mutex<Vec<String>>,
+}
+
+impl ServiceManager for FailingStart {
+    fn describe(&self) -> String {
+        "test service manager".into()
+    }
+    fn service_name(&self, org: &str) -> String {
+        format!("eas-connector@{org}")
+    }
+    fn install(&self, org: &str, _spec: &InstallSpec) -> Result<(), ServiceError> {
+        self.calls.lock().unwrap().push(format!("install {org}"));
+        Ok(())
+    }
+    fn uninstall(&self, org: &str) -> Result<(), ServiceError> {
+        self.calls.lock().unwrap().push(format!("uninstall {org}"));
+        Ok(())
+    }
+    fn start(&self, org: &str) -> Result<(), ServiceError> {
+        self.calls.lock().unwrap().push(format!("start {org}"));
+        Err(ServiceError::Failed {
+            action: "start",
+            service: self.service_name(org),
+            detail: "the service exited at once".into(),
+        })
+    }
+    fn stop(&self, _org: &str) -> Result<(), ServiceError> {
+        Ok(())
+    }
+    fn state(&self, _org: &str) -> Result<ServiceState, ServiceError> {
+        Ok(ServiceState::NotInstalled)
+    }
+    fn installed(&self) -> Result<Vec<String>, ServiceError> {
+        Ok(vec![])
+    }
+}
+
+#[test]
+fn replace_with_a_failing_service_rolls_everything_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = existing(dir.path(), "default");
+    let before = std::fs::read(loc.config_file()).unwrap();
+    let manager = Arc::new(FailingStart::default());
+    let mut h = Harness::new(dir.path(), "default", Lang::En, Some(manager.clone()));
+    h.click_text("Replace existing connector");
+    assert_eq!(h.w.welcome.mode, Some(Mode::Replace));
+    assert!(h.w.form.cas.is_empty(), "Replace starts from defaults");
+    h.next();
+    fill_new(&mut h);
+    connect_passes(&mut h);
+    assert!(h.sees("Service eas-connector@default with test service manager."));
+    assert!(h.w.register_service);
+    h.next();
+    assert_eq!(h.w.step, Step::Apply);
+    let err = match &h.w.apply.outcome {
+        Some(Err(e)) => e.clone(),
+        other => panic!("expected a failure, got {other:?}"),
+    };
+    assert!(err.contains("the service exited at once"), "{err}");
+    assert!(!h.w.can_continue(), "no Next after a failure");
+    assert!(h.w.can_go_back(), "Back to the Summary after a failure");
+    let undone: Vec<_> =
+        h.w.apply
+            .lines
+            .iter()
+            .filter(|l| l.state == wizard::pages::apply::LineState::RolledBack)
+            .map(|l| l.step)
+            .collect();
+    assert_eq!(
+        undone,
+        vec![
+            setup::Step::RegisterService,
+            setup::Step::StoreSecrets,
+            setup::Step::WriteConfig
+        ]
+    );
+    assert!(h.sees("Undone: Write the configuration"));
+    assert_eq!(
+        std::fs::read(loc.config_file()).unwrap(),
+        before,
+        "config restored"
+    );
+    assert_eq!(
+        stored(&loc, SecretKind::ServiceAccount).as_deref(),
+        Some("Old-Svc-Pa55")
+    );
+    assert_eq!(
+        manager.calls.lock().unwrap().as_slice(),
+        ["install default", "start default", "uninstall default"]
+    );
+    h.click_text("Back");
+    assert_eq!(h.w.step, Step::Summary);
+}
+
+#[test]
+fn failed_validation_is_shown_with_its_fix_and_blocks_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    h.click_text("Set up new");
+    h.next();
+    fill_new(&mut h);
+    h.send_only(Message::Next);
+    // Partial progress is visible while running.
+    let r = report(&[CheckId::ServiceAccount]);
+    h.send_only(Message::Connect(connect::Message::Checked(
+        r.checks[0].clone(),
+    )));
+    assert!(
+        h.sees("Checking… 1 of 13 done. The checks run at the same time; each stops after 20 s.")
+    );
+    h.feed_checks(r);
+    assert!(!h.w.can_continue());
+    assert!(h.sees("Service account sign-in did not answer"));
+    assert!(h.sees("Fix: start the service_account and retry"));
+    assert!(h.sees(
+        "Some checks failed. Follow the fix under each, go Back to change a setting, then Retry."
+    ));
+    // Copy report hands Report::to_text to the clipboard.
+    let text = h.w.connect.report_text();
+    assert!(text.contains("Validation failed"));
+    assert!(!text.contains("Pa55"));
+    h.click_text("Copy report");
+    assert!(h.sees("Copied"));
+    // Retry starts a new run (not executed here).
+    h.send_only(Message::Connect(connect::Message::Retry));
+    assert!(h.w.connect.running && h.w.connect.results.is_empty());
+    h.send_only(Message::Connect(connect::Message::Cancel));
+    assert!(h.sees("Cancelled. Press Retry to check again."));
+}
+
+#[test]
+fn keyboard_enter_escape_tab_and_alt_shortcuts() {
+    use iced::keyboard::{key::Named, Event, Key, Location, Modifiers};
+    let press = |key: Key, modifiers: Modifiers| Event::KeyPressed {
+        key: key.clone(),
+        modified_key: key,
+        physical_key: iced::keyboard::key::Physical::Unidentified(
+            iced::keyboard::key::NativeCode::Unidentified,
+        ),
+        location: Location::Standard,
+        modifiers,
+        text: None,
+        repeat: false,
+    };
+    assert!(matches!(
+        wizard::key_message(&press(Key::Named(Named::Tab), Modifiers::SHIFT)),
+        Some(Message::Focus { forward: false })
+    ));
+    assert!(matches!(
+        wizard::key_message(&press(Key::Named(Named::Enter), Modifiers::empty())),
+        Some(Message::Enter)
+    ));
+    assert!(matches!(
+        wizard::key_message(&press(Key::Character("U".into()), Modifiers::ALT)),
+        Some(Message::Shortcut('u'))
+    ));
+    assert!(wizard::key_message(&press(Key::Character("u".into()), Modifiers::empty())).is_none());
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    h.send(Message::Enter);
+    assert_eq!(
+        h.w.step,
+        Step::Welcome,
+        "Enter does nothing until a choice is made"
+    );
+    h.send(Message::Shortcut('s'));
+    h.send(Message::Enter);
+    assert_eq!(h.w.step, Step::ServerType);
+    h.send(Message::Shortcut('h'));
+    assert_eq!(
+        h.w.form.server_type,
+        eas_connector::config::ExchangeServerType::Hosted
+    );
+    h.send(Message::Shortcut('n'));
+    assert_eq!(h.w.step, Step::Server);
+    assert!(h.ui().find(selector::id("hosted")).is_ok());
+    h.send(Message::Enter);
+    assert_eq!(
+        h.w.step,
+        Step::Server,
+        "Next is disabled while the page is invalid"
+    );
+    h.send(Message::Shortcut('b'));
+    assert_eq!(h.w.step, Step::ServerType);
+    h.send(Message::Escape);
+    assert!(h.w.confirm_cancel);
+    assert!(h.sees("Cancel setup?"));
+    h.send(Message::Next);
+    h.send(Message::Escape);
+    assert!(!h.w.confirm_cancel, "Esc in the dialog continues the setup");
+    assert_eq!(h.w.step, Step::ServerType);
+    h.send(Message::Shortcut('o'));
+    h.send(Message::Enter);
+    h.type_into("cas", "cas01.contoso.test");
+    h.send(Message::Enter);
+    assert_eq!(h.w.step, Step::Proxy);
+    h.send(Message::Shortcut('u'));
+    assert!(h.w.form.proxy_enabled);
+    h.send(Message::Shortcut('c'));
+    assert!(h.w.form.proxy_use_credentials);
+    assert!(h.ui().find(selector::id("proxy-password")).is_ok());
+}
+
+#[test]
+fn every_page_renders_in_english_dutch_and_french() {
+    for lang in [Lang::En, Lang::Nl, Lang::Fr] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = Harness::new(dir.path(), "default", lang, None);
+        h.send(Message::Shortcut('s'));
+        h.w.form = eas_connector::wizard::form::Form {
+            cas: "cas01.contoso.test".into(),
+            service_user: "CONTOSO\\svc-eas".into(),
+            service_password: Secret::new("x"),
+            notify_user: "eas-notify@contoso.test".into(),
+            notify_mailbox: "eas-notify@contoso.test".into(),
+            ..Default::default()
+        };
+        h.w.connect.report = Some(report(&[CheckId::Ews]));
+        for c in &h.w.connect.report.clone().unwrap().checks {
+            h.w.connect.results.insert(c.id, c.clone());
+        }
+        h.send_only(Message::Apply(wizard::pages::apply::Message::Progress(
+            setup::Progress::Done(
+                setup::Step::WriteConfig,
+                "wrote ConnectorServiceConfiguration.xml".into(),
+            ),
+        )));
+        for step in Step::ALL {
+            h.w.step = step;
+            h.w.form.proxy_enabled = true;
+            h.w.form.proxy_use_credentials = true;
+            h.w.form.parallel = true;
+            let mut ui = h.ui();
+            assert!(ui.find(step.title(lang)).is_ok(), "{lang:?} {step:?}");
+            assert!(
+                ui.find(next_label(step, lang)).is_ok(),
+                "{lang:?} {step:?} has its Next button"
+            );
+            if lang == Lang::En {
+                let snap = ui.snapshot(&iced::Theme::Light).unwrap();
+                // EAS_WIZARD_SNAPSHOTS=DIR keeps each page as a PNG, to look at.
+                if let Some(dir) = std::env::var_os("EAS_WIZARD_SNAPSHOTS") {
+                    let path = Path::new(&dir).join(format!("{:02}-{step:?}.png", step.number()));
+                    let _ = std::fs::remove_file(&path);
+                    let _ = snap.matches_image(&path);
+                }
+            }
+        }
+    }
+    assert_eq!(Lang::Nl.t("Next"), "Volgende");
+    assert_eq!(Lang::Fr.t("Next"), "Suivant");
+}
+
+#[test]
+fn lab_demo_fills_every_page_and_validates_against_the_lab() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    h.click_text("Try it with the built-in lab Exchange");
+    assert_eq!(h.w.welcome.mode, Some(Mode::Lab), "{:?}", h.w.welcome.lab);
+    assert_eq!(h.w.step, Step::ServerType);
+    assert_eq!(h.w.loc.org(), wizard::LAB_ORG);
+    let lab = h.w.lab.clone().unwrap();
+    let info = lab.0.info();
+    assert_eq!(h.w.form.cas, info.servers[0].address);
+    assert!(h.w.form.server_ok() && h.w.form.service_ok() && h.w.form.notification_ok());
+    for _ in 0..5 {
+        h.next();
+    }
+    assert_eq!(h.w.step, Step::Options);
+    h.next(); // runs the 13 checks against the lab for real
+    assert_eq!(h.w.step, Step::Connect);
+    assert!(!h.w.connect.running);
+    let report = h.w.connect.report.clone().expect("a report");
+    for id in [CheckId::Config, CheckId::Dns, CheckId::Tcp, CheckId::Tls] {
+        assert_eq!(
+            report.get(id).unwrap().status,
+            Status::Passed,
+            "{id:?}: {}",
+            report.to_text()
+        );
+    }
+    let winrm = report.get(CheckId::WinRm).unwrap();
+    if winrm.status == Status::Failed && winrm.detail.contains("404") {
+        assert!(h.sees(&winrm.detail), "the failure is on screen");
+        assert!(!h.w.can_continue());
+        eprintln!(
+            "SKIPPED: lab /PowerShell not available (the rest of the lab demonstration needs it)"
+        );
+        return;
+    }
+    assert!(report.ok, "{}", report.to_text());
+    h.next();
+    assert!(h.sees("Write configuration only, no service: the lab lives inside this wizard and stops when it closes, so no service is registered for it."));
+    h.next();
+    assert!(h.w.apply.succeeded(), "{:?}", h.w.apply.outcome);
+    h.next();
+    assert_eq!(h.w.step, Step::Done);
+    let lab_loc = ConfigLocation::new(Some(dir.path()), wizard::LAB_ORG).unwrap();
+    let file = ConfigFile::load(&lab_loc).unwrap();
+    assert_eq!(
+        file.config.client_access_server.as_deref(),
+        Some(info.servers[0].address.as_str())
+    );
+    assert_eq!(
+        stored(&lab_loc, SecretKind::ServiceAccount).as_deref(),
+        Some(info.accounts.service.password.as_str())
+    );
+}
