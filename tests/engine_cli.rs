@@ -35,10 +35,18 @@ fn policy_check_enforce_and_report() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("no access policy"), "{}", text(&o));
 
-    // The example is valid (with its inventory file present).
+    // The example is valid as printed, and with its inventory file turned on.
     let o = run(dir.path(), &["policy", "example"]);
     assert!(o.status.success());
     std::fs::write(org.join("AccessPolicy.toml"), &o.stdout).unwrap();
+    let o = run(dir.path(), &["policy", "check"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let printed = String::from_utf8(run(dir.path(), &["policy", "example"]).stdout).unwrap();
+    std::fs::write(
+        org.join("AccessPolicy.toml"),
+        printed.replace("# files = ", "files = "),
+    )
+    .unwrap();
     std::fs::write(
         org.join("inventory.csv"),
         "EAS device id,User,Compliant\nDEV1,a@contoso.com,yes\n",

@@ -1152,7 +1152,8 @@ enabled = true
 only_allowed = true          # only those Exchange allows at that moment
 
 [inventory]
-files = ["inventory.csv"]    # MDM exports (CSV or JSON) in this folder
+# MDM exports (CSV or JSON) in this folder: EAS device id, user, compliant, last check-in.
+# files = ["inventory.csv"]
 noncompliant = "Block"       # managed but not compliant
 max_checkin_age_days = 30    # older check-ins count as not compliant (0: ignore)
 
@@ -1227,7 +1228,13 @@ mod tests {
             "EAS device id,User,Compliant,Last check-in\nDEV1,a@x,yes,2099-01-01\nDEV2,b@x,no,2099-01-01\n",
         )
         .unwrap();
+        // As printed, the example works with no inventory file; with its `files` line on, it
+        // reads the CSV too.
         let p = AccessPolicy::parse(EXAMPLE, Path::new("AccessPolicy.toml"), dir.path()).unwrap();
+        assert_eq!(p.inventory.entries.len(), 1);
+        let with_files = EXAMPLE.replace("# files = ", "files = ");
+        let p =
+            AccessPolicy::parse(&with_files, Path::new("AccessPolicy.toml"), dir.path()).unwrap();
         assert_eq!(p.inventory.entries.len(), 3);
         let g = Grandfathered(["old1".to_string()].into());
         let d = p.decide(&facts("DEV1", "iOS 15.8", "a@x"), &g);
