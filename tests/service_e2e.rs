@@ -17,7 +17,7 @@ const ORG: &str = "contoso";
 
 struct Lab {
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     info: serde_json::Value,
 }
 
@@ -53,11 +53,7 @@ impl Lab {
             assert!(Instant::now() < deadline, "lab did not write lab.json");
             std::thread::sleep(Duration::from_millis(20));
         };
-        Lab {
-            child,
-            _dir: dir,
-            info,
-        }
+        Lab { child, dir, info }
     }
     fn s(&self, path: &[&str]) -> String {
         let mut v = &self.info;
@@ -88,45 +84,6 @@ impl Lab {
             .unwrap();
         assert!(out.status.success(), "lab control {path}: {out:?}");
     }
-    /// Whether `/PowerShell` is served (not 404).
-    fn has_powershell(&self) -> bool {
-        let out = Command::new("curl")
-            .args([
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--max-time",
-                "10",
-            ])
-            .arg("--cacert")
-            .arg(self.s(&["ca_file"]))
-            .args(["-X", "POST", "-u"])
-            .arg(format!(
-                "{}:{}",
-                self.s(&["accounts", "service", "user"]),
-                self.s(&["accounts", "service", "password"])
-            ))
-            .arg(format!("{}/PowerShell/", self.s(&["servers", "0", "url"])))
-            .output()
-            .unwrap();
-        let code = String::from_utf8_lossy(&out.stdout).to_string();
-        code != "404" && code != "000"
-    }
-}
-
-/// Whether the tests that need the lab's /PowerShell may run; prints the skip note.
-fn psrp_or_skip(lab: &Lab) -> bool {
-    if lab.has_powershell() {
-        return true;
-    }
-    assert!(
-        std::env::var("EAS_TEST_REQUIRE_PSRP").as_deref() != Ok("1"),
-        "the lab's /PowerShell answers 404, but EAS_TEST_REQUIRE_PSRP=1"
-    );
-    eprintln!("SKIPPED: lab /PowerShell not available");
-    false
 }
 
 struct Org {
@@ -175,14 +132,17 @@ impl Org {
         writeln!(child.stdin.take().unwrap(), "{pw}").unwrap();
         assert!(child.wait().unwrap().success());
     }
-    /// An org configured as the lab's answers would (configure --answers is not there yet).
+    /// An org set up from the lab's answers file with `configure --answers` (validated
+    /// against the lab, no service registered: the tests run `run` themselves).
     fn for_lab(lab: &Lab) -> Org {
-        Self::with(
-            &lab.address(0),
-            &lab.s(&["accounts", "service", "user"]),
-            &lab.s(&["accounts", "service", "password"]),
-            Some(&lab.s(&["ca_file"])),
-        )
+        let org = Org {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let answers = lab.dir.path().join("answers.toml");
+        let answers = answers.to_str().unwrap();
+        org.ok(&["configure", "--answers", answers, "--no-service"]);
+        org.ok(&["config", "set", "QuickSyncIntervalMinutes", "60"]);
+        org
     }
     fn with(cas: &str, user: &str, password: &str, ca: Option<&str>) -> Org {
         let org = Org {
@@ -308,13 +268,10 @@ impl Drop for Service {
     }
 }
 
-/// Needs the lab's /PowerShell: a full sync over the control channel, status, SIGTERM.
+/// Lab up, `configure --answers`, `run`: a full sync over the control channel, status, SIGTERM.
 #[test]
 fn full_sync_status_and_graceful_stop() {
     let lab = Lab::start(60, 0);
-    if !psrp_or_skip(&lab) {
-        return;
-    }
     let org = Org::for_lab(&lab);
     let svc = org.start_service();
     let out = org.ok(&["sync", "--full"]);
@@ -343,14 +300,11 @@ fn full_sync_status_and_graceful_stop() {
     assert_eq!(st["status"]["last_full_sync"]["devices"], 60);
 }
 
-/// Needs the lab's /PowerShell: the configured CAS goes down; the next sync goes through the
+/// The configured CAS goes down; the next sync goes through the
 /// other one (learnt from Get-ExchangeServer on the full sync) and status says so.
 #[test]
 fn failover_to_the_other_cas() {
     let lab = Lab::start(30, 0);
-    if !psrp_or_skip(&lab) {
-        return;
-    }
     let org = Org::for_lab(&lab);
     let svc = org.start_service();
     org.ok(&["sync", "--full"]);
@@ -374,11 +328,10 @@ fn failover_to_the_other_cas() {
 
 /// kill -9 during syncs, several times, with a reader parsing the status file all along: it is
 /// always whole, and the service restarts cleanly over the stale socket. The final successful
-/// sync needs the lab's /PowerShell; the rest always runs.
+/// sync reads every device.
 #[test]
 fn kill_9_mid_sync_never_corrupts_status() {
     let lab = Lab::start(400, 20);
-    let psrp = lab.has_powershell();
     let org = Org::for_lab(&lab);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader = {
@@ -413,14 +366,8 @@ fn kill_9_mid_sync_never_corrupts_status() {
         assert_eq!(st["organization"], ORG);
     }
     let svc = org.start_service();
-    if psrp {
-        let out = org.ok(&["sync", "--full"]);
-        assert!(out.contains("full sync done: 400 device(s)"), "{out}");
-    } else {
-        eprintln!("SKIPPED (final sync only): lab /PowerShell not available");
-        let out = org.run(&["sync", "--full"]);
-        assert_eq!(out.status.code(), Some(1));
-    }
+    let out = org.ok(&["sync", "--full"]);
+    assert!(out.contains("full sync done: 400 device(s)"), "{out}");
     assert!(svc.terminate() < Duration::from_secs(5));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let reads = reader.join().expect("reader saw a torn status file");
@@ -466,7 +413,7 @@ fn failing_sync_is_reported_and_stop_is_clean() {
     let reply = std::process::Command::new("sh")
         .arg("-c")
         .arg(
-            "command -v socat >/dev/null && echo reload | socat - UNIX-CONNECT:\"$1\" || echo skip",
+            "command -v socat >/dev/null && echo reload | socat -t 10 - UNIX-CONNECT:\"$1\" || echo skip",
         )
         .arg("sh")
         .arg(org.org_dir().join("control.sock"))
