@@ -1,11 +1,9 @@
 //! The real `eas-connector run`, `sync`, `status` and `service` binaries in temporary folders,
 //! against the real `eas-connector lab`.
 //!
-//! Tests that need the lab's `/PowerShell` endpoint (a sync that succeeds) check for it first
-//! and print "SKIPPED: lab /PowerShell not available" when the lab answers 404 there, unless
-//! `EAS_TEST_REQUIRE_PSRP=1` makes that a failure. The others (control channel, status file
-//! integrity under kill -9, graceful stop, registration through a stand-in systemctl) always
-//! run.
+//! Set up as an admin would (`configure --answers` with the lab's answers file), then full
+//! syncs, CAS failover, the control channel, status file integrity under kill -9, graceful
+//! stop, and registration through a stand-in systemctl.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
