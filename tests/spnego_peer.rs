@@ -130,23 +130,28 @@ async fn methods_against_pyspnego(srv: &Server, methods: &[(AuthMethod, &'static
 #[tokio::test(flavor = "multi_thread")]
 async fn ntlm_against_pyspnego() {
     let Some(srv) = server() else { return };
-    // Auto picks Negotiate first and, refused by pyspnego's SPNEGO acceptor (see below),
-    // falls back to raw NTLM on its own.
-    methods_against_pyspnego(
-        &srv,
-        &[(AuthMethod::Ntlm, "NTLM"), (AuthMethod::Auto, "NTLM")],
-    )
-    .await;
+    methods_against_pyspnego(&srv, &[(AuthMethod::Ntlm, "NTLM")]).await;
 }
 
-/// Known gap: pyspnego 0.12's SPNEGO acceptor refuses the AUTHENTICATE that `sspi` 0.23's
-/// Negotiate client wraps ("Invalid NTLM response from initiator", then "invalid MIC"), while
-/// it accepts the same client's raw NTLM, and the lab's `sspi` acceptor accepts pyspnego's
-/// and pypsrp's Negotiate. Not yet known which side deviates; meanwhile Auto prefers
-/// Negotiate but falls back to NTLM once when Negotiate is refused and NTLM is offered.
+/// Negotiate (SPNEGO with NTLM inside) against pyspnego's SPNEGO acceptor, explicit and as
+/// Auto's first choice.
+///
+/// This once failed with pyspnego's "Invalid Message integrity Check (MIC) detected" on the
+/// SPNEGO mechListMIC: the client asked for neither integrity nor confidentiality, so the NTLM
+/// flags carried ALWAYS_SIGN without SIGN. MS-NLMP then makes a signature the constant
+/// `01 00 .. 00` (what pyspnego, like Windows SSPI, expects), while `sspi` 0.23 still computes
+/// a real HMAC for the mechListMIC. The client now requests INTEGRITY and CONFIDENTIALITY (as
+/// Windows' WinRM client does, and as message encryption needs), so SIGN is negotiated and
+/// both sides compute the same MIC; `ntlm::tests` pins those flags.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "sspi Negotiate client vs pyspnego SPNEGO acceptor: see the doc comment"]
 async fn negotiate_against_pyspnego() {
     let Some(srv) = server() else { return };
-    methods_against_pyspnego(&srv, &[(AuthMethod::Negotiate, "Negotiate")]).await;
+    methods_against_pyspnego(
+        &srv,
+        &[
+            (AuthMethod::Negotiate, "Negotiate"),
+            (AuthMethod::Auto, "Negotiate"),
+        ],
+    )
+    .await;
 }

@@ -146,7 +146,13 @@ impl SspiAuth {
     /// Run one `InitializeSecurityContext` step; `input` is the server's token, if any.
     fn step(&mut self, input: Option<Vec<u8>>, what: &str) -> Result<Vec<u8>, AuthError> {
         let target = self.target.clone();
-        let flags = ClientRequestFlags::MUTUAL_AUTH | ClientRequestFlags::ALLOCATE_MEMORY;
+        // Integrity and confidentiality, as Windows' WinRM client asks: without SIGN, MS-NLMP
+        // makes every signature the constant `01 00 .. 00`, which `sspi` does not do for the
+        // SPNEGO mechListMIC, so SPNEGO acceptors (pyspnego, Windows) refuse it.
+        let flags = ClientRequestFlags::MUTUAL_AUTH
+            | ClientRequestFlags::ALLOCATE_MEMORY
+            | ClientRequestFlags::INTEGRITY
+            | ClientRequestFlags::CONFIDENTIALITY;
         let mut output = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
         let mut input_bufs: Vec<SecurityBuffer> = input
             .map(|t| vec![SecurityBuffer::new(t, BufferType::Token)])
@@ -293,6 +299,28 @@ mod tests {
             .unwrap();
         assert_eq!(tok[0], 0x60, "SPNEGO NegTokenInit");
         assert!(!h.contains("pw"));
+    }
+
+    /// SIGN, SEAL and KEY_EXCH must be asked for: sealing needs them, and without SIGN an
+    /// SPNEGO mechListMIC from `sspi` does not match what pyspnego and Windows expect.
+    #[test]
+    fn integrity_and_confidentiality_are_requested() {
+        let mut a = SspiAuth::new(Mechanism::Ntlm, &creds("LAB\\svc"), "cas01");
+        let Step::Send(h) = a.next(None).unwrap() else {
+            panic!("no header")
+        };
+        let tok = base64::engine::general_purpose::STANDARD
+            .decode(h.strip_prefix("NTLM ").unwrap())
+            .unwrap();
+        let flags = u32::from_le_bytes(tok[12..16].try_into().unwrap());
+        const SIGN: u32 = 0x10;
+        const SEAL: u32 = 0x20;
+        const KEY_EXCH: u32 = 0x4000_0000;
+        assert_eq!(
+            flags & (SIGN | SEAL | KEY_EXCH),
+            SIGN | SEAL | KEY_EXCH,
+            "{flags:#x}"
+        );
     }
 
     #[test]
