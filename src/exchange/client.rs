@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Method, Request};
 
-use super::encryption::{self, Framed};
+use super::encryption::{self, Framed, Sealed};
 use super::http::{ConnectOptions, Connection, Endpoint, HttpError, HttpResponse};
 use crate::secrets::Secret;
 
@@ -64,7 +64,7 @@ pub trait Authenticator: Send {
         false
     }
     /// Seal a message: `(signature, sealed bytes)`.
-    fn seal(&mut self, _data: &[u8]) -> Result<(Vec<u8>, Vec<u8>), AuthError> {
+    fn seal(&mut self, _data: &[u8]) -> Result<Sealed, AuthError> {
         Err(AuthError(format!(
             "{} cannot encrypt messages",
             self.scheme()
@@ -437,7 +437,12 @@ impl Session {
             } else if sealing {
                 let (sig, sealed) = match self.auth.as_mut() {
                     Some(a) => a.seal(&body)?,
-                    None => unreachable_auth(&url)?,
+                    None => {
+                        return Err(SessionError::EncryptionUnavailable {
+                            url,
+                            detail: "there is no authentication context".into(),
+                        })
+                    }
                 };
                 (
                     Some(encryption::content_type()),
@@ -574,14 +579,6 @@ impl Session {
         resp.headers.remove(hyper::header::CONTENT_LENGTH);
         Ok(resp)
     }
-}
-
-/// The authenticator vanished mid-request (not reachable: sealing is chosen only with one).
-fn unreachable_auth(url: &str) -> Result<(Vec<u8>, Vec<u8>), SessionError> {
-    Err(SessionError::EncryptionUnavailable {
-        url: url.to_string(),
-        detail: "no authentication context".into(),
-    })
 }
 
 #[cfg(test)]

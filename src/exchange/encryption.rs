@@ -172,11 +172,11 @@ pub fn decode(content_type: &str, body: &[u8]) -> Result<Framed, EncryptionError
     })
 }
 
+/// A sealed message: `(signature, sealed bytes)`.
+pub type Sealed = (Vec<u8>, Vec<u8>);
+
 /// Seal `data` with an established context: `(signature, sealed bytes)`.
-pub fn seal<C: Sspi + ?Sized>(
-    ctx: &mut C,
-    data: &[u8],
-) -> Result<(Vec<u8>, Vec<u8>), EncryptionError> {
+pub fn seal<C: Sspi>(ctx: &mut C, data: &[u8]) -> Result<Sealed, EncryptionError> {
     let sizes = ctx
         .query_context_sizes()
         .map_err(|e| EncryptionError::Seal(format!("{:?}", e.error_type)))?;
@@ -195,7 +195,7 @@ pub fn seal<C: Sspi + ?Sized>(
 
 /// Unseal what [`decode`] found with an established context, checking the signature and the
 /// announced length.
-pub fn unseal<C: Sspi + ?Sized>(ctx: &mut C, framed: &Framed) -> Result<Vec<u8>, EncryptionError> {
+pub fn unseal<C: Sspi>(ctx: &mut C, framed: &Framed) -> Result<Vec<u8>, EncryptionError> {
     let mut signature = framed.signature.clone();
     let mut data = framed.sealed.clone();
     let mut bufs = [

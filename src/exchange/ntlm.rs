@@ -26,7 +26,7 @@ use sspi::{
 };
 
 use super::client::{AuthError, Authenticator, Credentials, Step};
-use super::encryption::{self, Framed};
+use super::encryption::{self, Framed, Sealed};
 
 /// The workstation name the connector gives in NTLM messages.
 const WORKSTATION: &str = "EAS-CONNECTOR";
@@ -291,7 +291,7 @@ impl Authenticator for SspiAuth {
         self.state == State::Done && self.ctx.is_some()
     }
 
-    fn seal(&mut self, data: &[u8]) -> Result<(Vec<u8>, Vec<u8>), AuthError> {
+    fn seal(&mut self, data: &[u8]) -> Result<Sealed, AuthError> {
         let scheme = self.mech.scheme();
         let r = match self.ctx.as_mut() {
             Some(Context::Ntlm(ctx, _)) => encryption::seal(ctx.as_mut(), data),

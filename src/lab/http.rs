@@ -299,26 +299,24 @@ async fn handle(
     r
 }
 
-/// The clear body of a sealed request, or the 400 that refuses it.
+/// The clear body of a sealed request, or why it is refused (for a 400).
 fn unseal_request(
     conn_auth: &Mutex<ConnAuth>,
     content_type: &str,
     body: &[u8],
-) -> Result<Vec<u8>, Resp> {
-    let framed = encryption::decode(content_type, body)
-        .map_err(|e| respond(400, "text/plain", format!("lab: {e}")))?;
+) -> Result<Vec<u8>, String> {
+    let framed = encryption::decode(content_type, body).map_err(|e| format!("lab: {e}"))?;
     let mut state = match conn_auth.lock() {
         Ok(s) => s,
         Err(p) => p.into_inner(),
     };
     match ntlm::unseal(&mut state, &framed) {
         Some(Ok(clear)) => Ok(clear),
-        Some(Err(e)) => Err(respond(400, "text/plain", format!("lab: {e}"))),
-        None => Err(respond(
-            400,
-            "text/plain",
-            "lab: an encrypted message needs NTLM or Negotiate authentication on this connection",
-        )),
+        Some(Err(e)) => Err(format!("lab: {e}")),
+        None => Err(
+            "lab: an encrypted message needs NTLM or Negotiate authentication on this connection"
+                .into(),
+        ),
     }
 }
 
@@ -362,7 +360,7 @@ async fn route(
             let clear = if sealed {
                 match unseal_request(conn_auth, &content_type, &body) {
                     Ok(c) => c,
-                    Err(r) => return r,
+                    Err(why) => return respond(400, "text/plain", why),
                 }
             } else if body.is_empty() {
                 // What WinRM clients send to authenticate before their first sealed message.

@@ -18,7 +18,7 @@ use sspi::{
 };
 
 use super::accounts::{Account, Accounts, DOMAIN};
-use crate::exchange::encryption::{self, EncryptionError, Framed};
+use crate::exchange::encryption::{self, EncryptionError, Framed, Sealed};
 
 /// A handshake in progress on one connection.
 pub(super) enum Pending {
@@ -37,10 +37,7 @@ pub(super) enum ConnAuth {
 }
 
 /// Seal an answer with the connection's context; `None` when it has none (not NTLM/Negotiate).
-pub(super) fn seal(
-    state: &mut ConnAuth,
-    data: &[u8],
-) -> Option<Result<(Vec<u8>, Vec<u8>), EncryptionError>> {
+pub(super) fn seal(state: &mut ConnAuth, data: &[u8]) -> Option<Result<Sealed, EncryptionError>> {
     match state {
         ConnAuth::Authenticated(_, Pending::Ntlm(c)) => Some(encryption::seal(c.as_mut(), data)),
         ConnAuth::Authenticated(_, Pending::Negotiate(c)) => {
