@@ -139,3 +139,40 @@ fn pypsrp_signs_in_with_ntlm_and_negotiate() {
         assert_eq!(r[format!("{auth}_wrong_password")], "refused", "{r}");
     }
 }
+
+/// pypsrp over plain HTTP (`ssl=False`) with `auth="ntlm"` and `auth="negotiate"`: its
+/// default encryption seals every message (HTTP-SPNEGO-session-encrypted), so the lab's
+/// framing, sealing and unsealing are checked by an implementation no one here wrote; with
+/// `encryption="never"` the lab refuses the clear envelope.
+#[test]
+fn pypsrp_runs_get_mobile_device_over_http_with_encryption() {
+    let Some(python) = pypsrp() else { return };
+    let lab = LabProc::start(&["--servers", "1", "--devices", "40", "--plain-http"]);
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lab.dir.path().join("lab.json")).unwrap()).unwrap();
+    assert!(info["servers"][0]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pypsrp_ntlm.py");
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(lab.dir.path())
+        .arg("http")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "pypsrp_ntlm.py http failed:\n{stderr}\n{stdout}"
+    );
+    let r: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    for auth in ["ntlm", "negotiate"] {
+        assert_eq!(r[format!("{auth}_devices")], 40, "{r}");
+        assert_eq!(r[format!("{auth}_errors")], serde_json::json!([]), "{r}");
+        assert_eq!(r[format!("{auth}_wrong_password")], "refused", "{r}");
+    }
+    let clear = r["clear_envelope"].as_str().unwrap();
+    assert!(clear.contains("400"), "{clear}");
+}

@@ -32,6 +32,10 @@ pub struct LabArgs {
     /// Where lab.json, answers.toml, the CA and the outbox go [default: a new temporary folder].
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Serve plain http:// instead of HTTPS; /PowerShell then requires WinRM message
+    /// encryption (NTLM or Negotiate), like WinRM with AllowUnencrypted=false.
+    #[arg(long)]
+    plain_http: bool,
 }
 
 pub(super) fn run(args: LabArgs) -> anyhow::Result<Outcome> {
@@ -44,6 +48,7 @@ pub(super) fn run(args: LabArgs) -> anyhow::Result<Outcome> {
         seed: args.seed,
         version,
         latency_ms: args.latency_ms,
+        plain_http: args.plain_http,
         ..LabOptions::default()
     };
     if let Some(d) = args.state_dir {

@@ -466,6 +466,18 @@ impl ConnectorConfig {
             )),
             _ => {}
         }
+        let plain_http = self.exchange_server_type == ExchangeServerType::Hosted
+            && self
+                .hosted_server_address
+                .as_deref()
+                .is_some_and(|a| a.to_ascii_lowercase().starts_with("http://"));
+        if plain_http && self.authentication_method == AuthenticationMethod::Basic {
+            out.push((
+                "AuthenticationMethod",
+                "is Basic, but HostedServerAddress uses plain http:// (the password would travel in clear)".to_string(),
+                "use an https:// address, or set AuthenticationMethod to Auto, Ntlm or Negotiate (WinRM messages are then encrypted)".to_string(),
+            ));
+        }
         if self.proxy.enabled && self.proxy.host.is_none() {
             out.push((
                 "Proxy/Host",
@@ -596,5 +608,24 @@ mod tests {
         assert!(c.completeness_problems().is_empty());
         c.set("Proxy/Enabled", "true").unwrap();
         assert_eq!(c.completeness_problems()[0].0, "Proxy/Host");
+    }
+
+    #[test]
+    fn basic_over_a_plain_http_hosted_address_is_a_problem() {
+        let mut c = ConnectorConfig::new("contoso");
+        c.set("ExchangeServerType", "Hosted").unwrap();
+        c.set("HostedServerAddress", "http://ps.hoster.net/PowerShell")
+            .unwrap();
+        let has = |c: &ConnectorConfig| {
+            c.completeness_problems()
+                .iter()
+                .any(|p| p.0 == "AuthenticationMethod")
+        };
+        assert!(!has(&c), "Auto over http is fine (NTLM/Negotiate encrypt)");
+        c.set("AuthenticationMethod", "Basic").unwrap();
+        assert!(has(&c));
+        c.set("HostedServerAddress", "https://ps.hoster.net/PowerShell")
+            .unwrap();
+        assert!(!has(&c));
     }
 }

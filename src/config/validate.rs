@@ -102,12 +102,16 @@ pub fn server_address(v: &str) -> Result<(), String> {
     fqdn(&h)
 }
 
-/// A hosted Exchange address: `host[:port]` or an `https://` URL.
+/// A hosted Exchange address: `host[:port]` or an `https://` URL, or an `http://` URL (WinRM
+/// over plain HTTP, where NTLM/Negotiate message encryption protects the envelopes and Basic is
+/// refused; see `AuthenticationMethod`).
 pub fn hosted_address(v: &str) -> Result<(), String> {
     if v.contains("://") {
         let u = url::Url::parse(v).map_err(|e| format!("'{v}' is not a valid URL: {e}"))?;
-        if u.scheme() != "https" {
-            return Err(format!("'{v}' must use https://"));
+        if u.scheme() != "https" && u.scheme() != "http" {
+            return Err(format!(
+                "'{v}' must use https:// (or http:// with NTLM/Negotiate message encryption)"
+            ));
         }
         if u.host_str().is_none() {
             return Err(format!("'{v}' has no host name"));
@@ -277,7 +281,8 @@ mod tests {
         assert!(ews_url("mail.contoso.com").is_err());
         assert!(hosted_address("https://ps.hoster.net/PowerShell").is_ok());
         assert!(hosted_address("ps.hoster.net:444").is_ok());
-        assert!(hosted_address("http://ps.hoster.net").is_err());
+        assert!(hosted_address("http://ps.hoster.net/PowerShell").is_ok());
+        assert!(hosted_address("ftp://ps.hoster.net").is_err());
         assert!(time_of_day("02:00").is_ok());
         assert!(time_of_day("23:59").is_ok());
         for bad in ["24:00", "2:00", "02:60", "0200", "aa:bb"] {

@@ -6,14 +6,18 @@
 //! same across their handshake: a new connection restarts it. With [`AuthMethod::Auto`] the
 //! session asks once without credentials and picks from the schemes the 401 offers (Negotiate,
 //! then NTLM, then Basic over HTTPS). Status codes Exchange uses to mean something specific — 401
-//! (with the schemes it offers), 503 (throttling) — become typed errors. It must never put a
-//! password or a token into an error or a log line.
+//! (with the schemes it offers), 503 (throttling) — become typed errors. Basic over plain HTTP
+//! is refused. [`Session::request_winrm`] adds WinRM message encryption over plain HTTP: the
+//! handshake runs with an empty body, then every envelope goes sealed by the connection's
+//! NTLM/Negotiate context ([`super::encryption`]) and sealed answers are unsealed. It must
+//! never put a password, a token or a sealed/unsealed body into an error or a log line.
 
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Method, Request};
 
+use super::encryption::{self, Framed, Sealed};
 use super::http::{ConnectOptions, Connection, Endpoint, HttpError, HttpResponse};
 use crate::secrets::Secret;
 
@@ -48,9 +52,31 @@ pub trait Authenticator: Send {
     /// token for this scheme after a 401 (empty when the scheme came bare), `None` otherwise.
     fn next(&mut self, challenge: Option<&str>) -> Result<Step, AuthError>;
     /// The server answered with something other than 401: the connection is authenticated.
-    fn accepted(&mut self) {}
+    /// `final_token` is the server's `WWW-Authenticate` token for this scheme on that answer,
+    /// if any (SPNEGO's last message), which the authenticator must check.
+    fn accepted(&mut self, _final_token: Option<&str>) -> Result<(), AuthError> {
+        Ok(())
+    }
     /// Start over, for a new connection.
     fn reset(&mut self);
+    /// Whether this connection's context can seal messages (WinRM encryption over HTTP).
+    fn can_seal(&self) -> bool {
+        false
+    }
+    /// Seal a message: `(signature, sealed bytes)`.
+    fn seal(&mut self, _data: &[u8]) -> Result<Sealed, AuthError> {
+        Err(AuthError(format!(
+            "{} cannot encrypt messages",
+            self.scheme()
+        )))
+    }
+    /// Unseal a framed message from the server.
+    fn unseal(&mut self, _framed: &Framed) -> Result<Vec<u8>, AuthError> {
+        Err(AuthError(format!(
+            "{} cannot decrypt messages",
+            self.scheme()
+        )))
+    }
 }
 
 pub use super::http::AuthMethod;
@@ -143,6 +169,12 @@ pub enum SessionError {
     HandshakeCut { url: String, scheme: String },
     #[error("{0}")]
     Auth(#[from] AuthError),
+    #[error("{url}: refusing Basic authentication over plain HTTP, which would send the password of {user} in clear; use https:// or choose NTLM or Negotiate (which encrypt WinRM messages over HTTP)")]
+    BasicOverPlainHttp { url: String, user: String },
+    #[error("{url}: WinRM over plain HTTP needs message encryption, but {detail}; use https:// or NTLM/Negotiate")]
+    EncryptionUnavailable { url: String, detail: String },
+    #[error("{url}: WinRM message encryption failed: {detail}")]
+    Encryption { url: String, detail: String },
 }
 
 fn offered_text(offered: &[String]) -> String {
@@ -303,6 +335,37 @@ impl Session {
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<HttpResponse, SessionError> {
+        self.exchange(method, path, content_type, body, false).await
+    }
+
+    /// POST one WinRM envelope. Over `https://` it goes as it is; over plain `http://` it is
+    /// sealed with the connection's NTLM/Negotiate context (the handshake itself carries an
+    /// empty body, so nothing goes in clear) and a sealed answer is unsealed, as Windows'
+    /// WinRM client does. The returned body is always the clear envelope.
+    pub async fn request_winrm(
+        &mut self,
+        path: &str,
+        envelope: Bytes,
+    ) -> Result<HttpResponse, SessionError> {
+        let encrypt = !self.base.https;
+        self.exchange(
+            Method::POST,
+            path,
+            Some(encryption::ORIGINAL_TYPE),
+            envelope,
+            encrypt,
+        )
+        .await
+    }
+
+    async fn exchange(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Bytes,
+        encrypt: bool,
+    ) -> Result<HttpResponse, SessionError> {
         let url = self.base.with_path(path).url();
         let mut challenge: Option<String> = None;
         let mut offered: Vec<String> = Vec::new();
@@ -311,7 +374,7 @@ impl Session {
         // Auto only: Negotiate refused while NTLM is offered → one try with raw NTLM
         // (some SPNEGO acceptors refuse NTLM wrapped in SPNEGO but take it bare).
         let mut ntlm_fallback = self.auth.is_none();
-        for _round in 0..10 {
+        for _round in 0..12 {
             let reopened = self.ensure_connection().await?;
             if reopened && challenge.is_some() {
                 // The server (or something in between) closed the connection mid-handshake:
@@ -358,6 +421,36 @@ impl Session {
                     });
                 }
             };
+            let scheme = self.auth.as_ref().map(|a| a.scheme());
+            if !self.base.https && scheme == Some("Basic") {
+                return Err(SessionError::BasicOverPlainHttp {
+                    url,
+                    user: self.user.clone(),
+                });
+            }
+            // With encryption: seal once the connection is authenticated; until then the
+            // handshake carries an empty body.
+            let sealing =
+                encrypt && header.is_none() && self.auth.as_ref().is_some_and(|a| a.can_seal());
+            let (send_type, send_body) = if !encrypt {
+                (content_type.map(str::to_string), body.clone())
+            } else if sealing {
+                let (sig, sealed) = match self.auth.as_mut() {
+                    Some(a) => a.seal(&body)?,
+                    None => {
+                        return Err(SessionError::EncryptionUnavailable {
+                            url,
+                            detail: "there is no authentication context".into(),
+                        })
+                    }
+                };
+                (
+                    Some(encryption::content_type()),
+                    Bytes::from(encryption::encode(&sig, &sealed, body.len())),
+                )
+            } else {
+                (None, Bytes::new())
+            };
             let mut req = Request::builder()
                 .method(method.clone())
                 .uri(path)
@@ -369,11 +462,11 @@ impl Session {
             if let Some(h) = header {
                 req = req.header(hyper::header::AUTHORIZATION, h);
             }
-            if let Some(ct) = content_type {
+            if let Some(ct) = send_type {
                 req = req.header(hyper::header::CONTENT_TYPE, ct);
             }
             let req = req
-                .body(Full::new(body.clone()))
+                .body(Full::new(send_body))
                 .map_err(|e| HttpError::BadUrl(format!("{url}: {e}")))?;
             let resp = match self.connection()?.send(req).await {
                 Ok(r) => r,
@@ -417,9 +510,33 @@ impl Session {
                     return Err(SessionError::Throttled { url, retry_after });
                 }
                 _ => {
+                    let mut resp = resp;
                     if let Some(a) = self.auth.as_mut() {
-                        a.accepted();
+                        let final_token = challenge_for(&resp, a.scheme());
+                        a.accepted(final_token.as_deref())?;
                         self.used = Some(a.scheme());
+                        if encrypt && !sealing {
+                            if !a.can_seal() {
+                                return Err(SessionError::EncryptionUnavailable {
+                                    url,
+                                    detail: format!(
+                                        "{} authentication gives no key to encrypt with",
+                                        a.scheme()
+                                    ),
+                                });
+                            }
+                            // The handshake (empty body) went through: now the sealed body.
+                            challenge = None;
+                            continue;
+                        }
+                    } else if encrypt {
+                        return Err(SessionError::EncryptionUnavailable {
+                            url,
+                            detail: "the server did not ask for authentication, so there is no key to encrypt with".into(),
+                        });
+                    }
+                    if sealing {
+                        resp = self.unseal_response(&url, resp)?;
                     }
                     return Ok(resp);
                 }
@@ -430,6 +547,37 @@ impl Session {
             user: self.user.clone(),
             offered,
         })
+    }
+
+    /// A sealed answer made clear; a clear answer (an error page, a plain fault) as it is.
+    fn unseal_response(
+        &mut self,
+        url: &str,
+        mut resp: HttpResponse,
+    ) -> Result<HttpResponse, SessionError> {
+        let ct = resp
+            .header_values("content-type")
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        if !encryption::is_encrypted(&ct) {
+            return Ok(resp);
+        }
+        let fail = |detail: String| SessionError::Encryption {
+            url: url.to_string(),
+            detail,
+        };
+        let framed = encryption::decode(&ct, &resp.body).map_err(|e| fail(e.to_string()))?;
+        let clear = match self.auth.as_mut() {
+            Some(a) => a.unseal(&framed).map_err(|e| fail(e.0))?,
+            None => return Err(fail("no authentication context".into())),
+        };
+        resp.body = Bytes::from(clear);
+        if let Ok(v) = hyper::header::HeaderValue::from_str(encryption::ORIGINAL_TYPE) {
+            resp.headers.insert(hyper::header::CONTENT_TYPE, v);
+        }
+        resp.headers.remove(hyper::header::CONTENT_LENGTH);
+        Ok(resp)
     }
 }
 

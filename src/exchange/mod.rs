@@ -7,7 +7,8 @@
 //! and may not panic on hostile input (the lints below make that a compile error).
 //!
 //! I/O layers: [`http`] (one connection, stage-by-stage errors), [`client`] (an authenticated
-//! session), and the typed clients built on them. The rest of the program sees typed
+//! session, with WinRM message encryption from [`encryption`] over plain HTTP), and the typed
+//! clients built on them. The rest of the program sees typed
 //! operations and typed errors; wire formats stay in here.
 
 #![deny(
@@ -24,6 +25,7 @@ pub mod autodiscover;
 pub mod capture;
 pub mod client;
 pub mod clixml;
+pub mod encryption;
 pub mod ews;
 pub mod http;
 pub mod ntlm;

@@ -9,6 +9,11 @@
 //! down-level (`DOMAIN\user`). Tokens and passwords are never logged or put into errors; an
 //! error names the step (which message) and the `sspi` error kind only.
 //!
+//! Integrity and confidentiality are always requested (as Windows clients do), so an
+//! authenticated context can seal WinRM messages over plain HTTP ([`super::encryption`]); with
+//! Negotiate, the server's final SPNEGO token (its mechListMIC) is checked on acceptance, which
+//! also keeps the sequence numbers of sealed messages in step with the server.
+//!
 //! [`Session`]: super::client::Session
 
 use base64::Engine;
@@ -21,6 +26,7 @@ use sspi::{
 };
 
 use super::client::{AuthError, Authenticator, Credentials, Step};
+use super::encryption::{self, Framed, Sealed};
 
 /// The workstation name the connector gives in NTLM messages.
 const WORKSTATION: &str = "EAS-CONNECTOR";
@@ -67,6 +73,8 @@ pub struct SspiAuth {
     target: String,
     ctx: Option<Context>,
     state: State,
+    /// The context said `Ok`: nothing more to feed it.
+    complete: bool,
 }
 
 impl SspiAuth {
@@ -78,6 +86,7 @@ impl SspiAuth {
             target: format!("HTTP/{host}"),
             ctx: None,
             state: State::Fresh,
+            complete: false,
         }
     }
 
@@ -140,13 +149,20 @@ impl SspiAuth {
             }
         };
         self.ctx = Some(ctx);
+        self.complete = false;
         Ok(())
     }
 
     /// Run one `InitializeSecurityContext` step; `input` is the server's token, if any.
     fn step(&mut self, input: Option<Vec<u8>>, what: &str) -> Result<Vec<u8>, AuthError> {
         let target = self.target.clone();
-        let flags = ClientRequestFlags::MUTUAL_AUTH | ClientRequestFlags::ALLOCATE_MEMORY;
+        // Integrity and confidentiality, as Windows' WinRM client asks: without SIGN, MS-NLMP
+        // makes every signature the constant `01 00 .. 00`, which `sspi` does not do for the
+        // SPNEGO mechListMIC, so SPNEGO acceptors (pyspnego, Windows) refuse it.
+        let flags = ClientRequestFlags::MUTUAL_AUTH
+            | ClientRequestFlags::ALLOCATE_MEMORY
+            | ClientRequestFlags::INTEGRITY
+            | ClientRequestFlags::CONFIDENTIALITY;
         let mut output = vec![SecurityBuffer::new(Vec::new(), BufferType::Token)];
         let mut input_bufs: Vec<SecurityBuffer> = input
             .map(|t| vec![SecurityBuffer::new(t, BufferType::Token)])
@@ -184,6 +200,7 @@ impl SspiAuth {
             }
         };
         let result = result.map_err(|e| self.fail(what, e))?;
+        self.complete = result.status == sspi::SecurityStatus::Ok;
         if matches!(
             result.status,
             sspi::SecurityStatus::CompleteNeeded | sspi::SecurityStatus::CompleteAndContinue
@@ -249,15 +266,63 @@ impl Authenticator for SspiAuth {
         }
     }
 
-    fn accepted(&mut self) {
-        if self.state != State::Fresh {
-            self.state = State::Done;
+    fn accepted(&mut self, final_token: Option<&str>) -> Result<(), AuthError> {
+        if self.state == State::Fresh || self.state == State::Done {
+            return Ok(());
         }
+        self.state = State::Done;
+        // SPNEGO's last word: the server's mechListMIC, which the context must verify.
+        let tok = final_token.map(str::trim).unwrap_or_default();
+        if self.mech == Mechanism::Negotiate && !tok.is_empty() && !self.complete {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(tok)
+                .map_err(|_| {
+                    AuthError("the server's final Negotiate token is not base64; is something between the connector and Exchange rewriting headers?".into())
+                })?;
+            self.step(
+                Some(bytes),
+                "checking the server's final SPNEGO token (mutual authentication)",
+            )?;
+        }
+        Ok(())
+    }
+
+    fn can_seal(&self) -> bool {
+        self.state == State::Done && self.ctx.is_some()
+    }
+
+    fn seal(&mut self, data: &[u8]) -> Result<Sealed, AuthError> {
+        let scheme = self.mech.scheme();
+        let r = match self.ctx.as_mut() {
+            Some(Context::Ntlm(ctx, _)) => encryption::seal(ctx.as_mut(), data),
+            Some(Context::Negotiate(ctx, _)) => encryption::seal(ctx.as_mut(), data),
+            None => {
+                return Err(AuthError(format!(
+                    "{scheme}: no authenticated context to seal with"
+                )))
+            }
+        };
+        r.map_err(|e| AuthError(format!("{scheme} message encryption: {e}")))
+    }
+
+    fn unseal(&mut self, framed: &Framed) -> Result<Vec<u8>, AuthError> {
+        let scheme = self.mech.scheme();
+        let r = match self.ctx.as_mut() {
+            Some(Context::Ntlm(ctx, _)) => encryption::unseal(ctx.as_mut(), framed),
+            Some(Context::Negotiate(ctx, _)) => encryption::unseal(ctx.as_mut(), framed),
+            None => {
+                return Err(AuthError(format!(
+                    "{scheme}: no authenticated context to unseal with"
+                )))
+            }
+        };
+        r.map_err(|e| AuthError(format!("{scheme} message encryption: {e}")))
     }
 
     fn reset(&mut self) {
         self.ctx = None;
         self.state = State::Fresh;
+        self.complete = false;
     }
 }
 
@@ -295,6 +360,28 @@ mod tests {
         assert!(!h.contains("pw"));
     }
 
+    /// SIGN, SEAL and KEY_EXCH must be asked for: sealing needs them, and without SIGN an
+    /// SPNEGO mechListMIC from `sspi` does not match what pyspnego and Windows expect.
+    #[test]
+    fn integrity_and_confidentiality_are_requested() {
+        let mut a = SspiAuth::new(Mechanism::Ntlm, &creds("LAB\\svc"), "cas01");
+        let Step::Send(h) = a.next(None).unwrap() else {
+            panic!("no header")
+        };
+        let tok = base64::engine::general_purpose::STANDARD
+            .decode(h.strip_prefix("NTLM ").unwrap())
+            .unwrap();
+        let flags = u32::from_le_bytes(tok[12..16].try_into().unwrap());
+        const SIGN: u32 = 0x10;
+        const SEAL: u32 = 0x20;
+        const KEY_EXCH: u32 = 0x4000_0000;
+        assert_eq!(
+            flags & (SIGN | SEAL | KEY_EXCH),
+            SIGN | SEAL | KEY_EXCH,
+            "{flags:#x}"
+        );
+    }
+
     #[test]
     fn refused_after_answer_and_reset_restarts() {
         let mut a = SspiAuth::new(Mechanism::Ntlm, &creds("LAB\\svc"), "cas01");
@@ -302,7 +389,7 @@ mod tests {
         assert!(matches!(a.next(Some("")).unwrap(), Step::GiveUp));
         a.reset();
         assert!(matches!(a.next(None).unwrap(), Step::Send(_)));
-        a.accepted();
+        a.accepted(None).unwrap();
         assert!(matches!(a.next(None).unwrap(), Step::Nothing));
     }
 }

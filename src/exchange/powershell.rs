@@ -12,7 +12,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use hyper::Method;
 use tokio::sync::{Mutex, Semaphore};
 use uuid::Uuid;
 
@@ -25,8 +24,6 @@ use super::psrp::objects::{
 use super::psrp::Reassembler;
 use super::session::ClientSession;
 use super::wsman::{ns, Body, Envelope, RequestContext, WsManFault};
-
-const SOAP_CONTENT_TYPE: &str = "application/soap+xml;charset=UTF-8";
 
 /// An error record, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,14 +191,7 @@ impl RunspacePool {
             url: opts.url.clone(),
             detail: e.to_string(),
         })?;
-        let resp = session
-            .request(
-                Method::POST,
-                &path,
-                Some(SOAP_CONTENT_TYPE),
-                Bytes::from(create),
-            )
-            .await?;
+        let resp = session.request_winrm(&path, Bytes::from(create)).await?;
         check_status(&opts.url, &resp)?;
         let env = parse_envelope(&opts.url, &resp.body)?;
         if !matches!(env.body, Body::Created { .. }) {
@@ -266,12 +256,7 @@ impl RunspacePool {
     /// POST one envelope on `session`.
     async fn post(&self, session: &mut Session, envelope: String) -> Result<Envelope, PsError> {
         let resp = session
-            .request(
-                Method::POST,
-                &self.inner.path,
-                Some(SOAP_CONTENT_TYPE),
-                Bytes::from(envelope),
-            )
+            .request_winrm(&self.inner.path, Bytes::from(envelope))
             .await?;
         check_status(&self.inner.url, &resp)?;
         parse_envelope(&self.inner.url, &resp.body)

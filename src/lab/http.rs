@@ -1,11 +1,15 @@
-//! The lab's HTTPS front: TLS accept loops per CAS, keep-alive HTTP/1.1 connections,
+//! The lab's HTTP(S) front: TLS (or, with `plain_http`, plain TCP) accept loops per CAS,
+//! keep-alive HTTP/1.1 connections,
 //! per-server latency and 503 throttling, authentication (Basic per request; NTLM and
 //! Negotiate per connection, see [`super::ntlm`]), and routing to the endpoints.
 //!
 //! A stopped CAS closes its listener and drops its open connections, like a server that went
 //! down. Authentication answers 401 with the schemes the CAS is set to offer (by default
 //! `Negotiate`, `NTLM` and `Basic`, as Exchange does); it never logs or echoes a password.
-//! Protocol logic lives in the endpoint modules, not here.
+//! Over plain HTTP, `/PowerShell` behaves like WinRM with `AllowUnencrypted=false`: after
+//! NTLM/Negotiate authentication every non-empty body must come sealed as
+//! `multipart/encrypted` ([`crate::exchange::encryption`]) and answers go back sealed; a clear
+//! body is refused with 400. Protocol logic lives in the endpoint modules, not here.
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
@@ -27,6 +31,7 @@ use super::accounts::Account;
 use super::endpoints::{self, EwsOutcome};
 use super::ntlm::{self, ConnAuth, Outcome};
 use super::{auth_schemes, now, CasState, LabError, Shared};
+use crate::exchange::encryption;
 
 /// Largest request body the lab reads (WinRM envelopes are at most a few hundred KB).
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -41,6 +46,10 @@ pub(super) fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -
     }
     r
 }
+
+/// A connection's stream: TLS or plain TCP.
+trait LabIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> LabIo for T {}
 
 /// Start serving `cas` on `listener`.
 pub(super) fn spawn_server(shared: Arc<Shared>, cas: Arc<CasState>, listener: TcpListener) {
@@ -59,7 +68,12 @@ pub(super) fn spawn_server(shared: Arc<Shared>, cas: Arc<CasState>, listener: Tc
                     let shared = shared.clone();
                     let cas = cas2.clone();
                     conns.spawn(async move {
-                        let Ok(tls) = acceptor.accept(tcp).await else { return };
+                        let io: Box<dyn LabIo> = if cas.plain_http {
+                            Box::new(tcp)
+                        } else {
+                            let Ok(tls) = acceptor.accept(tcp).await else { return };
+                            Box::new(tls)
+                        };
                         // NTLM and Negotiate authenticate the connection, not the request.
                         let conn_auth = Arc::new(Mutex::new(ConnAuth::default()));
                         let svc = service_fn(move |req| {
@@ -72,7 +86,7 @@ pub(super) fn spawn_server(shared: Arc<Shared>, cas: Arc<CasState>, listener: Tc
                         });
                         let _ = hyper::server::conn::http1::Builder::new()
                             .keep_alive(true)
-                            .serve_connection(TokioIo::new(tls), svc)
+                            .serve_connection(TokioIo::new(io), svc)
                             .await;
                     });
                 }
@@ -182,7 +196,7 @@ fn authenticate(
     let Some(header) = header else {
         // No header: an authenticated connection stays authenticated (as IIS does).
         return match &*state {
-            ConnAuth::Authenticated(a) => Access::Granted(a.clone(), None),
+            ConnAuth::Authenticated(a, _) => Access::Granted(a.clone(), None),
             _ => Access::Denied(unauthorized(cas)),
         };
     };
@@ -278,17 +292,39 @@ async fn handle(
         }
     };
     let path = path.to_string();
-    let mut r = route(&shared, &cas, &path, account, req).await;
+    let mut r = route(&shared, &cas, &conn_auth, &path, account, req).await;
     if let Some(v) = final_token.and_then(|v| hyper::header::HeaderValue::from_str(&v).ok()) {
         r.headers_mut().append(hyper::header::WWW_AUTHENTICATE, v);
     }
     r
 }
 
+/// The clear body of a sealed request, or why it is refused (for a 400).
+fn unseal_request(
+    conn_auth: &Mutex<ConnAuth>,
+    content_type: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, String> {
+    let framed = encryption::decode(content_type, body).map_err(|e| format!("lab: {e}"))?;
+    let mut state = match conn_auth.lock() {
+        Ok(s) => s,
+        Err(p) => p.into_inner(),
+    };
+    match ntlm::unseal(&mut state, &framed) {
+        Some(Ok(clear)) => Ok(clear),
+        Some(Err(e)) => Err(format!("lab: {e}")),
+        None => Err(
+            "lab: an encrypted message needs NTLM or Negotiate authentication on this connection"
+                .into(),
+        ),
+    }
+}
+
 /// The endpoint's answer for an authenticated request.
 async fn route(
     shared: &Arc<Shared>,
     cas: &Arc<CasState>,
+    conn_auth: &Mutex<ConnAuth>,
     path: &str,
     account: Account,
     req: Request<Incoming>,
@@ -310,16 +346,61 @@ async fn route(
             r
         }
         ("/powershell", Method::POST) => {
+            let content_type = req
+                .headers()
+                .get(hyper::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
             let body = match read_body(req).await {
                 Ok(b) => b,
                 Err(r) => return r,
             };
-            let reply = super::powershell::handle(shared, cas, &account, &body).await;
-            respond(
-                reply.status,
-                "application/soap+xml;charset=UTF-8",
-                reply.body,
-            )
+            let sealed = encryption::is_encrypted(&content_type);
+            let clear = if sealed {
+                match unseal_request(conn_auth, &content_type, &body) {
+                    Ok(c) => c,
+                    Err(why) => return respond(400, "text/plain", why),
+                }
+            } else if body.is_empty() {
+                // What WinRM clients send to authenticate before their first sealed message.
+                return respond(200, "application/soap+xml;charset=UTF-8", Bytes::new());
+            } else if cas.plain_http {
+                return respond(
+                    400,
+                    "text/plain",
+                    format!(
+                        "{}: the WinRM service requires encrypted messages over HTTP (AllowUnencrypted=false); authenticate with NTLM or Negotiate and send the body as multipart/encrypted (HTTP-SPNEGO-session-encrypted), or use HTTPS",
+                        cas.name
+                    ),
+                );
+            } else {
+                body.to_vec()
+            };
+            let reply = super::powershell::handle(shared, cas, &account, &clear).await;
+            if !sealed {
+                return respond(
+                    reply.status,
+                    "application/soap+xml;charset=UTF-8",
+                    reply.body,
+                );
+            }
+            let bytes = Bytes::from(reply.body);
+            let sealed = {
+                let mut state = match conn_auth.lock() {
+                    Ok(s) => s,
+                    Err(p) => p.into_inner(),
+                };
+                ntlm::seal(&mut state, &bytes)
+            };
+            match sealed {
+                Some(Ok((sig, data))) => respond(
+                    reply.status,
+                    &encryption::content_type(),
+                    encryption::encode(&sig, &data, bytes.len()),
+                ),
+                _ => respond(500, "text/plain", "lab: the answer could not be sealed"),
+            }
         }
         ("/autodiscover/autodiscover.xml", Method::POST) => {
             let body = match read_body(req).await {

@@ -2,7 +2,7 @@
 //!
 //! It serves what the connector talks to — `/PowerShell` (WinRM + PSRP), `/EWS/Exchange.asmx`,
 //! `/autodiscover/autodiscover.xml` and `/Microsoft-Server-ActiveSync` — over HTTPS with
-//! certificates from its own CA, on K simulated Client Access Servers that share one org. A
+//! certificates from its own CA (or over plain HTTP with WinRM message encryption required), on K simulated Client Access Servers that share one org. A
 //! control endpoint (loopback, bearer token) stops and starts a CAS, throttles it or slows it
 //! down, and simulates device activity, for failover and reliability tests. The wizard starts
 //! it in-process; `eas-connector lab` runs it in the foreground. It must only ever listen on
@@ -47,6 +47,9 @@ pub struct LabOptions {
     pub latency_ms: u64,
     /// Where `lab.json`, `answers.toml`, the CA and the outbox go.
     pub state_dir: PathBuf,
+    /// Serve plain `http://` instead of HTTPS; `/PowerShell` then requires WinRM message
+    /// encryption (NTLM/Negotiate sealing), as WinRM with `AllowUnencrypted=false` does.
+    pub plain_http: bool,
 }
 
 impl Default for LabOptions {
@@ -60,6 +63,7 @@ impl Default for LabOptions {
             latency_ms: 0,
             state_dir: std::env::temp_dir()
                 .join(format!("eas-connector-lab-{}", std::process::id())),
+            plain_http: false,
         }
     }
 }
@@ -149,6 +153,8 @@ pub(crate) struct CasState {
     /// Requests still to be answered with 503.
     pub throttle: AtomicU64,
     pub running: AtomicBool,
+    /// Plain HTTP (message encryption required on `/PowerShell`) instead of HTTPS.
+    pub plain_http: bool,
     /// Which authentication schemes this server offers and accepts ([`auth_schemes`] bits).
     pub auth_schemes: std::sync::atomic::AtomicU8,
     /// Open WinRM shells (runspace pools) on this server; they die when it stops.
@@ -171,7 +177,8 @@ pub mod auth_schemes {
 
 impl CasState {
     pub fn url(&self) -> String {
-        format!("https://{}", self.addr)
+        let scheme = if self.plain_http { "http" } else { "https" };
+        format!("{scheme}://{}", self.addr)
     }
 }
 
@@ -266,6 +273,7 @@ impl Lab {
                     throttle: AtomicU64::new(0),
                     auth_schemes: std::sync::atomic::AtomicU8::new(auth_schemes::DEFAULT),
                     running: AtomicBool::new(false),
+                    plain_http: opts.plain_http,
                     shells: powershell::Shells::default(),
                     tls: tls_config.clone(),
                     task: Mutex::new(None),
@@ -456,8 +464,7 @@ pub fn answers_toml(info: &LabInfo) -> String {
         "# EAS Connector answers file, written by `eas-connector lab`.\n\
          # Use it with: eas-connector configure --answers {answers}\n\
          # Field names are those of ConnectorServiceConfiguration.xml.\n\
-         ExchangeServerType = \"OnPremises\"\n\
-         ClientAccessServer = {cas}\n\
+         {server}\
          TrustedCaFile = {ca}\n\
          IsCasFailoverEnabled = true\n\
          \n\
@@ -473,7 +480,22 @@ pub fn answers_toml(info: &LabInfo) -> String {
          Mailbox = {nm}\n\
          Password = {np}\n",
         answers = info.state_dir.join("answers.toml").display(),
-        cas = toml_str(first),
+        server = if info
+            .servers
+            .first()
+            .is_some_and(|s| s.url.starts_with("http://"))
+        {
+            // Plain HTTP: only a full URL says so (on-premises always means HTTPS).
+            format!(
+                "ExchangeServerType = \"Hosted\"\nHostedServerAddress = {}\n",
+                toml_str(&format!("http://{first}/PowerShell"))
+            )
+        } else {
+            format!(
+                "ExchangeServerType = \"OnPremises\"\nClientAccessServer = {}\n",
+                toml_str(first)
+            )
+        },
         ca = toml_str(&info.ca_file.display().to_string()),
         su = toml_str(&info.accounts.service.user),
         sp = toml_str(&info.accounts.service.password),

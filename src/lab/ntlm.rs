@@ -5,7 +5,9 @@
 //! message), to authenticated as one lab account. Raw NTLM tokens are accepted under both the
 //! `NTLM` and the `Negotiate` scheme (as Windows does); SPNEGO tokens under `Negotiate`. The
 //! password is checked against the named account only (NTLMv2 response and MIC, verified by
-//! `sspi`). It never logs a token or a password.
+//! `sspi`). An authenticated connection keeps its context, so that WinRM messages sealed by the
+//! client over plain HTTP can be unsealed and answers sealed ([`seal`], [`unseal`]). It never
+//! logs a token, a password or a message body.
 
 use base64::Engine;
 use sspi::negotiate::NegotiateConfig;
@@ -16,6 +18,7 @@ use sspi::{
 };
 
 use super::accounts::{Account, Accounts, DOMAIN};
+use crate::exchange::encryption::{self, EncryptionError, Framed, Sealed};
 
 /// A handshake in progress on one connection.
 pub(super) enum Pending {
@@ -29,7 +32,35 @@ pub(super) enum ConnAuth {
     #[default]
     None,
     Pending(Pending),
-    Authenticated(Account),
+    /// Signed in as this account; the context seals and unseals its messages.
+    Authenticated(Account, Pending),
+}
+
+/// Seal an answer with the connection's context; `None` when it has none (not NTLM/Negotiate).
+pub(super) fn seal(state: &mut ConnAuth, data: &[u8]) -> Option<Result<Sealed, EncryptionError>> {
+    match state {
+        ConnAuth::Authenticated(_, Pending::Ntlm(c)) => Some(encryption::seal(c.as_mut(), data)),
+        ConnAuth::Authenticated(_, Pending::Negotiate(c)) => {
+            Some(encryption::seal(c.as_mut(), data))
+        }
+        _ => None,
+    }
+}
+
+/// Unseal a request with the connection's context; `None` when it has none.
+pub(super) fn unseal(
+    state: &mut ConnAuth,
+    framed: &Framed,
+) -> Option<Result<Vec<u8>, EncryptionError>> {
+    match state {
+        ConnAuth::Authenticated(_, Pending::Ntlm(c)) => {
+            Some(encryption::unseal(c.as_mut(), framed))
+        }
+        ConnAuth::Authenticated(_, Pending::Negotiate(c)) => {
+            Some(encryption::unseal(c.as_mut(), framed))
+        }
+        _ => None,
+    }
 }
 
 /// What one `Authorization: NTLM|Negotiate` header leads to.
@@ -160,6 +191,7 @@ pub(super) fn step(
                 password: account.password.clone().into(),
             })?;
             ntlm.complete_auth_token(&mut [])?;
+            *state = ConnAuth::Authenticated(account.clone(), Pending::Ntlm(ntlm));
             Ok(Outcome::Accepted(account, None))
         })(),
         (_, Some(_)) => Ok(Outcome::Refused),
@@ -174,12 +206,7 @@ pub(super) fn step(
         (_, None) => Ok(Outcome::Refused),
     };
     match result {
-        Ok(o) => {
-            if let Outcome::Accepted(a, _) = &o {
-                *state = ConnAuth::Authenticated(a.clone());
-            }
-            o
-        }
+        Ok(o) => o,
         Err(e) => {
             tracing::debug!(kind = ?e.error_type, "lab: NTLM/Negotiate handshake refused");
             *state = ConnAuth::None;
@@ -198,10 +225,13 @@ fn finish_spnego(
     if status == SecurityStatus::Ok {
         let names = neg.query_context_names()?;
         return Ok(match account_for(accounts, &names.username) {
-            Some(a) => Outcome::Accepted(
-                a,
-                (!out.is_empty()).then(|| format!("Negotiate {}", b64(&out))),
-            ),
+            Some(a) => {
+                *state = ConnAuth::Authenticated(a.clone(), Pending::Negotiate(neg));
+                Outcome::Accepted(
+                    a,
+                    (!out.is_empty()).then(|| format!("Negotiate {}", b64(&out))),
+                )
+            }
             None => Outcome::Refused,
         });
     }

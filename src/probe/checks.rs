@@ -162,6 +162,14 @@ fn session_failure(e: &SessionError, what: &str) -> Outcome {
         ),
         SessionError::Throttled { .. } => Outcome::fail(e.to_string(), "the server is overloaded or throttling this account; retry later"),
         SessionError::Auth(_) => Outcome::fail(e.to_string(), "check the account"),
+        SessionError::BasicOverPlainHttp { .. } => Outcome::fail(
+            e.to_string(),
+            "use an https:// address, or set AuthenticationMethod to Auto, Ntlm or Negotiate (WinRM messages are then encrypted over HTTP)",
+        ),
+        SessionError::EncryptionUnavailable { .. } | SessionError::Encryption { .. } => Outcome::fail(
+            e.to_string(),
+            "use an https:// address; WinRM over plain HTTP needs NTLM or Negotiate with message encryption",
+        ),
     }
 }
 
