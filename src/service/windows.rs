@@ -153,7 +153,7 @@ impl ServiceManager for Scm {
             Err(e) => return Err(fail(A, org, e)),
         };
         match service.stop() {
-            Ok(_) => {}
+            Ok(_) => wait_stopped(&service),
             Err(e) if code(&e) == Some(ERROR_SERVICE_NOT_ACTIVE) => {}
             Err(e) => return Err(fail(A, org, e)),
         }
@@ -195,7 +195,13 @@ impl ServiceManager for Scm {
         let m = manager(A, org, ServiceManagerAccess::CONNECT)?;
         let s = match m.open_service(service_name(org), ServiceAccess::QUERY_STATUS) {
             Ok(s) => s,
-            Err(e) if code(&e) == Some(ERROR_SERVICE_DOES_NOT_EXIST) => {
+            // Marked for delete: gone as soon as the last handle to it is closed.
+            Err(e)
+                if matches!(
+                    code(&e),
+                    Some(ERROR_SERVICE_DOES_NOT_EXIST | ERROR_SERVICE_MARKED_FOR_DELETE)
+                ) =>
+            {
                 return Ok(ServiceState::NotInstalled)
             }
             Err(e) => return Err(fail(A, org, e)),
@@ -234,6 +240,20 @@ impl ServiceManager for Scm {
             }
         }
         Ok(v)
+    }
+}
+
+/// Wait (at most 15 s; the runtime stops within 5 s) until a stopped service's process has
+/// ended, so its files are closed before uninstall returns (`config purge` may follow).
+fn wait_stopped(service: &windows_service::service::Service) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        match service.query_status() {
+            Ok(st) if st.current_state != WinState::Stopped => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            _ => return,
+        }
     }
 }
 
