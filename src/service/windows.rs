@@ -47,6 +47,14 @@ fn code(e: &windows_service::Error) -> Option<i32> {
     }
 }
 
+/// The error with its cause: windows-service's own text alone is "IO error in winapi call".
+fn detail(e: &windows_service::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(src) => format!("{e}: {src}"),
+        None => e.to_string(),
+    }
+}
+
 fn fail(action: &'static str, org: &str, e: windows_service::Error) -> ServiceError {
     if code(&e) == Some(ERROR_ACCESS_DENIED) {
         return ServiceError::NotElevated { action };
@@ -54,7 +62,7 @@ fn fail(action: &'static str, org: &str, e: windows_service::Error) -> ServiceEr
     ServiceError::Failed {
         action,
         service: service_name(org),
-        detail: e.to_string(),
+        detail: detail(&e),
     }
 }
 
@@ -125,17 +133,23 @@ impl ServiceManager for Scm {
             action_type: ServiceActionType::Restart,
             delay: Duration::from_secs(secs),
         };
-        service
+        // The restart policy is best-effort: an SCM that lacks it (wine has no
+        // SERVICE_CONFIG_FAILURE_ACTIONS_FLAG) still gets a working service, and a warning.
+        let policy = service
             .update_failure_actions(ServiceFailureActions {
                 reset_period: ServiceFailureResetPeriod::After(Duration::from_secs(86_400)),
                 reboot_msg: None,
                 command: None,
                 actions: Some(vec![restart(10), restart(60), restart(300)]),
             })
-            .map_err(|e| fail(A, org, e))?;
-        service
-            .set_failure_actions_on_non_crash_failures(true)
-            .map_err(|e| fail(A, org, e))?;
+            .and_then(|()| service.set_failure_actions_on_non_crash_failures(true));
+        if let Err(e) = policy {
+            tracing::warn!(
+                service = %service_name(org),
+                "the service is installed, but the Service Control Manager refused its restart-on-failure policy ({}); set it in services.msc, Recovery tab",
+                detail(&e)
+            );
+        }
         match service.start(&[] as &[&str]) {
             Ok(()) => Ok(()),
             Err(e) if code(&e) == Some(ERROR_SERVICE_ALREADY_RUNNING) => Ok(()),
