@@ -283,7 +283,7 @@ echo rc=%ERRORLEVEL%
 echo ==wait
 set n=0
 :wait
-"%EXE%" --org winelab status --json | findstr /r /c:"running.: true" >nul && goto up
+"%EXE%" --org winelab sync --quick --no-wait >nul 2>&1 && goto up
 set /a n=n+1
 if %n% lss 150 goto wait
 echo never running
@@ -309,9 +309,10 @@ section() { awk -v s="==$1" '/^==/ { on = ($0 == s); next } on' "$tmp/service.ou
 expect_match "service install: EasConnector\$winelab installed and started" \
   '^installed and started EasConnector\$winelab \(Windows Service Control Manager\)$' "$(section install)"
 expect_match "… exit 0" '^rc=0$' "$(section install)"
-expect_no_match "the service answers on its named pipe (status --json: running)" 'never running' "$(section wait)"
+expect_no_match "the service answers on its named pipe (sync --quick --no-wait queued)" 'never running' "$(section wait)"
 expect_match "sc query EasConnector\$winelab: RUNNING" 'STATE +: 4 +RUNNING' "$(section sc-query)"
-expect_match "registry ImagePath: the exe with run --org winelab" 'ImagePath +REG_(EXPAND_)?SZ +.*eas-connector\.exe"? run --org winelab' "$(section registry)"
+expect_match "registry ImagePath: the exe, run --org winelab --config-dir C:\\ProgramData\\EAS Connector" \
+  'ImagePath +REG_(EXPAND_)?SZ +.*eas-connector\.exe"? run --org winelab --config-dir "?C:.ProgramData.EAS Connector"?$' "$(section registry)"
 expect_match "sync --full over \\\\.\\pipe\\eas-connector-winelab: all 20 devices" \
   '^full sync done: 20 device\(s\) in [0-9]+ ms via ' "$(section sync)"
 expect_match "… exit 0" '^rc=0$' "$(section sync)"

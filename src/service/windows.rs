@@ -1,6 +1,6 @@
 //! The Windows Service Control Manager through the `windows-service` crate: service
 //! `EasConnector$<org>` ("EAS Connector (<org>)"), automatic start, restart on failure, running
-//! `"<exe>" run --org <org> [--config-dir DIR]` as LocalSystem; and the SCM dispatcher that
+//! `"<exe>" run --org <org> --config-dir DIR` as LocalSystem; and the SCM dispatcher that
 //! `eas-connector run` enters when the SCM started it.
 //!
 //! Kept thin: registration maps onto [`ServiceManager`], and the service body is the same
@@ -76,7 +76,13 @@ fn manager(
 
 fn info(org: &str, spec: &InstallSpec) -> ServiceInfo {
     let mut args: Vec<OsString> = vec!["run".into(), "--org".into(), org.into()];
-    if let Some(d) = &spec.config_dir {
+    // Always the root as the installing process sees it: the service's own environment may
+    // resolve %ProgramData% elsewhere (wine gives services C:\users\Public).
+    let config_dir = spec
+        .config_dir
+        .clone()
+        .or_else(|| crate::config::default_root().ok());
+    if let Some(d) = &config_dir {
         args.push("--config-dir".into());
         args.push(d.into());
     }
