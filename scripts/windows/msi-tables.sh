@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # msi-tables.sh — check the rows of the built MSI with msiinfo (no wine needed): files, 64-bit
-# components, directories, custom actions and their sequence numbers, upgrade rows, properties;
-# then build a variant with a stand-in eas-connector-setup.exe and check that the wizard's
-# component and Start Menu shortcut appear only there.
+# components, directories, the wizard's Start Menu shortcut, custom actions and their sequence
+# numbers (uninstall clean-up, the wizard opened after an interactive install), upgrade rows,
+# properties, and that the cabinet holds exactly the built executables.
 #
 # Usage: scripts/windows/msi-tables.sh [MSI]   [default: target/windows/eas-connector-<version>.msi]
 # Prints one ok/FAIL line per check and "N passed, M failed"; exits non-zero on any failure.
-# It must not modify the MSI it checks (the variant is built in a temporary folder).
+# It must not modify the MSI it checks.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,6 +20,7 @@ version=$(awk -F'"' '/^\[/ { pkg = ($0 == "[package]") } pkg && /^version *=/ { 
 msi_version=${version%%[-+]*}
 msi=${1:-$target_dir/eas-connector-$version.msi}
 exe="$target_dir/x86_64-pc-windows-gnu/release/eas-connector.exe"
+wizard="$target_dir/x86_64-pc-windows-gnu/release/eas-connector-setup.exe"
 [ -f "$msi" ] || { echo "msi-tables: $msi missing; run scripts/windows/msi.sh first" >&2; exit 1; }
 upgrade_code=$(sed -n 's/.*UpgradeCode="\([0-9A-Fa-f-]*\)".*/\1/p' "$root/wix/main.wxs")
 
@@ -43,8 +44,20 @@ expect_eq "Directory INSTALLDIR = ProgramFiles64Folder\\EAS Connector" \
   "INSTALLDIR${T}ProgramFiles64Folder${T}EAS Connector" "$(row "$msi" Directory INSTALLDIR)"
 expect_eq "Directory ProgramFiles64Folder under TARGETDIR" \
   "ProgramFiles64Folder${T}TARGETDIR${T}." "$(row "$msi" Directory ProgramFiles64Folder)"
-expect_eq "no wizard yet: one File row, no Shortcut row" \
-  "1 0" "$(rows "$msi" File | wc -l) $(rows "$msi" Shortcut | wc -l)"
+expect_eq "File: eas-connector-setup.exe in component WizardExe, size of the built exe" \
+  "EasConnectorSetupExe${T}WizardExe${T}eas-connector-setup.exe${T}$(stat -c %s "$wizard")" \
+  "$(row "$msi" File EasConnectorSetupExe | cut -f1-4)"
+expect_match "Component WizardExe: 64-bit (256), in INSTALLDIR, key path the wizard exe" \
+  "^WizardExe${T}\{[0-9A-F-]{36}\}${T}INSTALLDIR${T}256${T}${T}EasConnectorSetupExe$" "$(row "$msi" Component WizardExe)"
+expect_eq "two File rows, one Shortcut row" \
+  "2 1" "$(rows "$msi" File | wc -l) $(rows "$msi" Shortcut | wc -l)"
+expect_eq "Shortcut 'EAS Connector Setup' in the Start Menu, to the wizard exe" \
+  "SetupShortcut${T}ProgramMenuFolder${T}EAS Connector Setup${T}WizardExe${T}[#EasConnectorSetupExe]" \
+  "$(row "$msi" Shortcut SetupShortcut | cut -f1-5)"
+expect_eq "Shortcut: the product icon, working folder INSTALLDIR (Icon_, WkDir)" \
+  "EasConnectorIcon${T}INSTALLDIR" "$(row "$msi" Shortcut SetupShortcut | cut -f9,12)"
+expect_eq "Feature Main has both components" "MainExe WizardExe" \
+  "$(rows "$msi" FeatureComponents | awk -F'\t' '$1 == "Main" { print $2 }' | sort | xargs)"
 # 3154 = 18 (exe from an installed File) + 64 (ignore exit code) + 1024 (deferred) + 2048 (no impersonation)
 expect_eq "CustomAction UninstallServices: type 3154, installed exe, 'service uninstall --all'" \
   "UninstallServices${T}3154${T}EasConnectorExe${T}service uninstall --all" \
@@ -58,6 +71,14 @@ expect_eq "InstallExecuteSequence UninstallServices: 1510, full uninstall only (
 expect_eq "InstallExecuteSequence PurgeConfig: 1520, only with PURGE=1" \
   "PurgeConfig${T}REMOVE~=\"ALL\" AND NOT UPGRADINGPRODUCTCODE AND PURGE=\"1\"${T}1520" \
   "$(row "$msi" InstallExecuteSequence PurgeConfig)"
+# 210 = 18 (exe from an installed File) + 192 (asyncNoWait: msiexec does not wait for the window)
+expect_eq "CustomAction LaunchWizard: type 210, the installed wizard exe, no arguments" \
+  "LaunchWizard${T}210${T}EasConnectorSetupExe${T}" "$(row "$msi" CustomAction LaunchWizard | cut -f1-4)"
+expect_eq "InstallExecuteSequence LaunchWizard: 6700, first install with full or reduced UI only" \
+  "LaunchWizard${T}NOT Installed AND NOT REMOVE AND UILevel > 3${T}6700" \
+  "$(row "$msi" InstallExecuteSequence LaunchWizard)"
+check "sequence: InstallFinalize < LaunchWizard ($(seq_of "$msi" InstallFinalize) < $(seq_of "$msi" LaunchWizard))" \
+  test "$(seq_of "$msi" InstallFinalize)" -lt "$(seq_of "$msi" LaunchWizard)"
 order="$(seq_of "$msi" InstallInitialize) $(seq_of "$msi" UninstallServices) $(seq_of "$msi" PurgeConfig) $(seq_of "$msi" RemoveFiles)"
 check "sequence: InstallInitialize < UninstallServices < PurgeConfig < RemoveFiles ($order)" \
   awk -v s="$order" 'BEGIN { n = split(s, a, " "); exit !(n == 4 && a[1] < a[2] && a[2] < a[3] && a[3] < a[4]) }'
@@ -71,23 +92,13 @@ expect_match "Upgrade: older and same versions removed (Attributes 513)" \
 expect_match "Upgrade: newer version detected, and refused by a LaunchCondition" \
   "^NOT WIX_DOWNGRADE_DETECTED${T}" "$(rows "$msi" LaunchCondition)"
 expect_match "Summary: x64 template" "^Template: x64;1033$" "$(msiinfo suminfo "$msi")"
-# extracts_same DIR MSI EXE: the MSI's cabinet holds a byte-identical eas-connector.exe.
-extracts_same() { mkdir -p "$1" && msiextract -C "$1" "$2" >/dev/null && cmp "$(find "$1" -name eas-connector.exe)" "$3"; }
-check "msiextract gives back the exact eas-connector.exe" extracts_same "$tmp/extract" "$msi" "$exe"
-
-echo "== MSI variant with the setup wizard (stand-in exe)"
-mkdir -p "$tmp/exes"
-cp "$exe" "$tmp/exes/eas-connector.exe"
-cp "$exe" "$tmp/exes/eas-connector-setup.exe"
-if wmsi=$("$here/msi.sh" --exe-dir "$tmp/exes" --out-dir "$tmp/out" 2>"$tmp/msi.log"); then
-  pass "msi.sh builds the variant with eas-connector-setup.exe"
-  expect_match "Component WizardExe: 64-bit, in INSTALLDIR" \
-    "^WizardExe${T}\{[0-9A-F-]{36}\}${T}INSTALLDIR${T}256${T}${T}EasConnectorSetupExe$" "$(row "$wmsi" Component WizardExe)"
-  expect_eq "Shortcut 'EAS Connector Setup' in the Start Menu, to the wizard exe" \
-    "SetupShortcut${T}ProgramMenuFolder${T}EAS Connector Setup${T}WizardExe${T}[#EasConnectorSetupExe]" \
-    "$(row "$wmsi" Shortcut SetupShortcut | cut -f1-5)"
-else
-  fail "msi.sh builds the variant with eas-connector-setup.exe" "$(cat "$tmp/msi.log")"
-fi
+# The MSI's cabinet holds byte-identical executables, and nothing else but them.
+mkdir -p "$tmp/extract"
+msiextract -C "$tmp/extract" "$msi" >/dev/null
+check "msiextract gives back the exact eas-connector.exe" cmp "$(find "$tmp/extract" -name eas-connector.exe)" "$exe"
+check "msiextract gives back the exact eas-connector-setup.exe" \
+  cmp "$(find "$tmp/extract" -name eas-connector-setup.exe)" "$wizard"
+expect_eq "the cabinet holds exactly the two executables" "eas-connector-setup.exe eas-connector.exe" \
+  "$(find "$tmp/extract" -type f -printf '%f\n' | sort | xargs)"
 
 summary

@@ -3,15 +3,15 @@
 # exes that win-build.sh produced, with wixl (package wixl) from wix/main.wxs.
 #
 # Usage (from anywhere): scripts/windows/msi.sh [--exe-dir DIR] [--out-dir DIR]
-#   --exe-dir DIR  where eas-connector.exe (and, if built, eas-connector-setup.exe) are
+#   --exe-dir DIR  where eas-connector.exe and eas-connector-setup.exe are
 #                  [default: $EAS_WIN_TARGET_DIR/x86_64-pc-windows-gnu/release]
 #   --out-dir DIR  where the .msi goes [default: $EAS_WIN_TARGET_DIR, i.e. target/windows]
 #   Prints the .msi's path on stdout.
 #
 # Version: Cargo.toml's [package] version; the MSI's ProductVersion is its numeric part
 # (0.2.0-rc.1 -> 0.2.0: Windows Installer accepts only digits and dots).
-# When eas-connector-setup.exe exists beside eas-connector.exe, it and its Start Menu shortcut
-# "EAS Connector Setup" are included (wixl -D Wizard=1).
+# Both executables are required: the CLI/service and the setup wizard (with its Start Menu
+# shortcut "EAS Connector Setup", opened at the end of an interactive install).
 #
 # After wixl, two rows wixl cannot express are fixed with msibuild (see wix/main.wxs):
 #   - Upgrade WIX_UPGRADE_DETECTED gets Attributes 513 (same-version major upgrades);
@@ -36,8 +36,10 @@ done
 for tool in wixl msibuild; do
   command -v "$tool" >/dev/null || { echo "msi.sh: $tool missing: apt-get install wixl msitools" >&2; exit 1; }
 done
-[ -f "$exe_dir/eas-connector.exe" ] \
-  || { echo "msi.sh: $exe_dir/eas-connector.exe missing; run scripts/windows/win-build.sh first" >&2; exit 1; }
+for exe in eas-connector.exe eas-connector-setup.exe; do
+  [ -f "$exe_dir/$exe" ] \
+    || { echo "msi.sh: $exe_dir/$exe missing; run scripts/windows/win-build.sh --bins first" >&2; exit 1; }
+done
 
 version=$(awk -F'"' '/^\[/ { pkg = ($0 == "[package]") } pkg && /^version *=/ { print $2; exit }' "$root/Cargo.toml")
 [ -n "$version" ] || { echo "msi.sh: no [package] version in Cargo.toml" >&2; exit 1; }
@@ -52,12 +54,8 @@ stage="$out_dir/$stage_name"
 rm -rf "$stage"
 mkdir -p "$stage"
 trap 'rm -rf "$stage" "$out_dir/.eas-connector.msi.tmp"' EXIT
-cp "$exe_dir/eas-connector.exe" "$root/assets/eas-connector.ico" "$stage/"
+cp "$exe_dir/eas-connector.exe" "$exe_dir/eas-connector-setup.exe" "$root/assets/eas-connector.ico" "$stage/"
 defines=(-D "Version=$msi_version" -D "SourceDir=$stage_name")
-if [ -f "$exe_dir/eas-connector-setup.exe" ]; then
-  cp "$exe_dir/eas-connector-setup.exe" "$stage/"
-  defines+=(-D Wizard=1)
-fi
 
 tmp_msi=.eas-connector.msi.tmp
 log=$(cd "$out_dir" && wixl -a x64 "${defines[@]}" -o "$tmp_msi" "$root/wix/main.wxs" 2>&1) || {
@@ -72,5 +70,5 @@ msibuild "$out_dir/$tmp_msi" \
 
 msi="$out_dir/eas-connector-$version.msi"
 mv "$out_dir/$tmp_msi" "$msi"
-echo "msi.sh: $msi ($(stat -c %s "$msi") bytes, ProductVersion $msi_version$([ -f "$stage/eas-connector-setup.exe" ] && echo ', with the setup wizard'))" >&2
+echo "msi.sh: $msi ($(stat -c %s "$msi") bytes, ProductVersion $msi_version)" >&2
 echo "$msi"

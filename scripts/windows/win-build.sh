@@ -2,8 +2,13 @@
 # win-build.sh — release build of the crate's Windows executables (x86_64-pc-windows-gnu) from
 # Linux, stripped with x86_64-w64-mingw32-strip; prints each .exe's path and size.
 #
-# Usage (from the crate root): scripts/win-build.sh [CARGO_ARGS...]
+# Usage (from the crate root): scripts/win-build.sh [--clippy] [CARGO_ARGS...]
 #   e.g. scripts/win-build.sh --bin eas-connector --no-default-features
+#   --clippy  lint the crate's own code with clippy (-D warnings) during this very build:
+#             clippy-driver as RUSTC_WORKSPACE_WRAPPER, as `cargo clippy` does it, but on the
+#             real release build, so the dependencies and std are compiled once instead of
+#             once checked (clippy) and once built. Lints what is built (the lib and the bins);
+#             win-check.sh still lints --all-targets.
 #   The stripped .exe files stay where cargo puts them:
 #   $CARGO_TARGET_DIR/x86_64-pc-windows-gnu/release/ (default target/windows/...).
 #
@@ -19,6 +24,15 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=/dev/null
 . "${EAS_WIN_CACHE:-$HOME/.cache/eas-connector/win-toolchain}/env.sh"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+
+if [ "${1:-}" = "--clippy" ]; then
+  shift
+  RUSTC_WORKSPACE_WRAPPER=$(command -v clippy-driver) \
+    || { echo "win-build: clippy-driver missing from the toolchain" >&2; exit 1; }
+  export RUSTC_WORKSPACE_WRAPPER
+  # clippy-driver reads its lint flags from CLIPPY_ARGS, separated like cargo-clippy does.
+  export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+fi
 
 # cargo reports the executables it produced as JSON on stdout (diagnostics still go to stderr
 # as usual): collect exactly those, whatever --bin/--example filter was given.

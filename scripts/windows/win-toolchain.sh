@@ -13,8 +13,9 @@
 #   EAS_WIN_RUST_PIN     override the pinned rustc-web Debian version (testing the fallback)
 #
 # What it does:
-#   1. apt-installs (root only, --no-install-recommends) the mingw-w64 cross toolchain, wine and
-#      DejaVu fonts when missing; a non-root user gets the exact command to run instead.
+#   1. apt-installs (root only, --no-install-recommends) the mingw-w64 cross toolchain, wine,
+#      DejaVu fonts and Xvfb/xdotool/ImageMagick (the wizard's test) when missing; a non-root
+#      user gets the exact command to run instead.
 #   2. apt-get downloads Debian's rustc-web/cargo-web/rust-web-clippy/libstd-rust-web/rust-web-src
 #      (pinned version below) and the libraries they need that the system lacks into
 #      <cache>/debs, and unpacks them with dpkg -x into <cache>/root. Nothing is installed
@@ -29,7 +30,7 @@ DEBS="$CACHE/debs"
 STAMP="$CACHE/toolchain.stamp"
 ENV_FILE="$CACHE/env.sh"
 SYSTEM_PKGS=(binutils-mingw-w64-x86-64 gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64
-             mingw-w64-x86-64-dev wine wine64 fonts-dejavu-core)
+             mingw-w64-x86-64-dev wine wine64 fonts-dejavu-core xvfb xdotool imagemagick)
 
 t0=$EPOCHREALTIME
 log() { printf 'win-toolchain: %s\n' "$*" >&2; }

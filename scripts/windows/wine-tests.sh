@@ -2,17 +2,25 @@
 # wine-tests.sh — run the cross-built Windows executable and the MSI under wine, in the project's
 # prefix (wine-prefix.sh: bcryptprimitives stand-in, a font), and check what a Windows admin
 # would see: version resource and icon, config path/set/check (good and malformed file),
-# passwords in Windows Credential Manager and nowhere else, MSI install / same-version upgrade
-# (configuration and passwords kept) / uninstall (nothing left behind) / PURGE=1.
+# passwords in Windows Credential Manager and nowhere else, `config purge`; against the Linux
+# lab on loopback: `configure --answers`, `validate`, and a real SCM service (install, RUNNING,
+# `sync --full` over its named pipe, uninstall) in one wine session; MSI install (both exes,
+# Start Menu shortcut) / same-version upgrade (configuration and passwords kept) / uninstall
+# (nothing left behind) / PURGE=1 (everything purged); the setup wizard under Xvfb (window
+# title, text drawn, screenshot target/windows/windows-wizard-wine.png; into
+# docs/screenshots/ with EAS_UPDATE_SCREENSHOTS=1) and opened by an
+# interactive (/qr) install but not by a silent one.
 #
 # Usage (from anywhere): scripts/windows/wine-tests.sh
-#   Needs the release exe (win-build.sh) and the MSI (msi.sh) under target/windows.
+#   Needs the release exes (win-build.sh --bins) and the MSI (msi.sh) under target/windows;
+#   builds the Linux eas-connector (for the lab) with cargo -j2 when it is missing or stale.
 # Prints one ok/FAIL line per check and "N passed, M failed"; exits non-zero on any failure.
 #
-# Idempotent: it only touches its own organizations (winetest*), its own config root
-# C:\eas-winetest, and the EAS Connector product, and removes leftovers of an interrupted run
-# first. It must not touch any other product, organization or prefix, and must not kill wine
-# processes it did not start (no wineserver -k: the prefix may be in use elsewhere).
+# Idempotent: it only touches its own organizations (winetest*, winelab), its own config root
+# C:\eas-winetest, its EasConnector$winelab service and the EAS Connector product (whose
+# PURGE=1 uninstall purges every organization of this prefix, by contract), and removes
+# leftovers of an interrupted run first. It must not touch any other product or prefix, and
+# kills only processes it started, by id (no wineserver -k: the prefix may be in use elsewhere).
 #
 # Environment: EAS_WINEPREFIX (default ~/.cache/eas-connector/wineprefix), EAS_WIN_TARGET_DIR.
 set -euo pipefail
@@ -26,25 +34,55 @@ target_dir=${EAS_WIN_TARGET_DIR:-target/windows}
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 version=$(awk -F'"' '/^\[/ { pkg = ($0 == "[package]") } pkg && /^version *=/ { print $2; exit }' "$root/Cargo.toml")
 exe="$target_dir/x86_64-pc-windows-gnu/release/eas-connector.exe"
+wizard="$target_dir/x86_64-pc-windows-gnu/release/eas-connector-setup.exe"
 msi="$target_dir/eas-connector-$version.msi"
-for f in "$exe" "$msi"; do
-  [ -f "$f" ] || { echo "wine-tests: $f missing; run win-build.sh and msi.sh first" >&2; exit 1; }
+for f in "$exe" "$wizard" "$msi"; do
+  [ -f "$f" ] || { echo "wine-tests: $f missing; run win-build.sh --bins and msi.sh first" >&2; exit 1; }
 done
+for tool in Xvfb xdotool import convert; do
+  command -v "$tool" >/dev/null \
+    || { echo "wine-tests: $tool missing: apt-get install xvfb xdotool imagemagick" >&2; exit 1; }
+done
+# The lab runs on Linux: the project's own debug build (cargo is a no-op when it is fresh).
+(cd "$root" && cargo build -j2 --locked --quiet --bin eas-connector) \
+  || { echo "wine-tests: building the Linux eas-connector for the lab failed" >&2; exit 1; }
+linux_exe="$root/target/debug/eas-connector"
 
 "$here/wine-prefix.sh" --quiet
 export WINEPREFIX="${EAS_WINEPREFIX:-$HOME/.cache/eas-connector/wineprefix}"
 export WINEARCH=win64 WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+# Every wine process of this run gets the Xvfb display: wine's desktop (explorer.exe) is made by
+# the first process of a session and keeps that process's display, so a session begun without
+# DISPLAY never shows a window. Wait (not kill) for a session still running from before.
+if ! timeout 60 wineserver -w; then
+  echo "wine-tests: warning: a wine session in $WINEPREFIX is still running; windows may not show" >&2
+fi
 C="$WINEPREFIX/drive_c"
 PD="$C/ProgramData/EAS Connector"
 INST="$C/Program Files/EAS Connector"
 INST_WIN='C:\Program Files\EAS Connector\eas-connector.exe'
+# Windows puts an ALLUSERS=1 ProgramMenuFolder shortcut under ProgramData; wine 8.0 under the
+# user's profile. Either is accepted; find_shortcut prints the one that exists.
+find_shortcut() { find "$C" -name 'EAS Connector Setup.lnk' -path '*Start Menu/Programs/*' 2>/dev/null | head -1; }
 UNINSTALL_KEY='HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall'
 CRED_KEY='HKCU\Software\Wine\Credential Manager'
 ALT_ROOT_WIN='C:\eas-winetest'
 ALT_ROOT="$C/eas-winetest"
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=scripts/xvfb.sh
+. "$root/scripts/xvfb.sh"
+start_xvfb 1280x800 || { echo "wine-tests: Xvfb did not start" >&2; exit 1; }
+xvfb_pid=$XVFB_PID
+# Processes this script starts (the lab, Xvfb, the wizard), stopped by their ids on exit.
+pids=()
+stop_pids() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+trap 'stop_pids; kill "$xvfb_pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
 # w PROGRAM ARGS...: run under wine; stdout without the CRs of Windows line ends.
 w() { wine "$@" | tr -d '\r'; }
@@ -61,16 +99,28 @@ installed_codes() {
 product_code() { msiinfo export "$1" Property | tr -d '\r' | awk -F'\t' '$1 == "ProductCode" { print $2 }'; }
 # Files under drive_c, minus places wine itself churns (temp, logs, its registry is not a file here).
 snapshot() { (cd "$C" && find . -path ./users -prune -o -path ./windows/temp -prune -o -print | sort); }
+# The pid of the installed wizard that msiexec started in this prefix (to stop it by its id).
+installed_wizard_pid() {
+  local p
+  for p in /proc/[0-9]*; do
+    if tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF 'C:\Program Files\EAS Connector\eas-connector-setup.exe' \
+       && tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "WINEPREFIX=$WINEPREFIX"; then
+      echo "${p#/proc/}"; return 0
+    fi
+  done
+  return 1
+}
 cleanup_state() {
   local code
   for code in $(installed_codes); do wine msiexec /x "$code" /qn >/dev/null 2>&1 || true; done
   local org kind
-  for org in winetest winetest-upgrade; do
+  wine "$exe" --org winelab service uninstall >/dev/null 2>&1 || true
+  for org in winetest winetest-upgrade winelab; do
     for kind in service-account notification-account proxy; do
       wine "$exe" --org "$org" config clear-password "$kind" >/dev/null 2>&1 || true
     done
   done
-  rm -rf "$PD/winetest" "$PD/winetest-bad" "$PD/winetest-upgrade" "$ALT_ROOT"
+  rm -rf "$PD/winetest" "$PD/winetest-bad" "$PD/winetest-upgrade" "$PD/winelab" "$ALT_ROOT"
 }
 cleanup_state
 
@@ -161,12 +211,132 @@ expect_match "config show then says 'not stored'" '^  service account password +
 expect_no_match "credential gone from wine's store" 'winetest/service-account\.EAS Connector' \
   "$(w reg query "$CRED_KEY" 2>&1)"
 
+echo "== config purge"
+printf 'Purge-pw-%s\n' "$RANDOM" | wine "$exe" --org winetest config set-password service-account >/dev/null 2>&1 || true
+rc=$(ec "$tmp/purge1.out" "$exe" --org winetest config purge)
+expect_eq "config purge without --yes: exit 1, nothing deleted" "1 present" \
+  "$rc $([ -s "$cfg" ] && echo present || echo absent)"
+purge_msg=$(cat "$tmp/purge1.out")
+expect_match "… it names the folder and its files" \
+  'the folder C:\\ProgramData\\EAS Connector\\winetest with everything in it: .*ConnectorServiceConfiguration\.xml\.bak.*Logs' "$purge_msg"
+expect_match "… and the credentials" \
+  "passwords of 'winetest' in Windows Credential Manager, service \"EAS Connector\", accounts \"winetest/service-account\"" "$purge_msg"
+# shellcheck disable=SC2016  # literal backquotes / dollar, not expansions
+expect_match "… and how to confirm" 'nothing was deleted; to delete it, run `eas-connector --org winetest config purge --yes`' "$purge_msg"
+rc=$(ec "$tmp/purge2.out" "$exe" --org winetest config purge --yes)
+expect_eq "config purge --yes: exit 0" "0" "$rc"
+check "… C:\\ProgramData\\EAS Connector\\winetest is gone" test ! -e "$PD/winetest"
+expect_match "… says the password was deleted from Credential Manager" \
+  "^deleted from Windows Credential Manager for 'winetest': service account password$" "$(cat "$tmp/purge2.out")"
+expect_no_match "… the credential is gone from wine's store" 'winetest/service-account\.EAS Connector' \
+  "$(w reg query "$CRED_KEY" 2>&1)"
+
+echo "== against the Linux lab on loopback: configure, validate, the service under the SCM"
+lab_dir="$tmp/lab"
+"$linux_exe" lab --state-dir "$lab_dir" --devices 20 >"$tmp/lab.out" 2>"$tmp/lab.err" &
+pids+=("$!")
+for _ in $(seq 150); do [ -f "$lab_dir/lab.json" ] && break; sleep 0.1; done
+check "the Linux lab is up (lab.json written)" test -f "$lab_dir/lab.json"
+# The lab's answers.toml, with its CA file as a Windows path (through Z:).
+python3 - "$lab_dir/answers.toml" "$(winpath "$lab_dir/lab-ca.pem")" >"$tmp/answers-win.toml" <<'EOF'
+import sys
+for line in open(sys.argv[1]):
+    if line.startswith("TrustedCaFile"):
+        line = "TrustedCaFile = '%s'\n" % sys.argv[2]
+    sys.stdout.write(line)
+EOF
+mapfile -t lab_pw < <(python3 -c 'import json, sys; a = json.load(open(sys.argv[1]))["accounts"]
+print(a["service"]["password"]); print(a["notification"]["password"])' "$lab_dir/lab.json" 2>/dev/null)
+rc=$(ec "$tmp/configure.out" "$exe" --org winelab configure --answers "$(winpath "$tmp/answers-win.toml")" --no-service)
+expect_eq "configure --answers (CA file as Z:\\…) --no-service: exit 0" "0" "$rc"
+expect_match "configure: passwords in Windows Credential Manager" '^passwords: +Windows Credential Manager' "$(cat "$tmp/configure.out")"
+expect_match "configure wrote C:\\ProgramData\\EAS Connector\\winelab\\ConnectorServiceConfiguration.xml" \
+  '^configuration: C:\\ProgramData\\EAS Connector\\winelab\\ConnectorServiceConfiguration\.xml$' "$(cat "$tmp/configure.out")"
+expect_match "… with the lab's CAS and the CA file's Windows path" "<TrustedCaFile>Z:\\\\.*\\\\lab-ca\\.pem</TrustedCaFile>" \
+  "$(cat "$PD/winelab/ConnectorServiceConfiguration.xml" 2>/dev/null)"
+creds=$(w reg query "$CRED_KEY" 2>&1)
+expect_match "service account password in wine's Credential Manager" 'Generic: winelab/service-account\.EAS Connector$' "$creds"
+expect_match "notification account password in wine's Credential Manager" 'Generic: winelab/notification-account\.EAS Connector$' "$creds"
+leaks=$(python3 - "$PD/winelab" "${lab_pw[@]}" <<'EOF'
+import os, sys
+top, pws = sys.argv[1], sys.argv[2:]
+needles = [n for pw in pws for n in (pw.encode(), pw.encode("utf-16-le"))]
+for d, _, files in os.walk(top):
+    for f in files:
+        p = os.path.join(d, f)
+        if any(n in open(p, "rb").read() for n in needles):
+            print(p)
+EOF
+)
+expect_eq "the lab passwords (${#lab_pw[@]}) are in no file under ProgramData\\EAS Connector\\winelab" "2 " "${#lab_pw[@]} $leaks"
+rc=$(ec "$tmp/validate.out" "$exe" --org winelab validate)
+expect_eq "validate against the lab: exit 0" "0" "$rc"
+expect_no_match "validate: no check failed" '✘' "$(cat "$tmp/validate.out")"
+
+# One wine session (a batch file run by one `cmd /c`): wine ends the session, and the service
+# with it, when its last ordinary process exits. Markers "==step" split the output.
+cat >"$tmp/service.bat" <<EOF
+@echo off
+set EXE=$(winpath "$exe")
+echo ==install
+"%EXE%" --org winelab service install
+echo rc=%ERRORLEVEL%
+echo ==wait
+set n=0
+:wait
+"%EXE%" --org winelab sync --quick --no-wait >nul 2>&1 && goto up
+set /a n=n+1
+if %n% lss 150 goto wait
+echo never running
+:up
+echo ==sc-query
+sc query EasConnector\$winelab
+echo ==registry
+reg query "HKLM\\System\\CurrentControlSet\\Services\\EasConnector\$winelab" /v ImagePath
+echo ==sync
+"%EXE%" --org winelab sync --full --timeout 120
+echo rc=%ERRORLEVEL%
+echo ==uninstall
+"%EXE%" --org winelab service uninstall
+echo rc=%ERRORLEVEL%
+echo ==sc-query-after
+sc query EasConnector\$winelab
+echo ==end
+EOF
+wine cmd /c "$(winpath "$tmp/service.bat")" </dev/null 2>&1 | tr -d '\r' >"$tmp/service.out" || true
+# section NAME: the lines between ==NAME and the next ==marker.
+section() { awk -v s="==$1" '/^==/ { on = ($0 == s); next } on' "$tmp/service.out"; }
+# shellcheck disable=SC2016  # literal backquotes / dollar, not expansions
+expect_match "service install: EasConnector\$winelab installed and started" \
+  '^installed and started EasConnector\$winelab \(Windows Service Control Manager\)$' "$(section install)"
+expect_match "… exit 0" '^rc=0$' "$(section install)"
+expect_no_match "the service answers on its named pipe (sync --quick --no-wait queued)" 'never running' "$(section wait)"
+expect_match "sc query EasConnector\$winelab: RUNNING" 'STATE +: 4 +RUNNING' "$(section sc-query)"
+expect_match "registry ImagePath: the exe, run --org winelab --config-dir C:\\ProgramData\\EAS Connector" \
+  'ImagePath +REG_(EXPAND_)?SZ +.*eas-connector\.exe"? run --org winelab --config-dir "?C:.ProgramData.EAS Connector"?$' "$(section registry)"
+expect_match "sync --full over \\\\.\\pipe\\eas-connector-winelab: all 20 devices" \
+  '^full sync done: 20 device\(s\) in [0-9]+ ms via ' "$(section sync)"
+expect_match "… exit 0" '^rc=0$' "$(section sync)"
+# shellcheck disable=SC2016  # literal backquotes / dollar, not expansions
+expect_match "service uninstall: removed, exit 0" '^removed EasConnector\$winelab$' "$(section uninstall)"
+expect_no_match "sc query afterwards: the service is gone" 'RUNNING|STOPPED' "$(section sc-query-after)"
+expect_match "the service's status file records the full sync" '"devices": ?20' \
+  "$(cat "$PD/winelab/ServiceStatus.json" 2>/dev/null)"
+[ "$T_FAILED" -eq 0 ] || { echo "--- service session output:"; sed 's/^/    /' "$tmp/service.out"; }
+stop_pids
+
 echo "== MSI: $msi"
 code=$(product_code "$msi")
 pre=$(snapshot)
 rc=$(ec "$tmp/i1.out" msiexec /i "$(winpath "$msi")" /qn /l*v "$(winpath "$tmp/install.log")")
 expect_eq "msiexec /i /qn: exit 0" "0" "$rc"
 check "eas-connector.exe in drive_c/Program Files/EAS Connector/, identical to the build" cmp "$INST/eas-connector.exe" "$exe"
+check "eas-connector-setup.exe installed beside it, identical to the build" cmp "$INST/eas-connector-setup.exe" "$wizard"
+shortcut=$(find_shortcut)
+check "Start Menu shortcut 'EAS Connector Setup.lnk' (${shortcut#"$C"/})" test -s "$shortcut"
+expect_match "the shortcut points at the installed wizard" 'C:\\Program Files\\EAS Connector\\eas-connector-setup\.exe' \
+  "$(python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); print(d.decode("utf-16-le", "ignore") + d.decode("latin-1"))' "$shortcut" 2>/dev/null | tr -d '\0')"
+expect_no_match "a silent install (/qn) does not open the wizard (no LaunchWizard in the log)" 'LaunchWizard' "$(cat "$tmp/install.log")"
 expect_match "installed exe runs: --version" "^eas-connector ${version//./\\.}$" "$(w "$INST_WIN" --version 2>&1)"
 expect_eq "registered in Programs and Features (Uninstall key, one entry)" "$code" "$(installed_codes)"
 
@@ -180,7 +350,8 @@ code2=$(product_code "$msi2" 2>/dev/null) || code2="(no MSI)"
 rc=$(ec "$tmp/i2.out" msiexec /i "$(winpath "$msi2")" /qn /l*v "$(winpath "$tmp/upgrade.log")")
 expect_eq "upgrade to a rebuilt MSI of the same version: exit 0" "0" "$rc"
 expect_eq "after the upgrade only the new product is registered" "$code2" "$(installed_codes)"
-check "after the upgrade the exe is installed" cmp "$INST/eas-connector.exe" "$exe"
+check "after the upgrade eas-connector.exe is installed" cmp "$INST/eas-connector.exe" "$exe"
+check "after the upgrade eas-connector-setup.exe is installed" cmp "$INST/eas-connector-setup.exe" "$wizard"
 expect_match "upgrade log shows RemoveExistingProducts" "^Action start .*: RemoveExistingProducts\.$" "$(cat "$tmp/upgrade.log")"
 expect_no_match "upgrade did not run the uninstall clean-up actions" "^Action start .*: (UninstallServices|PurgeConfig)\.$" \
   "$(cat "$tmp/upgrade.log")"
@@ -189,22 +360,74 @@ expect_match "upgrade kept the password (Credential Manager)" '^  service accoun
   "$(w "$INST_WIN" --org winetest-upgrade config show 2>&1)"
 
 rc=$(ec "$tmp/x1.out" msiexec /x "$(winpath "$msi2")" /qn /l*v "$(winpath "$tmp/uninstall.log")")
-expect_eq "msiexec /x /qn: exit 0 (the not-yet-existing 'service' command is ignored)" "0" "$rc"
+expect_eq "msiexec /x /qn: exit 0" "0" "$rc"
 expect_match "uninstall ran UninstallServices" "^Action start .*: UninstallServices\.$" "$(cat "$tmp/uninstall.log")"
 expect_no_match "uninstall without PURGE=1 skipped PurgeConfig" "PurgeConfig" "$(cat "$tmp/uninstall.log")"
 expect_eq "no EAS Connector product registered any more" "" "$(installed_codes)"
 # C:\Windows\Installer (the MSI cache folder) stays once made, as on Windows; a file in it would not.
 left=$(comm -13 <(printf '%s\n' "$pre") <(snapshot) \
        | grep -vE '^\./ProgramData/EAS Connector(/|$)|^\./windows/Installer$' || true)
+expect_eq "the Start Menu shortcut is gone" "" "$(find_shortcut)"
 expect_eq "nothing left behind in drive_c (new files/folders besides ProgramData\\EAS Connector: ${left:-none})" "" "$left"
 check "uninstall kept the configuration (only PURGE=1 removes it)" \
   test -s "$PD/winetest-upgrade/ConnectorServiceConfiguration.xml"
 
 rc=$(ec "$tmp/i3.out" msiexec /i "$(winpath "$msi")" /qn)
 rc+=$(ec "$tmp/x2.out" msiexec /x "$(winpath "$msi")" PURGE=1 /qn /l*v "$(winpath "$tmp/purge.log")")
-expect_eq "install, then msiexec /x PURGE=1: exit 0, 0 ('config purge' not yet there: ignored)" "00" "$rc"
+expect_eq "install, then msiexec /x PURGE=1: exit 0, 0" "00" "$rc"
 expect_match "uninstall with PURGE=1 ran PurgeConfig" "^Action start .*: PurgeConfig\.$" "$(cat "$tmp/purge.log")"
 check "Program Files\\EAS Connector removed" test ! -e "$INST"
+check "PURGE=1 removed C:\\ProgramData\\EAS Connector (every organization's folder, then the root)" test ! -e "$PD"
+expect_no_match "PURGE=1 removed the organizations' credentials (winetest-upgrade, winelab)" \
+  '(winetest-upgrade|winelab)/[a-z-]+\.EAS Connector' "$(w reg query "$CRED_KEY" 2>&1)"
+
+echo "== the setup wizard under Xvfb ($DISPLAY)"
+# The screenshot goes to target/windows; docs/screenshots/ gets it when it has none yet or with
+# EAS_UPDATE_SCREENSHOTS=1 (a test run must not dirty the work tree with a re-rendered PNG).
+shot="$target_dir/windows-wizard-wine.png"
+doc_shot="$root/docs/screenshots/windows-wizard-wine.png"
+rm -f "$shot"
+if true; then
+  wine "$wizard" --lang en --theme light >"$tmp/wizard.out" 2>&1 </dev/null &
+  wizard_pid=$!
+  pids+=("$wizard_pid")
+  WIN=$(wizard_window) || WIN=""
+  expect_match "eas-connector-setup.exe opens a window titled 'EAS Connector Setup'" \
+    '^EAS Connector Setup' "$(xdotool getwindowname "$WIN" 2>&1)"
+  # Text drawn: anti-aliased glyphs give hundreds of colours; an empty window has a handful.
+  colours=0
+  for _ in $(seq 40); do
+    if [ -n "$WIN" ] && import -window root "$tmp/root.png" 2>/dev/null; then
+      eval "$(xdotool getwindowgeometry --shell "$WIN")"   # X Y WIDTH HEIGHT
+      convert "$tmp/root.png" -crop "${WIDTH}x${HEIGHT}+${X}+${Y}" +repage "$tmp/wizard.png"
+      colours=$(identify -format %k "$tmp/wizard.png")
+      [ "$colours" -ge 200 ] && break
+    fi
+    sleep 0.5
+  done
+  check "the wizard's first page shows text ($colours colours; an empty window has a few)" test "$colours" -ge 200
+  if [ "$colours" -ge 200 ]; then
+    cp "$tmp/wizard.png" "$shot"
+    if [ ! -e "$doc_shot" ] || [ "${EAS_UPDATE_SCREENSHOTS:-0}" = 1 ]; then cp "$shot" "$doc_shot"; fi
+  fi
+  check "screenshot saved: ${shot#"$root"/}" test -s "$shot"
+  kill "$wizard_pid" 2>/dev/null || true
+  wait "$wizard_pid" 2>/dev/null || true
+
+  # An interactive install (reduced UI, /qr) opens the installed wizard when it finishes.
+  rc=$(ec "$tmp/qr.out" msiexec /i "$(winpath "$msi")" /qr /l*v "$(winpath "$tmp/qr.log")")
+  expect_eq "msiexec /i /qr (interactive): exit 0" "0" "$rc"
+  expect_match "… ran LaunchWizard" "^Action start .*: LaunchWizard\.$" "$(cat "$tmp/qr.log")"
+  WIN=$(wizard_window) || WIN=""
+  qr_pid=$(xdotool getwindowpid "$WIN" 2>/dev/null) || qr_pid=$(installed_wizard_pid) || qr_pid=""
+  expect_match "… and the 'EAS Connector Setup' window opens" '^EAS Connector Setup' "$(xdotool getwindowname "$WIN" 2>&1)"
+  expect_match "… from C:\\Program Files\\EAS Connector\\eas-connector-setup.exe" \
+    'Program Files.EAS Connector.eas-connector-setup\.exe' "$(tr '\0' ' ' <"/proc/${qr_pid:-0}/cmdline" 2>/dev/null)"
+  if [ -n "$qr_pid" ]; then kill "$qr_pid" 2>/dev/null || true; fi
+  rc=$(ec "$tmp/x3.out" msiexec /x "$(winpath "$msi")" /qn)
+  expect_eq "uninstall after the interactive install: exit 0" "0" "$rc"
+  stop_pids
+fi
 
 cleanup_state
 summary

@@ -1,5 +1,9 @@
 //! `eas-connector-setup`: the setup wizard. Parses `--lang`, `--org`, `--config-dir` and
 //! `--theme`, then hands over to `eas_connector::wizard`.
+//!
+//! A Windows release build is a GUI-subsystem program: started from the Start Menu or by the
+//! installer it opens no console window (its notes on stderr then go nowhere).
+#![cfg_attr(all(windows, not(debug_assertions)), windows_subsystem = "windows")]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

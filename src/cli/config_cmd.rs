@@ -1,4 +1,4 @@
-//! `eas-connector config …`: path, show, check, set, set-password, clear-password.
+//! `eas-connector config …`: path, show, check, set, set-password, clear-password, purge.
 //!
 //! Reads and writes go through `config::ConfigFile` (atomic, with backup, unknown elements
 //! kept) and `secrets` (OS vault or the plainly announced fallback file). Passwords are read
@@ -12,6 +12,7 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
 use super::Outcome;
+use crate::config::purge::{self as purging, OrgFolder};
 use crate::config::{model, ConfigError, ConfigFile, ConfigLocation, FIELDS};
 use crate::secrets::{self, Preference, Secret, SecretKind};
 
@@ -43,6 +44,17 @@ pub enum ConfigCommand {
     },
     /// Remove a stored password.
     ClearPassword { account: PasswordFor },
+    /// Delete the organization's folder (configuration, .bak, Logs, status and state files)
+    /// and its passwords from the credential store. Refused while its service is installed.
+    Purge {
+        /// Every organization under the configuration root instead of --org; the root folder
+        /// goes too when nothing else is left in it.
+        #[arg(long)]
+        all: bool,
+        /// Really delete (without it, only says what would be deleted).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 impl ConfigCommand {
@@ -53,6 +65,12 @@ impl ConfigCommand {
                 | ConfigCommand::SetPassword { .. }
                 | ConfigCommand::ClearPassword { .. }
         )
+    }
+
+    /// Whether the command deletes organization folders: it must not log into them (an open
+    /// log file cannot be deleted on Windows, and the log would be deleted anyway).
+    pub(super) fn deletes_org_dirs(&self) -> bool {
+        matches!(self, ConfigCommand::Purge { .. })
     }
 }
 
@@ -90,6 +108,7 @@ pub(super) fn run(cmd: ConfigCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
         ConfigCommand::Set { field, value } => set(loc, &field, &value),
         ConfigCommand::SetPassword { account, stdin } => set_password(loc, account.into(), stdin),
         ConfigCommand::ClearPassword { account } => clear_password(loc, account.into()),
+        ConfigCommand::Purge { all, yes } => purge(loc, all, yes),
     }
 }
 
@@ -290,6 +309,148 @@ fn clear_password(loc: &ConfigLocation, kind: SecretKind) -> anyhow::Result<Outc
             kind.label(),
             opened.store.backend()
         );
+    }
+    Ok(Outcome::Success)
+}
+
+/// One organization `config purge` works on: its location and its folder, if it has one.
+struct PurgeTarget {
+    loc: ConfigLocation,
+    folder: Option<OrgFolder>,
+}
+
+fn purge_targets(loc: &ConfigLocation, all: bool) -> anyhow::Result<Vec<PurgeTarget>> {
+    if !all {
+        return Ok(vec![PurgeTarget {
+            loc: loc.clone(),
+            folder: purging::org_folder(loc)?,
+        }]);
+    }
+    purging::org_folders(loc.root())?
+        .into_iter()
+        .map(|f| {
+            Ok(PurgeTarget {
+                loc: ConfigLocation::new(Some(loc.root()), &f.org)?,
+                folder: Some(f),
+            })
+        })
+        .collect()
+}
+
+/// Refuse while a service is installed for one of the organizations: it would keep running
+/// without its configuration (and on Windows it holds its log file open).
+fn refuse_if_service_installed(targets: &[PurgeTarget]) -> anyhow::Result<()> {
+    let m = match crate::service::platform_manager() {
+        Ok(m) => m,
+        // No service manager here: no service can be installed through it.
+        Err(crate::service::ServiceError::Unavailable(_)) => return Ok(()),
+        Err(e) => {
+            bail!("config purge: could not check for installed services: {e}; nothing was deleted")
+        }
+    };
+    let mut installed = Vec::new();
+    for t in targets {
+        let org = t.loc.org();
+        let state = m.state(org).with_context(|| {
+            format!("config purge: could not check whether a service is installed for organization '{org}'; nothing was deleted")
+        })?;
+        if state != crate::service::ServiceState::NotInstalled {
+            installed.push(format!("{} (organization '{org}')", m.service_name(org)));
+        }
+    }
+    if !installed.is_empty() {
+        bail!(
+            "config purge: a service is still installed: {}; remove it first with `eas-connector service uninstall --org NAME` (or `service uninstall --all`), then purge again; nothing was deleted",
+            installed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn purge_plan_text(targets: &[PurgeTarget], pref: Preference) -> String {
+    let mut s = String::new();
+    for t in targets {
+        let org = t.loc.org();
+        match &t.folder {
+            Some(f) if f.entries.is_empty() => {
+                s.push_str(&format!("\n  the empty folder {}", f.dir.display()));
+            }
+            Some(f) => s.push_str(&format!(
+                "\n  the folder {} with everything in it: {}",
+                f.dir.display(),
+                f.entries.join(", ")
+            )),
+            None => s.push_str(&format!(
+                "\n  (organization '{org}' has no folder at {})",
+                t.loc.org_dir().display()
+            )),
+        }
+        if pref != Preference::File {
+            let accounts: Vec<String> = SecretKind::ALL
+                .iter()
+                .map(|k| format!("\"{org}/{}\"", k.key()))
+                .collect();
+            s.push_str(&format!(
+                "\n  the passwords of '{org}' in {}, service \"{}\", accounts {}",
+                secrets::vault_name(),
+                secrets::VAULT_SERVICE,
+                accounts.join(", ")
+            ));
+        }
+    }
+    s
+}
+
+fn purge(loc: &ConfigLocation, all: bool, yes: bool) -> anyhow::Result<Outcome> {
+    let targets = purge_targets(loc, all)?;
+    if targets.is_empty() {
+        println!(
+            "no organization folder under {}; nothing to delete",
+            loc.root().display()
+        );
+        return Ok(Outcome::Success);
+    }
+    refuse_if_service_installed(&targets)?;
+    let pref = Preference::from_env()?;
+    if !yes {
+        let again = if all {
+            "eas-connector config purge --all --yes".to_string()
+        } else {
+            format!("eas-connector --org {} config purge --yes", loc.org())
+        };
+        bail!(
+            "config purge would delete:{}\nThis cannot be undone, so nothing was deleted; to delete it, run `{again}`",
+            purge_plan_text(&targets, pref)
+        );
+    }
+    for t in &targets {
+        let org = t.loc.org();
+        let purged = secrets::purge(&t.loc, pref).with_context(|| {
+            format!("config purge: the passwords of organization '{org}' could not be deleted; its folder was kept")
+        })?;
+        if let Some(f) = &t.folder {
+            purging::remove(f).with_context(|| format!("config purge: organization '{org}'"))?;
+            println!("deleted {}", f.dir.display());
+        }
+        if !purged.from_vault.is_empty() {
+            let labels: Vec<&str> = purged.from_vault.iter().map(|k| k.label()).collect();
+            println!(
+                "deleted from {} for '{org}': {}",
+                secrets::vault_name(),
+                labels.join(", ")
+            );
+        } else if let Some(why) = &purged.vault_skipped {
+            println!("passwords of '{org}': {why}");
+        } else {
+            println!(
+                "no password of '{org}' was stored in {}",
+                secrets::vault_name()
+            );
+        }
+        tracing::info!(org, "organization purged");
+    }
+    if all && purging::remove_root_if_empty(loc.root())? {
+        println!("deleted {}", loc.root().display());
     }
     Ok(Outcome::Success)
 }

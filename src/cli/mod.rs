@@ -139,7 +139,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let file_level = ConfigFile::load(&loc)
         .map(|f| f.config.log_level)
         .unwrap_or_else(|_| "info".to_string());
-    let log_to_file = cli.command.writes() || loc.org_dir().is_dir();
+    let deletes_org_dirs = matches!(&cli.command, Command::Config(c) if c.deletes_org_dirs());
+    let log_to_file = !deletes_org_dirs && (cli.command.writes() || loc.org_dir().is_dir());
     logging::init(&LogSettings {
         file_level,
         dir: log_to_file.then(|| loc.logs_dir()),

@@ -7,6 +7,7 @@
 //! never read or write a password; those belong to `secrets`.
 
 pub mod model;
+pub mod purge;
 pub mod store;
 pub mod validate;
 pub mod xmltree;

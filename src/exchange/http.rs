@@ -257,6 +257,61 @@ fn tls_text(f: &TlsFailure, detail: &str) -> String {
     }
 }
 
+/// Accepts a server certificate that the platform's verifier (its own trust store) or the
+/// WebPKI verifier over the `TrustedCaFile` roots accepts; the platform's error otherwise.
+#[derive(Debug)]
+struct EitherVerifier {
+    platform: rustls_platform_verifier::Verifier,
+    extra: Arc<rustls::client::WebPkiServerVerifier>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for EitherVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        match self.platform.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(v) => Ok(v),
+            Err(platform_err) => self
+                .extra
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                .map_err(|_| platform_err),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.extra.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.extra.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.extra.supported_verify_schemes()
+    }
+}
+
 /// A rustls client configuration: the platform's trust store plus the CAs in `trusted_ca`.
 pub fn tls_client_config(
     trusted_ca: Option<&Path>,
@@ -278,15 +333,41 @@ pub fn tls_client_config(
             ));
         }
     }
-    let verifier =
-        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone()).map_err(
-            |e| HttpError::TrustedCa {
-                path: trusted_ca
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                detail: e.to_string(),
-            },
-        )?;
+    let ca_err = |detail: String| HttpError::TrustedCa {
+        path: trusted_ca
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        detail,
+    };
+    let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> =
+        match rustls_platform_verifier::Verifier::new_with_extra_roots(
+            extra.clone(),
+            provider.clone(),
+        ) {
+            Ok(v) => Arc::new(v),
+            // A platform that cannot add roots to its own chain engine (wine's crypt32 answers
+            // E_INVALIDARG): its own roots through the platform, TrustedCaFile's through WebPKI.
+            Err(platform_err) if !extra.is_empty() => {
+                let mut roots = rustls::RootCertStore::empty();
+                for c in extra {
+                    roots.add(c).map_err(|e| ca_err(e.to_string()))?;
+                }
+                let extra_verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider.clone(),
+                )
+                .build()
+                .map_err(|e| ca_err(e.to_string()))?;
+                let platform = rustls_platform_verifier::Verifier::new(provider.clone())
+                    .map_err(|e| ca_err(format!("{platform_err}; and without it: {e}")))?;
+                tracing::debug!(error = %platform_err, "the platform verifier takes no extra roots; TrustedCaFile is checked with WebPKI");
+                Arc::new(EitherVerifier {
+                    platform,
+                    extra: extra_verifier,
+                })
+            }
+            Err(e) => return Err(ca_err(e.to_string())),
+        };
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| HttpError::Tls {
@@ -295,7 +376,7 @@ pub fn tls_client_config(
             detail: String::new(),
         })?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))

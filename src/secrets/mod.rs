@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use crate::config::ConfigLocation;
 
 pub use file::FileStore;
-pub use os::OsVault;
+pub use os::{vault_name, OsVault};
 
 /// The name every credential is filed under in the OS store.
 pub const VAULT_SERVICE: &str = "EAS Connector";
@@ -238,6 +238,63 @@ pub fn open(loc: &ConfigLocation, pref: Preference) -> Result<OpenedStore, Secre
             }
         }
     }
+}
+
+/// What [`purge`] removed for one organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purged {
+    /// Passwords deleted from the OS credential store.
+    pub from_vault: Vec<SecretKind>,
+    /// The fallback secrets file, when one was deleted.
+    pub file: Option<PathBuf>,
+    /// Why the OS credential store was not searched, when it was not.
+    pub vault_skipped: Option<String>,
+}
+
+/// Delete every password of `loc`'s organization: all [`SecretKind`]s from the OS credential
+/// store (when reachable, and unless `pref` is [`Preference::File`]) and the fallback file.
+/// With [`Preference::Os`] an unreachable store is an error; with `Auto` it is reported in
+/// [`Purged::vault_skipped`]. Nothing stored is not an error.
+pub fn purge(loc: &ConfigLocation, pref: Preference) -> Result<Purged, SecretError> {
+    let mut purged = Purged {
+        from_vault: Vec::new(),
+        file: None,
+        vault_skipped: None,
+    };
+    let file_path = loc.org_dir().join(SECRETS_FILE_NAME);
+    match std::fs::remove_file(&file_path) {
+        Ok(()) => purged.file = Some(file_path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(SecretError::File {
+                path: file_path,
+                action: "deleted",
+                reason: e.to_string(),
+            })
+        }
+    }
+    if pref == Preference::File {
+        purged.vault_skipped = Some(format!(
+            "{STORE_ENV}=file: the OS credential store is not used"
+        ));
+        return Ok(purged);
+    }
+    let vault = OsVault::new(loc.org());
+    if let Err(reason) = vault.probe() {
+        if pref == Preference::Os {
+            return Err(SecretError::NoVault(reason));
+        }
+        purged.vault_skipped = Some(format!(
+            "the OS credential store is not reachable ({reason}); nothing could be deleted from it"
+        ));
+        return Ok(purged);
+    }
+    for kind in SecretKind::ALL {
+        if vault.delete(kind)? {
+            purged.from_vault.push(kind);
+        }
+    }
+    Ok(purged)
 }
 
 #[cfg(test)]

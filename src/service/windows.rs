@@ -1,6 +1,6 @@
 //! The Windows Service Control Manager through the `windows-service` crate: service
 //! `EasConnector$<org>` ("EAS Connector (<org>)"), automatic start, restart on failure, running
-//! `"<exe>" run --org <org> [--config-dir DIR]` as LocalSystem; and the SCM dispatcher that
+//! `"<exe>" run --org <org> --config-dir DIR` as LocalSystem; and the SCM dispatcher that
 //! `eas-connector run` enters when the SCM started it.
 //!
 //! Kept thin: registration maps onto [`ServiceManager`], and the service body is the same
@@ -47,6 +47,14 @@ fn code(e: &windows_service::Error) -> Option<i32> {
     }
 }
 
+/// The error with its cause: windows-service's own text alone is "IO error in winapi call".
+fn detail(e: &windows_service::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(src) => format!("{e}: {src}"),
+        None => e.to_string(),
+    }
+}
+
 fn fail(action: &'static str, org: &str, e: windows_service::Error) -> ServiceError {
     if code(&e) == Some(ERROR_ACCESS_DENIED) {
         return ServiceError::NotElevated { action };
@@ -54,7 +62,7 @@ fn fail(action: &'static str, org: &str, e: windows_service::Error) -> ServiceEr
     ServiceError::Failed {
         action,
         service: service_name(org),
-        detail: e.to_string(),
+        detail: detail(&e),
     }
 }
 
@@ -68,7 +76,13 @@ fn manager(
 
 fn info(org: &str, spec: &InstallSpec) -> ServiceInfo {
     let mut args: Vec<OsString> = vec!["run".into(), "--org".into(), org.into()];
-    if let Some(d) = &spec.config_dir {
+    // Always the root as the installing process sees it: the service's own environment may
+    // resolve %ProgramData% elsewhere (wine gives services C:\users\Public).
+    let config_dir = spec
+        .config_dir
+        .clone()
+        .or_else(|| crate::config::default_root().ok());
+    if let Some(d) = &config_dir {
         args.push("--config-dir".into());
         args.push(d.into());
     }
@@ -125,17 +139,23 @@ impl ServiceManager for Scm {
             action_type: ServiceActionType::Restart,
             delay: Duration::from_secs(secs),
         };
-        service
+        // The restart policy is best-effort: an SCM that lacks it (wine has no
+        // SERVICE_CONFIG_FAILURE_ACTIONS_FLAG) still gets a working service, and a warning.
+        let policy = service
             .update_failure_actions(ServiceFailureActions {
                 reset_period: ServiceFailureResetPeriod::After(Duration::from_secs(86_400)),
                 reboot_msg: None,
                 command: None,
                 actions: Some(vec![restart(10), restart(60), restart(300)]),
             })
-            .map_err(|e| fail(A, org, e))?;
-        service
-            .set_failure_actions_on_non_crash_failures(true)
-            .map_err(|e| fail(A, org, e))?;
+            .and_then(|()| service.set_failure_actions_on_non_crash_failures(true));
+        if let Err(e) = policy {
+            tracing::warn!(
+                service = %service_name(org),
+                "the service is installed, but the Service Control Manager refused its restart-on-failure policy ({}); set it in services.msc, Recovery tab",
+                detail(&e)
+            );
+        }
         match service.start(&[] as &[&str]) {
             Ok(()) => Ok(()),
             Err(e) if code(&e) == Some(ERROR_SERVICE_ALREADY_RUNNING) => Ok(()),
@@ -153,7 +173,7 @@ impl ServiceManager for Scm {
             Err(e) => return Err(fail(A, org, e)),
         };
         match service.stop() {
-            Ok(_) => {}
+            Ok(_) => wait_stopped(&service),
             Err(e) if code(&e) == Some(ERROR_SERVICE_NOT_ACTIVE) => {}
             Err(e) => return Err(fail(A, org, e)),
         }
@@ -195,7 +215,13 @@ impl ServiceManager for Scm {
         let m = manager(A, org, ServiceManagerAccess::CONNECT)?;
         let s = match m.open_service(service_name(org), ServiceAccess::QUERY_STATUS) {
             Ok(s) => s,
-            Err(e) if code(&e) == Some(ERROR_SERVICE_DOES_NOT_EXIST) => {
+            // Marked for delete: gone as soon as the last handle to it is closed.
+            Err(e)
+                if matches!(
+                    code(&e),
+                    Some(ERROR_SERVICE_DOES_NOT_EXIST | ERROR_SERVICE_MARKED_FOR_DELETE)
+                ) =>
+            {
                 return Ok(ServiceState::NotInstalled)
             }
             Err(e) => return Err(fail(A, org, e)),
@@ -234,6 +260,20 @@ impl ServiceManager for Scm {
             }
         }
         Ok(v)
+    }
+}
+
+/// Wait (at most 15 s; the runtime stops within 5 s) until a stopped service's process has
+/// ended, so its files are closed before uninstall returns (`config purge` may follow).
+fn wait_stopped(service: &windows_service::service::Service) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        match service.query_status() {
+            Ok(st) if st.current_state != WinState::Stopped => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            _ => return,
+        }
     }
 }
 
