@@ -536,8 +536,11 @@ pub(super) async fn sync(
     mut each: impl FnMut(MobileDevice) + Send,
 ) -> Result<SyncOutcome, EngineError> {
     let started = Instant::now();
+    super::mem_mark("start");
     let policy = AccessPolicy::load(&opts.org_dir)?;
+    super::mem_mark("policy loaded");
     let mut es = EngineState::load(&opts.org_dir).map_err(|e| EngineError::State(e.to_string()))?;
+    super::mem_mark("state loaded");
     let bootstrap = es.devices.is_empty();
     let dry_run_reason = if opts.dry_run {
         Some("--dry-run".to_string())
@@ -644,6 +647,7 @@ pub(super) async fn sync(
         )
         .await?;
         new_state.watermark = watermark;
+        super::mem_mark("devices read");
         if pass == 1 {
             devices_first_pass = devices.len();
         }
@@ -749,6 +753,7 @@ pub(super) async fn sync(
             }
         }
 
+        super::mem_mark("decided");
         // Enforce.
         let results = run_jobs(
             engine,
@@ -900,6 +905,7 @@ pub(super) async fn sync(
                 },
             );
         }
+        super::mem_mark("recorded");
         // The queue is on disk before anything is sent.
         if let Some(q) = &queue {
             q.save(&opts.org_dir)
@@ -925,11 +931,13 @@ pub(super) async fn sync(
     }
     report.mailbox_changes.sort();
     let _ = conn.ex.pool().clone().close().await;
+    super::mem_mark("passes done");
 
     if let Err(e) = audit::append(&opts.logs_dir, &audit_lines) {
         tracing::error!("could not write the audit trail: {e}");
         report.failures.push(format!("audit trail: {e}"));
     }
+    super::mem_mark("audited");
     if dry_run {
         es.mailboxes = directory;
         // Keep what the dry run found for `enforce` to show; nothing else changes.
@@ -951,6 +959,7 @@ pub(super) async fn sync(
         }
         es.save(&opts.org_dir)
             .map_err(|e| EngineError::State(e.to_string()))?;
+        super::mem_mark("state saved");
         if let Some(sender) = &opts.sender {
             let mut s = sender.lock().await;
             match notify::drain(&opts.org_dir, s.as_mut(), opts.notify_budget).await {
