@@ -103,28 +103,40 @@ impl EngineState {
         org_dir.join(STATE_FILE)
     }
 
-    /// Read the state (an empty one when the file does not exist yet).
+    /// Read the state (an empty one when the file does not exist yet). The file is parsed
+    /// as it is read, never held whole in memory (it is tens of MB for 100 000 devices).
     pub fn load(org_dir: &Path) -> Result<EngineState, StateError> {
         let path = Self::path(org_dir);
-        match std::fs::read(&path) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| StateError::Damaged {
-                path,
-                message: e.to_string(),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(EngineState::default()),
-            Err(source) => Err(StateError::Read { path, source }),
-        }
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(EngineState::default())
+            }
+            Err(source) => return Err(StateError::Read { path, source }),
+        };
+        let reader = std::io::BufReader::with_capacity(64 * 1024, file);
+        serde_json::from_reader(reader).map_err(|e| {
+            if e.is_io() {
+                StateError::Read {
+                    path,
+                    source: e.into(),
+                }
+            } else {
+                StateError::Damaged {
+                    path,
+                    message: e.to_string(),
+                }
+            }
+        })
     }
 
-    /// Write the state atomically.
+    /// Write the state atomically, serialized straight into the new file.
     pub fn save(&self, org_dir: &Path) -> Result<(), StateError> {
         let path = Self::path(org_dir);
-        let json = serde_json::to_vec(self).map_err(|e| StateError::Write {
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        crate::config::store::write_atomic(&path, &json, None, None)
-            .map_err(|source| StateError::Write { path, source })
+        crate::config::store::write_atomic_with(&path, None, None, |w| {
+            serde_json::to_writer(w, self).map_err(std::io::Error::from)
+        })
+        .map_err(|source| StateError::Write { path, source })
     }
 
     /// Record the admin's confirmation; the next sync is a full one and enforces.
