@@ -159,6 +159,13 @@ struct Seen {
     reason: Arc<str>,
 }
 
+/// A decision as kept until it is recorded: source and reason shared between devices.
+struct Decided {
+    action: Action,
+    source: Arc<str>,
+    reason: Arc<str>,
+}
+
 #[derive(Default)]
 struct Interner(HashSet<Arc<str>>);
 
@@ -462,7 +469,12 @@ async fn read_devices(
     for attempt in 0..4 {
         let mut devices = Vec::new();
         let mut watermark = state.watermark.clone();
-        let mut dir_new: BTreeMap<String, MailboxInfo> = BTreeMap::new();
+        // The directory is read anew whole: the previous one goes first, so the two are
+        // never in memory together (a failed sync does not save it anyway).
+        let mut dir_new = directory.as_deref_mut().map(|d| {
+            d.clear();
+            d
+        });
         let ex = conn.ex.clone();
         let devices_read = ex.get_mobile_devices(filter, |d| {
             if let Some(w) = &d.when_changed {
@@ -474,7 +486,7 @@ async fn read_devices(
             }
         });
         let dir_read = async {
-            if directory.is_some() {
+            if let Some(dir_new) = dir_new.as_deref_mut() {
                 ex.get_cas_mailboxes(Some("HasActiveSyncDevicePartnership -eq $true"), |m| {
                     dir_new.insert(
                         m.identity.clone(),
@@ -494,9 +506,6 @@ async fn read_devices(
         let (a, b) = tokio::join!(devices_read, dir_read);
         match a.and(b) {
             Ok(()) => {
-                if let Some(d) = directory.as_deref_mut() {
-                    *d = dir_new;
-                }
                 return Ok((devices, watermark));
             }
             Err(e) if retryable(&e) && attempt < 3 => {
@@ -706,12 +715,22 @@ pub(super) async fn sync(
                 access_state: &d.state,
             };
             let decision = policy.decide(&facts, &grandfathered);
+            let decision = Decided {
+                action: decision.action,
+                source: interner.get(&decision.source),
+                reason: interner.get(&decision.reason),
+            };
             report.decided += 1;
             *report
                 .by_action
                 .entry(decision.action.to_string())
                 .or_default() += 1;
-            *report.by_source.entry(decision.source.clone()).or_default() += 1;
+            match report.by_source.get_mut(&*decision.source) {
+                Some(n) => *n += 1,
+                None => {
+                    report.by_source.insert(decision.source.to_string(), 1);
+                }
+            }
             let key = d.device_id.to_ascii_lowercase();
             let prev = es.devices.get(&key);
             let notify_needed = !dry_run
@@ -840,8 +859,8 @@ pub(super) async fn sync(
                         info.smtp.clone()
                     },
                     mailbox: d.mailbox.to_string(),
-                    source: decision.source.clone(),
-                    reason: decision.reason.clone(),
+                    source: decision.source.to_string(),
+                    reason: decision.reason.to_string(),
                     action: decision.action.to_string(),
                     previous: prev.as_ref().map(|p| p.action.to_string()),
                     outcome: outcome.to_string(),
@@ -872,7 +891,7 @@ pub(super) async fn sync(
                         device_model: d.model.to_string(),
                         device_id: d.device_id.clone(),
                         action: decision.action,
-                        reason: decision.reason.clone(),
+                        reason: decision.reason.to_string(),
                         instructions: policy
                             .organization
                             .user_mail_insert
