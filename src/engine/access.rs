@@ -146,17 +146,43 @@ impl AccessReport {
     }
 }
 
-/// A device as read, compactly (strings shared between devices).
+/// A device as read, compactly: strings shared between devices are kept once in the
+/// [`Interner`], as an index (the mailbox, used as a key, as a shared `Arc<str>`). 64 bytes
+/// a device plus its id.
 struct Seen {
-    device_id: String,
+    device_id: Box<str>,
     mailbox: Arc<str>,
-    display: Arc<str>,
-    device_type: Arc<str>,
-    model: Arc<str>,
-    os: Arc<str>,
-    user_agent: Arc<str>,
-    state: Arc<str>,
-    reason: Arc<str>,
+    display: Sym,
+    device_type: Sym,
+    model: Sym,
+    os: Sym,
+    user_agent: Sym,
+    state: Sym,
+    reason: Sym,
+}
+
+/// A string in an [`Interner`].
+#[derive(Clone, Copy)]
+struct Sym(u32);
+
+/// A device id compared and hashed without regard to ASCII case, borrowed.
+struct NoCase<'a>(&'a str);
+
+impl PartialEq for NoCase<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl Eq for NoCase<'_> {}
+
+impl std::hash::Hash for NoCase<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        for b in self.0.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+        h.write_u8(0xff);
+    }
 }
 
 /// A decision as kept until it is recorded: source and reason shared between devices.
@@ -167,16 +193,28 @@ struct Decided {
 }
 
 #[derive(Default)]
-struct Interner(HashSet<Arc<str>>);
+struct Interner {
+    index: HashMap<Arc<str>, u32>,
+    strings: Vec<Arc<str>>,
+}
 
 impl Interner {
-    fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.0.get(s) {
-            return a.clone();
+    fn sym(&mut self, s: &str) -> Sym {
+        if let Some(&n) = self.index.get(s) {
+            return Sym(n);
         }
+        let n = u32::try_from(self.strings.len()).unwrap_or(u32::MAX);
         let a: Arc<str> = Arc::from(s);
-        self.0.insert(a.clone());
-        a
+        self.index.insert(a.clone(), n);
+        self.strings.push(a);
+        Sym(n)
+    }
+    fn get(&mut self, s: &str) -> Arc<str> {
+        let Sym(n) = self.sym(s);
+        self.strings[n as usize].clone()
+    }
+    fn str(&self, Sym(n): Sym) -> &str {
+        self.strings.get(n as usize).map_or("", |s| s)
     }
 }
 
@@ -195,15 +233,15 @@ pub fn mailbox_of(d: &MobileDevice) -> &str {
 
 fn seen(d: &MobileDevice, i: &mut Interner) -> Seen {
     Seen {
-        device_id: d.device_id.clone(),
+        device_id: d.device_id.as_str().into(),
         mailbox: i.get(mailbox_of(d)),
-        display: i.get(&d.user_display_name),
-        device_type: i.get(&d.device_type),
-        model: i.get(&d.device_model),
-        os: i.get(&d.device_os),
-        user_agent: i.get(&d.user_agent),
-        state: i.get(&d.access_state),
-        reason: i.get(&d.access_state_reason),
+        display: i.sym(&d.user_display_name),
+        device_type: i.sym(&d.device_type),
+        model: i.sym(&d.device_model),
+        os: i.sym(&d.device_os),
+        user_agent: i.sym(&d.user_agent),
+        state: i.sym(&d.access_state),
+        reason: i.sym(&d.access_state_reason),
     }
 }
 
@@ -511,7 +549,7 @@ async fn read_devices(
             Err(e) if retryable(&e) && attempt < 3 => {
                 tracing::warn!("{}: {e}; reading again from another server", conn.server);
                 let set = delivered.get_or_insert_with(HashSet::new);
-                set.extend(devices.into_iter().map(|d| d.device_id));
+                set.extend(devices.into_iter().map(|d| String::from(d.device_id)));
                 let failed = conn.server.clone();
                 *conn = reconnect(engine, state, &failed, state.server_version).await?;
                 report.failovers.push(conn.server.clone());
@@ -622,6 +660,7 @@ pub(super) async fn sync(
         SyncKind::Quick => "quick",
     };
     let mut interner = Interner::default();
+    let mut reasons = Interner::default();
     let mut devices_first_pass = 0usize;
     let mut audit_lines: Vec<AuditRecord> = Vec::new();
     let mut queue: Option<Queue> = None;
@@ -661,12 +700,10 @@ pub(super) async fn sync(
             devices_first_pass = devices.len();
         }
         if full_pass && !dry_run {
-            // Devices gone from Exchange are forgotten.
-            let present: HashSet<String> = devices
-                .iter()
-                .map(|d| d.device_id.to_ascii_lowercase())
-                .collect();
-            es.devices.retain(|k, _| present.contains(k));
+            // Devices gone from Exchange are forgotten (ids compared without copies).
+            let present: HashSet<NoCase<'_>> =
+                devices.iter().map(|d| NoCase(&d.device_id)).collect();
+            es.devices.retain(|k, _| present.contains(&NoCase(k)));
         }
         report.passes = pass;
 
@@ -676,7 +713,8 @@ pub(super) async fn sync(
             let set: std::collections::BTreeSet<String> = devices
                 .iter()
                 .filter(|d| {
-                    !policy.grandfathering.only_allowed || d.state.eq_ignore_ascii_case("Allowed")
+                    !policy.grandfathering.only_allowed
+                        || interner.str(d.state).eq_ignore_ascii_case("Allowed")
                 })
                 .map(|d| d.device_id.to_ascii_lowercase())
                 .collect();
@@ -686,10 +724,11 @@ pub(super) async fn sync(
                 devices: set,
             });
         }
+        // Lent to the policy while deciding (not copied), given back right after.
         let grandfathered = Grandfathered(
             es.grandfathered
-                .as_ref()
-                .map(|g| g.devices.clone())
+                .as_mut()
+                .map(|g| std::mem::take(&mut g.devices))
                 .unwrap_or_default(),
         );
 
@@ -705,20 +744,20 @@ pub(super) async fn sync(
             let info = directory.get(&*d.mailbox).unwrap_or(&empty);
             let facts = DeviceFacts {
                 device_id: &d.device_id,
-                device_type: &d.device_type,
-                device_model: &d.model,
-                device_os: &d.os,
-                user_agent: &d.user_agent,
-                user_display_name: &d.display,
+                device_type: interner.str(d.device_type),
+                device_model: interner.str(d.model),
+                device_os: interner.str(d.os),
+                user_agent: interner.str(d.user_agent),
+                user_display_name: interner.str(d.display),
                 user_alias: &info.alias,
                 user_smtp: &info.smtp,
-                access_state: &d.state,
+                access_state: interner.str(d.state),
             };
             let decision = policy.decide(&facts, &grandfathered);
             let decision = Decided {
                 action: decision.action,
-                source: interner.get(&decision.source),
-                reason: interner.get(&decision.reason),
+                source: reasons.get(&decision.source),
+                reason: reasons.get(&decision.reason),
             };
             report.decided += 1;
             *report
@@ -741,9 +780,13 @@ pub(super) async fn sync(
                     Some(p) => p.action != decision.action || !p.applied,
                     // First sight: on the very first sync only a change from what Exchange
                     // did before counts; later, a new device is news.
-                    None => !bootstrap || observed_action(&d.state) != Some(decision.action),
+                    None => !bootstrap || observed_action(interner.str(d.state)) != Some(decision.action),
                 };
-            let needs_change = !state_matches(&d.state, &d.reason, decision.action);
+            let needs_change = !state_matches(
+                interner.str(d.state),
+                interner.str(d.reason),
+                decision.action,
+            );
             if needs_change || (notify_needed && info.smtp.is_empty()) {
                 let job = jobs.entry(d.mailbox.clone()).or_insert_with(|| Job {
                     mailbox: d.mailbox.clone(),
@@ -755,9 +798,12 @@ pub(super) async fn sync(
                     wants: Vec::new(),
                     sent_before: None,
                 });
-                job.wants.push((d.device_id.clone(), decision.action));
+                job.wants.push((d.device_id.to_string(), decision.action));
             }
             decisions.push((decision, notify_needed));
+        }
+        if let Some(g) = es.grandfathered.as_mut() {
+            g.devices = grandfathered.0;
         }
         // Every device of a touched mailbox that this pass decided is part of its diff.
         for (d, (decision, _)) in devices.iter().zip(&decisions) {
@@ -767,7 +813,7 @@ pub(super) async fn sync(
                     .iter()
                     .any(|(id, _)| id.eq_ignore_ascii_case(&d.device_id))
                 {
-                    job.wants.push((d.device_id.clone(), decision.action));
+                    job.wants.push((d.device_id.to_string(), decision.action));
                 }
             }
         }
@@ -834,12 +880,12 @@ pub(super) async fn sync(
                         m
                     });
                     let user = if info.alias.is_empty() {
-                        &*d.display
+                        interner.str(d.display)
                     } else {
                         info.alias.as_str()
                     };
                     let taken = names.entry(d.mailbox.to_string()).or_default();
-                    let n = device_name(user, &d.device_type, taken.iter().map(String::as_str));
+                    let n = device_name(user, interner.str(d.device_type), taken.iter().map(String::as_str));
                     taken.push(n.clone());
                     n
                 }
@@ -851,10 +897,10 @@ pub(super) async fn sync(
             if changed || outcome != "unchanged" || policy.audit_unchanged {
                 audit_lines.push(AuditRecord {
                     time: now_text.clone(),
-                    device_id: d.device_id.clone(),
+                    device_id: d.device_id.to_string(),
                     device: name.clone(),
                     user: if info.smtp.is_empty() {
-                        d.display.to_string()
+                        interner.str(d.display).to_string()
                     } else {
                         info.smtp.clone()
                     },
@@ -882,14 +928,14 @@ pub(super) async fn sync(
                     &policy.notifications.language,
                     &MailFacts {
                         user: if info.display_name.is_empty() {
-                            d.display.to_string()
+                            interner.str(d.display).to_string()
                         } else {
                             info.display_name.clone()
                         },
                         device: name.clone(),
-                        device_type: d.device_type.to_string(),
-                        device_model: d.model.to_string(),
-                        device_id: d.device_id.clone(),
+                        device_type: interner.str(d.device_type).to_string(),
+                        device_model: interner.str(d.model).to_string(),
+                        device_id: d.device_id.to_string(),
                         action: decision.action,
                         reason: decision.reason.to_string(),
                         instructions: policy
