@@ -175,7 +175,11 @@ mod tests {
             Err(io::Error::other("serializer failed"))
         });
         assert!(failed.is_err());
-        assert_eq!(fs::read(&p).unwrap(), b"{\"a\":1}", "a failed write changes nothing");
+        assert_eq!(
+            fs::read(&p).unwrap(),
+            b"{\"a\":1}",
+            "a failed write changes nothing"
+        );
         let leftovers = fs::read_dir(dir.path())
             .unwrap()
             .flatten()

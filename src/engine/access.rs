@@ -509,10 +509,10 @@ async fn read_devices(
         let mut watermark = state.watermark.clone();
         // The directory is read anew whole: the previous one goes first, so the two are
         // never in memory together (a failed sync does not save it anyway).
-        let mut dir_new = directory.as_deref_mut().map(|d| {
+        let mut dir_new = directory.as_deref_mut();
+        if let Some(d) = dir_new.as_deref_mut() {
             d.clear();
-            d
-        });
+        }
         let ex = conn.ex.clone();
         let devices_read = ex.get_mobile_devices(filter, |d| {
             if let Some(w) = &d.when_changed {
@@ -780,7 +780,10 @@ pub(super) async fn sync(
                     Some(p) => p.action != decision.action || !p.applied,
                     // First sight: on the very first sync only a change from what Exchange
                     // did before counts; later, a new device is news.
-                    None => !bootstrap || observed_action(interner.str(d.state)) != Some(decision.action),
+                    None => {
+                        !bootstrap
+                            || observed_action(interner.str(d.state)) != Some(decision.action)
+                    }
                 };
             let needs_change = !state_matches(
                 interner.str(d.state),
@@ -885,7 +888,11 @@ pub(super) async fn sync(
                         info.alias.as_str()
                     };
                     let taken = names.entry(d.mailbox.to_string()).or_default();
-                    let n = device_name(user, interner.str(d.device_type), taken.iter().map(String::as_str));
+                    let n = device_name(
+                        user,
+                        interner.str(d.device_type),
+                        taken.iter().map(String::as_str),
+                    );
                     taken.push(n.clone());
                     n
                 }

@@ -110,9 +110,7 @@ impl EngineState {
         let path = Self::path(org_dir);
         let file = match std::fs::File::open(&path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(EngineState::default())
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(EngineState::default()),
             Err(source) => return Err(StateError::Read { path, source }),
         };
         let reader = std::io::BufReader::with_capacity(64 * 1024, file);
@@ -266,11 +264,14 @@ mod tests {
         let g = s.grandfathered.as_ref().unwrap();
         assert_eq!(g.devices.iter().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(s.devices.keys().collect::<Vec<_>>(), ["w", "x"]);
-        assert_eq!(s.devices["x"].action, Action::Allow, "the last duplicate wins");
+        assert_eq!(
+            s.devices["x"].action,
+            Action::Allow,
+            "the last duplicate wins"
+        );
         assert_eq!(s.devices["w"].notified, Some(Action::Block));
         assert_eq!(s.mailboxes["m"].smtp, "u@x");
-        let again: EngineState =
-            serde_json::from_slice(&serde_json::to_vec(&s).unwrap()).unwrap();
+        let again: EngineState = serde_json::from_slice(&serde_json::to_vec(&s).unwrap()).unwrap();
         assert_eq!(again, s);
         // Old files without the maps still load.
         let s: EngineState = serde_json::from_str(r#"{"confirmed":null}"#).unwrap();
