@@ -102,9 +102,11 @@ pub(super) fn run(cmd: EngineCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
         .enable_all()
         .build()?;
     let outcome = rt.block_on(engine.sync(kind, &mut state, |_| {}))?;
+    crate::engine::mem_mark("sync returned");
     crate::config::store::write_atomic(&state_path, &serde_json::to_vec(&state)?, None, None)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
+        crate::engine::mem_mark("report printed");
         return Ok(Outcome::Success);
     }
     println!(

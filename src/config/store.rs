@@ -1,6 +1,7 @@
 //! Crash-safe file replacement.
 //!
-//! [`write_atomic`] writes a temporary file in the target's folder, flushes it to disk, keeps the
+//! [`write_atomic`] (or [`write_atomic_with`], which streams the contents through a buffered
+//! writer instead of taking them whole) writes a temporary file in the target's folder, flushes it to disk, keeps the
 //! previous version as a backup when asked, renames the new file over the old one and flushes the
 //! folder, so a crash at any instant leaves either the old or the new file, whole. It knows
 //! nothing about what it writes; it must not be used for files outside the org folder.
@@ -40,10 +41,15 @@ fn create_new(path: &Path, mode: Option<u32>) -> io::Result<File> {
     opts.open(path)
 }
 
-fn write_new(path: &Path, contents: &[u8], mode: Option<u32>) -> io::Result<()> {
+fn write_new(
+    path: &Path,
+    mode: Option<u32>,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let result = (|| {
-        let mut f = create_new(path, mode)?;
-        f.write_all(contents)?;
+        let mut w = io::BufWriter::with_capacity(64 * 1024, create_new(path, mode)?);
+        write(&mut w)?;
+        let f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
         f.sync_all()
     })();
     if result.is_err() {
@@ -87,6 +93,18 @@ pub fn write_atomic(
     backup: Option<&Path>,
     mode: Option<u32>,
 ) -> io::Result<()> {
+    write_atomic_with(path, backup, mode, |w| w.write_all(contents))
+}
+
+/// [`write_atomic`], with the new contents written by `write` into a buffered writer (so a
+/// large file need not be held in memory whole). An error from `write` leaves `path`
+/// untouched.
+pub fn write_atomic_with(
+    path: &Path,
+    backup: Option<&Path>,
+    mode: Option<u32>,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -94,13 +112,13 @@ pub fn write_atomic(
     fs::create_dir_all(dir)?;
     remove_stale_temps(path);
     let tmp = temp_path(path);
-    write_new(&tmp, contents, mode)?;
+    write_new(&tmp, mode, write)?;
     let result = (|| {
         if let Some(backup) = backup {
             match fs::read(path) {
                 Ok(old) => {
                     let btmp = temp_path(path);
-                    write_new(&btmp, &old, mode)?;
+                    write_new(&btmp, mode, |w| w.write_all(&old))?;
                     if let Err(e) = fs::rename(&btmp, backup) {
                         let _ = fs::remove_file(&btmp);
                         return Err(e);
@@ -140,6 +158,34 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn streamed_writes_are_atomic_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.json");
+        write_atomic_with(&p, None, None, |w| {
+            w.write_all(b"{\"a\":")?;
+            w.write_all(b"1}")
+        })
+        .unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"{\"a\":1}");
+        let failed = write_atomic_with(&p, None, None, |w| {
+            w.write_all(b"half")?;
+            Err(io::Error::other("serializer failed"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(
+            fs::read(&p).unwrap(),
+            b"{\"a\":1}",
+            "a failed write changes nothing"
+        );
+        let leftovers = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .count();
+        assert_eq!(leftovers, 0);
     }
 
     #[test]

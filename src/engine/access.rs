@@ -146,30 +146,75 @@ impl AccessReport {
     }
 }
 
-/// A device as read, compactly (strings shared between devices).
+/// A device as read, compactly: strings shared between devices are kept once in the
+/// [`Interner`], as an index (the mailbox, used as a key, as a shared `Arc<str>`). 64 bytes
+/// a device plus its id.
 struct Seen {
-    device_id: String,
+    device_id: Box<str>,
     mailbox: Arc<str>,
-    display: Arc<str>,
-    device_type: Arc<str>,
-    model: Arc<str>,
-    os: Arc<str>,
-    user_agent: Arc<str>,
-    state: Arc<str>,
+    display: Sym,
+    device_type: Sym,
+    model: Sym,
+    os: Sym,
+    user_agent: Sym,
+    state: Sym,
+    reason: Sym,
+}
+
+/// A string in an [`Interner`].
+#[derive(Clone, Copy)]
+struct Sym(u32);
+
+/// A device id compared and hashed without regard to ASCII case, borrowed.
+struct NoCase<'a>(&'a str);
+
+impl PartialEq for NoCase<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl Eq for NoCase<'_> {}
+
+impl std::hash::Hash for NoCase<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        for b in self.0.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+        h.write_u8(0xff);
+    }
+}
+
+/// A decision as kept until it is recorded: source and reason shared between devices.
+struct Decided {
+    action: Action,
+    source: Arc<str>,
     reason: Arc<str>,
 }
 
 #[derive(Default)]
-struct Interner(HashSet<Arc<str>>);
+struct Interner {
+    index: HashMap<Arc<str>, u32>,
+    strings: Vec<Arc<str>>,
+}
 
 impl Interner {
-    fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.0.get(s) {
-            return a.clone();
+    fn sym(&mut self, s: &str) -> Sym {
+        if let Some(&n) = self.index.get(s) {
+            return Sym(n);
         }
+        let n = u32::try_from(self.strings.len()).unwrap_or(u32::MAX);
         let a: Arc<str> = Arc::from(s);
-        self.0.insert(a.clone());
-        a
+        self.index.insert(a.clone(), n);
+        self.strings.push(a);
+        Sym(n)
+    }
+    fn get(&mut self, s: &str) -> Arc<str> {
+        let Sym(n) = self.sym(s);
+        self.strings[n as usize].clone()
+    }
+    fn str(&self, Sym(n): Sym) -> &str {
+        self.strings.get(n as usize).map_or("", |s| s)
     }
 }
 
@@ -188,15 +233,15 @@ pub fn mailbox_of(d: &MobileDevice) -> &str {
 
 fn seen(d: &MobileDevice, i: &mut Interner) -> Seen {
     Seen {
-        device_id: d.device_id.clone(),
+        device_id: d.device_id.as_str().into(),
         mailbox: i.get(mailbox_of(d)),
-        display: i.get(&d.user_display_name),
-        device_type: i.get(&d.device_type),
-        model: i.get(&d.device_model),
-        os: i.get(&d.device_os),
-        user_agent: i.get(&d.user_agent),
-        state: i.get(&d.access_state),
-        reason: i.get(&d.access_state_reason),
+        display: i.sym(&d.user_display_name),
+        device_type: i.sym(&d.device_type),
+        model: i.sym(&d.device_model),
+        os: i.sym(&d.device_os),
+        user_agent: i.sym(&d.user_agent),
+        state: i.sym(&d.access_state),
+        reason: i.sym(&d.access_state_reason),
     }
 }
 
@@ -462,7 +507,12 @@ async fn read_devices(
     for attempt in 0..4 {
         let mut devices = Vec::new();
         let mut watermark = state.watermark.clone();
-        let mut dir_new: BTreeMap<String, MailboxInfo> = BTreeMap::new();
+        // The directory is read anew whole: the previous one goes first, so the two are
+        // never in memory together (a failed sync does not save it anyway).
+        let mut dir_new = directory.as_deref_mut();
+        if let Some(d) = dir_new.as_deref_mut() {
+            d.clear();
+        }
         let ex = conn.ex.clone();
         let devices_read = ex.get_mobile_devices(filter, |d| {
             if let Some(w) = &d.when_changed {
@@ -474,7 +524,7 @@ async fn read_devices(
             }
         });
         let dir_read = async {
-            if directory.is_some() {
+            if let Some(dir_new) = dir_new.as_deref_mut() {
                 ex.get_cas_mailboxes(Some("HasActiveSyncDevicePartnership -eq $true"), |m| {
                     dir_new.insert(
                         m.identity.clone(),
@@ -494,15 +544,12 @@ async fn read_devices(
         let (a, b) = tokio::join!(devices_read, dir_read);
         match a.and(b) {
             Ok(()) => {
-                if let Some(d) = directory.as_deref_mut() {
-                    *d = dir_new;
-                }
                 return Ok((devices, watermark));
             }
             Err(e) if retryable(&e) && attempt < 3 => {
                 tracing::warn!("{}: {e}; reading again from another server", conn.server);
                 let set = delivered.get_or_insert_with(HashSet::new);
-                set.extend(devices.into_iter().map(|d| d.device_id));
+                set.extend(devices.into_iter().map(|d| String::from(d.device_id)));
                 let failed = conn.server.clone();
                 *conn = reconnect(engine, state, &failed, state.server_version).await?;
                 report.failovers.push(conn.server.clone());
@@ -536,8 +583,11 @@ pub(super) async fn sync(
     mut each: impl FnMut(MobileDevice) + Send,
 ) -> Result<SyncOutcome, EngineError> {
     let started = Instant::now();
+    super::mem_mark("start");
     let policy = AccessPolicy::load(&opts.org_dir)?;
+    super::mem_mark("policy loaded");
     let mut es = EngineState::load(&opts.org_dir).map_err(|e| EngineError::State(e.to_string()))?;
+    super::mem_mark("state loaded");
     let bootstrap = es.devices.is_empty();
     let dry_run_reason = if opts.dry_run {
         Some("--dry-run".to_string())
@@ -610,6 +660,7 @@ pub(super) async fn sync(
         SyncKind::Quick => "quick",
     };
     let mut interner = Interner::default();
+    let mut reasons = Interner::default();
     let mut devices_first_pass = 0usize;
     let mut audit_lines: Vec<AuditRecord> = Vec::new();
     let mut queue: Option<Queue> = None;
@@ -644,16 +695,15 @@ pub(super) async fn sync(
         )
         .await?;
         new_state.watermark = watermark;
+        super::mem_mark("devices read");
         if pass == 1 {
             devices_first_pass = devices.len();
         }
         if full_pass && !dry_run {
-            // Devices gone from Exchange are forgotten.
-            let present: HashSet<String> = devices
-                .iter()
-                .map(|d| d.device_id.to_ascii_lowercase())
-                .collect();
-            es.devices.retain(|k, _| present.contains(k));
+            // Devices gone from Exchange are forgotten (ids compared without copies).
+            let present: HashSet<NoCase<'_>> =
+                devices.iter().map(|d| NoCase(&d.device_id)).collect();
+            es.devices.retain(|k, _| present.contains(&NoCase(k)));
         }
         report.passes = pass;
 
@@ -663,7 +713,8 @@ pub(super) async fn sync(
             let set: std::collections::BTreeSet<String> = devices
                 .iter()
                 .filter(|d| {
-                    !policy.grandfathering.only_allowed || d.state.eq_ignore_ascii_case("Allowed")
+                    !policy.grandfathering.only_allowed
+                        || interner.str(d.state).eq_ignore_ascii_case("Allowed")
                 })
                 .map(|d| d.device_id.to_ascii_lowercase())
                 .collect();
@@ -673,10 +724,11 @@ pub(super) async fn sync(
                 devices: set,
             });
         }
+        // Lent to the policy while deciding (not copied), given back right after.
         let grandfathered = Grandfathered(
             es.grandfathered
-                .as_ref()
-                .map(|g| g.devices.clone())
+                .as_mut()
+                .map(|g| std::mem::take(&mut g.devices))
                 .unwrap_or_default(),
         );
 
@@ -692,22 +744,32 @@ pub(super) async fn sync(
             let info = directory.get(&*d.mailbox).unwrap_or(&empty);
             let facts = DeviceFacts {
                 device_id: &d.device_id,
-                device_type: &d.device_type,
-                device_model: &d.model,
-                device_os: &d.os,
-                user_agent: &d.user_agent,
-                user_display_name: &d.display,
+                device_type: interner.str(d.device_type),
+                device_model: interner.str(d.model),
+                device_os: interner.str(d.os),
+                user_agent: interner.str(d.user_agent),
+                user_display_name: interner.str(d.display),
                 user_alias: &info.alias,
                 user_smtp: &info.smtp,
-                access_state: &d.state,
+                access_state: interner.str(d.state),
             };
             let decision = policy.decide(&facts, &grandfathered);
+            let decision = Decided {
+                action: decision.action,
+                source: reasons.get(&decision.source),
+                reason: reasons.get(&decision.reason),
+            };
             report.decided += 1;
             *report
                 .by_action
                 .entry(decision.action.to_string())
                 .or_default() += 1;
-            *report.by_source.entry(decision.source.clone()).or_default() += 1;
+            match report.by_source.get_mut(&*decision.source) {
+                Some(n) => *n += 1,
+                None => {
+                    report.by_source.insert(decision.source.to_string(), 1);
+                }
+            }
             let key = d.device_id.to_ascii_lowercase();
             let prev = es.devices.get(&key);
             let notify_needed = !dry_run
@@ -718,9 +780,16 @@ pub(super) async fn sync(
                     Some(p) => p.action != decision.action || !p.applied,
                     // First sight: on the very first sync only a change from what Exchange
                     // did before counts; later, a new device is news.
-                    None => !bootstrap || observed_action(&d.state) != Some(decision.action),
+                    None => {
+                        !bootstrap
+                            || observed_action(interner.str(d.state)) != Some(decision.action)
+                    }
                 };
-            let needs_change = !state_matches(&d.state, &d.reason, decision.action);
+            let needs_change = !state_matches(
+                interner.str(d.state),
+                interner.str(d.reason),
+                decision.action,
+            );
             if needs_change || (notify_needed && info.smtp.is_empty()) {
                 let job = jobs.entry(d.mailbox.clone()).or_insert_with(|| Job {
                     mailbox: d.mailbox.clone(),
@@ -732,9 +801,12 @@ pub(super) async fn sync(
                     wants: Vec::new(),
                     sent_before: None,
                 });
-                job.wants.push((d.device_id.clone(), decision.action));
+                job.wants.push((d.device_id.to_string(), decision.action));
             }
             decisions.push((decision, notify_needed));
+        }
+        if let Some(g) = es.grandfathered.as_mut() {
+            g.devices = grandfathered.0;
         }
         // Every device of a touched mailbox that this pass decided is part of its diff.
         for (d, (decision, _)) in devices.iter().zip(&decisions) {
@@ -744,11 +816,12 @@ pub(super) async fn sync(
                     .iter()
                     .any(|(id, _)| id.eq_ignore_ascii_case(&d.device_id))
                 {
-                    job.wants.push((d.device_id.clone(), decision.action));
+                    job.wants.push((d.device_id.to_string(), decision.action));
                 }
             }
         }
 
+        super::mem_mark("decided");
         // Enforce.
         let results = run_jobs(
             engine,
@@ -810,12 +883,16 @@ pub(super) async fn sync(
                         m
                     });
                     let user = if info.alias.is_empty() {
-                        &*d.display
+                        interner.str(d.display)
                     } else {
                         info.alias.as_str()
                     };
                     let taken = names.entry(d.mailbox.to_string()).or_default();
-                    let n = device_name(user, &d.device_type, taken.iter().map(String::as_str));
+                    let n = device_name(
+                        user,
+                        interner.str(d.device_type),
+                        taken.iter().map(String::as_str),
+                    );
                     taken.push(n.clone());
                     n
                 }
@@ -827,16 +904,16 @@ pub(super) async fn sync(
             if changed || outcome != "unchanged" || policy.audit_unchanged {
                 audit_lines.push(AuditRecord {
                     time: now_text.clone(),
-                    device_id: d.device_id.clone(),
+                    device_id: d.device_id.to_string(),
                     device: name.clone(),
                     user: if info.smtp.is_empty() {
-                        d.display.to_string()
+                        interner.str(d.display).to_string()
                     } else {
                         info.smtp.clone()
                     },
                     mailbox: d.mailbox.to_string(),
-                    source: decision.source.clone(),
-                    reason: decision.reason.clone(),
+                    source: decision.source.to_string(),
+                    reason: decision.reason.to_string(),
                     action: decision.action.to_string(),
                     previous: prev.as_ref().map(|p| p.action.to_string()),
                     outcome: outcome.to_string(),
@@ -858,16 +935,16 @@ pub(super) async fn sync(
                     &policy.notifications.language,
                     &MailFacts {
                         user: if info.display_name.is_empty() {
-                            d.display.to_string()
+                            interner.str(d.display).to_string()
                         } else {
                             info.display_name.clone()
                         },
                         device: name.clone(),
-                        device_type: d.device_type.to_string(),
-                        device_model: d.model.to_string(),
-                        device_id: d.device_id.clone(),
+                        device_type: interner.str(d.device_type).to_string(),
+                        device_model: interner.str(d.model).to_string(),
+                        device_id: d.device_id.to_string(),
                         action: decision.action,
-                        reason: decision.reason.clone(),
+                        reason: decision.reason.to_string(),
                         instructions: policy
                             .organization
                             .user_mail_insert
@@ -900,6 +977,7 @@ pub(super) async fn sync(
                 },
             );
         }
+        super::mem_mark("recorded");
         // The queue is on disk before anything is sent.
         if let Some(q) = &queue {
             q.save(&opts.org_dir)
@@ -925,11 +1003,13 @@ pub(super) async fn sync(
     }
     report.mailbox_changes.sort();
     let _ = conn.ex.pool().clone().close().await;
+    super::mem_mark("passes done");
 
     if let Err(e) = audit::append(&opts.logs_dir, &audit_lines) {
         tracing::error!("could not write the audit trail: {e}");
         report.failures.push(format!("audit trail: {e}"));
     }
+    super::mem_mark("audited");
     if dry_run {
         es.mailboxes = directory;
         // Keep what the dry run found for `enforce` to show; nothing else changes.
@@ -951,6 +1031,7 @@ pub(super) async fn sync(
         }
         es.save(&opts.org_dir)
             .map_err(|e| EngineError::State(e.to_string()))?;
+        super::mem_mark("state saved");
         if let Some(sender) = &opts.sender {
             let mut s = sender.lock().await;
             match notify::drain(&opts.org_dir, s.as_mut(), opts.notify_budget).await {

@@ -32,6 +32,36 @@ use crate::exchange::ops::{MobileDevice, ServerVersion};
 use crate::exchange::powershell::PsError;
 use crate::exchange::target::{open_with_failover, Target};
 
+/// Log the process's resident and peak resident memory (and milliseconds since the first
+/// mark) at a phase of a sync (debug level,
+/// target `eas_connector::engine::mem`; Linux only, from `/proc/self/status`), to tell which
+/// phase sets the peak.
+pub(crate) fn mem_mark(phase: &str) {
+    #[cfg(target_os = "linux")]
+    if tracing::enabled!(target: "eas_connector::engine::mem", tracing::Level::DEBUG) {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().trim_end_matches(" kB").trim().to_string())
+                .unwrap_or_default()
+        };
+        static FIRST: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        let ms = FIRST.get_or_init(Instant::now).elapsed().as_millis();
+        tracing::debug!(
+            target: "eas_connector::engine::mem",
+            phase,
+            ms,
+            rss_kb = %field("VmRSS:"),
+            peak_kb = %field("VmHWM:"),
+            "memory"
+        );
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = phase;
+}
+
 /// Which sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
