@@ -7,7 +7,9 @@ use common::XorShift;
 use eas_connector::exchange::capture::{decode_capture, Capture};
 use eas_connector::exchange::clixml::from_clixml;
 use eas_connector::exchange::psrp::{Message, Reassembler};
-use eas_connector::exchange::wsman::Envelope;
+use eas_connector::exchange::wsman::envelope::envelope_limits;
+use eas_connector::exchange::wsman::{Envelope, EnvelopeError};
+use eas_connector::exchange::xml;
 
 fn mutate(rng: &mut XorShift, input: &[u8]) -> Vec<u8> {
     let mut v = input.to_vec();
@@ -131,7 +133,13 @@ fn mutated_inputs_never_panic() {
         let e = &c.envelopes[rng.below(c.envelopes.len())];
         let m = mutate(&mut rng, e.as_bytes());
         let s = String::from_utf8_lossy(&m);
-        if Envelope::parse(&s).is_err() {
+        let streamed = Envelope::parse(&s);
+        // The streaming parser agrees with the tree walk, errors included.
+        let tree = xml::parse(&s, &envelope_limits())
+            .map_err(EnvelopeError::from)
+            .and_then(|t| Envelope::from_element(&t));
+        assert_eq!(streamed, tree, "{s}");
+        if streamed.is_err() {
             errors += 1;
         }
         let _ = decode_capture(&s);
