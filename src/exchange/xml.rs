@@ -204,6 +204,8 @@ pub struct Pull<'a> {
     count: usize,
     pending_end: bool,
     root_done: bool,
+    text: &'a str,
+    last_start: usize,
 }
 
 impl<'a> Pull<'a> {
@@ -227,7 +229,34 @@ impl<'a> Pull<'a> {
             count: 0,
             pending_end: false,
             root_done: false,
+            text,
+            last_start: 0,
         })
+    }
+
+    /// Byte offset of the `<` of the tag just read, the reader having been
+    /// at `from` before it.
+    fn tag_start(&self, from: usize) -> usize {
+        let b = self.text.as_bytes();
+        if b.get(from) == Some(&b'<') {
+            return from;
+        }
+        if from > 0 && b.get(from - 1) == Some(&b'<') {
+            return from - 1;
+        }
+        from + self.text.get(from..).and_then(|r| r.find('<')).unwrap_or(0)
+    }
+
+    /// The source text of the element whose `Start` began at `start` and
+    /// whose `End` was just returned (for re-reading it later).
+    pub fn span_since(&self, start: usize) -> &'a str {
+        let end = usize::try_from(self.reader.buffer_position()).unwrap_or(0);
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// Byte offset of the `<` of the last element started.
+    pub fn last_start(&self) -> usize {
+        self.last_start
     }
 
     /// Number of open elements.
@@ -301,6 +330,7 @@ impl<'a> Pull<'a> {
                         });
                     }
                     self.check_attrs(&s)?;
+                    self.last_start = self.tag_start(usize::try_from(pos).unwrap_or(0));
                     self.depth += 1;
                     self.pending_end = empty;
                     return Ok(PullEvent::Start(s));
