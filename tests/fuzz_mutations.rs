@@ -131,7 +131,10 @@ fn mutated_inputs_never_panic() {
         // The streaming decoder agrees with the tree decoder, errors included.
         assert_eq!(
             format!("{streamed:?}"),
-            format!("{:?}", from_clixml_tree_with_limits(&text, &ClixmlLimits::default())),
+            format!(
+                "{:?}",
+                from_clixml_tree_with_limits(&text, &ClixmlLimits::default())
+            ),
             "{text}"
         );
         if streamed.is_err() {
@@ -176,13 +179,18 @@ fn streaming_clixml_matches_tree_on_every_recorded_message() {
     for (name, text) in &recs {
         let cap = Capture::parse(text).unwrap();
         for m in cap.messages().unwrap() {
-            let Ok(s) = m.message.data_str() else { continue };
+            let Ok(s) = m.message.data_str() else {
+                continue;
+            };
             if s.trim().is_empty() {
                 continue;
             }
             assert_eq!(
                 format!("{:?}", from_clixml(s)),
-                format!("{:?}", from_clixml_tree_with_limits(s, &ClixmlLimits::default())),
+                format!(
+                    "{:?}",
+                    from_clixml_tree_with_limits(s, &ClixmlLimits::default())
+                ),
                 "{name} #{}",
                 m.index
             );

@@ -4,10 +4,10 @@
 mod common;
 
 use eas_connector::exchange::capture::Capture;
-use eas_connector::exchange::xml;
 use eas_connector::exchange::wsman::{
     self, ns, Body, Envelope, RequestContext, ResponseContext, StreamOut, WsManFault,
 };
+use eas_connector::exchange::xml;
 use uuid::Uuid;
 
 #[test]

@@ -539,14 +539,10 @@ pub fn start_attr<'s>(s: &'s BytesStart<'_>, name: &str) -> Option<Cow<'s, str>>
             continue;
         }
         if a.key.prefix().is_none() {
-            return a
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .ok();
+            return a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok();
         }
         if fallback.is_none() {
-            fallback = a
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .ok();
+            fallback = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok();
         }
     }
     fallback

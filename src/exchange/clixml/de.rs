@@ -614,12 +614,13 @@ impl<'a> Stream<'a> {
                         attribute: "RefId",
                     })?;
                     p.skip()?;
-                    obj.type_names = self.type_names.get(id.as_ref()).cloned().ok_or_else(|| {
-                        ClixmlError::UnknownRef {
-                            kind: "type name",
-                            id: id.into_owned(),
-                        }
-                    })?;
+                    obj.type_names =
+                        self.type_names.get(id.as_ref()).cloned().ok_or_else(|| {
+                            ClixmlError::UnknownRef {
+                                kind: "type name",
+                                id: id.into_owned(),
+                            }
+                        })?;
                 }
                 "ToString" => obj.to_string = Some(escape::decode(&p.text()?)),
                 "Props" => obj.adapted = self.properties(p)?,
@@ -652,9 +653,7 @@ impl<'a> Stream<'a> {
                         each_child(p, |p, k| {
                             match start_attr(&k, "N").as_deref() {
                                 Some("Key") if key.is_none() => key = Some(self.value(p, &k)?),
-                                Some("Value") if val.is_none() => {
-                                    val = Some(self.value(p, &k)?)
-                                }
+                                Some("Value") if val.is_none() => val = Some(self.value(p, &k)?),
                                 _ => p.skip()?,
                             }
                             Ok(())

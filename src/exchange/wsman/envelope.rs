@@ -620,12 +620,11 @@ mod stream {
                 (ns::WSMAN, "MaxEnvelopeSize") => {
                     let t = p.text()?;
                     let t = t.trim();
-                    out.max_envelope_size = errs.take(t.parse().map_err(|_| {
-                        EnvelopeError::BadValue {
+                    out.max_envelope_size =
+                        errs.take(t.parse().map_err(|_| EnvelopeError::BadValue {
                             field: "MaxEnvelopeSize",
                             value: t.chars().take(32).collect(),
-                        }
-                    }));
+                        }));
                 }
                 (ns::WSMAN, "SelectorSet") => children(p, |p, s| {
                     if p.is(&s, ns::WSMAN, "Selector") {
@@ -938,10 +937,11 @@ mod stream {
                 (ns::SHELL, "Connect") => first_child_b64(p, ns::POWERSHELL, "connectXml")?
                     .map(|connect_xml| Body::Connect { connect_xml }),
                 (ns::SHELL, "ConnectResponse") => {
-                    first_child_b64(p, ns::POWERSHELL, "connectResponseXml")?
-                        .map(|connect_response_xml| Body::ConnectResponse {
+                    first_child_b64(p, ns::POWERSHELL, "connectResponseXml")?.map(
+                        |connect_response_xml| Body::ConnectResponse {
                             connect_response_xml,
-                        })
+                        },
+                    )
                 }
                 (ns::ENUMERATION, "EnumerateResponse") => {
                     let mut shells = None;
