@@ -5,9 +5,11 @@ mod common;
 
 use common::XorShift;
 use eas_connector::exchange::capture::{decode_capture, Capture};
-use eas_connector::exchange::clixml::from_clixml;
+use eas_connector::exchange::clixml::{from_clixml, from_clixml_tree_with_limits, ClixmlLimits};
 use eas_connector::exchange::psrp::{Message, Reassembler};
-use eas_connector::exchange::wsman::Envelope;
+use eas_connector::exchange::wsman::envelope::envelope_limits;
+use eas_connector::exchange::wsman::{Envelope, EnvelopeError};
+use eas_connector::exchange::xml;
 
 fn mutate(rng: &mut XorShift, input: &[u8]) -> Vec<u8> {
     let mut v = input.to_vec();
@@ -124,14 +126,31 @@ fn mutated_inputs_never_panic() {
         // CLIXML text.
         let x = &c.clixml[rng.below(c.clixml.len())];
         let m = mutate(&mut rng, x.as_bytes());
-        if from_clixml(&String::from_utf8_lossy(&m)).is_err() {
+        let text = String::from_utf8_lossy(&m);
+        let streamed = from_clixml(&text);
+        // The streaming decoder agrees with the tree decoder, errors included.
+        assert_eq!(
+            format!("{streamed:?}"),
+            format!(
+                "{:?}",
+                from_clixml_tree_with_limits(&text, &ClixmlLimits::default())
+            ),
+            "{text}"
+        );
+        if streamed.is_err() {
             errors += 1;
         }
         // Envelopes.
         let e = &c.envelopes[rng.below(c.envelopes.len())];
         let m = mutate(&mut rng, e.as_bytes());
         let s = String::from_utf8_lossy(&m);
-        if Envelope::parse(&s).is_err() {
+        let streamed = Envelope::parse(&s);
+        // The streaming parser agrees with the tree walk, errors included.
+        let tree = xml::parse(&s, &envelope_limits())
+            .map_err(EnvelopeError::from)
+            .and_then(|t| Envelope::from_element(&t));
+        assert_eq!(streamed, tree, "{s}");
+        if streamed.is_err() {
             errors += 1;
         }
         let _ = decode_capture(&s);
@@ -150,5 +169,48 @@ fn mutated_recordings_never_panic() {
             let _ = decode_capture(&String::from_utf8_lossy(&m));
         }
         println!("{name}: 20 mutations survived");
+    }
+}
+
+#[test]
+fn streaming_clixml_matches_tree_on_every_recorded_message() {
+    let recs = common::recordings();
+    let mut n = 0;
+    for (name, text) in &recs {
+        let cap = Capture::parse(text).unwrap();
+        for m in cap.messages().unwrap() {
+            let Ok(s) = m.message.data_str() else {
+                continue;
+            };
+            if s.trim().is_empty() {
+                continue;
+            }
+            assert_eq!(
+                format!("{:?}", from_clixml(s)),
+                format!(
+                    "{:?}",
+                    from_clixml_tree_with_limits(s, &ClixmlLimits::default())
+                ),
+                "{name} #{}",
+                m.index
+            );
+            n += 1;
+        }
+    }
+    println!("{n} messages decoded alike");
+}
+
+#[test]
+fn references_decode_alike_whatever_surrounds_the_object() {
+    let docs = [
+        r#"<Obj RefId="0"><MS><Obj N="a" RefId="1"><MS><S N="x">1</S></MS></Obj><Ref N="b" RefId="1"/></MS></Obj>"#,
+        "<Obj RefId=\"0\"><MS>\n  <Obj N=\"a\" RefId=\"1\" />\n  <Ref N=\"b\" RefId=\"1\" />\n</MS></Obj>",
+        "<Obj RefId=\"0\"><MS>text<!-- c --><Obj N=\"a\" RefId=\"1\"><I32>5</I32></Obj>&amp;<Ref N=\"b\" RefId=\"1\"/></MS></Obj>",
+        "<Obj RefId=\"0\"><LST><S>&lt;x</S><Obj RefId=\"1\"><LST><Obj RefId=\"2\"><ToString>t</ToString></Obj><Ref RefId=\"2\"/></LST></Obj><Ref RefId=\"1\"/><Ref RefId=\"2\"/></LST></Obj>",
+    ];
+    for d in docs {
+        let s = from_clixml(d).unwrap();
+        let t = from_clixml_tree_with_limits(d, &ClixmlLimits::default()).unwrap();
+        assert_eq!(s, t, "{d}");
     }
 }

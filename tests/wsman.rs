@@ -7,6 +7,7 @@ use eas_connector::exchange::capture::Capture;
 use eas_connector::exchange::wsman::{
     self, ns, Body, Envelope, RequestContext, ResponseContext, StreamOut, WsManFault,
 };
+use eas_connector::exchange::xml;
 use uuid::Uuid;
 
 #[test]
@@ -20,6 +21,14 @@ fn recorded_envelopes_parse_with_fields() {
             for s in item.request.iter().chain(item.response.iter()) {
                 let env =
                     Envelope::parse(s).unwrap_or_else(|e| panic!("{name} #{}: {e}", item.index));
+                // The streaming parser agrees with the tree walk.
+                let tree = xml::parse(s, &wsman::envelope::envelope_limits()).unwrap();
+                assert_eq!(
+                    Envelope::from_element(&tree).unwrap(),
+                    env,
+                    "{name} #{}",
+                    item.index
+                );
                 assert!(env.header.action.is_some(), "{name}: no Action");
                 envelopes += 1;
                 if let Some(f) = env.fault() {

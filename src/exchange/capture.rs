@@ -453,6 +453,10 @@ fn process_item(
 
 fn base64_decode(text: &str) -> Result<Vec<u8>, EnvelopeError> {
     use base64::Engine as _;
+    // Almost never any whitespace: decode as is first, strip only on failure.
+    if let Ok(v) = base64::engine::general_purpose::STANDARD.decode(text.as_bytes()) {
+        return Ok(v);
+    }
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
         .decode(compact.as_bytes())

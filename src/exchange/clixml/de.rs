@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 use super::escape;
 use super::{ClixmlError, Collection, ListKind, ProgressRecord, Property, PsObject, Value};
-use crate::exchange::xml::{self, Element, XmlLimits};
+use crate::exchange::xml::{self, start_attr, Element, Pull, PullEvent, XmlLimits};
+use quick_xml::events::BytesStart;
 
 /// Limits for decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,8 +49,37 @@ pub fn from_clixml(text: &str) -> Result<Value, ClixmlError> {
 }
 
 /// Decode one CLIXML value with explicit limits. A leading UTF-8 BOM is
-/// ignored.
+/// ignored. Streams through the XML without building a tree; the result is
+/// the one of [`from_clixml_tree_with_limits`] (XML errors anywhere win over
+/// CLIXML errors).
 pub fn from_clixml_with_limits(text: &str, limits: &ClixmlLimits) -> Result<Value, ClixmlError> {
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    let mut p = Pull::new(text, &limits.xml, false)?;
+    let root = loop {
+        if let PullEvent::Start(s) = p.next()? {
+            break s;
+        }
+    };
+    let mut d = Stream::new(limits);
+    match d.value(&mut p, &root) {
+        Ok(v) => {
+            p.finish()?;
+            Ok(v)
+        }
+        Err(ClixmlError::Xml(e)) => Err(ClixmlError::Xml(e)),
+        Err(e) => {
+            p.finish()?;
+            Err(e)
+        }
+    }
+}
+
+/// The reference decoder: builds the element tree first, then walks it.
+/// Slower than [`from_clixml_with_limits`]; kept to cross-check it.
+pub fn from_clixml_tree_with_limits(
+    text: &str,
+    limits: &ClixmlLimits,
+) -> Result<Value, ClixmlError> {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let root = xml::parse_local(text, &limits.xml)?;
     let mut d = Decoder::new(limits);
@@ -365,4 +395,320 @@ impl<'a> Decoder<'a> {
         }
         Ok(value)
     }
+}
+
+/// Where an `<Obj RefId>` came from, to decode it again for a `<Ref>`.
+struct Span<'a> {
+    text: &'a str,
+}
+
+/// The streaming decoder: the same rules as [`Decoder`], reading
+/// [`PullEvent`]s. A `<Ref>` re-decodes the referenced object's source text,
+/// as the tree decoder re-decodes its element, so counts and nesting match.
+struct Stream<'a> {
+    objects: HashMap<String, Span<'a>>,
+    type_names: HashMap<String, Vec<String>>,
+    values: usize,
+    max_values: usize,
+    nesting: usize,
+    max_nesting: usize,
+    xml: XmlLimits,
+}
+
+type R<T> = Result<T, ClixmlError>;
+
+fn tag(s: &BytesStart<'_>) -> String {
+    s.local_name().as_ref().chars().take(64).collect()
+}
+
+/// Calls `f` for each child element of the current element (`f` consumes
+/// it), until the element's end.
+fn each_child<'a>(
+    p: &mut Pull<'a>,
+    mut f: impl FnMut(&mut Pull<'a>, BytesStart<'a>) -> R<()>,
+) -> R<()> {
+    let target = p.depth().saturating_sub(1);
+    loop {
+        match p.next()? {
+            PullEvent::Start(s) => f(p, s)?,
+            PullEvent::End if p.depth() == target => return Ok(()),
+            PullEvent::Eof => return Err(xml::XmlError::Unclosed.into()),
+            _ => {}
+        }
+    }
+}
+
+impl<'a> Stream<'a> {
+    fn new(limits: &ClixmlLimits) -> Self {
+        Stream {
+            objects: HashMap::new(),
+            type_names: HashMap::new(),
+            values: 0,
+            max_values: limits.max_values,
+            nesting: 0,
+            max_nesting: limits.max_nesting,
+            xml: limits.xml,
+        }
+    }
+
+    fn count(&mut self) -> R<()> {
+        self.values = self.values.saturating_add(1);
+        if self.values > self.max_values {
+            return Err(ClixmlError::TooManyValues {
+                limit: self.max_values,
+            });
+        }
+        Ok(())
+    }
+
+    fn value(&mut self, p: &mut Pull<'a>, s: &BytesStart<'a>) -> R<Value> {
+        if self.nesting >= self.max_nesting {
+            return Err(ClixmlError::TooDeep {
+                limit: self.max_nesting,
+            });
+        }
+        self.nesting += 1;
+        let r = self.value_inner(p, s);
+        self.nesting -= 1;
+        r
+    }
+
+    fn value_inner(&mut self, p: &mut Pull<'a>, s: &BytesStart<'a>) -> R<Value> {
+        self.count()?;
+        let name = s.local_name();
+        let name = name.as_ref();
+        match name {
+            "Obj" => return self.object(p, s),
+            "PR" => return Ok(Value::ProgressRecord(Box::new(self.progress(p)?))),
+            "Ref" => {
+                let id = start_attr(s, "RefId").ok_or(ClixmlError::BadAttribute {
+                    element: "Ref",
+                    attribute: "RefId",
+                })?;
+                p.skip()?;
+                let span = self
+                    .objects
+                    .get(id.as_ref())
+                    .map(|s| s.text)
+                    .ok_or_else(|| ClixmlError::UnknownRef {
+                        kind: "object",
+                        id: id.into_owned(),
+                    })?;
+                let mut sub = Pull::new(span, &self.xml, false)?;
+                let root = loop {
+                    if let PullEvent::Start(s) = sub.next()? {
+                        break s;
+                    }
+                };
+                return self.object(&mut sub, &root);
+            }
+            _ => {}
+        }
+        let t = p.text()?;
+        let t = t.as_ref();
+        Ok(match name {
+            "Nil" => Value::Nil,
+            "S" => Value::String(escape::decode(t)),
+            "C" => Value::Char(parse_num("C", t)?),
+            "B" => Value::Bool(parse_bool(t)?),
+            "DT" => Value::DateTime(t.trim().to_string()),
+            "TS" => Value::Duration(t.trim().to_string()),
+            "By" => Value::UInt8(parse_num("By", t)?),
+            "SB" => Value::Int8(parse_num("SB", t)?),
+            "U16" => Value::UInt16(parse_num("U16", t)?),
+            "I16" => Value::Int16(parse_num("I16", t)?),
+            "U32" => Value::UInt32(parse_num("U32", t)?),
+            "I32" => Value::Int32(parse_num("I32", t)?),
+            "U64" => Value::UInt64(parse_num("U64", t)?),
+            "I64" => Value::Int64(parse_num("I64", t)?),
+            "Sg" => Value::Single(parse_f64("Sg", t)? as f32),
+            "Db" => Value::Double(parse_f64("Db", t)?),
+            "D" => Value::Decimal(decimal(t)?),
+            "BA" => Value::Bytes(bytes(t)?),
+            "G" => Value::Guid(Uuid::parse_str(t.trim()).map_err(|_| invalid("G", t))?),
+            "URI" => Value::Uri(escape::decode(t)),
+            "Version" => Value::Version(version(t)?),
+            "XD" => Value::XmlDocument(escape::decode(t)),
+            "SBK" => Value::ScriptBlock(escape::decode(t)),
+            "SS" => Value::SecureString(t.trim().to_string()),
+            other => {
+                return Err(ClixmlError::UnexpectedElement {
+                    element: other.chars().take(64).collect(),
+                    context: "a value position",
+                })
+            }
+        })
+    }
+
+    fn progress(&mut self, p: &mut Pull<'a>) -> R<ProgressRecord> {
+        let mut pr = ProgressRecord::default();
+        let mut saw_av = false;
+        each_child(p, |p, c| {
+            let name = c.local_name();
+            let name = name.as_ref();
+            let t = p.text()?;
+            let t = t.as_ref();
+            match name {
+                "AV" => {
+                    pr.activity = escape::decode(t);
+                    saw_av = true;
+                }
+                "AI" => pr.activity_id = parse_num("AI", t)?,
+                "Nil" => pr.current_operation = None,
+                "S" | "CO" => pr.current_operation = Some(escape::decode(t)),
+                "PI" => pr.parent_activity_id = parse_num("PI", t)?,
+                "PC" => pr.percent_complete = parse_num("PC", t)?,
+                "T" => pr.record_type = t.trim().to_string(),
+                "SR" => pr.seconds_remaining = parse_num("SR", t)?,
+                "SD" => pr.status_description = escape::decode(t),
+                _ => {
+                    return Err(ClixmlError::UnexpectedElement {
+                        element: tag(&c),
+                        context: "<PR>",
+                    })
+                }
+            }
+            Ok(())
+        })?;
+        if !saw_av {
+            return Err(invalid("PR", "missing <AV>"));
+        }
+        Ok(pr)
+    }
+
+    fn properties(&mut self, p: &mut Pull<'a>) -> R<Vec<Property>> {
+        let mut out = Vec::new();
+        each_child(p, |p, c| {
+            let name = escape::decode(start_attr(&c, "N").as_deref().unwrap_or(""));
+            let value = self.value(p, &c)?;
+            out.push(Property { name, value });
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn object(&mut self, p: &mut Pull<'a>, s: &BytesStart<'a>) -> R<Value> {
+        let start = p.last_start();
+        let mut obj = PsObject::default();
+        each_child(p, |p, c| {
+            let name = c.local_name();
+            match name.as_ref() {
+                "TN" => {
+                    let mut names = Vec::new();
+                    each_child(p, |p, t| {
+                        if t.local_name().as_ref() == "T" {
+                            names.push(escape::decode(&p.text()?));
+                        } else {
+                            p.skip()?;
+                        }
+                        Ok(())
+                    })?;
+                    if let Some(id) = start_attr(&c, "RefId") {
+                        self.type_names.insert(id.into_owned(), names.clone());
+                    }
+                    obj.type_names = names;
+                }
+                "TNRef" => {
+                    let id = start_attr(&c, "RefId").ok_or(ClixmlError::BadAttribute {
+                        element: "TNRef",
+                        attribute: "RefId",
+                    })?;
+                    p.skip()?;
+                    obj.type_names =
+                        self.type_names.get(id.as_ref()).cloned().ok_or_else(|| {
+                            ClixmlError::UnknownRef {
+                                kind: "type name",
+                                id: id.into_owned(),
+                            }
+                        })?;
+                }
+                "ToString" => obj.to_string = Some(escape::decode(&p.text()?)),
+                "Props" => obj.adapted = self.properties(p)?,
+                "MS" => obj.extended = self.properties(p)?,
+                "LST" | "STK" | "QUE" | "IE" => {
+                    let kind = match name.as_ref() {
+                        "LST" => ListKind::List,
+                        "STK" => ListKind::Stack,
+                        "QUE" => ListKind::Queue,
+                        _ => ListKind::Enumerable,
+                    };
+                    let mut items = Vec::new();
+                    each_child(p, |p, i| {
+                        items.push(self.value(p, &i)?);
+                        Ok(())
+                    })?;
+                    obj.collection = Some(Collection::List { kind, items });
+                }
+                "DCT" => {
+                    let mut entries = Vec::new();
+                    each_child(p, |p, en| {
+                        if en.local_name().as_ref() != "En" {
+                            return Err(ClixmlError::UnexpectedElement {
+                                element: tag(&en),
+                                context: "<DCT>",
+                            });
+                        }
+                        let mut key = None;
+                        let mut val = None;
+                        each_child(p, |p, k| {
+                            match start_attr(&k, "N").as_deref() {
+                                Some("Key") if key.is_none() => key = Some(self.value(p, &k)?),
+                                Some("Value") if val.is_none() => val = Some(self.value(p, &k)?),
+                                _ => p.skip()?,
+                            }
+                            Ok(())
+                        })?;
+                        let k = key.ok_or(ClixmlError::BadDictionaryEntry("Key"))?;
+                        let v = val.ok_or(ClixmlError::BadDictionaryEntry("Value"))?;
+                        entries.push((k, v));
+                        Ok(())
+                    })?;
+                    obj.collection = Some(Collection::Dictionary(entries));
+                }
+                _ => {
+                    let v = self.value(p, &c)?;
+                    if matches!(v, Value::Object(_)) {
+                        return Err(ClixmlError::UnexpectedElement {
+                            element: tag(&c),
+                            context: "<Obj> content",
+                        });
+                    }
+                    obj.base = Some(v);
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(id) = start_attr(s, "RefId") {
+            let text = p.span_since(start);
+            self.objects.insert(id.into_owned(), Span { text });
+        }
+        Ok(Value::Object(Box::new(obj)))
+    }
+}
+
+fn decimal(t: &str) -> R<String> {
+    let s = t.trim();
+    if s.is_empty()
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'E' | 'e'))
+    {
+        return Err(invalid("D", t));
+    }
+    Ok(s.to_string())
+}
+
+fn bytes(t: &str) -> R<Vec<u8>> {
+    let compact: String = t.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| invalid("BA", t))
+}
+
+fn version(t: &str) -> R<String> {
+    let s = t.trim();
+    if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(invalid("Version", t));
+    }
+    Ok(s.to_string())
 }

@@ -17,7 +17,10 @@ pub mod escape;
 pub mod json;
 pub mod ser;
 
-pub use de::{from_clixml, from_clixml_document, from_clixml_with_limits, ClixmlLimits};
+pub use de::{
+    from_clixml, from_clixml_document, from_clixml_tree_with_limits, from_clixml_with_limits,
+    ClixmlLimits,
+};
 pub use error_record::{CategoryInfo, ErrorRecord, ErrorRecordBuilder};
 pub use ser::{to_clixml, to_clixml_document};
 

@@ -12,7 +12,7 @@ use base64::Engine as _;
 
 use super::fault::{parse_fault, WsManFault};
 use super::ns;
-use crate::exchange::xml::{self, Element, XmlError, XmlLimits};
+use crate::exchange::xml::{Element, XmlError, XmlLimits};
 
 /// Envelope parse errors.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -436,10 +436,12 @@ fn parse_body(body: &Element) -> Result<Body, EnvelopeError> {
 pub struct FaultError(pub Box<WsManFault>);
 
 impl Envelope {
-    /// Parse an envelope from text.
+    /// Parse an envelope from text. Streams through the document (no tree is
+    /// built except for a fault body) and gives the same result as
+    /// [`Envelope::from_element`] on [`crate::exchange::xml::parse`]'s tree, errors included:
+    /// XML errors anywhere win over envelope errors.
     pub fn parse(text: &str) -> Result<Envelope, EnvelopeError> {
-        let root = xml::parse(text, &envelope_limits())?;
-        Self::from_element(&root)
+        stream::parse(text)
     }
 
     /// Parse from an already-built tree.
@@ -472,5 +474,532 @@ impl Envelope {
             Body::Fault(f) => Err(FaultError(Box::new(f))),
             _ => Ok(self),
         }
+    }
+}
+
+/// The streaming envelope parser behind [`Envelope::parse`]. Every helper is
+/// called right after an element's `Start` and consumes the element through
+/// its `End`; envelope-level problems (bad base64, bad numbers) are collected
+/// and reported only once the whole document proved well-formed.
+mod stream {
+    use std::borrow::Cow;
+
+    use quick_xml::events::BytesStart;
+
+    use super::*;
+    use crate::exchange::xml::{start_attr, Pull, PullEvent};
+
+    type X<T> = Result<T, XmlError>;
+
+    fn attr(s: &BytesStart<'_>, name: &str) -> Option<String> {
+        start_attr(s, name).map(Cow::into_owned)
+    }
+
+    fn trimmed(p: &mut Pull<'_>) -> X<String> {
+        Ok(p.text()?.trim().to_string())
+    }
+
+    fn b64_text(t: &str, element: &'static str) -> Result<Vec<u8>, EnvelopeError> {
+        // Payloads almost never carry whitespace: try them as they are, and
+        // only on failure strip whitespace and retry (same result either way).
+        if let Ok(v) = base64::engine::general_purpose::STANDARD.decode(t) {
+            return Ok(v);
+        }
+        let t = t.trim();
+        let owned;
+        let t = if t.bytes().any(|b| b.is_ascii_whitespace()) {
+            owned = t
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect::<String>();
+            owned.as_str()
+        } else {
+            t
+        };
+        base64::engine::general_purpose::STANDARD
+            .decode(t)
+            .map_err(|_| EnvelopeError::BadBase64 { element })
+    }
+
+    /// Keeps the first envelope-level error.
+    #[derive(Default)]
+    struct Errs(Option<EnvelopeError>);
+
+    impl Errs {
+        fn take<T>(&mut self, r: Result<T, EnvelopeError>) -> Option<T> {
+            match r {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    if self.0.is_none() {
+                        self.0 = Some(e);
+                    }
+                    None
+                }
+            }
+        }
+    }
+
+    /// Calls `f` for each child element start of the current element (which
+    /// must consume it), ignoring direct text, until the element's end.
+    fn children<'a>(
+        p: &mut Pull<'a>,
+        mut f: impl FnMut(&mut Pull<'a>, BytesStart<'a>) -> X<()>,
+    ) -> X<()> {
+        let target = p.depth().saturating_sub(1);
+        loop {
+            match p.next()? {
+                PullEvent::Start(s) => f(p, s)?,
+                PullEvent::End if p.depth() == target => return Ok(()),
+                PullEvent::Eof => return Err(XmlError::Unclosed),
+                _ => {}
+            }
+        }
+    }
+
+    /// The text of the first child `ns:name` (others skipped).
+    fn first_child_text(p: &mut Pull<'_>, ns: &str, name: &str) -> X<Option<String>> {
+        let mut out = None;
+        children(p, |p, c| {
+            if out.is_none() && p.is(&c, ns, name) {
+                out = Some(trimmed(p)?);
+                Ok(())
+            } else {
+                p.skip()
+            }
+        })?;
+        Ok(out)
+    }
+
+    pub(super) fn parse(text: &str) -> Result<Envelope, EnvelopeError> {
+        let mut p = Pull::new(text, &envelope_limits(), true)?;
+        let root = loop {
+            if let PullEvent::Start(s) = p.next()? {
+                break s;
+            }
+        };
+        if !p.is(&root, ns::SOAP, "Envelope") {
+            p.skip()?;
+            p.finish()?;
+            return Err(EnvelopeError::NotSoap);
+        }
+        let mut header: Option<Result<Header, EnvelopeError>> = None;
+        let mut body: Option<Result<Body, EnvelopeError>> = None;
+        children(&mut p, |p, c| {
+            if header.is_none() && p.is(&c, ns::SOAP, "Header") {
+                header = Some(parse_header(p)?);
+            } else if body.is_none() && p.is(&c, ns::SOAP, "Body") {
+                body = Some(parse_body(p)?);
+            } else {
+                p.skip()?;
+            }
+            Ok(())
+        })?;
+        p.finish()?;
+        let header = header.transpose()?.unwrap_or_default();
+        let body = body.ok_or(EnvelopeError::NoBody)??;
+        Ok(Envelope { header, body })
+    }
+
+    fn parse_header(p: &mut Pull<'_>) -> X<Result<Header, EnvelopeError>> {
+        let mut out = Header::default();
+        let mut errs = Errs::default();
+        children(p, |p, c| {
+            out.element_names.push(c.local_name().as_ref().to_string());
+            let local = c.local_name();
+            let ns = p.ns(&c).unwrap_or("");
+            match (ns, local.as_ref()) {
+                (ns::ADDRESSING, "Action") => out.action = Some(trimmed(p)?),
+                (ns::ADDRESSING, "To") => out.to = Some(trimmed(p)?),
+                (ns::ADDRESSING, "MessageID") => out.message_id = Some(trimmed(p)?),
+                (ns::ADDRESSING, "RelatesTo") => out.relates_to = Some(trimmed(p)?),
+                (ns::ADDRESSING, "ReplyTo") => {
+                    out.reply_to = first_child_text(p, ns::ADDRESSING, "Address")?;
+                }
+                (ns::WSMAN, "ResourceURI") => out.resource_uri = Some(trimmed(p)?),
+                (ns::WSMAN, "OperationTimeout") => out.operation_timeout = Some(trimmed(p)?),
+                (ns::WSMAN, "MaxEnvelopeSize") => {
+                    let t = p.text()?;
+                    let t = t.trim();
+                    out.max_envelope_size =
+                        errs.take(t.parse().map_err(|_| EnvelopeError::BadValue {
+                            field: "MaxEnvelopeSize",
+                            value: t.chars().take(32).collect(),
+                        }));
+                }
+                (ns::WSMAN, "SelectorSet") => children(p, |p, s| {
+                    if p.is(&s, ns::WSMAN, "Selector") {
+                        let name = attr(&s, "Name").unwrap_or_default();
+                        out.selectors.push((name, trimmed(p)?));
+                        Ok(())
+                    } else {
+                        p.skip()
+                    }
+                })?,
+                (ns::WSMAN, "OptionSet") => children(p, |p, o| {
+                    if p.is(&o, ns::WSMAN, "Option") {
+                        let name = attr(&o, "Name").unwrap_or_default();
+                        let must_comply =
+                            start_attr(&o, "MustComply").map(|v| parse_bool_attr(Some(&v)));
+                        out.options.push(WsOption {
+                            name,
+                            value: trimmed(p)?,
+                            must_comply,
+                        });
+                        Ok(())
+                    } else {
+                        p.skip()
+                    }
+                })?,
+                (ns::WSMAN, "Locale") => {
+                    out.locale = attr(&c, "lang");
+                    p.skip()?;
+                }
+                (ns::WSMV, "DataLocale") => {
+                    out.data_locale = attr(&c, "lang");
+                    p.skip()?;
+                }
+                (ns::WSMV, "SessionId") => out.session_id = Some(trimmed(p)?),
+                (ns::WSMV, "ActivityId") => out.activity_id = Some(trimmed(p)?),
+                _ => p.skip()?,
+            }
+            Ok(())
+        })?;
+        Ok(match errs.0 {
+            Some(e) => Err(e),
+            None => Ok(out),
+        })
+    }
+
+    /// All `rsp:Stream` children of a Send/ReceiveResponse, plus (for
+    /// ReceiveResponse) the first `rsp:CommandState`.
+    fn streams(
+        p: &mut Pull<'_>,
+        stream_errs: &mut Errs,
+        mut state: Option<(&mut Option<CommandState>, &mut Errs)>,
+    ) -> X<Vec<StreamData>> {
+        let mut out = Vec::new();
+        let mut saw_state = false;
+        children(p, |p, c| {
+            if p.is(&c, ns::SHELL, "Stream") {
+                let name = attr(&c, "Name").unwrap_or_default();
+                let command_id = attr(&c, "CommandId");
+                let end = parse_bool_attr(start_attr(&c, "End").as_deref());
+                let t = p.text()?;
+                if let Some(data) = stream_errs.take(b64_text(&t, "Stream")) {
+                    out.push(StreamData {
+                        name,
+                        command_id,
+                        end,
+                        data,
+                    });
+                }
+                return Ok(());
+            }
+            if let Some((cs, errs)) = state.as_mut() {
+                if !saw_state && p.is(&c, ns::SHELL, "CommandState") {
+                    saw_state = true;
+                    let command_id = attr(&c, "CommandId");
+                    let st = attr(&c, "State");
+                    let mut exit: Option<Result<i64, EnvelopeError>> = None;
+                    children(p, |p, e| {
+                        if exit.is_none() && p.is(&e, ns::SHELL, "ExitCode") {
+                            let t = p.text()?;
+                            let t = t.trim();
+                            exit = Some(t.parse::<i64>().map_err(|_| EnvelopeError::BadValue {
+                                field: "ExitCode",
+                                value: t.chars().take(32).collect(),
+                            }));
+                            Ok(())
+                        } else {
+                            p.skip()
+                        }
+                    })?;
+                    let exit_code = match exit {
+                        Some(r) => errs.take(r),
+                        None => None,
+                    };
+                    **cs = Some(CommandState {
+                        command_id,
+                        state: st,
+                        exit_code,
+                    });
+                    return Ok(());
+                }
+            }
+            p.skip()
+        })?;
+        Ok(out)
+    }
+
+    fn shell_info(p: &mut Pull<'_>) -> X<ShellInfo> {
+        let mut out = ShellInfo::default();
+        children(p, |p, c| {
+            let slot = match (p.ns(&c), c.local_name().as_ref()) {
+                (Some(ns::SHELL), "ShellId") => &mut out.shell_id,
+                (Some(ns::SHELL), "ResourceUri") => &mut out.resource_uri,
+                (Some(ns::SHELL), "State") => &mut out.state,
+                (Some(ns::SHELL), "Owner") => &mut out.owner,
+                (Some(ns::SHELL), "InputStreams") => &mut out.input_streams,
+                (Some(ns::SHELL), "OutputStreams") => &mut out.output_streams,
+                _ => return p.skip(),
+            };
+            if slot.is_none() {
+                *slot = Some(trimmed(p)?);
+                Ok(())
+            } else {
+                p.skip()
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// The first `ns:name` child decoded as base64 (`None` if absent).
+    fn first_child_b64(
+        p: &mut Pull<'_>,
+        ns: &str,
+        name: &'static str,
+    ) -> X<Result<Option<Vec<u8>>, EnvelopeError>> {
+        let mut out = None;
+        children(p, |p, c| {
+            if out.is_none() && p.is(&c, ns, name) {
+                out = Some(b64_text(&p.text()?, name));
+                Ok(())
+            } else {
+                p.skip()
+            }
+        })?;
+        Ok(out.transpose())
+    }
+
+    fn parse_body(p: &mut Pull<'_>) -> X<Result<Body, EnvelopeError>> {
+        let mut body: Option<Result<Body, EnvelopeError>> = None;
+        // ResourceCreated: the first rsp:Shell sibling after it.
+        let mut want_shell = false;
+        let mut created_shell: Option<ShellInfo> = None;
+        children(p, |p, first| {
+            if body.is_some() {
+                if want_shell && created_shell.is_none() && p.is(&first, ns::SHELL, "Shell") {
+                    created_shell = Some(shell_info(p)?);
+                    return Ok(());
+                }
+                return p.skip();
+            }
+            let fns = p.ns(&first).unwrap_or("");
+            let b = match (fns, first.local_name().as_ref()) {
+                (ns::SOAP, "Fault") => Ok(Body::Fault(parse_fault(&p.element(&first)?))),
+                (ns::SHELL, "Shell") => {
+                    let shell_id = attr(&first, "ShellId");
+                    let name = attr(&first, "Name");
+                    let mut c = ShellCreate {
+                        shell_id,
+                        name,
+                        ..ShellCreate::default()
+                    };
+                    let mut xml: Option<Result<Vec<u8>, EnvelopeError>> = None;
+                    children(p, |p, e| {
+                        match (p.ns(&e), e.local_name().as_ref()) {
+                            (Some(ns::SHELL), "InputStreams") if c.input_streams.is_none() => {
+                                c.input_streams = Some(trimmed(p)?);
+                            }
+                            (Some(ns::SHELL), "OutputStreams") if c.output_streams.is_none() => {
+                                c.output_streams = Some(trimmed(p)?);
+                            }
+                            (Some(ns::POWERSHELL), "creationXml") if xml.is_none() => {
+                                xml = Some(b64_text(&p.text()?, "creationXml"));
+                            }
+                            _ => p.skip()?,
+                        }
+                        Ok(())
+                    })?;
+                    xml.transpose().map(|x| {
+                        c.creation_xml = x;
+                        Body::CreateShell(c)
+                    })
+                }
+                (ns::TRANSFER, "ResourceCreated") => {
+                    want_shell = true;
+                    let mut address = None;
+                    let mut rp_seen = false;
+                    let mut resource_uri = None;
+                    let mut shell_id = None;
+                    children(p, |p, c| {
+                        if address.is_none() && p.is(&c, ns::ADDRESSING, "Address") {
+                            address = Some(trimmed(p)?);
+                            return Ok(());
+                        }
+                        if rp_seen || !p.is(&c, ns::ADDRESSING, "ReferenceParameters") {
+                            return p.skip();
+                        }
+                        rp_seen = true;
+                        let mut set_seen = false;
+                        children(p, |p, r| {
+                            if resource_uri.is_none() && p.is(&r, ns::WSMAN, "ResourceURI") {
+                                resource_uri = Some(trimmed(p)?);
+                                return Ok(());
+                            }
+                            if set_seen || !p.is(&r, ns::WSMAN, "SelectorSet") {
+                                return p.skip();
+                            }
+                            set_seen = true;
+                            children(p, |p, s| {
+                                if shell_id.is_none()
+                                    && p.is(&s, ns::WSMAN, "Selector")
+                                    && start_attr(&s, "Name").as_deref() == Some("ShellId")
+                                {
+                                    shell_id = Some(trimmed(p)?);
+                                    Ok(())
+                                } else {
+                                    p.skip()
+                                }
+                            })
+                        })
+                    })?;
+                    Ok(Body::Created {
+                        address,
+                        resource_uri,
+                        shell_id,
+                        shell: None,
+                    })
+                }
+                (ns::SHELL, "CommandLine") => {
+                    let command_id = attr(&first, "CommandId");
+                    let mut command = None;
+                    let mut arguments = Vec::new();
+                    children(p, |p, c| {
+                        match (p.ns(&c), c.local_name().as_ref()) {
+                            (Some(ns::SHELL), "Command") if command.is_none() => {
+                                command = Some(p.text()?.into_owned());
+                            }
+                            (Some(ns::SHELL), "Arguments") => {
+                                arguments.push(p.text()?.into_owned());
+                            }
+                            _ => p.skip()?,
+                        }
+                        Ok(())
+                    })?;
+                    Ok(Body::Command {
+                        command_id,
+                        command,
+                        arguments,
+                    })
+                }
+                (ns::SHELL, "CommandResponse") => Ok(Body::CommandResponse {
+                    command_id: first_child_text(p, ns::SHELL, "CommandId")?,
+                }),
+                (ns::SHELL, "Send") => {
+                    let mut errs = Errs::default();
+                    let s = streams(p, &mut errs, None)?;
+                    match errs.0 {
+                        Some(e) => Err(e),
+                        None => Ok(Body::Send(s)),
+                    }
+                }
+                (ns::SHELL, "Receive") => {
+                    let mut out = None;
+                    children(p, |p, d| {
+                        if out.is_none() && p.is(&d, ns::SHELL, "DesiredStream") {
+                            let command_id = attr(&d, "CommandId");
+                            out = Some((trimmed(p)?, command_id));
+                            Ok(())
+                        } else {
+                            p.skip()
+                        }
+                    })?;
+                    let (streams, command_id) = match out {
+                        Some((s, c)) => (Some(s), c),
+                        None => (None, None),
+                    };
+                    Ok(Body::Receive {
+                        streams,
+                        command_id,
+                    })
+                }
+                (ns::SHELL, "ReceiveResponse") => {
+                    let mut errs = Errs::default();
+                    let mut cs_errs = Errs::default();
+                    let mut command_state = None;
+                    let streams = streams(p, &mut errs, Some((&mut command_state, &mut cs_errs)))?;
+                    match errs.0.or(cs_errs.0) {
+                        Some(e) => Err(e),
+                        None => Ok(Body::ReceiveResponse {
+                            streams,
+                            command_state,
+                        }),
+                    }
+                }
+                (ns::SHELL, "Signal") => {
+                    let command_id = attr(&first, "CommandId");
+                    Ok(Body::Signal {
+                        command_id,
+                        code: first_child_text(p, ns::SHELL, "Code")?,
+                    })
+                }
+                (ns::SHELL, "Connect") => first_child_b64(p, ns::POWERSHELL, "connectXml")?
+                    .map(|connect_xml| Body::Connect { connect_xml }),
+                (ns::SHELL, "ConnectResponse") => {
+                    first_child_b64(p, ns::POWERSHELL, "connectResponseXml")?.map(
+                        |connect_response_xml| Body::ConnectResponse {
+                            connect_response_xml,
+                        },
+                    )
+                }
+                (ns::ENUMERATION, "EnumerateResponse") => {
+                    let mut shells = None;
+                    children(p, |p, c| {
+                        if shells.is_none() && p.is(&c, ns::WSMAN, "Items") {
+                            let mut v = Vec::new();
+                            children(p, |p, s| {
+                                if p.is(&s, ns::SHELL, "Shell") {
+                                    v.push(shell_info(p)?);
+                                    Ok(())
+                                } else {
+                                    p.skip()
+                                }
+                            })?;
+                            shells = Some(v);
+                            Ok(())
+                        } else {
+                            p.skip()
+                        }
+                    })?;
+                    Ok(Body::EnumerateResponse(shells.unwrap_or_default()))
+                }
+                (fns, local) => {
+                    let simple = match (fns, local) {
+                        (ns::SHELL, "SendResponse") => Some(Body::SendResponse),
+                        (ns::SHELL, "SignalResponse") => Some(Body::SignalResponse),
+                        (ns::SHELL, "Disconnect") => Some(Body::Disconnect),
+                        (ns::SHELL, "DisconnectResponse") => Some(Body::DisconnectResponse),
+                        (ns::SHELL, "Reconnect") => Some(Body::Reconnect),
+                        (ns::SHELL, "ReconnectResponse") => Some(Body::ReconnectResponse),
+                        (ns::ENUMERATION, "Enumerate") => Some(Body::Enumerate),
+                        _ => None,
+                    };
+                    let b = simple.unwrap_or_else(|| Body::Other {
+                        ns: p.ns(&first).map(str::to_string),
+                        name: local.to_string(),
+                    });
+                    p.skip()?;
+                    Ok(b)
+                }
+            };
+            body = Some(b);
+            Ok(())
+        })?;
+        Ok(match body {
+            None => Ok(Body::Empty),
+            Some(Ok(Body::Created {
+                address,
+                resource_uri,
+                shell_id,
+                ..
+            })) => Ok(Body::Created {
+                address,
+                resource_uri,
+                shell_id,
+                shell: created_shell,
+            }),
+            Some(b) => b,
+        })
     }
 }
