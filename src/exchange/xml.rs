@@ -296,7 +296,7 @@ impl<'a> Pull<'a> {
     }
 
     /// The next event.
-    pub fn next(&mut self) -> Result<PullEvent<'a>, XmlError> {
+    pub fn next_event(&mut self) -> Result<PullEvent<'a>, XmlError> {
         if self.pending_end {
             self.pending_end = false;
             self.close();
@@ -410,7 +410,7 @@ impl<'a> Pull<'a> {
     pub fn skip(&mut self) -> Result<(), XmlError> {
         let target = self.depth.saturating_sub(1);
         while self.depth > target {
-            if let PullEvent::Eof = self.next()? {
+            if let PullEvent::Eof = self.next_event()? {
                 return Err(XmlError::Unclosed);
             }
         }
@@ -424,7 +424,7 @@ impl<'a> Pull<'a> {
         let target = self.depth.saturating_sub(1);
         let mut out: Cow<'a, str> = Cow::Borrowed("");
         loop {
-            match self.next()? {
+            match self.next_event()? {
                 PullEvent::End if self.depth == target => return Ok(out),
                 PullEvent::Text(t) if self.depth == target + 1 => {
                     if out.is_empty() {
@@ -444,7 +444,7 @@ impl<'a> Pull<'a> {
     pub fn element(&mut self, start: &BytesStart<'_>) -> Result<Element, XmlError> {
         let mut stack = vec![self.make_element(start)?];
         loop {
-            match self.next()? {
+            match self.next_event()? {
                 PullEvent::Start(s) => {
                     let el = self.make_element(&s)?;
                     stack.push(el);
@@ -477,7 +477,7 @@ impl<'a> Pull<'a> {
     /// whitespace, comments and processing instructions after the root).
     pub fn finish(&mut self) -> Result<(), XmlError> {
         loop {
-            if let PullEvent::Eof = self.next()? {
+            if let PullEvent::Eof = self.next_event()? {
                 return Ok(());
             }
         }
@@ -563,7 +563,7 @@ fn parse_impl(text: &str, limits: &XmlLimits, resolve: bool) -> Result<Element, 
     let mut p = Pull::new(text, limits, resolve)?;
     loop {
         // Before the root, `next` yields only a Start (or an error).
-        if let PullEvent::Start(s) = p.next()? {
+        if let PullEvent::Start(s) = p.next_event()? {
             let root = p.element(&s)?;
             p.finish()?;
             return Ok(root);

@@ -56,7 +56,7 @@ pub fn from_clixml_with_limits(text: &str, limits: &ClixmlLimits) -> Result<Valu
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let mut p = Pull::new(text, &limits.xml, false)?;
     let root = loop {
-        if let PullEvent::Start(s) = p.next()? {
+        if let PullEvent::Start(s) = p.next_event()? {
             break s;
         }
     };
@@ -429,7 +429,7 @@ fn each_child<'a>(
 ) -> R<()> {
     let target = p.depth().saturating_sub(1);
     loop {
-        match p.next()? {
+        match p.next_event()? {
             PullEvent::Start(s) => f(p, s)?,
             PullEvent::End if p.depth() == target => return Ok(()),
             PullEvent::Eof => return Err(xml::XmlError::Unclosed.into()),
@@ -496,7 +496,7 @@ impl<'a> Stream<'a> {
                     })?;
                 let mut sub = Pull::new(span, &self.xml, false)?;
                 let root = loop {
-                    if let PullEvent::Start(s) = sub.next()? {
+                    if let PullEvent::Start(s) = sub.next_event()? {
                         break s;
                     }
                 };

@@ -547,7 +547,7 @@ mod stream {
     ) -> X<()> {
         let target = p.depth().saturating_sub(1);
         loop {
-            match p.next()? {
+            match p.next_event()? {
                 PullEvent::Start(s) => f(p, s)?,
                 PullEvent::End if p.depth() == target => return Ok(()),
                 PullEvent::Eof => return Err(XmlError::Unclosed),
@@ -573,7 +573,7 @@ mod stream {
     pub(super) fn parse(text: &str) -> Result<Envelope, EnvelopeError> {
         let mut p = Pull::new(text, &envelope_limits(), true)?;
         let root = loop {
-            if let PullEvent::Start(s) = p.next()? {
+            if let PullEvent::Start(s) = p.next_event()? {
                 break s;
             }
         };
