@@ -354,6 +354,13 @@ impl Wizard {
         )
     }
 
+    /// Apply a page's change to the form, then what every form change needs.
+    fn edit(&mut self, change: impl FnOnce(&mut Form)) -> Task<Message> {
+        change(&mut self.form);
+        self.form_changed();
+        Task::none()
+    }
+
     fn form_changed(&mut self) {
         if !self.connect.running {
             self.connect = connect::State::default();
@@ -446,11 +453,9 @@ impl Wizard {
                 self.welcome.existing = existing;
                 Task::none()
             }
-            Message::ServerType(m) => {
-                server_type::update(&mut self.form, m);
-                self.form_changed();
-                Task::none()
-            }
+            Message::ServerType(m) => self.edit(|f| {
+                server_type::update(f, m);
+            }),
             Message::Server(m) => {
                 let ev = server::update(&mut self.form, m);
                 self.form_changed();
@@ -467,26 +472,18 @@ impl Wizard {
                 Task::none()
             }
             Message::CaFilePicked(None) => Task::none(),
-            Message::Proxy(m) => {
-                proxy::update(&mut self.form, m);
-                self.form_changed();
-                Task::none()
-            }
-            Message::ServiceAccount(m) => {
-                service_account::update(&mut self.form, m);
-                self.form_changed();
-                Task::none()
-            }
-            Message::Notification(m) => {
-                notification::update(&mut self.form, m);
-                self.form_changed();
-                Task::none()
-            }
-            Message::Options(m) => {
-                options::update(&mut self.form, m);
-                self.form_changed();
-                Task::none()
-            }
+            Message::Proxy(m) => self.edit(|f| {
+                proxy::update(f, m);
+            }),
+            Message::ServiceAccount(m) => self.edit(|f| {
+                service_account::update(f, m);
+            }),
+            Message::Notification(m) => self.edit(|f| {
+                notification::update(f, m);
+            }),
+            Message::Options(m) => self.edit(|f| {
+                options::update(f, m);
+            }),
             Message::Connect(m) => {
                 let finished = matches!(m, connect::Message::Finished(_));
                 let ev = self.connect.update(m);
