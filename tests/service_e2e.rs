@@ -500,3 +500,21 @@ fn service_commands_drive_systemctl() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("systemd is not running"));
     }
 }
+
+/// A service that finds no password (stored by another account, or never): every sync fails
+/// with what is missing, where it looked, and how to store it as the service's account.
+#[test]
+fn missing_password_is_named_with_the_fix() {
+    let org = Org::with("cas01.contoso.com", "CONTOSO\\svc", "pw", None);
+    org.ok(&["config", "clear-password", "service-account"]);
+    let svc = org.start_service();
+    let out = org.run(&["sync", "--full"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no password for the service account in file")
+            && err.contains("config set-password service-account"),
+        "{err}"
+    );
+    assert!(svc.terminate() < Duration::from_secs(5));
+}

@@ -65,6 +65,17 @@ fn build_engine(loc: &ConfigLocation, cfg: &ConnectorConfig) -> Result<Engine, S
         .store
         .get(SecretKind::ServiceAccount)
         .map_err(|e| e.to_string())?;
+    if service.is_none() && cfg.service_account.user.is_some() {
+        // The usual cause: the password was stored by another account (OS vaults are per
+        // account; a Windows service runs as LocalSystem) than the one this process runs as.
+        return Err(format!(
+            "cannot sync: no password for the service account in {} as seen by the account this \
+             service runs as; store it as that account: `eas-connector --org {} config \
+             set-password service-account` (on Windows from a LocalSystem prompt, e.g. `psexec -s`)",
+            opened.store.describe(SecretKind::ServiceAccount),
+            loc.org()
+        ));
+    }
     let proxy = if cfg.proxy.enabled && cfg.proxy.use_credentials {
         opened
             .store
