@@ -193,56 +193,7 @@ impl<'a> Decoder<'a> {
 
     fn value_inner(&mut self, el: &'a Element) -> Result<Value, ClixmlError> {
         self.count(1)?;
-        let t = el.text.as_str();
         Ok(match el.name.as_str() {
-            "Nil" => Value::Nil,
-            "S" => Value::String(escape::decode(t)),
-            "C" => Value::Char(parse_num("C", t)?),
-            "B" => Value::Bool(parse_bool(t)?),
-            "DT" => Value::DateTime(t.trim().to_string()),
-            "TS" => Value::Duration(t.trim().to_string()),
-            "By" => Value::UInt8(parse_num("By", t)?),
-            "SB" => Value::Int8(parse_num("SB", t)?),
-            "U16" => Value::UInt16(parse_num("U16", t)?),
-            "I16" => Value::Int16(parse_num("I16", t)?),
-            "U32" => Value::UInt32(parse_num("U32", t)?),
-            "I32" => Value::Int32(parse_num("I32", t)?),
-            "U64" => Value::UInt64(parse_num("U64", t)?),
-            "I64" => Value::Int64(parse_num("I64", t)?),
-            // f32 via f64 keeps INF/NaN handling in one place.
-            "Sg" => Value::Single(parse_f64("Sg", t)? as f32),
-            "Db" => Value::Double(parse_f64("Db", t)?),
-            "D" => {
-                let s = t.trim();
-                if s.is_empty()
-                    || !s
-                        .chars()
-                        .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'E' | 'e'))
-                {
-                    return Err(invalid("D", t));
-                }
-                Value::Decimal(s.to_string())
-            }
-            "BA" => {
-                let compact: String = t.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-                Value::Bytes(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(compact.as_bytes())
-                        .map_err(|_| invalid("BA", t))?,
-                )
-            }
-            "G" => Value::Guid(Uuid::parse_str(t.trim()).map_err(|_| invalid("G", t))?),
-            "URI" => Value::Uri(escape::decode(t)),
-            "Version" => {
-                let s = t.trim();
-                if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                    return Err(invalid("Version", t));
-                }
-                Value::Version(s.to_string())
-            }
-            "XD" => Value::XmlDocument(escape::decode(t)),
-            "SBK" => Value::ScriptBlock(escape::decode(t)),
-            "SS" => Value::SecureString(t.trim().to_string()),
             "PR" => Value::ProgressRecord(Box::new(self.progress(el)?)),
             "Obj" => self.object(el)?,
             "Ref" => {
@@ -255,12 +206,7 @@ impl<'a> Decoder<'a> {
                 // value; every value it yields is counted against the cap.
                 self.object(target)?
             }
-            other => {
-                return Err(ClixmlError::UnexpectedElement {
-                    element: other.chars().take(64).collect(),
-                    context: "a value position",
-                })
-            }
+            other => primitive(other, &el.text)?,
         })
     }
 
@@ -269,25 +215,12 @@ impl<'a> Decoder<'a> {
         let mut saw_av = false;
         for c in &el.children {
             let t = c.text.as_str();
-            match c.name.as_str() {
-                "AV" => {
-                    pr.activity = escape::decode(t);
-                    saw_av = true;
-                }
-                "AI" => pr.activity_id = parse_num("AI", t)?,
-                "Nil" => pr.current_operation = None,
-                "S" | "CO" => pr.current_operation = Some(escape::decode(t)),
-                "PI" => pr.parent_activity_id = parse_num("PI", t)?,
-                "PC" => pr.percent_complete = parse_num("PC", t)?,
-                "T" => pr.record_type = t.trim().to_string(),
-                "SR" => pr.seconds_remaining = parse_num("SR", t)?,
-                "SD" => pr.status_description = escape::decode(t),
-                other => {
-                    return Err(ClixmlError::UnexpectedElement {
-                        element: other.chars().take(64).collect(),
-                        context: "<PR>",
-                    })
-                }
+            saw_av |= c.name == "AV";
+            if !progress_field(&mut pr, &c.name, t)? {
+                return Err(ClixmlError::UnexpectedElement {
+                    element: c.name.chars().take(64).collect(),
+                    context: "<PR>",
+                });
             }
         }
         if !saw_av {
@@ -505,39 +438,7 @@ impl<'a> Stream<'a> {
             _ => {}
         }
         let t = p.text()?;
-        let t = t.as_ref();
-        Ok(match name {
-            "Nil" => Value::Nil,
-            "S" => Value::String(escape::decode(t)),
-            "C" => Value::Char(parse_num("C", t)?),
-            "B" => Value::Bool(parse_bool(t)?),
-            "DT" => Value::DateTime(t.trim().to_string()),
-            "TS" => Value::Duration(t.trim().to_string()),
-            "By" => Value::UInt8(parse_num("By", t)?),
-            "SB" => Value::Int8(parse_num("SB", t)?),
-            "U16" => Value::UInt16(parse_num("U16", t)?),
-            "I16" => Value::Int16(parse_num("I16", t)?),
-            "U32" => Value::UInt32(parse_num("U32", t)?),
-            "I32" => Value::Int32(parse_num("I32", t)?),
-            "U64" => Value::UInt64(parse_num("U64", t)?),
-            "I64" => Value::Int64(parse_num("I64", t)?),
-            "Sg" => Value::Single(parse_f64("Sg", t)? as f32),
-            "Db" => Value::Double(parse_f64("Db", t)?),
-            "D" => Value::Decimal(decimal(t)?),
-            "BA" => Value::Bytes(bytes(t)?),
-            "G" => Value::Guid(Uuid::parse_str(t.trim()).map_err(|_| invalid("G", t))?),
-            "URI" => Value::Uri(escape::decode(t)),
-            "Version" => Value::Version(version(t)?),
-            "XD" => Value::XmlDocument(escape::decode(t)),
-            "SBK" => Value::ScriptBlock(escape::decode(t)),
-            "SS" => Value::SecureString(t.trim().to_string()),
-            other => {
-                return Err(ClixmlError::UnexpectedElement {
-                    element: other.chars().take(64).collect(),
-                    context: "a value position",
-                })
-            }
-        })
+        primitive(name, t.as_ref())
     }
 
     fn progress(&mut self, p: &mut Pull<'a>) -> R<ProgressRecord> {
@@ -548,25 +449,12 @@ impl<'a> Stream<'a> {
             let name = name.as_ref();
             let t = p.text()?;
             let t = t.as_ref();
-            match name {
-                "AV" => {
-                    pr.activity = escape::decode(t);
-                    saw_av = true;
-                }
-                "AI" => pr.activity_id = parse_num("AI", t)?,
-                "Nil" => pr.current_operation = None,
-                "S" | "CO" => pr.current_operation = Some(escape::decode(t)),
-                "PI" => pr.parent_activity_id = parse_num("PI", t)?,
-                "PC" => pr.percent_complete = parse_num("PC", t)?,
-                "T" => pr.record_type = t.trim().to_string(),
-                "SR" => pr.seconds_remaining = parse_num("SR", t)?,
-                "SD" => pr.status_description = escape::decode(t),
-                _ => {
-                    return Err(ClixmlError::UnexpectedElement {
-                        element: tag(&c),
-                        context: "<PR>",
-                    })
-                }
+            saw_av |= name == "AV";
+            if !progress_field(&mut pr, name, t)? {
+                return Err(ClixmlError::UnexpectedElement {
+                    element: tag(&c),
+                    context: "<PR>",
+                });
             }
             Ok(())
         })?;
@@ -684,6 +572,61 @@ impl<'a> Stream<'a> {
         }
         Ok(Value::Object(Box::new(obj)))
     }
+}
+
+/// A primitive value (every element that holds only text), the same for the tree and the
+/// streaming decoder; anything else is an unexpected element.
+fn primitive(name: &str, t: &str) -> R<Value> {
+    Ok(match name {
+        "Nil" => Value::Nil,
+        "S" => Value::String(escape::decode(t)),
+        "C" => Value::Char(parse_num("C", t)?),
+        "B" => Value::Bool(parse_bool(t)?),
+        "DT" => Value::DateTime(t.trim().to_string()),
+        "TS" => Value::Duration(t.trim().to_string()),
+        "By" => Value::UInt8(parse_num("By", t)?),
+        "SB" => Value::Int8(parse_num("SB", t)?),
+        "U16" => Value::UInt16(parse_num("U16", t)?),
+        "I16" => Value::Int16(parse_num("I16", t)?),
+        "U32" => Value::UInt32(parse_num("U32", t)?),
+        "I32" => Value::Int32(parse_num("I32", t)?),
+        "U64" => Value::UInt64(parse_num("U64", t)?),
+        "I64" => Value::Int64(parse_num("I64", t)?),
+        // f32 via f64 keeps INF/NaN handling in one place.
+        "Sg" => Value::Single(parse_f64("Sg", t)? as f32),
+        "Db" => Value::Double(parse_f64("Db", t)?),
+        "D" => Value::Decimal(decimal(t)?),
+        "BA" => Value::Bytes(bytes(t)?),
+        "G" => Value::Guid(Uuid::parse_str(t.trim()).map_err(|_| invalid("G", t))?),
+        "URI" => Value::Uri(escape::decode(t)),
+        "Version" => Value::Version(version(t)?),
+        "XD" => Value::XmlDocument(escape::decode(t)),
+        "SBK" => Value::ScriptBlock(escape::decode(t)),
+        "SS" => Value::SecureString(t.trim().to_string()),
+        other => {
+            return Err(ClixmlError::UnexpectedElement {
+                element: other.chars().take(64).collect(),
+                context: "a value position",
+            })
+        }
+    })
+}
+
+/// One child of `<PR>` into `pr`; `Ok(false)` for a name a progress record does not have.
+fn progress_field(pr: &mut ProgressRecord, name: &str, t: &str) -> R<bool> {
+    match name {
+        "AV" => pr.activity = escape::decode(t),
+        "AI" => pr.activity_id = parse_num("AI", t)?,
+        "Nil" => pr.current_operation = None,
+        "S" | "CO" => pr.current_operation = Some(escape::decode(t)),
+        "PI" => pr.parent_activity_id = parse_num("PI", t)?,
+        "PC" => pr.percent_complete = parse_num("PC", t)?,
+        "T" => pr.record_type = t.trim().to_string(),
+        "SR" => pr.seconds_remaining = parse_num("SR", t)?,
+        "SD" => pr.status_description = escape::decode(t),
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 fn decimal(t: &str) -> R<String> {
