@@ -168,36 +168,27 @@ impl SspiAuth {
             .map(|t| vec![SecurityBuffer::new(t, BufferType::Token)])
             .unwrap_or_default();
         let has_input = !input_bufs.is_empty();
+        // The same call on either context type (they share no trait object).
+        macro_rules! step {
+            ($ctx:expr, $handle:expr) => {{
+                let mut builder = $ctx
+                    .initialize_security_context()
+                    .with_credentials_handle($handle)
+                    .with_context_requirements(flags)
+                    .with_target_data_representation(DataRepresentation::Native)
+                    .with_target_name(&target)
+                    .with_output(&mut output);
+                if has_input {
+                    builder = builder.with_input(&mut input_bufs);
+                }
+                $ctx.initialize_security_context_impl(&mut builder)
+                    .and_then(|mut g| g.resolve_to_result())
+            }};
+        }
         let result = match self.ctx.as_mut() {
             None => return Err(AuthError("NTLM context missing (internal error)".into())),
-            Some(Context::Ntlm(ctx, handle)) => {
-                let mut builder = ctx
-                    .initialize_security_context()
-                    .with_credentials_handle(handle)
-                    .with_context_requirements(flags)
-                    .with_target_data_representation(DataRepresentation::Native)
-                    .with_target_name(&target)
-                    .with_output(&mut output);
-                if has_input {
-                    builder = builder.with_input(&mut input_bufs);
-                }
-                ctx.initialize_security_context_impl(&mut builder)
-                    .and_then(|mut g| g.resolve_to_result())
-            }
-            Some(Context::Negotiate(ctx, handle)) => {
-                let mut builder = ctx
-                    .initialize_security_context()
-                    .with_credentials_handle(handle)
-                    .with_context_requirements(flags)
-                    .with_target_data_representation(DataRepresentation::Native)
-                    .with_target_name(&target)
-                    .with_output(&mut output);
-                if has_input {
-                    builder = builder.with_input(&mut input_bufs);
-                }
-                ctx.initialize_security_context_impl(&mut builder)
-                    .and_then(|mut g| g.resolve_to_result())
-            }
+            Some(Context::Ntlm(ctx, handle)) => step!(ctx, handle),
+            Some(Context::Negotiate(ctx, handle)) => step!(ctx, handle),
         };
         let result = result.map_err(|e| self.fail(what, e))?;
         self.complete = result.status == sspi::SecurityStatus::Ok;
