@@ -218,19 +218,18 @@ fn text(el: Option<&Element>) -> Option<String> {
 }
 
 fn b64(el: &Element, element: &'static str) -> Result<Vec<u8>, EnvelopeError> {
-    let t = el.text.trim();
-    let owned;
-    let t = if t.bytes().any(|b| b.is_ascii_whitespace()) {
-        owned = t
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect::<String>();
-        owned.as_str()
-    } else {
-        t
-    };
+    b64_text(&el.text, element)
+}
+
+fn b64_text(t: &str, element: &'static str) -> Result<Vec<u8>, EnvelopeError> {
+    // Payloads almost never carry whitespace: try them as they are, and only on failure strip
+    // whitespace and retry (same result either way).
+    if let Ok(v) = base64::engine::general_purpose::STANDARD.decode(t) {
+        return Ok(v);
+    }
+    let compact: String = t.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
-        .decode(t)
+        .decode(compact)
         .map_err(|_| EnvelopeError::BadBase64 { element })
 }
 
@@ -497,28 +496,6 @@ mod stream {
 
     fn trimmed(p: &mut Pull<'_>) -> X<String> {
         Ok(p.text()?.trim().to_string())
-    }
-
-    fn b64_text(t: &str, element: &'static str) -> Result<Vec<u8>, EnvelopeError> {
-        // Payloads almost never carry whitespace: try them as they are, and
-        // only on failure strip whitespace and retry (same result either way).
-        if let Ok(v) = base64::engine::general_purpose::STANDARD.decode(t) {
-            return Ok(v);
-        }
-        let t = t.trim();
-        let owned;
-        let t = if t.bytes().any(|b| b.is_ascii_whitespace()) {
-            owned = t
-                .chars()
-                .filter(|c| !c.is_ascii_whitespace())
-                .collect::<String>();
-            owned.as_str()
-        } else {
-            t
-        };
-        base64::engine::general_purpose::STANDARD
-            .decode(t)
-            .map_err(|_| EnvelopeError::BadBase64 { element })
     }
 
     /// Keeps the first envelope-level error.
