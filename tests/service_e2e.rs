@@ -418,10 +418,15 @@ fn failing_sync_is_reported_and_stop_is_clean() {
         .output()
         .unwrap();
     let reply = String::from_utf8_lossy(&reply.stdout);
-    assert!(
-        reply.contains("reloaded") || reply.contains("skip"),
-        "{reply}"
-    );
+    if reply.trim() == "skip" {
+        // No socat: fine for a quick local run, a failure where peers are required.
+        assert!(
+            std::env::var("EAS_TEST_PEERS").as_deref() != Ok("1"),
+            "socat is required (Debian package socat); scripts/test installs it"
+        );
+    } else {
+        assert!(reply.contains("reloaded"), "{reply}");
+    }
     let took = svc.terminate();
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert_eq!(org.status()["state"], "stopped");
