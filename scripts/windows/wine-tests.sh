@@ -43,10 +43,17 @@ for tool in Xvfb xdotool import convert; do
   command -v "$tool" >/dev/null \
     || { echo "wine-tests: $tool missing: apt-get install xvfb xdotool imagemagick" >&2; exit 1; }
 done
-# The lab runs on Linux: the project's own debug build (cargo is a no-op when it is fresh).
-(cd "$root" && cargo build -j2 --locked --quiet --bin eas-connector) \
-  || { echo "wine-tests: building the Linux eas-connector for the lab failed" >&2; exit 1; }
-linux_exe="$root/target/debug/eas-connector"
+# The lab runs on Linux. scripts/test passes the eas-connector its `cargo test` built
+# (EAS_LAB_EXE); run alone, this builds one. `cargo build` resolves features without the
+# dev-dependencies, so after `cargo test` it is not a no-op: it compiles every dependency again.
+if [ -n "${EAS_LAB_EXE:-}" ]; then
+  linux_exe=$EAS_LAB_EXE
+  [ -x "$linux_exe" ] || { echo "wine-tests: EAS_LAB_EXE=$linux_exe is not an executable" >&2; exit 1; }
+else
+  (cd "$root" && cargo build -j2 --locked --quiet --bin eas-connector) \
+    || { echo "wine-tests: building the Linux eas-connector for the lab failed" >&2; exit 1; }
+  linux_exe="$root/target/debug/eas-connector"
+fi
 
 "$here/wine-prefix.sh" --quiet
 export WINEPREFIX="${EAS_WINEPREFIX:-$HOME/.cache/eas-connector/wineprefix}"
