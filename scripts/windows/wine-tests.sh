@@ -145,6 +145,13 @@ expect_match "VERSIONINFO FileDescription" "^FileDescription=EAS Connector - " "
 expect_match "VERSIONINFO FileVersion/ProductVersion = Cargo.toml" "^ProductVersion=$version$" "$vi"
 expect_match "VERSIONINFO fixed file version $vmaj.$vmin.$vpat.0" "^FixedFileVersion=$vmaj\.$vmin\.$vpat\.0$" "$vi"
 expect_match "icon embedded (ExtractIconExW counts 1)" "^Icons=1$" "$vi"
+# The Event Log message table, read back from the PE file: a "%1" message for every event ID of
+# src/logging/event_ids.in (the Event Viewer formats the service's events with it).
+want_ids=$(sed -n 's/^pub const [A-Z_]*: u32 = \([0-9]*\);.*/\1/p' "$root/src/logging/event_ids.in" | sort -n | tr '\n' ' ')
+table=$(python3 "$here/pe-messagetable.py" "$exe" 2>&1) || true
+expect_eq "MESSAGETABLE: exactly the event IDs of event_ids.in ($want_ids)" "$want_ids" \
+  "$(awk -F'\t' '{ print $1 }' <<<"$table" | sort -n | tr '\n' ' ')"
+expect_eq "… each message is \"%1\" (the event's own text)" "" "$(awk -F'\t' '$2 != "%1"' <<<"$table")"
 
 echo "== configuration"
 out=$(w "$exe" config path 2>&1) || true
@@ -193,8 +200,11 @@ expect_match "config set-password service-account (stdin) stores in Credential M
 out=$(w "$exe" --org winetest config show 2>&1) || true
 expect_match "config show: 'Passwords are kept in: Windows Credential Manager'" \
   '^Passwords are kept in: Windows Credential Manager$' "$out"
-expect_match "config show: service account password stored" \
-  '^  service account password +stored — Windows Credential Manager, service "EAS Connector", account "winetest/service-account"$' "$out"
+expect_match "config show: service account password stored, with the service's copy" \
+  '^  service account password +stored — Windows Credential Manager, service "EAS Connector", account "winetest/service-account"; the service.s copy: file C:\\ProgramData\\EAS Connector\\winetest\\Secrets\\ConnectorSecrets\.dpapi \(DPAPI machine scope' "$out"
+copy_file="$PD/winetest/Secrets/ConnectorSecrets.dpapi"
+expect_match "the service's copy holds the password, DPAPI-encrypted (base64 blob under its key)" \
+  '^ *"service-account": "[A-Za-z0-9+/]{40,}={0,2}"' "$(cat "$copy_file" 2>/dev/null)"
 expect_match "credential present in wine's store (CredWriteW: Generic 'winetest/service-account.EAS Connector')" \
   'Generic: winetest/service-account\.EAS Connector$' "$(w reg query "$CRED_KEY" 2>&1)"
 leaks=$(python3 - "$pw" "$PD/winetest" <<'EOF'
@@ -217,6 +227,18 @@ expect_match "config show then says 'not stored'" '^  service account password +
   "$(w "$exe" --org winetest config show 2>&1)"
 expect_no_match "credential gone from wine's store" 'winetest/service-account\.EAS Connector' \
   "$(w reg query "$CRED_KEY" 2>&1)"
+expect_no_match "… and from the service's copy" 'service-account' "$(cat "$copy_file" 2>/dev/null)"
+
+echo "== the Windows Event Log"
+# wine's ReportEventW is a stub that prints what it is given on its debug channels: the source
+# (RegisterEventSourceW), the type and ID (ReportEventW's fixme) and the text (trace:eventlog).
+note="Wine event $RANDOM$RANDOM"
+out=$(WINEDEBUG=-all,fixme+advapi,trace+eventlog wine "$exe" --org winetest diag event-log --message "$note" 2>&1 | tr -d '\r') || true
+expect_match "diag event-log: says where it wrote" \
+  "^wrote event 1000 \(information\) to the Application log, source 'EAS Connector \(winetest\)'$" "$out"
+expect_match "… RegisterEventSourceW with the org's source" 'RegisterEventSourceW \((NULL|\(null\)),L"EAS Connector \(winetest\)"\)' "$out"
+expect_match "… ReportEventW: information (0x0004), event ID 1000 (0x000003e8)" 'ReportEventW \([0-9A-Fa-f]+,0x0004,0x0000,0x000003e8,' "$out"
+expect_match "… with the text" "trace:eventlog:ReportEventW L\"$note\"" "$out"
 
 echo "== config purge"
 printf 'Purge-pw-%s\n' "$RANDOM" | wine "$exe" --org winetest config set-password service-account >/dev/null 2>&1 || true
@@ -279,6 +301,13 @@ expect_eq "the lab passwords (${#lab_pw[@]}) are in no file under ProgramData\\E
 rc=$(ec "$tmp/validate.out" "$exe" --org winelab validate)
 expect_eq "validate against the lab: exit 0" "0" "$rc"
 expect_no_match "validate: no check failed" '✘' "$(cat "$tmp/validate.out")"
+# The service runs as LocalSystem, whose Credential Manager is not the admin's. wine has one
+# account, so take the admin's entries away: the service below must sync with its DPAPI copy.
+for kind in service-account notification-account; do
+  wine reg delete "$CRED_KEY\\Generic: winelab/$kind.EAS Connector" /f >/dev/null 2>&1 || true
+done
+expect_no_match "the admin's Credential Manager entries for winelab are gone (as LocalSystem sees it)" \
+  'winelab/' "$(w reg query "$CRED_KEY" 2>&1)"
 
 # One wine session (a batch file run by one `cmd /c`): wine ends the session, and the service
 # with it, when its last ordinary process exits. Markers "==step" split the output.
@@ -288,6 +317,8 @@ set EXE=$(winpath "$exe")
 echo ==install
 "%EXE%" --org winelab service install
 echo rc=%ERRORLEVEL%
+echo ==event-source
+reg query "HKLM\\System\\CurrentControlSet\\Services\\EventLog\\Application\\EAS Connector (winelab)"
 echo ==wait
 set n=0
 :wait
@@ -308,9 +339,15 @@ echo ==uninstall
 echo rc=%ERRORLEVEL%
 echo ==sc-query-after
 sc query EasConnector\$winelab
+echo ==event-source-after
+reg query "HKLM\\System\\CurrentControlSet\\Services\\EventLog\\Application\\EAS Connector (winelab)"
 echo ==end
 EOF
-wine cmd /c "$(winpath "$tmp/service.bat")" </dev/null 2>&1 | tr -d '\r' >"$tmp/service.out" || true
+# trace+eventlog: the session's processes (the service among them) print what they report to
+# the Event Log; the lines land in whichever section was running, so they are read from all.
+# A fresh session, so that services.exe (and the service it starts) has this WINEDEBUG too.
+timeout 60 wineserver -w || true
+WINEDEBUG=-all,trace+eventlog wine cmd /c "$(winpath "$tmp/service.bat")" </dev/null 2>&1 | tr -d '\r' >"$tmp/service.out" || true
 # section NAME: the lines between ==NAME and the next ==marker.
 section() { awk -v s="==$1" '/^==/ { on = ($0 == s); next } on' "$tmp/service.out"; }
 # shellcheck disable=SC2016  # literal backquotes / dollar, not expansions
@@ -327,6 +364,14 @@ expect_match "… exit 0" '^rc=0$' "$(section sync)"
 # shellcheck disable=SC2016  # literal backquotes / dollar, not expansions
 expect_match "service uninstall: removed, exit 0" '^removed EasConnector\$winelab$' "$(section uninstall)"
 expect_no_match "sc query afterwards: the service is gone" 'RUNNING|STOPPED' "$(section sc-query-after)"
+expect_match "service install registered the Event Log source: EventMessageFile = the exe" \
+  'EventMessageFile +REG_EXPAND_SZ +.*eas-connector\.exe$' "$(section event-source)"
+expect_match "… TypesSupported = 7 (error, warning, information)" 'TypesSupported +REG_DWORD +0x7$' "$(section event-source)"
+expect_no_match "service uninstall removed the source" 'EventMessageFile' "$(section event-source-after)"
+events=$(grep 'trace:eventlog:ReportEventW' "$tmp/service.out" || true)
+expect_match "the service reported 'service started' to the Event Log" 'ReportEventW L"service started' "$events"
+expect_match "… the full sync, with its device count" 'ReportEventW L"sync finished.*devices: 20' "$events"
+expect_match "… and 'service stopped' at uninstall" 'ReportEventW L"service stopped' "$events"
 expect_match "the service's status file records the full sync" '"devices": ?20' \
   "$(cat "$PD/winelab/ServiceStatus.json" 2>/dev/null)"
 [ "$T_FAILED" -eq 0 ] || { echo "--- service session output:"; sed 's/^/    /' "$tmp/service.out"; }

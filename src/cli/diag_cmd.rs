@@ -4,6 +4,10 @@
 //! list of request/response SOAP strings, or one SOAP envelope) and prints every PSRP message
 //! in it; `--json` prints one JSON object per message. Exit 0 only when every envelope and
 //! fragment decoded. It only reads the file it is given.
+//!
+//! `event-log` writes one test event through the org's Windows Event Log source, the way the
+//! service writes its own, so an admin (or a monitoring rule being set up) can see where the
+//! service's events land. It writes nothing else.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,7 +16,9 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use super::Outcome;
+use crate::config::ConfigLocation;
 use crate::exchange::capture::decode_capture;
+use crate::logging::eventlog;
 
 #[derive(Debug, Subcommand)]
 pub enum DiagCommand {
@@ -27,6 +33,16 @@ pub enum DiagCommand {
         #[arg(long)]
         full: bool,
     },
+    /// Write a test event (ID 1000, information) to the Windows Application log under this
+    /// organization's source, "EAS Connector (<org>)"; `service install` registers the source.
+    EventLog {
+        /// The event's text.
+        #[arg(
+            long,
+            default_value = "EAS Connector test event: the Event Log source works."
+        )]
+        message: String,
+    },
 }
 
 /// A one-line summary of a decoded object, at most `max` characters.
@@ -40,8 +56,36 @@ fn summary(v: &serde_json::Value, max: usize) -> String {
     }
 }
 
-pub(super) fn run(cmd: DiagCommand) -> anyhow::Result<Outcome> {
+pub(super) fn run(cmd: DiagCommand, loc: &ConfigLocation) -> anyhow::Result<Outcome> {
     match cmd {
+        DiagCommand::EventLog { message } => {
+            let source = eventlog::source_name(loc.org());
+            let Some(sink) = eventlog::platform_sink(&source) else {
+                anyhow::bail!(
+                    "diag event-log: this platform has no Windows Event Log; the service logs to \
+                     its log files and, under systemd, to the journal (journalctl -u \
+                     eas-connector@{}.service)",
+                    loc.org()
+                );
+            };
+            sink.report(
+                eventlog::EventKind::Information,
+                eventlog::ids::INFORMATION,
+                &message,
+            )
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "diag event-log: writing to the Application log as '{source}' failed: {e}; \
+                     run `eas-connector --org {} service install` elevated to register the source",
+                    loc.org()
+                )
+            })?;
+            println!(
+                "wrote event {} (information) to the Application log, source '{source}'",
+                eventlog::ids::INFORMATION
+            );
+            Ok(Outcome::Success)
+        }
         DiagCommand::DecodeWsman { file, json, full } => {
             let text = std::fs::read_to_string(&file).with_context(|| {
                 format!(

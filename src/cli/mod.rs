@@ -146,12 +146,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         dir: log_to_file.then(|| loc.logs_dir()),
         stderr_level: Some(stderr_level(cli.verbose).to_string()),
         rotation: RotationPolicy::default(),
+        event_source: matches!(cli.command, Command::Run)
+            .then(|| logging::eventlog::source_name(loc.org())),
     })?;
     match cli.command {
         Command::Config(c) => config_cmd::run(c, &loc),
         Command::Configure(a) => configure_cmd::run(a, &loc),
         Command::Lab(a) => lab_cmd::run(a),
-        Command::Diag(d) => diag_cmd::run(d),
+        Command::Diag(d) => diag_cmd::run(d, &loc),
         Command::Validate(v) => validate_cmd::run(v, &loc),
         Command::Service(s) => service_cmd::service(s, &loc, cli.config_dir.as_deref()),
         Command::Run => service_cmd::run(&loc),

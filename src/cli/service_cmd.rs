@@ -14,6 +14,7 @@ use serde_json::json;
 use super::Outcome;
 use crate::config::{ConfigFile, ConfigLocation};
 use crate::engine::SyncKind;
+use crate::secrets;
 use crate::service::control::{self, ControlError, Reply, Request};
 use crate::service::status::{self, Status, SyncRecord};
 use crate::service::{platform_manager, InstallSpec, ServiceError, ServiceState};
@@ -91,6 +92,12 @@ pub(super) fn service(
                 exe: std::env::current_exe().context("where is this program?")?,
                 config_dir: absolute_config_dir(config_dir)?,
             };
+            let shared = secrets::share_with_service(loc)
+                .context("the passwords could not be made readable by the service")?;
+            if !shared.is_empty() {
+                let labels: Vec<_> = shared.iter().map(|k| k.label()).collect();
+                println!("copied for the service: {}", labels.join(", "));
+            }
             m.install(org, &spec)?;
             tracing::info!(service = %name, "service installed");
             println!("installed and started {name} ({})", m.describe());

@@ -6,6 +6,7 @@
 //! logs). This module must never be handed a secret: callers log field names and outcomes, and
 //! [`crate::secrets::Secret`] has no `Display` and a redacted `Debug`.
 
+pub mod eventlog;
 mod rotate;
 
 use std::path::PathBuf;
@@ -30,6 +31,9 @@ pub struct LogSettings {
     /// Level for stderr; `None` for no stderr output.
     pub stderr_level: Option<String>,
     pub rotation: RotationPolicy,
+    /// Windows Event Log source for the service's notable events ([`eventlog`]); `None` for
+    /// command-line runs, and ignored where the platform has no Event Log.
+    pub event_source: Option<String>,
 }
 
 /// Why logging could not start.
@@ -88,9 +92,15 @@ pub fn init(settings: &LogSettings) -> Result<(), LoggingError> {
         ),
         None => None,
     };
+    let event_layer = settings
+        .event_source
+        .as_deref()
+        .and_then(eventlog::platform_sink)
+        .map(eventlog::EventLogLayer::new);
     let _ = tracing_subscriber::registry()
         .with(file_layer)
         .with(stderr_layer)
+        .with(event_layer)
         .try_init();
     Ok(())
 }

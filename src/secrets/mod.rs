@@ -3,11 +3,15 @@
 //! They live only in the operating system's credential store — Windows Credential Manager, the
 //! Secret Service on Linux — through the [`SecretStore`] trait; where no store can be reached (a
 //! headless Linux server) they fall back to a file only its owner can read (0600), beside the
-//! configuration and never inside it, and that fallback is said plainly. A [`Secret`] has no
+//! configuration and never inside it, and that fallback is said plainly. On Windows each
+//! password is also kept for the service, which runs as LocalSystem and cannot read the admin's
+//! Credential Manager: DPAPI-encrypted for the machine in a folder only SYSTEM and
+//! Administrators can open ([`machine`]). A [`Secret`] has no
 //! `Display`, its `Debug` is redacted and its memory is wiped on drop: this module must never put
 //! a password into a path, a log line, an error message or any file other than the fallback.
 
 mod file;
+mod machine;
 mod os;
 
 use std::fmt;
@@ -18,6 +22,9 @@ use zeroize::Zeroizing;
 use crate::config::ConfigLocation;
 
 pub use file::FileStore;
+pub use machine::{
+    icacls_args, MachineStore, Protector, WithServiceCopy, MACHINE_DIR, MACHINE_FILE,
+};
 pub use os::{vault_name, OsVault};
 
 /// The name every credential is filed under in the OS store.
@@ -148,6 +155,12 @@ pub trait SecretStore: Send + Sync {
     fn backend(&self) -> Backend;
     /// Where exactly `kind` is stored, for people (never the value).
     fn describe(&self, kind: SecretKind) -> String;
+    /// Make every stored password readable by the background service's account too, where
+    /// that account cannot read this store (Windows: LocalSystem and Credential Manager).
+    /// Returns the passwords it copied; a store the service reads as is copies nothing.
+    fn share_with_service(&self) -> Result<Vec<SecretKind>, SecretError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Which backend to use.
@@ -196,7 +209,7 @@ pub fn open(loc: &ConfigLocation, pref: Preference) -> Result<OpenedStore, Secre
             let vault = OsVault::new(loc.org());
             vault.probe().map_err(SecretError::NoVault)?;
             Ok(OpenedStore {
-                store: Box::new(vault),
+                store: os_store(loc, vault),
                 fallback_reason: None,
             })
         }
@@ -213,7 +226,7 @@ pub fn open(loc: &ConfigLocation, pref: Preference) -> Result<OpenedStore, Secre
             let vault = OsVault::new(loc.org());
             match vault.probe() {
                 Ok(()) => Ok(OpenedStore {
-                    store: Box::new(vault),
+                    store: os_store(loc, vault),
                     fallback_reason: None,
                 }),
                 Err(reason) => {
@@ -240,6 +253,37 @@ pub fn open(loc: &ConfigLocation, pref: Preference) -> Result<OpenedStore, Secre
     }
 }
 
+/// The OS vault as this platform's service can use it: on Windows with the service's
+/// machine-protected copy beside it ([`machine`]), elsewhere as is (the service's account reads
+/// the same store: root's, or the fallback file).
+fn os_store(loc: &ConfigLocation, vault: OsVault) -> Box<dyn SecretStore> {
+    #[cfg(windows)]
+    {
+        Box::new(WithServiceCopy {
+            own: vault,
+            copy: MachineStore::new(&loc.org_dir(), loc.org(), machine::Dpapi),
+        })
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = loc;
+        Box::new(vault)
+    }
+}
+
+/// Before a service is registered: copy the passwords this account stored to where the
+/// service's account reads them ([`SecretStore::share_with_service`]). Only Windows needs it;
+/// elsewhere this opens nothing and copies nothing.
+pub fn share_with_service(loc: &ConfigLocation) -> Result<Vec<SecretKind>, SecretError> {
+    if cfg!(windows) {
+        open(loc, Preference::from_env()?)?
+            .store
+            .share_with_service()
+    } else {
+        Ok(Vec::new())
+    }
+}
+
 /// What [`purge`] removed for one organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purged {
@@ -261,6 +305,18 @@ pub fn purge(loc: &ConfigLocation, pref: Preference) -> Result<Purged, SecretErr
         file: None,
         vault_skipped: None,
     };
+    let machine_dir = loc.org_dir().join(MACHINE_DIR);
+    match std::fs::remove_dir_all(&machine_dir) {
+        Ok(()) => purged.file = Some(machine_dir.join(MACHINE_FILE)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(SecretError::File {
+                path: machine_dir,
+                action: "deleted",
+                reason: e.to_string(),
+            })
+        }
+    }
     let file_path = loc.org_dir().join(SECRETS_FILE_NAME);
     match std::fs::remove_file(&file_path) {
         Ok(()) => purged.file = Some(file_path),

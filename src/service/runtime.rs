@@ -26,6 +26,7 @@ use super::status::{
 use crate::config::store::write_atomic;
 use crate::config::{ConfigError, ConfigFile, ConfigLocation, ConnectorConfig};
 use crate::engine::{Engine, EngineError, SyncKind, SyncOutcome, SyncState};
+use crate::logging::eventlog::ids as event_ids;
 use crate::secrets::{self, Preference, SecretKind};
 
 /// How long the sync in progress may take to finish after a stop request.
@@ -287,6 +288,10 @@ impl Service {
             Ok(outcome) => {
                 let record = SyncRecord::from_outcome(&outcome, run.started, finished);
                 tracing::info!(
+                    event_id = match run.kind {
+                        SyncKind::Quick => event_ids::QUICK_SYNC_FINISHED,
+                        SyncKind::Full => event_ids::FULL_SYNC_FINISHED,
+                    },
                     kind = ?run.kind,
                     server = %outcome.server,
                     devices = outcome.devices,
@@ -307,7 +312,7 @@ impl Service {
                     self.status.current_server = server;
                 }
                 let retry = self.scheduler.finished(run.kind, false, &now);
-                tracing::warn!(kind = ?run.kind, error = %message, retry_in_s = retry.map(|d| d.as_secs()), "sync failed");
+                tracing::warn!(event_id = event_ids::SYNC_FAILED, kind = ?run.kind, error = %message, retry_in_s = retry.map(|d| d.as_secs()), "sync failed");
                 self.status.last_error = Some(ErrorRecord {
                     at: finished,
                     kind: Some(run.kind),
@@ -349,7 +354,7 @@ impl Service {
                 );
                 let warning = loaded.engine.as_ref().err().cloned();
                 self.loaded = loaded;
-                tracing::info!("{detail}");
+                tracing::info!(event_id = event_ids::RELOADED, "{detail}");
                 self.write_status();
                 match warning {
                     None => Reply::Reloaded { detail },
@@ -442,6 +447,7 @@ pub async fn run(
     }
     svc.write_status();
     tracing::info!(
+        event_id = event_ids::SERVICE_STARTED,
         org = svc.loc.org(),
         control = %server.endpoint().display(),
         "service started"
@@ -486,7 +492,7 @@ pub async fn run(
             Err(_) => {
                 h.abort();
                 if let Some(run) = svc.running.take() {
-                    tracing::warn!(kind = ?run.kind, "sync abandoned at stop; it runs again at the next start");
+                    tracing::warn!(event_id = event_ids::SYNC_ABANDONED, kind = ?run.kind, "sync abandoned at stop; it runs again at the next start");
                     for w in run.waiters {
                         let _ = w.send(Reply::SyncFailed {
                             kind: run.kind,
@@ -508,7 +514,7 @@ pub async fn run(
     svc.status.state = RunState::Stopped;
     svc.status.current_sync = None;
     svc.write_status();
-    tracing::info!("service stopped");
+    tracing::info!(event_id = event_ids::SERVICE_STOPPED, "service stopped");
     Ok(())
 }
 

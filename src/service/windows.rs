@@ -1,11 +1,13 @@
 //! The Windows Service Control Manager through the `windows-service` crate: service
 //! `EasConnector$<org>` ("EAS Connector (<org>)"), automatic start, restart on failure, running
-//! `"<exe>" run --org <org> --config-dir DIR` as LocalSystem; and the SCM dispatcher that
-//! `eas-connector run` enters when the SCM started it.
+//! `"<exe>" run --org <org> --config-dir DIR` as LocalSystem, with its Event Log source
+//! "EAS Connector (<org>)"; and the SCM dispatcher that `eas-connector run` enters when the SCM
+//! started it.
 //!
 //! Kept thin: registration maps onto [`ServiceManager`], and the service body is the same
 //! [`super::runtime::run`] as on Linux, with the SCM's stop request as its shutdown signal. It
-//! must not contain `unsafe` (the crate forbids it) and writes nothing but the SCM's records.
+//! must not contain `unsafe` (the crate forbids it) and writes nothing but the SCM's records
+//! and the event source's registry key.
 
 use std::ffi::OsString;
 use std::sync::OnceLock;
@@ -21,6 +23,7 @@ use windows_service::service_manager::{ServiceManager as WinManager, ServiceMana
 
 use super::manager::{InstallSpec, ServiceError, ServiceManager, ServiceState};
 use crate::config::ConfigLocation;
+use crate::logging::eventlog;
 
 /// Win32 errors the SCM answers with.
 const ERROR_ACCESS_DENIED: i32 = 5;
@@ -156,6 +159,14 @@ impl ServiceManager for Scm {
                 detail(&e)
             );
         }
+        // Before the start: the service's first event ("service started") needs its source.
+        eventlog::register_source(&eventlog::source_name(org), &spec.exe).map_err(|e| {
+            ServiceError::Failed {
+                action: A,
+                service: service_name(org),
+                detail: e.to_string(),
+            }
+        })?;
         match service.start(&[] as &[&str]) {
             Ok(()) => Ok(()),
             Err(e) if code(&e) == Some(ERROR_SERVICE_ALREADY_RUNNING) => Ok(()),
@@ -178,10 +189,15 @@ impl ServiceManager for Scm {
             Err(e) => return Err(fail(A, org, e)),
         }
         match service.delete() {
-            Ok(()) => Ok(()),
-            Err(e) if code(&e) == Some(ERROR_SERVICE_MARKED_FOR_DELETE) => Ok(()),
-            Err(e) => Err(fail(A, org, e)),
+            Ok(()) => {}
+            Err(e) if code(&e) == Some(ERROR_SERVICE_MARKED_FOR_DELETE) => {}
+            Err(e) => return Err(fail(A, org, e)),
         }
+        eventlog::remove_source(&eventlog::source_name(org)).map_err(|e| ServiceError::Failed {
+            action: A,
+            service: service_name(org),
+            detail: e.to_string(),
+        })
     }
 
     fn start(&self, org: &str) -> Result<(), ServiceError> {
@@ -351,7 +367,11 @@ fn service_main(_args: Vec<OsString>) {
     let exit = match &result {
         Ok(()) => 0,
         Err(e) => {
-            tracing::error!(error = %e, "service failed");
+            tracing::error!(
+                event_id = crate::logging::eventlog::ids::SERVICE_FAILED,
+                error = %e,
+                "service failed"
+            );
             1
         }
     };

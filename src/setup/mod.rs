@@ -352,6 +352,13 @@ pub async fn apply(
             });
         };
         progress(Progress::Started(Step::RegisterService));
+        // Passwords kept from an earlier setup may not be in the service's copy yet.
+        store
+            .share_with_service()
+            .map_err(|source| SetupError::Secrets {
+                step: Step::RegisterService,
+                source,
+            })?;
         let spec = InstallSpec {
             exe: plan.service_exe.clone(),
             config_dir: Some(loc.root().to_path_buf()),

@@ -1,0 +1,451 @@
+//! The Windows service's copy of the passwords, and the store that keeps it beside the admin's.
+//!
+//! Windows Credential Manager is per account: what the admin stores there, the service (which
+//! runs as LocalSystem) cannot read. So on Windows every password is also kept in
+//! `<org>\Secrets\ConnectorSecrets.dpapi`: a JSON map from key to the password encrypted with
+//! DPAPI for this machine (entropy binds each value to its org and key), in a folder whose ACL
+//! admits only SYSTEM and Administrators (set with `icacls`, inheritance removed).
+//! [`WithServiceCopy`] writes both and reads the account's own store first, then the copy.
+//!
+//! The encryption is behind [`Protector`] so the file handling is tested on Linux; the DPAPI
+//! protector is Windows only and thin. This module must never write a password in the clear,
+//! and never anywhere but that folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use zeroize::Zeroizing;
+
+use super::{Backend, Secret, SecretError, SecretKind, SecretStore};
+use crate::config::store::write_atomic;
+
+/// The folder (in the org folder) that holds the service's copy.
+pub const MACHINE_DIR: &str = "Secrets";
+/// The service's copy, in [`MACHINE_DIR`].
+pub const MACHINE_FILE: &str = "ConnectorSecrets.dpapi";
+
+/// Encrypts values for the machine and locks their folder down.
+pub trait Protector: Send + Sync {
+    fn protect(&self, plain: &[u8], entropy: &[u8]) -> Result<Vec<u8>, String>;
+    fn unprotect(&self, sealed: &[u8], entropy: &[u8]) -> Result<Zeroizing<Vec<u8>>, String>;
+    /// Make `dir` readable and writable by SYSTEM and Administrators only.
+    fn restrict(&self, dir: &Path) -> Result<(), String>;
+    /// How the values are protected, for people.
+    fn describe(&self) -> &'static str;
+}
+
+/// The arguments that give `dir` an ACL of SYSTEM and Administrators (full control, inherited
+/// by its files) and nothing inherited from above. SIDs, not names: names are localized.
+pub fn icacls_args(dir: &Path) -> Vec<std::ffi::OsString> {
+    vec![
+        dir.as_os_str().to_owned(),
+        "/inheritance:r".into(),
+        "/grant:r".into(),
+        "*S-1-5-18:(OI)(CI)F".into(),
+        "*S-1-5-32-544:(OI)(CI)F".into(),
+        "/Q".into(),
+    ]
+}
+
+/// Passwords encrypted by a [`Protector`] in one file.
+pub struct MachineStore<P: Protector> {
+    path: PathBuf,
+    org: String,
+    protector: P,
+}
+
+impl<P: Protector> MachineStore<P> {
+    /// The store at `<org_dir>/Secrets/ConnectorSecrets.dpapi`.
+    pub fn new(org_dir: &Path, org: &str, protector: P) -> Self {
+        MachineStore {
+            path: org_dir.join(MACHINE_DIR).join(MACHINE_FILE),
+            org: org.to_string(),
+            protector,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, action: &'static str, reason: impl ToString) -> SecretError {
+        SecretError::File {
+            path: self.path.clone(),
+            action,
+            reason: reason.to_string(),
+        }
+    }
+
+    fn entropy(&self, key: &str) -> Vec<u8> {
+        format!("EAS Connector\0{}\0{key}", self.org).into_bytes()
+    }
+
+    fn read(&self) -> Result<BTreeMap<String, String>, SecretError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(self.err(
+                    "read",
+                    "access denied: only SYSTEM and Administrators may read it; run elevated",
+                ))
+            }
+            Err(e) => return Err(self.err("read", e)),
+        };
+        serde_json::from_slice(&bytes).map_err(|e| {
+            self.err(
+                "read",
+                format!("it is not a JSON object of strings ({e}); delete it and store the passwords again"),
+            )
+        })
+    }
+
+    fn write(&self, map: &BTreeMap<String, String>) -> Result<(), SecretError> {
+        let dir = self.path.parent().expect("the file is in MACHINE_DIR");
+        std::fs::create_dir_all(dir).map_err(|e| self.err("written", e))?;
+        self.protector.restrict(dir).map_err(|e| {
+            self.err(
+                "written",
+                format!("its folder's access could not be restricted: {e}"),
+            )
+        })?;
+        let json = serde_json::to_vec_pretty(map).map_err(|e| self.err("written", e))?;
+        write_atomic(&self.path, &json, None, Some(0o600)).map_err(|e| {
+            if e.to_string().to_lowercase().contains("denied") {
+                self.err("written", format!("{e}; run elevated (as administrator)"))
+            } else {
+                self.err("written", e)
+            }
+        })
+    }
+}
+
+impl<P: Protector> SecretStore for MachineStore<P> {
+    fn get(&self, kind: SecretKind) -> Result<Option<Secret>, SecretError> {
+        let map = self.read()?;
+        let Some(stored) = map.get(kind.key()) else {
+            return Ok(None);
+        };
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(stored)
+            .map_err(|_| {
+                self.err(
+                    "read",
+                    format!("the {} is not valid base64; store it again", kind.label()),
+                )
+            })?;
+        let plain = self
+            .protector
+            .unprotect(&sealed, &self.entropy(kind.key()))
+            .map_err(|e| {
+                self.err(
+                    "read",
+                    format!(
+                        "the {} could not be decrypted ({e}); store it again",
+                        kind.label()
+                    ),
+                )
+            })?;
+        let text = std::str::from_utf8(&plain).map_err(|_| {
+            self.err(
+                "read",
+                format!("the {} is not UTF-8; store it again", kind.label()),
+            )
+        })?;
+        Ok(Some(Secret::new(text)))
+    }
+
+    fn set(&self, kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
+        let mut map = self.read()?;
+        let sealed = self
+            .protector
+            .protect(secret.expose().as_bytes(), &self.entropy(kind.key()))
+            .map_err(|e| {
+                self.err(
+                    "written",
+                    format!("the {} could not be encrypted: {e}", kind.label()),
+                )
+            })?;
+        map.insert(
+            kind.key().to_string(),
+            base64::engine::general_purpose::STANDARD.encode(sealed),
+        );
+        self.write(&map)
+    }
+
+    fn delete(&self, kind: SecretKind) -> Result<bool, SecretError> {
+        let mut map = self.read()?;
+        let existed = map.remove(kind.key()).is_some();
+        if existed {
+            self.write(&map)?;
+        }
+        Ok(existed)
+    }
+
+    fn backend(&self) -> Backend {
+        Backend::File(self.path.clone())
+    }
+
+    fn describe(&self, kind: SecretKind) -> String {
+        format!(
+            "file {} ({}), key \"{}\"",
+            self.path.display(),
+            self.protector.describe(),
+            kind.key()
+        )
+    }
+}
+
+/// The account's own store, plus the service's copy: writes go to both, reads take the
+/// account's store first.
+pub struct WithServiceCopy<A: SecretStore, B: SecretStore> {
+    pub own: A,
+    pub copy: B,
+}
+
+impl<A: SecretStore, B: SecretStore> SecretStore for WithServiceCopy<A, B> {
+    fn get(&self, kind: SecretKind) -> Result<Option<Secret>, SecretError> {
+        match self.own.get(kind)? {
+            Some(s) => Ok(Some(s)),
+            None => self.copy.get(kind),
+        }
+    }
+
+    fn set(&self, kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
+        self.own.set(kind, secret)?;
+        self.copy.set(kind, secret)
+    }
+
+    fn delete(&self, kind: SecretKind) -> Result<bool, SecretError> {
+        let a = self.own.delete(kind)?;
+        let b = self.copy.delete(kind)?;
+        Ok(a || b)
+    }
+
+    fn backend(&self) -> Backend {
+        self.own.backend()
+    }
+
+    fn describe(&self, kind: SecretKind) -> String {
+        format!(
+            "{}; the service's copy: {}",
+            self.own.describe(kind),
+            self.copy.describe(kind)
+        )
+    }
+
+    fn share_with_service(&self) -> Result<Vec<SecretKind>, SecretError> {
+        let mut copied = Vec::new();
+        for kind in SecretKind::ALL {
+            if let Some(s) = self.own.get(kind)? {
+                if self.copy.get(kind)?.as_ref() != Some(&s) {
+                    self.copy.set(kind, &s)?;
+                    copied.push(kind);
+                }
+            }
+        }
+        Ok(copied)
+    }
+}
+
+#[cfg(windows)]
+pub use dpapi::Dpapi;
+
+#[cfg(windows)]
+mod dpapi {
+    //! DPAPI (machine scope) through `windows-dpapi`, and the folder's ACL through the
+    //! system's own icacls.exe (by full path: the service runs as SYSTEM).
+
+    use super::{icacls_args, Protector};
+    use std::path::Path;
+    use windows_dpapi::{decrypt_data, encrypt_data, Scope};
+    use zeroize::Zeroizing;
+
+    pub struct Dpapi;
+
+    impl Protector for Dpapi {
+        fn protect(&self, plain: &[u8], entropy: &[u8]) -> Result<Vec<u8>, String> {
+            encrypt_data(plain, Scope::Machine, Some(entropy)).map_err(|e| format!("{e:#}"))
+        }
+        fn unprotect(&self, sealed: &[u8], entropy: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
+            decrypt_data(sealed, Scope::Machine, Some(entropy))
+                .map(Zeroizing::new)
+                .map_err(|e| format!("{e:#}"))
+        }
+        fn restrict(&self, dir: &Path) -> Result<(), String> {
+            let root = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\Windows".into());
+            let icacls = Path::new(&root).join("System32").join("icacls.exe");
+            let out = std::process::Command::new(&icacls)
+                .args(icacls_args(dir))
+                .output()
+                .map_err(|e| format!("{} could not be run: {e}", icacls.display()))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "icacls failed ({}): {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
+        }
+        fn describe(&self) -> &'static str {
+            "DPAPI machine scope; folder readable by SYSTEM and Administrators only"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A reversible stand-in for DPAPI that, like DPAPI, refuses the wrong entropy.
+    #[derive(Clone, Default)]
+    struct Xor {
+        restricted: Arc<AtomicUsize>,
+    }
+
+    impl Protector for Xor {
+        fn protect(&self, plain: &[u8], entropy: &[u8]) -> Result<Vec<u8>, String> {
+            let mut v = entropy.len().to_le_bytes().to_vec();
+            v.extend(entropy);
+            v.extend(plain.iter().map(|b| b ^ 0x5a));
+            Ok(v)
+        }
+        fn unprotect(&self, sealed: &[u8], entropy: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
+            let n = usize::from_le_bytes(sealed[..8].try_into().unwrap());
+            if &sealed[8..8 + n] != entropy {
+                return Err("wrong entropy".into());
+            }
+            Ok(Zeroizing::new(
+                sealed[8 + n..].iter().map(|b| b ^ 0x5a).collect(),
+            ))
+        }
+        fn restrict(&self, _dir: &Path) -> Result<(), String> {
+            self.restricted.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        fn describe(&self) -> &'static str {
+            "test"
+        }
+    }
+
+    #[test]
+    fn round_trip_never_in_the_clear_and_bound_to_org_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let xor = Xor::default();
+        let s = MachineStore::new(dir.path(), "contoso", xor.clone());
+        assert!(s.get(SecretKind::ServiceAccount).unwrap().is_none());
+        s.set(SecretKind::ServiceAccount, &Secret::new("Svc-Pa55!"))
+            .unwrap();
+        s.set(SecretKind::Proxy, &Secret::new("Prx-Pa55!")).unwrap();
+        assert!(
+            xor.restricted.load(Ordering::SeqCst) >= 2,
+            "the folder is restricted on every write"
+        );
+        assert_eq!(
+            s.get(SecretKind::ServiceAccount).unwrap().unwrap().expose(),
+            "Svc-Pa55!"
+        );
+        let raw = std::fs::read_to_string(dir.path().join("Secrets").join(MACHINE_FILE)).unwrap();
+        assert!(
+            !raw.contains("Svc-Pa55!") && !raw.contains("Prx-Pa55!"),
+            "{raw}"
+        );
+        // The same file read as another org: the entropy differs, so it does not decrypt.
+        let other = MachineStore::new(dir.path(), "fabrikam", xor.clone());
+        let e = other
+            .get(SecretKind::ServiceAccount)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("could not be decrypted") && e.contains("store it again"),
+            "{e}"
+        );
+        assert!(s.delete(SecretKind::Proxy).unwrap());
+        assert!(!s.delete(SecretKind::Proxy).unwrap());
+        assert!(s.get(SecretKind::Proxy).unwrap().is_none());
+    }
+
+    #[test]
+    fn with_service_copy_writes_both_and_reads_own_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let own_path = dir.path().join("own.json");
+        let both = WithServiceCopy {
+            own: super::super::FileStore::new(own_path.clone(), "o").unwrap(),
+            copy: MachineStore::new(dir.path(), "o", Xor::default()),
+        };
+        both.set(SecretKind::ServiceAccount, &Secret::new("one"))
+            .unwrap();
+        assert_eq!(
+            both.copy
+                .get(SecretKind::ServiceAccount)
+                .unwrap()
+                .unwrap()
+                .expose(),
+            "one"
+        );
+        // Another account (the service) has nothing of its own: it reads the copy.
+        let service_view = WithServiceCopy {
+            own: super::super::FileStore::new(dir.path().join("system.json"), "o").unwrap(),
+            copy: MachineStore::new(dir.path(), "o", Xor::default()),
+        };
+        assert_eq!(
+            service_view
+                .get(SecretKind::ServiceAccount)
+                .unwrap()
+                .unwrap()
+                .expose(),
+            "one"
+        );
+        // A password stored before the copy existed is shared by share_with_service.
+        both.own
+            .set(SecretKind::Proxy, &Secret::new("old"))
+            .unwrap();
+        assert!(service_view.get(SecretKind::Proxy).unwrap().is_none());
+        assert_eq!(both.share_with_service().unwrap(), vec![SecretKind::Proxy]);
+        assert_eq!(
+            both.share_with_service().unwrap(),
+            vec![],
+            "nothing left to copy"
+        );
+        assert_eq!(
+            service_view
+                .get(SecretKind::Proxy)
+                .unwrap()
+                .unwrap()
+                .expose(),
+            "old"
+        );
+        assert!(both.delete(SecretKind::ServiceAccount).unwrap());
+        assert!(service_view
+            .get(SecretKind::ServiceAccount)
+            .unwrap()
+            .is_none());
+        assert!(both
+            .describe(SecretKind::Proxy)
+            .contains("the service's copy: file "));
+    }
+
+    #[test]
+    fn icacls_grants_system_and_administrators_only() {
+        let args: Vec<String> = icacls_args(Path::new("C:/PD/EAS Connector/o/Secrets"))
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        assert_eq!(args[0], "C:/PD/EAS Connector/o/Secrets");
+        assert_eq!(
+            &args[1..],
+            [
+                "/inheritance:r",
+                "/grant:r",
+                "*S-1-5-18:(OI)(CI)F",
+                "*S-1-5-32-544:(OI)(CI)F",
+                "/Q"
+            ]
+        );
+    }
+}
