@@ -68,11 +68,13 @@ fn build_engine(loc: &ConfigLocation, cfg: &ConnectorConfig) -> Result<Engine, S
         .map_err(|e| e.to_string())?;
     if service.is_none() && cfg.service_account.user.is_some() {
         // The usual cause: the password was stored by another account (OS vaults are per
-        // account; a Windows service runs as LocalSystem) than the one this process runs as.
+        // account) than the one this process runs as. On Windows the service reads its own
+        // copy, which every elevated set-password, configure and service install writes.
         return Err(format!(
             "cannot sync: no password for the service account in {} as seen by the account this \
-             service runs as; store it as that account: `eas-connector --org {} config \
-             set-password service-account` (on Windows from a LocalSystem prompt, e.g. `psexec -s`)",
+             service runs as; store it: `eas-connector --org {} config set-password \
+             service-account` (on Windows from an elevated prompt: that also writes the \
+             service's copy)",
             opened.store.describe(SecretKind::ServiceAccount),
             loc.org()
         ));
