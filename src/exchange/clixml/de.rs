@@ -15,8 +15,7 @@ use uuid::Uuid;
 
 use super::escape;
 use super::{ClixmlError, Collection, ListKind, ProgressRecord, Property, PsObject, Value};
-use crate::exchange::xml::{self, start_attr, Element, Pull, PullEvent, XmlLimits};
-use quick_xml::events::BytesStart;
+use crate::exchange::xml::{self, start_attr, Element, Pull, PullEvent, Tag, XmlLimits};
 
 /// Limits for decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -350,16 +349,13 @@ struct Stream<'a> {
 
 type R<T> = Result<T, ClixmlError>;
 
-fn tag(s: &BytesStart<'_>) -> String {
-    s.local_name().as_ref().chars().take(64).collect()
+fn tag(s: &Tag<'_>) -> String {
+    s.local_name().chars().take(64).collect()
 }
 
 /// Calls `f` for each child element of the current element (`f` consumes
 /// it), until the element's end.
-fn each_child<'a>(
-    p: &mut Pull<'a>,
-    mut f: impl FnMut(&mut Pull<'a>, BytesStart<'a>) -> R<()>,
-) -> R<()> {
+fn each_child<'a>(p: &mut Pull<'a>, mut f: impl FnMut(&mut Pull<'a>, Tag<'a>) -> R<()>) -> R<()> {
     let target = p.depth().saturating_sub(1);
     loop {
         match p.next_event()? {
@@ -394,7 +390,7 @@ impl<'a> Stream<'a> {
         Ok(())
     }
 
-    fn value(&mut self, p: &mut Pull<'a>, s: &BytesStart<'a>) -> R<Value> {
+    fn value(&mut self, p: &mut Pull<'a>, s: &Tag<'a>) -> R<Value> {
         if self.nesting >= self.max_nesting {
             return Err(ClixmlError::TooDeep {
                 limit: self.max_nesting,
@@ -406,10 +402,9 @@ impl<'a> Stream<'a> {
         r
     }
 
-    fn value_inner(&mut self, p: &mut Pull<'a>, s: &BytesStart<'a>) -> R<Value> {
+    fn value_inner(&mut self, p: &mut Pull<'a>, s: &Tag<'a>) -> R<Value> {
         self.count()?;
         let name = s.local_name();
-        let name = name.as_ref();
         match name {
             "Obj" => return self.object(p, s),
             "PR" => return Ok(Value::ProgressRecord(Box::new(self.progress(p)?))),
@@ -446,7 +441,6 @@ impl<'a> Stream<'a> {
         let mut saw_av = false;
         each_child(p, |p, c| {
             let name = c.local_name();
-            let name = name.as_ref();
             let t = p.text()?;
             let t = t.as_ref();
             saw_av |= name == "AV";
@@ -475,16 +469,16 @@ impl<'a> Stream<'a> {
         Ok(out)
     }
 
-    fn object(&mut self, p: &mut Pull<'a>, s: &BytesStart<'a>) -> R<Value> {
+    fn object(&mut self, p: &mut Pull<'a>, s: &Tag<'a>) -> R<Value> {
         let start = p.last_start();
         let mut obj = PsObject::default();
         each_child(p, |p, c| {
             let name = c.local_name();
-            match name.as_ref() {
+            match name {
                 "TN" => {
                     let mut names = Vec::new();
                     each_child(p, |p, t| {
-                        if t.local_name().as_ref() == "T" {
+                        if t.local_name() == "T" {
                             names.push(escape::decode(&p.text()?));
                         } else {
                             p.skip()?;
@@ -514,7 +508,7 @@ impl<'a> Stream<'a> {
                 "Props" => obj.adapted = self.properties(p)?,
                 "MS" => obj.extended = self.properties(p)?,
                 "LST" | "STK" | "QUE" | "IE" => {
-                    let kind = match name.as_ref() {
+                    let kind = match name {
                         "LST" => ListKind::List,
                         "STK" => ListKind::Stack,
                         "QUE" => ListKind::Queue,
@@ -530,7 +524,7 @@ impl<'a> Stream<'a> {
                 "DCT" => {
                     let mut entries = Vec::new();
                     each_child(p, |p, en| {
-                        if en.local_name().as_ref() != "En" {
+                        if en.local_name() != "En" {
                             return Err(ClixmlError::UnexpectedElement {
                                 element: tag(&en),
                                 context: "<DCT>",

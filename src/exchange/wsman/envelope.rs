@@ -483,14 +483,12 @@ impl Envelope {
 mod stream {
     use std::borrow::Cow;
 
-    use quick_xml::events::BytesStart;
-
     use super::*;
-    use crate::exchange::xml::{start_attr, Pull, PullEvent};
+    use crate::exchange::xml::{start_attr, Pull, PullEvent, Tag};
 
     type X<T> = Result<T, XmlError>;
 
-    fn attr(s: &BytesStart<'_>, name: &str) -> Option<String> {
+    fn attr(s: &Tag<'_>, name: &str) -> Option<String> {
         start_attr(s, name).map(Cow::into_owned)
     }
 
@@ -518,10 +516,7 @@ mod stream {
 
     /// Calls `f` for each child element start of the current element (which
     /// must consume it), ignoring direct text, until the element's end.
-    fn children<'a>(
-        p: &mut Pull<'a>,
-        mut f: impl FnMut(&mut Pull<'a>, BytesStart<'a>) -> X<()>,
-    ) -> X<()> {
+    fn children<'a>(p: &mut Pull<'a>, mut f: impl FnMut(&mut Pull<'a>, Tag<'a>) -> X<()>) -> X<()> {
         let target = p.depth().saturating_sub(1);
         loop {
             match p.next_event()? {
@@ -581,10 +576,10 @@ mod stream {
         let mut out = Header::default();
         let mut errs = Errs::default();
         children(p, |p, c| {
-            out.element_names.push(c.local_name().as_ref().to_string());
+            out.element_names.push(c.local_name().to_string());
             let local = c.local_name();
             let ns = p.ns(&c).unwrap_or("");
-            match (ns, local.as_ref()) {
+            match (ns, local) {
                 (ns::ADDRESSING, "Action") => out.action = Some(trimmed(p)?),
                 (ns::ADDRESSING, "To") => out.to = Some(trimmed(p)?),
                 (ns::ADDRESSING, "MessageID") => out.message_id = Some(trimmed(p)?),
@@ -711,7 +706,7 @@ mod stream {
     fn shell_info(p: &mut Pull<'_>) -> X<ShellInfo> {
         let mut out = ShellInfo::default();
         children(p, |p, c| {
-            let slot = match (p.ns(&c), c.local_name().as_ref()) {
+            let slot = match (p.ns(&c), c.local_name()) {
                 (Some(ns::SHELL), "ShellId") => &mut out.shell_id,
                 (Some(ns::SHELL), "ResourceUri") => &mut out.resource_uri,
                 (Some(ns::SHELL), "State") => &mut out.state,
@@ -762,7 +757,7 @@ mod stream {
                 return p.skip();
             }
             let fns = p.ns(&first).unwrap_or("");
-            let b = match (fns, first.local_name().as_ref()) {
+            let b = match (fns, first.local_name()) {
                 (ns::SOAP, "Fault") => Ok(Body::Fault(parse_fault(&p.element(&first)?))),
                 (ns::SHELL, "Shell") => {
                     let shell_id = attr(&first, "ShellId");
@@ -774,7 +769,7 @@ mod stream {
                     };
                     let mut xml: Option<Result<Vec<u8>, EnvelopeError>> = None;
                     children(p, |p, e| {
-                        match (p.ns(&e), e.local_name().as_ref()) {
+                        match (p.ns(&e), e.local_name()) {
                             (Some(ns::SHELL), "InputStreams") if c.input_streams.is_none() => {
                                 c.input_streams = Some(trimmed(p)?);
                             }
@@ -843,7 +838,7 @@ mod stream {
                     let mut command = None;
                     let mut arguments = Vec::new();
                     children(p, |p, c| {
-                        match (p.ns(&c), c.local_name().as_ref()) {
+                        match (p.ns(&c), c.local_name()) {
                             (Some(ns::SHELL), "Command") if command.is_none() => {
                                 command = Some(p.text()?.into_owned());
                             }
