@@ -99,12 +99,7 @@ impl SecretStore for FileStore {
     }
 
     fn delete(&self, kind: SecretKind) -> Result<bool, SecretError> {
-        let mut map = self.read()?;
-        let existed = map.remove(kind.key()).is_some();
-        if existed {
-            self.write(&map)?;
-        }
-        Ok(existed)
+        super::remove_key(self.read()?, kind.key(), |m| self.write(m))
     }
 
     fn backend(&self) -> Backend {

@@ -175,12 +175,7 @@ impl<P: Protector> SecretStore for MachineStore<P> {
     }
 
     fn delete(&self, kind: SecretKind) -> Result<bool, SecretError> {
-        let mut map = self.read()?;
-        let existed = map.remove(kind.key()).is_some();
-        if existed {
-            self.write(&map)?;
-        }
-        Ok(existed)
+        super::remove_key(self.read()?, kind.key(), |m| self.write(m))
     }
 
     fn backend(&self) -> Backend {

@@ -284,6 +284,20 @@ pub fn share_with_service(loc: &ConfigLocation) -> Result<Vec<SecretKind>, Secre
     }
 }
 
+/// Remove `key` from the map a file store keeps, writing the map back only when it held
+/// the key; `Ok(false)` when it did not.
+fn remove_key<V>(
+    mut map: std::collections::BTreeMap<String, V>,
+    key: &str,
+    write: impl FnOnce(&std::collections::BTreeMap<String, V>) -> Result<(), SecretError>,
+) -> Result<bool, SecretError> {
+    let existed = map.remove(key).is_some();
+    if existed {
+        write(&map)?;
+    }
+    Ok(existed)
+}
+
 /// What [`purge`] removed for one organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purged {

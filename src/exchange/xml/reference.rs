@@ -8,11 +8,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
-use super::{resolve_entity, resolved_ns, syntax, Attribute, XmlError, XmlLimits};
-
-fn is_xmlns(raw: &str) -> bool {
-    raw == "xmlns" || raw.starts_with("xmlns:")
-}
+use super::{is_xmlns, resolve_entity, resolved_ns, syntax, Attribute, XmlError, XmlLimits};
 
 /// One event of a [`Pull`] reader.
 #[derive(Debug)]
