@@ -203,6 +203,7 @@ expect_match "config show: 'Passwords are kept in: Windows Credential Manager'" 
 expect_match "config show: service account password stored, with the service's copy" \
   '^  service account password +stored — Windows Credential Manager, service "EAS Connector", account "winetest/service-account"; the service.s copy: file C:\\ProgramData\\EAS Connector\\winetest\\Secrets\\ConnectorSecrets\.dpapi \(DPAPI machine scope' "$out"
 copy_file="$PD/winetest/Secrets/ConnectorSecrets.dpapi"
+check "the service's copy exists: C:\\ProgramData\\EAS Connector\\winetest\\Secrets\\ConnectorSecrets.dpapi" test -s "$copy_file"
 expect_match "the service's copy holds the password, DPAPI-encrypted (base64 blob under its key)" \
   '^ *"service-account": "[A-Za-z0-9+/]{40,}={0,2}"' "$(cat "$copy_file" 2>/dev/null)"
 expect_match "credential present in wine's store (CredWriteW: Generic 'winetest/service-account.EAS Connector')" \
@@ -227,7 +228,7 @@ expect_match "config show then says 'not stored'" '^  service account password +
   "$(w "$exe" --org winetest config show 2>&1)"
 expect_no_match "credential gone from wine's store" 'winetest/service-account\.EAS Connector' \
   "$(w reg query "$CRED_KEY" 2>&1)"
-expect_no_match "… and from the service's copy" 'service-account' "$(cat "$copy_file" 2>/dev/null)"
+expect_no_match "… and from the service's copy (still there, without it)" 'service-account|^$' "$(cat "$copy_file" 2>/dev/null)"
 
 echo "== the Windows Event Log"
 # wine's ReportEventW is a stub that prints what it is given on its debug channels: the source
@@ -306,8 +307,10 @@ expect_no_match "validate: no check failed" '✘' "$(cat "$tmp/validate.out")"
 for kind in service-account notification-account; do
   wine reg delete "$CRED_KEY\\Generic: winelab/$kind.EAS Connector" /f >/dev/null 2>&1 || true
 done
+creds=$(w reg query "$CRED_KEY" 2>&1)
+expect_match "… reg query of wine's Credential Manager works" 'Credential Manager$' "$creds"
 expect_no_match "the admin's Credential Manager entries for winelab are gone (as LocalSystem sees it)" \
-  'winelab/' "$(w reg query "$CRED_KEY" 2>&1)"
+  'winelab/' "$creds"
 
 # One wine session (a batch file run by one `cmd /c`): wine ends the session, and the service
 # with it, when its last ordinary process exits. Markers "==step" split the output.
@@ -367,6 +370,7 @@ expect_no_match "sc query afterwards: the service is gone" 'RUNNING|STOPPED' "$(
 expect_match "service install registered the Event Log source: EventMessageFile = the exe" \
   'EventMessageFile +REG_EXPAND_SZ +.*eas-connector\.exe$' "$(section event-source)"
 expect_match "… TypesSupported = 7 (error, warning, information)" 'TypesSupported +REG_DWORD +0x7$' "$(section event-source)"
+expect_match "… the whole session ran (==end reached)" '^==end$' "$(cat "$tmp/service.out")"
 expect_no_match "service uninstall removed the source" 'EventMessageFile' "$(section event-source-after)"
 events=$(grep 'trace:eventlog:ReportEventW' "$tmp/service.out" || true)
 expect_match "the service reported 'service started' to the Event Log" 'ReportEventW L"service started' "$events"

@@ -3,8 +3,9 @@
 //!
 //! [`EventLogLayer`] is a `tracing` layer that forwards the connector's own warnings and errors,
 //! and the information events that carry an `event_id` field (service started/stopped, sync
-//! finished, reload), to an [`EventSink`]; the log files keep everything else. It is rate
-//! limited so that a failing org cannot flood the Application log. The sink on Windows is
+//! finished, reload), to an [`EventSink`]; the log files keep everything else. Free-form
+//! warnings and errors are rate limited so that a failing org cannot flood the Application log;
+//! catalogued events are never dropped. The sink on Windows is
 //! `RegisterEventSourceW`/`ReportEventW` through `winsafe` (our crate forbids `unsafe`); on
 //! Linux the service's stderr already goes to the journal, so there is no sink. The event text
 //! is built from the event's fields like the log file's, so it holds no secret either.
@@ -204,8 +205,15 @@ impl<S: Subscriber> Layer<S> for EventLogLayer {
         if kind == EventKind::Information && f.event_id.is_none() {
             return;
         }
-        let Some(suppressed) = self.admit(Instant::now()) else {
-            return;
+        // Catalogued events are few (per sync at most) and monitoring keys on them: they are
+        // never dropped. The limit is for the free-form warnings and errors.
+        let suppressed = if f.event_id.is_some() {
+            0
+        } else {
+            match self.admit(Instant::now()) {
+                Some(n) => n,
+                None => return,
+            }
         };
         let mut text = f.message;
         if !f.rest.is_empty() {
@@ -380,8 +388,10 @@ mod tests {
             for i in 0..(BURST + 5) {
                 tracing::warn!(n = i, "again");
             }
+            tracing::warn!(event_id = ids::SYNC_FAILED, "a catalogued event still goes");
         });
-        assert_eq!(got.len(), BURST as usize);
+        assert_eq!(got.len(), BURST as usize + 1);
+        assert_eq!(got[BURST as usize].1, ids::SYNC_FAILED);
         let layer = EventLogLayer::new(Box::new(Recorder::default()));
         let t0 = Instant::now();
         for _ in 0..BURST {

@@ -96,7 +96,13 @@ pub fn init(settings: &LogSettings) -> Result<(), LoggingError> {
         .event_source
         .as_deref()
         .and_then(eventlog::platform_sink)
-        .map(eventlog::EventLogLayer::new);
+        .map(|sink| {
+            // Built only for the connector's own events at information and above.
+            eventlog::EventLogLayer::new(sink).with_filter(
+                tracing_subscriber::filter::Targets::new()
+                    .with_target("eas_connector", tracing::Level::INFO),
+            )
+        });
     let _ = tracing_subscriber::registry()
         .with(file_layer)
         .with(stderr_layer)

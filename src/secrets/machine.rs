@@ -35,16 +35,30 @@ pub trait Protector: Send + Sync {
     fn describe(&self) -> &'static str;
 }
 
-/// The arguments that give `dir` an ACL of SYSTEM and Administrators (full control, inherited
-/// by its files) and nothing inherited from above. SIDs, not names: names are localized.
-pub fn icacls_args(dir: &Path) -> Vec<std::ffi::OsString> {
+/// The icacls runs, in order, that leave `dir` and its files with exactly SYSTEM and
+/// Administrators (full control, inherited by the files), owned by Administrators: reset any
+/// explicit entries (someone may have made the folder first; ordinary users may create folders
+/// under ProgramData), take ownership, then drop what is inherited from above and grant the
+/// two. SIDs, not names: names are localized.
+pub fn icacls_runs(dir: &Path) -> Vec<Vec<std::ffi::OsString>> {
+    let d = || dir.as_os_str().to_owned();
     vec![
-        dir.as_os_str().to_owned(),
-        "/inheritance:r".into(),
-        "/grant:r".into(),
-        "*S-1-5-18:(OI)(CI)F".into(),
-        "*S-1-5-32-544:(OI)(CI)F".into(),
-        "/Q".into(),
+        vec![d(), "/reset".into(), "/T".into(), "/Q".into()],
+        vec![
+            d(),
+            "/setowner".into(),
+            "*S-1-5-32-544".into(),
+            "/T".into(),
+            "/Q".into(),
+        ],
+        vec![
+            d(),
+            "/inheritance:r".into(),
+            "/grant:r".into(),
+            "*S-1-5-18:(OI)(CI)F".into(),
+            "*S-1-5-32-544:(OI)(CI)F".into(),
+            "/Q".into(),
+        ],
     ]
 }
 
@@ -104,6 +118,20 @@ impl<P: Protector> MachineStore<P> {
     fn write(&self, map: &BTreeMap<String, String>) -> Result<(), SecretError> {
         let dir = self.path.parent().expect("the file is in MACHINE_DIR");
         std::fs::create_dir_all(dir).map_err(|e| self.err("written", e))?;
+        // A link (or junction) here would send the passwords wherever it points.
+        match std::fs::symlink_metadata(dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(self.err(
+                    "written",
+                    format!(
+                        "{} is a link, not a folder; delete it and store the passwords again",
+                        dir.display()
+                    ),
+                ))
+            }
+            Ok(_) => {}
+            Err(e) => return Err(self.err("written", e)),
+        }
         self.protector.restrict(dir).map_err(|e| {
             self.err(
                 "written",
@@ -112,7 +140,7 @@ impl<P: Protector> MachineStore<P> {
         })?;
         let json = serde_json::to_vec_pretty(map).map_err(|e| self.err("written", e))?;
         write_atomic(&self.path, &json, None, Some(0o600)).map_err(|e| {
-            if e.to_string().to_lowercase().contains("denied") {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
                 self.err("written", format!("{e}; run elevated (as administrator)"))
             } else {
                 self.err("written", e)
@@ -192,8 +220,11 @@ impl<P: Protector> SecretStore for MachineStore<P> {
     }
 }
 
-/// The account's own store, plus the service's copy: writes go to both, reads take the
-/// account's store first.
+/// The account's own store, plus the service's copy. Writes go to the copy first (so that an
+/// account that may not write it, e.g. a non-elevated admin, changes nothing), then to its own
+/// store. Reads take the copy first: it is what the service uses, and the service account's own
+/// store may hold a stale password from an earlier workaround; an unreadable copy (not
+/// elevated) falls back to the account's own store.
 pub struct WithServiceCopy<A: SecretStore, B: SecretStore> {
     pub own: A,
     pub copy: B,
@@ -201,15 +232,19 @@ pub struct WithServiceCopy<A: SecretStore, B: SecretStore> {
 
 impl<A: SecretStore, B: SecretStore> SecretStore for WithServiceCopy<A, B> {
     fn get(&self, kind: SecretKind) -> Result<Option<Secret>, SecretError> {
-        match self.own.get(kind)? {
-            Some(s) => Ok(Some(s)),
-            None => self.copy.get(kind),
+        match self.copy.get(kind) {
+            Ok(Some(s)) => Ok(Some(s)),
+            Ok(None) => self.own.get(kind),
+            Err(e) => match self.own.get(kind)? {
+                Some(s) => Ok(Some(s)),
+                None => Err(e),
+            },
         }
     }
 
     fn set(&self, kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
-        self.own.set(kind, secret)?;
-        self.copy.set(kind, secret)
+        self.copy.set(kind, secret)?;
+        self.own.set(kind, secret)
     }
 
     fn delete(&self, kind: SecretKind) -> Result<bool, SecretError> {
@@ -234,7 +269,8 @@ impl<A: SecretStore, B: SecretStore> SecretStore for WithServiceCopy<A, B> {
         let mut copied = Vec::new();
         for kind in SecretKind::ALL {
             if let Some(s) = self.own.get(kind)? {
-                if self.copy.get(kind)?.as_ref() != Some(&s) {
+                // An unreadable entry in the copy is replaced, not a reason to stop.
+                if self.copy.get(kind).ok().flatten().as_ref() != Some(&s) {
                     self.copy.set(kind, &s)?;
                     copied.push(kind);
                 }
@@ -252,7 +288,7 @@ mod dpapi {
     //! DPAPI (machine scope) through `windows-dpapi`, and the folder's ACL through the
     //! system's own icacls.exe (by full path: the service runs as SYSTEM).
 
-    use super::{icacls_args, Protector};
+    use super::{icacls_runs, Protector};
     use std::path::Path;
     use windows_dpapi::{decrypt_data, encrypt_data, Scope};
     use zeroize::Zeroizing;
@@ -271,19 +307,21 @@ mod dpapi {
         fn restrict(&self, dir: &Path) -> Result<(), String> {
             let root = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\Windows".into());
             let icacls = Path::new(&root).join("System32").join("icacls.exe");
-            let out = std::process::Command::new(&icacls)
-                .args(icacls_args(dir))
-                .output()
-                .map_err(|e| format!("{} could not be run: {e}", icacls.display()))?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "icacls failed ({}): {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ))
+            for args in icacls_runs(dir) {
+                let out = std::process::Command::new(&icacls)
+                    .args(&args)
+                    .output()
+                    .map_err(|e| format!("{} could not be run: {e}", icacls.display()))?;
+                if !out.status.success() {
+                    return Err(format!(
+                        "icacls {} failed ({}): {}; run elevated (as administrator)",
+                        args.get(1).map(|a| a.to_string_lossy()).unwrap_or_default(),
+                        out.status,
+                        String::from_utf8_lossy(&out.stdout).trim()
+                    ));
+                }
             }
+            Ok(())
         }
         fn describe(&self) -> &'static str {
             "DPAPI machine scope; folder readable by SYSTEM and Administrators only"
@@ -366,7 +404,7 @@ mod tests {
     }
 
     #[test]
-    fn with_service_copy_writes_both_and_reads_own_first() {
+    fn with_service_copy_writes_both_and_reads_the_copy_first() {
         let dir = tempfile::tempdir().unwrap();
         let own_path = dir.path().join("own.json");
         let both = WithServiceCopy {
@@ -423,24 +461,69 @@ mod tests {
         assert!(both
             .describe(SecretKind::Proxy)
             .contains("the service's copy: file "));
+        // A stale password in the service account's own store does not hide the copy.
+        service_view
+            .own
+            .set(SecretKind::Proxy, &Secret::new("stale"))
+            .unwrap();
+        assert_eq!(
+            service_view
+                .get(SecretKind::Proxy)
+                .unwrap()
+                .unwrap()
+                .expose(),
+            "old"
+        );
+        // An undecryptable copy entry is replaced by share_with_service.
+        let other_org = MachineStore::new(dir.path(), "elsewhere", Xor::default());
+        other_org
+            .set(SecretKind::Proxy, &Secret::new("wrong org"))
+            .unwrap();
+        assert!(both.copy.get(SecretKind::Proxy).is_err());
+        assert_eq!(both.share_with_service().unwrap(), vec![SecretKind::Proxy]);
+        assert_eq!(
+            both.copy.get(SecretKind::Proxy).unwrap().unwrap().expose(),
+            "old"
+        );
     }
 
     #[test]
-    fn icacls_grants_system_and_administrators_only() {
-        let args: Vec<String> = icacls_args(Path::new("C:/PD/EAS Connector/o/Secrets"))
+    fn icacls_resets_takes_ownership_and_grants_system_and_administrators_only() {
+        let runs: Vec<Vec<String>> = icacls_runs(Path::new("C:/PD/EAS Connector/o/Secrets"))
             .into_iter()
-            .map(|a| a.into_string().unwrap())
+            .map(|r| r.into_iter().map(|a| a.into_string().unwrap()).collect())
             .collect();
-        assert_eq!(args[0], "C:/PD/EAS Connector/o/Secrets");
+        assert!(runs.iter().all(|r| r[0] == "C:/PD/EAS Connector/o/Secrets"));
+        let rest: Vec<&[String]> = runs.iter().map(|r| &r[1..]).collect();
         assert_eq!(
-            &args[1..],
+            rest,
             [
-                "/inheritance:r",
-                "/grant:r",
-                "*S-1-5-18:(OI)(CI)F",
-                "*S-1-5-32-544:(OI)(CI)F",
-                "/Q"
+                &["/reset", "/T", "/Q"][..],
+                &["/setowner", "*S-1-5-32-544", "/T", "/Q"][..],
+                &[
+                    "/inheritance:r",
+                    "/grant:r",
+                    "*S-1-5-18:(OI)(CI)F",
+                    "*S-1-5-32-544:(OI)(CI)F",
+                    "/Q"
+                ][..],
             ]
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_in_place_of_the_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join(MACHINE_DIR)).unwrap();
+        let s = MachineStore::new(dir.path(), "o", Xor::default());
+        let e = s
+            .set(SecretKind::Proxy, &Secret::new("x"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is a link, not a folder"), "{e}");
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
     }
 }

@@ -23,7 +23,7 @@ use crate::config::ConfigLocation;
 
 pub use file::FileStore;
 pub use machine::{
-    icacls_args, MachineStore, Protector, WithServiceCopy, MACHINE_DIR, MACHINE_FILE,
+    icacls_runs, MachineStore, Protector, WithServiceCopy, MACHINE_DIR, MACHINE_FILE,
 };
 pub use os::{vault_name, OsVault};
 
@@ -324,11 +324,16 @@ pub fn purge(loc: &ConfigLocation, pref: Preference) -> Result<Purged, SecretErr
         Ok(()) => purged.file = Some(machine_dir.join(MACHINE_FILE)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                "; run elevated (as administrator)"
+            } else {
+                ""
+            };
             return Err(SecretError::File {
                 path: machine_dir,
                 action: "deleted",
-                reason: e.to_string(),
-            })
+                reason: format!("{e}{hint}"),
+            });
         }
     }
     let file_path = loc.org_dir().join(SECRETS_FILE_NAME);

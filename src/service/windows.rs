@@ -180,7 +180,11 @@ impl ServiceManager for Scm {
         let access = ServiceAccess::QUERY_STATUS | ServiceAccess::STOP | ServiceAccess::DELETE;
         let service = match m.open_service(service_name(org), access) {
             Ok(s) => s,
-            Err(e) if code(&e) == Some(ERROR_SERVICE_DOES_NOT_EXIST) => return Ok(()),
+            // Gone already: still remove its event source (an earlier uninstall may have
+            // stopped half-way).
+            Err(e) if code(&e) == Some(ERROR_SERVICE_DOES_NOT_EXIST) => {
+                return remove_source(org);
+            }
             Err(e) => return Err(fail(A, org, e)),
         };
         match service.stop() {
@@ -193,11 +197,7 @@ impl ServiceManager for Scm {
             Err(e) if code(&e) == Some(ERROR_SERVICE_MARKED_FOR_DELETE) => {}
             Err(e) => return Err(fail(A, org, e)),
         }
-        eventlog::remove_source(&eventlog::source_name(org)).map_err(|e| ServiceError::Failed {
-            action: A,
-            service: service_name(org),
-            detail: e.to_string(),
-        })
+        remove_source(org)
     }
 
     fn start(&self, org: &str) -> Result<(), ServiceError> {
@@ -277,6 +277,14 @@ impl ServiceManager for Scm {
         }
         Ok(v)
     }
+}
+
+fn remove_source(org: &str) -> Result<(), ServiceError> {
+    eventlog::remove_source(&eventlog::source_name(org)).map_err(|e| ServiceError::Failed {
+        action: "uninstall",
+        service: service_name(org),
+        detail: e.to_string(),
+    })
 }
 
 /// Wait (at most 15 s; the runtime stops within 5 s) until a stopped service's process has
