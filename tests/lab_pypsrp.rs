@@ -42,21 +42,7 @@ impl Drop for LabProc {
 
 /// `python3` with pypsrp importable, or `None` (with a note) when peers are optional.
 fn pypsrp() -> Option<&'static str> {
-    let ok = Command::new("python3")
-        .args(["-c", "import pypsrp"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            !support::peers_required(),
-            "pypsrp is required (pip install pypsrp); scripts/test installs it"
-        );
-        eprintln!("SKIPPED: python3 with pypsrp not available (pip install pypsrp)");
-        return None;
-    }
-    Some("python3")
+    support::python_module("pypsrp", "pypsrp").then_some("python3")
 }
 
 #[test]

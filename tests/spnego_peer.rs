@@ -26,18 +26,7 @@ impl Drop for Server {
 }
 
 fn server() -> Option<Server> {
-    let ok = Command::new("python3")
-        .args(["-c", "import spnego"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            !support::peers_required(),
-            "pyspnego is required (pip install pyspnego); scripts/test installs it"
-        );
-        eprintln!("SKIPPED: python3 with pyspnego not available (pip install pyspnego)");
+    if !support::python_module("spnego", "pyspnego") {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -36,6 +36,25 @@ pub fn peer_program(name: &str, package: &str) -> Option<PathBuf> {
     found
 }
 
+/// Whether `python3` can import `module` (PyPI package `package`); `false` (with a note)
+/// when peers are optional, a failed assertion when they are required.
+pub fn python_module(module: &str, package: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            !peers_required(),
+            "{package} is required (pip install {package}); scripts/test installs it"
+        );
+        eprintln!("SKIPPED: python3 with {package} not available (pip install {package})");
+    }
+    ok
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
