@@ -24,6 +24,16 @@ pub(super) struct Context {
 }
 
 impl Context {
+    /// The service account as configured (empty when none is), for messages.
+    fn service_user(&self) -> String {
+        self.input
+            .config
+            .service_account
+            .user
+            .clone()
+            .unwrap_or_default()
+    }
+
     pub(super) fn new(input: Input, opts: Options) -> Context {
         let endpoint = target::powershell_endpoint(&input.config, &opts.powershell_path);
         let connect =
@@ -411,13 +421,7 @@ async fn runspace(ctx: &Context) -> Result<Outcome, Outcome> {
 
 async fn cmdlets(ctx: &Context) -> Result<Outcome, Outcome> {
     let pool = ctx.open_pool().await?;
-    let user = ctx
-        .input
-        .config
-        .service_account
-        .user
-        .clone()
-        .unwrap_or_default();
+    let user = ctx.service_user();
     let mut ex = Exchange::new(pool.clone(), None);
     if let Ok(servers) = ex.get_exchange_servers().await {
         ex.set_version(servers.iter().filter_map(|s| s.version).max());
@@ -451,13 +455,7 @@ async fn cmdlets(ctx: &Context) -> Result<Outcome, Outcome> {
 
 async fn exchange_servers(ctx: &Context) -> Result<Outcome, Outcome> {
     let pool = ctx.open_pool().await?;
-    let user = ctx
-        .input
-        .config
-        .service_account
-        .user
-        .clone()
-        .unwrap_or_default();
+    let user = ctx.service_user();
     let result = Exchange::new(pool.clone(), None)
         .get_exchange_servers()
         .await;
