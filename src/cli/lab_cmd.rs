@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Outcome;
-use crate::lab::{ExchangeVersion, Lab, LabOptions};
+use crate::lab::{AuthProfile, ExchangeVersion, ExtendedProtectionMode, Lab, LabOptions};
 
 #[derive(Debug, Args)]
 pub struct LabArgs {
@@ -36,6 +36,27 @@ pub struct LabArgs {
     /// encryption (NTLM or Negotiate), like WinRM with AllowUnencrypted=false.
     #[arg(long)]
     plain_http: bool,
+    /// How the servers authenticate: `lab` (Negotiate, NTLM and Basic everywhere) or
+    /// `exchange-default` (as an Exchange nobody reconfigured: /PowerShell Kerberos only over
+    /// http:// and https://, EWS and ActiveSync Negotiate/NTLM with Extended Protection
+    /// "Allow"; needs --keytab and --realm).
+    #[arg(long, default_value = "lab", value_parser = ["lab", "exchange-default"])]
+    auth_profile: String,
+    /// A keytab (from the realm's KDC) with the HTTP/<host> key the servers accept Kerberos
+    /// tickets with; the URLs then use that host name.
+    #[arg(long, value_name = "FILE")]
+    keytab: Option<PathBuf>,
+    /// The Kerberos realm of the lab's accounts, e.g. EAS.TEST.
+    #[arg(long, value_name = "REALM")]
+    realm: Option<String>,
+    /// The KDC to name in answers.toml (Kerberos/KdcAddress), host:port.
+    #[arg(long, value_name = "HOST:PORT")]
+    kdc: Option<String>,
+    /// Extended Protection on the HTTPS endpoints: `exchange-default` (/PowerShell None, EWS
+    /// and ActiveSync Allow) or `require` (every HTTPS endpoint refuses a sign-in without a
+    /// matching channel binding token).
+    #[arg(long, default_value = "exchange-default", value_parser = ["exchange-default", "require"])]
+    extended_protection: String,
 }
 
 pub(super) fn run(args: LabArgs) -> anyhow::Result<Outcome> {
@@ -49,6 +70,19 @@ pub(super) fn run(args: LabArgs) -> anyhow::Result<Outcome> {
         version,
         latency_ms: args.latency_ms,
         plain_http: args.plain_http,
+        auth_profile: if args.auth_profile == "exchange-default" {
+            AuthProfile::ExchangeDefault
+        } else {
+            AuthProfile::Lab
+        },
+        keytab: args.keytab,
+        realm: args.realm,
+        kdc: args.kdc,
+        extended_protection: if args.extended_protection == "require" {
+            ExtendedProtectionMode::Require
+        } else {
+            ExtendedProtectionMode::ExchangeDefault
+        },
         ..LabOptions::default()
     };
     if let Some(d) = args.state_dir {

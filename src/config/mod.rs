@@ -16,7 +16,10 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use model::{AuthenticationMethod, ConnectorConfig, ExchangeServerType, FieldSpec, FIELDS};
+pub use model::{
+    AuthenticationMethod, ChannelBinding, ConnectorConfig, ExchangeServerType, FieldSpec,
+    KerberosSettings, FIELDS,
+};
 use xmltree::{Document, Element, SyntaxError};
 
 /// File name of the configuration in the org folder.

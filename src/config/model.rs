@@ -35,22 +35,72 @@ impl ExchangeServerType {
 /// How the connector authenticates to Exchange's PowerShell, EWS and Autodiscover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum AuthenticationMethod {
-    /// From what the server offers: Negotiate, then NTLM, then Basic (HTTPS only).
+    /// From what the server offers: Kerberos (bare or inside Negotiate), then NTLM, then Basic
+    /// (HTTPS only). It falls back from Kerberos only when Kerberos is unavailable, never after
+    /// the domain refused the credentials.
     #[default]
     Auto,
-    Basic,
-    Ntlm,
-    /// SPNEGO; NTLM inside it (Kerberos is not implemented).
+    /// Kerberos only: the `Kerberos` scheme or Negotiate carrying Kerberos.
+    Kerberos,
+    /// SPNEGO: Kerberos inside it when a KDC answers, else NTLM.
     Negotiate,
+    Ntlm,
+    Basic,
 }
 
 impl AuthenticationMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthenticationMethod::Auto => "Auto",
-            AuthenticationMethod::Basic => "Basic",
-            AuthenticationMethod::Ntlm => "Ntlm",
+            AuthenticationMethod::Kerberos => "Kerberos",
             AuthenticationMethod::Negotiate => "Negotiate",
+            AuthenticationMethod::Ntlm => "Ntlm",
+            AuthenticationMethod::Basic => "Basic",
+        }
+    }
+}
+
+/// Whether HTTPS sign-ins carry a channel binding token (Extended Protection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ChannelBinding {
+    /// Bind every NTLM and Kerberos sign-in over HTTPS to the server's TLS certificate.
+    #[default]
+    Auto,
+    /// Send no binding: for a load balancer that re-encrypts with another certificate.
+    Off,
+}
+
+impl ChannelBinding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelBinding::Auto => "Auto",
+            ChannelBinding::Off => "Off",
+        }
+    }
+}
+
+/// The Kerberos settings; every field may stay empty (then they are found as the README says).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KerberosSettings {
+    /// The Kerberos realm (Active Directory DNS domain in capitals, e.g. `CORP.CONTOSO.COM`).
+    pub realm: Option<String>,
+    /// Domain controllers / KDCs, `host[:port]`, comma-separated; empty: DNS SRV records.
+    pub kdc_address: Option<String>,
+    /// The Exchange server's service principal name, e.g. `HTTP/mail.contoso.com` (for a
+    /// load-balanced name with an alternate service account); empty: `HTTP/<server FQDN>`.
+    pub service_principal_name: Option<String>,
+    /// Seconds before a ticket-granting ticket expires at which a new one is fetched.
+    pub renew_before_expiry_seconds: u32,
+}
+
+impl Default for KerberosSettings {
+    fn default() -> Self {
+        KerberosSettings {
+            realm: None,
+            kdc_address: None,
+            service_principal_name: None,
+            renew_before_expiry_seconds: 300,
         }
     }
 }
@@ -110,6 +160,10 @@ pub struct ConnectorConfig {
     pub exchange_web_service_url: Option<String>,
     #[serde(default)]
     pub authentication_method: AuthenticationMethod,
+    #[serde(default)]
+    pub channel_binding: ChannelBinding,
+    #[serde(default)]
+    pub kerberos: KerberosSettings,
     pub proxy: ProxySettings,
     pub service_account: ServiceAccount,
     pub notification_account: NotificationAccount,
@@ -135,6 +189,8 @@ impl ConnectorConfig {
             hosted_server_address: None,
             exchange_web_service_url: None,
             authentication_method: AuthenticationMethod::Auto,
+            channel_binding: ChannelBinding::Auto,
+            kerberos: KerberosSettings::default(),
             proxy: ProxySettings::default(),
             service_account: ServiceAccount::default(),
             notification_account: NotificationAccount::default(),
@@ -177,7 +233,7 @@ pub const FIELDS: &[FieldSpec] = &[
     },
     FieldSpec {
         path: "ClientAccessServer",
-        about: "Client Access Server FQDN (host or host:port)",
+        about: "Client Access Server FQDN (host or host:port, HTTPS), or a URL such as http://cas01.contoso.com/PowerShell/",
     },
     FieldSpec {
         path: "HostedServerAddress",
@@ -189,7 +245,27 @@ pub const FIELDS: &[FieldSpec] = &[
     },
     FieldSpec {
         path: "AuthenticationMethod",
-        about: "Auto (from what the server offers), Basic, Ntlm or Negotiate",
+        about: "Auto (Kerberos, then NTLM, then Basic over HTTPS, from what the server offers), Kerberos, Negotiate, Ntlm or Basic",
+    },
+    FieldSpec {
+        path: "ChannelBinding",
+        about: "Auto (bind HTTPS sign-ins to the server certificate: Extended Protection) or Off (a load balancer re-encrypts with another certificate)",
+    },
+    FieldSpec {
+        path: "Kerberos/Realm",
+        about: "Kerberos realm, e.g. CORP.CONTOSO.COM; empty: the account's UPN suffix, else the server's DNS domain",
+    },
+    FieldSpec {
+        path: "Kerberos/KdcAddress",
+        about: "domain controllers (KDCs), host[:port], comma-separated; empty: DNS SRV _kerberos._tcp.<realm>, else the realm's name",
+    },
+    FieldSpec {
+        path: "Kerberos/ServicePrincipalName",
+        about: "Exchange's SPN, e.g. HTTP/mail.contoso.com (load-balanced name with an alternate service account); empty: HTTP/<server FQDN>",
+    },
+    FieldSpec {
+        path: "Kerberos/RenewBeforeExpirySeconds",
+        about: "seconds before a Kerberos ticket expires at which a new one is fetched (0-86400)",
     },
     FieldSpec {
         path: "Proxy/Enabled",
@@ -328,6 +404,13 @@ impl ConnectorConfig {
             "ExchangeServerType" => self.exchange_server_type.as_str().to_string(),
             "ClientAccessServer" => opt(&self.client_access_server),
             "AuthenticationMethod" => self.authentication_method.as_str().to_string(),
+            "ChannelBinding" => self.channel_binding.as_str().to_string(),
+            "Kerberos/Realm" => opt(&self.kerberos.realm),
+            "Kerberos/KdcAddress" => opt(&self.kerberos.kdc_address),
+            "Kerberos/ServicePrincipalName" => opt(&self.kerberos.service_principal_name),
+            "Kerberos/RenewBeforeExpirySeconds" => {
+                self.kerberos.renew_before_expiry_seconds.to_string()
+            }
             "HostedServerAddress" => opt(&self.hosted_server_address),
             "ExchangeWebServiceURL" => opt(&self.exchange_web_service_url),
             "Proxy/Enabled" => self.proxy.enabled.to_string(),
@@ -390,15 +473,31 @@ impl ConnectorConfig {
             "AuthenticationMethod" => {
                 self.authentication_method = match v.to_ascii_lowercase().as_str() {
                     "auto" => AuthenticationMethod::Auto,
-                    "basic" => AuthenticationMethod::Basic,
-                    "ntlm" => AuthenticationMethod::Ntlm,
+                    "kerberos" => AuthenticationMethod::Kerberos,
                     "negotiate" => AuthenticationMethod::Negotiate,
+                    "ntlm" => AuthenticationMethod::Ntlm,
+                    "basic" => AuthenticationMethod::Basic,
                     _ => {
                         return Err(format!(
-                        "'{v}' is not an authentication method; use Auto, Basic, Ntlm or Negotiate"
+                        "'{v}' is not an authentication method; use Auto, Kerberos, Negotiate, Ntlm or Basic"
                     ))
                     }
                 }
+            }
+            "ChannelBinding" => {
+                self.channel_binding = match v.to_ascii_lowercase().as_str() {
+                    "auto" => ChannelBinding::Auto,
+                    "off" => ChannelBinding::Off,
+                    _ => return Err(format!("'{v}' is not a channel binding setting; use Auto or Off")),
+                }
+            }
+            "Kerberos/Realm" => self.kerberos.realm = set_opt(v, validate::realm)?.map(|r| r.to_ascii_uppercase()),
+            "Kerberos/KdcAddress" => self.kerberos.kdc_address = set_opt(v, validate::kdc_addresses)?,
+            "Kerberos/ServicePrincipalName" => {
+                self.kerberos.service_principal_name = set_opt(v, validate::service_principal_name)?
+            }
+            "Kerberos/RenewBeforeExpirySeconds" => {
+                self.kerberos.renew_before_expiry_seconds = parse_range(v, 0, 86_400)?
             }
             "ClientAccessServer" => {
                 self.client_access_server = set_opt(v, validate::server_address)?
@@ -449,6 +548,15 @@ impl ConnectorConfig {
         Ok(())
     }
 
+    /// Whether the PowerShell address is a plain `http://` URL (WinRM message encryption).
+    pub fn uses_plain_http(&self) -> bool {
+        let address = match self.exchange_server_type {
+            ExchangeServerType::OnPremises => self.client_access_server.as_deref(),
+            ExchangeServerType::Hosted => self.hosted_server_address.as_deref(),
+        };
+        address.is_some_and(|a| a.to_ascii_lowercase().starts_with("http://"))
+    }
+
     /// Problems that make the configuration incomplete or inconsistent as a whole (each field
     /// on its own is already valid). Returns (field path, problem, fix) triples.
     pub fn completeness_problems(&self) -> Vec<(&'static str, String, String)> {
@@ -466,16 +574,15 @@ impl ConnectorConfig {
             )),
             _ => {}
         }
-        let plain_http = self.exchange_server_type == ExchangeServerType::Hosted
-            && self
-                .hosted_server_address
-                .as_deref()
-                .is_some_and(|a| a.to_ascii_lowercase().starts_with("http://"));
-        if plain_http && self.authentication_method == AuthenticationMethod::Basic {
+        if self.uses_plain_http() && self.authentication_method == AuthenticationMethod::Basic {
+            let field = match self.exchange_server_type {
+                ExchangeServerType::OnPremises => "ClientAccessServer",
+                ExchangeServerType::Hosted => "HostedServerAddress",
+            };
             out.push((
                 "AuthenticationMethod",
-                "is Basic, but HostedServerAddress uses plain http:// (the password would travel in clear)".to_string(),
-                "use an https:// address, or set AuthenticationMethod to Auto, Ntlm or Negotiate (WinRM messages are then encrypted)".to_string(),
+                format!("is Basic, but {field} uses plain http:// (the password would travel in clear)"),
+                "use an https:// address, or set AuthenticationMethod to Auto, Kerberos, Negotiate or Ntlm (WinRM messages are then encrypted)".to_string(),
             ));
         }
         if self.proxy.enabled && self.proxy.host.is_none() {
@@ -592,6 +699,10 @@ mod tests {
             section_order("Proxy"),
             vec!["Enabled", "Host", "Port", "UseCredentials", "User"]
         );
+        assert_eq!(
+            find_field("kerberos.kdcaddress").map(|f| f.path),
+            Some("Kerberos/KdcAddress")
+        );
     }
 
     #[test]
@@ -627,5 +738,46 @@ mod tests {
         c.set("HostedServerAddress", "https://ps.hoster.net/PowerShell")
             .unwrap();
         assert!(!has(&c));
+        // On-premises, Microsoft's default address is plain http://.
+        c.set("ExchangeServerType", "OnPremises").unwrap();
+        c.set("ClientAccessServer", "http://cas01.contoso.com/PowerShell/")
+            .unwrap();
+        assert!(c.uses_plain_http());
+        assert!(has(&c));
+        c.set("AuthenticationMethod", "Kerberos").unwrap();
+        assert!(!has(&c));
+    }
+
+    #[test]
+    fn kerberos_settings_are_checked_and_normalized() {
+        let mut c = ConnectorConfig::new("contoso");
+        c.set("Kerberos/Realm", "corp.contoso.com").unwrap();
+        assert_eq!(c.kerberos.realm.as_deref(), Some("CORP.CONTOSO.COM"));
+        assert!(c.set("Kerberos/Realm", "CORP\\X").is_err());
+        c.set(
+            "Kerberos/KdcAddress",
+            "dc1.corp.contoso.com, dc2.corp.contoso.com:88",
+        )
+        .unwrap();
+        assert!(c
+            .set("Kerberos/KdcAddress", "dc1.corp.contoso.com:0")
+            .unwrap_err()
+            .contains("port"));
+        c.set("Kerberos/ServicePrincipalName", "HTTP/mail.contoso.com")
+            .unwrap();
+        assert!(c
+            .set("Kerberos/ServicePrincipalName", "mail.contoso.com")
+            .unwrap_err()
+            .contains("HTTP/"));
+        assert!(c
+            .set("ChannelBinding", "sometimes")
+            .unwrap_err()
+            .contains("Auto or Off"));
+        c.set("ChannelBinding", "off").unwrap();
+        assert_eq!(c.channel_binding, ChannelBinding::Off);
+        assert!(c
+            .set("Kerberos/RenewBeforeExpirySeconds", "90000")
+            .unwrap_err()
+            .contains("0-86400"));
     }
 }

@@ -91,15 +91,95 @@ pub fn split_host_port(v: &str) -> Result<(String, Option<u16>), String> {
     }
 }
 
-/// A Client Access Server: an FQDN or IP address, optionally with `:port`.
+/// A Client Access Server: an FQDN or IP address, optionally with `:port` (HTTPS), or a
+/// `http://` / `https://` URL of its PowerShell directory, e.g. Microsoft's default
+/// `http://cas01.contoso.com/PowerShell/` (Kerberos with message encryption).
 pub fn server_address(v: &str) -> Result<(), String> {
-    if v.contains("://") || v.contains('/') {
+    if v.contains("://") {
+        let u = url::Url::parse(v).map_err(|e| {
+            format!("'{v}' is not a valid URL ({e}); use e.g. http://cas01.contoso.com/PowerShell/")
+        })?;
+        if u.scheme() != "https" && u.scheme() != "http" {
+            return Err(format!(
+                "'{v}' must start with http:// or https://, e.g. http://cas01.contoso.com/PowerShell/"
+            ));
+        }
+        if !u.username().is_empty() || u.password().is_some() {
+            return Err(format!(
+                "'{v}' carries a user name; remove it (the service account is set on its own page)"
+            ));
+        }
+        let host = match u.host() {
+            Some(url::Host::Domain(d)) => d.to_string(),
+            Some(url::Host::Ipv4(a)) => a.to_string(),
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+            None => return Err(format!("'{v}' has no server name")),
+        };
+        return fqdn(&host);
+    }
+    if v.contains('/') {
         return Err(format!(
-            "'{v}' looks like a URL; enter only the server name, e.g. cas01.contoso.com (the /PowerShell path is added for you)"
+            "'{v}' is neither a server name nor a URL; enter e.g. cas01.contoso.com or http://cas01.contoso.com/PowerShell/"
         ));
     }
     let (h, _) = split_host_port(v)?;
     fqdn(&h)
+}
+
+/// A Kerberos realm: DNS-domain-like labels, e.g. `CORP.CONTOSO.COM` (any case here).
+pub fn realm(v: &str) -> Result<(), String> {
+    let ok = !v.is_empty()
+        && v.len() <= 253
+        && v.split('.').all(|l| {
+            !l.is_empty()
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{v}' is not a Kerberos realm; use the Active Directory DNS domain in capitals, e.g. CORP.CONTOSO.COM (not the NetBIOS name)"
+        ))
+    }
+}
+
+/// One or more KDC addresses, `host[:port]`, comma-separated.
+pub fn kdc_addresses(v: &str) -> Result<(), String> {
+    for part in v.split(',') {
+        let part = part.trim();
+        if part.is_empty() {
+            return Err(format!(
+                "'{v}' has an empty entry; separate domain controllers with commas, e.g. dc1.corp.contoso.com, dc2.corp.contoso.com"
+            ));
+        }
+        let (h, _) = split_host_port(part)?;
+        host(&h)?;
+    }
+    Ok(())
+}
+
+/// A service principal name `service/host[:port][@REALM]`, e.g. `HTTP/mail.contoso.com`.
+pub fn service_principal_name(v: &str) -> Result<(), String> {
+    let err = || {
+        format!(
+            "'{v}' is not a service principal name; use HTTP/<name clients connect to>, e.g. HTTP/mail.contoso.com"
+        )
+    };
+    let (service, rest) = v.split_once('/').ok_or_else(err)?;
+    let host_part = rest.split('@').next().unwrap_or_default();
+    let host_part = host_part.split(':').next().unwrap_or_default();
+    if service.is_empty()
+        || !service.chars().all(|c| c.is_ascii_alphanumeric())
+        || host(host_part).is_err()
+        || v.contains(char::is_whitespace)
+    {
+        return Err(err());
+    }
+    if let Some((_, r)) = rest.split_once('@') {
+        realm(r)?;
+    }
+    Ok(())
 }
 
 /// A hosted Exchange address: `host[:port]` or an `https://` URL, or an `http://` URL (WinRM
@@ -233,9 +313,25 @@ mod tests {
         assert!(server_address("cas01")
             .unwrap_err()
             .contains("fully qualified"));
-        assert!(server_address("https://cas01.contoso.com/PowerShell")
+        for ok in [
+            "http://cas01.contoso.com/PowerShell/",
+            "https://cas01.contoso.com/PowerShell",
+            "http://cas01.contoso.com:8080/PowerShell/",
+        ] {
+            assert!(server_address(ok).is_ok(), "{ok}");
+        }
+        assert!(server_address("ftp://cas01.contoso.com/")
             .unwrap_err()
-            .contains("URL"));
+            .contains("http://"));
+        assert!(server_address("http://cas01/PowerShell/")
+            .unwrap_err()
+            .contains("fully qualified"));
+        assert!(server_address("http://u:p@cas01.contoso.com/PowerShell/")
+            .unwrap_err()
+            .contains("user name"));
+        assert!(server_address("cas01.contoso.com/PowerShell")
+            .unwrap_err()
+            .contains("neither"));
         assert!(server_address("cas01.contoso.com:0")
             .unwrap_err()
             .contains("port"));

@@ -340,9 +340,9 @@ async fn reconnect(
     let mut c: Vec<Target> = engine.candidates(state);
     // The server that just failed goes last.
     c.sort_by_key(|t| t.address().eq_ignore_ascii_case(avoid));
-    let (mut ex, used, _) = open_with_failover(&c).await.map_err(|f| {
-        EngineError::NoServer(f.into_iter().map(|(s, e)| (s, e.to_string())).collect())
-    })?;
+    let (mut ex, used, _) = open_with_failover(&c)
+        .await
+        .map_err(EngineError::from_failover)?;
     ex.set_version(version);
     Ok(Conn {
         ex,
@@ -621,9 +621,9 @@ pub(super) async fn sync(
 
     // Connect and learn the servers, as discovery does.
     let candidates = engine.candidates(state);
-    let (ex, used, failures) = open_with_failover(&candidates).await.map_err(|f| {
-        EngineError::NoServer(f.into_iter().map(|(s, e)| (s, e.to_string())).collect())
-    })?;
+    let (ex, used, failures) = open_with_failover(&candidates)
+        .await
+        .map_err(EngineError::from_failover)?;
     let mut conn = Conn {
         ex,
         server: candidates
@@ -1190,7 +1190,11 @@ pub fn configured_engine(
         opts = opts.sender(Box::new(notify::EwsSender::new(notify::EwsSettings {
             ews_url: cfg.exchange_web_service_url.clone(),
             mailbox,
-            cas: cfg.client_access_server.clone(),
+            cas: crate::exchange::target::powershell_endpoint(cfg, "/PowerShell/")
+                .filter(|_| {
+                    cfg.exchange_server_type == crate::config::ExchangeServerType::OnPremises
+                })
+                .map(|e| e.https_authority()),
             connect: target.connect.clone(),
             credentials: crate::exchange::client::Credentials {
                 user,

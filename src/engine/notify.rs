@@ -231,7 +231,7 @@ impl EwsSender {
             let ep = Endpoint::parse(&url).map_err(|e| e.to_string())?;
             let path = ep.path.clone();
             self.client = Some(Ews::new(
-                Session::basic(
+                Session::connect(
                     ep,
                     self.settings.connect.clone(),
                     &self.settings.credentials,

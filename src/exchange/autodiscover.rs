@@ -209,28 +209,13 @@ async fn http_redirect(domain: &str, opts: &ConnectOptions) -> Result<String, St
 
 /// `https://target:port/autodiscover/autodiscover.xml` from the SRV record, if any.
 async fn srv_lookup(domain: &str) -> Result<String, String> {
-    let resolver = hickory_resolver::Resolver::builder_tokio()
-        .map_err(|e| e.to_string())?
-        .build()
-        .map_err(|e| e.to_string())?;
-    let lookup = resolver
-        .srv_lookup(format!("_autodiscover._tcp.{domain}."))
+    let (target, port) = super::dns::srv_lookup(&format!("_autodiscover._tcp.{domain}"))
         .await
-        .map_err(|e| e.to_string())?;
-    let best = lookup
-        .answers()
-        .iter()
-        .filter_map(|r| match &r.data {
-            hickory_resolver::proto::rr::RData::SRV(srv) => Some(srv.clone()),
-            _ => None,
-        })
-        .min_by_key(|s| (s.priority, u16::MAX - s.weight))
+        .into_iter()
+        .next()
         .ok_or_else(|| "no SRV record".to_string())?;
-    let target = best.target.to_utf8();
-    let target = target.trim_end_matches('.');
     Ok(format!(
-        "https://{target}:{}/autodiscover/autodiscover.xml",
-        best.port
+        "https://{target}:{port}/autodiscover/autodiscover.xml"
     ))
 }
 

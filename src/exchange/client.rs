@@ -1,16 +1,22 @@
 //! An authenticated HTTP session with one Exchange server.
 //!
 //! A [`Session`] owns one [`Connection`] (reopened when the server closes it) and an
-//! [`Authenticator`] that decides the `Authorization` header. Basic is built in; NTLM and
-//! Negotiate ([`super::ntlm`]) plug into the same trait and rely on the connection staying the
-//! same across their handshake: a new connection restarts it. With [`AuthMethod::Auto`] the
-//! session asks once without credentials and picks from the schemes the 401 offers (Negotiate,
-//! then NTLM, then Basic over HTTPS). Status codes Exchange uses to mean something specific — 401
-//! (with the schemes it offers), 503 (throttling) — become typed errors. Basic over plain HTTP
-//! is refused. [`Session::request_winrm`] adds WinRM message encryption over plain HTTP: the
-//! handshake runs with an empty body, then every envelope goes sealed by the connection's
-//! NTLM/Negotiate context ([`super::encryption`]) and sealed answers are unsealed. It must
+//! [`Authenticator`] that decides the `Authorization` header. Basic is built in; Kerberos
+//! ([`super::kerberos`]), NTLM and Negotiate ([`super::ntlm`]) plug into the same trait and
+//! rely on the connection staying the same across their handshake: a new connection restarts
+//! it (and gives the authenticator that connection's channel binding). With
+//! [`AuthMethod::Auto`] the session asks once without credentials and follows a [`plan`] from
+//! the schemes the 401 offers: Kerberos, then NTLM, then Basic over HTTPS — moving on from
+//! Kerberos only when it is unavailable, never after the domain refused the account. Status
+//! codes Exchange uses to mean something specific — 401 (with the schemes it offers), 503
+//! (throttling) — become typed errors. Basic over plain HTTP is refused.
+//! [`Session::request_winrm`] adds WinRM message encryption over plain HTTP: the handshake
+//! runs with an empty body, then every envelope goes sealed by the connection's Kerberos,
+//! NTLM or Negotiate context ([`super::encryption`]) and sealed answers are unsealed. It must
 //! never put a password, a token or a sealed/unsealed body into an error or a log line.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use base64::Engine;
 use bytes::Bytes;
@@ -19,6 +25,7 @@ use hyper::{Method, Request};
 
 use super::encryption::{self, Framed, Sealed};
 use super::http::{ConnectOptions, Connection, Endpoint, HttpError, HttpResponse};
+use super::kerberos::KerberosError;
 use crate::secrets::Secret;
 
 /// A user and password.
@@ -30,30 +37,100 @@ pub struct Credentials {
 
 /// Why an authenticator could not produce a header.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct AuthError(pub String);
+pub enum AuthError {
+    /// NTLM and Basic failures, in words that name the step.
+    #[error("{0}")]
+    Message(String),
+    #[error(transparent)]
+    Kerberos(#[from] KerberosError),
+}
 
 /// What an [`Authenticator`] wants sent with the next request.
 #[derive(Debug)]
 pub enum Step {
     /// This `Authorization` header.
     Send(String),
-    /// No header: the connection is already authenticated (NTLM, Negotiate).
+    /// No header: the connection is already authenticated (NTLM, Negotiate, Kerberos).
     Nothing,
     /// Nothing more can be sent: the server refused the credentials.
     GiveUp,
 }
 
+/// A sign-in mechanism, as `validate` and the wizard report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    /// The `Kerberos` scheme.
+    Kerberos,
+    /// Kerberos inside `Negotiate` (SPNEGO).
+    NegotiateKerberos,
+    /// NTLM inside `Negotiate`.
+    NegotiateNtlm,
+    /// The `NTLM` scheme.
+    Ntlm,
+    Basic,
+}
+
+impl Mechanism {
+    /// The HTTP scheme that carries it.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Mechanism::Kerberos => "Kerberos",
+            Mechanism::NegotiateKerberos | Mechanism::NegotiateNtlm => "Negotiate",
+            Mechanism::Ntlm => "NTLM",
+            Mechanism::Basic => "Basic",
+        }
+    }
+
+    pub fn is_kerberos(self) -> bool {
+        matches!(self, Mechanism::Kerberos | Mechanism::NegotiateKerberos)
+    }
+}
+
+impl std::fmt::Display for Mechanism {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mechanism::Kerberos => "Kerberos",
+            Mechanism::NegotiateKerberos => "Kerberos (Negotiate)",
+            Mechanism::NegotiateNtlm => "NTLM (Negotiate)",
+            Mechanism::Ntlm => "NTLM",
+            Mechanism::Basic => "Basic",
+        })
+    }
+}
+
+/// What an authenticator may know of the connection it signs in on.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionInfo {
+    /// `host[:port]`.
+    pub authority: String,
+    pub https: bool,
+    /// The `tls-server-end-point` channel binding data (RFC 5929) of this connection.
+    pub tls_server_end_point: Option<Vec<u8>>,
+    /// The certificate it presented, described for messages.
+    pub certificate: Option<String>,
+}
+
 /// Produces `Authorization` headers for one connection.
 pub trait Authenticator: Send {
-    /// The scheme as it appears in `WWW-Authenticate` (`Basic`, `NTLM`, `Negotiate`).
+    /// The scheme as it appears in `WWW-Authenticate` (`Basic`, `NTLM`, `Negotiate`,
+    /// `Kerberos`).
     fn scheme(&self) -> &'static str;
+    /// The mechanism, for reports.
+    fn mechanism(&self) -> Mechanism;
+    /// Work that needs the network before the first header on a new connection (Kerberos: a
+    /// service ticket) and what it must know of the connection (channel bindings).
+    fn prepare<'a>(
+        &'a mut self,
+        _conn: &'a ConnectionInfo,
+    ) -> Pin<Box<dyn Future<Output = Result<(), AuthError>> + Send + 'a>> {
+        Box::pin(async { Ok(()) })
+    }
     /// What to send with the next request. `challenge` is the server's `WWW-Authenticate`
     /// token for this scheme after a 401 (empty when the scheme came bare), `None` otherwise.
     fn next(&mut self, challenge: Option<&str>) -> Result<Step, AuthError>;
     /// The server answered with something other than 401: the connection is authenticated.
     /// `final_token` is the server's `WWW-Authenticate` token for this scheme on that answer,
-    /// if any (SPNEGO's last message), which the authenticator must check.
+    /// if any (SPNEGO's last message, Kerberos' AP-REP), which the authenticator must check.
     fn accepted(&mut self, _final_token: Option<&str>) -> Result<(), AuthError> {
         Ok(())
     }
@@ -63,16 +140,20 @@ pub trait Authenticator: Send {
     fn can_seal(&self) -> bool {
         false
     }
+    /// The `protocol` of the `multipart/encrypted` bodies this context seals.
+    fn seal_protocol(&self) -> &'static str {
+        encryption::PROTOCOL_SPNEGO
+    }
     /// Seal a message: `(signature, sealed bytes)`.
     fn seal(&mut self, _data: &[u8]) -> Result<Sealed, AuthError> {
-        Err(AuthError(format!(
+        Err(AuthError::Message(format!(
             "{} cannot encrypt messages",
             self.scheme()
         )))
     }
     /// Unseal a framed message from the server.
     fn unseal(&mut self, _framed: &Framed) -> Result<Vec<u8>, AuthError> {
-        Err(AuthError(format!(
+        Err(AuthError::Message(format!(
             "{} cannot decrypt messages",
             self.scheme()
         )))
@@ -81,32 +162,72 @@ pub trait Authenticator: Send {
 
 pub use super::http::AuthMethod;
 
-/// The schemes this client can answer, best first.
-pub const SUPPORTED_SCHEMES: [&str; 3] = ["Negotiate", "NTLM", "Basic"];
-
-/// The authenticator for `scheme` (one of [`SUPPORTED_SCHEMES`]).
-pub fn authenticator_for(
-    scheme: &str,
+/// The authenticator for a mechanism, for `creds` against `host` with `opts`' Kerberos and
+/// channel binding settings.
+pub fn authenticator(
+    mech: Mechanism,
     creds: &Credentials,
     host: &str,
-) -> Option<Box<dyn Authenticator>> {
-    use super::ntlm::{Mechanism, SspiAuth};
-    if scheme.eq_ignore_ascii_case("negotiate") {
-        Some(Box::new(SspiAuth::new(Mechanism::Negotiate, creds, host)))
-    } else if scheme.eq_ignore_ascii_case("ntlm") {
-        Some(Box::new(SspiAuth::new(Mechanism::Ntlm, creds, host)))
-    } else if scheme.eq_ignore_ascii_case("basic") {
-        Some(Box::new(Basic::new(creds)))
-    } else {
-        None
+    opts: &ConnectOptions,
+) -> Box<dyn Authenticator> {
+    use super::kerberos::auth::{Carrier, KerberosAuth};
+    use super::ntlm::{Mechanism as Sspi, SspiAuth};
+    match mech {
+        Mechanism::Kerberos => Box::new(KerberosAuth::new(
+            Carrier::Kerberos,
+            creds,
+            host,
+            &opts.kerberos,
+            opts.channel_binding,
+        )),
+        Mechanism::NegotiateKerberos => Box::new(KerberosAuth::new(
+            Carrier::Negotiate,
+            creds,
+            host,
+            &opts.kerberos,
+            opts.channel_binding,
+        )),
+        Mechanism::NegotiateNtlm => Box::new(SspiAuth::new(
+            Sspi::Negotiate,
+            creds,
+            host,
+            opts.channel_binding,
+        )),
+        Mechanism::Ntlm => Box::new(SspiAuth::new(Sspi::Ntlm, creds, host, opts.channel_binding)),
+        Mechanism::Basic => Box::new(Basic::new(creds)),
     }
 }
 
-/// The best scheme of `offered` that this client supports (Basic only when `https`).
-pub fn choose_scheme(offered: &[String], https: bool) -> Option<&'static str> {
-    SUPPORTED_SCHEMES
-        .into_iter()
-        .find(|s| (https || *s != "Basic") && offered.iter().any(|o| o.eq_ignore_ascii_case(s)))
+fn offers(offered: &[String], scheme: &str) -> bool {
+    offered.iter().any(|o| o.eq_ignore_ascii_case(scheme))
+}
+
+/// The mechanisms to try, in order, for `method` given what the server offers: Kerberos
+/// first (bare when offered, else in Negotiate), then NTLM (in Negotiate, then bare), then
+/// Basic over HTTPS. Kerberos and NTLM come only as far as `method` allows.
+pub fn plan(method: AuthMethod, offered: &[String], https: bool) -> Vec<Mechanism> {
+    let mut out = Vec::new();
+    let kerberos = matches!(
+        method,
+        AuthMethod::Auto | AuthMethod::Kerberos | AuthMethod::Negotiate
+    );
+    if kerberos {
+        if offers(offered, "Kerberos") && method != AuthMethod::Negotiate {
+            out.push(Mechanism::Kerberos);
+        } else if offers(offered, "Negotiate") {
+            out.push(Mechanism::NegotiateKerberos);
+        }
+    }
+    if matches!(method, AuthMethod::Auto | AuthMethod::Negotiate) && offers(offered, "Negotiate") {
+        out.push(Mechanism::NegotiateNtlm);
+    }
+    if matches!(method, AuthMethod::Auto | AuthMethod::Ntlm) && offers(offered, "NTLM") {
+        out.push(Mechanism::Ntlm);
+    }
+    if matches!(method, AuthMethod::Auto | AuthMethod::Basic) && https && offers(offered, "Basic") {
+        out.push(Mechanism::Basic);
+    }
+    out
 }
 
 /// HTTP Basic: the same header on every request, sent up front; meant for HTTPS only.
@@ -131,6 +252,9 @@ impl Authenticator for Basic {
     fn scheme(&self) -> &'static str {
         "Basic"
     }
+    fn mechanism(&self) -> Mechanism {
+        Mechanism::Basic
+    }
     fn next(&mut self, challenge: Option<&str>) -> Result<Step, AuthError> {
         // Credentials go with every request; a 401 in answer means they were refused.
         Ok(match challenge {
@@ -146,13 +270,16 @@ impl Authenticator for Basic {
 pub enum SessionError {
     #[error(transparent)]
     Http(#[from] HttpError),
-    #[error("{url}: the server refused the credentials of {user} (HTTP 401; it offers {}); check the user name and password", offered_text(.offered))]
+    #[error("{url}: the server refused the credentials of {user} with {mechanism} (HTTP 401; it offers {}); check the user name and password{}", offered_text(.offered), binding_hint(*.bound))]
     Unauthorized {
         url: String,
         user: String,
+        mechanism: String,
         offered: Vec<String>,
+        /// The sign-in carried a channel binding (HTTPS with Extended Protection).
+        bound: bool,
     },
-    #[error("{url}: the server does not accept {scheme} authentication (it offers {}); enable {scheme} on the virtual directory or choose another method", offered_text(.offered))]
+    #[error("{url}: the server does not accept {scheme} (it offers {}); {}", offered_text(.offered), scheme_fix(.scheme, .offered))]
     SchemeNotOffered {
         url: String,
         scheme: String,
@@ -163,18 +290,70 @@ pub enum SessionError {
         url: String,
         retry_after: Option<u64>,
     },
-    #[error("{url}: the server offers only {} authentication, which the connector does not support; enable Negotiate (with NTLM) or NTLM on the virtual directory, or Basic over HTTPS", offered_text(.offered))]
+    #[error("{url}: the server offers only {} authentication, which the connector does not support; the connector signs in with Kerberos, Negotiate, NTLM, or Basic over HTTPS", offered_text(.offered))]
     NoSupportedScheme { url: String, offered: Vec<String> },
-    #[error("{url}: the connection closed in the middle of the {scheme} handshake; {scheme} needs one kept-alive connection, so check any proxy or load balancer in between (or use Basic over HTTPS)")]
+    #[error("{url}: the connection closed in the middle of the {scheme} handshake; {scheme} needs one kept-alive connection, so check any proxy or load balancer in between")]
     HandshakeCut { url: String, scheme: String },
+    #[error("{url}: {error}; {}", .error.fix())]
+    Kerberos {
+        url: String,
+        #[source]
+        error: KerberosError,
+    },
+    #[error("{url}: the server accepts Kerberos only (it offers {}; a default Exchange /PowerShell refuses NTLM and Basic), and Kerberos could not be used: {kerberos}; {}", offered_text(.offered), .kerberos.fix())]
+    KerberosOnly {
+        url: String,
+        offered: Vec<String>,
+        kerberos: KerberosError,
+    },
     #[error("{0}")]
-    Auth(#[from] AuthError),
-    #[error("{url}: refusing Basic authentication over plain HTTP, which would send the password of {user} in clear; use https:// or choose NTLM or Negotiate (which encrypt WinRM messages over HTTP)")]
+    Auth(AuthError),
+    #[error("{url}: refusing Basic authentication over plain HTTP, which would send the password of {user} in clear; use https://, or Kerberos, Negotiate or NTLM (which encrypt WinRM messages over HTTP)")]
     BasicOverPlainHttp { url: String, user: String },
-    #[error("{url}: WinRM over plain HTTP needs message encryption, but {detail}; use https:// or NTLM/Negotiate")]
+    #[error("{url}: WinRM over plain HTTP needs message encryption, but {detail}; use https://, or Kerberos, Negotiate or NTLM")]
     EncryptionUnavailable { url: String, detail: String },
     #[error("{url}: WinRM message encryption failed: {detail}")]
     Encryption { url: String, detail: String },
+}
+
+impl SessionError {
+    /// The server or the domain refused the account itself: retrying counts toward its
+    /// lockout, so callers stop until the password is changed.
+    pub fn is_credential_error(&self) -> bool {
+        match self {
+            SessionError::Unauthorized { .. } => true,
+            SessionError::Kerberos { error, .. } => error.is_credential_error(),
+            SessionError::Auth(AuthError::Kerberos(e)) => e.is_credential_error(),
+            _ => false,
+        }
+    }
+
+    /// The Kerberos error inside, if any.
+    pub fn kerberos(&self) -> Option<&KerberosError> {
+        match self {
+            SessionError::Kerberos { error, .. } => Some(error),
+            SessionError::KerberosOnly { kerberos, .. } => Some(kerberos),
+            SessionError::Auth(AuthError::Kerberos(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+fn binding_hint(bound: bool) -> &'static str {
+    if bound {
+        " (the sign-in was also bound to this connection's TLS certificate: if a load balancer or TLS inspection re-encrypts with another certificate, a server with Extended Protection refuses it; then set ChannelBinding = Off)"
+    } else {
+        ""
+    }
+}
+
+fn scheme_fix(scheme: &str, offered: &[String]) -> String {
+    let kerberos = offers(offered, "Kerberos") || offers(offered, "Negotiate");
+    if kerberos && !scheme.eq_ignore_ascii_case("Kerberos") {
+        "this directory signs in with Kerberos, as a default Exchange does; set AuthenticationMethod to Auto or Kerberos (changing the server's authentication is not needed, and Microsoft does not support it on the front end)".to_string()
+    } else {
+        "set AuthenticationMethod to Auto, or to a scheme the server offers".to_string()
+    }
 }
 
 fn offered_text(offered: &[String]) -> String {
@@ -226,11 +405,18 @@ pub struct Session {
     opts: ConnectOptions,
     creds: Option<Credentials>,
     user: String,
-    /// `None` until [`AuthMethod::Auto`] has seen what the server offers.
+    method: AuthMethod,
+    /// `None` until the server's first 401 has said what it offers.
     auth: Option<Box<dyn Authenticator>>,
+    /// The mechanisms still to try after `auth`, best first.
+    plan: Vec<Mechanism>,
+    /// Whether `auth` is prepared for the open connection.
+    prepared: bool,
     conn: Option<Connection>,
-    /// The scheme the server last accepted.
-    used: Option<&'static str>,
+    /// The mechanism the server last accepted.
+    used: Option<Mechanism>,
+    /// Why Kerberos was passed over for another mechanism, if it was.
+    kerberos_unavailable: Option<KerberosError>,
 }
 
 impl Session {
@@ -241,14 +427,19 @@ impl Session {
         user: &str,
         auth: Box<dyn Authenticator>,
     ) -> Self {
+        let method = opts.auth;
         Session {
             base,
             opts,
             creds: None,
             user: user.to_string(),
+            method,
             auth: Some(auth),
+            plan: Vec::new(),
+            prepared: false,
             conn: None,
             used: None,
+            kerberos_unavailable: None,
         }
     }
 
@@ -257,29 +448,39 @@ impl Session {
         Self::new(base, opts, &creds.user, Box::new(Basic::new(creds)))
     }
 
-    /// A session authenticating `creds` with `method` (chosen from the server's 401 on
-    /// [`AuthMethod::Auto`]).
+    /// A session authenticating `creds` with `method`. Basic, NTLM and Negotiate start with
+    /// their first header; Auto and Kerberos first ask without credentials, to learn whether
+    /// the server offers the `Kerberos` scheme, `Negotiate`, or both.
     pub fn with_method(
         base: Endpoint,
         opts: ConnectOptions,
         creds: &Credentials,
         method: AuthMethod,
     ) -> Self {
-        let scheme = match method {
-            AuthMethod::Auto => None,
-            AuthMethod::Basic => Some("Basic"),
-            AuthMethod::Ntlm => Some("NTLM"),
-            AuthMethod::Negotiate => Some("Negotiate"),
+        let first = match method {
+            AuthMethod::Auto | AuthMethod::Kerberos => None,
+            AuthMethod::Basic => Some(Mechanism::Basic),
+            AuthMethod::Ntlm => Some(Mechanism::Ntlm),
+            AuthMethod::Negotiate => Some(Mechanism::NegotiateKerberos),
         };
-        let auth = scheme.and_then(|s| authenticator_for(s, creds, &base.host));
+        let plan = if method == AuthMethod::Negotiate {
+            vec![Mechanism::NegotiateNtlm]
+        } else {
+            Vec::new()
+        };
+        let auth = first.map(|m| authenticator(m, creds, &base.host, &opts));
         Session {
             base,
             opts,
             creds: Some(creds.clone()),
             user: creds.user.clone(),
+            method,
             auth,
+            plan,
+            prepared: false,
             conn: None,
             used: None,
+            kerberos_unavailable: None,
         }
     }
 
@@ -293,10 +494,20 @@ impl Session {
         &self.base
     }
 
-    /// The scheme the server accepted on this session (`Negotiate`, `NTLM`, `Basic`), once a
-    /// request has gone through.
+    /// The scheme the server accepted on this session (`Kerberos`, `Negotiate`, `NTLM`,
+    /// `Basic`), once a request has gone through.
     pub fn scheme_used(&self) -> Option<&'static str> {
+        self.used.map(Mechanism::scheme)
+    }
+
+    /// The mechanism the server accepted, once a request has gone through.
+    pub fn mechanism_used(&self) -> Option<Mechanism> {
         self.used
+    }
+
+    /// Why Kerberos was passed over for the mechanism used, if it was.
+    pub fn kerberos_unavailable(&self) -> Option<&KerberosError> {
+        self.kerberos_unavailable.as_ref()
     }
 
     /// Make sure a connection is open; `true` when a new one had to be opened (which resets
@@ -310,6 +521,7 @@ impl Session {
             if let Some(a) = self.auth.as_mut() {
                 a.reset();
             }
+            self.prepared = false;
             self.conn = Some(Connection::open(&self.base, &self.opts).await?);
         }
         Ok(reopen)
@@ -323,6 +535,34 @@ impl Session {
                 detail: "no connection".into(),
             }),
         }
+    }
+
+    fn connection_info(&self) -> ConnectionInfo {
+        let conn = self.conn.as_ref();
+        ConnectionInfo {
+            authority: self.base.authority(),
+            https: self.base.https,
+            tls_server_end_point: conn.and_then(Connection::tls_server_end_point),
+            certificate: conn
+                .and_then(Connection::certificate)
+                .map(|c| format!("subject {}, issuer {}", c.subject, c.issuer)),
+        }
+    }
+
+    /// Switch to the next mechanism of the plan; `false` when there is none.
+    fn advance(&mut self) -> bool {
+        let Some(creds) = self.creds.clone() else {
+            return false;
+        };
+        if self.plan.is_empty() {
+            return false;
+        }
+        let next = self.plan.remove(0);
+        let mut a = authenticator(next, &creds, &self.base.host, &self.opts);
+        a.reset();
+        self.auth = Some(a);
+        self.prepared = false;
+        true
     }
 
     /// Send a request and return the response, authenticating as needed. A 401 that the
@@ -339,9 +579,9 @@ impl Session {
     }
 
     /// POST one WinRM envelope. Over `https://` it goes as it is; over plain `http://` it is
-    /// sealed with the connection's NTLM/Negotiate context (the handshake itself carries an
-    /// empty body, so nothing goes in clear) and a sealed answer is unsealed, as Windows'
-    /// WinRM client does. The returned body is always the clear envelope.
+    /// sealed with the connection's Kerberos, NTLM or Negotiate context (the handshake itself
+    /// carries an empty body, so nothing goes in clear) and a sealed answer is unsealed, as
+    /// Windows' WinRM client does. The returned body is always the clear envelope.
     pub async fn request_winrm(
         &mut self,
         path: &str,
@@ -358,6 +598,39 @@ impl Session {
         .await
     }
 
+    fn kerberos_error(&self, url: &str, error: KerberosError) -> SessionError {
+        SessionError::Kerberos {
+            url: url.to_string(),
+            error,
+        }
+    }
+
+    /// The error for a refusal by the server of the mechanism in use.
+    fn refused(&self, url: String, offered: Vec<String>) -> SessionError {
+        let mech = self.auth.as_ref().map(|a| a.mechanism());
+        if let Some(k) = self.kerberos_unavailable.clone() {
+            // NTLM inside Negotiate after Kerberos was unavailable, refused by a directory
+            // that offers nothing but Kerberos (a default Exchange's /PowerShell).
+            let kerberos_only = !offers(&offered, "NTLM") && !offers(&offered, "Basic");
+            if kerberos_only {
+                return SessionError::KerberosOnly {
+                    url,
+                    offered,
+                    kerberos: k,
+                };
+            }
+        }
+        SessionError::Unauthorized {
+            url,
+            user: self.user.clone(),
+            mechanism: mech.map(|m| m.to_string()).unwrap_or_default(),
+            offered,
+            bound: self.base.https
+                && self.opts.channel_binding
+                && matches!(mech, Some(Mechanism::Ntlm | Mechanism::NegotiateNtlm)),
+        }
+    }
+
     async fn exchange(
         &mut self,
         method: Method,
@@ -371,10 +644,7 @@ impl Session {
         let mut offered: Vec<String> = Vec::new();
         let mut retried_broken = false;
         let mut cut = 0;
-        // Auto only: Negotiate refused while NTLM is offered → one try with raw NTLM
-        // (some SPNEGO acceptors refuse NTLM wrapped in SPNEGO but take it bare).
-        let mut ntlm_fallback = self.auth.is_none();
-        for _round in 0..12 {
+        for _round in 0..16 {
             let reopened = self.ensure_connection().await?;
             if reopened && challenge.is_some() {
                 // The server (or something in between) closed the connection mid-handshake:
@@ -393,32 +663,50 @@ impl Session {
                 }
                 challenge = None;
             }
+            if !self.prepared && self.auth.is_some() {
+                let info = self.connection_info();
+                let prepared = match self.auth.as_mut() {
+                    Some(a) => a.prepare(&info).await,
+                    None => Ok(()),
+                };
+                match prepared {
+                    Ok(()) => self.prepared = true,
+                    Err(AuthError::Kerberos(e)) if e.is_unavailable() && !self.plan.is_empty() => {
+                        tracing::info!(error = %e, "Kerberos is unavailable; trying the next mechanism");
+                        self.kerberos_unavailable = Some(e);
+                        self.advance();
+                        challenge = None;
+                        continue;
+                    }
+                    Err(AuthError::Kerberos(e)) => return Err(self.kerberos_error(&url, e)),
+                    Err(e) => return Err(SessionError::Auth(e)),
+                }
+            }
             let step = match self.auth.as_mut() {
-                Some(a) => a.next(challenge.as_deref())?,
-                // Auto: ask without credentials to learn what the server offers.
+                Some(a) => match a.next(challenge.as_deref()) {
+                    Ok(s) => s,
+                    Err(AuthError::Kerberos(e)) => return Err(self.kerberos_error(&url, e)),
+                    Err(e) => return Err(SessionError::Auth(e)),
+                },
+                // Ask without credentials to learn what the server offers.
                 None => Step::Nothing,
             };
             let header = match step {
                 Step::Send(h) => Some(h),
                 Step::Nothing => None,
                 Step::GiveUp => {
-                    let negotiate = self.auth.as_ref().map(|a| a.scheme()) == Some("Negotiate");
-                    if ntlm_fallback
-                        && negotiate
-                        && offered.iter().any(|o| o.eq_ignore_ascii_case("NTLM"))
+                    // Negotiate (NTLM) refused while raw NTLM is offered: some SPNEGO
+                    // acceptors refuse NTLM wrapped in SPNEGO but take it bare.
+                    let negotiate_ntlm =
+                        self.auth.as_ref().map(|a| a.mechanism()) == Some(Mechanism::NegotiateNtlm);
+                    if negotiate_ntlm
+                        && self.plan.first() == Some(&Mechanism::Ntlm)
+                        && self.advance()
                     {
-                        if let Some(creds) = self.creds.clone() {
-                            ntlm_fallback = false;
-                            self.auth = authenticator_for("NTLM", &creds, &self.base.host);
-                            challenge = None;
-                            continue;
-                        }
+                        challenge = None;
+                        continue;
                     }
-                    return Err(SessionError::Unauthorized {
-                        url,
-                        user: self.user.clone(),
-                        offered,
-                    });
+                    return Err(self.refused(url, offered));
                 }
             };
             let scheme = self.auth.as_ref().map(|a| a.scheme());
@@ -435,8 +723,11 @@ impl Session {
             let (send_type, send_body) = if !encrypt {
                 (content_type.map(str::to_string), body.clone())
             } else if sealing {
-                let (sig, sealed) = match self.auth.as_mut() {
-                    Some(a) => a.seal(&body)?,
+                let (protocol, sealed) = match self.auth.as_mut() {
+                    Some(a) => (
+                        a.seal_protocol(),
+                        a.seal(&body).map_err(SessionError::Auth)?,
+                    ),
                     None => {
                         return Err(SessionError::EncryptionUnavailable {
                             url,
@@ -444,9 +735,10 @@ impl Session {
                         })
                     }
                 };
+                let (sig, sealed) = sealed;
                 (
-                    Some(encryption::content_type()),
-                    Bytes::from(encryption::encode(&sig, &sealed, body.len())),
+                    Some(encryption::content_type(protocol)),
+                    Bytes::from(encryption::encode(protocol, &sig, &sealed, body.len())),
                 )
             } else {
                 (None, Bytes::new())
@@ -482,18 +774,38 @@ impl Session {
                 401 => {
                     offered = offered_schemes(&resp);
                     let Some(auth) = self.auth.as_ref() else {
-                        let Some(scheme) = choose_scheme(&offered, self.base.https) else {
-                            return Err(SessionError::NoSupportedScheme { url, offered });
-                        };
-                        let creds = self.creds.clone().ok_or_else(|| {
-                            AuthError("no credentials for automatic authentication".into())
-                        })?;
-                        self.auth = authenticator_for(scheme, &creds, &self.base.host);
+                        let mut plan = plan(self.method, &offered, self.base.https);
+                        if plan.is_empty() {
+                            return Err(match self.method {
+                                AuthMethod::Auto => {
+                                    SessionError::NoSupportedScheme { url, offered }
+                                }
+                                m => SessionError::SchemeNotOffered {
+                                    url,
+                                    scheme: format!("{m:?}"),
+                                    offered,
+                                },
+                            });
+                        }
+                        if self.creds.is_none() {
+                            return Err(SessionError::Auth(AuthError::Message(
+                                "no credentials for automatic authentication".into(),
+                            )));
+                        }
+                        self.plan = std::mem::take(&mut plan);
+                        self.advance();
                         challenge = None;
                         continue;
                     };
                     let scheme = auth.scheme();
-                    if !offered.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+                    if !offers(&offered, scheme) {
+                        // The method was fixed before the server spoke; try what is left of
+                        // the plan that it does offer.
+                        self.plan.retain(|m| offers(&offered, m.scheme()));
+                        if self.advance() {
+                            challenge = None;
+                            continue;
+                        }
                         return Err(SessionError::SchemeNotOffered {
                             url,
                             scheme: scheme.into(),
@@ -513,15 +825,22 @@ impl Session {
                     let mut resp = resp;
                     if let Some(a) = self.auth.as_mut() {
                         let final_token = challenge_for(&resp, a.scheme());
-                        a.accepted(final_token.as_deref())?;
-                        self.used = Some(a.scheme());
+                        match a.accepted(final_token.as_deref()) {
+                            Ok(()) => {}
+                            Err(AuthError::Kerberos(e)) => return Err(self.kerberos_error(&url, e)),
+                            Err(e) => return Err(SessionError::Auth(e)),
+                        }
+                        let Some(a) = self.auth.as_mut() else {
+                            continue;
+                        };
+                        self.used = Some(a.mechanism());
                         if encrypt && !sealing {
                             if !a.can_seal() {
                                 return Err(SessionError::EncryptionUnavailable {
                                     url,
                                     detail: format!(
-                                        "{} authentication gives no key to encrypt with",
-                                        a.scheme()
+                                        "{} gave no key to encrypt with (the server did not complete mutual authentication)",
+                                        a.mechanism()
                                     ),
                                 });
                             }
@@ -542,11 +861,7 @@ impl Session {
                 }
             }
         }
-        Err(SessionError::Unauthorized {
-            url,
-            user: self.user.clone(),
-            offered,
-        })
+        Err(self.refused(url, offered))
     }
 
     /// A sealed answer made clear; a clear answer (an error page, a plain fault) as it is.
@@ -569,7 +884,7 @@ impl Session {
         };
         let framed = encryption::decode(&ct, &resp.body).map_err(|e| fail(e.to_string()))?;
         let clear = match self.auth.as_mut() {
-            Some(a) => a.unseal(&framed).map_err(|e| fail(e.0))?,
+            Some(a) => a.unseal(&framed).map_err(|e| fail(e.to_string()))?,
             None => return Err(fail("no authentication context".into())),
         };
         resp.body = Bytes::from(clear);
@@ -624,15 +939,51 @@ mod tests {
     }
 
     #[test]
-    fn auto_prefers_negotiate_then_ntlm_then_basic_over_https() {
+    fn plans_put_kerberos_first_then_ntlm_then_basic_over_https() {
+        use Mechanism::*;
         let o = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let all = o(&["Negotiate", "Kerberos", "NTLM", "Basic"]);
         assert_eq!(
-            choose_scheme(&o(&["Basic", "NTLM", "Negotiate"]), true),
-            Some("Negotiate")
+            plan(AuthMethod::Auto, &all, true),
+            vec![Kerberos, NegotiateNtlm, Ntlm, Basic]
         );
-        assert_eq!(choose_scheme(&o(&["basic", "ntlm"]), true), Some("NTLM"));
-        assert_eq!(choose_scheme(&o(&["Basic"]), true), Some("Basic"));
-        assert_eq!(choose_scheme(&o(&["Basic"]), false), None);
-        assert_eq!(choose_scheme(&o(&["Kerberos"]), true), None);
+        assert_eq!(
+            plan(AuthMethod::Auto, &o(&["Negotiate", "NTLM", "Basic"]), false),
+            vec![NegotiateKerberos, NegotiateNtlm, Ntlm]
+        );
+        assert_eq!(
+            plan(AuthMethod::Auto, &o(&["basic", "ntlm"]), true),
+            vec![Ntlm, Basic]
+        );
+        assert_eq!(plan(AuthMethod::Auto, &o(&["Basic"]), false), vec![]);
+        // Kerberos never falls back; Negotiate only to NTLM inside it.
+        assert_eq!(plan(AuthMethod::Kerberos, &all, true), vec![Kerberos]);
+        assert_eq!(
+            plan(AuthMethod::Kerberos, &o(&["Negotiate"]), true),
+            vec![NegotiateKerberos]
+        );
+        assert_eq!(
+            plan(AuthMethod::Negotiate, &all, true),
+            vec![NegotiateKerberos, NegotiateNtlm]
+        );
+        assert_eq!(
+            plan(AuthMethod::Ntlm, &o(&["Negotiate", "Kerberos"]), true),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn refusals_never_ask_to_weaken_a_kerberos_directory() {
+        let e = SessionError::SchemeNotOffered {
+            url: "http://cas01/PowerShell/".into(),
+            scheme: "Ntlm".into(),
+            offered: vec!["Negotiate".into(), "Kerberos".into()],
+        }
+        .to_string();
+        assert!(
+            e.contains("AuthenticationMethod to Auto or Kerberos"),
+            "{e}"
+        );
+        assert!(!e.contains("enable"), "{e}");
     }
 }

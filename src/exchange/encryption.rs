@@ -1,6 +1,8 @@
-//! WinRM HTTP message encryption (MS-WSMV 2.2.9.1, `HTTP-SPNEGO-session-encrypted`): the
-//! MIME framing of a sealed SOAP envelope and sealing/unsealing with an established `sspi`
-//! NTLM or Negotiate context. Shared by the connector's client and the lab's server.
+//! WinRM HTTP message encryption (MS-WSMV 2.2.9.1, `HTTP-SPNEGO-session-encrypted` and
+//! `HTTP-Kerberos-session-encrypted`): the MIME framing of a sealed SOAP envelope, and
+//! sealing/unsealing with an established `sspi` NTLM or Negotiate context (Kerberos contexts
+//! seal with [`super::kerberos::crypto::Protection`]). Shared by the connector's client and
+//! the lab's server.
 //!
 //! Over plain `http://` WinRM refuses clear bodies after NTLM/Negotiate authentication
 //! (`AllowUnencrypted=false`), so each body is sent as
@@ -15,7 +17,7 @@ use sspi::{EncryptionFlags, SecurityBufferRef, Sspi};
 
 /// The `protocol` parameter for NTLM and Negotiate.
 pub const PROTOCOL_SPNEGO: &str = "application/HTTP-SPNEGO-session-encrypted";
-/// The `protocol` parameter for bare Kerberos (framed the same way; not produced here).
+/// The `protocol` parameter for the bare `Kerberos` scheme (framed the same way).
 pub const PROTOCOL_KERBEROS: &str = "application/HTTP-Kerberos-session-encrypted";
 /// The boundary WinRM uses.
 pub const BOUNDARY: &str = "Encrypted Boundary";
@@ -30,7 +32,7 @@ pub enum EncryptionError {
     #[error("the encrypted body is malformed: {0}")]
     Malformed(String),
     #[error(
-        "the encrypted body uses protocol {0:?}, which is not supported (only {PROTOCOL_SPNEGO})"
+        "the encrypted body uses protocol {0:?}, which is not supported (only {PROTOCOL_SPNEGO} and {PROTOCOL_KERBEROS})"
     )]
     Protocol(String),
     #[error("sealing the message failed: {0}")]
@@ -41,9 +43,18 @@ pub enum EncryptionError {
     Length { expected: usize, actual: usize },
 }
 
-/// The `Content-Type` of an encrypted body.
-pub fn content_type() -> String {
-    format!("multipart/encrypted;protocol=\"{PROTOCOL_SPNEGO}\";boundary=\"{BOUNDARY}\"")
+/// The `Content-Type` of a body encrypted with `protocol` ([`PROTOCOL_SPNEGO`] or
+/// [`PROTOCOL_KERBEROS`]).
+pub fn content_type(protocol: &str) -> String {
+    format!("multipart/encrypted;protocol=\"{protocol}\";boundary=\"{BOUNDARY}\"")
+}
+
+/// The protocol of an encrypted body's `Content-Type`, if it is one this module frames.
+pub fn protocol_of(content_type: &str) -> Option<&'static str> {
+    let p = parameter(content_type, "protocol")?;
+    [PROTOCOL_SPNEGO, PROTOCOL_KERBEROS]
+        .into_iter()
+        .find(|k| p.eq_ignore_ascii_case(k))
 }
 
 /// Whether a `Content-Type` says the body is encrypted this way.
@@ -64,9 +75,9 @@ fn parameter(content_type: &str, name: &str) -> Option<String> {
 
 /// Frame a sealed message: `signature` and `sealed` as produced by [`seal`], `original_len`
 /// the length of the clear envelope.
-pub fn encode(signature: &[u8], sealed: &[u8], original_len: usize) -> Vec<u8> {
+pub fn encode(protocol: &str, signature: &[u8], sealed: &[u8], original_len: usize) -> Vec<u8> {
     let head = format!(
-        "--{BOUNDARY}\r\n\tContent-Type: {PROTOCOL_SPNEGO}\r\n\tOriginalContent: type={ORIGINAL_TYPE};Length={original_len}\r\n--{BOUNDARY}\r\n\tContent-Type: application/octet-stream\r\n"
+        "--{BOUNDARY}\r\n\tContent-Type: {protocol}\r\n\tOriginalContent: type={ORIGINAL_TYPE};Length={original_len}\r\n--{BOUNDARY}\r\n\tContent-Type: application/octet-stream\r\n"
     );
     let tail = format!("--{BOUNDARY}--\r\n");
     let mut out = Vec::with_capacity(head.len() + 4 + signature.len() + sealed.len() + tail.len());
@@ -102,9 +113,10 @@ pub fn decode(content_type: &str, body: &[u8]) -> Result<Framed, EncryptionError
     {
         return Err(bad("only multipart/encrypted (one part) is supported"));
     }
-    let protocol = parameter(content_type, "protocol").unwrap_or_default();
-    if !protocol.eq_ignore_ascii_case(PROTOCOL_SPNEGO) {
-        return Err(EncryptionError::Protocol(protocol));
+    if protocol_of(content_type).is_none() {
+        return Err(EncryptionError::Protocol(
+            parameter(content_type, "protocol").unwrap_or_default(),
+        ));
     }
     let boundary = parameter(content_type, "boundary").ok_or_else(|| bad("no boundary"))?;
     // The first part: `--[ ]boundary`, headers up to the second boundary.
@@ -221,11 +233,11 @@ mod tests {
 
     #[test]
     fn frames_round_trip_and_tolerate_exchange_boundary() {
-        let body = encode(&[7u8; 16], b"sealed-bytes", 12);
+        let body = encode(PROTOCOL_SPNEGO, &[7u8; 16], b"sealed-bytes", 12);
         let text = String::from_utf8_lossy(&body);
         assert!(text.starts_with("--Encrypted Boundary\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=12\r\n--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n\x10\0\0\0"), "{text}");
         assert!(text.ends_with("sealed-bytes--Encrypted Boundary--\r\n"));
-        let f = decode(&content_type(), &body).unwrap();
+        let f = decode(&content_type(PROTOCOL_SPNEGO), &body).unwrap();
         assert_eq!(f.signature, vec![7u8; 16]);
         assert_eq!(f.sealed, b"sealed-bytes");
         assert_eq!(f.original_len, 12);
@@ -236,20 +248,27 @@ mod tests {
         let ct = "multipart/encrypted;protocol=\"application/HTTP-SPNEGO-session-encrypted\";boundary=Encrypted Boundary";
         assert_eq!(decode(ct, quirky.as_bytes()).unwrap(), f);
         // Sealed bytes that happen to contain the boundary do not cut the payload.
-        let tricky = encode(&[1u8; 16], b"x--Encrypted Boundary--\r\ny", 26);
+        let tricky = encode(
+            PROTOCOL_KERBEROS,
+            &[1u8; 16],
+            b"x--Encrypted Boundary--\r\ny",
+            26,
+        );
         assert_eq!(
-            decode(&content_type(), &tricky).unwrap().sealed,
+            decode(&content_type(PROTOCOL_KERBEROS), &tricky)
+                .unwrap()
+                .sealed,
             b"x--Encrypted Boundary--\r\ny"
         );
     }
 
     #[test]
     fn malformed_bodies_are_refused_without_panicking() {
-        let good = encode(&[7u8; 16], b"abc", 3);
+        let good = encode(PROTOCOL_SPNEGO, &[7u8; 16], b"abc", 3);
         for n in 0..good.len() {
-            let _ = decode(&content_type(), &good[..n]);
+            let _ = decode(&content_type(PROTOCOL_SPNEGO), &good[..n]);
         }
-        assert!(decode(&content_type(), b"").is_err());
+        assert!(decode(&content_type(PROTOCOL_SPNEGO), b"").is_err());
         assert!(matches!(
             decode("multipart/encrypted;protocol=\"application/HTTP-CredSSP-session-encrypted\";boundary=\"Encrypted Boundary\"", &good),
             Err(EncryptionError::Protocol(_))
@@ -262,6 +281,6 @@ mod tests {
             .unwrap()
             + 14;
         huge[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(decode(&content_type(), &huge).is_err());
+        assert!(decode(&content_type(PROTOCOL_SPNEGO), &huge).is_err());
     }
 }

@@ -144,6 +144,11 @@ impl Ews {
     }
 
     /// Prove the account can use its mailbox: `GetFolder` on the inbox.
+    /// The session underneath (which mechanism signed in).
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
     pub async fn check_mailbox(&mut self) -> Result<(), EwsError> {
         self.call("GetFolder", get_folder_body()).await
     }

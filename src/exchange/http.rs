@@ -106,6 +106,23 @@ impl Endpoint {
         }
     }
 
+    /// `host[:port]` of the server's HTTPS side: the port is left out when it is the default
+    /// of this endpoint's own scheme (`http://cas01/PowerShell/` → `cas01`, whose HTTPS is on
+    /// 443). For Autodiscover and EWS, which always use HTTPS.
+    pub fn https_authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let default = if self.https { 443 } else { 80 };
+        if self.port == default {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+
     /// The same server with another path.
     pub fn with_path(&self, path: &str) -> Endpoint {
         Endpoint {
@@ -127,13 +144,17 @@ pub struct ProxyConfig {
 /// How a session authenticates (see [`super::client::Session::connect`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuthMethod {
-    /// From the schemes the server's first 401 offers: Negotiate, then NTLM, then Basic
-    /// (HTTPS only).
+    /// From the schemes the server's first 401 offers: Kerberos (bare, or inside Negotiate),
+    /// then NTLM (inside Negotiate, or bare), then Basic (HTTPS only). Kerberos gives way to
+    /// NTLM only when it is unavailable, never after the domain refused the account.
     #[default]
     Auto,
-    Basic,
-    Ntlm,
+    /// Kerberos only (the `Kerberos` scheme when offered, else inside Negotiate).
+    Kerberos,
+    /// SPNEGO: Kerberos inside, or NTLM when Kerberos is unavailable.
     Negotiate,
+    Ntlm,
+    Basic,
 }
 
 /// How to connect.
@@ -142,6 +163,11 @@ pub struct ConnectOptions {
     pub proxy: Option<ProxyConfig>,
     /// How sessions opened with these options authenticate.
     pub auth: AuthMethod,
+    /// Kerberos realm, KDC, SPN and renewal settings.
+    pub kerberos: super::kerberos::KerberosOptions,
+    /// Bind NTLM and Kerberos sign-ins over HTTPS to the server's certificate (Extended
+    /// Protection); off for a load balancer that re-encrypts with another certificate.
+    pub channel_binding: bool,
     pub tls: Arc<rustls::ClientConfig>,
     pub connect_timeout: Duration,
     /// Bound on one request/response exchange.
@@ -153,6 +179,8 @@ impl std::fmt::Debug for ConnectOptions {
         f.debug_struct("ConnectOptions")
             .field("proxy", &self.proxy)
             .field("auth", &self.auth)
+            .field("kerberos", &self.kerberos)
+            .field("channel_binding", &self.channel_binding)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
@@ -168,6 +196,11 @@ impl ConnectOptions {
         Ok(ConnectOptions {
             proxy,
             auth: AuthMethod::Auto,
+            kerberos: super::kerberos::KerberosOptions {
+                renew_before_expiry_secs: 300,
+                ..Default::default()
+            },
+            channel_binding: true,
             tls: tls_client_config(trusted_ca)?,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(120),
@@ -589,6 +622,8 @@ pub struct Connection {
     endpoint: Endpoint,
     sender: SendRequest<Full<Bytes>>,
     request_timeout: Duration,
+    /// The TLS leaf certificate the server presented on this connection (DER), if HTTPS.
+    leaf: Option<Vec<u8>>,
 }
 
 impl Connection {
@@ -598,6 +633,7 @@ impl Connection {
             Some(p) => proxy_tunnel(p, &endpoint.host, endpoint.port, opts.connect_timeout).await?,
             None => tcp_connect(&endpoint.host, endpoint.port, opts.connect_timeout).await?,
         };
+        let mut leaf = None;
         let stream: Box<dyn Io> = if endpoint.https {
             let name = ServerName::try_from(endpoint.host.clone()).map_err(|e| {
                 HttpError::BadUrl(format!(
@@ -613,6 +649,12 @@ impl Connection {
                     secs: opts.connect_timeout.as_secs(),
                 })?
                 .map_err(|e| classify_tls(&endpoint.host, &e))?;
+            leaf = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.as_ref().to_vec());
             Box::new(tls)
         } else {
             Box::new(tcp)
@@ -630,7 +672,21 @@ impl Connection {
             endpoint: endpoint.clone(),
             sender,
             request_timeout: opts.request_timeout,
+            leaf,
         })
+    }
+
+    /// The `tls-server-end-point` channel binding data of this connection (RFC 5929), from the
+    /// certificate the server presented on it; `None` over plain HTTP.
+    pub fn tls_server_end_point(&self) -> Option<Vec<u8>> {
+        self.leaf
+            .as_deref()
+            .map(super::kerberos::crypto::tls_server_end_point)
+    }
+
+    /// The certificate the server presented on this connection, described for messages.
+    pub fn certificate(&self) -> Option<CertInfo> {
+        self.leaf.as_deref().and_then(describe_certificate)
     }
 
     pub fn endpoint(&self) -> &Endpoint {

@@ -6,9 +6,11 @@
 //! recordings for support) and [`session`] (the client's request sequence). These do no I/O
 //! and may not panic on hostile input (the lints below make that a compile error).
 //!
-//! I/O layers: [`http`] (one connection, stage-by-stage errors), [`client`] (an authenticated
-//! session, with WinRM message encryption from [`encryption`] over plain HTTP), and the typed
-//! clients built on them. The rest of the program sees typed
+//! I/O layers: [`http`] (one connection, stage-by-stage errors), [`dns`] (SRV records and
+//! canonical names), [`client`] (an authenticated session: Kerberos from [`kerberos`], NTLM
+//! and Negotiate from [`ntlm`], Basic; with WinRM message encryption from [`encryption`] over
+//! plain HTTP), and the typed clients built on them. [`kerberos`] keeps its own codec layers
+//! (keys, messages, GSS tokens) free of I/O too. The rest of the program sees typed
 //! operations and typed errors; wire formats stay in here.
 
 #![deny(
@@ -25,9 +27,11 @@ pub mod autodiscover;
 pub mod capture;
 pub mod client;
 pub mod clixml;
+pub mod dns;
 pub mod encryption;
 pub mod ews;
 pub mod http;
+pub mod kerberos;
 pub mod ntlm;
 pub mod ops;
 pub mod powershell;

@@ -9,6 +9,10 @@
 //! down-level (`DOMAIN\user`). Tokens and passwords are never logged or put into errors; an
 //! error names the step (which message) and the `sspi` error kind only.
 //!
+//! Over HTTPS the AUTHENTICATE message carries the connection's channel binding
+//! (MsvAvChannelBindings, the MD5 of its `tls-server-end-point` bindings), as Extended
+//! Protection asks, unless `ChannelBinding = Off`.
+//!
 //! Integrity and confidentiality are always requested (as Windows clients do), so an
 //! authenticated context can seal WinRM messages over plain HTTP ([`super::encryption`]); with
 //! Negotiate, the server's final SPNEGO token (its mechListMIC) is checked on acceptance, which
@@ -25,7 +29,7 @@ use sspi::{
     Username,
 };
 
-use super::client::{AuthError, Authenticator, Credentials, Step};
+use super::client::{AuthError, Authenticator, ConnectionInfo, Credentials, Step};
 use super::encryption::{self, Framed, Sealed};
 
 /// The workstation name the connector gives in NTLM messages.
@@ -75,11 +79,27 @@ pub struct SspiAuth {
     state: State,
     /// The context said `Ok`: nothing more to feed it.
     complete: bool,
+    /// Send channel bindings over HTTPS (`ChannelBinding = Auto`).
+    bind_channel: bool,
+    /// The `tls-server-end-point` data of the current connection, when it is bound.
+    binding: Option<Vec<u8>>,
+}
+
+/// A `SEC_CHANNEL_BINDINGS` structure (what `sspi` takes) with zero addresses and
+/// `application_data` after the 32-byte header.
+fn sec_channel_bindings(application_data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0u8; 24];
+    v.extend_from_slice(&(application_data.len() as u32).to_le_bytes());
+    v.extend_from_slice(&32u32.to_le_bytes());
+    v.extend_from_slice(application_data);
+    v
 }
 
 impl SspiAuth {
-    /// An authenticator for `creds` against `host` (the SPN is `HTTP/<host>`).
-    pub fn new(mech: Mechanism, creds: &Credentials, host: &str) -> Self {
+    /// An authenticator for `creds` against `host` (the SPN is `HTTP/<host>`); with
+    /// `bind_channel`, sign-ins over HTTPS carry the connection's channel binding
+    /// (MsvAvChannelBindings).
+    pub fn new(mech: Mechanism, creds: &Credentials, host: &str, bind_channel: bool) -> Self {
         SspiAuth {
             mech,
             creds: creds.clone(),
@@ -87,11 +107,13 @@ impl SspiAuth {
             ctx: None,
             state: State::Fresh,
             complete: false,
+            bind_channel,
+            binding: None,
         }
     }
 
     fn fail(&self, step: &str, e: sspi::Error) -> AuthError {
-        AuthError(format!(
+        AuthError::Message(format!(
             "{} authentication of {} failed while {step}: {:?} ({}); check the user name format (DOMAIN\\user or user@domain) and that the server allows {}",
             self.mech.scheme(),
             self.creds.user,
@@ -103,7 +125,7 @@ impl SspiAuth {
 
     fn identity(&self) -> Result<AuthIdentity, AuthError> {
         let username = Username::parse(&self.creds.user).map_err(|e| {
-            AuthError(format!(
+            AuthError::Message(format!(
                 "the user name {:?} cannot be used for {}: {e}; write it as DOMAIN\\user or user@domain",
                 self.creds.user,
                 self.mech.scheme()
@@ -167,6 +189,12 @@ impl SspiAuth {
         let mut input_bufs: Vec<SecurityBuffer> = input
             .map(|t| vec![SecurityBuffer::new(t, BufferType::Token)])
             .unwrap_or_default();
+        if let (false, Some(b)) = (input_bufs.is_empty(), &self.binding) {
+            input_bufs.push(SecurityBuffer::new(
+                sec_channel_bindings(b),
+                BufferType::ChannelBindings,
+            ));
+        }
         let has_input = !input_bufs.is_empty();
         // The same call on either context type (they share no trait object).
         macro_rules! step {
@@ -186,7 +214,11 @@ impl SspiAuth {
             }};
         }
         let result = match self.ctx.as_mut() {
-            None => return Err(AuthError("NTLM context missing (internal error)".into())),
+            None => {
+                return Err(AuthError::Message(
+                    "NTLM context missing (internal error)".into(),
+                ))
+            }
             Some(Context::Ntlm(ctx, handle)) => step!(ctx, handle),
             Some(Context::Negotiate(ctx, handle)) => step!(ctx, handle),
         };
@@ -224,6 +256,26 @@ impl Authenticator for SspiAuth {
         self.mech.scheme()
     }
 
+    fn mechanism(&self) -> super::client::Mechanism {
+        match self.mech {
+            Mechanism::Ntlm => super::client::Mechanism::Ntlm,
+            Mechanism::Negotiate => super::client::Mechanism::NegotiateNtlm,
+        }
+    }
+
+    fn prepare<'a>(
+        &'a mut self,
+        conn: &'a ConnectionInfo,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), AuthError>> + Send + 'a>>
+    {
+        self.binding = if conn.https && self.bind_channel {
+            conn.tls_server_end_point.clone()
+        } else {
+            None
+        };
+        Box::pin(async { Ok(()) })
+    }
+
     fn next(&mut self, challenge: Option<&str>) -> Result<Step, AuthError> {
         match (self.state, challenge) {
             // An authenticated connection needs no header.
@@ -243,7 +295,7 @@ impl Authenticator for SspiAuth {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(tok)
                     .map_err(|_| {
-                        AuthError(format!(
+                        AuthError::Message(format!(
                             "the server's {} challenge is not base64; is something between the connector and Exchange rewriting headers?",
                             self.mech.scheme()
                         ))
@@ -268,7 +320,7 @@ impl Authenticator for SspiAuth {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(tok)
                 .map_err(|_| {
-                    AuthError("the server's final Negotiate token is not base64; is something between the connector and Exchange rewriting headers?".into())
+                    AuthError::Message("the server's final Negotiate token is not base64; is something between the connector and Exchange rewriting headers?".into())
                 })?;
             self.step(
                 Some(bytes),
@@ -288,12 +340,12 @@ impl Authenticator for SspiAuth {
             Some(Context::Ntlm(ctx, _)) => encryption::seal(ctx.as_mut(), data),
             Some(Context::Negotiate(ctx, _)) => encryption::seal(ctx.as_mut(), data),
             None => {
-                return Err(AuthError(format!(
+                return Err(AuthError::Message(format!(
                     "{scheme}: no authenticated context to seal with"
                 )))
             }
         };
-        r.map_err(|e| AuthError(format!("{scheme} message encryption: {e}")))
+        r.map_err(|e| AuthError::Message(format!("{scheme} message encryption: {e}")))
     }
 
     fn unseal(&mut self, framed: &Framed) -> Result<Vec<u8>, AuthError> {
@@ -302,12 +354,12 @@ impl Authenticator for SspiAuth {
             Some(Context::Ntlm(ctx, _)) => encryption::unseal(ctx.as_mut(), framed),
             Some(Context::Negotiate(ctx, _)) => encryption::unseal(ctx.as_mut(), framed),
             None => {
-                return Err(AuthError(format!(
+                return Err(AuthError::Message(format!(
                     "{scheme}: no authenticated context to unseal with"
                 )))
             }
         };
-        r.map_err(|e| AuthError(format!("{scheme} message encryption: {e}")))
+        r.map_err(|e| AuthError::Message(format!("{scheme} message encryption: {e}")))
     }
 
     fn reset(&mut self) {
@@ -332,7 +384,7 @@ mod tests {
 
     #[test]
     fn first_messages_are_ntlm_and_spnego() {
-        let mut a = SspiAuth::new(Mechanism::Ntlm, &creds("LAB\\svc"), "cas01");
+        let mut a = SspiAuth::new(Mechanism::Ntlm, &creds("LAB\\svc"), "cas01", true);
         let Step::Send(h) = a.next(None).unwrap() else {
             panic!("no header")
         };
@@ -340,7 +392,12 @@ mod tests {
             .decode(h.strip_prefix("NTLM ").unwrap())
             .unwrap();
         assert_eq!(&tok[..8], b"NTLMSSP\0");
-        let mut n = SspiAuth::new(Mechanism::Negotiate, &creds("svc@contoso.test"), "cas01");
+        let mut n = SspiAuth::new(
+            Mechanism::Negotiate,
+            &creds("svc@contoso.test"),
+            "cas01",
+            true,
+        );
         let Step::Send(h) = n.next(None).unwrap() else {
             panic!("no header")
         };
@@ -355,7 +412,7 @@ mod tests {
     /// SPNEGO mechListMIC from `sspi` does not match what pyspnego and Windows expect.
     #[test]
     fn integrity_and_confidentiality_are_requested() {
-        let mut a = SspiAuth::new(Mechanism::Ntlm, &creds("LAB\\svc"), "cas01");
+        let mut a = SspiAuth::new(Mechanism::Ntlm, &creds("LAB\\svc"), "cas01", true);
         let Step::Send(h) = a.next(None).unwrap() else {
             panic!("no header")
         };
@@ -375,7 +432,7 @@ mod tests {
 
     #[test]
     fn refused_after_answer_and_reset_restarts() {
-        let mut a = SspiAuth::new(Mechanism::Ntlm, &creds("LAB\\svc"), "cas01");
+        let mut a = SspiAuth::new(Mechanism::Ntlm, &creds("LAB\\svc"), "cas01", true);
         assert!(matches!(a.next(None).unwrap(), Step::Send(_)));
         assert!(matches!(a.next(Some("")).unwrap(), Step::GiveUp));
         a.reset();

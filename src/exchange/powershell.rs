@@ -81,6 +81,11 @@ pub enum PsError {
 }
 
 impl PsError {
+    /// The server or the domain refused the account: retrying counts toward its lockout.
+    pub fn is_credential_error(&self) -> bool {
+        matches!(self, PsError::Session(e) if e.is_credential_error())
+    }
+
     /// The WS-Man fault, when this is one.
     pub fn fault(&self) -> Option<&WsManFault> {
         match self {

@@ -17,20 +17,21 @@ use crate::secrets::Secret;
 /// The PowerShell endpoint for a configuration: `https://<cas>/PowerShell/` on-premises, the
 /// hosted address (with its own path, if it has one) otherwise.
 pub fn powershell_endpoint(cfg: &ConnectorConfig, path: &str) -> Option<Endpoint> {
-    match cfg.exchange_server_type {
-        ExchangeServerType::OnPremises => cfg
-            .client_access_server
-            .as_deref()
-            .and_then(|c| Endpoint::parse(&format!("https://{c}{path}")).ok()),
-        ExchangeServerType::Hosted => cfg.hosted_server_address.as_deref().and_then(|h| {
-            if h.contains("://") {
-                Endpoint::parse(h)
-                    .ok()
-                    .map(|e| if e.path == "/" { e.with_path(path) } else { e })
-            } else {
-                Endpoint::parse(&format!("https://{h}{path}")).ok()
-            }
-        }),
+    let address = match cfg.exchange_server_type {
+        ExchangeServerType::OnPremises => cfg.client_access_server.as_deref(),
+        ExchangeServerType::Hosted => cfg.hosted_server_address.as_deref(),
+    }?;
+    address_endpoint(address, path)
+}
+
+/// `host[:port]` (HTTPS) or an `http(s)://` URL; a URL without a path gets `path`.
+fn address_endpoint(address: &str, path: &str) -> Option<Endpoint> {
+    if address.contains("://") {
+        Endpoint::parse(address)
+            .ok()
+            .map(|e| if e.path == "/" { e.with_path(path) } else { e })
+    } else {
+        Endpoint::parse(&format!("https://{address}{path}")).ok()
     }
 }
 
@@ -38,14 +39,15 @@ pub fn powershell_endpoint(cfg: &ConnectorConfig, path: &str) -> Option<Endpoint
 pub fn auth_method(m: AuthenticationMethod) -> AuthMethod {
     match m {
         AuthenticationMethod::Auto => AuthMethod::Auto,
-        AuthenticationMethod::Basic => AuthMethod::Basic,
-        AuthenticationMethod::Ntlm => AuthMethod::Ntlm,
+        AuthenticationMethod::Kerberos => AuthMethod::Kerberos,
         AuthenticationMethod::Negotiate => AuthMethod::Negotiate,
+        AuthenticationMethod::Ntlm => AuthMethod::Ntlm,
+        AuthenticationMethod::Basic => AuthMethod::Basic,
     }
 }
 
-/// Connection options from the configuration's proxy, trusted CA and authentication method
-/// settings.
+/// Connection options from the configuration's proxy, trusted CA, authentication method,
+/// Kerberos and channel binding settings.
 pub fn connect_options(
     cfg: &ConnectorConfig,
     proxy_password: Option<&Secret>,
@@ -64,6 +66,13 @@ pub fn connect_options(
         proxy,
     )?;
     opts.auth = auth_method(cfg.authentication_method);
+    opts.kerberos = crate::exchange::kerberos::KerberosOptions {
+        realm: cfg.kerberos.realm.clone(),
+        kdc: cfg.kerberos.kdc_address.clone(),
+        spn: cfg.kerberos.service_principal_name.clone(),
+        renew_before_expiry_secs: cfg.kerberos.renew_before_expiry_seconds,
+    };
+    opts.channel_binding = cfg.channel_binding == crate::config::ChannelBinding::Auto;
     Ok(opts)
 }
 
@@ -120,9 +129,14 @@ impl Target {
         })
     }
 
-    /// The same target on another server (`host[:port]`), keeping path and settings.
+    /// The same target on another server (`host[:port]`), keeping scheme, path and settings.
     pub fn on_server(&self, address: &str) -> Option<Target> {
-        let ep = Endpoint::parse(&format!("https://{address}{}", self.powershell.path)).ok()?;
+        let scheme = if self.powershell.https {
+            "https"
+        } else {
+            "http"
+        };
+        let ep = Endpoint::parse(&format!("{scheme}://{address}{}", self.powershell.path)).ok()?;
         Some(Target {
             powershell: ep,
             ..self.clone()
@@ -153,7 +167,8 @@ impl Target {
 }
 
 /// Open on the first server of `candidates` that answers; returns the index used and the
-/// failures of those tried before it.
+/// failures of those tried before it. A refused account stops at once: every other server
+/// would only add a failed logon toward the account's lockout.
 pub async fn open_with_failover(
     candidates: &[Target],
 ) -> Result<(Exchange, usize, Vec<(String, PsError)>), Vec<(String, PsError)>> {
@@ -161,7 +176,13 @@ pub async fn open_with_failover(
     for (i, t) in candidates.iter().enumerate() {
         match t.open().await {
             Ok(ex) => return Ok((ex, i, failures)),
-            Err(e) => failures.push((t.address(), e)),
+            Err(e) => {
+                let stop = e.is_credential_error();
+                failures.push((t.address(), e));
+                if stop {
+                    break;
+                }
+            }
         }
     }
     Err(failures)

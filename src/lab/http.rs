@@ -1,7 +1,8 @@
-//! The lab's HTTP(S) front: TLS (or, with `plain_http`, plain TCP) accept loops per CAS,
-//! keep-alive HTTP/1.1 connections,
-//! per-server latency and 503 throttling, authentication (Basic per request; NTLM and
-//! Negotiate per connection, see [`super::ntlm`]), and routing to the endpoints.
+//! The lab's HTTP(S) front: TLS (or, with `plain_http`, plain TCP) accept loops per CAS — and
+//! a second, plain-HTTP loop in the exchange-default profile — keep-alive HTTP/1.1
+//! connections, per-server latency and 503 throttling, authentication (Basic per request;
+//! Kerberos, NTLM and Negotiate per connection, see [`super::kerberos`] and [`super::ntlm`],
+//! with Extended Protection per endpoint), and routing to the endpoints.
 //!
 //! A stopped CAS closes its listener and drops its open connections, like a server that went
 //! down. Authentication answers 401 with the schemes the CAS is set to offer (by default
@@ -29,8 +30,9 @@ use tokio_rustls::TlsAcceptor;
 
 use super::accounts::Account;
 use super::endpoints::{self, EwsOutcome};
+use super::kerberos::{self, ExtendedProtection};
 use super::ntlm::{self, ConnAuth, Outcome};
-use super::{auth_schemes, now, CasState, LabError, Shared};
+use super::{auth_schemes, now, AuthProfile, CasState, ExtendedProtectionMode, LabError, Shared};
 use crate::exchange::encryption;
 
 /// Largest request body the lab reads (WinRM envelopes are at most a few hundred KB).
@@ -51,12 +53,36 @@ pub(super) fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -
 trait LabIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> LabIo for T {}
 
-/// Start serving `cas` on `listener`.
+/// Start serving `cas` on `listener`: TLS, plain HTTP (`plain_http`), or both told apart by
+/// the first byte of each connection (`dual`).
 pub(super) fn spawn_server(shared: Arc<Shared>, cas: Arc<CasState>, listener: TcpListener) {
     cas.running.store(true, Ordering::SeqCst);
+    let task = serve(shared, cas.clone(), listener);
+    if let Ok(mut t) = cas.task.lock() {
+        for old in t.drain(..) {
+            old.abort();
+        }
+        t.push(task);
+    }
+}
+
+/// Whether a new connection speaks TLS: its first byte is a TLS handshake record (0x16).
+async fn starts_with_tls(tcp: &tokio::net::TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(10), tcp.peek(&mut b)).await,
+        Ok(Ok(1))
+    ) && b[0] == 0x16
+}
+
+fn serve(
+    shared: Arc<Shared>,
+    cas: Arc<CasState>,
+    listener: TcpListener,
+) -> tokio::task::JoinHandle<()> {
     let acceptor = TlsAcceptor::from(cas.tls.clone());
-    let cas2 = cas.clone();
-    let task = tokio::spawn(async move {
+    let cas2 = cas;
+    tokio::spawn(async move {
         // Connections live in this set: aborting the accept task drops them all.
         let mut conns = JoinSet::new();
         loop {
@@ -68,7 +94,12 @@ pub(super) fn spawn_server(shared: Arc<Shared>, cas: Arc<CasState>, listener: Tc
                     let shared = shared.clone();
                     let cas = cas2.clone();
                     conns.spawn(async move {
-                        let io: Box<dyn LabIo> = if cas.plain_http {
+                        let tls = if cas.dual {
+                            starts_with_tls(&tcp).await
+                        } else {
+                            !cas.plain_http
+                        };
+                        let io: Box<dyn LabIo> = if !tls {
                             Box::new(tcp)
                         } else {
                             let Ok(tls) = acceptor.accept(tcp).await else { return };
@@ -81,7 +112,7 @@ pub(super) fn spawn_server(shared: Arc<Shared>, cas: Arc<CasState>, listener: Tc
                             let cas = cas.clone();
                             let conn_auth = conn_auth.clone();
                             async move {
-                                Ok::<_, Infallible>(handle(shared, cas, conn_auth, req).await)
+                                Ok::<_, Infallible>(handle(shared, cas, conn_auth, tls, req).await)
                             }
                         });
                         let _ = hyper::server::conn::http1::Builder::new()
@@ -93,12 +124,7 @@ pub(super) fn spawn_server(shared: Arc<Shared>, cas: Arc<CasState>, listener: Tc
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
             }
         }
-    });
-    if let Ok(mut t) = cas.task.lock() {
-        if let Some(old) = t.replace(task) {
-            old.abort();
-        }
-    }
+    })
 }
 
 /// Stop a CAS: close its listener, cut its connections.
@@ -106,7 +132,7 @@ pub(super) fn stop_server(cas: &CasState) {
     cas.running.store(false, Ordering::SeqCst);
     cas.shells.clear();
     if let Ok(mut t) = cas.task.lock() {
-        if let Some(task) = t.take() {
+        for task in t.drain(..) {
             task.abort();
         }
     }
@@ -151,9 +177,37 @@ fn unauthorized_with(values: &[String]) -> Resp {
     r
 }
 
-/// A fresh 401 offering the schemes `cas` is set to.
-fn unauthorized(cas: &CasState) -> Resp {
-    let bits = cas.auth_schemes.load(Ordering::Relaxed);
+/// The schemes an endpoint offers ([`auth_schemes`] bits): a default Exchange's `/PowerShell`
+/// takes Kerberos only, its EWS and ActiveSync Negotiate and NTLM; in the lab profile what
+/// the CAS is set to.
+fn offered_bits(shared: &Shared, cas: &CasState, path: &str) -> u8 {
+    match shared.profile {
+        AuthProfile::ExchangeDefault if path == "/powershell" => {
+            auth_schemes::NEGOTIATE | auth_schemes::KERBEROS
+        }
+        AuthProfile::ExchangeDefault => auth_schemes::NEGOTIATE | auth_schemes::NTLM,
+        AuthProfile::Lab => cas.auth_schemes.load(Ordering::Relaxed),
+    }
+}
+
+/// Extended Protection of an endpoint on this connection (none over plain HTTP).
+fn extended_protection(shared: &Shared, path: &str, tls: bool) -> ExtendedProtection {
+    if !tls {
+        return ExtendedProtection::None;
+    }
+    match (shared.extended_protection, shared.profile) {
+        (ExtendedProtectionMode::Require, _) => ExtendedProtection::Require,
+        (_, AuthProfile::ExchangeDefault)
+            if matches!(path, "/ews/exchange.asmx" | "/microsoft-server-activesync") =>
+        {
+            ExtendedProtection::Allow
+        }
+        _ => ExtendedProtection::None,
+    }
+}
+
+/// A fresh 401 offering `bits`.
+fn unauthorized(bits: u8) -> Resp {
     let mut offered = Vec::new();
     for (bit, value) in [
         (auth_schemes::NEGOTIATE, "Negotiate"),
@@ -177,14 +231,16 @@ enum Access {
 }
 
 /// Who this request (or its connection) is: the account, and a header value for the
-/// response (SPNEGO's final token), or the 401 to send.
+/// response (SPNEGO's or Kerberos' final token), or the 401 to send.
 fn authenticate(
     shared: &Shared,
     cas: &CasState,
     conn: &Mutex<ConnAuth>,
     req: &Request<Incoming>,
+    path: &str,
+    tls: bool,
 ) -> Access {
-    let bits = cas.auth_schemes.load(Ordering::Relaxed);
+    let bits = offered_bits(shared, cas, path);
     let mut state = match conn.lock() {
         Ok(s) => s,
         Err(p) => p.into_inner(),
@@ -196,8 +252,10 @@ fn authenticate(
     let Some(header) = header else {
         // No header: an authenticated connection stays authenticated (as IIS does).
         return match &*state {
-            ConnAuth::Authenticated(a, _) => Access::Granted(a.clone(), None),
-            _ => Access::Denied(unauthorized(cas)),
+            ConnAuth::Authenticated(a, _) | ConnAuth::Kerberos(a, _) => {
+                Access::Granted(a.clone(), None)
+            }
+            _ => Access::Denied(unauthorized(bits)),
         };
     };
     let (scheme, value) = header.split_once(' ').unwrap_or((header, ""));
@@ -205,20 +263,82 @@ fn authenticate(
     if scheme.eq_ignore_ascii_case("basic") && allowed(auth_schemes::BASIC) {
         return match basic_auth(shared, value) {
             Some(a) => Access::Granted(a.clone(), None),
-            None => Access::Denied(unauthorized(cas)),
+            None => Access::Denied(unauthorized(bits)),
+        };
+    }
+    let token = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .unwrap_or_default();
+    let ep = extended_protection(shared, path, tls);
+    let binding = tls.then_some(cas.tls_binding.as_slice());
+    let carrier = if scheme.eq_ignore_ascii_case("kerberos") && allowed(auth_schemes::KERBEROS) {
+        Some(kerberos::Carrier::Kerberos)
+    } else if scheme.eq_ignore_ascii_case("negotiate")
+        && allowed(auth_schemes::NEGOTIATE)
+        && kerberos::spnego_offers_kerberos(&token)
+    {
+        Some(kerberos::Carrier::Negotiate)
+    } else {
+        None
+    };
+    if let Some(carrier) = carrier {
+        let Some(acceptor) = shared.kerberos.as_ref() else {
+            return Access::Denied(unauthorized(bits));
+        };
+        return match acceptor.accept(carrier, &token, binding, ep) {
+            kerberos::Outcome::Accepted {
+                client,
+                header,
+                protection,
+            } => match shared.accounts.find(&client) {
+                Some(a) => {
+                    *state = ConnAuth::Kerberos(a.clone(), protection);
+                    Access::Granted(a.clone(), Some(header))
+                }
+                None => Access::Denied(unauthorized(bits)),
+            },
+            kerberos::Outcome::Refused { header, .. } => {
+                *state = ConnAuth::None;
+                Access::Denied(match header {
+                    Some(h) => unauthorized_with(&[h]),
+                    None => unauthorized(bits),
+                })
+            }
         };
     }
     let scheme = if scheme.eq_ignore_ascii_case("ntlm") && allowed(auth_schemes::NTLM) {
         "NTLM"
-    } else if scheme.eq_ignore_ascii_case("negotiate") && allowed(auth_schemes::NEGOTIATE) {
+    } else if scheme.eq_ignore_ascii_case("negotiate")
+        && allowed(auth_schemes::NEGOTIATE)
+        // Exchange's Kerberos module: NTLM inside Negotiate is refused on /PowerShell.
+        && (shared.profile != AuthProfile::ExchangeDefault || allowed(auth_schemes::NTLM))
+    {
         "Negotiate"
     } else {
-        return Access::Denied(unauthorized(cas));
+        return Access::Denied(unauthorized(bits));
     };
+    // Extended Protection for NTLM: the AUTHENTICATE message's channel binding.
+    if let (Some(expected), Some(sent)) = (binding, kerberos::ntlm_channel_bindings(&token)) {
+        let sent = sent.filter(|b| *b != [0u8; 16]);
+        let matches = sent
+            == Some(crate::exchange::kerberos::crypto::channel_bindings_hash(
+                expected,
+            ));
+        let refused = match ep {
+            ExtendedProtection::None => false,
+            ExtendedProtection::Allow => sent.is_some() && !matches,
+            ExtendedProtection::Require => !matches,
+        };
+        if refused {
+            tracing::debug!("lab: NTLM sign-in refused by Extended Protection");
+            *state = ConnAuth::None;
+            return Access::Denied(unauthorized(bits));
+        }
+    }
     match ntlm::step(&mut state, &shared.accounts, scheme, value) {
         Outcome::Challenge(v) => Access::Denied(unauthorized_with(&[v])),
         Outcome::Accepted(a, v) => Access::Granted(a, v),
-        Outcome::Refused => Access::Denied(unauthorized(cas)),
+        Outcome::Refused => Access::Denied(unauthorized(bits)),
     }
 }
 
@@ -248,6 +368,7 @@ async fn handle(
     shared: Arc<Shared>,
     cas: Arc<CasState>,
     conn_auth: Arc<Mutex<ConnAuth>>,
+    tls: bool,
     req: Request<Incoming>,
 ) -> Resp {
     let latency = cas.latency_ms.load(Ordering::Relaxed);
@@ -282,7 +403,7 @@ async fn handle(
     if !known {
         return respond(404, "text/html", "404 - File or directory not found.");
     }
-    let (account, final_token) = match authenticate(&shared, &cas, &conn_auth, &req) {
+    let (account, final_token) = match authenticate(&shared, &cas, &conn_auth, &req, path, tls) {
         Access::Granted(a, t) => (a, t),
         Access::Denied(r) => {
             // Read the body first: a response before it leaves hyper unable to keep the
@@ -292,7 +413,7 @@ async fn handle(
         }
     };
     let path = path.to_string();
-    let mut r = route(&shared, &cas, &conn_auth, &path, account, req).await;
+    let mut r = route(&shared, &cas, &conn_auth, tls, &path, account, req).await;
     if let Some(v) = final_token.and_then(|v| hyper::header::HeaderValue::from_str(&v).ok()) {
         r.headers_mut().append(hyper::header::WWW_AUTHENTICATE, v);
     }
@@ -314,7 +435,7 @@ fn unseal_request(
         Some(Ok(clear)) => Ok(clear),
         Some(Err(e)) => Err(format!("lab: {e}")),
         None => Err(
-            "lab: an encrypted message needs NTLM or Negotiate authentication on this connection"
+            "lab: an encrypted message needs Kerberos, NTLM or Negotiate authentication on this connection"
                 .into(),
         ),
     }
@@ -325,6 +446,7 @@ async fn route(
     shared: &Arc<Shared>,
     cas: &Arc<CasState>,
     conn_auth: &Mutex<ConnAuth>,
+    tls: bool,
     path: &str,
     account: Account,
     req: Request<Incoming>,
@@ -365,12 +487,12 @@ async fn route(
             } else if body.is_empty() {
                 // What WinRM clients send to authenticate before their first sealed message.
                 return respond(200, "application/soap+xml;charset=UTF-8", Bytes::new());
-            } else if cas.plain_http {
+            } else if !tls {
                 return respond(
                     400,
                     "text/plain",
                     format!(
-                        "{}: the WinRM service requires encrypted messages over HTTP (AllowUnencrypted=false); authenticate with NTLM or Negotiate and send the body as multipart/encrypted (HTTP-SPNEGO-session-encrypted), or use HTTPS",
+                        "{}: the WinRM service requires encrypted messages over HTTP (AllowUnencrypted=false); authenticate with Kerberos, NTLM or Negotiate and send the body as multipart/encrypted, or use HTTPS",
                         cas.name
                     ),
                 );
@@ -386,6 +508,8 @@ async fn route(
                 );
             }
             let bytes = Bytes::from(reply.body);
+            let protocol =
+                encryption::protocol_of(&content_type).unwrap_or(encryption::PROTOCOL_SPNEGO);
             let sealed = {
                 let mut state = match conn_auth.lock() {
                     Ok(s) => s,
@@ -396,8 +520,8 @@ async fn route(
             match sealed {
                 Some(Ok((sig, data))) => respond(
                     reply.status,
-                    &encryption::content_type(),
-                    encryption::encode(&sig, &data, bytes.len()),
+                    &encryption::content_type(protocol),
+                    encryption::encode(protocol, &sig, &data, bytes.len()),
                 ),
                 _ => respond(500, "text/plain", "lab: the answer could not be sealed"),
             }

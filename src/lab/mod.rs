@@ -2,7 +2,11 @@
 //!
 //! It serves what the connector talks to — `/PowerShell` (WinRM + PSRP), `/EWS/Exchange.asmx`,
 //! `/autodiscover/autodiscover.xml` and `/Microsoft-Server-ActiveSync` — over HTTPS with
-//! certificates from its own CA (or over plain HTTP with WinRM message encryption required), on K simulated Client Access Servers that share one org. A
+//! certificates from its own CA (or over plain HTTP with WinRM message encryption required), on K simulated Client Access Servers that share one org.
+//! With [`AuthProfile::ExchangeDefault`] and a keytab from a real KDC it behaves like an
+//! Exchange nobody reconfigured: `/PowerShell` takes Kerberos only, over `http://` (sealed)
+//! and `https://` at once; EWS and ActiveSync take Negotiate (Kerberos or NTLM) and NTLM with
+//! Extended Protection "Allow" ([`kerberos`]). A
 //! control endpoint (loopback, bearer token) stops and starts a CAS, throttles it or slows it
 //! down, and simulates device activity, for failover and reliability tests. The wizard starts
 //! it in-process; `eas-connector lab` runs it in the foreground. It must only ever listen on
@@ -13,6 +17,7 @@ pub mod cmdlets;
 mod control;
 pub mod endpoints;
 mod http;
+pub mod kerberos;
 mod ntlm;
 pub mod opath;
 pub mod org;
@@ -50,6 +55,39 @@ pub struct LabOptions {
     /// Serve plain `http://` instead of HTTPS; `/PowerShell` then requires WinRM message
     /// encryption (NTLM/Negotiate sealing), as WinRM with `AllowUnencrypted=false` does.
     pub plain_http: bool,
+    /// How the servers authenticate.
+    pub auth_profile: AuthProfile,
+    /// Service keys (`HTTP/<host>`) from a real KDC: Kerberos is accepted with them.
+    pub keytab: Option<PathBuf>,
+    /// The Kerberos realm of the lab's accounts.
+    pub realm: Option<String>,
+    /// The KDC address to write into `answers.toml` (`Kerberos/KdcAddress`).
+    pub kdc: Option<String>,
+    /// Extended Protection on the HTTPS endpoints.
+    pub extended_protection: ExtendedProtectionMode,
+}
+
+/// How the lab's servers authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthProfile {
+    /// Every endpoint offers Negotiate, NTLM and Basic (and Kerberos inside Negotiate when a
+    /// keytab is given), as an Exchange with Windows and Basic authentication enabled does.
+    #[default]
+    Lab,
+    /// A default Exchange 2016/2019/SE: `/PowerShell` Kerberos only (`Negotiate` and
+    /// `Kerberos` offered, NTLM refused) on `http://` and `https://`; EWS, ActiveSync and
+    /// Autodiscover Negotiate and NTLM with Extended Protection "Allow". Needs a keytab.
+    ExchangeDefault,
+}
+
+/// Extended Protection on the lab's HTTPS endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExtendedProtectionMode {
+    /// As Exchange sets it: `/PowerShell` None, EWS and ActiveSync Allow.
+    #[default]
+    ExchangeDefault,
+    /// Every HTTPS endpoint refuses a sign-in without a matching channel binding token.
+    Require,
 }
 
 impl Default for LabOptions {
@@ -64,6 +102,11 @@ impl Default for LabOptions {
             state_dir: std::env::temp_dir()
                 .join(format!("eas-connector-lab-{}", std::process::id())),
             plain_http: false,
+            auth_profile: AuthProfile::Lab,
+            keytab: None,
+            realm: None,
+            kdc: None,
+            extended_protection: ExtendedProtectionMode::ExchangeDefault,
         }
     }
 }
@@ -87,6 +130,10 @@ pub enum LabError {
     },
     #[error("lab: no server named '{0}'")]
     NoServer(String),
+    #[error("lab: --keytab {path}: {detail}")]
+    Keytab { path: PathBuf, detail: String },
+    #[error("lab: {0}")]
+    Options(String),
 }
 
 /// One account as `lab.json` lists it.
@@ -105,6 +152,21 @@ pub struct ServerInfo {
     pub url: String,
     /// `host:port`, what the connector takes as `ClientAccessServer`.
     pub address: String,
+    /// The plain `http://` URL too (the exchange-default profile serves both on one port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_url: Option<String>,
+}
+
+/// Kerberos as the lab accepts it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct KerberosInfo {
+    pub realm: String,
+    /// The service principal name clients must ask tickets for.
+    pub spn: String,
+    /// The host name in that SPN (what the URLs use).
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdc: Option<String>,
 }
 
 /// The control endpoint.
@@ -134,6 +196,11 @@ pub struct LabInfo {
     pub control: ControlInfo,
     pub outbox_dir: PathBuf,
     pub state_dir: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kerberos: Option<KerberosInfo>,
+    /// `lab` or `exchange-default`.
+    #[serde(default)]
+    pub auth_profile: String,
 }
 
 /// State shared by every CAS: the org, accounts, outbox.
@@ -143,12 +210,22 @@ pub(crate) struct Shared {
     pub outbox: PathBuf,
     pub mail_seq: AtomicU64,
     pub servers: Vec<Arc<CasState>>,
+    pub profile: AuthProfile,
+    pub kerberos: Option<kerberos::Acceptor>,
+    pub extended_protection: ExtendedProtectionMode,
 }
 
 /// One simulated Client Access Server.
 pub(crate) struct CasState {
     pub name: String,
     pub addr: SocketAddr,
+    /// Serve plain HTTP and TLS on the same port, told apart by the first byte (the
+    /// exchange-default profile: `http://` and `https://` at once).
+    pub dual: bool,
+    /// The host name URLs use (the SPN's host with Kerberos, else the address).
+    pub host: Option<String>,
+    /// `tls-server-end-point` channel binding data of the certificate served.
+    pub tls_binding: Vec<u8>,
     pub latency_ms: AtomicU64,
     /// Requests still to be answered with 503.
     pub throttle: AtomicU64,
@@ -160,7 +237,7 @@ pub(crate) struct CasState {
     /// Open WinRM shells (runspace pools) on this server; they die when it stops.
     pub(crate) shells: powershell::Shells,
     tls: Arc<rustls::ServerConfig>,
-    task: Mutex<Option<JoinHandle<()>>>,
+    task: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// Bits of [`CasState::auth_schemes`]: what a lab CAS offers in its 401 and accepts.
@@ -168,17 +245,29 @@ pub mod auth_schemes {
     pub const BASIC: u8 = 1;
     pub const NTLM: u8 = 2;
     pub const NEGOTIATE: u8 = 4;
-    /// Offer a bare `Kerberos` scheme (which the lab cannot complete), to stand for a server
-    /// that allows Kerberos only.
+    /// Offer the bare `Kerberos` scheme (completed only when the lab has a keytab).
     pub const KERBEROS: u8 = 8;
     /// What Exchange's /PowerShell and EWS offer with Windows and Basic authentication on.
     pub const DEFAULT: u8 = BASIC | NTLM | NEGOTIATE;
 }
 
 impl CasState {
+    fn authority(&self, addr: SocketAddr) -> String {
+        match &self.host {
+            Some(h) => format!("{h}:{}", addr.port()),
+            None => addr.to_string(),
+        }
+    }
+
     pub fn url(&self) -> String {
         let scheme = if self.plain_http { "http" } else { "https" };
-        format!("{scheme}://{}", self.addr)
+        format!("{scheme}://{}", self.authority(self.addr))
+    }
+
+    /// The plain-HTTP URL, when the CAS serves both.
+    pub fn http_url(&self) -> Option<String> {
+        self.dual
+            .then(|| format!("http://{}", self.authority(self.addr)))
     }
 }
 
@@ -230,6 +319,38 @@ impl Lab {
         if opts.servers == 0 || opts.servers > 16 {
             return Err(LabError::Servers(opts.servers));
         }
+        let acceptor = match &opts.keytab {
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|e| LabError::Keytab {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                })?;
+                let keytab =
+                    crate::exchange::kerberos::keytab::Keytab::parse(&bytes).map_err(|e| {
+                        LabError::Keytab {
+                            path: path.clone(),
+                            detail: e.to_string(),
+                        }
+                    })?;
+                let realm = opts
+                    .realm
+                    .clone()
+                    .or_else(|| keytab.entries.first().map(|e| e.realm.clone()))
+                    .unwrap_or_default();
+                Some(kerberos::Acceptor::new(keytab, &realm).map_err(|detail| {
+                    LabError::Keytab {
+                        path: path.clone(),
+                        detail,
+                    }
+                })?)
+            }
+            None => None,
+        };
+        if opts.auth_profile == AuthProfile::ExchangeDefault && acceptor.is_none() {
+            return Err(LabError::Options(
+                "--auth-profile exchange-default needs --keytab (a keytab with HTTP/<host> from a KDC) and --realm".into(),
+            ));
+        }
         let state_dir = opts.state_dir.clone();
         let outbox = state_dir.join("outbox");
         std::fs::create_dir_all(&outbox).map_err(|source| LabError::State {
@@ -243,11 +364,21 @@ impl Lab {
             .map(|i| format!("lab-cas{i:02}.{}", org.domain))
             .collect();
         let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut name_refs = name_refs;
+        if let Some(a) = &acceptor {
+            name_refs.push(a.host());
+        }
         let cert = ca.issue(&tls::LeafSpec::loopback(&name_refs))?;
         let tls_config = cert.server_config()?;
+        let tls_binding = cert
+            .chain
+            .first()
+            .map(|c| crate::exchange::kerberos::crypto::tls_server_end_point(c.as_ref()))
+            .unwrap_or_default();
         let ca_file = state_dir.join("lab-ca.pem");
         write_state(&ca_file, ca.pem().as_bytes())?;
 
+        let dual = opts.auth_profile == AuthProfile::ExchangeDefault;
         let mut listeners = Vec::new();
         for i in 0..opts.servers {
             let mut addr = opts.listen;
@@ -269,6 +400,9 @@ impl Lab {
                 Arc::new(CasState {
                     name: format!("LAB-CAS{:02}", i + 1),
                     addr: *addr,
+                    dual,
+                    host: acceptor.as_ref().map(|a| a.host().to_string()),
+                    tls_binding: tls_binding.clone(),
                     latency_ms: AtomicU64::new(opts.latency_ms),
                     throttle: AtomicU64::new(0),
                     auth_schemes: std::sync::atomic::AtomicU8::new(auth_schemes::DEFAULT),
@@ -276,7 +410,7 @@ impl Lab {
                     plain_http: opts.plain_http,
                     shells: powershell::Shells::default(),
                     tls: tls_config.clone(),
-                    task: Mutex::new(None),
+                    task: Mutex::new(Vec::new()),
                 })
             })
             .collect();
@@ -286,6 +420,9 @@ impl Lab {
             outbox: outbox.clone(),
             mail_seq: AtomicU64::new(0),
             servers: servers.clone(),
+            profile: opts.auth_profile,
+            kerberos: acceptor,
+            extended_protection: opts.extended_protection,
         });
         for ((listener, _), cas) in listeners.into_iter().zip(&servers) {
             http::spawn_server(shared.clone(), cas.clone(), listener);
@@ -330,7 +467,8 @@ impl Lab {
                 .map(|s| ServerInfo {
                     name: s.name.clone(),
                     url: s.url(),
-                    address: s.addr.to_string(),
+                    address: s.authority(s.addr),
+                    http_url: s.http_url(),
                 })
                 .collect(),
             ca_file: ca_file.clone(),
@@ -345,6 +483,16 @@ impl Lab {
             },
             outbox_dir: outbox,
             state_dir: state_dir.clone(),
+            kerberos: shared.kerberos.as_ref().map(|a| KerberosInfo {
+                realm: a.realm.clone(),
+                spn: a.spn.clone(),
+                host: a.host().to_string(),
+                kdc: opts.kdc.clone(),
+            }),
+            auth_profile: match opts.auth_profile {
+                AuthProfile::Lab => "lab".into(),
+                AuthProfile::ExchangeDefault => "exchange-default".into(),
+            },
         };
         let json = serde_json::to_vec_pretty(&info).map_err(|e| LabError::State {
             path: state_dir.join("lab.json"),
@@ -460,6 +608,18 @@ pub fn answers_toml(info: &LabInfo) -> String {
         .first()
         .map(|s| s.address.as_str())
         .unwrap_or_default();
+    let kerberos = info
+        .kerberos
+        .as_ref()
+        .map(|k| {
+            let mut s = format!("\n[Kerberos]\nRealm = {}\n", toml_str(&k.realm));
+            if let Some(kdc) = &k.kdc {
+                s.push_str(&format!("KdcAddress = {}\n", toml_str(kdc)));
+            }
+            s
+        })
+        .unwrap_or_default();
+    let http_url = info.servers.first().and_then(|s| s.http_url.clone());
     format!(
         "# EAS Connector answers file, written by `eas-connector lab`.\n\
          # Use it with: eas-connector configure --answers {answers}\n\
@@ -467,6 +627,7 @@ pub fn answers_toml(info: &LabInfo) -> String {
          {server}\
          TrustedCaFile = {ca}\n\
          IsCasFailoverEnabled = true\n\
+         {kerberos}\
          \n\
          [Proxy]\n\
          Enabled = false\n\
@@ -480,7 +641,13 @@ pub fn answers_toml(info: &LabInfo) -> String {
          Mailbox = {nm}\n\
          Password = {np}\n",
         answers = info.state_dir.join("answers.toml").display(),
-        server = if info
+        server = if let Some(url) = http_url {
+            // A default Exchange: Microsoft's documented http://<fqdn>/PowerShell/ with Kerberos.
+            format!(
+                "ExchangeServerType = \"OnPremises\"\nClientAccessServer = {}\n",
+                toml_str(&format!("{url}/PowerShell/"))
+            )
+        } else if info
             .servers
             .first()
             .is_some_and(|s| s.url.starts_with("http://"))

@@ -34,11 +34,24 @@ pub(super) enum ConnAuth {
     Pending(Pending),
     /// Signed in as this account; the context seals and unseals its messages.
     Authenticated(Account, Pending),
+    /// Signed in with Kerberos; the protection seals and unseals its messages.
+    Kerberos(Account, Box<crate::exchange::kerberos::crypto::Protection>),
 }
 
-/// Seal an answer with the connection's context; `None` when it has none (not NTLM/Negotiate).
+fn kerberos_error(e: crate::exchange::kerberos::crypto::TokenError) -> EncryptionError {
+    match e {
+        crate::exchange::kerberos::crypto::TokenError::Malformed(m) => {
+            EncryptionError::Malformed(m.to_string())
+        }
+        other => EncryptionError::Unseal(other.to_string()),
+    }
+}
+
+/// Seal an answer with the connection's context; `None` when it has none (not Kerberos, NTLM
+/// or Negotiate).
 pub(super) fn seal(state: &mut ConnAuth, data: &[u8]) -> Option<Result<Sealed, EncryptionError>> {
     match state {
+        ConnAuth::Kerberos(_, p) => Some(p.wrap(data).map_err(kerberos_error)),
         ConnAuth::Authenticated(_, Pending::Ntlm(c)) => Some(encryption::seal(c.as_mut(), data)),
         ConnAuth::Authenticated(_, Pending::Negotiate(c)) => {
             Some(encryption::seal(c.as_mut(), data))
@@ -53,6 +66,20 @@ pub(super) fn unseal(
     framed: &Framed,
 ) -> Option<Result<Vec<u8>, EncryptionError>> {
     match state {
+        ConnAuth::Kerberos(_, p) => Some(
+            p.unwrap(&framed.signature, &framed.sealed)
+                .map_err(kerberos_error)
+                .and_then(|clear| {
+                    if clear.len() == framed.original_len {
+                        Ok(clear)
+                    } else {
+                        Err(EncryptionError::Length {
+                            expected: framed.original_len,
+                            actual: clear.len(),
+                        })
+                    }
+                }),
+        ),
         ConnAuth::Authenticated(_, Pending::Ntlm(c)) => {
             Some(encryption::unseal(c.as_mut(), framed))
         }

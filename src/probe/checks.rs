@@ -92,18 +92,7 @@ impl Context {
 
     /// `host:port` of the CAS, for Autodiscover's first candidate.
     fn cas_address(&self) -> Option<String> {
-        self.endpoint.as_ref().map(|e| {
-            let host = if e.host.contains(':') {
-                format!("[{}]", e.host)
-            } else {
-                e.host.clone()
-            };
-            if e.port == 443 {
-                host
-            } else {
-                format!("{host}:{}", e.port)
-            }
-        })
+        self.endpoint.as_ref().map(Endpoint::https_authority)
     }
 
     async fn open_pool(&self) -> Result<RunspacePool, Outcome> {
@@ -160,25 +149,33 @@ fn session_failure(e: &SessionError, what: &str) -> Outcome {
         SessionError::Unauthorized { .. } => Outcome::fail(e.to_string(), format!("check {what}'s user name (DOMAIN\\user or UPN) and re-enter its password")),
         SessionError::SchemeNotOffered { .. } => Outcome::fail(
             e.to_string(),
-            "set AuthenticationMethod to Auto, or enable that method on the virtual directory (e.g. Set-PowerShellVirtualDirectory -BasicAuthentication $true or -WindowsAuthentication $true)",
+            "set AuthenticationMethod to Auto: the connector then signs in with what the server offers (Kerberos first)",
         ),
         SessionError::NoSupportedScheme { .. } => Outcome::fail(
             e.to_string(),
-            "the connector speaks Negotiate (NTLM inside), NTLM and Basic over HTTPS, not Kerberos alone: enable Windows authentication with NTLM (Set-PowerShellVirtualDirectory -WindowsAuthentication $true) or Basic over HTTPS",
+            "the connector signs in with Kerberos, Negotiate, NTLM, or Basic over HTTPS; check the virtual directory's authentication",
         ),
         SessionError::HandshakeCut { .. } => Outcome::fail(
             e.to_string(),
-            "NTLM needs one kept-alive connection from start to end: let the proxy or load balancer keep connections (or pin them), or use Basic over HTTPS",
+            "Kerberos and NTLM need one kept-alive connection from start to end: let the proxy or load balancer keep connections (or pin them)",
         ),
         SessionError::Throttled { .. } => Outcome::fail(e.to_string(), "the server is overloaded or throttling this account; retry later"),
+        SessionError::Kerberos { url, error } => Outcome::fail(format!("{url}: {error}"), error.fix()),
+        SessionError::KerberosOnly { url, offered, kerberos } => Outcome::fail(
+            format!(
+                "{url}: the server accepts Kerberos only (it offers {}), and Kerberos could not be used: {kerberos}",
+                offered.join(", ")
+            ),
+            format!("make Kerberos work, the server needs no change: {}", kerberos.fix()),
+        ),
         SessionError::Auth(_) => Outcome::fail(e.to_string(), "check the account"),
         SessionError::BasicOverPlainHttp { .. } => Outcome::fail(
             e.to_string(),
-            "use an https:// address, or set AuthenticationMethod to Auto, Ntlm or Negotiate (WinRM messages are then encrypted over HTTP)",
+            "use an https:// address, or set AuthenticationMethod to Auto, Kerberos, Negotiate or Ntlm (WinRM messages are then encrypted over HTTP)",
         ),
         SessionError::EncryptionUnavailable { .. } | SessionError::Encryption { .. } => Outcome::fail(
             e.to_string(),
-            "use an https:// address; WinRM over plain HTTP needs NTLM or Negotiate with message encryption",
+            "use an https:// address; WinRM over plain HTTP needs Kerberos, NTLM or Negotiate with message encryption",
         ),
     }
 }
@@ -333,22 +330,44 @@ async fn tcp(ctx: &Context) -> Result<Outcome, Outcome> {
 async fn tls(ctx: &Context) -> Result<Outcome, Outcome> {
     let ep = ctx.endpoint()?;
     let connect = ctx.connect()?;
+    // Over http:// PowerShell is sealed by Kerberos/NTLM; EWS, Autodiscover and ActiveSync
+    // still use HTTPS on the same server, so that is the certificate to check.
+    let https;
+    let (ep, prefix) = if ep.https {
+        (ep, String::new())
+    } else {
+        https = Endpoint::parse(&format!("https://{}/", ep.https_authority()))
+            .map_err(|e| Outcome::fail(e.to_string(), "check the server address"))?;
+        (
+            &https,
+            format!(
+                "PowerShell uses {} (messages sealed); HTTPS for EWS and ActiveSync at {}: ",
+                ep.url(),
+                https.authority()
+            ),
+        )
+    };
     match Connection::open(ep, connect).await {
         Ok(_) => {
             let cert = http::peer_certificate(ep, connect).await;
             Ok(Outcome::pass(match cert {
-                Some(c) => format!("trusted; {c}"),
-                None => "trusted".into(),
+                Some(c) => format!("{prefix}trusted; {c}"),
+                None => format!("{prefix}trusted"),
             }))
         }
         Err(e @ HttpError::Tls { .. }) => {
             let mut o = http_failure(&e);
+            o.detail = format!("{prefix}{}", o.detail);
             if let Some(c) = http::peer_certificate(ep, connect).await {
                 o.detail = format!("{}; the server's certificate: {c}", o.detail);
             }
             Err(o)
         }
-        Err(e) => Err(http_failure(&e)),
+        Err(e) => {
+            let mut o = http_failure(&e);
+            o.detail = format!("{prefix}{}", o.detail);
+            Err(o)
+        }
     }
 }
 
@@ -397,12 +416,23 @@ async fn service_account(ctx: &Context) -> Result<Outcome, Outcome> {
         .await
     {
         // Anything but 401 means the server accepted who we are (the empty body itself is rejected).
-        Ok(_) => Ok(Outcome::pass(format!(
-            "{} signed in ({})",
-            creds.user,
-            s.scheme_used().unwrap_or("no authentication asked")
-        ))),
+        Ok(_) => Ok(Outcome::pass(signed_in_text(&creds.user, &s))),
         Err(e) => Err(session_failure(&e, "ServiceAccount/User")),
+    }
+}
+
+/// "LAB\\svc signed in with Kerberos" — and, when Kerberos was passed over, why.
+fn signed_in_text(user: &str, s: &Session) -> String {
+    let mech = s
+        .mechanism_used()
+        .map(|m| m.to_string())
+        .unwrap_or_else(|| "no authentication asked".into());
+    match s.kerberos_unavailable() {
+        Some(k) => format!(
+            "{user} signed in with {mech}; Kerberos was not used: {k} ({})",
+            k.fix()
+        ),
+        None => format!("{user} signed in with {mech}"),
     }
 }
 
@@ -569,13 +599,13 @@ async fn ews(ctx: &Context) -> Result<Outcome, Outcome> {
         };
         client.send(&mail).await.map_err(fail)?;
         return Ok(Outcome::pass(format!(
-            "{} signed in to EWS and sent a test mail to {to}",
-            creds.user
+            "{} to EWS and sent a test mail to {to}",
+            signed_in_text(&creds.user, client.session())
         )));
     }
     Ok(Outcome::pass(format!(
-        "{} signed in to EWS and opened the mailbox",
-        creds.user
+        "{} to EWS and opened the mailbox",
+        signed_in_text(&creds.user, client.session())
     )))
 }
 
@@ -585,6 +615,12 @@ async fn activesync_check(ctx: &Context) -> Result<Outcome, Outcome> {
         .notification()
         .or_else(|| ctx.service())
         .ok_or_else(|| Outcome::fail("no credentials", "store the account passwords"))?;
+    // ActiveSync is served over HTTPS even when PowerShell is reached over http://.
+    let ep = Endpoint::parse(&format!(
+        "https://{}/Microsoft-Server-ActiveSync",
+        ep.https_authority()
+    ))
+    .map_err(|e| Outcome::fail(e.to_string(), "check the server address"))?;
     let mut s = Session::connect(ep, ctx.connect()?.clone(), &creds);
     match activesync::options(&mut s).await {
         Ok(info) => Ok(Outcome::pass(format!(
