@@ -291,6 +291,15 @@ fn set_password(
         kind.label(),
         opened.store.describe(kind)
     );
+    // A running service re-reads its passwords (and resumes syncs it paused for a refused
+    // account); none running is fine.
+    if let Ok(crate::service::control::Reply::Reloaded { .. }) = crate::service::control::request(
+        loc,
+        &crate::service::control::Request::Reload,
+        std::time::Duration::from_secs(5),
+    ) {
+        println!("the running service re-read its passwords");
+    }
     Ok(Outcome::Success)
 }
 

@@ -300,7 +300,10 @@ pub(super) fn status(args: StatusArgs, loc: &ConfigLocation) -> anyhow::Result<O
         Some(e) => println!("last error:      {} — {}", local(e.at), e.message),
         None => println!("last error:      none"),
     }
-    if running {
+    if let Some(p) = &s.paused {
+        println!("PAUSED:          {p}");
+    }
+    if running && s.paused.is_none() {
         if let Some(t) = s.next_quick_sync {
             println!("next quick sync: {}", local(t));
         }

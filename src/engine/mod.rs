@@ -104,12 +104,47 @@ pub struct SyncOutcome {
 pub enum EngineError {
     #[error("no Client Access Server answered: {}", list(.0))]
     NoServer(Vec<(String, String)>),
+    /// The account was refused (wrong or expired password, locked or disabled account):
+    /// nothing is retried until the password changes.
+    #[error("on {server}: {source}")]
+    Credentials { server: String, source: PsError },
     #[error("on {server}: {source}")]
     Exchange { server: String, source: PsError },
     #[error(transparent)]
     Policy(#[from] policy::PolicyError),
     #[error("engine state: {0}")]
     State(String),
+}
+
+impl EngineError {
+    /// From the failures of [`open_with_failover`]: the refused account when that is why it
+    /// stopped, else every server's failure.
+    pub fn from_failover(failures: Vec<(String, PsError)>) -> EngineError {
+        match failures.last() {
+            Some((_, e)) if e.is_credential_error() => {
+                let mut failures = failures;
+                match failures.pop() {
+                    Some((server, source)) => EngineError::Credentials { server, source },
+                    None => EngineError::NoServer(Vec::new()),
+                }
+            }
+            _ => EngineError::NoServer(
+                failures
+                    .into_iter()
+                    .map(|(s, e)| (s, e.to_string()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The account itself was refused (see [`EngineError::Credentials`]).
+    pub fn is_credential_error(&self) -> bool {
+        match self {
+            EngineError::Credentials { .. } => true,
+            EngineError::Exchange { source, .. } => source.is_credential_error(),
+            _ => false,
+        }
+    }
 }
 
 fn list(v: &[(String, String)]) -> String {
@@ -207,9 +242,9 @@ impl Engine {
     ) -> Result<SyncOutcome, EngineError> {
         let started = Instant::now();
         let candidates = self.candidates(state);
-        let (mut ex, used, failures) = open_with_failover(&candidates).await.map_err(|f| {
-            EngineError::NoServer(f.into_iter().map(|(s, e)| (s, e.to_string())).collect())
-        })?;
+        let (mut ex, used, failures) = open_with_failover(&candidates)
+            .await
+            .map_err(EngineError::from_failover)?;
         let server = candidates
             .get(used)
             .map(Target::address)

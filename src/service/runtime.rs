@@ -160,15 +160,20 @@ fn save_sync_state(path: &std::path::Path, state: &SyncState) {
 struct Failure {
     message: String,
     server: Option<String>,
+    /// The account was refused: retrying would only count toward its lockout.
+    credentials: bool,
 }
 
 impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Self {
         let server = match &e {
-            EngineError::Exchange { server, .. } => Some(server.clone()),
+            EngineError::Exchange { server, .. } | EngineError::Credentials { server, .. } => {
+                Some(server.clone())
+            }
             EngineError::NoServer(_) | EngineError::Policy(_) | EngineError::State(_) => None,
         };
         Failure {
+            credentials: e.is_credential_error(),
             message: e.to_string(),
             server,
         }
@@ -180,8 +185,16 @@ impl Failure {
         Failure {
             message,
             server: None,
+            credentials: false,
         }
     }
+}
+
+/// What `service status` says while syncs are paused for a refused account.
+fn paused_text(org: &str) -> String {
+    format!(
+        "the domain refused the service account, so scheduled syncs stop (each try would count toward the account's lockout); store its current password with `eas-connector --org {org} config set-password service` (the service then resumes by itself), or reload the service after fixing the account"
+    )
 }
 
 type SyncResult = (Result<SyncOutcome, Failure>, SyncState);
@@ -309,12 +322,22 @@ impl Service {
                 self.scheduler.finished(run.kind, true, &now);
                 Reply::Synced { sync: record }
             }
-            Err(Failure { message, server }) => {
+            Err(Failure {
+                message,
+                server,
+                credentials,
+            }) => {
                 if server.is_some() {
                     self.status.current_server = server;
                 }
                 let retry = self.scheduler.finished(run.kind, false, &now);
-                tracing::warn!(event_id = event_ids::SYNC_FAILED, kind = ?run.kind, error = %message, retry_in_s = retry.map(|d| d.as_secs()), "sync failed");
+                if credentials {
+                    let why = paused_text(self.loc.org());
+                    tracing::error!(event_id = event_ids::CREDENTIALS_REFUSED, kind = ?run.kind, error = %message, "sync failed and scheduled syncs are paused: {why}");
+                    self.status.paused = Some(why);
+                } else {
+                    tracing::warn!(event_id = event_ids::SYNC_FAILED, kind = ?run.kind, error = %message, retry_in_s = retry.map(|d| d.as_secs()), "sync failed");
+                }
                 self.status.last_error = Some(ErrorRecord {
                     at: finished,
                     kind: Some(run.kind),
@@ -356,6 +379,8 @@ impl Service {
                 );
                 let warning = loaded.engine.as_ref().err().cloned();
                 self.loaded = loaded;
+                // New passwords (or a fixed account): scheduled syncs may try again.
+                self.status.paused = None;
                 tracing::info!(event_id = event_ids::RELOADED, "{detail}");
                 self.write_status();
                 match warning {
@@ -402,10 +427,16 @@ impl Service {
         if self.queued.contains(&SyncKind::Quick) {
             return Some((SyncKind::Quick, true));
         }
+        if self.status.paused.is_some() {
+            return None;
+        }
         self.scheduler.due(Timestamp::now()).map(|k| (k, false))
     }
 
     fn nap(&self) -> Duration {
+        if self.status.paused.is_some() {
+            return MAX_NAP;
+        }
         let until = Timestamp::now().duration_until(self.scheduler.next_wake());
         Duration::try_from(until)
             .unwrap_or(Duration::ZERO)

@@ -145,6 +145,10 @@ pub struct Status {
     pub next_quick_sync: Option<Timestamp>,
     pub next_full_sync: Option<Timestamp>,
     pub next_retry: Option<Retry>,
+    /// Scheduled syncs are paused because the domain refused the service account; what
+    /// happened and how to resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<String>,
 }
 
 /// Why the status file could not be read or written.
@@ -180,6 +184,7 @@ impl Status {
             next_quick_sync: None,
             next_full_sync: None,
             next_retry: None,
+            paused: None,
         }
     }
 
