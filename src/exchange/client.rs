@@ -42,7 +42,13 @@ pub enum AuthError {
     #[error("{0}")]
     Message(String),
     #[error(transparent)]
-    Kerberos(#[from] KerberosError),
+    Kerberos(Box<KerberosError>),
+}
+
+impl From<KerberosError> for AuthError {
+    fn from(e: KerberosError) -> Self {
+        AuthError::Kerberos(Box::new(e))
+    }
 }
 
 /// What an [`Authenticator`] wants sent with the next request.
@@ -298,13 +304,13 @@ pub enum SessionError {
     Kerberos {
         url: String,
         #[source]
-        error: KerberosError,
+        error: Box<KerberosError>,
     },
     #[error("{url}: the server accepts Kerberos only (it offers {}; a default Exchange /PowerShell refuses NTLM and Basic), and Kerberos could not be used: {kerberos}; {}", offered_text(.offered), .kerberos.fix())]
     KerberosOnly {
         url: String,
         offered: Vec<String>,
-        kerberos: KerberosError,
+        kerberos: Box<KerberosError>,
     },
     #[error("{0}")]
     Auth(AuthError),
@@ -333,7 +339,7 @@ impl SessionError {
         match self {
             SessionError::Kerberos { error, .. } => Some(error),
             SessionError::KerberosOnly { kerberos, .. } => Some(kerberos),
-            SessionError::Auth(AuthError::Kerberos(e)) => Some(e),
+            SessionError::Auth(AuthError::Kerberos(e)) => Some(e.as_ref()),
             _ => None,
         }
     }
@@ -347,7 +353,9 @@ fn binding_hint(bound: bool) -> &'static str {
     }
 }
 
-fn scheme_fix(scheme: &str, offered: &[String]) -> String {
+/// What to do when the server does not offer `scheme` (it offers `offered`): never weaken a
+/// Kerberos directory.
+pub fn scheme_fix(scheme: &str, offered: &[String]) -> String {
     let kerberos = offers(offered, "Kerberos") || offers(offered, "Negotiate");
     if kerberos && !scheme.eq_ignore_ascii_case("Kerberos") {
         "this directory signs in with Kerberos, as a default Exchange does; set AuthenticationMethod to Auto or Kerberos (changing the server's authentication is not needed, and Microsoft does not support it on the front end)".to_string()
@@ -416,7 +424,7 @@ pub struct Session {
     /// The mechanism the server last accepted.
     used: Option<Mechanism>,
     /// Why Kerberos was passed over for another mechanism, if it was.
-    kerberos_unavailable: Option<KerberosError>,
+    kerberos_unavailable: Option<Box<KerberosError>>,
 }
 
 impl Session {
@@ -507,7 +515,7 @@ impl Session {
 
     /// Why Kerberos was passed over for the mechanism used, if it was.
     pub fn kerberos_unavailable(&self) -> Option<&KerberosError> {
-        self.kerberos_unavailable.as_ref()
+        self.kerberos_unavailable.as_deref()
     }
 
     /// Make sure a connection is open; `true` when a new one had to be opened (which resets
@@ -598,7 +606,7 @@ impl Session {
         .await
     }
 
-    fn kerberos_error(&self, url: &str, error: KerberosError) -> SessionError {
+    fn kerberos_error(&self, url: &str, error: Box<KerberosError>) -> SessionError {
         SessionError::Kerberos {
             url: url.to_string(),
             error,

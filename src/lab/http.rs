@@ -273,11 +273,8 @@ fn authenticate(
     let binding = tls.then_some(cas.tls_binding.as_slice());
     let carrier = if scheme.eq_ignore_ascii_case("kerberos") && allowed(auth_schemes::KERBEROS) {
         Some(kerberos::Carrier::Kerberos)
-    } else if scheme.eq_ignore_ascii_case("negotiate")
-        && allowed(auth_schemes::NEGOTIATE)
-        && kerberos::spnego_offers_kerberos(&token)
-    {
-        Some(kerberos::Carrier::Negotiate)
+    } else if scheme.eq_ignore_ascii_case("negotiate") && allowed(auth_schemes::NEGOTIATE) {
+        kerberos::negotiate_kerberos(&token)
     } else {
         None
     };

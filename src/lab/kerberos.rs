@@ -33,13 +33,23 @@ pub enum ExtendedProtection {
     Require,
 }
 
+/// An authenticator already seen: client, ctime, cusec.
+type Seen = (String, i64, u32);
+
+/// The replay cache: what was seen, and in which order (the oldest go first).
+#[derive(Default)]
+struct Replays {
+    seen: HashSet<Seen>,
+    order: VecDeque<Seen>,
+}
+
 /// The keytab's keys and the realm the lab's accounts live in.
 pub struct Acceptor {
     keytab: Keytab,
     pub realm: String,
     /// `HTTP/<host>` from the keytab.
     pub spn: String,
-    replays: Mutex<(HashSet<(String, i64, u32)>, VecDeque<(String, i64, u32)>)>,
+    replays: Mutex<Replays>,
 }
 
 /// What one AP-REQ led to.
@@ -59,19 +69,28 @@ pub enum Outcome {
     },
 }
 
-/// Which HTTP scheme carried the token.
+/// Which HTTP scheme carried the token, and how it is wrapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Carrier {
+    /// `Kerberos`: krb5 tokens as they are.
     Kerberos,
+    /// `Negotiate` with SPNEGO tokens.
     Negotiate,
+    /// `Negotiate` with bare krb5 tokens, as pypsrp and MIT's GSS-API send (Windows takes
+    /// them too).
+    NegotiateRaw,
 }
 
 impl Carrier {
     fn scheme(self) -> &'static str {
         match self {
             Carrier::Kerberos => "Kerberos",
-            Carrier::Negotiate => "Negotiate",
+            Carrier::Negotiate | Carrier::NegotiateRaw => "Negotiate",
         }
+    }
+
+    fn spnego(self) -> bool {
+        self == Carrier::Negotiate
     }
 }
 
@@ -87,12 +106,19 @@ fn b64(t: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(t)
 }
 
-/// Whether an SPNEGO first token offers Kerberos with an optimistic krb5 token (so the lab's
-/// Kerberos acceptor, not NTLM's, answers it).
-pub fn spnego_offers_kerberos(token: &[u8]) -> bool {
-    gss::parse_neg_token_init(token).is_ok_and(|init| {
-        init.mech_types.first().is_some_and(|m| gss::is_kerberos(m)) && init.mech_token.is_some()
-    })
+/// How a `Negotiate` first token carries Kerberos, if it does: SPNEGO offering Kerberos first
+/// with an optimistic krb5 token, or a bare krb5 token (so the lab's Kerberos acceptor, not
+/// NTLM's, answers it).
+pub fn negotiate_kerberos(token: &[u8]) -> Option<Carrier> {
+    if gss::parse_krb5_token(token).is_ok() {
+        return Some(Carrier::NegotiateRaw);
+    }
+    gss::parse_neg_token_init(token)
+        .is_ok_and(|init| {
+            init.mech_types.first().is_some_and(|m| gss::is_kerberos(m))
+                && init.mech_token.is_some()
+        })
+        .then_some(Carrier::Negotiate)
 }
 
 impl Acceptor {
@@ -113,7 +139,7 @@ impl Acceptor {
             keytab,
             realm: realm.to_ascii_uppercase(),
             spn,
-            replays: Mutex::new((HashSet::new(), VecDeque::new())),
+            replays: Mutex::new(Replays::default()),
         })
     }
 
@@ -130,9 +156,9 @@ impl Acceptor {
         let err = messages::krb_error(code, now(), &self.realm, &self.spn_components(), Some(text))
             .ok()?;
         let krb = gss::krb5_token(gss::TOK_ERROR, &err);
-        let token = match carrier {
-            Carrier::Kerberos => krb,
-            Carrier::Negotiate => gss::neg_token_resp(&NegTokenResp {
+        let token = match carrier.spnego() {
+            false => krb,
+            true => gss::neg_token_resp(&NegTokenResp {
                 state: Some(NegState::Reject),
                 supported_mech: None,
                 response_token: Some(krb),
@@ -160,7 +186,7 @@ impl Acceptor {
         ep: ExtendedProtection,
     ) -> Outcome {
         let (krb_token, mech) = match carrier {
-            Carrier::Kerberos => (token.to_vec(), None),
+            Carrier::Kerberos | Carrier::NegotiateRaw => (token.to_vec(), None),
             Carrier::Negotiate => match gss::parse_neg_token_init(token) {
                 Ok(init) => match (init.mech_types.first(), init.mech_token) {
                     (Some(m), Some(t)) if gss::is_kerberos(m) => (t, Some(m.clone())),
@@ -235,7 +261,7 @@ impl Acceptor {
         }
         let key = (req.client.to_string(), req.ctime, req.cusec);
         if let Ok(mut r) = self.replays.lock() {
-            if !r.0.insert(key.clone()) {
+            if !r.seen.insert(key.clone()) {
                 drop(r);
                 return self.refuse(
                     carrier,
@@ -243,10 +269,10 @@ impl Acceptor {
                     "a replayed authenticator".into(),
                 );
             }
-            r.1.push_back(key);
-            while r.1.len() > 10_000 {
-                if let Some(old) = r.1.pop_front() {
-                    r.0.remove(&old);
+            r.order.push_back(key);
+            while r.order.len() > 10_000 {
+                if let Some(old) = r.order.pop_front() {
+                    r.seen.remove(&old);
                 }
             }
         }
@@ -261,9 +287,9 @@ impl Acceptor {
             Err(e) => return self.refuse(carrier, None, e.to_string()),
         };
         let krb = gss::krb5_token(gss::TOK_AP_REP, &rep);
-        let token = match carrier {
-            Carrier::Kerberos => krb,
-            Carrier::Negotiate => gss::neg_token_resp(&NegTokenResp {
+        let token = match carrier.spnego() {
+            false => krb,
+            true => gss::neg_token_resp(&NegTokenResp {
                 state: Some(NegState::AcceptCompleted),
                 supported_mech: mech,
                 response_token: Some(krb),

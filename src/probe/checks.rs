@@ -147,9 +147,16 @@ fn session_failure(e: &SessionError, what: &str) -> Outcome {
     match e {
         SessionError::Http(h) => http_failure(h),
         SessionError::Unauthorized { .. } => Outcome::fail(e.to_string(), format!("check {what}'s user name (DOMAIN\\user or UPN) and re-enter its password")),
-        SessionError::SchemeNotOffered { .. } => Outcome::fail(
-            e.to_string(),
-            "set AuthenticationMethod to Auto: the connector then signs in with what the server offers (Kerberos first)",
+        SessionError::SchemeNotOffered {
+            url,
+            scheme,
+            offered,
+        } => Outcome::fail(
+            format!(
+                "{url}: the server does not accept {scheme} (it offers {})",
+                offered.join(", ")
+            ),
+            crate::exchange::client::scheme_fix(scheme, offered),
         ),
         SessionError::NoSupportedScheme { .. } => Outcome::fail(
             e.to_string(),

@@ -193,7 +193,7 @@ impl Failure {
 /// What `service status` says while syncs are paused for a refused account.
 fn paused_text(org: &str) -> String {
     format!(
-        "the domain refused the service account, so scheduled syncs stop (each try would count toward the account's lockout); store its current password with `eas-connector --org {org} config set-password service` (the service then resumes by itself), or reload the service after fixing the account"
+        "the domain refused the service account, so scheduled syncs stop (each try would count toward the account's lockout); store its current password with `eas-connector --org {org} config set-password service-account` (the service then resumes by itself), or reload the service after fixing the account"
     )
 }
 

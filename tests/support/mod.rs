@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use eas_connector::lab::tls::{LabCa, LeafSpec, ServerCert};
 
+pub mod kdc;
+
 /// Whether tests that need external peers must run (and fail if a peer is missing).
 pub fn peers_required() -> bool {
     std::env::var("EAS_TEST_PEERS").as_deref() == Ok("1")
@@ -51,6 +53,31 @@ pub fn python_module(module: &str, package: &str) -> bool {
             "{package} is required (pip install {package}); scripts/test installs it"
         );
         eprintln!("SKIPPED: python3 with {package} not available (pip install {package})");
+    }
+    ok
+}
+
+/// The system python, the only one with Debian's `python3-gssapi` (MIT Kerberos).
+pub const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+
+/// Whether the system python ([`SYSTEM_PYTHON`]) can import `module` (package `package`:
+/// a Debian package such as python3-gssapi, or a PyPI one); `false` (with a note) when peers
+/// are optional, a failed assertion when they are required.
+pub fn system_python_module(module: &str, package: &str) -> bool {
+    let ok = Command::new(SYSTEM_PYTHON)
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            !peers_required(),
+            "{package} is required for {SYSTEM_PYTHON}; scripts/test installs it"
+        );
+        eprintln!(
+            "SKIPPED: {SYSTEM_PYTHON} with {package} not available; scripts/test installs it"
+        );
     }
     ok
 }

@@ -34,6 +34,9 @@ pub enum Carrier {
     Negotiate,
 }
 
+/// A server token: the krb5 message in it (token id, message) and the SPNEGO wrapper, if any.
+type ServerToken = (Option<([u8; 2], Vec<u8>)>, Option<NegTokenResp>);
+
 enum State {
     /// Nothing sent on this connection yet.
     Fresh,
@@ -146,7 +149,7 @@ impl KerberosAuth {
                 }),
             },
         )
-        .map_err(|e| AuthError::Kerberos(protocol("this machine", e)))?;
+        .map_err(|e| AuthError::from(protocol("this machine", e)))?;
         let krb = gss::krb5_token(gss::TOK_AP_REQ, &ap);
         let token = match self.carrier {
             Carrier::Kerberos => krb,
@@ -162,10 +165,7 @@ impl KerberosAuth {
 
     /// The server's answer token: its krb5 message (AP-REP or KRB-ERROR) and, for SPNEGO, the
     /// NegTokenResp around it.
-    fn read_server_token(
-        &self,
-        b64_token: &str,
-    ) -> Result<(Option<([u8; 2], Vec<u8>)>, Option<NegTokenResp>), KerberosError> {
+    fn read_server_token(&self, b64_token: &str) -> Result<ServerToken, KerberosError> {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(b64_token.trim())
             .map_err(|_| protocol(&self.server(), "the server's token is not base64"))?;
@@ -282,7 +282,7 @@ fn protocol(peer: &str, e: impl std::fmt::Display) -> KerberosError {
 }
 
 fn kerr_protocol(e: impl std::fmt::Display) -> AuthError {
-    AuthError::Kerberos(protocol("this machine", e))
+    AuthError::from(protocol("this machine", e))
 }
 
 impl Authenticator for KerberosAuth {

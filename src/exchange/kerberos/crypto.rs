@@ -361,7 +361,7 @@ impl Protection {
             return Err(TokenError::Malformed("not a Wrap token"));
         }
         let flags = header[2];
-        if (flags & SENT_BY_ACCEPTOR != 0) == !self.initiator {
+        if (flags & SENT_BY_ACCEPTOR != 0) != self.initiator {
             return Err(TokenError::Direction);
         }
         if flags & SEALED == 0 {
@@ -403,7 +403,9 @@ impl Protection {
             .get(data_len + ec..)
             .ok_or(TokenError::Malformed("no header copy"))?;
         // The copy equals the header except for RRC (zero in the copy).
-        let same = copy.len() == 16 && copy[0..6] == header[0..6] && copy[8..16] == header[8..16];
+        let same = copy.len() == 16
+            && copy.get(0..6) == header.get(0..6)
+            && copy.get(8..16) == header.get(8..16);
         if !same {
             return Err(TokenError::Integrity);
         }
@@ -438,10 +440,11 @@ impl Protection {
         let header = token
             .get(..16)
             .ok_or(TokenError::Malformed("shorter than a MIC header"))?;
-        if header[0..2] != [0x04, 0x04] || header[3..8] != [0xff; 5] {
+        if header.get(0..2) != Some(&[0x04, 0x04][..]) || header.get(3..8) != Some(&[0xff; 5][..]) {
             return Err(TokenError::Malformed("not a MIC token"));
         }
-        if (header[2] & SENT_BY_ACCEPTOR != 0) == !self.initiator {
+        let flags = header.get(2).copied().unwrap_or_default();
+        if (flags & SENT_BY_ACCEPTOR != 0) != self.initiator {
             return Err(TokenError::Direction);
         }
         let mut signed = data.to_vec();

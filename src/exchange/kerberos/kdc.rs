@@ -171,7 +171,7 @@ pub async fn send(kdcs: &[Kdc], message: &[u8]) -> Result<Vec<u8>, Unreachable> 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

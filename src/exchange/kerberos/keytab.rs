@@ -57,12 +57,20 @@ impl<'a> Reader<'a> {
             .ok_or(KeytabError::Truncated(self.at))?)
     }
     fn u16(&mut self) -> Result<u16, KeytabError> {
-        let b = self.take(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
+        let at = self.at;
+        let b: [u8; 2] = self
+            .take(2)?
+            .try_into()
+            .map_err(|_| KeytabError::Truncated(at))?;
+        Ok(u16::from_be_bytes(b))
     }
     fn u32(&mut self) -> Result<u32, KeytabError> {
-        let b = self.take(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        let at = self.at;
+        let b: [u8; 4] = self
+            .take(4)?
+            .try_into()
+            .map_err(|_| KeytabError::Truncated(at))?;
+        Ok(u32::from_be_bytes(b))
     }
     fn string(&mut self) -> Result<String, KeytabError> {
         let n = usize::from(self.u16()?);
@@ -72,7 +80,6 @@ impl<'a> Reader<'a> {
 
 impl Keytab {
     /// Parse a keytab file's bytes.
-    #[allow(clippy::indexing_slicing)] // `take` returns exactly the requested length
     pub fn parse(data: &[u8]) -> Result<Keytab, KeytabError> {
         if data.get(..2) != Some(&[0x05, 0x02][..]) {
             return Err(KeytabError::Version);
@@ -162,7 +169,7 @@ impl Keytab {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -766,12 +766,15 @@ pub struct ApRefusal {
     pub reason: String,
 }
 
+/// The acceptor's keys: the long-term key for a service principal, etype and key version.
+pub type ServiceKeys<'a> = &'a dyn Fn(&[String], Etype, Option<u32>) -> Option<Key>;
+
 /// Read and decrypt an AP-REQ (DER, without GSS framing). `service_key` returns the long-term
 /// key for the ticket's service, etype and key version; the caller checks times, replays and
 /// channel bindings.
 pub fn accept_ap_req(
     bytes: &[u8],
-    service_key: &dyn Fn(&[String], Etype, Option<u32>) -> Option<Key>,
+    service_key: ServiceKeys<'_>,
 ) -> Result<AcceptedRequest, ApRefusal> {
     let refuse = |code: u32, reason: &str| ApRefusal {
         code,

@@ -166,14 +166,14 @@ fn text_suffix(t: &Option<String>) -> String {
 
 fn skew_text(at: &SkewAt, offset: Option<i64>) -> String {
     let by = offset
-        .map(|o| format!(" by about {} minutes", (o.abs() + 30) / 60))
+        .map(|o| format!(" by about {} minutes,", (o.abs() + 30) / 60))
         .unwrap_or_default();
     match at {
         SkewAt::Kdc { kdc } => format!(
-            "this machine's clock differs from the domain controller {kdc}{by}, more than Kerberos allows (5 minutes)"
+            "this machine's clock differs from the domain controller {kdc}{by} more than Kerberos allows (5 minutes)"
         ),
         SkewAt::Server { server } => format!(
-            "{server} refused the Kerberos ticket because its clock and the domain's differ{by} by more than Kerberos allows (5 minutes; KRB_AP_ERR_SKEW)"
+            "{server} refused the Kerberos ticket because its clock and the domain's differ{by} more than Kerberos allows (5 minutes; KRB_AP_ERR_SKEW)"
         ),
     }
 }
@@ -229,7 +229,7 @@ impl KerberosError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
