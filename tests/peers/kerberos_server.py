@@ -10,8 +10,10 @@ Usage: KRB5_CONFIG=... KRB5_KTNAME=FILE:service.keytab kerberos_server.py
   --cert, --key        the TLS leaf (first certificate of CERT.pem) and its key, PEM
   --plain              serve plain HTTP instead (no channel bindings then)
   --schemes LIST       the schemes offered in 401 answers, in order, comma-separated:
-                       Negotiate, Kerberos (default "Negotiate,Kerberos"); a request with a
-                       scheme not offered is refused
+                       Negotiate, Kerberos, NTLM (default "Negotiate,Kerberos"); a request
+                       with a scheme not offered is refused. NTLM (raw, or inside Negotiate)
+                       checks users in NTLM_USER_FILE (lines DOMAIN:user:password) and, with
+                       bindings, MsvAvChannelBindings (pyspnego refuses none or a wrong one)
   --bindings MODE      the channel bindings handed to the acceptor (HTTPS only):
                        own (default): tls-server-end-point of our own certificate;
                        none: no bindings (nothing is checked);
@@ -59,10 +61,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
-PROTOCOLS = {"negotiate": "negotiate", "kerberos": "kerberos"}
+PROTOCOLS = {"negotiate": "negotiate", "kerberos": "kerberos", "ntlm": "ntlm"}
 SEALED = {
     "negotiate": "application/HTTP-SPNEGO-session-encrypted",
     "kerberos": "application/HTTP-Kerberos-session-encrypted",
+    "ntlm": "application/HTTP-SPNEGO-session-encrypted",
 }
 GSS_C_CHANNEL_BOUND_FLAG = 2048
 
@@ -182,7 +185,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.refuse("token is not base64")
         if not tok:
             return self.refuse("empty token")
-        if self.ctx is None or tok[:1] == b"\x60" or self.scheme != scheme.lower():
+        first = tok[:1] == b"\x60" or tok.startswith(b"NTLMSSP\x00\x01")
+        if self.ctx is None or first or self.scheme != scheme.lower():
             self.scheme = scheme.lower()
             self.user = None
             cbt = None

@@ -271,6 +271,19 @@ impl TestRealm {
         ));
     }
 
+    /// Make `name` a user with `password`: added, or its password set when it exists.
+    pub fn ensure_user(&self, name: &str, password: &str) {
+        if self
+            .kadmin("listprincs")
+            .lines()
+            .any(|l| l.trim() == self.principal(name))
+        {
+            self.kadmin(&format!("cpw -pw \"{password}\" {name}"));
+        } else {
+            self.add_user(name, password);
+        }
+    }
+
     /// Add a service principal with a random key and export its AES keys to the keytab.
     pub fn add_service(&self, spn: &str) {
         self.kadmin(&format!("addprinc -randkey {spn}"));
