@@ -492,3 +492,84 @@ fn extended_protection_require_and_a_reencrypting_load_balancer() {
         "the certificate it got is named: {out}"
     );
 }
+
+/// No KdcAddress: the KDC is found through DNS SRV `_kerberos._tcp.<realm>` (dnsmasq serves
+/// the record on loopback; EAS_CONNECTOR_DNS_SERVER points the connector at it), and without
+/// the record the error says what was tried.
+#[test]
+fn the_kdc_is_found_through_dns_srv() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((realm, lab)) = realm_and_lab(dir.path(), 20, &[], None) else {
+        return;
+    };
+    let Some(dnsmasq) = support::peer_program("dnsmasq", "dnsmasq-base") else {
+        return;
+    };
+    let root = dir.path().join("cfg");
+    configure(&root, &lab);
+    set(&root, "AuthenticationMethod", "Kerberos");
+    set(&root, "Kerberos/KdcAddress", "");
+    let port = support::free_port();
+    let mut dns = Command::new(dnsmasq)
+        .args([
+            "--no-daemon",
+            "--no-resolv",
+            "--no-hosts",
+            "--bind-interfaces",
+            "--listen-address=127.0.0.1",
+            &format!("--port={port}"),
+            &format!(
+                "--srv-host=_kerberos._tcp.eas.test,localhost,{}",
+                realm.port
+            ),
+            &format!("--pid-file={}", dir.path().join("dnsmasq.pid").display()),
+        ])
+        .args(if running_as_root() {
+            &["--user=root"][..]
+        } else {
+            &[][..]
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "dnsmasq did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let validate_with_dns = |dns: Option<u16>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_eas-connector"));
+        c.arg("--config-dir")
+            .arg(&root)
+            .args(["--org", "lab", "validate"])
+            .env("EAS_CONNECTOR_SECRET_STORE", "file");
+        match dns {
+            Some(p) => c.env("EAS_CONNECTOR_DNS_SERVER", format!("127.0.0.1:{p}")),
+            None => c.env_remove("EAS_CONNECTOR_DNS_SERVER"),
+        };
+        let out = c.output().unwrap();
+        (out.status.success(), text(&out))
+    };
+    let (ok, out) = validate_with_dns(Some(port));
+    let _ = dns.kill();
+    let _ = dns.wait();
+    assert!(ok, "{out}");
+    assert!(out.contains("signed in with Kerberos"), "{out}");
+    // Without the record: the realm's own name is tried, and named.
+    let (ok, out) = validate_with_dns(None);
+    assert!(!ok, "{out}");
+    assert!(out.contains("the realm's own DNS name"), "{out}");
+    assert!(out.contains("eas.test:88"), "{out}");
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
