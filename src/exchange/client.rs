@@ -347,7 +347,7 @@ impl SessionError {
 
 fn binding_hint(bound: bool) -> &'static str {
     if bound {
-        " (the sign-in was also bound to this connection's TLS certificate: if a load balancer or TLS inspection re-encrypts with another certificate, a server with Extended Protection refuses it; then set ChannelBinding = Off)"
+        " (or, behind a load balancer that re-encrypts TLS with another certificate, set ChannelBinding = Off: Extended Protection refuses a sign-in bound to the wrong certificate)"
     } else {
         ""
     }
@@ -407,6 +407,32 @@ fn challenge_for(resp: &HttpResponse, scheme: &str) -> Option<String> {
         })
 }
 
+/// What each server offered in its last 401, per process (`scheme://host:port`): later
+/// sessions skip the question.
+fn offers_seen() -> &'static std::sync::Mutex<std::collections::HashMap<String, Vec<String>>> {
+    static SEEN: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>,
+    > = std::sync::OnceLock::new();
+    SEEN.get_or_init(Default::default)
+}
+
+fn offer_key(base: &Endpoint) -> String {
+    format!("{}|{}", base.https, base.authority())
+}
+
+fn remembered_offer(base: &Endpoint) -> Option<Vec<String>> {
+    offers_seen().lock().ok()?.get(&offer_key(base)).cloned()
+}
+
+fn remember_offer(base: &Endpoint, offered: &[String]) {
+    if offered.is_empty() {
+        return;
+    }
+    if let Ok(mut m) = offers_seen().lock() {
+        m.insert(offer_key(base), offered.to_vec());
+    }
+}
+
 /// An authenticated session with one server.
 pub struct Session {
     base: Endpoint,
@@ -458,24 +484,34 @@ impl Session {
 
     /// A session authenticating `creds` with `method`. Basic, NTLM and Negotiate start with
     /// their first header; Auto and Kerberos first ask without credentials, to learn whether
-    /// the server offers the `Kerberos` scheme, `Negotiate`, or both.
+    /// the server offers the `Kerberos` scheme, `Negotiate`, or both — once per server and
+    /// process: later sessions start from what it offered then.
     pub fn with_method(
         base: Endpoint,
         opts: ConnectOptions,
         creds: &Credentials,
         method: AuthMethod,
     ) -> Self {
-        let first = match method {
-            AuthMethod::Auto | AuthMethod::Kerberos => None,
-            AuthMethod::Basic => Some(Mechanism::Basic),
-            AuthMethod::Ntlm => Some(Mechanism::Ntlm),
-            AuthMethod::Negotiate => Some(Mechanism::NegotiateKerberos),
+        let (first, mut plan) = match method {
+            AuthMethod::Auto | AuthMethod::Kerberos => {
+                let mut p = remembered_offer(&base)
+                    .map(|offered| plan(method, &offered, base.https))
+                    .unwrap_or_default();
+                if p.is_empty() {
+                    (None, Vec::new())
+                } else {
+                    let first = p.remove(0);
+                    (Some(first), p)
+                }
+            }
+            AuthMethod::Basic => (Some(Mechanism::Basic), Vec::new()),
+            AuthMethod::Ntlm => (Some(Mechanism::Ntlm), Vec::new()),
+            AuthMethod::Negotiate => (
+                Some(Mechanism::NegotiateKerberos),
+                vec![Mechanism::NegotiateNtlm],
+            ),
         };
-        let plan = if method == AuthMethod::Negotiate {
-            vec![Mechanism::NegotiateNtlm]
-        } else {
-            Vec::new()
-        };
+        plan.shrink_to_fit();
         let auth = first.map(|m| authenticator(m, creds, &base.host, &opts));
         Session {
             base,
@@ -759,6 +795,7 @@ impl Session {
                     hyper::header::USER_AGENT,
                     concat!("EAS-Connector/", env!("CARGO_PKG_VERSION")),
                 );
+            let asked = header.is_some();
             if let Some(h) = header {
                 req = req.header(hyper::header::AUTHORIZATION, h);
             }
@@ -781,6 +818,10 @@ impl Session {
             match resp.status {
                 401 => {
                     offered = offered_schemes(&resp);
+                    if !asked {
+                        // A fresh 401 (not a challenge): what this server offers.
+                        remember_offer(&self.base, &offered);
+                    }
                     let Some(auth) = self.auth.as_ref() else {
                         let mut plan = plan(self.method, &offered, self.base.https);
                         if plan.is_empty() {
@@ -807,12 +848,20 @@ impl Session {
                     };
                     let scheme = auth.scheme();
                     if !offers(&offered, scheme) {
-                        // The method was fixed before the server spoke; try what is left of
-                        // the plan that it does offer.
-                        self.plan.retain(|m| offers(&offered, m.scheme()));
+                        // The mechanism was chosen before the server spoke (or from what it
+                        // offered earlier): plan again from what it offers now.
+                        match self.method {
+                            AuthMethod::Auto | AuthMethod::Kerberos => {
+                                self.plan = plan(self.method, &offered, self.base.https)
+                            }
+                            _ => self.plan.retain(|m| offers(&offered, m.scheme())),
+                        }
                         if self.advance() {
                             challenge = None;
                             continue;
+                        }
+                        if self.method == AuthMethod::Auto {
+                            return Err(SessionError::NoSupportedScheme { url, offered });
                         }
                         return Err(SessionError::SchemeNotOffered {
                             url,
