@@ -407,7 +407,8 @@ fn challenge_for(resp: &HttpResponse, scheme: &str) -> Option<String> {
         })
 }
 
-/// What each server offered in its last 401, per process (`scheme://host:port`): later
+/// What each virtual directory offered in its last fresh 401, per process (scheme, host, port
+/// and the path's first segment: `/PowerShell` and `/EWS` of one server differ): later
 /// sessions skip the question.
 fn offers_seen() -> &'static std::sync::Mutex<std::collections::HashMap<String, Vec<String>>> {
     static SEEN: std::sync::OnceLock<
@@ -416,20 +417,30 @@ fn offers_seen() -> &'static std::sync::Mutex<std::collections::HashMap<String, 
     SEEN.get_or_init(Default::default)
 }
 
-fn offer_key(base: &Endpoint) -> String {
-    format!("{}|{}", base.https, base.authority())
+fn offer_key(base: &Endpoint, path: &str) -> String {
+    let dir = path
+        .trim_start_matches('/')
+        .split(['/', '?'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    format!("{}|{}|{dir}", base.https, base.authority())
 }
 
 fn remembered_offer(base: &Endpoint) -> Option<Vec<String>> {
-    offers_seen().lock().ok()?.get(&offer_key(base)).cloned()
+    offers_seen()
+        .lock()
+        .ok()?
+        .get(&offer_key(base, &base.path))
+        .cloned()
 }
 
-fn remember_offer(base: &Endpoint, offered: &[String]) {
+fn remember_offer(base: &Endpoint, path: &str, offered: &[String]) {
     if offered.is_empty() {
         return;
     }
     if let Ok(mut m) = offers_seen().lock() {
-        m.insert(offer_key(base), offered.to_vec());
+        m.insert(offer_key(base, path), offered.to_vec());
     }
 }
 
@@ -820,7 +831,7 @@ impl Session {
                     offered = offered_schemes(&resp);
                     if !asked {
                         // A fresh 401 (not a challenge): what this server offers.
-                        remember_offer(&self.base, &offered);
+                        remember_offer(&self.base, path, &offered);
                     }
                     let Some(auth) = self.auth.as_ref() else {
                         let mut plan = plan(self.method, &offered, self.base.https);
@@ -1026,6 +1037,21 @@ mod tests {
         assert_eq!(
             plan(AuthMethod::Ntlm, &o(&["Negotiate", "Kerberos"]), true),
             vec![]
+        );
+    }
+
+    #[test]
+    fn offers_are_remembered_per_virtual_directory() {
+        let ep = Endpoint::parse("https://cas01.contoso.com/PowerShell/").unwrap();
+        assert_eq!(offer_key(&ep, &ep.path), offer_key(&ep, "/powershell"));
+        assert_ne!(
+            offer_key(&ep, "/PowerShell/"),
+            offer_key(&ep, "/EWS/Exchange.asmx")
+        );
+        let http = Endpoint::parse("http://cas01.contoso.com/PowerShell/").unwrap();
+        assert_ne!(
+            offer_key(&ep, "/PowerShell"),
+            offer_key(&http, "/PowerShell")
         );
     }
 
