@@ -436,6 +436,52 @@ fn failing_sync_is_reported_and_stop_is_clean() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not running"));
 }
 
+/// A refused account pauses scheduled syncs instead of retrying toward a lockout; storing the
+/// password again (which tells the running service) resumes them.
+#[test]
+fn a_refused_account_pauses_syncs_until_the_password_is_stored() {
+    let lab = Lab::start(20, 0);
+    let org = Org::for_lab(&lab);
+    org.set_password("service-account", "Not-The-Password-1");
+    let svc = org.start_service();
+    let out = org.run(&["sync", "--full"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refused the credentials"), "{err}");
+    assert!(!err.contains("Not-The-Password-1"));
+    let st = org.status_json();
+    let paused = st["status"]["paused"].as_str().unwrap_or_default();
+    assert!(paused.contains("set-password service-account"), "{st:#}");
+    assert!(st["status"]["next_retry"].is_null(), "no retry: {st:#}");
+    let shown = org.ok(&["status"]);
+    assert!(shown.contains("PAUSED"), "{shown}");
+    assert!(
+        svc.stderr().contains("scheduled syncs are paused"),
+        "{}",
+        svc.stderr()
+    );
+    // The right password: set-password reloads the service, which resumes.
+    let pw = lab.s(&["accounts", "service", "password"]);
+    let out = org
+        .cmd(&["config", "set-password", "service-account", "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            writeln!(c.stdin.take().unwrap(), "{pw}")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("the running service re-read its passwords"),
+        "{out:?}"
+    );
+    assert!(org.status_json()["status"]["paused"].is_null());
+    org.ok(&["sync", "--full"]);
+    svc.terminate();
+}
+
 /// `eas-connector service …` through a stand-in systemctl: the exact command sequence, the
 /// files, and uninstall --all removing them.
 #[cfg(target_os = "linux")]

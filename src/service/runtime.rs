@@ -224,7 +224,11 @@ impl Service {
         self.status.updated_at = Some(Timestamp::now());
         self.status.next_quick_sync = Some(self.scheduler.next_quick());
         self.status.next_full_sync = Some(self.scheduler.next_full());
-        self.status.next_retry = self.scheduler.retry().map(|(kind, at)| Retry { kind, at });
+        self.status.next_retry = match self.status.paused {
+            // Paused for a refused account: nothing is retried.
+            Some(_) => None,
+            None => self.scheduler.retry().map(|(kind, at)| Retry { kind, at }),
+        };
         self.status.consecutive_failures = self.scheduler.consecutive_failures();
         if let Err(e) = self.status.write(&self.status_path) {
             tracing::error!(error = %e, "could not write the status file");
