@@ -100,7 +100,7 @@ fn main() {
         let (kerberos, ntlm) = (target(AuthMethod::Kerberos), target(AuthMethod::Ntlm));
         let (mut first, mut cached, mut with_ntlm) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
-            tickets::clear_cache().await;
+            tickets::clear_cache();
             first.push(open(kerberos.clone()).await);
             cached.push(open(kerberos.clone()).await);
             with_ntlm.push(open(ntlm.clone()).await);

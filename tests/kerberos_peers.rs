@@ -137,7 +137,10 @@ async fn our_kerberos_binds_to_the_certificate_and_mit_verifies_it() {
     assert!(
         matches!(
             e.kerberos(),
-            Some(KerberosError::ChannelBindingRefused { .. })
+            Some(KerberosError::SignInRefused {
+                bound_to: Some(_),
+                ..
+            })
         ),
         "{e:?}"
     );

@@ -263,7 +263,7 @@ async fn wrong_password_over_http_names_the_account() {
         );
         let t = e.to_string();
         assert!(
-            t.contains("refused the credentials of LAB\\svc-eas (HTTP 401"),
+            t.contains("refused the credentials of LAB\\svc-eas with "),
             "{t}"
         );
         assert!(t.contains("check the user name and password"), "{t}");

@@ -63,7 +63,8 @@ pub enum Step {
 }
 
 /// A sign-in mechanism, as `validate` and the wizard report it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Mechanism {
     /// The `Kerberos` scheme.
     Kerberos,
@@ -393,6 +394,17 @@ pub fn offered_schemes(resp: &HttpResponse) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether a 401 lists what the server offers (bare scheme names, `Basic realm=…`) rather
+/// than answering a handshake with a token.
+fn is_fresh_offer(resp: &HttpResponse) -> bool {
+    let values = resp.header_values("www-authenticate");
+    !values.is_empty()
+        && values.iter().all(|v| {
+            let v = v.trim();
+            v.split_whitespace().count() == 1 || v.to_ascii_lowercase().starts_with("basic ")
+        })
 }
 
 /// The token after `scheme` in a `WWW-Authenticate` header, if that scheme is offered.
@@ -749,20 +761,9 @@ impl Session {
             let header = match step {
                 Step::Send(h) => Some(h),
                 Step::Nothing => None,
-                Step::GiveUp => {
-                    // Negotiate (NTLM) refused while raw NTLM is offered: some SPNEGO
-                    // acceptors refuse NTLM wrapped in SPNEGO but take it bare.
-                    let negotiate_ntlm =
-                        self.auth.as_ref().map(|a| a.mechanism()) == Some(Mechanism::NegotiateNtlm);
-                    if negotiate_ntlm
-                        && self.plan.first() == Some(&Mechanism::Ntlm)
-                        && self.advance()
-                    {
-                        challenge = None;
-                        continue;
-                    }
-                    return Err(self.refused(url, offered));
-                }
+                // Refused: never another mechanism with the same password (each try counts
+                // toward the account's lockout).
+                Step::GiveUp => return Err(self.refused(url, offered)),
             };
             let scheme = self.auth.as_ref().map(|a| a.scheme());
             if !self.base.https && scheme == Some("Basic") {
@@ -829,8 +830,8 @@ impl Session {
             match resp.status {
                 401 => {
                     offered = offered_schemes(&resp);
-                    if !asked {
-                        // A fresh 401 (not a challenge): what this server offers.
+                    if !asked || is_fresh_offer(&resp) {
+                        // A fresh 401 (not a challenge): what this server offers now.
                         remember_offer(&self.base, path, &offered);
                     }
                     let Some(auth) = self.auth.as_ref() else {

@@ -91,3 +91,28 @@ pub async fn canonical_name(host: &str) -> String {
     }
     name
 }
+
+/// The addresses of `host`: through the DNS server [`DNS_SERVER_ENV`] names when it is set
+/// (the names SRV records give live in that zone), else the system's resolver.
+pub async fn lookup(host: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(vec![std::net::SocketAddr::new(ip, port)]);
+    }
+    if std::env::var_os(DNS_SERVER_ENV).is_some() {
+        if let Some(resolver) = resolver() {
+            let fqdn = format!("{}.", host.trim_end_matches('.'));
+            if let Ok(Ok(found)) =
+                tokio::time::timeout(LOOKUP_TIMEOUT, resolver.lookup_ip(fqdn)).await
+            {
+                let addrs: Vec<_> = found
+                    .iter()
+                    .map(|ip| std::net::SocketAddr::new(ip, port))
+                    .collect();
+                if !addrs.is_empty() {
+                    return Ok(addrs);
+                }
+            }
+        }
+    }
+    Ok(tokio::net::lookup_host((host, port)).await?.collect())
+}

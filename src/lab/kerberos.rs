@@ -127,7 +127,10 @@ impl Acceptor {
         let spn = keytab
             .entries
             .iter()
-            .find(|e| e.components.len() == 2 && e.components[0].eq_ignore_ascii_case("HTTP"))
+            .find(|e| {
+                e.components.len() == 2
+                    && e.components.first().is_some_and(|c| c.eq_ignore_ascii_case("HTTP"))
+            })
             .map(|e| e.components.join("/"))
             .ok_or_else(|| {
                 format!(
@@ -328,9 +331,12 @@ pub fn ntlm_channel_bindings(token: &[u8]) -> Option<Option<[u8; 16]>> {
     let resp = raw.get(off..off.checked_add(len)?)?;
     // NTLMv2: NTProofStr(16), then the blob: 28 bytes of header, then AV pairs.
     let mut av = resp.get(16 + 28..)?;
-    while av.len() >= 4 {
-        let id = u16::from_le_bytes([av[0], av[1]]);
-        let n = usize::from(u16::from_le_bytes([av[2], av[3]]));
+    while let Some(head) = av.get(..4) {
+        let id = u16::from_le_bytes([head.first().copied()?, head.get(1).copied()?]);
+        let n = usize::from(u16::from_le_bytes([
+            head.get(2).copied()?,
+            head.get(3).copied()?,
+        ]));
         let value = av.get(4..4 + n)?;
         match id {
             0 => break,

@@ -383,8 +383,10 @@ impl Service {
                 );
                 let warning = loaded.engine.as_ref().err().cloned();
                 self.loaded = loaded;
-                // New passwords (or a fixed account): scheduled syncs may try again.
+                // New passwords (or a fixed account): scheduled syncs may try again, and
+                // Kerberos asks the domain afresh (no cached tickets or refusals).
                 self.status.paused = None;
+                crate::exchange::kerberos::tickets::clear_cache();
                 tracing::info!(event_id = event_ids::RELOADED, "{detail}");
                 self.write_status();
                 match warning {

@@ -41,7 +41,13 @@ enum State {
     /// Nothing sent on this connection yet.
     Fresh,
     /// The AP-REQ went out.
-    Sent { subkey: Key, seq: u32, bound: bool },
+    Sent {
+        subkey: Key,
+        seq: u32,
+        bound: bool,
+        ctime: i64,
+        cusec: u32,
+    },
     /// SPNEGO asked for our mechListMIC, which went out.
     MicSent(Protection),
     /// Signed in; the protection seals messages (when the server did mutual authentication).
@@ -159,6 +165,8 @@ impl KerberosAuth {
             subkey,
             seq,
             bound: binding.is_some(),
+            ctime: now,
+            cusec: usec,
         };
         Ok(format!("{} {}", self.scheme(), b64(&token)))
     }
@@ -193,23 +201,14 @@ impl KerberosAuth {
         let server = self.server();
         let spn = self.spn();
         let Some(e) = error else {
-            if bound {
-                return KerberosError::ChannelBindingRefused {
-                    server,
-                    spn,
-                    cert: self
-                        .conn
-                        .as_ref()
-                        .and_then(|c| c.certificate.clone())
-                        .map(|c| format!(": {c}"))
-                        .unwrap_or_default(),
-                };
-            }
-            return KerberosError::TicketRefused {
+            // IIS says no more than 401: the likely causes, most frequent first.
+            return KerberosError::SignInRefused {
                 server,
-                spn: spn.clone(),
-                reason: "HTTP 401 without a Kerberos error".into(),
-                fix: format!("check that {spn} is registered on the account Exchange runs as (setspn -Q {spn}), that the account {} may use remote PowerShell, and the clocks", self.creds.user),
+                spn,
+                user: self.creds.user.clone(),
+                bound_to: bound
+                    .then(|| self.conn.as_ref().and_then(|c| c.certificate.clone()))
+                    .flatten(),
             };
         };
         match e.code {
@@ -248,6 +247,7 @@ impl KerberosAuth {
         ap_rep: Option<&[u8]>,
         subkey: Key,
         seq: u32,
+        sent: (i64, u32),
     ) -> Result<Protection, KerberosError> {
         let ticket = self
             .ticket
@@ -257,6 +257,14 @@ impl KerberosAuth {
             Some(rep) => {
                 let info = messages::open_ap_rep(rep, &ticket.key)
                     .map_err(|e| protocol(&self.server(), e))?;
+                // The AP-REP must echo our authenticator's time (RFC 4120 §3.2.5): an old one
+                // for the same (cached) ticket must not pass as mutual authentication.
+                if (info.ctime, info.cusec) != sent {
+                    return Err(protocol(
+                        &self.server(),
+                        "the AP-REP does not answer this sign-in (its time differs)",
+                    ));
+                }
                 let acceptor_seq = u64::from(info.seq.unwrap_or(0));
                 Ok(match info.subkey {
                     Some(k) => Protection::new(k, true, true, u64::from(seq), acceptor_seq),
@@ -329,8 +337,13 @@ impl Authenticator for KerberosAuth {
                 Ok(Step::Send(self.ap_req_token()?))
             }
             (State::Sent { .. }, Some(tok)) => {
-                let State::Sent { subkey, seq, bound } =
-                    std::mem::replace(&mut self.state, State::Fresh)
+                let State::Sent {
+                    subkey,
+                    seq,
+                    bound,
+                    ctime,
+                    cusec,
+                } = std::mem::replace(&mut self.state, State::Fresh)
                 else {
                     return Ok(Step::GiveUp);
                 };
@@ -349,9 +362,17 @@ impl Authenticator for KerberosAuth {
                         if id == gss::TOK_AP_REP
                             && neg.as_ref().and_then(|n| n.state) == Some(NegState::RequestMic) =>
                     {
-                        let protection = self.establish(Some(&msg), subkey, seq)?;
+                        let mut protection =
+                            self.establish(Some(&msg), subkey, seq, (ctime, cusec))?;
+                        if let Some(mic) = neg.as_ref().and_then(|n| n.mech_list_mic.as_ref()) {
+                            protection
+                                .verify_mic(&gss::kerberos_mech_types(), mic)
+                                .map_err(|e| {
+                                    protocol(&self.server(), format!("the SPNEGO mechListMIC: {e}"))
+                                })?;
+                        }
                         let mic = protection
-                            .mic(&gss::kerberos_mech_types(), u64::from(seq))
+                            .mic(&gss::kerberos_mech_types())
                             .map_err(|e| protocol("this machine", e))?;
                         let resp = gss::neg_token_resp(&NegTokenResp {
                             state: None,
@@ -365,14 +386,24 @@ impl Authenticator for KerberosAuth {
                     _ => Err(self.refusal(None, bound).into()),
                 }
             }
-            (State::MicSent(_) | State::Done(_), Some(_)) => Ok(Step::GiveUp),
+            // Asked again on a signed-in connection (IIS without authPersistNonNTLM, a
+            // recycled application pool, a load balancer moving connections): sign in anew.
+            // A refused AP-REQ costs the account nothing, so this is not a credential retry.
+            (State::Done(_), Some(_)) => Ok(Step::Send(self.ap_req_token()?)),
+            (State::MicSent(_), Some(_)) => Err(self.refusal(None, false).into()),
         }
     }
 
     fn accepted(&mut self, final_token: Option<&str>) -> Result<(), AuthError> {
         let tok = final_token.map(str::trim).filter(|t| !t.is_empty());
         match std::mem::replace(&mut self.state, State::Done(None)) {
-            State::Sent { subkey, seq, .. } => {
+            State::Sent {
+                subkey,
+                seq,
+                ctime,
+                cusec,
+                ..
+            } => {
                 let (krb, neg) = match tok {
                     Some(t) => self.read_server_token(t)?,
                     None => (None, None),
@@ -389,7 +420,7 @@ impl Authenticator for KerberosAuth {
                     }
                     None => None,
                 };
-                let protection = self.establish(ap_rep, subkey, seq)?;
+                let mut protection = self.establish(ap_rep, subkey, seq, (ctime, cusec))?;
                 if let Some(mic) = neg.as_ref().and_then(|n| n.mech_list_mic.as_ref()) {
                     protection
                         .verify_mic(&gss::kerberos_mech_types(), mic)
@@ -402,7 +433,17 @@ impl Authenticator for KerberosAuth {
                 self.state = State::Done(ap_rep.map(|_| protection));
                 Ok(())
             }
-            State::MicSent(p) => {
+            State::MicSent(mut p) => {
+                // The acceptor's last word may carry its own mechListMIC.
+                if let Some(t) = tok {
+                    let (_, neg) = self.read_server_token(t)?;
+                    if let Some(mic) = neg.as_ref().and_then(|n| n.mech_list_mic.as_ref()) {
+                        p.verify_mic(&gss::kerberos_mech_types(), mic)
+                            .map_err(|e| {
+                                protocol(&self.server(), format!("the SPNEGO mechListMIC: {e}"))
+                            })?;
+                    }
+                }
                 self.state = State::Done(Some(p));
                 Ok(())
             }
@@ -442,9 +483,19 @@ impl Authenticator for KerberosAuth {
 
     fn unseal(&mut self, framed: &Framed) -> Result<Vec<u8>, AuthError> {
         match &mut self.state {
-            State::Done(Some(p)) => p
-                .unwrap(&framed.signature, &framed.sealed)
-                .map_err(|e| AuthError::Message(format!("Kerberos message encryption: {e}"))),
+            State::Done(Some(p)) => {
+                let clear = p
+                    .unwrap(&framed.signature, &framed.sealed)
+                    .map_err(|e| AuthError::Message(format!("Kerberos message encryption: {e}")))?;
+                if clear.len() != framed.original_len {
+                    return Err(AuthError::Message(format!(
+                        "Kerberos message encryption: the unsealed message is {} bytes but the header says {}",
+                        clear.len(),
+                        framed.original_len
+                    )));
+                }
+                Ok(clear)
+            }
             _ => Err(AuthError::Message(
                 "Kerberos: no mutually authenticated context to decrypt with".into(),
             )),

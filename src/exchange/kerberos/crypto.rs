@@ -178,7 +178,7 @@ pub fn random_u31() -> Result<u32, CryptoError> {
     Ok(u32::from_be_bytes(b) & 0x7fff_ffff)
 }
 
-/// RFC 4121 key usages.
+/// Key usages (RFC 4120 §7.5.1, and RFC 4121 §2 for the GSS tokens).
 pub mod usage {
     pub const AS_REQ_PA_ENC_TIMESTAMP: i32 = 1;
     pub const TICKET: i32 = 2;
@@ -367,6 +367,11 @@ impl Protection {
         if flags & SEALED == 0 {
             return Err(TokenError::NotSealed);
         }
+        if (flags & ACCEPTOR_SUBKEY != 0) != self.acceptor_subkey {
+            return Err(TokenError::Malformed(
+                "the token's acceptor-subkey flag does not match the context",
+            ));
+        }
         let ec = usize::from(u16::from_be_bytes([header[4], header[5]]));
         let rrc = usize::from(u16::from_be_bytes([header[6], header[7]]));
         let seq = u64::from_be_bytes(header[8..16].try_into().unwrap_or_default());
@@ -419,8 +424,11 @@ impl Protection {
         Ok(plain.get(..data_len).unwrap_or_default().to_vec())
     }
 
-    /// A MIC token over `data` (SPNEGO's mechListMIC), with sequence number `seq`.
-    pub fn mic(&self, data: &[u8], seq: u64) -> Result<Vec<u8>, TokenError> {
+    /// A MIC token over `data` (SPNEGO's mechListMIC). It takes the next sequence number,
+    /// as every per-message token does (RFC 4121 §4.2.6).
+    pub fn mic(&mut self, data: &[u8]) -> Result<Vec<u8>, TokenError> {
+        let seq = self.send_seq;
+        self.send_seq = self.send_seq.wrapping_add(1);
         let mut header = [0u8; 16];
         header[0] = 0x04;
         header[1] = 0x04;
@@ -435,8 +443,9 @@ impl Protection {
         Ok(out)
     }
 
-    /// Check the peer's MIC token over `data`.
-    pub fn verify_mic(&self, data: &[u8], token: &[u8]) -> Result<(), TokenError> {
+    /// Check the peer's MIC token over `data`. Its sequence number is not enforced (Windows
+    /// signs SPNEGO's mechListMIC with 0), but the peer's next Wrap token may not reuse it.
+    pub fn verify_mic(&mut self, data: &[u8], token: &[u8]) -> Result<(), TokenError> {
         let header = token
             .get(..16)
             .ok_or(TokenError::Malformed("shorter than a MIC header"))?;
@@ -452,6 +461,14 @@ impl Protection {
         let want = self.key.checksum(self.sign_usage(false), &signed)?;
         if token.get(16..) != Some(want.as_slice()) {
             return Err(TokenError::Integrity);
+        }
+        let seq = header
+            .get(8..16)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        if seq >= self.recv_seq && seq < self.recv_seq.saturating_add(1 << 20) {
+            self.recv_seq = seq.wrapping_add(1);
         }
         Ok(())
     }
@@ -513,20 +530,28 @@ mod tests {
     }
 
     #[test]
-    fn mic_tokens() {
+    fn mic_tokens_take_sequence_numbers_like_wrap_tokens() {
         let key = Key::random(Etype::Aes128).unwrap();
-        let client = Protection::new(key.clone(), false, true, 1, 2);
-        let server = Protection::new(key, false, false, 1, 2);
-        let t = server.mic(b"mech list", 0).unwrap();
-        client.verify_mic(b"mech list", &t).unwrap();
+        let mut client = Protection::new(key.clone(), false, true, 1, 2);
+        let mut server = Protection::new(key, false, false, 1, 2);
+        let t = server.mic(b"mech list").unwrap();
         assert_eq!(
             client.verify_mic(b"mech lisT", &t),
             Err(TokenError::Integrity)
         );
+        client.verify_mic(b"mech list", &t).unwrap();
         assert_eq!(
             server.verify_mic(b"mech list", &t),
             Err(TokenError::Direction)
         );
+        // The MIC took the acceptor's number 2: its next Wrap token is 3, and accepted.
+        let (h, b) = server.wrap(b"after the MIC").unwrap();
+        assert_eq!(client.unwrap(&h, &b).unwrap(), b"after the MIC");
+        // Ours likewise.
+        let m = client.mic(b"mech list").unwrap();
+        server.verify_mic(b"mech list", &m).unwrap();
+        let (h, b) = client.wrap(b"x").unwrap();
+        assert_eq!(server.unwrap(&h, &b).unwrap(), b"x");
     }
 
     #[test]

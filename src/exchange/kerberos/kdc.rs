@@ -101,10 +101,9 @@ pub struct Unreachable {
 }
 
 async fn exchange(kdc: &Kdc, message: &[u8]) -> Result<Vec<u8>, String> {
-    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((kdc.host.as_str(), kdc.port))
+    let addrs = crate::exchange::dns::lookup(&kdc.host, kdc.port)
         .await
-        .map_err(|e| format!("the name does not resolve ({e})"))?
-        .collect();
+        .map_err(|e| format!("the name does not resolve ({e})"))?;
     let mut last = "no address".to_string();
     for addr in addrs {
         let mut s = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {

@@ -154,6 +154,8 @@ const AP_OPTIONS_MUTUAL: u32 = 0x2000_0000;
 const PA_TGS_REQ: i64 = 1;
 const PA_ENC_TIMESTAMP: i64 = 2;
 const PA_ETYPE_INFO2: i64 = 19;
+/// Active Directory puts KERB-EXT-ERROR (NTSTATUS, reserved, flags) in a PA-PW-SALT.
+const PA_PW_SALT: i64 = 3;
 const PA_PAC_REQUEST: i64 = 128;
 const AD_IF_RELEVANT: i64 = 1;
 /// MS-KILE 2.2.11 AD-AUTH-DATA-AP-OPTIONS.
@@ -299,8 +301,9 @@ pub fn as_req(
     der(&req, "AS-REQ")
 }
 
-/// A ticket with its session key and times, as a KDC issued it.
-#[derive(Debug, Clone)]
+/// A ticket with its session key and times, as a KDC issued it. `Debug` names it without its
+/// bytes.
+#[derive(Clone)]
 pub struct IssuedTicket {
     pub ticket: Ticket,
     pub key: Key,
@@ -312,6 +315,17 @@ pub struct IssuedTicket {
     pub auth_time: i64,
     pub start_time: i64,
     pub end_time: i64,
+}
+
+impl std::fmt::Debug for IssuedTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedTicket")
+            .field("client", &self.client)
+            .field("service", &self.service)
+            .field("service_realm", &self.service_realm)
+            .field("end_time", &self.end_time)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a KDC answered.
@@ -359,33 +373,27 @@ pub fn parse_krb_error(bytes: &[u8]) -> Result<KrbErrorInfo, MessageError> {
     let mut etype_info = Vec::new();
     let mut nt_status = None;
     if let Some(data) = e.e_data.0.as_ref().map(|d| d.0 .0.clone()) {
-        // METHOD-DATA (a SEQUENCE OF PA-DATA) carrying ETYPE-INFO2 ...
         if let Ok(method) = picky_asn1_der::from_bytes::<Asn1SequenceOf<PaData>>(&data) {
+            // METHOD-DATA (a SEQUENCE OF PA-DATA): ETYPE-INFO2 (the salt), and Active
+            // Directory's NTSTATUS in a 12-byte PA-PW-SALT (type 3).
             for p in method.0 {
-                if int_value(&p.padata_type.0) == PA_ETYPE_INFO2 {
-                    if let Ok(info) = picky_asn1_der::from_bytes::<EtypeInfo2>(&p.padata_data.0 .0)
-                    {
-                        for entry in info.0 {
-                            let salt = entry.salt.0.map(|s| s.0 .0.as_bytes().to_vec());
-                            etype_info.push((int_value(&entry.etype.0), salt));
+                let data = &p.padata_data.0 .0;
+                match int_value(&p.padata_type.0) {
+                    PA_ETYPE_INFO2 => {
+                        if let Ok(info) = picky_asn1_der::from_bytes::<EtypeInfo2>(data) {
+                            for entry in info.0 {
+                                let salt = entry.salt.0.map(|s| s.0 .0.as_bytes().to_vec());
+                                etype_info.push((int_value(&entry.etype.0), salt));
+                            }
                         }
                     }
+                    PA_PW_SALT if data.len() == 12 => nt_status = nt_status_of(data),
+                    _ => {}
                 }
             }
-        } else if let Ok(ext) =
-            picky_asn1_der::from_bytes::<picky_krb::data_types::KerbErrorData>(&data)
-        {
-            // ... or KERB-ERROR-DATA with KERB_EXT_ERROR (type 3): NTSTATUS, little-endian.
-            if int_value(&ext.data_type.0) == 3 {
-                if let Some(v) = ext.data_value.0.as_ref() {
-                    let raw = v.0 .0.as_bytes();
-                    // A BIT STRING's first byte counts unused bits.
-                    let payload = raw.get(1..).unwrap_or_default();
-                    if let Some(b) = payload.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
-                        nt_status = Some(u32::from_le_bytes(b));
-                    }
-                }
-            }
+        } else {
+            // KERB-ERROR-DATA (MS-KILE 2.2.1) with KERB_ERR_TYPE_EXTENDED (3): KERB-EXT-ERROR.
+            nt_status = kerb_error_data_status(&data);
         }
     }
     Ok(KrbErrorInfo {
@@ -403,6 +411,36 @@ pub fn parse_krb_error(bytes: &[u8]) -> Result<KrbErrorInfo, MessageError> {
         etype_info,
         nt_status,
     })
+}
+
+/// The NTSTATUS at the start of a KERB-EXT-ERROR (little-endian).
+fn nt_status_of(ext: &[u8]) -> Option<u32> {
+    ext.get(..4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes)
+}
+
+/// The NTSTATUS of a KERB-ERROR-DATA `SEQUENCE { data-type [1] INTEGER, data-value [2] OCTET
+/// STRING OPTIONAL }` whose type is KERB_ERR_TYPE_EXTENDED (3).
+fn kerb_error_data_status(der: &[u8]) -> Option<u32> {
+    use super::gss::read_tlv;
+    let (tag, mut fields, _) = read_tlv(der)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (mut kind, mut value) = (None, None);
+    while !fields.is_empty() {
+        let (tag, content, rest) = read_tlv(fields)?;
+        fields = rest;
+        let (inner, v, _) = read_tlv(content)?;
+        match (tag, inner) {
+            (0xa1, 0x02) => kind = Some(int_value(&IntegerAsn1::from_bytes_be_signed(v.to_vec()))),
+            (0xa2, 0x04) => value = Some(v),
+            _ => {}
+        }
+    }
+    (kind == Some(3)).then_some(())?;
+    nt_status_of(value?)
 }
 
 fn open_kdc_rep(
@@ -465,6 +503,21 @@ pub fn open_tgs_rep(rep: &KdcRep, tgt_key: &Key, nonce: u32) -> Result<IssuedTic
 /// The etype the AS-REP's enc-part uses (to pick the matching long-term key).
 pub fn rep_etype(rep: &KdcRep) -> i64 {
     int_value(&rep.enc_part.0.etype.0)
+}
+
+/// The salt a KDC names for `etype` in a reply's PA-ETYPE-INFO2 (an AS-REP to a request
+/// without pre-authentication).
+pub fn rep_salt(rep: &KdcRep, etype: i64) -> Option<Vec<u8>> {
+    let padata = rep.padata.0.as_ref()?;
+    padata
+        .0
+         .0
+        .iter()
+        .filter(|p| int_value(&p.padata_type.0) == PA_ETYPE_INFO2)
+        .filter_map(|p| picky_asn1_der::from_bytes::<EtypeInfo2>(&p.padata_data.0 .0).ok())
+        .flat_map(|info| info.0)
+        .find(|e| int_value(&e.etype.0) == etype)
+        .and_then(|e| e.salt.0.map(|s| s.0 .0.as_bytes().to_vec()))
 }
 
 /// What goes into an authenticator.
@@ -991,6 +1044,42 @@ mod tests {
             let _ = accept_ap_req(&req[..n], &|_, _, _| None);
             let _ = parse_kdc_reply(&req[..n]);
         }
+    }
+
+    /// Active Directory's extended error, as a locked-out account gets it: KERB-ERROR-DATA
+    /// with type 3 and KERB-EXT-ERROR (STATUS_ACCOUNT_LOCKED_OUT, 0, 1) — and the same status
+    /// in a METHOD-DATA's 12-byte PA-PW-SALT.
+    #[test]
+    fn active_directory_extended_errors_are_read() {
+        let ext = [0x34, 0x02, 0x00, 0xc0, 0, 0, 0, 0, 1, 0, 0, 0];
+        let mut data = vec![
+            0x30, 0x15, 0xa1, 0x03, 0x02, 0x01, 0x03, 0xa2, 0x0e, 0x04, 0x0c,
+        ];
+        data.extend_from_slice(&ext);
+        assert_eq!(kerb_error_data_status(&data), Some(0xC000_0234));
+        // Another data type, or a cut-short value: nothing.
+        let mut other = data.clone();
+        other[6] = 0x02;
+        assert_eq!(kerb_error_data_status(&other), None);
+        for n in 0..data.len() {
+            let _ = kerb_error_data_status(&data[..n]);
+        }
+        let method = Asn1SequenceOf::from(vec![pa(PA_PW_SALT, ext.to_vec())]);
+        let with_method = |e_data: Vec<u8>| {
+            let mut err = picky_asn1_der::from_bytes::<KrbError>(
+                &krb_error(18, 0, "R", &["krbtgt".into(), "R".into()], None).unwrap(),
+            )
+            .unwrap();
+            err.0.e_data = Optional::from(Some(picky_asn1::wrapper::ExplicitContextTag12::from(
+                OctetStringAsn1::from(e_data),
+            )));
+            parse_krb_error(&picky_asn1_der::to_vec(&err).unwrap()).unwrap()
+        };
+        assert_eq!(
+            with_method(picky_asn1_der::to_vec(&method).unwrap()).nt_status,
+            Some(0xC000_0234)
+        );
+        assert_eq!(with_method(data).nt_status, Some(0xC000_0234));
     }
 
     #[test]

@@ -127,11 +127,13 @@ pub enum KerberosError {
         reason: String,
         fix: String,
     },
-    #[error("{server} refused the Kerberos sign-in although the domain issued a ticket for {spn}; over HTTPS the sign-in is bound to the TLS certificate this connection received (Extended Protection){cert}, and a server that requires Extended Protection refuses it when the certificate it expects is another one")]
-    ChannelBindingRefused {
+    #[error("{server} refused the Kerberos sign-in (HTTP 401, no Kerberos error) although the domain issued a ticket for {spn}{}", bound_text(.bound_to))]
+    SignInRefused {
         server: String,
         spn: String,
-        cert: String,
+        user: String,
+        /// The certificate the sign-in was bound to (HTTPS with channel binding).
+        bound_to: Option<String>,
     },
     #[error("the KDC for {realm} answered {what}: Kerberos error {code}{}", text_suffix(.text))]
     Kdc {
@@ -144,6 +146,12 @@ pub enum KerberosError {
     NoAesKeys { principal: String, realm: String },
     #[error("a Kerberos message from {peer} could not be read: {detail}")]
     Protocol { peer: String, detail: String },
+}
+
+fn bound_text(cert: &Option<String>) -> String {
+    cert.as_deref()
+        .map(|c| format!("; the sign-in was bound to the certificate this connection received (Extended Protection): {c}"))
+        .unwrap_or_default()
 }
 
 fn tried_text(tried: &[(String, String)]) -> String {
@@ -202,29 +210,38 @@ impl KerberosError {
                 "synchronize the Exchange server's time with the domain (w32tm /resync on the server), and check this machine's time too".into()
             }
             KerberosError::TicketRefused { fix, .. } => fix.clone(),
-            KerberosError::ChannelBindingRefused { .. } => "if a load balancer or TLS inspection re-encrypts with another certificate, let TLS end on Exchange, or set ChannelBinding = Off for that load balancer".into(),
+            KerberosError::SignInRefused { spn, user, bound_to, .. } => {
+                let mut fix = format!(
+                    "check that {spn} is registered on the account the server runs as (setspn -Q {spn}; a load-balanced name needs the alternate service account's SPN in Kerberos/ServicePrincipalName) and that {user} may use remote PowerShell"
+                );
+                if bound_to.is_some() {
+                    fix.push_str("; if a load balancer or TLS inspection re-encrypts with another certificate than that one, Extended Protection refuses the sign-in: let TLS end on Exchange, or set ChannelBinding = Off for that load balancer");
+                }
+                fix
+            }
             KerberosError::Kdc { .. } => "ask the domain administrator; the domain controller's System event log names the reason".into(),
             KerberosError::NoAesKeys { .. } => "enable AES for the account (msDS-SupportedEncryptionTypes = 0x18) and set its password once more".into(),
             KerberosError::Protocol { .. } => "check that nothing between this machine and the server rewrites HTTP headers; if it persists, send the log to support".into(),
         }
     }
 
-    /// Kerberos cannot be used here (no KDC, no realm, unknown SPN): another mechanism may be
-    /// tried without risking the account.
+    /// Kerberos cannot be used here (no KDC, no realm, unknown SPN, no AES keys): another
+    /// mechanism may be tried without risking the account (no password was tried).
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
             KerberosError::NoKdc { .. }
                 | KerberosError::UnknownSpn { .. }
+                | KerberosError::NoAesKeys { .. }
                 | KerberosError::Name(NameError::NoRealm { .. })
                 | KerberosError::Name(NameError::AddressWithoutName { .. })
         )
     }
 
     /// The domain refused the account itself: retrying (with any mechanism) only counts
-    /// toward its lockout.
+    /// toward its lockout. (An unknown account is not refused: there is nothing to lock.)
     pub fn is_credential_error(&self) -> bool {
-        matches!(self, KerberosError::Account { .. })
+        matches!(self, KerberosError::Account { problem, .. } if *problem != AccountProblem::Unknown)
     }
 }
 

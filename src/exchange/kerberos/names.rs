@@ -11,12 +11,33 @@ pub struct Principal {
     pub components: Vec<String>,
     pub realm: String,
     /// An enterprise name (`user@upn-suffix` as one component, RFC 6806), which the realm's
-    /// KDC maps to the account; used for a UPN whose suffix is not the realm.
+    /// KDC maps to the account: how a UPN is sent (its prefix need not be the account's
+    /// sAMAccountName). A KDC that does not know it gets the plain name instead.
     pub enterprise: bool,
+}
+
+impl Principal {
+    /// The plain name of an enterprise principal (`svc` of `svc@corp.contoso.com`), for a KDC
+    /// that does not resolve enterprise names.
+    pub fn plain(&self) -> Option<Principal> {
+        if !self.enterprise {
+            return None;
+        }
+        let name = self.components.first()?.rsplit_once('@')?.0.to_string();
+        Some(Principal {
+            components: vec![name],
+            realm: self.realm.clone(),
+            enterprise: false,
+        })
+    }
 }
 
 impl std::fmt::Display for Principal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.enterprise {
+            // The UPN itself (its realm is where it is looked up, not part of the name).
+            return write!(f, "{}", self.components.join("/"));
+        }
         write!(f, "{}@{}", self.components.join("/"), self.realm)
     }
 }
@@ -104,10 +125,9 @@ pub fn client_principal(
             }
         },
     };
-    // A UPN whose suffix is not the realm (an alternative UPN suffix) goes as an enterprise
-    // name; the realm's KDC maps it to the account.
-    let upn_suffix = user.rsplit_once('@').map(|(_, s)| s.to_ascii_uppercase());
-    let enterprise = upn_suffix.is_some_and(|s| s != realm);
+    // A UPN goes as an enterprise name: Active Directory maps it to the account whatever its
+    // sAMAccountName and whether the suffix is the realm's or an alternative one.
+    let enterprise = !user.contains('\\') && user.contains('@');
     let components = if enterprise {
         vec![user.to_string()]
     } else {
@@ -160,13 +180,16 @@ mod tests {
     #[test]
     fn the_realm_comes_from_the_setting_then_the_upn_then_the_server() {
         let (p, s) = client_principal("svc-eas@corp.contoso.com", None, "cas01.x.y").unwrap();
-        assert_eq!(p.to_string(), "svc-eas@CORP.CONTOSO.COM");
+        assert_eq!(p.realm, "CORP.CONTOSO.COM");
         assert_eq!(s, RealmSource::Account);
-        assert!(!p.enterprise);
+        assert!(p.enterprise);
+        assert_eq!(p.components, vec!["svc-eas@corp.contoso.com"]);
+        assert_eq!(p.plain().unwrap().to_string(), "svc-eas@CORP.CONTOSO.COM");
         // NetBIOS prefix: never the realm; the server's domain is.
         let (p, s) = client_principal("CONTOSO\\svc-eas", None, "cas01.corp.contoso.com").unwrap();
         assert_eq!(p.to_string(), "svc-eas@CORP.CONTOSO.COM");
         assert_eq!(s, RealmSource::ServerDomain);
+        assert!(!p.enterprise && p.plain().is_none());
         // The setting wins.
         let (p, s) = client_principal("CONTOSO\\svc", Some("ad.contoso.com"), "x.y.z").unwrap();
         assert_eq!(p.realm, "AD.CONTOSO.COM");

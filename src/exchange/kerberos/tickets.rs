@@ -89,9 +89,30 @@ struct Entry {
     services: HashMap<String, IssuedTicket>,
 }
 
-fn cache() -> &'static tokio::sync::Mutex<HashMap<CacheKey, Entry>> {
-    static CACHE: OnceLock<tokio::sync::Mutex<HashMap<CacheKey, Entry>>> = OnceLock::new();
-    CACHE.get_or_init(|| tokio::sync::Mutex::new(HashMap::new()))
+/// One account's tickets — or the domain's refusal of it — behind its own lock: a slow KDC
+/// holds up only that account's sign-ins, parallel runspaces opening at once make one AS
+/// exchange, and a refused password is tried once per process (every try counts toward the
+/// account's lockout), until the password changes (another cache key) or the cache is
+/// cleared (a service reload).
+#[derive(Default)]
+struct SlotState {
+    entry: Option<Entry>,
+    refused: Option<KerberosError>,
+}
+
+type Slot = std::sync::Arc<tokio::sync::Mutex<SlotState>>;
+
+fn cache() -> &'static Mutex<HashMap<CacheKey, Slot>> {
+    static CACHE: OnceLock<Mutex<HashMap<CacheKey, Slot>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn slot(key: &CacheKey) -> Slot {
+    let mut map = match cache().lock() {
+        Ok(m) => m,
+        Err(p) => p.into_inner(),
+    };
+    map.entry(key.clone()).or_default().clone()
 }
 
 /// Realms whose KDCs did not answer, and when: for a while, sign-ins move on to the next
@@ -130,6 +151,19 @@ fn local_now() -> (i64, u32) {
     (d.as_secs() as i64, d.subsec_micros())
 }
 
+/// Remember how far the KDC's clock is from this one, from a ticket's auth time (issued just
+/// now): differences under a minute are latency, not skew.
+fn learn_offset(realm: &str, kdc_time: i64) {
+    let diff = kdc_time - local_now().0;
+    if let Ok(mut m) = offsets().lock() {
+        if diff.abs() > 60 {
+            m.insert(realm.to_string(), diff);
+        } else {
+            m.remove(realm);
+        }
+    }
+}
+
 /// The time to put in messages for `realm`: this machine's, corrected by what its KDC said.
 pub fn now(realm: &str) -> (i64, u32) {
     let (s, us) = local_now();
@@ -149,10 +183,12 @@ fn password_tag(password: &Secret) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Forget every cached ticket and unreachable realm (after a configuration change, and in
-/// tests).
-pub async fn clear_cache() {
-    cache().lock().await.clear();
+/// Forget every cached ticket, refusal and unreachable realm (a service reload, after the
+/// account or the KDCs were fixed; benchmarks and tests start from cold with it).
+pub fn clear_cache() {
+    if let Ok(mut m) = cache().lock() {
+        m.clear();
+    }
     if let Ok(mut u) = unreachable().lock() {
         u.clear();
     }
@@ -184,67 +220,80 @@ pub async fn service_ticket(req: &TicketRequest<'_>) -> Result<IssuedTicket, Ker
         password_tag: password_tag(req.password),
     };
     let spn = spn_text(req.service);
-    let mut cache = cache().lock().await;
+    let slot = slot(&key);
+    let mut state = slot.lock().await;
+    if let Some(e) = &state.refused {
+        return Err(e.clone());
+    }
+    let entry = &mut state.entry;
     let realm = req.client.realm.clone();
     let fresh = |t: &IssuedTicket| now(&realm).0 + req.renew_before_expiry < t.end_time;
-    if let Some(entry) = cache.get(&key) {
-        if fresh(&entry.tgt) {
-            if let Some(t) = entry.services.get(&spn).filter(|t| fresh(t)) {
-                return Ok(t.clone());
-            }
+    if let Some(e) = entry.as_ref().filter(|e| fresh(&e.tgt)) {
+        if let Some(t) = e.services.get(&spn).filter(|t| fresh(t)) {
+            return Ok(t.clone());
         }
     }
-    let tgt = match cache.get(&key).map(|e| e.tgt.clone()).filter(|t| fresh(t)) {
+    let tgt = match entry.as_ref().map(|e| e.tgt.clone()).filter(|t| fresh(t)) {
         Some(t) => t,
         None => {
-            let down_key = format!("{}|{}", realm, key.kdc);
-            if let Ok(u) = unreachable().lock() {
-                if let Some((at, e)) = u.get(&down_key) {
-                    if at.elapsed() < UNREACHABLE_FOR {
-                        return Err(e.clone());
-                    }
-                }
-            }
-            let t = match as_exchange(req.client, req.password, req.kdc_setting).await {
+            let t = match as_exchange_once(req, &key.kdc).await {
                 Ok(t) => t,
-                Err(e @ KerberosError::NoKdc { .. }) => {
-                    if let Ok(mut u) = unreachable().lock() {
-                        u.insert(down_key, (std::time::Instant::now(), e.clone()));
+                Err(e) => {
+                    if e.is_credential_error() {
+                        state.refused = Some(e.clone());
                     }
                     return Err(e);
                 }
-                Err(e) => return Err(e),
             };
-            cache.insert(
-                key.clone(),
-                Entry {
-                    tgt: t.clone(),
-                    services: HashMap::new(),
-                },
-            );
+            *entry = Some(Entry {
+                tgt: t.clone(),
+                services: HashMap::new(),
+            });
             t
         }
     };
     let ticket = match tgs_exchange(&tgt, req).await {
         Err(KerberosError::Kdc { code, .. }) if code == codes::KRB_AP_ERR_TKT_EXPIRED => {
             // The KDC considers the TGT expired (its clock is ahead): one fresh AS exchange.
-            let t = as_exchange(req.client, req.password, req.kdc_setting).await?;
+            let t = as_exchange_once(req, &key.kdc).await?;
             let ticket = tgs_exchange(&t, req).await?;
-            cache.insert(
-                key.clone(),
-                Entry {
-                    tgt: t,
-                    services: HashMap::new(),
-                },
-            );
+            *entry = Some(Entry {
+                tgt: t,
+                services: HashMap::new(),
+            });
             ticket
         }
         other => other?,
     };
-    if let Some(e) = cache.get_mut(&key) {
+    if let Some(e) = entry.as_mut() {
         e.services.insert(spn, ticket.clone());
     }
     Ok(ticket)
+}
+
+/// The AS exchange, unless the realm's KDCs did not answer a moment ago (then that error at
+/// once).
+async fn as_exchange_once(
+    req: &TicketRequest<'_>,
+    kdc_key: &str,
+) -> Result<IssuedTicket, KerberosError> {
+    let down_key = format!("{}|{kdc_key}", req.client.realm);
+    if let Ok(u) = unreachable().lock() {
+        if let Some((at, e)) = u.get(&down_key) {
+            if at.elapsed() < UNREACHABLE_FOR {
+                return Err(e.clone());
+            }
+        }
+    }
+    match as_exchange(req.client, req.password, req.kdc_setting).await {
+        Err(e @ KerberosError::NoKdc { .. }) => {
+            if let Ok(mut u) = unreachable().lock() {
+                u.insert(down_key, (std::time::Instant::now(), e.clone()));
+            }
+            Err(e)
+        }
+        other => other,
+    }
 }
 
 fn account_problem(e: &KrbErrorInfo) -> Option<AccountProblem> {
@@ -321,7 +370,7 @@ pub async fn as_exchange(
     let mut skew_retried = false;
     let mut realm_hops = 0;
     let mut kdc_setting = kdc_setting;
-    for _round in 0..6 {
+    for _round in 0..8 {
         let realm = client.realm.clone();
         let nonce = random_u31().map_err(|e| protocol("this machine", e))?;
         let (now_s, usec) = now(&realm);
@@ -347,30 +396,41 @@ pub async fn as_exchange(
                 let key = match key {
                     Some(k) => k,
                     None => {
-                        let etype = Etype::from_number(messages::rep_etype(&rep)).ok_or(
-                            KerberosError::NoAesKeys {
-                                principal: client.to_string(),
-                                realm: realm.clone(),
-                            },
-                        )?;
-                        Key::from_password(etype, password.expose(), &default_salt(&client))
+                        let n = messages::rep_etype(&rep);
+                        let etype = Etype::from_number(n).ok_or(KerberosError::NoAesKeys {
+                            principal: client.to_string(),
+                            realm: realm.clone(),
+                        })?;
+                        let salt =
+                            messages::rep_salt(&rep, n).unwrap_or_else(|| default_salt(&client));
+                        Key::from_password(etype, password.expose(), &salt)
                             .map_err(|e| protocol("this machine", e))?
                     }
                 };
-                return messages::open_as_rep(&rep, &key, nonce).map_err(|e| match e {
+                let issued = messages::open_as_rep(&rep, &key, nonce).map_err(|e| match e {
                     messages::MessageError::Decrypt { .. } => KerberosError::Account {
                         principal: client.to_string(),
                         realm: realm.clone(),
                         problem: AccountProblem::WrongPassword,
                     },
                     other => protocol(&kdc, other),
-                });
+                })?;
+                learn_offset(&realm, issued.auth_time);
+                return Ok(issued);
             }
             KdcReply::Tgs(_) => return Err(protocol(&kdc, "a TGS-REP answered an AS-REQ")),
             KdcReply::Error(e) => {
                 if e.code == codes::KDC_ERR_PREAUTH_REQUIRED && preauth.is_none() {
                     preauth = Some(choose_etype(&e, &client)?);
                     continue;
+                }
+                // A KDC that does not resolve enterprise names (MIT): the plain name, before
+                // any password was tried.
+                if e.code == codes::KDC_ERR_C_PRINCIPAL_UNKNOWN && preauth.is_none() {
+                    if let Some(plain) = client.plain() {
+                        client = plain;
+                        continue;
+                    }
                 }
                 if e.code == codes::KRB_AP_ERR_SKEW && !skew_retried {
                     skew_retried = true;
@@ -393,9 +453,12 @@ pub async fn as_exchange(
                 }
                 if e.code == codes::KDC_ERR_WRONG_REALM && realm_hops < 2 {
                     if let Some(r) = e.client_realm.clone().filter(|r| *r != realm) {
+                        // Another realm: its own salt and clock.
                         realm_hops += 1;
                         client.realm = r;
                         kdc_setting = None;
+                        preauth = None;
+                        skew_retried = false;
                         continue;
                     }
                 }
@@ -472,9 +535,20 @@ async fn tgs_exchange(
     for _hop in 0..4 {
         let nonce = random_u31().map_err(|e| protocol("this machine", e))?;
         let (now_s, usec) = now(&tgt.client.realm);
+        // After a referral the request names the realm it was referred to.
+        let body_realm = if ticket
+            .service
+            .first()
+            .is_some_and(|s| s.eq_ignore_ascii_case("krbtgt"))
+            && !realm.eq_ignore_ascii_case(&tgt.client.realm)
+        {
+            realm.clone()
+        } else {
+            target_realm.clone()
+        };
         let msg = messages::tgs_req(
             &ticket,
-            &target_realm,
+            &body_realm,
             req.service,
             nonce,
             now_s + ASK_LIFETIME,
