@@ -247,7 +247,7 @@ async fn bad_accounts_paths_and_mailboxes() {
     let mut i = input(&info);
     i.service_password = Some(Secret::new("not-the-password"));
     let r = run(i, quick()).await;
-    failed(&r, CheckId::ServiceAccount, &format!("{url}: the server refused the credentials of LAB\\svc-eas (HTTP 401; it offers Negotiate, NTLM, Basic); check the user name and password"));
+    failed(&r, CheckId::ServiceAccount, &format!("{url}: the server refused the credentials of LAB\\svc-eas with NTLM (Negotiate) (HTTP 401; it offers Negotiate, NTLM, Basic); check the user name and password"));
     assert!(!r.to_text().contains("not-the-password"));
     skipped_because(&r, CheckId::Runspace, CheckId::ServiceAccount);
 

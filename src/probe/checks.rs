@@ -21,6 +21,10 @@ pub(super) struct Context {
     /// The PowerShell endpoint, when the configuration names a server.
     endpoint: Option<Endpoint>,
     connect: Result<ConnectOptions, HttpError>,
+    /// The service account's one sign-in (check 7). The checks that open runspaces as that
+    /// account (8–10) wait for it, so a wrong password is tried once, not once per check:
+    /// every failed try counts toward the account's lockout.
+    service_sign_in: tokio::sync::OnceCell<Result<Outcome, Outcome>>,
 }
 
 impl Context {
@@ -47,7 +51,16 @@ impl Context {
             opts,
             endpoint,
             connect,
+            service_sign_in: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Check 7's sign-in, made once and shared.
+    async fn service_signed_in(&self) -> Result<Outcome, Outcome> {
+        self.service_sign_in
+            .get_or_init(|| service_sign_in(self))
+            .await
+            .clone()
     }
 
     pub(super) fn proxy_enabled(&self) -> bool {
@@ -96,6 +109,8 @@ impl Context {
     }
 
     async fn open_pool(&self) -> Result<RunspacePool, Outcome> {
+        // Not before the account is known to sign in (see `service_sign_in`).
+        self.service_signed_in().await?;
         let ep = self.endpoint()?.clone();
         let connect = self.connect()?.clone();
         let creds = self.service().ok_or_else(|| {
@@ -405,6 +420,10 @@ async fn winrm(ctx: &Context) -> Result<Outcome, Outcome> {
 }
 
 async fn service_account(ctx: &Context) -> Result<Outcome, Outcome> {
+    ctx.service_signed_in().await
+}
+
+async fn service_sign_in(ctx: &Context) -> Result<Outcome, Outcome> {
     let ep = ctx.endpoint()?.clone();
     let creds = ctx.service().ok_or_else(|| {
         Outcome::fail(
@@ -423,23 +442,30 @@ async fn service_account(ctx: &Context) -> Result<Outcome, Outcome> {
         .await
     {
         // Anything but 401 means the server accepted who we are (the empty body itself is rejected).
-        Ok(_) => Ok(Outcome::pass(signed_in_text(&creds.user, &s))),
+        Ok(_) => Ok(signed_in(&creds.user, &s, "")),
         Err(e) => Err(session_failure(&e, "ServiceAccount/User")),
     }
 }
 
-/// "LAB\\svc signed in with Kerberos" — and, when Kerberos was passed over, why.
-fn signed_in_text(user: &str, s: &Session) -> String {
+/// "LAB\\svc signed in with Kerberos{what}" — and, when Kerberos was passed over, why — with
+/// the mechanism as data for the wizard.
+fn signed_in(user: &str, s: &Session, what: &str) -> Outcome {
     let mech = s
         .mechanism_used()
         .map(|m| m.to_string())
         .unwrap_or_else(|| "no authentication asked".into());
-    match s.kerberos_unavailable() {
-        Some(k) => format!(
-            "{user} signed in with {mech}; Kerberos was not used: {k} ({})",
-            k.fix()
-        ),
-        None => format!("{user} signed in with {mech}"),
+    let not_used = s.kerberos_unavailable().map(|k| k.to_string());
+    let detail = match &not_used {
+        Some(k) => format!("{user} signed in with {mech}{what}; Kerberos was not used: {k}"),
+        None => format!("{user} signed in with {mech}{what}"),
+    };
+    let outcome = Outcome::pass(detail);
+    match s.mechanism_used() {
+        Some(mechanism) => outcome.with_sign_in(super::SignIn {
+            mechanism,
+            kerberos_not_used: not_used,
+        }),
+        None => outcome,
     }
 }
 
@@ -605,15 +631,17 @@ async fn ews(ctx: &Context) -> Result<Outcome, Outcome> {
             html_body: "<p>This is a test mail from EAS Connector's connectivity validation. Notifications to device owners will come from this mailbox.</p>".into(),
         };
         client.send(&mail).await.map_err(fail)?;
-        return Ok(Outcome::pass(format!(
-            "{} to EWS and sent a test mail to {to}",
-            signed_in_text(&creds.user, client.session())
-        )));
+        return Ok(signed_in(
+            &creds.user,
+            client.session(),
+            &format!(" to EWS and sent a test mail to {to}"),
+        ));
     }
-    Ok(Outcome::pass(format!(
-        "{} to EWS and opened the mailbox",
-        signed_in_text(&creds.user, client.session())
-    )))
+    Ok(signed_in(
+        &creds.user,
+        client.session(),
+        " to EWS and opened the mailbox",
+    ))
 }
 
 async fn activesync_check(ctx: &Context) -> Result<Outcome, Outcome> {

@@ -159,6 +159,9 @@ pub struct CheckResult {
     pub detail: String,
     /// What to do, when something is wrong.
     pub fix: Option<String>,
+    /// How the account signed in (checks 7 and 12, when they passed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<SignIn>,
 }
 
 impl CheckResult {
@@ -184,12 +187,22 @@ impl CheckResult {
     }
 }
 
+/// How an account signed in (checks 7 and 12), for the wizard and `validate --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignIn {
+    pub mechanism: crate::exchange::client::Mechanism,
+    /// Why Kerberos was passed over for it, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kerberos_not_used: Option<String>,
+}
+
 /// What a check found, before timing and ordering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub status: Status,
     pub detail: String,
     pub fix: Option<String>,
+    pub sign_in: Option<SignIn>,
 }
 
 impl Outcome {
@@ -198,6 +211,7 @@ impl Outcome {
             status: Status::Passed,
             detail: detail.into(),
             fix: None,
+            sign_in: None,
         }
     }
     pub fn warn(detail: impl Into<String>, fix: impl Into<String>) -> Self {
@@ -205,6 +219,7 @@ impl Outcome {
             status: Status::Warning,
             detail: detail.into(),
             fix: Some(fix.into()),
+            sign_in: None,
         }
     }
     pub fn fail(detail: impl Into<String>, fix: impl Into<String>) -> Self {
@@ -212,6 +227,7 @@ impl Outcome {
             status: Status::Failed,
             detail: detail.into(),
             fix: Some(fix.into()),
+            sign_in: None,
         }
     }
     pub fn skip(detail: impl Into<String>) -> Self {
@@ -219,13 +235,20 @@ impl Outcome {
             status: Status::Skipped,
             detail: detail.into(),
             fix: None,
+            sign_in: None,
         }
+    }
+    /// The same outcome, saying how the account signed in.
+    pub fn with_sign_in(mut self, sign_in: SignIn) -> Self {
+        self.sign_in = Some(sign_in);
+        self
     }
     pub fn not_applicable(detail: impl Into<String>) -> Self {
         Outcome {
             status: Status::NotApplicable,
             detail: detail.into(),
             fix: None,
+            sign_in: None,
         }
     }
 }
@@ -360,6 +383,7 @@ pub async fn validate(
         duration_ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
         detail: o.detail,
         fix: o.fix,
+        sign_in: o.sign_in,
     };
     loop {
         // Finalize whatever can be finalized now.
