@@ -28,9 +28,9 @@ stop_all() {
     wait 2>/dev/null || true
 }
 
-# The wizard's window id (waits for it).
+# The wizard's window id (waits for it); its title is translated, "EAS Connector" is in all.
 wizard_window() {
-    timeout 20 xdotool search --sync --name "EAS Connector Setup" | head -1
+    timeout 20 xdotool search --sync --name "EAS Connector" | head -1
 }
 
 # Wait until the window title ends with "$1" (at most ${2:-10} s).

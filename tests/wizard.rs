@@ -7,7 +7,8 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, Once};
 
-use eas_connector::config::{ConfigFile, ConfigLocation};
+use eas_connector::config::{ConfigFile, ConfigLocation, ConnectorConfig};
+use eas_connector::exchange::kerberos::names;
 use eas_connector::probe::{CheckId, CheckResult, Report, Status};
 use eas_connector::secrets::{self, Preference, Secret, SecretKind};
 use eas_connector::service::manager::{InstallSpec, ServiceError, ServiceManager, ServiceState};
@@ -132,6 +133,15 @@ impl Harness {
         }
     }
 
+    /// The ids of the focusable widgets (text boxes) in the order Tab visits them: the
+    /// order `focus_next` walks the widget tree.
+    fn focus_order(&self) -> Vec<String> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let _ = self.ui().find(FocusOrder(seen.clone()));
+        let ids = seen.lock().unwrap().clone();
+        ids
+    }
+
     fn next(&mut self) {
         assert!(
             self.w.can_continue(),
@@ -147,6 +157,27 @@ impl Harness {
             self.send_only(Message::Connect(connect::Message::Checked(c.clone())));
         }
         self.send_only(Message::Connect(connect::Message::Finished(Ok(report))));
+    }
+}
+
+/// A selector that matches nothing and records every focusable widget's id on the way.
+struct FocusOrder(Arc<Mutex<Vec<String>>>);
+
+impl iced_test::Selector for FocusOrder {
+    type Output = ();
+
+    fn select(&mut self, candidate: selector::Candidate<'_>) -> Option<()> {
+        if let selector::Candidate::Focusable { id, .. } = candidate {
+            // `Id(Custom("service-user"))`: the name between the quotes.
+            let debug = format!("{id:?}");
+            let name = debug.split('"').nth(1).unwrap_or(&debug).to_string();
+            self.0.lock().unwrap().push(name);
+        }
+        None
+    }
+
+    fn description(&self) -> String {
+        "every focusable widget".into()
     }
 }
 
@@ -176,6 +207,7 @@ fn report(failed: &[CheckId]) -> Report {
                     "fine".into()
                 },
                 fix: bad.then(|| format!("start the {} and retry", id.key())),
+                sign_in: None,
             }
         })
         .collect();
@@ -660,4 +692,319 @@ fn lab_demo_fills_every_page_and_validates_against_the_lab() {
         stored(&lab_loc, SecretKind::ServiceAccount).as_deref(),
         Some(info.accounts.service.password.as_str())
     );
+}
+
+/// A new setup, from the Welcome page to the Service account page, with `cas` typed on the
+/// Server page.
+fn to_service_account(h: &mut Harness, cas: &str) {
+    h.click_text("Set up new");
+    h.next();
+    h.click_id("type-onprem");
+    h.next();
+    h.type_into("cas", cas);
+    h.next();
+    assert_eq!(h.w.step, Step::Proxy);
+    h.next();
+    assert_eq!(h.w.step, Step::ServiceAccount);
+}
+
+#[test]
+fn server_page_takes_microsofts_default_url_and_refuses_other_schemes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    h.click_text("Set up new");
+    h.next();
+    h.click_id("type-onprem");
+    h.next();
+    assert_eq!(h.w.step, Step::Server);
+    let help = "host[:port], e.g. cas01.contoso.com, connects over HTTPS. An Exchange with Microsoft's default settings is reached at http://<fqdn>/PowerShell/: sign-in with Kerberos, every message encrypted.";
+    assert!(
+        h.sees(help),
+        "the help says what http:// and host[:port] mean"
+    );
+    h.type_into("cas", "http://cas01.contoso.com/PowerShell/");
+    assert_eq!(h.w.form.cas, "http://cas01.contoso.com/PowerShell/");
+    assert_eq!(h.w.form.error("ClientAccessServer"), None);
+    assert!(h.sees(help), "no error in its place");
+    assert!(h.w.can_continue());
+    h.type_into("cas", "ftp://cas01.contoso.com/PowerShell/");
+    let expected = ConnectorConfig::new("default")
+        .set("ClientAccessServer", "ftp://cas01.contoso.com/PowerShell/")
+        .unwrap_err();
+    assert_eq!(
+        h.w.form.error("ClientAccessServer").as_deref(),
+        Some(expected.as_str()),
+        "the error is the configuration's own"
+    );
+    assert!(h.sees(&expected), "and it is shown under the field");
+    assert!(!h.sees(help));
+    assert!(!h.w.can_continue());
+    // The hint in the other languages.
+    for (lang, start) in [
+        (
+            Lang::Nl,
+            "host[:poort], bv. cas01.contoso.com, verbindt via HTTPS.",
+        ),
+        (
+            Lang::Fr,
+            "hôte[:port], p. ex. cas01.contoso.com, se connecte en HTTPS.",
+        ),
+    ] {
+        h.w.lang = lang;
+        h.type_into("cas", "https://cas01.contoso.com/PowerShell/");
+        let hint = lang.t(help);
+        assert!(hint.starts_with(start), "{hint}");
+        assert!(h.sees(hint), "{lang:?}");
+    }
+    // Written as typed.
+    h.w.lang = Lang::En;
+    h.type_into("cas", "http://cas01.contoso.com/PowerShell/");
+    assert!(h.w.form.fields().contains(&(
+        "ClientAccessServer".into(),
+        "http://cas01.contoso.com/PowerShell/".into()
+    )));
+}
+
+#[test]
+fn service_account_page_shows_the_kerberos_realm_and_where_it_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    to_service_account(&mut h, "cas01.corp.contoso.com");
+    h.type_into("service-user", "svc-eas@corp.contoso.com");
+    assert!(h.sees("Kerberos realm: CORP.CONTOSO.COM (from the account's UPN suffix)"));
+    h.type_into("service-user", "CONTOSO\\svc");
+    assert!(h.sees("Kerberos realm: CORP.CONTOSO.COM (from the Exchange server's DNS domain)"));
+    assert!(!h.sees("Kerberos realm: CORP.CONTOSO.COM (from the account's UPN suffix)"));
+    h.w.lang = Lang::Nl;
+    assert!(h.sees("Kerberos-realm: CORP.CONTOSO.COM (uit het DNS-domein van de Exchange-server)"));
+    h.w.lang = Lang::Fr;
+    assert!(
+        h.sees("Domaine Kerberos : CORP.CONTOSO.COM (d’après le domaine DNS du serveur Exchange)")
+    );
+    h.w.lang = Lang::En;
+    // A server given by its address has no DNS domain: no realm, and why.
+    h.click_text("Back");
+    h.click_text("Back");
+    assert_eq!(h.w.step, Step::Server);
+    h.type_into("cas", "http://10.0.0.5/PowerShell/");
+    h.next();
+    h.next();
+    assert_eq!(h.w.step, Step::ServiceAccount);
+    let why = names::client_principal("CONTOSO\\svc", None, "10.0.0.5")
+        .unwrap_err()
+        .to_string();
+    assert!(why.contains("NetBIOS") && why.contains("10.0.0.5"), "{why}");
+    let shown = format!("Kerberos realm: not found — {why}. To use Kerberos, enter the realm under the advanced settings.");
+    assert!(h.sees(&shown), "{shown}");
+    h.type_into("service-password", "Svc-Pa55!");
+    assert!(
+        h.w.can_continue(),
+        "a missing realm does not block Next: NTLM may still sign in"
+    );
+    // The realm typed under Advanced is used, and says so.
+    h.click_id("kerberos-advanced");
+    h.type_into("kerberos-realm", "corp.contoso.com");
+    assert!(h.sees("Kerberos realm: CORP.CONTOSO.COM (from Kerberos/Realm)"));
+    assert!(!h.sees(&shown));
+    // Nothing while the account is empty or wrong (its own error says why).
+    h.type_into("service-user", "");
+    assert!(h.w.form.kerberos_realm().is_none());
+    assert!(!h.sees("Kerberos realm: CORP.CONTOSO.COM (from Kerberos/Realm)"));
+}
+
+#[test]
+fn advanced_kerberos_settings_are_validated_and_written_to_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "contoso", Lang::En, None);
+    to_service_account(&mut h, "http://cas01.corp.contoso.com/PowerShell/");
+    h.type_into("service-user", "CONTOSO\\svc-eas");
+    h.type_into("service-password", "Svc-Pa55!");
+    // Collapsed by default; Tab visits the account and the password only.
+    assert!(h.ui().find(selector::id("kerberos-realm")).is_err());
+    assert_eq!(h.focus_order(), ["service-user", "service-password"]);
+    h.click_id("kerberos-advanced");
+    assert!(h.w.form.show_kerberos);
+    assert_eq!(
+        h.focus_order(),
+        [
+            "service-user",
+            "service-password",
+            "kerberos-realm",
+            "kerberos-kdc",
+            "kerberos-spn"
+        ],
+        "Tab reaches the new fields, in the order they are shown"
+    );
+    // A bad value shows the configuration's own error and blocks Next.
+    h.type_into("kerberos-spn", "mail.contoso.com");
+    let expected = ConnectorConfig::new("default")
+        .set("Kerberos/ServicePrincipalName", "mail.contoso.com")
+        .unwrap_err();
+    assert!(expected.contains("HTTP/"), "{expected}");
+    assert_eq!(
+        h.w.form.error("Kerberos/ServicePrincipalName").as_deref(),
+        Some(expected.as_str())
+    );
+    assert!(h.sees(&expected));
+    assert!(!h.w.can_continue());
+    // It cannot be hidden while it is wrong (Alt+A or the check box).
+    h.send(Message::Shortcut('a'));
+    h.click_id("kerberos-advanced");
+    assert!(h.ui().find(selector::id("kerberos-spn")).is_ok());
+    assert!(h.sees(&expected));
+    h.type_into("kerberos-kdc", "dc1.corp.contoso.com:0");
+    let kdc_err = h.w.form.error("Kerberos/KdcAddress").unwrap();
+    assert!(h.sees(&kdc_err));
+    // Good values.
+    h.type_into("kerberos-realm", "corp.contoso.com");
+    h.type_into(
+        "kerberos-kdc",
+        "dc1.corp.contoso.com, dc2.corp.contoso.com:88",
+    );
+    h.type_into("kerberos-spn", "HTTP/mail.contoso.com");
+    assert!(h.w.can_continue());
+    assert!(h.sees("Kerberos realm: CORP.CONTOSO.COM (from Kerberos/Realm)"));
+    h.next();
+    h.type_into("notify-user", "eas-notify@corp.contoso.com");
+    h.type_into("notify-mailbox", "eas-notify@contoso.com");
+    h.type_into("notify-password", "Notify-Pa55!");
+    h.next();
+    assert_eq!(h.w.step, Step::Options);
+    connect_passes(&mut h);
+    assert!(h.sees("realm\u{a0}CORP.CONTOSO.COM · KDC\u{a0}dc1.corp.contoso.com, dc2.corp.contoso.com:88 · SPN\u{a0}HTTP/mail.contoso.com"));
+    h.next();
+    assert!(h.w.apply.succeeded(), "{:?}", h.w.apply.outcome);
+    let loc = ConfigLocation::new(Some(dir.path()), "contoso").unwrap();
+    let c = ConfigFile::load(&loc).unwrap().config;
+    assert_eq!(
+        c.client_access_server.as_deref(),
+        Some("http://cas01.corp.contoso.com/PowerShell/")
+    );
+    assert_eq!(c.kerberos.realm.as_deref(), Some("CORP.CONTOSO.COM"));
+    assert_eq!(
+        c.kerberos.kdc_address.as_deref(),
+        Some("dc1.corp.contoso.com, dc2.corp.contoso.com:88")
+    );
+    assert_eq!(
+        c.kerberos.service_principal_name.as_deref(),
+        Some("HTTP/mail.contoso.com")
+    );
+    // Reconfigure shows them again, opened.
+    let mut again = Harness::new(dir.path(), "contoso", Lang::En, None);
+    again.click_text("Reconfigure");
+    assert!(again.w.form.show_kerberos);
+    assert_eq!(again.w.form.kerberos_realm, "CORP.CONTOSO.COM");
+    assert_eq!(again.w.form.kerberos_spn, "HTTP/mail.contoso.com");
+}
+
+#[test]
+fn connect_page_says_which_mechanism_signed_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    h.click_text("Set up new");
+    h.next();
+    fill_new(&mut h);
+    let with = |detail: &str| {
+        let mut r = report(&[]);
+        for c in &mut r.checks {
+            if c.id == CheckId::ServiceAccount {
+                c.detail = detail.to_string();
+                let ntlm = detail.contains("NTLM");
+                c.sign_in = Some(eas_connector::probe::SignIn {
+                    mechanism: if ntlm {
+                        eas_connector::exchange::client::Mechanism::NegotiateNtlm
+                    } else {
+                        eas_connector::exchange::client::Mechanism::Kerberos
+                    },
+                    kerberos_not_used: ntlm.then(|| "no KDC answered".to_string()),
+                });
+            }
+        }
+        r
+    };
+    h.send_only(Message::Next);
+    assert_eq!(h.w.step, Step::Connect);
+    assert!(
+        !h.sees("Signed in with Kerberos"),
+        "not before check 7 passed"
+    );
+    h.feed_checks(with("CONTOSO\\svc-eas signed in with Kerberos"));
+    assert!(h.sees("Signed in with Kerberos"));
+    assert!(!h.sees("Kerberos was not used; check 7 says why."));
+    assert!(
+        h.sees("CONTOSO\\svc-eas signed in with Kerberos"),
+        "the detail stays in full"
+    );
+    h.w.lang = Lang::Nl;
+    assert!(h.sees("Aangemeld met Kerberos"));
+    h.w.lang = Lang::En;
+    let ntlm = "CONTOSO\\svc-eas signed in with NTLM (Negotiate); Kerberos was not used: no KDC answered for CONTOSO.TEST (set Kerberos/KdcAddress)";
+    h.send_only(Message::Connect(connect::Message::Retry));
+    h.feed_checks(with(ntlm));
+    assert!(h.sees("Signed in with NTLM (Negotiate)"));
+    assert!(h.sees("Kerberos was not used; check 7 says why."));
+    assert!(h.sees(ntlm));
+    // A failed sign-in says nothing about a mechanism.
+    h.send_only(Message::Connect(connect::Message::Retry));
+    h.feed_checks(report(&[CheckId::ServiceAccount]));
+    assert!(h.w.connect.signed_in_with().is_none());
+    assert!(!h.sees("Signed in with NTLM (Negotiate)"));
+}
+
+/// Alt+`c` with the focus in text box `id`, as the window delivers it: the key press goes to
+/// the focused box (which types the letter), then the subscription's shortcut arrives.
+fn alt_letter(h: &mut Harness, id: &'static str, c: char) {
+    use iced::keyboard::{key, Event, Key, Location, Modifiers};
+    let event = Event::KeyPressed {
+        key: Key::Character(c.to_string().into()),
+        modified_key: Key::Character(c.to_string().into()),
+        physical_key: key::Physical::Unidentified(key::NativeCode::Unidentified),
+        location: Location::Standard,
+        modifiers: Modifiers::ALT,
+        text: Some(c.to_string().into()),
+        repeat: false,
+    };
+    let mut ui = h.ui();
+    ui.click(selector::id(id)).unwrap();
+    ui.simulate([iced::Event::Keyboard(event.clone())]);
+    let msgs: Vec<_> = ui.into_messages().collect();
+    assert!(!msgs.is_empty(), "the focused box typed the letter");
+    for m in msgs {
+        h.send(m);
+    }
+    let shortcut = wizard::key_message(&event).expect("Alt+letter is a shortcut");
+    h.send(shortcut);
+}
+
+#[test]
+fn alt_shortcuts_do_not_type_their_letter_into_the_focused_box() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    to_service_account(&mut h, "cas01.corp.contoso.com");
+    h.type_into("service-user", "CONTOSO\\svc-eas");
+    h.type_into("service-password", "Svc-Pa55!");
+    alt_letter(&mut h, "service-user", 'a');
+    assert_eq!(h.w.form.service_user, "CONTOSO\\svc-eas");
+    assert!(h.w.form.show_kerberos, "Alt+A opened the advanced settings");
+    alt_letter(&mut h, "service-password", 'a');
+    assert_eq!(h.w.form.service_password.expose(), "Svc-Pa55!");
+    assert!(!h.w.form.show_kerberos, "and closed them");
+    // Typing an "a" is still typing.
+    h.type_into("service-user", "CONTOSO\\svc-a");
+    assert_eq!(h.w.form.service_user, "CONTOSO\\svc-a");
+    alt_letter(&mut h, "service-user", 'n');
+    assert_eq!(h.w.step, Step::Notification, "Alt+N went Next");
+    assert_eq!(h.w.form.service_user, "CONTOSO\\svc-a", "without an 'n'");
+    // AltGr (Ctrl+Alt on Windows) types characters such as \ and @; it is no shortcut.
+    use iced::keyboard::{key, Event, Key, Location, Modifiers};
+    let altgr = Event::KeyPressed {
+        key: Key::Character("@".into()),
+        modified_key: Key::Character("@".into()),
+        physical_key: key::Physical::Unidentified(key::NativeCode::Unidentified),
+        location: Location::Standard,
+        modifiers: Modifiers::ALT | Modifiers::CTRL,
+        text: Some("@".into()),
+        repeat: false,
+    };
+    assert!(wizard::key_message(&altgr).is_none());
 }

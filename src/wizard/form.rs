@@ -7,6 +7,7 @@
 //! does no I/O and must never put a password into an error, a label or a `Debug` string.
 
 use crate::config::{ConnectorConfig, ExchangeServerType};
+use crate::exchange::kerberos::names::{self, NameError, RealmSource};
 use crate::secrets::{Secret, SecretKind};
 use crate::setup::Plan;
 
@@ -27,6 +28,11 @@ pub struct Form {
     pub proxy_password: Secret,
     pub service_user: String,
     pub service_password: Secret,
+    /// The Service account page's advanced Kerberos settings are shown.
+    pub show_kerberos: bool,
+    pub kerberos_realm: String,
+    pub kerberos_kdc: String,
+    pub kerberos_spn: String,
     pub notify_user: String,
     pub notify_mailbox: String,
     pub notify_password: Secret,
@@ -85,6 +91,12 @@ impl Form {
             proxy_password: Secret::new(""),
             service_user: s(&c.service_account.user),
             service_password: Secret::new(""),
+            show_kerberos: c.kerberos.realm.is_some()
+                || c.kerberos.kdc_address.is_some()
+                || c.kerberos.service_principal_name.is_some(),
+            kerberos_realm: s(&c.kerberos.realm),
+            kerberos_kdc: s(&c.kerberos.kdc_address),
+            kerberos_spn: s(&c.kerberos.service_principal_name),
             notify_user: s(&c.notification_account.user),
             notify_mailbox: s(&c.notification_account.mailbox),
             notify_password: Secret::new(""),
@@ -130,6 +142,9 @@ impl Form {
             ),
             ("Proxy/User", self.proxy_user.clone()),
             ("ServiceAccount/User", self.service_user.clone()),
+            ("Kerberos/Realm", self.kerberos_realm.clone()),
+            ("Kerberos/KdcAddress", self.kerberos_kdc.clone()),
+            ("Kerberos/ServicePrincipalName", self.kerberos_spn.clone()),
             ("NotificationAccount/User", self.notify_user.clone()),
             ("NotificationAccount/Mailbox", self.notify_mailbox.clone()),
             ("IsCasFailoverEnabled", self.cas_failover.to_string()),
@@ -182,6 +197,17 @@ impl Form {
             .unwrap_or_default()
     }
 
+    /// A field's value as the configuration will hold it (e.g. a realm in capitals), or as
+    /// typed while it is invalid.
+    pub fn written(&self, path: &str) -> String {
+        let v = self.value(path);
+        let mut c = ConnectorConfig::new("default");
+        match c.set(path, &v) {
+            Ok(()) => c.get(path).unwrap_or(v),
+            Err(_) => v,
+        }
+    }
+
     /// The configuration module's complaint about a field's value, if any. Empty values are
     /// not errors here; [`Form::missing`] reports required fields.
     pub fn error(&self, path: &str) -> Option<String> {
@@ -209,6 +235,51 @@ impl Form {
             _ => self.value(path),
         };
         v.trim().is_empty()
+    }
+
+    /// Every text box's content, in a fixed order (passwords included: only compared here,
+    /// never shown or kept).
+    fn texts(&self) -> [&str; 19] {
+        [
+            &self.cas,
+            &self.hosted,
+            &self.ews_url,
+            &self.ca_file,
+            &self.proxy_host,
+            &self.proxy_port,
+            &self.proxy_user,
+            self.proxy_password.expose(),
+            &self.service_user,
+            self.service_password.expose(),
+            &self.kerberos_realm,
+            &self.kerberos_kdc,
+            &self.kerberos_spn,
+            &self.notify_user,
+            &self.notify_mailbox,
+            self.notify_password.expose(),
+            &self.max_runspaces,
+            &self.quick_sync,
+            &self.full_sync,
+        ]
+    }
+
+    /// Whether the only difference from `before` is the letter `c` (either case) typed into
+    /// one text box: what a focused box does with an Alt+letter shortcut's key press.
+    pub fn only_typed(&self, before: &Form, c: char) -> bool {
+        let mut changed = self
+            .texts()
+            .into_iter()
+            .zip(before.texts())
+            .filter(|(now, was)| now != was);
+        let (Some((now, was)), None) = (changed.next(), changed.next()) else {
+            return false;
+        };
+        now.char_indices().any(|(i, ch)| {
+            ch.eq_ignore_ascii_case(&c)
+                && now[..i].len() + now[i + ch.len_utf8()..].len() == was.len()
+                && was.starts_with(&now[..i])
+                && was.ends_with(&now[i + ch.len_utf8()..])
+        })
     }
 
     /// Whether a password is either typed or stored.
@@ -248,8 +319,56 @@ impl Form {
 
     /// The Service account page is complete.
     pub fn service_ok(&self) -> bool {
-        self.ok(&["ServiceAccount/User"], &["ServiceAccount/User"])
-            && self.has_password(SecretKind::ServiceAccount)
+        let mut paths = vec!["ServiceAccount/User"];
+        paths.extend(KERBEROS_FIELDS);
+        self.ok(&paths, &["ServiceAccount/User"]) && self.has_password(SecretKind::ServiceAccount)
+    }
+
+    /// Whether the advanced Kerberos settings are shown: when asked for, and always while one
+    /// of them is wrong (an error must never hide behind a collapsed section).
+    pub fn kerberos_open(&self) -> bool {
+        self.show_kerberos || KERBEROS_FIELDS.iter().any(|p| self.error(p).is_some())
+    }
+
+    /// The host part of the Exchange server's address as typed: `host[:port]` or a URL
+    /// (`http://cas01.contoso.com/PowerShell/`); empty when there is none.
+    pub fn server_host(&self) -> String {
+        let address = match self.server_type {
+            ExchangeServerType::OnPremises => self.cas.trim(),
+            ExchangeServerType::Hosted => self.hosted.trim(),
+        };
+        let host = if address.contains("://") {
+            url::Url::parse(address)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default()
+        } else {
+            crate::config::validate::split_host_port(address)
+                .map(|(h, _)| h)
+                .unwrap_or_else(|_| address.to_string())
+        };
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string()
+    }
+
+    /// The Kerberos realm the service account will use and where it comes from, or why none
+    /// can be found (`exchange::kerberos::names::client_principal`, which the sign-in itself
+    /// uses). `None` while the account is empty or invalid (its own error says why); a realm
+    /// setting is shown as typed, valid or not (its error is under its field). The server's
+    /// name is taken as typed; at sign-in Kerberos uses its canonical DNS name, which has the
+    /// same domain unless it is an alias.
+    pub fn kerberos_realm(&self) -> Option<Result<(String, RealmSource), NameError>> {
+        let user = self.service_user.trim();
+        if user.is_empty() || self.error("ServiceAccount/User").is_some() {
+            return None;
+        }
+        let realm = self.kerberos_realm.trim();
+        let configured = (!realm.is_empty()).then_some(realm);
+        Some(
+            names::client_principal(user, configured, &self.server_host())
+                .map(|(p, source)| (p.realm, source)),
+        )
     }
 
     /// The Notification account page is complete.
@@ -270,6 +389,13 @@ impl Form {
         )
     }
 }
+
+/// The Kerberos settings on the Service account page (advanced).
+pub const KERBEROS_FIELDS: [&str; 3] = [
+    "Kerberos/Realm",
+    "Kerberos/KdcAddress",
+    "Kerberos/ServicePrincipalName",
+];
 
 /// The `eas-connector` executable the service runs: beside this program.
 pub fn service_exe() -> std::path::PathBuf {
@@ -321,5 +447,89 @@ mod tests {
         assert_eq!(p.passwords.len(), 1);
         assert!(p.fields.contains(&("Proxy/Enabled".into(), "false".into())));
         assert!(!format!("{f:?}").contains("\"x\""));
+    }
+
+    #[test]
+    fn server_host_from_a_name_or_a_url() {
+        let mut f = Form {
+            cas: "http://cas01.contoso.com/PowerShell/".into(),
+            ..Form::default()
+        };
+        assert_eq!(f.server_host(), "cas01.contoso.com");
+        f.cas = " cas02.corp.contoso.com:8443 ".into();
+        assert_eq!(f.server_host(), "cas02.corp.contoso.com");
+        f.cas = "[2001:db8::5]:443".into();
+        assert_eq!(f.server_host(), "2001:db8::5");
+        f.cas = "https://[2001:db8::5]/PowerShell".into();
+        assert_eq!(f.server_host(), "2001:db8::5");
+        f.server_type = ExchangeServerType::Hosted;
+        f.hosted = "https://ps.hoster.net/PowerShell".into();
+        assert_eq!(f.server_host(), "ps.hoster.net");
+    }
+
+    #[test]
+    fn the_kerberos_realm_and_its_source() {
+        let mut f = Form {
+            cas: "http://cas01.corp.contoso.com/PowerShell/".into(),
+            ..Form::default()
+        };
+        assert!(f.kerberos_realm().is_none(), "no account yet");
+        f.service_user = "CONTOSO\\svc".into();
+        let (realm, source) = f.kerberos_realm().unwrap().unwrap();
+        assert_eq!(realm, "CORP.CONTOSO.COM");
+        assert_eq!(source, RealmSource::ServerDomain);
+        f.service_user = "svc@ad.contoso.com".into();
+        assert_eq!(
+            f.kerberos_realm().unwrap().unwrap(),
+            ("AD.CONTOSO.COM".to_string(), RealmSource::Account)
+        );
+        f.kerberos_realm = "other.contoso.com".into();
+        assert_eq!(
+            f.kerberos_realm().unwrap().unwrap(),
+            ("OTHER.CONTOSO.COM".to_string(), RealmSource::Setting)
+        );
+        f.kerberos_realm = "corp\\x".into();
+        assert_eq!(
+            f.kerberos_realm().unwrap().unwrap(),
+            ("CORP\\X".to_string(), RealmSource::Setting),
+            "as typed; its own error says what is wrong"
+        );
+        assert!(f.error("Kerberos/Realm").is_some());
+        assert!(!f.service_ok() && f.kerberos_open());
+        f.kerberos_realm.clear();
+        f.service_user = "CONTOSO\\svc".into();
+        f.cas = "10.0.0.5".into();
+        assert!(matches!(
+            f.kerberos_realm(),
+            Some(Err(NameError::NoRealm { .. }))
+        ));
+        assert!(!f.kerberos_open());
+        assert!(f
+            .fields()
+            .contains(&("Kerberos/ServicePrincipalName".into(), String::new())));
+    }
+
+    #[test]
+    fn a_shortcut_letter_typed_into_a_box_is_recognized() {
+        let before = Form {
+            service_user: "CONTOSO\\svc".into(),
+            ..Form::default()
+        };
+        let mut f = before.clone();
+        f.service_user.push('a');
+        assert!(f.only_typed(&before, 'a'));
+        assert!(!f.only_typed(&before, 'n'));
+        f.service_user = "aCONTOSO\\svc".into();
+        assert!(f.only_typed(&before, 'a'), "wherever the cursor was");
+        f.service_user = "CONTOSO\\svcA".into();
+        assert!(f.only_typed(&before, 'a'), "with Shift too");
+        f.service_user = "CONTOSO\\svcaa".into();
+        assert!(!f.only_typed(&before, 'a'), "two letters are typing");
+        f.service_user = before.service_user.clone();
+        f.service_password = Secret::new("a");
+        assert!(f.only_typed(&before, 'a'));
+        f.notify_user = "a".into();
+        assert!(!f.only_typed(&before, 'a'), "two boxes changed");
+        assert!(!before.only_typed(&before, 'a'));
     }
 }

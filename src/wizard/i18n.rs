@@ -510,9 +510,84 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "Serveur d’accès client",
     ),
     (
-        "The fully qualified name of a Client Access Server, optionally with :port.",
-        "De volledige naam (FQDN) van een Client Access Server, eventueel met :poort.",
-        "Le nom complet (FQDN) d’un serveur d’accès client, éventuellement avec :port.",
+        "host[:port], e.g. cas01.contoso.com, connects over HTTPS. An Exchange with Microsoft's default settings is reached at http://<fqdn>/PowerShell/: sign-in with Kerberos, every message encrypted.",
+        "host[:poort], bv. cas01.contoso.com, verbindt via HTTPS. Een Exchange met de standaardinstellingen van Microsoft is bereikbaar op http://<fqdn>/PowerShell/: aanmelden met Kerberos, elk bericht versleuteld.",
+        "hôte[:port], p. ex. cas01.contoso.com, se connecte en HTTPS. Un Exchange aux réglages par défaut de Microsoft est joignable à http://<fqdn>/PowerShell/ : connexion Kerberos, chaque message chiffré.",
+    ),
+    (
+        "Kerberos realm: {} ({})",
+        "Kerberos-realm: {} ({})",
+        "Domaine Kerberos : {} ({})",
+    ),
+    (
+        "from Kerberos/Realm",
+        "uit Kerberos/Realm",
+        "d’après Kerberos/Realm",
+    ),
+    (
+        "from the account's UPN suffix",
+        "uit het UPN-achtervoegsel van het account",
+        "d’après le suffixe UPN du compte",
+    ),
+    (
+        "from the Exchange server's DNS domain",
+        "uit het DNS-domein van de Exchange-server",
+        "d’après le domaine DNS du serveur Exchange",
+    ),
+    (
+        "Kerberos realm: not found — {}. To use Kerberos, enter the realm under the advanced settings.",
+        "Kerberos-realm: niet gevonden — {}. Vul de realm in bij de geavanceerde instellingen om Kerberos te gebruiken.",
+        "Domaine Kerberos : introuvable — {}. Pour utiliser Kerberos, indiquez le domaine dans les paramètres avancés.",
+    ),
+    (
+        "Show advanced Kerberos settings",
+        "Geavanceerde Kerberos-instellingen tonen",
+        "Afficher les paramètres Kerberos avancés",
+    ),
+    (
+        "Kerberos realm (optional)",
+        "Kerberos-realm (optioneel)",
+        "Domaine Kerberos (facultatif)",
+    ),
+    (
+        "The Active Directory DNS domain. Empty: the account's UPN suffix, else the Exchange server's DNS domain.",
+        "Het Active Directory-DNS-domein. Leeg: het UPN-achtervoegsel van het account, anders het DNS-domein van de Exchange-server.",
+        "Le domaine DNS Active Directory. Vide : le suffixe UPN du compte, sinon le domaine DNS du serveur Exchange.",
+    ),
+    (
+        "Domain controllers / KDC (optional)",
+        "Domeincontrollers / KDC (optioneel)",
+        "Contrôleurs de domaine / KDC (facultatif)",
+    ),
+    (
+        "host[:port], comma-separated. Empty: the realm's DNS SRV records (_kerberos._tcp).",
+        "host[:poort], gescheiden door komma’s. Leeg: de DNS-SRV-records van de realm (_kerberos._tcp).",
+        "hôte[:port], séparés par des virgules. Vide : les enregistrements SRV DNS du domaine (_kerberos._tcp).",
+    ),
+    (
+        "Service principal name (optional)",
+        "Service-principal-naam, SPN (optioneel)",
+        "Nom de principal du service, SPN (facultatif)",
+    ),
+    (
+        "Empty: HTTP/<server FQDN>. For a load-balanced name with an alternate service account.",
+        "Leeg: HTTP/<FQDN van de server>. Voor een load-balanced naam met een alternatief serviceaccount.",
+        "Vide : HTTP/<FQDN du serveur>. Pour un nom à charge répartie avec un compte de service alternatif.",
+    ),
+    (
+        "realm",
+        "realm",
+        "domaine",
+    ),
+    (
+        "Signed in with {}",
+        "Aangemeld met {}",
+        "Connecté avec {}",
+    ),
+    (
+        "Kerberos was not used; check 7 says why.",
+        "Kerberos is niet gebruikt; controle 7 vermeldt waarom.",
+        "Kerberos n’a pas été utilisé ; le contrôle 7 indique pourquoi.",
     ),
     (
         "Hosted server address",
@@ -861,6 +936,77 @@ mod tests {
         assert_eq!(Lang::parse("fr-CA"), Some(Lang::Fr));
         assert_eq!(Lang::parse("de"), None);
         assert_eq!(Lang::En.f("a {} b {}", &["1", "2"]), "a 1 b 2");
+    }
+
+    /// The string literals passed to `l.t(…)` / `l.f(…)` (or `lang.t`, `lang.f`) in `src`.
+    fn looked_up(src: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for call in ["l.t(", "l.f(", "lang.t(", "lang.f("] {
+            for (at, _) in src.match_indices(call) {
+                let before = src[..at].chars().next_back();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let rest = src[at + call.len()..].trim_start();
+                let Some(lit) = rest.strip_prefix('"') else {
+                    continue;
+                };
+                let mut s = String::new();
+                let mut chars = lit.chars();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => match chars.next() {
+                            Some('n') => s.push('\n'),
+                            Some(e) => s.push(e),
+                            None => break,
+                        },
+                        c => s.push(c),
+                    }
+                }
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_string_the_wizard_looks_up_is_translated() {
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("pages/apply.rs"),
+            include_str!("pages/connect.rs"),
+            include_str!("pages/done.rs"),
+            include_str!("pages/notification.rs"),
+            include_str!("pages/options.rs"),
+            include_str!("pages/proxy.rs"),
+            include_str!("pages/server.rs"),
+            include_str!("pages/server_type.rs"),
+            include_str!("pages/service_account.rs"),
+            include_str!("pages/summary.rs"),
+            include_str!("pages/welcome.rs"),
+        ];
+        let found: Vec<String> = sources.iter().flat_map(|s| looked_up(s)).collect();
+        assert!(
+            found.len() > 100,
+            "the scan finds the calls ({})",
+            found.len()
+        );
+        assert!(found.iter().any(|s| s == "Show advanced Kerberos settings"));
+        let missing: Vec<&String> = found
+            .iter()
+            .filter(|s| !table().contains_key(s.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "no translation for {missing:?}");
+        // Strings that come from elsewhere and are looked up by value.
+        use crate::exchange::kerberos::RealmSource;
+        for source in [
+            RealmSource::Setting,
+            RealmSource::Account,
+            RealmSource::ServerDomain,
+        ] {
+            assert!(table().contains_key(source.describe()), "{source:?}");
+        }
     }
 
     #[test]

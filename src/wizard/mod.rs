@@ -33,6 +33,9 @@ use pages::{
     summary, welcome,
 };
 
+/// The id of the scrollable that holds the current page.
+const PAGE_SCROLL: &str = "page";
+
 /// The organization the lab demonstration writes to (never the admin's real one).
 pub const LAB_ORG: &str = "lab";
 
@@ -201,6 +204,10 @@ pub struct Wizard {
     /// A short note for the Done page (e.g. a folder that could not be opened).
     pub note: Option<String>,
     connect_task: Option<iced::task::Handle>,
+    /// The form before the last message, when that message was an edit on an input page: an
+    /// Alt+letter shortcut right after it may have to take back the letter the focused text
+    /// box typed ([`Wizard::update`]).
+    before_edit: Option<Form>,
 }
 
 impl Wizard {
@@ -226,6 +233,7 @@ impl Wizard {
             lab: None,
             note: None,
             connect_task: None,
+            before_edit: None,
         };
         let task = Task::perform(
             effects::detect(opts.location, w.register_service),
@@ -307,6 +315,11 @@ impl Wizard {
             _ => {}
         }
         tasks.push(iced::widget::operation::focus_next());
+        // Each page starts at its top, not where the previous one was scrolled to.
+        tasks.push(iced::widget::operation::snap_to(
+            PAGE_SCROLL,
+            iced::widget::operation::RelativeOffset::START,
+        ));
         Task::batch(tasks)
     }
 
@@ -356,6 +369,7 @@ impl Wizard {
 
     /// Apply a page's change to the form, then what every form change needs.
     fn edit(&mut self, change: impl FnOnce(&mut Form)) -> Task<Message> {
+        self.before_edit = Some(self.form.clone());
         change(&mut self.form);
         self.form_changed();
         Task::none()
@@ -369,14 +383,23 @@ impl Wizard {
 
     fn prefill_from_lab(&mut self, lab: &LabHandle) {
         let info = lab.0.info();
+        let kerberos = info.kerberos.as_ref();
         self.form = Form {
             server_type: ExchangeServerType::OnPremises,
+            // As the lab's answers file has it: Microsoft's default http://…/PowerShell/ when
+            // the lab serves it, else host:port over HTTPS.
             cas: info
                 .servers
                 .first()
-                .map(|s| s.address.clone())
+                .map(|s| match &s.http_url {
+                    Some(url) => format!("{url}/PowerShell/"),
+                    None => s.address.clone(),
+                })
                 .unwrap_or_default(),
             show_advanced: true,
+            show_kerberos: kerberos.is_some(),
+            kerberos_realm: kerberos.map(|k| k.realm.clone()).unwrap_or_default(),
+            kerberos_kdc: kerberos.and_then(|k| k.kdc.clone()).unwrap_or_default(),
             ca_file: info.ca_file.display().to_string(),
             service_user: info.accounts.service.user.clone(),
             service_password: Secret::new(info.accounts.service.password.clone()),
@@ -393,6 +416,16 @@ impl Wizard {
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
+        let before_edit = self.before_edit.take();
+        if let (Message::Shortcut(c), Some(before)) = (&message, before_edit) {
+            // The key press of Alt+letter reaches the focused text box too, which types the
+            // letter (iced's text input ignores Alt) before the shortcut arrives (widget
+            // messages come before subscription ones). Take that letter back.
+            if self.form.only_typed(&before, *c) {
+                self.form = before;
+                self.form_changed();
+            }
+        }
         if self.confirm_cancel {
             match message {
                 Message::ConfirmCancel(_) | Message::Enter | Message::Escape => {}
@@ -457,6 +490,7 @@ impl Wizard {
                 server_type::update(f, m);
             }),
             Message::Server(m) => {
+                self.before_edit = Some(self.form.clone());
                 let ev = server::update(&mut self.form, m);
                 self.form_changed();
                 match ev {
@@ -739,6 +773,7 @@ impl Wizard {
                 })
                 .max_width(820),
         )
+        .id(PAGE_SCROLL)
         .spacing(6)
         .height(Length::Fill)
         .width(Length::Fill);
@@ -775,10 +810,12 @@ impl Wizard {
                 text(l.f("Step {} of {}", &[&self.step.number().to_string(), "11"]))
                     .size(ui::SMALL)
                     .style(ui::muted),
+                // Fills the room the buttons leave, wrapping rather than pushing them out of
+                // the window (French at the default size).
                 text(l.t("Enter: Next · Esc: Cancel · Tab: next field · Alt+letter: option"))
                     .size(ui::SMALL)
-                    .style(ui::muted),
-                Space::new().width(Length::Fill),
+                    .style(ui::muted)
+                    .width(Length::Fill),
                 buttons,
             ]
             .spacing(20)
@@ -855,7 +892,9 @@ pub fn key_message(event: &iced::keyboard::Event) -> Option<Message> {
         }),
         Key::Named(Named::Enter) => Some(Message::Enter),
         Key::Named(Named::Escape) => Some(Message::Escape),
-        Key::Character(c) if modifiers.alt() => c
+        // Not with Ctrl: AltGr is Ctrl+Alt on Windows, and it types `\`, `@`, `€` on many
+        // layouts.
+        Key::Character(c) if modifiers.alt() && !modifiers.control() => c
             .chars()
             .next()
             .map(|c| Message::Shortcut(c.to_ascii_lowercase())),

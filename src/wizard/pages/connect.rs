@@ -9,6 +9,7 @@ use iced::{Element, Length, Theme};
 
 use super::super::i18n::Lang;
 use super::super::ui;
+use crate::exchange::client::Mechanism;
 use crate::probe::{CheckId, CheckResult, Report, Status};
 
 /// The checklist's state.
@@ -123,6 +124,17 @@ impl State {
         }
     }
 
+    /// How the service account signed in (check 7): the mechanism, and whether Kerberos was
+    /// passed over. `None` until check 7 passed.
+    pub fn signed_in_with(&self) -> Option<(Mechanism, bool)> {
+        let c = self.results.get(&CheckId::ServiceAccount)?;
+        if !matches!(c.status, Status::Passed | Status::Warning) {
+            return None;
+        }
+        let s = c.sign_in.as_ref()?;
+        Some((s.mechanism, s.kerberos_not_used.is_some()))
+    }
+
     pub fn shortcut(&self, c: char) -> Option<Message> {
         match c {
             'r' => Some(Message::Retry),
@@ -198,7 +210,25 @@ impl State {
         ]
         .spacing(8)
         .align_y(iced::Center);
-        column![status, buttons, list].spacing(12).into()
+        // The status and the sign-in line share one child, so the buttons and the list keep
+        // their place in the widget tree when the line appears.
+        let mut top = column![status].spacing(12);
+        if let Some((mech, passed_over)) = self.signed_in_with() {
+            let mech = mech.to_string();
+            let mut line = column![text(l.f("Signed in with {}", &[&mech]))
+                .size(ui::BODY)
+                .font(ui::BOLD)]
+            .spacing(2);
+            if passed_over {
+                line = line.push(
+                    text(l.t("Kerberos was not used; check 7 says why."))
+                        .size(ui::SMALL)
+                        .style(ui::muted),
+                );
+            }
+            top = top.push(line);
+        }
+        column![top, buttons, list].spacing(12).into()
     }
 }
 

@@ -1,4 +1,5 @@
-//! Page 3, Server: the Client Access Server's FQDN or the hosted address; in Advanced, an EWS
+//! Page 3, Server: the Client Access Server (its FQDN for HTTPS, or Microsoft's default
+//! `http://<fqdn>/PowerShell/`) or the hosted address; in Advanced, an EWS
 //! URL override and a trusted CA file (with a file dialog). Only edits the form; the dialog
 //! itself is opened by the app.
 
@@ -58,9 +59,14 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
     col = match form.server_type {
         ExchangeServerType::OnPremises => col.push(ui::field(
             l.t("Client Access Server"),
-            ui::input("cas", "cas01.contoso.com", &form.cas, Message::Cas),
+            ui::input(
+                "cas",
+                "cas01.contoso.com  or  http://cas01.contoso.com/PowerShell/",
+                &form.cas,
+                Message::Cas,
+            ),
             form.error("ClientAccessServer"),
-            l.t("The fully qualified name of a Client Access Server, optionally with :port."),
+            l.t("host[:port], e.g. cas01.contoso.com, connects over HTTPS. An Exchange with Microsoft's default settings is reached at http://<fqdn>/PowerShell/: sign-in with Kerberos, every message encrypted."),
         )),
         ExchangeServerType::Hosted => col.push(ui::field(
             l.t("Hosted server address"),

@@ -1,5 +1,7 @@
 //! Page 5, Service account: the account the connector signs in to Exchange's remote
-//! PowerShell with. Only edits the form; a stored password is never shown.
+//! PowerShell with, the Kerberos realm that account will use (live, from the same code the
+//! sign-in uses), and in Advanced the optional Kerberos settings (realm, domain controllers,
+//! service principal name). Only edits the form; a stored password is never shown.
 
 use iced::widget::column;
 use iced::Element;
@@ -16,6 +18,14 @@ pub enum Message {
     User(String),
     /// The password changed.
     Password(Secret),
+    /// Show or hide the advanced Kerberos settings.
+    Advanced(bool),
+    /// `Kerberos/Realm` changed.
+    Realm(String),
+    /// `Kerberos/KdcAddress` changed.
+    Kdc(String),
+    /// `Kerberos/ServicePrincipalName` changed.
+    Spn(String),
 }
 
 /// This page needs nothing from the app.
@@ -26,16 +36,40 @@ pub fn update(form: &mut Form, msg: Message) -> Option<Event> {
     match msg {
         Message::User(v) => form.service_user = v,
         Message::Password(v) => form.service_password = v,
+        Message::Advanced(v) => form.show_kerberos = v,
+        Message::Realm(v) => form.kerberos_realm = v,
+        Message::Kdc(v) => form.kerberos_kdc = v,
+        Message::Spn(v) => form.kerberos_spn = v,
     }
     None
 }
 
-pub fn shortcut(_form: &Form, _c: char) -> Option<Message> {
-    None
+pub fn shortcut(form: &Form, c: char) -> Option<Message> {
+    match c {
+        'a' => Some(Message::Advanced(!form.kerberos_open())),
+        _ => None,
+    }
+}
+
+/// The line about the Kerberos realm: which one and why, or why there is none.
+pub fn realm_note<'a, M: 'a>(form: &Form, l: Lang) -> Option<Element<'a, M>> {
+    Some(match form.kerberos_realm()? {
+        Ok((realm, source)) => ui::note(
+            ui::NoteKind::Info,
+            l.f("Kerberos realm: {} ({})", &[&realm, l.t(source.describe())]),
+        ),
+        Err(e) => ui::note(
+            ui::NoteKind::Warning,
+            l.f(
+                "Kerberos realm: not found — {}. To use Kerberos, enter the realm under the advanced settings.",
+                &[&e.to_string()],
+            ),
+        ),
+    })
 }
 
 pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
-    column![
+    let mut col = column![
         ui::para(l.t("The account the connector uses for Exchange remote PowerShell. It needs the Organization Management role, or a role with the Get-/Set-CASMailbox and ActiveSync device cmdlets.")),
         ui::field(
             l.t("Account"),
@@ -59,6 +93,56 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
             },
         ),
     ]
-    .spacing(18)
-    .into()
+    .spacing(18);
+    // The realm note comes and goes as the account is typed; it shares one child of the page's
+    // column with the check box, so that the text boxes below keep their place in the widget
+    // tree (and the focus stays in the box being typed into).
+    let open = form.kerberos_open();
+    let mut kerberos = column![].spacing(18);
+    if let Some(note) = realm_note(form, l) {
+        kerberos = kerberos.push(note);
+    }
+    col = col.push(kerberos.push(ui::check(
+        "kerberos-advanced",
+        l.t("Show advanced Kerberos settings"),
+        "Alt+A",
+        open,
+        Message::Advanced,
+    )));
+    if open {
+        col = col.push(ui::field(
+            l.t("Kerberos realm (optional)"),
+            ui::input(
+                "kerberos-realm",
+                "CORP.CONTOSO.COM",
+                &form.kerberos_realm,
+                Message::Realm,
+            ),
+            form.error("Kerberos/Realm"),
+            l.t("The Active Directory DNS domain. Empty: the account's UPN suffix, else the Exchange server's DNS domain."),
+        ));
+        col = col.push(ui::field(
+            l.t("Domain controllers / KDC (optional)"),
+            ui::input(
+                "kerberos-kdc",
+                "dc1.corp.contoso.com, dc2.corp.contoso.com",
+                &form.kerberos_kdc,
+                Message::Kdc,
+            ),
+            form.error("Kerberos/KdcAddress"),
+            l.t("host[:port], comma-separated. Empty: the realm's DNS SRV records (_kerberos._tcp)."),
+        ));
+        col = col.push(ui::field(
+            l.t("Service principal name (optional)"),
+            ui::input(
+                "kerberos-spn",
+                "HTTP/mail.contoso.com",
+                &form.kerberos_spn,
+                Message::Spn,
+            ),
+            form.error("Kerberos/ServicePrincipalName"),
+            l.t("Empty: HTTP/<server FQDN>. For a load-balanced name with an alternate service account."),
+        ));
+    }
+    col.into()
 }

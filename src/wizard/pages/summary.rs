@@ -78,6 +78,17 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
     } else {
         typed.join(", ")
     };
+    let kerberos: Vec<String> = [
+        (l.t("realm"), "Kerberos/Realm"),
+        ("KDC", "Kerberos/KdcAddress"),
+        ("SPN", "Kerberos/ServicePrincipalName"),
+    ]
+    .into_iter()
+    .map(|(label, path)| (label, f.written(path)))
+    .filter(|(_, v)| !v.is_empty())
+    // A no-break space keeps each name with its value when the line wraps.
+    .map(|(label, v)| format!("{label}\u{a0}{v}"))
+    .collect();
     let mut col = column![
         ui::para(l.t("Press Apply to write this. Nothing has been changed yet.")),
         ui::kv(
@@ -87,11 +98,21 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
         ui::kv(l.t("Exchange server"), server),
         ui::kv(l.t("Proxy"), proxy),
         ui::kv(l.t("Service account"), f.service_user.clone()),
-        ui::kv(l.t("Notification mailbox"), f.notify_mailbox.clone()),
-        ui::kv(l.t("Passwords to store"), passwords),
-        ui::kv(l.t("Passwords go to"), store_text(l, cx.register_service)),
     ]
     .spacing(10);
+    if !kerberos.is_empty() {
+        col = col.push(ui::kv("Kerberos", kerberos.join(" · ")));
+    }
+    col = col
+        .push(ui::kv(
+            l.t("Notification mailbox"),
+            f.notify_mailbox.clone(),
+        ))
+        .push(ui::kv(l.t("Passwords to store"), passwords))
+        .push(ui::kv(
+            l.t("Passwords go to"),
+            store_text(l, cx.register_service),
+        ));
     let replaced = match cx.mode {
         Mode::Replace => Some(l.t("The existing configuration is replaced; the previous file is kept as ConnectorServiceConfiguration.xml.bak.")),
         Mode::Reconfigure => Some(l.t("The existing configuration is updated in place; settings you added by hand are kept, the previous file is kept as .bak.")),
