@@ -28,8 +28,11 @@ BUILD_PACKAGES=(pkg-config libdbus-1-dev gcc)
 
 # Extra packages for the Windows part (scripts/windows/check): mingw-w64 to link the .exe and
 # build test helpers, wine to run them, wixl/msitools to build and read the MSI, a font for
-# GUI text under wine, python3 for a byte-level password scan.
+# GUI text under wine, python3 for a byte-level password scan, MIT's KDC (krb5kdc, kdb5_util;
+# kadmin.local) for the throwaway realm the Windows exe signs in to with Kerberos, and dnsmasq
+# to serve that realm's _kerberos._tcp SRV record.
 WINDOWS_PACKAGES=(binutils-mingw-w64-x86-64 gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64
-                  mingw-w64-x86-64-dev wine wine64 wixl msitools fonts-dejavu-core python3)
+                  mingw-w64-x86-64-dev wine wine64 wixl msitools fonts-dejavu-core python3
+                  krb5-kdc krb5-admin-server dnsmasq-base)
 
 step() { printf '\n==> %s\n' "$*"; }

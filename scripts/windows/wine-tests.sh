@@ -4,7 +4,10 @@
 # would see: version resource and icon, config path/set/check (good and malformed file),
 # passwords in Windows Credential Manager and nowhere else, `config purge`; against the Linux
 # lab on loopback: `configure --answers`, `validate`, and a real SCM service (install, RUNNING,
-# `sync --full` over its named pipe, uninstall) in one wine session; MSI install (both exes,
+# `sync --full` over its named pipe, uninstall) in one wine session; Kerberos against a real MIT
+# KDC (kdc.sh: a throwaway realm on loopback) and the lab's exchange-default profile: configure,
+# validate signing in with Kerberos over sealed http:// and over https, `engine run --full`,
+# the KDC found through DNS SRV (dnsmasq), a wrong password named as such; MSI install (both exes,
 # Start Menu shortcut) / same-version upgrade (configuration and passwords kept) / uninstall
 # (nothing left behind) / PURGE=1 (everything purged); the setup wizard under Xvfb (window
 # title, text drawn, screenshot target/windows/windows-wizard-wine.png; into
@@ -14,9 +17,12 @@
 # Usage (from anywhere): scripts/windows/wine-tests.sh
 #   Needs the release exes (win-build.sh --bins) and the MSI (msi.sh) under target/windows;
 #   builds the Linux eas-connector (for the lab) with cargo -j2 when it is missing or stale.
+#   EAS_WINE_ONLY=kerberos runs only the Kerberos section (needs only eas-connector.exe).
+#   The Kerberos section needs krb5-kdc, krb5-admin-server and dnsmasq-base (scripts/lib.sh
+#   WINDOWS_PACKAGES).
 # Prints one ok/FAIL line per check and "N passed, M failed"; exits non-zero on any failure.
 #
-# Idempotent: it only touches its own organizations (winetest*, winelab), its own config root
+# Idempotent: it only touches its own organizations (winetest*, winelab, winekrb), its own config root
 # C:\eas-winetest, its EasConnector$winelab service and the EAS Connector product (whose
 # PURGE=1 uninstall purges every organization of this prefix, by contract), and removes
 # leftovers of an interrupted run first. It must not touch any other product or prefix, and
@@ -36,7 +42,13 @@ version=$(awk -F'"' '/^\[/ { pkg = ($0 == "[package]") } pkg && /^version *=/ { 
 exe="$target_dir/x86_64-pc-windows-gnu/release/eas-connector.exe"
 wizard="$target_dir/x86_64-pc-windows-gnu/release/eas-connector-setup.exe"
 msi="$target_dir/eas-connector-$version.msi"
-for f in "$exe" "$wizard" "$msi"; do
+only=${EAS_WINE_ONLY:-}
+case "$only" in
+  "") needed=("$exe" "$wizard" "$msi") ;;
+  kerberos) needed=("$exe") ;;
+  *) echo "wine-tests: EAS_WINE_ONLY=$only: the only section that runs alone is 'kerberos'" >&2; exit 2 ;;
+esac
+for f in "${needed[@]}"; do
   [ -f "$f" ] || { echo "wine-tests: $f missing; run win-build.sh --bins and msi.sh first" >&2; exit 1; }
 done
 for tool in Xvfb xdotool import convert; do
@@ -122,14 +134,168 @@ cleanup_state() {
   for code in $(installed_codes); do wine msiexec /x "$code" /qn >/dev/null 2>&1 || true; done
   local org kind
   wine "$exe" --org winelab service uninstall >/dev/null 2>&1 || true
-  for org in winetest winetest-upgrade winelab; do
+  for org in winetest winetest-upgrade winelab winekrb; do
     for kind in service-account notification-account proxy; do
       wine "$exe" --org "$org" config clear-password "$kind" >/dev/null 2>&1 || true
     done
   done
-  rm -rf "$PD/winetest" "$PD/winetest-bad" "$PD/winetest-upgrade" "$PD/winelab" "$ALT_ROOT"
+  rm -rf "$PD/winetest" "$PD/winetest-bad" "$PD/winetest-upgrade" "$PD/winelab" "$PD/winekrb" "$ALT_ROOT"
 }
+
+# Kerberos as a default Exchange wants it: a throwaway MIT realm (kdc.sh) with HTTP/localhost,
+# the Linux lab with --auth-profile exchange-default and that keytab, the lab's accounts made
+# users of the realm with the lab's passwords; then the Windows exe under wine, org winekrb,
+# its own Kerberos client (the KDC over TCP, no OS Kerberos). The realm's folder, KDC and lab
+# are this run's ($tmp, stopped by pid); the org is removed by cleanup_state.
+kerberos_tests() {
+  local t0=$EPOCHREALTIME failed0=$T_FAILED realm=EAS.TEST krb="$tmp/krb" klab="$tmp/krblab" kdc_pid="" kport=""
+  echo "== Kerberos against a real MIT KDC (realm $realm): configure, validate over sealed http:// and https, full sync"
+  check "kdc.sh create: realm $realm with HTTP/localhost in its keytab (kdb5_util, kadmin.local)" \
+    "$here/kdc.sh" create "$krb" "$realm" HTTP/localhost
+  # A few tries: the free port kdc.sh picks may be taken before krb5kdc binds it.
+  for _ in 1 2 3; do
+    [ -f "$krb/realm" ] || break
+    "$here/kdc.sh" serve "$krb" &
+    kdc_pid=$!
+    pids+=("$kdc_pid")
+    if kport=$("$here/kdc.sh" ready "$krb" "$kdc_pid" 2>"$tmp/kdc-ready.err"); then break; fi
+    kport=""
+  done
+  expect_match "krb5kdc -n listens on 127.0.0.1 (TCP)" '^[0-9]+$' "${kport:-$(cat "$tmp/kdc-ready.err" 2>/dev/null)}"
+  "$linux_exe" lab --auth-profile exchange-default --keytab "$krb/service.keytab" --realm "$realm" \
+    --kdc "127.0.0.1:${kport:-88}" --devices 20 --state-dir "$klab" >"$tmp/krblab.out" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 150); do [ -f "$klab/lab.json" ] && break; sleep 0.1; done
+  check "the Linux lab is up with --auth-profile exchange-default (lab.json written)" test -f "$klab/lab.json"
+  # The lab's accounts (user name = after LAB\), then its https URL, one per line.
+  local -a acct
+  mapfile -t acct < <(python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); a = j["accounts"]
+for k in ("service", "notification", "limited"): print(a[k]["user"].rsplit("\\", 1)[-1]); print(a[k]["password"])
+print(j["servers"][0]["url"])' "$klab/lab.json" 2>/dev/null)
+  local users_rc="" i
+  for i in 0 2 4; do
+    if "$here/kdc.sh" user "$krb" "${acct[i]:-missing}" "${acct[i+1]:-missing}" >>"$tmp/kdc-users.out" 2>&1; then
+      users_rc+=0
+    else
+      users_rc+=1
+    fi
+  done
+  expect_eq "the lab's accounts are users of the realm with the lab's passwords (${acct[0]:-?}, ${acct[2]:-?}, ${acct[4]:-?})" \
+    "000" "$users_rc"
+  python3 - "$klab/answers.toml" "$(winpath "$klab/lab-ca.pem")" >"$tmp/krb-answers-win.toml" <<'PY'
+import sys
+for line in open(sys.argv[1]):
+    if line.startswith("TrustedCaFile"):
+        line = "TrustedCaFile = '%s'\n" % sys.argv[2]
+    sys.stdout.write(line)
+PY
+  expect_match "answers.toml: ClientAccessServer is the lab's http://localhost:PORT/PowerShell/" \
+    '^ClientAccessServer = "http://localhost:[0-9]+/PowerShell/"$' "$(cat "$tmp/krb-answers-win.toml")"
+  expect_match "answers.toml: [Kerberos] KdcAddress = the KDC" "^KdcAddress = \"127\\.0\\.0\\.1:${kport:-none}\"$" \
+    "$(cat "$tmp/krb-answers-win.toml")"
+
+  local kdc_lines rc out
+  kdc_lines=$(wc -l <"$krb/kdc.log" 2>/dev/null || echo 0)
+  rc=$(ec "$tmp/krb-configure.out" "$exe" --org winekrb configure --answers "$(winpath "$tmp/krb-answers-win.toml")" --no-service)
+  expect_eq "configure --answers (Kerberos, sealed http://) --no-service: exit 0" "0" "$rc"
+  expect_match "… its validation: LAB\\svc-eas signed in with Kerberos" 'LAB\\svc-eas signed in with Kerberos$' \
+    "$(cat "$tmp/krb-configure.out")"
+  out=$(cat "$PD/winekrb/ConnectorServiceConfiguration.xml" 2>/dev/null)
+  expect_match "… wrote Kerberos/Realm $realm" "<Realm>$realm</Realm>" "$out"
+  expect_match "… and Kerberos/KdcAddress 127.0.0.1:${kport:-?}" "<KdcAddress>127\\.0\\.0\\.1:${kport:-none}</KdcAddress>" "$out"
+
+  rc=$(ec "$tmp/krb-validate.out" "$exe" --org winekrb validate)
+  out=$(cat "$tmp/krb-validate.out")
+  expect_eq "validate (http://, Kerberos): exit 0" "0" "$rc"
+  expect_no_match "… no check failed" '✘' "$out"
+  expect_match "… check 7: LAB\\svc-eas signed in with Kerberos" \
+    '^ *✔ +7\. Service account sign-in .* LAB\\svc-eas signed in with Kerberos$' "$out"
+  expect_match "… PowerShell over http:// with sealed messages" \
+    '^ *✔ +5\. .*PowerShell uses http://localhost:[0-9]+/PowerShell/ \(messages sealed\)' "$out"
+  expect_match "… check 12: LAB\\eas-notify signed in with Kerberos (Negotiate) to EWS" \
+    '^ *✔ +12\. .*LAB\\eas-notify signed in with Kerberos \(Negotiate\) to EWS' "$out"
+  expect_match "… check 8: a runspace opened (through the sealed connection)" '^ *✔ +8\. .*opened a runspace' "$out"
+  out=$(tail -n "+$((kdc_lines + 1))" "$krb/kdc.log" 2>/dev/null)
+  expect_match "the KDC issued the wine process a TGT (AS_REQ ISSUE svc-eas@$realm)" \
+    "AS_REQ .*ISSUE: .*svc-eas@$realm for krbtgt/$realm@$realm" "$out"
+  expect_match "… and a service ticket for HTTP/localhost@$realm (TGS_REQ ISSUE)" \
+    "TGS_REQ .*ISSUE: .*svc-eas@$realm for HTTP/localhost@$realm" "$out"
+
+  rc=$(ec "$tmp/krb-sync.out" "$exe" --org winekrb engine run --full)
+  expect_eq "engine run --full (Kerberos, sealed http://): exit 0" "0" "$rc"
+  expect_match "… read all 20 of the lab's devices" '^Full sync on localhost:[0-9]+: 20 devices read in [0-9]+ ms' \
+    "$(cat "$tmp/krb-sync.out")"
+
+  rc=$(ec "$tmp/krb-set.out" "$exe" --org winekrb config set ClientAccessServer "${acct[6]:-https://missing}/PowerShell/")
+  expect_eq "config set ClientAccessServer ${acct[6]:-?}/PowerShell/ (the lab's https): exit 0" "0" "$rc"
+  rc=$(ec "$tmp/krb-validate2.out" "$exe" --org winekrb validate)
+  out=$(cat "$tmp/krb-validate2.out")
+  expect_eq "validate (https://, Kerberos): exit 0" "0" "$rc"
+  expect_no_match "… no check failed" '✘' "$out"
+  expect_match "… check 5: the lab's certificate is trusted (TrustedCaFile Z:\\…)" '^ *✔ +5\. .*trusted' "$out"
+  expect_match "… check 7: LAB\\svc-eas signed in with Kerberos over https" \
+    '^ *✔ +7\. Service account sign-in .* LAB\\svc-eas signed in with Kerberos$' "$out"
+  expect_match "… the connection is https://localhost:PORT/PowerShell/" '^ *✔ +1\. Configuration .*complete; https://localhost:[0-9]+/PowerShell/$' "$out"
+
+  # No KdcAddress: the KDC found through DNS SRV _kerberos._tcp.eas.test, asked by the exe's own
+  # resolver (hickory, UDP/TCP sockets under wine) of a dnsmasq on loopback (EAS_CONNECTOR_DNS_SERVER).
+  local dport dns_pid
+  dport=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address=127.0.0.1 --port="$dport" \
+    --srv-host="_kerberos._tcp.eas.test,localhost,${kport:-88}" --log-queries --log-facility="$tmp/dnsmasq.log" \
+    --pid-file="$tmp/dnsmasq.pid" --user="$(id -un)" >"$tmp/dnsmasq.out" 2>&1 &
+  dns_pid=$!
+  pids+=("$dns_pid")
+  for _ in $(seq 100); do grep -q 'started, version' "$tmp/dnsmasq.log" 2>/dev/null && break; sleep 0.05; done
+  rc=$(ec "$tmp/krb-set2.out" "$exe" --org winekrb config set Kerberos/KdcAddress "")
+  kdc_lines=$(wc -l <"$krb/kdc.log" 2>/dev/null || echo 0)
+  rc+=$(EAS_CONNECTOR_DNS_SERVER="127.0.0.1:$dport" ec "$tmp/krb-validate-srv.out" "$exe" --org winekrb validate)
+  expect_eq "no Kerberos/KdcAddress, KDC from DNS SRV (dnsmasq on 127.0.0.1:$dport): config set, validate exit 0, 0" "00" "$rc"
+  expect_match "… check 7: LAB\\svc-eas signed in with Kerberos" \
+    '^ *✔ +7\. Service account sign-in .* LAB\\svc-eas signed in with Kerberos$' "$(cat "$tmp/krb-validate-srv.out")"
+  expect_match "… the exe asked for the SRV record _kerberos._tcp.eas.test" 'query\[SRV\] _kerberos\._tcp\.eas\.test ' \
+    "$(cat "$tmp/dnsmasq.log" 2>/dev/null)"
+  expect_match "… and got its TGT from the KDC the record names" "AS_REQ .*ISSUE: .*svc-eas@$realm for krbtgt/$realm@$realm" \
+    "$(tail -n "+$((kdc_lines + 1))" "$krb/kdc.log" 2>/dev/null)"
+  kill "$dns_pid" 2>/dev/null || true
+  rc=$(ec "$tmp/krb-set3.out" "$exe" --org winekrb config set Kerberos/KdcAddress "127.0.0.1:${kport:-88}")
+
+  # A wrong password: named as the domain's refusal, one pre-authentication failure, no retries.
+  local before after
+  before=$(grep -c PREAUTH_FAILED "$krb/kdc.log" 2>/dev/null) || before=0
+  out=$(printf 'Not-The-Password-1\n' | w "$exe" --org winekrb config set-password service-account 2>&1) || true
+  expect_match "config set-password service-account (a wrong one, stdin)" '^stored the service account password' "$out"
+  rc=$(ec "$tmp/krb-validate3.out" "$exe" --org winekrb validate)
+  out=$(cat "$tmp/krb-validate3.out")
+  expect_eq "validate with a wrong password: exit 1" "1" "$rc"
+  expect_match "… check 7 says the domain refused the password for svc-eas@$realm" \
+    "^ *✘ +7\\. Service account sign-in .*the domain \\($realm\\) refused the password for svc-eas@$realm" "$out"
+  expect_no_match "… without echoing the password" 'Not-The-Password-1' "$out"
+  after=$(grep -c PREAUTH_FAILED "$krb/kdc.log" 2>/dev/null) || after=0
+  expect_eq "… one failed pre-authentication at the KDC (no retries that could lock the account)" "1" "$((after - before))"
+  before=$after
+  rc=$(ec "$tmp/krb-sync2.out" "$exe" --org winekrb engine run --full)
+  out=$(cat "$tmp/krb-sync2.out")
+  expect_eq "engine run --full with the wrong password: exit 1" "1" "$rc"
+  expect_match "… says the domain refused the password, and to set-password" \
+    "refused the password for svc-eas@$realm; store the account's current password \\(set-password\\)" "$out"
+  after=$(grep -c PREAUTH_FAILED "$krb/kdc.log" 2>/dev/null) || after=0
+  expect_eq "… one failed pre-authentication at the KDC (no failover to the second CAS, no retry)" "1" "$((after - before))"
+  if [ "$T_FAILED" -gt "$failed0" ]; then
+    echo "--- the KDC's log (last 20 lines):"; tail -n 20 "$krb/kdc.log" 2>/dev/null | sed 's/^/    /'
+    echo "--- the lab's output (last 20 lines):"; tail -n 20 "$tmp/krblab.out" 2>/dev/null | sed 's/^/    /'
+  fi
+  stop_pids
+  awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "   (Kerberos section: %.1f s)\n", b - a }'
+}
+
 cleanup_state
+if [ "$only" = kerberos ]; then
+  kerberos_tests
+  cleanup_state
+  summary
+  exit
+fi
 
 echo "== executable: $exe"
 out=$(w "$exe" --version 2>&1) || true
@@ -380,6 +546,8 @@ expect_match "the service's status file records the full sync" '"devices": ?20' 
   "$(cat "$PD/winelab/ServiceStatus.json" 2>/dev/null)"
 [ "$T_FAILED" -eq 0 ] || { echo "--- service session output:"; sed 's/^/    /' "$tmp/service.out"; }
 stop_pids
+
+kerberos_tests
 
 echo "== MSI: $msi"
 code=$(product_code "$msi")
