@@ -144,6 +144,29 @@ fn set(root: &Path, field: &str, value: &str) {
     assert!(out.status.success(), "{field}: {}", text(&out));
 }
 
+/// `config set-password service-account`, the password on stdin.
+fn set_service_password(root: &Path, password: &str) {
+    use std::io::Write;
+    let mut p = Command::new(env!("CARGO_BIN_EXE_eas-connector"))
+        .arg("--config-dir")
+        .arg(root)
+        .args([
+            "--org",
+            "lab",
+            "config",
+            "set-password",
+            "service-account",
+            "--stdin",
+        ])
+        .env("EAS_CONNECTOR_SECRET_STORE", "file")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(p.stdin.take().unwrap(), "{password}").unwrap();
+    assert!(p.wait().unwrap().success());
+}
+
 /// `validate`: its output, and whether it passed.
 fn validate(root: &Path) -> (bool, String) {
     let out = cli(root, &["validate"]);
@@ -301,29 +324,7 @@ fn every_kerberos_failure_is_named_with_its_fix() {
 
     // Wrong password: one failed pre-authentication, not one per server or retry.
     let before = realm.log().matches("PREAUTH_FAILED").count();
-    let mut p = Command::new(env!("CARGO_BIN_EXE_eas-connector"))
-        .arg("--config-dir")
-        .arg(&root)
-        .args([
-            "--org",
-            "lab",
-            "config",
-            "set-password",
-            "service-account",
-            "--stdin",
-        ])
-        .env("EAS_CONNECTOR_SECRET_STORE", "file")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    p.stdin
-        .take()
-        .unwrap()
-        .write_all(b"Not-The-Password-1\n")
-        .unwrap();
-    assert!(p.wait().unwrap().success());
+    set_service_password(&root, "Not-The-Password-1");
     let (ok, out) = validate(&root);
     assert!(!ok);
     assert!(
@@ -337,28 +338,7 @@ fn every_kerberos_failure_is_named_with_its_fix() {
 
     // Expired password (must change at next logon).
     let pw = lab.info.accounts.service.password.clone();
-    let mut p = Command::new(env!("CARGO_BIN_EXE_eas-connector"))
-        .arg("--config-dir")
-        .arg(&root)
-        .args([
-            "--org",
-            "lab",
-            "config",
-            "set-password",
-            "service-account",
-            "--stdin",
-        ])
-        .env("EAS_CONNECTOR_SECRET_STORE", "file")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    p.stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{pw}\n").as_bytes())
-        .unwrap();
-    assert!(p.wait().unwrap().success());
+    set_service_password(&root, &pw);
     realm.kadmin("modprinc +needchange svc-eas");
     let (ok, out) = validate(&root);
     assert!(!ok);

@@ -324,19 +324,17 @@ async fn pypsrp_with_kerberos_reads_every_device_from_the_lab() {
     }
 }
 
-/// 200 sign-ins in a row, each on a new connection with a new authenticator: no failure, and
-/// one AS exchange (the ticket cache) — then a TGT that expires during the run is replaced
-/// before it does.
-#[tokio::test(flavor = "multi_thread")]
-async fn two_hundred_sign_ins_and_a_renewed_ticket() {
-    let Some(realm) = TestRealm::start(&RealmSpec {
+/// A realm whose tickets last `max_life_secs`, the exchange-default lab, the service
+/// account's credentials and the lab's sealed http:// PowerShell endpoint.
+async fn realm_lab_and_account(
+    max_life_secs: Option<u32>,
+) -> Option<(TestRealm, Lab, tempfile::TempDir, Credentials, Endpoint)> {
+    let realm = TestRealm::start(&RealmSpec {
         realm: REALM,
         users: &[],
         services: &["HTTP/localhost"],
-        max_life_secs: None,
-    }) else {
-        return;
-    };
+        max_life_secs,
+    })?;
     let dir = tempfile::tempdir().unwrap();
     let lab = start_lab(
         &realm,
@@ -355,6 +353,17 @@ async fn two_hundred_sign_ins_and_a_renewed_ticket() {
         info.servers[0].http_url.as_ref().unwrap()
     ))
     .unwrap();
+    Some((realm, lab, dir, svc, http))
+}
+
+/// 200 sign-ins in a row, each on a new connection with a new authenticator: no failure, and
+/// one AS exchange (the ticket cache) — then a TGT that expires during the run is replaced
+/// before it does.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hundred_sign_ins_and_a_renewed_ticket() {
+    let Some((realm, lab, _dir, svc, http)) = realm_lab_and_account(None).await else {
+        return;
+    };
     let before = realm.tgts_issued();
     let mut failures = 0;
     for _ in 0..200 {
@@ -385,32 +394,9 @@ async fn two_hundred_sign_ins_and_a_renewed_ticket() {
 
     // Tickets for 12 s, renewed 8 s before they expire: over 15 sign-ins a second apart the
     // client fetches a new TGT at least every 4 s, and signs in past the first TGT's end.
-    let Some(realm) = TestRealm::start(&RealmSpec {
-        realm: REALM,
-        users: &[],
-        services: &["HTTP/localhost"],
-        max_life_secs: Some(12),
-    }) else {
+    let Some((realm, _lab, _dir, svc, http)) = realm_lab_and_account(Some(12)).await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let lab = start_lab(
-        &realm,
-        dir.path(),
-        10,
-        ExtendedProtectionMode::ExchangeDefault,
-    )
-    .await;
-    let info = lab.info().clone();
-    let svc = Credentials {
-        user: info.accounts.service.user.clone(),
-        password: Secret::new(&info.accounts.service.password),
-    };
-    let http = Endpoint::parse(&format!(
-        "{}/PowerShell/",
-        info.servers[0].http_url.as_ref().unwrap()
-    ))
-    .unwrap();
     let mut o = options(&realm, None, AuthMethod::Kerberos);
     o.kerberos.renew_before_expiry_secs = 8;
     let before = realm.tgts_issued();

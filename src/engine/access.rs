@@ -1194,7 +1194,7 @@ pub fn configured_engine(
                 .filter(|_| {
                     cfg.exchange_server_type == crate::config::ExchangeServerType::OnPremises
                 })
-                .map(|e| e.https_authority()),
+                .map(|e| e.authority()),
             connect: target.connect.clone(),
             credentials: crate::exchange::client::Credentials {
                 user,

@@ -91,25 +91,10 @@ impl Endpoint {
         )
     }
 
-    /// The `Host` header value.
+    /// The `Host` header value: `host`, or `host:port` when the port is not the scheme's
+    /// default. Also where a server's HTTPS side is, for Autodiscover, EWS and ActiveSync
+    /// (`http://cas01/PowerShell/` → `cas01`, whose HTTPS is on 443).
     pub fn authority(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        let default = if self.https { 443 } else { 80 };
-        if self.port == default {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
-    }
-
-    /// `host[:port]` of the server's HTTPS side: the port is left out when it is the default
-    /// of this endpoint's own scheme (`http://cas01/PowerShell/` → `cas01`, whose HTTPS is on
-    /// 443). For Autodiscover and EWS, which always use HTTPS.
-    pub fn https_authority(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {

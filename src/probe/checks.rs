@@ -105,7 +105,7 @@ impl Context {
 
     /// `host:port` of the CAS, for Autodiscover's first candidate.
     fn cas_address(&self) -> Option<String> {
-        self.endpoint.as_ref().map(Endpoint::https_authority)
+        self.endpoint.as_ref().map(Endpoint::authority)
     }
 
     async fn open_pool(&self) -> Result<RunspacePool, Outcome> {
@@ -358,7 +358,7 @@ async fn tls(ctx: &Context) -> Result<Outcome, Outcome> {
     let (ep, prefix) = if ep.https {
         (ep, String::new())
     } else {
-        https = Endpoint::parse(&format!("https://{}/", ep.https_authority()))
+        https = Endpoint::parse(&format!("https://{}/", ep.authority()))
             .map_err(|e| Outcome::fail(e.to_string(), "check the server address"))?;
         (
             &https,
@@ -653,7 +653,7 @@ async fn activesync_check(ctx: &Context) -> Result<Outcome, Outcome> {
     // ActiveSync is served over HTTPS even when PowerShell is reached over http://.
     let ep = Endpoint::parse(&format!(
         "https://{}/Microsoft-Server-ActiveSync",
-        ep.https_authority()
+        ep.authority()
     ))
     .map_err(|e| Outcome::fail(e.to_string(), "check the server address"))?;
     let mut s = Session::connect(ep, ctx.connect()?.clone(), &creds);

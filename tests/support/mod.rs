@@ -38,10 +38,10 @@ pub fn peer_program(name: &str, package: &str) -> Option<PathBuf> {
     found
 }
 
-/// Whether `python3` can import `module` (PyPI package `package`); `false` (with a note)
-/// when peers are optional, a failed assertion when they are required.
-pub fn python_module(module: &str, package: &str) -> bool {
-    let ok = Command::new("python3")
+/// Whether `python` can import `module` (package `package`); `false` (with a note) when
+/// peers are optional, a failed assertion when they are required.
+fn python_can_import(python: &str, module: &str, package: &str) -> bool {
+    let ok = Command::new(python)
         .args(["-c", &format!("import {module}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -50,11 +50,16 @@ pub fn python_module(module: &str, package: &str) -> bool {
     if !ok {
         assert!(
             !peers_required(),
-            "{package} is required (pip install {package}); scripts/test installs it"
+            "{package} is required for {python}; scripts/test installs it"
         );
-        eprintln!("SKIPPED: python3 with {package} not available (pip install {package})");
+        eprintln!("SKIPPED: {python} with {package} not available; scripts/test installs it");
     }
     ok
+}
+
+/// Whether `python3` can import `module` (PyPI package `package`).
+pub fn python_module(module: &str, package: &str) -> bool {
+    python_can_import("python3", module, package)
 }
 
 /// The system python, the only one with Debian's `python3-gssapi` (MIT Kerberos).
@@ -64,22 +69,7 @@ pub const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 /// a Debian package such as python3-gssapi, or a PyPI one); `false` (with a note) when peers
 /// are optional, a failed assertion when they are required.
 pub fn system_python_module(module: &str, package: &str) -> bool {
-    let ok = Command::new(SYSTEM_PYTHON)
-        .args(["-c", &format!("import {module}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            !peers_required(),
-            "{package} is required for {SYSTEM_PYTHON}; scripts/test installs it"
-        );
-        eprintln!(
-            "SKIPPED: {SYSTEM_PYTHON} with {package} not available; scripts/test installs it"
-        );
-    }
-    ok
+    python_can_import(SYSTEM_PYTHON, module, package)
 }
 
 /// A port nothing listens on right now.

@@ -242,6 +242,20 @@ impl KerberosAuth {
         }
     }
 
+    /// Verify the server's SPNEGO mechListMIC over our mechanism list, when it sent one.
+    fn check_mic(
+        &self,
+        protection: &mut Protection,
+        neg: Option<&NegTokenResp>,
+    ) -> Result<(), KerberosError> {
+        match neg.and_then(|n| n.mech_list_mic.as_ref()) {
+            Some(mic) => protection
+                .verify_mic(&gss::kerberos_mech_types(), mic)
+                .map_err(|e| protocol(&self.server(), format!("the SPNEGO mechListMIC: {e}"))),
+            None => Ok(()),
+        }
+    }
+
     fn establish(
         &mut self,
         ap_rep: Option<&[u8]>,
@@ -364,13 +378,7 @@ impl Authenticator for KerberosAuth {
                     {
                         let mut protection =
                             self.establish(Some(&msg), subkey, seq, (ctime, cusec))?;
-                        if let Some(mic) = neg.as_ref().and_then(|n| n.mech_list_mic.as_ref()) {
-                            protection
-                                .verify_mic(&gss::kerberos_mech_types(), mic)
-                                .map_err(|e| {
-                                    protocol(&self.server(), format!("the SPNEGO mechListMIC: {e}"))
-                                })?;
-                        }
+                        self.check_mic(&mut protection, neg.as_ref())?;
                         let mic = protection
                             .mic(&gss::kerberos_mech_types())
                             .map_err(|e| protocol("this machine", e))?;
@@ -421,13 +429,7 @@ impl Authenticator for KerberosAuth {
                     None => None,
                 };
                 let mut protection = self.establish(ap_rep, subkey, seq, (ctime, cusec))?;
-                if let Some(mic) = neg.as_ref().and_then(|n| n.mech_list_mic.as_ref()) {
-                    protection
-                        .verify_mic(&gss::kerberos_mech_types(), mic)
-                        .map_err(|e| {
-                            protocol(&self.server(), format!("the SPNEGO mechListMIC: {e}"))
-                        })?;
-                }
+                self.check_mic(&mut protection, neg.as_ref())?;
                 // Without the server's AP-REP there is no mutual authentication and no agreed
                 // key: such a context must not seal.
                 self.state = State::Done(ap_rep.map(|_| protection));
