@@ -4,6 +4,8 @@
 //! Simulator; the messages it produces are fed to `Wizard::update`, and the tasks that
 //! returns are run for real (apply, lab, detection) except where a test feeds check results.
 
+mod support;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex, Once};
 
@@ -85,6 +87,19 @@ impl Harness {
 
     fn sees(&self, s: &str) -> bool {
         self.ui().find(s).is_ok()
+    }
+
+    /// The first text on the page that contains `part`, in full.
+    fn shown_containing(&self, part: &str) -> Option<String> {
+        let part = part.to_string();
+        self.ui()
+            .find(move |c: selector::Candidate<'_>| match c {
+                selector::Candidate::Text { content, .. } if content.contains(&part) => {
+                    Some(content.to_string())
+                }
+                _ => None,
+            })
+            .ok()
     }
 
     fn click_text(&mut self, s: &str) {
@@ -1007,4 +1022,172 @@ fn alt_shortcuts_do_not_type_their_letter_into_the_focused_box() {
         repeat: false,
     };
     assert!(wizard::key_message(&altgr).is_none());
+}
+
+/// The Connect page with the real checks (nothing fed) against the exchange-default lab, whose
+/// /PowerShell takes Kerberos only, and a real MIT KDC (tests/support/kdc.rs): signed in with
+/// Kerberos; the KDC stopped; a wrong password — each as validation reports it, with its fix.
+/// Skipped like the other Kerberos tests when the KDC is not installed and `EAS_TEST_PEERS`
+/// is not 1.
+#[test]
+fn connect_page_shows_real_kerberos_outcomes_against_a_real_kdc() {
+    use eas_connector::lab::{AuthProfile, Lab, LabOptions};
+    use support::kdc::{RealmSpec, TestRealm};
+
+    let Some(mut realm) = TestRealm::start(&RealmSpec {
+        realm: "WIZARD.TEST",
+        users: &[],
+        services: &["HTTP/localhost"],
+        max_life_secs: None,
+    }) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The lab in this process on its own runtime, as a default Exchange with the realm's
+    // keytab; its accounts become users of the realm.
+    let lab_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let lab = lab_rt
+        .block_on(Lab::start(LabOptions {
+            devices: 20,
+            state_dir: dir.path().join("lab"),
+            auth_profile: AuthProfile::ExchangeDefault,
+            keytab: Some(realm.keytab.clone()),
+            realm: Some(realm.realm.clone()),
+            kdc: Some(realm.kdc_address()),
+            ..LabOptions::default()
+        }))
+        .unwrap();
+    let info = lab.info().clone();
+    let (svc, notify) = (&info.accounts.service, &info.accounts.notification);
+    for a in [svc, notify] {
+        realm.ensure_user(a.user.rsplit('\\').next().unwrap(), &a.password);
+    }
+
+    // A connector for the lab in the configuration and the vault; the wizard reconfigures it.
+    init_env();
+    let root = dir.path().join("cfg");
+    let loc = ConfigLocation::new(Some(&root), "default").unwrap();
+    let cas = format!("{}/PowerShell/", info.servers[0].http_url.as_ref().unwrap());
+    let kdc = realm.kdc_address();
+    let fields = [
+        ("ClientAccessServer", cas.as_str()),
+        ("TrustedCaFile", info.ca_file.to_str().unwrap()),
+        ("ServiceAccount/User", svc.user.as_str()),
+        ("NotificationAccount/User", notify.user.as_str()),
+        (
+            "NotificationAccount/Mailbox",
+            notify.mailbox.as_deref().unwrap(),
+        ),
+        ("Kerberos/Realm", realm.realm.as_str()),
+        ("Kerberos/KdcAddress", kdc.as_str()),
+    ];
+    let plan = Plan {
+        fields: fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        passwords: vec![
+            (SecretKind::ServiceAccount, Secret::new(&svc.password)),
+            (
+                SecretKind::NotificationAccount,
+                Secret::new(&notify.password),
+            ),
+        ],
+        replace: false,
+        register_service: false,
+        skip_validation: true,
+        service_exe: "eas-connector".into(),
+    };
+    lab_rt
+        .block_on(setup::apply(&loc, &plan, None, |_| {}))
+        .unwrap();
+
+    let mut h = Harness::new(&root, "default", Lang::En, None);
+    h.click_text("Reconfigure");
+    assert_eq!(h.w.form.cas, cas);
+    assert_eq!(h.w.form.kerberos_kdc, kdc);
+    assert!(h.w.form.stored.service && h.w.form.stored.notification);
+    let check7 = |h: &Harness| {
+        assert!(!h.w.connect.running);
+        let report = h.w.connect.report.clone().expect("the run finished");
+        let c = h.w.connect.results[&CheckId::ServiceAccount].clone();
+        (report, c)
+    };
+
+    // 1. All good: the 13 checks run for real on arrival; the service account signs in with
+    // Kerberos, with a ticket the KDC issued.
+    let tgts = realm.tgts_issued();
+    h.click_text("8. Connect");
+    assert_eq!(h.w.step, Step::Connect);
+    let (report, c) = check7(&h);
+    assert!(report.ok, "{}", report.to_text());
+    assert_eq!(c.status, Status::Passed);
+    assert!(c.detail.contains("signed in with Kerberos"), "{}", c.detail);
+    assert!(h.sees(&c.detail), "check 7's detail is shown: {}", c.detail);
+    assert!(h.sees("Signed in with Kerberos"));
+    assert!(!h.sees("Kerberos was not used; check 7 says why."));
+    assert!(h.sees(&format!(
+        "All required checks passed in {} ms.",
+        report.total_ms
+    )));
+    assert!(h.w.can_continue());
+    assert!(realm.tgts_issued() > tgts, "{}", realm.log());
+
+    // 2. The KDC stopped, Retry: check 7 fails naming the realm's KDC, with its fix.
+    // (Retry runs in the same process: validation forgets cached tickets and an unreachable
+    // realm first, so it reports the domain as it is now.)
+    realm.stop();
+    h.click_text("Retry");
+    let (report, c) = check7(&h);
+    assert!(!report.ok);
+    assert_eq!(c.status, Status::Failed, "{}", report.to_text());
+    let shown = h
+        .shown_containing("no domain controller (KDC) for realm WIZARD.TEST")
+        .unwrap_or_else(|| panic!("not on the page:\n{}", report.to_text()));
+    assert_eq!(shown, c.detail, "the detail is shown in full");
+    let fix = c.fix.clone().unwrap();
+    assert!(fix.contains("Kerberos/KdcAddress"), "{fix}");
+    assert!(h.sees(&format!("Fix: {fix}")));
+    assert!(!h.sees("Signed in with Kerberos"));
+    assert!(h.sees(
+        "Some checks failed. Follow the fix under each, go Back to change a setting, then Retry."
+    ));
+    assert!(!h.w.can_continue());
+
+    // 3. The KDC back, a wrong password in the vault, Retry: the domain refused it, tried once.
+    realm.restart();
+    secrets::open(&loc, Preference::File)
+        .unwrap()
+        .store
+        .set(
+            SecretKind::ServiceAccount,
+            &Secret::new("Not-The-Password-1"),
+        )
+        .unwrap();
+    let refusals = realm.log().matches("PREAUTH_FAILED").count();
+    h.click_text("Retry");
+    let (report, c) = check7(&h);
+    assert_eq!(c.status, Status::Failed, "{}", report.to_text());
+    let shown = h
+        .shown_containing("refused the password")
+        .unwrap_or_else(|| panic!("not on the page:\n{}", report.to_text()));
+    assert_eq!(shown, c.detail);
+    assert!(shown.contains("svc-eas@WIZARD.TEST"), "{shown}");
+    let fix = c.fix.clone().unwrap();
+    assert!(fix.contains("set-password"), "{fix}");
+    assert!(h.sees(&format!("Fix: {fix}")));
+    assert!(!h.w.can_continue());
+    assert!(!h.w.connect.report_text().contains("Not-The-Password-1"));
+    assert_eq!(
+        realm.log().matches("PREAUTH_FAILED").count() - refusals,
+        1,
+        "one try only:\n{}",
+        realm.log()
+    );
+    drop(h);
+    drop(lab);
 }

@@ -337,6 +337,9 @@ pub async fn validate(
     events: Option<mpsc::UnboundedSender<Event>>,
 ) -> Report {
     let started = Instant::now();
+    // A check reports the domain as it is now: no tickets, refusals or unreachable KDCs
+    // remembered from an earlier run in this process (the wizard's Retry).
+    crate::exchange::kerberos::tickets::clear_cache();
     let send = |e: Event| {
         if let Some(tx) = &events {
             let _ = tx.send(e);
