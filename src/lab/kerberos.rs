@@ -9,7 +9,9 @@
 //! endpoint. It answers with an AP-REP carrying an acceptor subkey (mutual authentication);
 //! the resulting [`Protection`] seals and unseals WinRM messages over plain HTTP. Refusals
 //! carry a KRB-ERROR token where Windows sends one (skew, wrong key), and none for a channel
-//! binding mismatch (IIS answers a bare 401). It never logs keys or tokens.
+//! binding mismatch (IIS answers a bare 401). For NTLM the lab reads the channel binding out of
+//! the AUTHENTICATE message ([`ntlm_channel_bindings`]; `sspi`'s acceptor does not check it).
+//! It never logs keys or tokens.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
@@ -31,6 +33,13 @@ pub enum ExtendedProtection {
     Allow,
     /// A sign-in without matching channel bindings is refused.
     Require,
+}
+
+/// Why a keytab cannot serve the lab.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AcceptorError {
+    #[error("the keytab holds no HTTP/<host> key (it has {principals}); export one with ktadd -k FILE HTTP/<host>")]
+    NoHttpKey { principals: String },
 }
 
 /// An authenticator already seen: client, ctime, cusec.
@@ -123,20 +132,19 @@ pub fn negotiate_kerberos(token: &[u8]) -> Option<Carrier> {
 
 impl Acceptor {
     /// An acceptor for the HTTP service in `keytab`, for clients of `realm`.
-    pub fn new(keytab: Keytab, realm: &str) -> Result<Acceptor, String> {
+    pub fn new(keytab: Keytab, realm: &str) -> Result<Acceptor, AcceptorError> {
         let spn = keytab
             .entries
             .iter()
             .find(|e| {
                 e.components.len() == 2
-                    && e.components.first().is_some_and(|c| c.eq_ignore_ascii_case("HTTP"))
+                    && e.components
+                        .first()
+                        .is_some_and(|c| c.eq_ignore_ascii_case("HTTP"))
             })
             .map(|e| e.components.join("/"))
-            .ok_or_else(|| {
-                format!(
-                    "the keytab holds no HTTP/<host> key (it has {}); export one with ktadd -k FILE HTTP/<host>",
-                    keytab.principals().join(", ")
-                )
+            .ok_or_else(|| AcceptorError::NoHttpKey {
+                principals: keytab.principals().join(", "),
             })?;
         Ok(Acceptor {
             keytab,

@@ -340,7 +340,7 @@ impl Lab {
                 Some(kerberos::Acceptor::new(keytab, &realm).map_err(|detail| {
                     LabError::Keytab {
                         path: path.clone(),
-                        detail,
+                        detail: detail.to_string(),
                     }
                 })?)
             }

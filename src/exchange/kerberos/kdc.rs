@@ -94,37 +94,67 @@ pub async fn locate(realm: &str, configured: Option<&str>) -> (Vec<Kdc>, KdcSour
     )
 }
 
+/// What happened at one KDC.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KdcFailure {
+    #[error("the name does not resolve ({0})")]
+    Resolve(String),
+    #[error("the name has no address")]
+    NoAddress,
+    #[error("{addr} refused the connection (nothing listens on port {})", .addr.port())]
+    Refused { addr: std::net::SocketAddr },
+    #[error("{addr}: {detail}")]
+    Connect {
+        addr: std::net::SocketAddr,
+        detail: String,
+    },
+    #[error("{addr} did not answer within {secs} s (a firewall may drop port {})", .addr.port())]
+    ConnectTimeout {
+        addr: std::net::SocketAddr,
+        secs: u64,
+    },
+    #[error("{addr}: the connection broke ({detail})")]
+    Broken {
+        addr: std::net::SocketAddr,
+        detail: String,
+    },
+    #[error("{addr} accepted the connection but did not answer within {secs} s")]
+    NoAnswer {
+        addr: std::net::SocketAddr,
+        secs: u64,
+    },
+}
+
 /// No KDC answered: what was tried and what happened at each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreachable {
-    pub tried: Vec<(String, String)>,
+    pub tried: Vec<(String, KdcFailure)>,
 }
 
-async fn exchange(kdc: &Kdc, message: &[u8]) -> Result<Vec<u8>, String> {
+async fn exchange(kdc: &Kdc, message: &[u8]) -> Result<Vec<u8>, KdcFailure> {
     let addrs = crate::exchange::dns::lookup(&kdc.host, kdc.port)
         .await
-        .map_err(|e| format!("the name does not resolve ({e})"))?;
-    let mut last = "no address".to_string();
+        .map_err(|e| KdcFailure::Resolve(e.to_string()))?;
+    let mut last = KdcFailure::NoAddress;
     for addr in addrs {
         let mut s = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                last = format!(
-                    "{addr} refused the connection (nothing listens on port {})",
-                    kdc.port
-                );
+                last = KdcFailure::Refused { addr };
                 continue;
             }
             Ok(Err(e)) => {
-                last = format!("{addr}: {e}");
+                last = KdcFailure::Connect {
+                    addr,
+                    detail: e.to_string(),
+                };
                 continue;
             }
             Err(_) => {
-                last = format!(
-                    "{addr} did not answer within {} s (a firewall may drop port {})",
-                    CONNECT_TIMEOUT.as_secs(),
-                    kdc.port
-                );
+                last = KdcFailure::ConnectTimeout {
+                    addr,
+                    secs: CONNECT_TIMEOUT.as_secs(),
+                };
                 continue;
             }
         };
@@ -145,12 +175,17 @@ async fn exchange(kdc: &Kdc, message: &[u8]) -> Result<Vec<u8>, String> {
         };
         match tokio::time::timeout(REPLY_TIMEOUT, io).await {
             Ok(Ok(reply)) => return Ok(reply),
-            Ok(Err(e)) => last = format!("{addr}: the connection broke ({e})"),
+            Ok(Err(e)) => {
+                last = KdcFailure::Broken {
+                    addr,
+                    detail: e.to_string(),
+                }
+            }
             Err(_) => {
-                last = format!(
-                    "{addr} accepted the connection but did not answer within {} s",
-                    REPLY_TIMEOUT.as_secs()
-                )
+                last = KdcFailure::NoAnswer {
+                    addr,
+                    secs: REPLY_TIMEOUT.as_secs(),
+                }
             }
         }
     }
@@ -209,7 +244,8 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(e.tried[0].1.contains("refused"), "{e:?}");
+        assert!(matches!(e.tried[0].1, KdcFailure::Refused { .. }), "{e:?}");
+        assert!(e.tried[0].1.to_string().contains("refused the connection"));
         let (k, src) = locate("EAS.TEST", Some("127.0.0.1:8888")).await;
         assert_eq!((k[0].port, src), (8888, KdcSource::Setting));
     }

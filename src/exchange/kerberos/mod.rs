@@ -105,7 +105,7 @@ pub enum KerberosError {
     NoKdc {
         realm: String,
         source_text: String,
-        tried: Vec<(String, String)>,
+        tried: Vec<(String, kdc::KdcFailure)>,
     },
     #[error("the domain ({realm}) {} for {principal}", .problem.text())]
     Account {
@@ -154,7 +154,7 @@ fn bound_text(cert: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-fn tried_text(tried: &[(String, String)]) -> String {
+fn tried_text(tried: &[(String, kdc::KdcFailure)]) -> String {
     if tried.is_empty() {
         return "no KDC address was found".to_string();
     }
@@ -255,7 +255,10 @@ mod tests {
         let e = KerberosError::NoKdc {
             realm: "EAS.TEST".into(),
             source_text: "from DNS SRV _kerberos._tcp".into(),
-            tried: vec![("dc1:88".into(), "refused".into())],
+            tried: vec![(
+                "dc1:88".into(),
+                kdc::KdcFailure::Resolve("no such host".into()),
+            )],
         };
         assert!(e.is_unavailable() && !e.is_credential_error());
         assert!(e.fix().contains("port 88"), "{e}");

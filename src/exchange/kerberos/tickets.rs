@@ -4,11 +4,14 @@
 //!
 //! The cache keeps one TGT per account and KDC setting (keyed with a salted hash of the
 //! password, so a new password always makes a fresh AS exchange) and the service tickets got
-//! with it. A TGT is replaced by a fresh AS exchange `renew_before_expiry` seconds before it
-//! expires, so a service that runs for weeks keeps signing in. A KDC that reports clock skew
-//! gives its time, which is used for that realm from then on (as MIT's `kdc_timesync`).
-//! Exchanges are serialized per process: parallel runspaces opening at once make one AS
-//! exchange, not four. It never logs a password, key or ticket.
+//! with it — or the domain's refusal of that password, which is then not tried again in this
+//! process (every try counts toward the account's lockout). A TGT is replaced by a fresh AS
+//! exchange `renew_before_expiry` seconds before it expires, so a service that runs for weeks
+//! keeps signing in. The KDC's clock is learned from its tickets and its skew errors and used
+//! for that realm (as MIT's `kdc_timesync`); realms whose KDCs did not answer are not asked
+//! again for two minutes. Each account has its own lock: parallel runspaces opening at once
+//! make one AS exchange, not four. [`clear_cache`] forgets it all (a service reload, each
+//! validation). It never logs a password, key or ticket.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
