@@ -554,10 +554,10 @@ async fn read_devices(
                 *conn = reconnect(engine, state, &failed, state.server_version).await?;
                 report.failovers.push(conn.server.clone());
             }
-            Err(source) => {
+            Err(error) => {
                 return Err(EngineError::Exchange {
                     server: conn.server.clone(),
-                    source,
+                    error,
                 })
             }
         }
@@ -638,9 +638,9 @@ pub(super) async fn sync(
             conn.ex
                 .get_exchange_servers()
                 .await
-                .map_err(|source| EngineError::Exchange {
+                .map_err(|error| EngineError::Exchange {
                     server: conn.server.clone(),
-                    source,
+                    error,
                 })?;
         new_state.server_version = servers.iter().filter_map(|s| s.version).max();
         new_state.failover_servers = servers

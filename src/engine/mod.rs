@@ -105,11 +105,12 @@ pub enum EngineError {
     #[error("no Client Access Server answered: {}", list(.0))]
     NoServer(Vec<(String, String)>),
     /// The account was refused (wrong or expired password, locked or disabled account):
-    /// nothing is retried until the password changes.
-    #[error("on {server}: {source}")]
-    Credentials { server: String, source: PsError },
-    #[error("on {server}: {source}")]
-    Exchange { server: String, source: PsError },
+    /// nothing is retried until the password changes. (`error` is in the text, so it is not
+    /// also a `source`: a printed chain would say it twice.)
+    #[error("on {server}: {error}")]
+    Credentials { server: String, error: PsError },
+    #[error("on {server}: {error}")]
+    Exchange { server: String, error: PsError },
     #[error(transparent)]
     Policy(#[from] policy::PolicyError),
     #[error("engine state: {0}")]
@@ -124,7 +125,7 @@ impl EngineError {
             Some((_, e)) if e.is_credential_error() => {
                 let mut failures = failures;
                 match failures.pop() {
-                    Some((server, source)) => EngineError::Credentials { server, source },
+                    Some((server, error)) => EngineError::Credentials { server, error },
                     None => EngineError::NoServer(Vec::new()),
                 }
             }
@@ -141,7 +142,7 @@ impl EngineError {
     pub fn is_credential_error(&self) -> bool {
         match self {
             EngineError::Credentials { .. } => true,
-            EngineError::Exchange { source, .. } => source.is_credential_error(),
+            EngineError::Exchange { error, .. } => error.is_credential_error(),
             _ => false,
         }
     }
@@ -249,9 +250,9 @@ impl Engine {
             .get(used)
             .map(Target::address)
             .unwrap_or_default();
-        let err = |source: PsError| EngineError::Exchange {
+        let err = |error: PsError| EngineError::Exchange {
             server: server.clone(),
-            source,
+            error,
         };
         let mut new_state = state.clone();
         if kind == SyncKind::Full || state.server_version.is_none() {

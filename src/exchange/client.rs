@@ -304,7 +304,6 @@ pub enum SessionError {
     #[error("{url}: {error}; {}", .error.fix())]
     Kerberos {
         url: String,
-        #[source]
         error: Box<KerberosError>,
     },
     #[error("{url}: the server accepts Kerberos only (it offers {}; a default Exchange /PowerShell refuses NTLM and Basic), and Kerberos could not be used: {kerberos}; {}", offered_text(.offered), .kerberos.fix())]
