@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use eas_connector::exchange::capture::Capture;
+use eas_connector::wire::capture::Capture;
 
 fn load() -> Vec<Capture> {
     let dirs = [

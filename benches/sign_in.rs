@@ -15,9 +15,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use eas_connector::exchange::auth::kerberos::{tickets, KerberosOptions};
 use eas_connector::exchange::client::{AuthMethod, Credentials};
 use eas_connector::exchange::http::{ConnectOptions, Endpoint};
-use eas_connector::exchange::kerberos::{tickets, KerberosOptions};
 use eas_connector::exchange::target::Target;
 use eas_connector::lab::{Lab, LabOptions};
 use eas_connector::secrets::Secret;
@@ -86,7 +86,7 @@ fn main() {
                     user: svc.user.clone(),
                     password: Secret::new(&svc.password),
                 },
-                resource_uri: eas_connector::exchange::wsman::ns::RESOURCE_EXCHANGE.to_string(),
+                resource_uri: eas_connector::wire::wsman::ns::RESOURCE_EXCHANGE.to_string(),
                 max_runspaces: 1,
             }
         };

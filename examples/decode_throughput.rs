@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use eas_connector::exchange::capture::Capture;
+use eas_connector::wire::capture::Capture;
 
 fn main() {
     let mut args = std::env::args().skip(1);

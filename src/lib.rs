@@ -5,6 +5,8 @@
 //! module is the one place that writes for humans) and must never expose a secret in a
 //! `Display`, `Debug`, log line or error.
 pub mod cli;
+/// The wire formats (their own crate: no I/O).
+pub use eas_wire as wire;
 pub mod config;
 pub mod engine;
 pub mod exchange;

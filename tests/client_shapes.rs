@@ -4,12 +4,12 @@
 
 mod common;
 
-use eas_connector::exchange::capture::{Capture, Direction};
-use eas_connector::exchange::psrp::objects::{
+use eas_connector::wire::capture::{Capture, Direction};
+use eas_connector::wire::psrp::objects::{
     Command, CreatePipeline, InitRunspacePool, ProtocolVersion,
 };
-use eas_connector::exchange::session::ClientSession;
-use eas_connector::exchange::wsman::{ns, Envelope, RequestContext};
+use eas_connector::wire::session::ClientSession;
+use eas_connector::wire::wsman::{ns, Envelope, RequestContext};
 use uuid::Uuid;
 
 #[derive(Debug, PartialEq)]

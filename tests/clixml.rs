@@ -4,12 +4,12 @@
 mod common;
 
 use common::XorShift;
-use eas_connector::exchange::capture::Capture;
-use eas_connector::exchange::clixml::{
+use eas_connector::wire::capture::Capture;
+use eas_connector::wire::clixml::{
     escape, from_clixml, from_clixml_document, to_clixml, to_clixml_document, Collection,
     ErrorRecord, ErrorRecordBuilder, ListKind, ProgressRecord, PsObject, Value,
 };
-use eas_connector::exchange::psrp::MessageType;
+use eas_connector::wire::psrp::MessageType;
 use serde_json::json;
 use uuid::Uuid;
 

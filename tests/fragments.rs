@@ -4,7 +4,7 @@
 mod common;
 
 use common::XorShift;
-use eas_connector::exchange::psrp::{
+use eas_connector::wire::psrp::{
     fragment_message, parse_fragments, split_message, Destination, Fragment, FragmentError,
     Message, MessageType, MessageTypeCode, Reassembler, ReassemblyLimits, FRAGMENT_HEADER_LEN,
 };

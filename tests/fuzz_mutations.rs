@@ -4,12 +4,12 @@
 mod common;
 
 use common::XorShift;
-use eas_connector::exchange::capture::{decode_capture, Capture};
-use eas_connector::exchange::clixml::{from_clixml, from_clixml_tree_with_limits, ClixmlLimits};
-use eas_connector::exchange::psrp::{Message, Reassembler};
-use eas_connector::exchange::wsman::envelope::envelope_limits;
-use eas_connector::exchange::wsman::{Envelope, EnvelopeError};
-use eas_connector::exchange::xml;
+use eas_connector::wire::capture::{decode_capture, Capture};
+use eas_connector::wire::clixml::{from_clixml, from_clixml_tree_with_limits, ClixmlLimits};
+use eas_connector::wire::psrp::{Message, Reassembler};
+use eas_connector::wire::wsman::envelope::envelope_limits;
+use eas_connector::wire::wsman::{Envelope, EnvelopeError};
+use eas_connector::wire::xml;
 
 fn mutate(rng: &mut XorShift, input: &[u8]) -> Vec<u8> {
     let mut v = input.to_vec();
@@ -88,7 +88,7 @@ fn corpus() -> Option<Corpus> {
         for m in cap.messages().unwrap() {
             let enc = m.message.encode();
             c.fragments.push(
-                eas_connector::exchange::psrp::fragment_message(1, &enc, 300)
+                eas_connector::wire::psrp::fragment_message(1, &enc, 300)
                     .unwrap()
                     .concat(),
             );

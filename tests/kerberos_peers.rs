@@ -12,9 +12,9 @@ use std::path::Path;
 use std::process::Command;
 
 use bytes::Bytes;
+use eas_connector::exchange::auth::kerberos::{KerberosError, KerberosOptions};
 use eas_connector::exchange::client::{AuthMethod, Credentials, Mechanism, Session, SessionError};
 use eas_connector::exchange::http::{ConnectOptions, Endpoint};
-use eas_connector::exchange::kerberos::{KerberosError, KerberosOptions};
 use eas_connector::lab::{AuthProfile, ExtendedProtectionMode, Lab, LabOptions};
 use eas_connector::secrets::Secret;
 use support::kdc::{write_pem, KerberosServer, RealmSpec, TestRealm};

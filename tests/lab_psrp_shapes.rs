@@ -8,18 +8,18 @@
 mod common;
 
 use bytes::Bytes;
-use eas_connector::exchange::capture::{Capture, Direction};
 use eas_connector::exchange::client::{Credentials, Session};
-use eas_connector::exchange::clixml::Value;
 use eas_connector::exchange::http::{ConnectOptions, Endpoint};
-use eas_connector::exchange::psrp::message::MessageType;
-use eas_connector::exchange::psrp::objects::{
-    Command, CreatePipeline, InitRunspacePool, ProtocolVersion,
-};
-use eas_connector::exchange::session::ClientSession;
-use eas_connector::exchange::wsman::{ns, Body, Envelope, RequestContext};
 use eas_connector::lab::{Lab, LabOptions};
 use eas_connector::secrets::Secret;
+use eas_connector::wire::capture::{Capture, Direction};
+use eas_connector::wire::clixml::Value;
+use eas_connector::wire::psrp::message::MessageType;
+use eas_connector::wire::psrp::objects::{
+    Command, CreatePipeline, InitRunspacePool, ProtocolVersion,
+};
+use eas_connector::wire::session::ClientSession;
+use eas_connector::wire::wsman::{ns, Body, Envelope, RequestContext};
 use hyper::Method;
 use uuid::Uuid;
 
@@ -196,13 +196,13 @@ async fn receive_all(c: &mut Client, pid: Uuid, max: usize) -> Vec<Envelope> {
 }
 
 fn decode_outputs(envs: &[Envelope]) -> Vec<(MessageType, Option<Value>)> {
-    let mut re = eas_connector::exchange::psrp::Reassembler::new();
+    let mut re = eas_connector::wire::psrp::Reassembler::new();
     let mut out = Vec::new();
     for e in envs {
         if let Body::ReceiveResponse { streams, .. } = &e.body {
             for s in streams {
                 for m in re.push_payload(&s.data).unwrap() {
-                    let m = eas_connector::exchange::psrp::Message::parse(&m).unwrap();
+                    let m = eas_connector::wire::psrp::Message::parse(&m).unwrap();
                     out.push((m.message_type.known().unwrap(), m.value().unwrap()));
                 }
             }

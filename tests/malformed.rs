@@ -1,12 +1,12 @@
 //! Hostile input gives typed errors, one test per error class.
 
-use eas_connector::exchange::capture::{decode_capture, CaptureError, Direction};
-use eas_connector::exchange::clixml::{
+use eas_connector::wire::capture::{decode_capture, CaptureError, Direction};
+use eas_connector::wire::clixml::{
     from_clixml, from_clixml_with_limits, ClixmlError, ClixmlLimits,
 };
-use eas_connector::exchange::psrp::{Message, MessageError, MessageType, MESSAGE_HEADER_LEN};
-use eas_connector::exchange::wsman::{Envelope, EnvelopeError};
-use eas_connector::exchange::xml::{parse, XmlError, XmlLimits};
+use eas_connector::wire::psrp::{Message, MessageError, MessageType, MESSAGE_HEADER_LEN};
+use eas_connector::wire::wsman::{Envelope, EnvelopeError};
+use eas_connector::wire::xml::{parse, XmlError, XmlLimits};
 
 #[test]
 fn xml_errors() {

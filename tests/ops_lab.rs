@@ -3,12 +3,12 @@
 //! and the engine's full and quick discovery.
 
 use eas_connector::engine::{Engine, SyncKind, SyncState};
-use eas_connector::exchange::clixml::Value;
 use eas_connector::exchange::ops::{Exchange, RoleGroup};
 use eas_connector::exchange::powershell::PsError;
 use eas_connector::exchange::target::{open_with_failover, Target};
 use eas_connector::lab::{ExchangeVersion, Lab, LabInfo, LabOptions};
 use eas_connector::secrets::Secret;
+use eas_connector::wire::clixml::Value;
 
 async fn lab(devices: u32, version: ExchangeVersion) -> (Lab, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

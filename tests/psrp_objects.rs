@@ -2,15 +2,13 @@
 
 mod common;
 
-use eas_connector::exchange::capture::Capture;
-use eas_connector::exchange::clixml::{
-    from_clixml, to_clixml, ErrorRecord, ErrorRecordBuilder, Value,
-};
-use eas_connector::exchange::psrp::objects::{
+use eas_connector::wire::capture::Capture;
+use eas_connector::wire::clixml::{from_clixml, to_clixml, ErrorRecord, ErrorRecordBuilder, Value};
+use eas_connector::wire::psrp::objects::{
     application_private_data, pipeline_output, pipeline_state, runspace_pool_state, Command,
     CreatePipeline, InitRunspacePool, Parameter, ProtocolVersion, SessionCapability, StateInfo,
 };
-use eas_connector::exchange::psrp::{Message, MessageType};
+use eas_connector::wire::psrp::{Message, MessageType};
 use uuid::Uuid;
 
 fn rt(v: &Value) -> Value {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use eas_connector::exchange::capture::{decode_capture, Capture};
+use eas_connector::wire::capture::{decode_capture, Capture};
 
 #[test]
 fn every_recording_decodes() {

@@ -10,11 +10,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, Once};
 
 use eas_connector::config::{ConfigFile, ConfigLocation, ConnectorConfig};
-use eas_connector::exchange::kerberos::names;
 use eas_connector::probe::{CheckId, CheckResult, Report, Status};
 use eas_connector::secrets::{self, Preference, Secret, SecretKind};
 use eas_connector::service::manager::{InstallSpec, ServiceError, ServiceManager, ServiceState};
 use eas_connector::setup::{self, Plan};
+use eas_connector::wire::kerberos::names;
 use eas_connector::wizard::effects::Existing;
 use eas_connector::wizard::i18n::Lang;
 use eas_connector::wizard::pages::{connect, welcome::Mode};

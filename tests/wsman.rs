@@ -3,11 +3,11 @@
 
 mod common;
 
-use eas_connector::exchange::capture::Capture;
-use eas_connector::exchange::wsman::{
+use eas_connector::wire::capture::Capture;
+use eas_connector::wire::wsman::{
     self, ns, Body, Envelope, RequestContext, ResponseContext, StreamOut, WsManFault,
 };
-use eas_connector::exchange::xml;
+use eas_connector::wire::xml;
 use uuid::Uuid;
 
 #[test]

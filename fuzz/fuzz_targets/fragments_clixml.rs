@@ -3,10 +3,10 @@
 //! a bug. Run with `cargo +nightly fuzz run fragments_clixml`.
 #![no_main]
 
-use eas_connector::exchange::capture::decode_capture;
-use eas_connector::exchange::clixml::{from_clixml, to_clixml};
-use eas_connector::exchange::psrp::{Message, Reassembler};
-use eas_connector::exchange::wsman::Envelope;
+use eas_connector::wire::capture::decode_capture;
+use eas_connector::wire::clixml::{from_clixml, to_clixml};
+use eas_connector::wire::psrp::{Message, Reassembler};
+use eas_connector::wire::wsman::Envelope;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

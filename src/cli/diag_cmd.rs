@@ -17,8 +17,8 @@ use clap::Subcommand;
 
 use super::Outcome;
 use crate::config::ConfigLocation;
-use crate::exchange::capture::decode_capture;
 use crate::logging::eventlog;
+use crate::wire::capture::decode_capture;
 
 #[derive(Debug, Subcommand)]
 pub enum DiagCommand {

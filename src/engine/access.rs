@@ -25,10 +25,10 @@ use super::notify::{self, DrainReport, MailFacts, MailSender, Queue};
 use super::policy::{AccessPolicy, Action, DeviceFacts, Grandfathered};
 use super::state::{device_name, DeviceRecord, EngineState, GrandfatheredSet, MailboxInfo};
 use super::{later, Engine, EngineError, SyncKind, SyncOutcome, SyncState};
-use crate::exchange::clixml::Value;
 use crate::exchange::ops::{CasMailbox, Exchange, MobileDevice};
 use crate::exchange::powershell::PsError;
 use crate::exchange::target::{open_with_failover, Target};
+use crate::wire::clixml::Value;
 
 /// How the engine controls access.
 pub struct AccessOptions {

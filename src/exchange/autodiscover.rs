@@ -13,7 +13,7 @@ use hyper::Method;
 
 use super::client::{Credentials, Session, SessionError};
 use super::http::{ConnectOptions, Connection, Endpoint};
-use super::xmlscan::{esc, scan};
+use crate::wire::xmlscan::{esc, scan};
 
 const MAX_REDIRECTS: usize = 10;
 

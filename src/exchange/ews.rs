@@ -9,7 +9,7 @@ use bytes::Bytes;
 use hyper::Method;
 
 use super::client::{Session, SessionError};
-use super::xmlscan::{esc, scan};
+use crate::wire::xmlscan::{esc, scan};
 
 /// What can go wrong with EWS.
 #[derive(Debug, Clone, thiserror::Error)]

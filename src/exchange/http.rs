@@ -149,7 +149,7 @@ pub struct ConnectOptions {
     /// How sessions opened with these options authenticate.
     pub auth: AuthMethod,
     /// Kerberos realm, KDC, SPN and renewal settings.
-    pub kerberos: super::kerberos::KerberosOptions,
+    pub kerberos: super::auth::kerberos::KerberosOptions,
     /// Bind NTLM and Kerberos sign-ins over HTTPS to the server's certificate (Extended
     /// Protection); off for a load balancer that re-encrypts with another certificate.
     pub channel_binding: bool,
@@ -181,7 +181,7 @@ impl ConnectOptions {
         Ok(ConnectOptions {
             proxy,
             auth: AuthMethod::Auto,
-            kerberos: super::kerberos::KerberosOptions {
+            kerberos: super::auth::kerberos::KerberosOptions {
                 renew_before_expiry_secs: 300,
                 ..Default::default()
             },
@@ -666,7 +666,7 @@ impl Connection {
     pub fn tls_server_end_point(&self) -> Option<Vec<u8>> {
         self.leaf
             .as_deref()
-            .map(super::kerberos::crypto::tls_server_end_point)
+            .map(crate::wire::kerberos::crypto::tls_server_end_point)
     }
 
     /// The certificate the server presented on this connection, described for messages.

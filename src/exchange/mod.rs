@@ -1,17 +1,11 @@
-//! Everything that talks to Exchange remote PowerShell, Autodiscover, EWS and ActiveSync.
-//!
-//! Codec layers, bottom up, shared by the connector's client and the lab's server: [`xml`]
-//! (namespace-aware tree with limits), [`clixml`] (value model), [`psrp`] (fragments,
-//! messages, PSRP objects), [`wsman`] (envelopes, faults, builders), [`capture`] (decode
-//! recordings for support) and [`session`] (the client's request sequence). These do no I/O
-//! and may not panic on hostile input (the lints below make that a compile error).
-//!
-//! I/O layers: [`http`] (one connection, stage-by-stage errors), [`dns`] (SRV records and
-//! canonical names), [`client`] (an authenticated session: Kerberos from [`kerberos`], NTLM
-//! and Negotiate from [`ntlm`], Basic; with WinRM message encryption from [`encryption`] over
-//! plain HTTP), and the typed clients built on them. [`kerberos`] keeps its own codec layers
-//! (keys, messages, GSS tokens) free of I/O too. The rest of the program sees typed
-//! operations and typed errors; wire formats stay in here.
+//! The client side of Exchange: everything that talks to remote PowerShell, Autodiscover, EWS
+//! and ActiveSync. Wire formats are in [`crate::wire`] (no I/O); here is the I/O built on them:
+//! [`http`] (one connection, stage-by-stage errors), [`dns`] (SRV records and canonical names),
+//! [`auth`] (Basic, NTLM, Negotiate, Kerberos, channel binding), [`client`] (an authenticated
+//! session, with WinRM message sealing over plain HTTP), [`powershell`] (the runspace pool),
+//! [`ops`] (typed Exchange operations), [`autodiscover`], [`ews`], [`activesync`], and
+//! [`target`] (from configuration to a connection, with CAS failover). The rest of the program
+//! sees typed operations and typed errors.
 
 #![deny(
     clippy::unwrap_used,
@@ -23,21 +17,12 @@
 )]
 
 pub mod activesync;
+pub mod auth;
 pub mod autodiscover;
-pub mod capture;
 pub mod client;
-pub mod clixml;
 pub mod dns;
-pub mod encryption;
 pub mod ews;
 pub mod http;
-pub mod kerberos;
-pub mod ntlm;
 pub mod ops;
 pub mod powershell;
-pub mod psrp;
-pub mod session;
 pub mod target;
-pub mod wsman;
-pub mod xml;
-pub mod xmlscan;

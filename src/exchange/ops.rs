@@ -9,9 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use super::clixml::{PsObject, Value};
 use super::powershell::{PipelineReport, PsError, RunspacePool};
-use super::psrp::objects::Command;
+use crate::wire::clixml::{PsObject, Value};
+use crate::wire::psrp::objects::Command;
 
 /// The Exchange role group that grants a cmdlet, for the permission check's fix hint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -16,14 +16,14 @@ use tokio::sync::{Mutex, Semaphore};
 use uuid::Uuid;
 
 use super::client::{Session, SessionError};
-use super::clixml::{ErrorRecord, Value};
-use super::psrp::message::{Message, MessageType};
-use super::psrp::objects::{
+use crate::wire::clixml::{ErrorRecord, Value};
+use crate::wire::psrp::message::{Message, MessageType};
+use crate::wire::psrp::objects::{
     self, Command, CreatePipeline, InitRunspacePool, ProtocolVersion, StateInfo,
 };
-use super::psrp::Reassembler;
-use super::session::ClientSession;
-use super::wsman::{ns, Body, Envelope, RequestContext, WsManFault};
+use crate::wire::psrp::Reassembler;
+use crate::wire::session::ClientSession;
+use crate::wire::wsman::{ns, Body, Envelope, RequestContext, WsManFault};
 
 /// An error record, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -66,7 +66,7 @@ pub fn connect_options(
         proxy,
     )?;
     opts.auth = auth_method(cfg.authentication_method);
-    opts.kerberos = crate::exchange::kerberos::KerberosOptions {
+    opts.kerberos = crate::exchange::auth::kerberos::KerberosOptions {
         realm: cfg.kerberos.realm.clone(),
         kdc: cfg.kerberos.kdc_address.clone(),
         spn: cfg.kerberos.service_principal_name.clone(),
@@ -120,7 +120,7 @@ impl Target {
             powershell,
             connect: connect_options(cfg, proxy_password)?,
             service,
-            resource_uri: super::wsman::ns::RESOURCE_EXCHANGE.to_string(),
+            resource_uri: crate::wire::wsman::ns::RESOURCE_EXCHANGE.to_string(),
             max_runspaces: if cfg.enable_parallel_command_support {
                 cfg.max_parallel_runspaces as usize
             } else {

@@ -34,8 +34,8 @@ use super::org::{
     AccessLevel, AccessReason, AccessState, Characteristic, Device, DeviceAccessRule,
     ExchangeVersion, MailboxPolicy, Org, OrgError, POLICY_SETTINGS,
 };
-use crate::exchange::clixml::{ErrorRecordBuilder, Value};
-use crate::exchange::psrp::objects::{Command, Parameter};
+use crate::wire::clixml::{ErrorRecordBuilder, Value};
+use crate::wire::psrp::objects::{Command, Parameter};
 
 /// Exchange's default `ResultSize`.
 pub const DEFAULT_RESULT_SIZE: usize = 1000;
@@ -632,7 +632,7 @@ impl Params {
             return Ok(None);
         };
         let dict = match v.as_object().map(|o| &o.collection) {
-            Some(Some(crate::exchange::clixml::Collection::Dictionary(d))) => Some(d),
+            Some(Some(crate::wire::clixml::Collection::Dictionary(d))) => Some(d),
             _ => None,
         };
         let Some(entries) = dict else {
@@ -702,7 +702,7 @@ pub fn datetime(secs: i64) -> Value {
 const CONFIGURABLE: &str = "Microsoft.Exchange.Data.ConfigurableObject";
 
 fn obj(type_names: &[&str], to_string: String, props: Vec<(&str, Value)>) -> Value {
-    let mut o = crate::exchange::clixml::PsObject::new()
+    let mut o = crate::wire::clixml::PsObject::new()
         .with_type_names(type_names.iter().copied())
         .with_to_string(to_string);
     for (k, v) in props {
@@ -2084,9 +2084,9 @@ fn device_classes(org: &RwLock<Org>, p: &Params, name: &str) -> Result<Execution
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::clixml::ErrorRecord;
     use crate::lab::accounts::Accounts;
     use crate::lab::org::LAB_EPOCH;
+    use crate::wire::clixml::ErrorRecord;
 
     struct T {
         org: RwLock<Org>,

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::accounts::Account;
 use super::org::{ExchangeVersion, Org};
-use crate::exchange::xmlscan::{esc, scan};
+use crate::wire::xmlscan::{esc, scan};
 
 /// POX Autodiscover for `body`; `ews_url` and `as_url` are this server's.
 pub fn autodiscover(

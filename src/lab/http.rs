@@ -9,7 +9,7 @@
 //! `Negotiate`, `NTLM` and `Basic`, as Exchange does); it never logs or echoes a password.
 //! Over plain HTTP, `/PowerShell` behaves like WinRM with `AllowUnencrypted=false`: after
 //! NTLM/Negotiate authentication every non-empty body must come sealed as
-//! `multipart/encrypted` ([`crate::exchange::encryption`]) and answers go back sealed; a clear
+//! `multipart/encrypted` ([`crate::wire::sealing`]) and answers go back sealed; a clear
 //! body is refused with 400. Protocol logic lives in the endpoint modules, not here.
 
 use std::convert::Infallible;
@@ -33,7 +33,7 @@ use super::endpoints::{self, EwsOutcome};
 use super::kerberos::{self, ExtendedProtection};
 use super::ntlm::{self, ConnAuth, Outcome};
 use super::{auth_schemes, now, AuthProfile, CasState, ExtendedProtectionMode, LabError, Shared};
-use crate::exchange::encryption;
+use crate::wire::sealing;
 
 /// Largest request body the lab reads (WinRM envelopes are at most a few hundred KB).
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -318,7 +318,7 @@ fn authenticate(
     if let (Some(expected), Some(sent)) = (binding, kerberos::ntlm_channel_bindings(&token)) {
         let sent = sent.filter(|b| *b != [0u8; 16]);
         let matches = sent
-            == Some(crate::exchange::kerberos::crypto::channel_bindings_hash(
+            == Some(crate::wire::kerberos::crypto::channel_bindings_hash(
                 expected,
             ));
         let refused = match ep {
@@ -423,7 +423,7 @@ fn unseal_request(
     content_type: &str,
     body: &[u8],
 ) -> Result<Vec<u8>, String> {
-    let framed = encryption::decode(content_type, body).map_err(|e| format!("lab: {e}"))?;
+    let framed = sealing::decode(content_type, body).map_err(|e| format!("lab: {e}"))?;
     let mut state = match conn_auth.lock() {
         Ok(s) => s,
         Err(p) => p.into_inner(),
@@ -475,7 +475,7 @@ async fn route(
                 Ok(b) => b,
                 Err(r) => return r,
             };
-            let sealed = encryption::is_encrypted(&content_type);
+            let sealed = sealing::is_encrypted(&content_type);
             let clear = if sealed {
                 match unseal_request(conn_auth, &content_type, &body) {
                     Ok(c) => c,
@@ -505,8 +505,7 @@ async fn route(
                 );
             }
             let bytes = Bytes::from(reply.body);
-            let protocol =
-                encryption::protocol_of(&content_type).unwrap_or(encryption::PROTOCOL_SPNEGO);
+            let protocol = sealing::protocol_of(&content_type).unwrap_or(sealing::PROTOCOL_SPNEGO);
             let sealed = {
                 let mut state = match conn_auth.lock() {
                     Ok(s) => s,
@@ -517,8 +516,8 @@ async fn route(
             match sealed {
                 Some(Ok((sig, data))) => respond(
                     reply.status,
-                    &encryption::content_type(protocol),
-                    encryption::encode(protocol, &sig, &data, bytes.len()),
+                    &sealing::content_type(protocol),
+                    sealing::encode(protocol, &sig, &data, bytes.len()),
                 ),
                 _ => respond(500, "text/plain", "lab: the answer could not be sealed"),
             }

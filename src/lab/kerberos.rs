@@ -18,11 +18,11 @@ use std::sync::Mutex;
 
 use base64::Engine;
 
-use crate::exchange::kerberos::crypto::{channel_bindings_hash, random_u31, Key, Protection};
-use crate::exchange::kerberos::gss::{self, NegState, NegTokenResp};
-use crate::exchange::kerberos::keytab::Keytab;
-use crate::exchange::kerberos::messages;
-use crate::exchange::kerberos::tickets::{codes, MAX_SKEW};
+use crate::exchange::auth::kerberos::tickets::{codes, MAX_SKEW};
+use crate::wire::kerberos::crypto::{channel_bindings_hash, random_u31, Key, Protection};
+use crate::wire::kerberos::gss::{self, NegState, NegTokenResp};
+use crate::wire::kerberos::keytab::Keytab;
+use crate::wire::kerberos::messages;
 
 /// Extended Protection of one endpoint (IIS's `extendedProtection tokenChecking`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -325,13 +325,12 @@ impl Lab {
                     path: path.clone(),
                     detail: e.to_string(),
                 })?;
-                let keytab =
-                    crate::exchange::kerberos::keytab::Keytab::parse(&bytes).map_err(|e| {
-                        LabError::Keytab {
-                            path: path.clone(),
-                            detail: e.to_string(),
-                        }
-                    })?;
+                let keytab = crate::wire::kerberos::keytab::Keytab::parse(&bytes).map_err(|e| {
+                    LabError::Keytab {
+                        path: path.clone(),
+                        detail: e.to_string(),
+                    }
+                })?;
                 let realm = opts
                     .realm
                     .clone()
@@ -373,7 +372,7 @@ impl Lab {
         let tls_binding = cert
             .chain
             .first()
-            .map(|c| crate::exchange::kerberos::crypto::tls_server_end_point(c.as_ref()))
+            .map(|c| crate::wire::kerberos::crypto::tls_server_end_point(c.as_ref()))
             .unwrap_or_default();
         let ca_file = state_dir.join("lab-ca.pem");
         write_state(&ca_file, ca.pem().as_bytes())?;

@@ -18,7 +18,7 @@ use sspi::{
 };
 
 use super::accounts::{Account, Accounts, DOMAIN};
-use crate::exchange::encryption::{self, EncryptionError, Framed, Sealed};
+use crate::wire::sealing::{self, EncryptionError, Framed, Sealed};
 
 /// A handshake in progress on one connection.
 pub(super) enum Pending {
@@ -35,12 +35,12 @@ pub(super) enum ConnAuth {
     /// Signed in as this account; the context seals and unseals its messages.
     Authenticated(Account, Pending),
     /// Signed in with Kerberos; the protection seals and unseals its messages.
-    Kerberos(Account, Box<crate::exchange::kerberos::crypto::Protection>),
+    Kerberos(Account, Box<crate::wire::kerberos::crypto::Protection>),
 }
 
-fn kerberos_error(e: crate::exchange::kerberos::crypto::TokenError) -> EncryptionError {
+fn kerberos_error(e: crate::wire::kerberos::crypto::TokenError) -> EncryptionError {
     match e {
-        crate::exchange::kerberos::crypto::TokenError::Malformed(m) => {
+        crate::wire::kerberos::crypto::TokenError::Malformed(m) => {
             EncryptionError::Malformed(m.to_string())
         }
         other => EncryptionError::Unseal(other.to_string()),
@@ -52,10 +52,8 @@ fn kerberos_error(e: crate::exchange::kerberos::crypto::TokenError) -> Encryptio
 pub(super) fn seal(state: &mut ConnAuth, data: &[u8]) -> Option<Result<Sealed, EncryptionError>> {
     match state {
         ConnAuth::Kerberos(_, p) => Some(p.wrap(data).map_err(kerberos_error)),
-        ConnAuth::Authenticated(_, Pending::Ntlm(c)) => Some(encryption::seal(c.as_mut(), data)),
-        ConnAuth::Authenticated(_, Pending::Negotiate(c)) => {
-            Some(encryption::seal(c.as_mut(), data))
-        }
+        ConnAuth::Authenticated(_, Pending::Ntlm(c)) => Some(sealing::seal(c.as_mut(), data)),
+        ConnAuth::Authenticated(_, Pending::Negotiate(c)) => Some(sealing::seal(c.as_mut(), data)),
         _ => None,
     }
 }
@@ -80,11 +78,9 @@ pub(super) fn unseal(
                     }
                 }),
         ),
-        ConnAuth::Authenticated(_, Pending::Ntlm(c)) => {
-            Some(encryption::unseal(c.as_mut(), framed))
-        }
+        ConnAuth::Authenticated(_, Pending::Ntlm(c)) => Some(sealing::unseal(c.as_mut(), framed)),
         ConnAuth::Authenticated(_, Pending::Negotiate(c)) => {
-            Some(encryption::unseal(c.as_mut(), framed))
+            Some(sealing::unseal(c.as_mut(), framed))
         }
         _ => None,
     }

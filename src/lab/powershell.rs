@@ -33,15 +33,15 @@ use super::accounts::Account;
 use super::cmdlets::{self, Context, Emitted, Execution, Lazy, Outcome, ServerDesc};
 use super::org::Org;
 use super::{CasState, Shared};
-use crate::exchange::clixml::{PsObject, Value};
-use crate::exchange::psrp::fragment::{Fragment, FRAGMENT_HEADER_LEN};
-use crate::exchange::psrp::message::{Message, MessageType};
-use crate::exchange::psrp::objects::{
+use crate::wire::clixml::{PsObject, Value};
+use crate::wire::psrp::fragment::{Fragment, FRAGMENT_HEADER_LEN};
+use crate::wire::psrp::message::{Message, MessageType};
+use crate::wire::psrp::objects::{
     application_private_data, pipeline_state, primitive_dictionary, runspace_pool_state, to_client,
     CreatePipeline, ProtocolVersion, SessionCapability, StateInfo,
 };
-use crate::exchange::psrp::Reassembler;
-use crate::exchange::wsman::{
+use crate::wire::psrp::Reassembler;
+use crate::wire::wsman::{
     command_response, create_response, delete_response, fault_response, guid_upper, ns,
     receive_response, send_response, signal_response, Body, Envelope, ResponseContext, StreamOut,
     WsManFault,
@@ -926,7 +926,7 @@ async fn receive(shared: &Arc<Shared>, shell: &Arc<Shell>, req: &Req<'_>) -> Rep
 }
 
 fn stopped_error() -> Value {
-    crate::exchange::clixml::ErrorRecordBuilder::new(
+    crate::wire::clixml::ErrorRecordBuilder::new(
         "The pipeline has been stopped.",
         "PipelineStopped",
     )
@@ -985,7 +985,7 @@ async fn signal(shell: &Arc<Shell>, req: &Req<'_>) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::psrp::fragment::parse_fragments;
+    use crate::wire::psrp::fragment::parse_fragments;
 
     fn rc() -> ResponseContext {
         ResponseContext {
@@ -1066,7 +1066,7 @@ mod tests {
     #[test]
     fn operation_timeout_is_read_from_the_header() {
         let env = Envelope::parse(
-            &crate::exchange::wsman::RequestContext::exchange("https://x/PowerShell").receive(
+            &crate::wire::wsman::RequestContext::exchange("https://x/PowerShell").receive(
                 Uuid::nil(),
                 Uuid::nil(),
                 None,

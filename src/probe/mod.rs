@@ -292,7 +292,7 @@ impl Default for Options {
             check_timeout: Duration::from_secs(20),
             send_test_mail: false,
             powershell_path: "/PowerShell/".to_string(),
-            resource_uri: crate::exchange::wsman::ns::RESOURCE_EXCHANGE.to_string(),
+            resource_uri: crate::wire::wsman::ns::RESOURCE_EXCHANGE.to_string(),
         }
     }
 }
@@ -339,7 +339,7 @@ pub async fn validate(
     let started = Instant::now();
     // A check reports the domain as it is now: no tickets, refusals or unreachable KDCs
     // remembered from an earlier run in this process (the wizard's Retry).
-    crate::exchange::kerberos::tickets::clear_cache();
+    crate::exchange::auth::kerberos::tickets::clear_cache();
     let send = |e: Event| {
         if let Some(tx) = &events {
             let _ = tx.send(e);

@@ -386,7 +386,7 @@ impl Service {
                 // New passwords (or a fixed account): scheduled syncs may try again, and
                 // Kerberos asks the domain afresh (no cached tickets or refusals).
                 self.status.paused = None;
-                crate::exchange::kerberos::tickets::clear_cache();
+                crate::exchange::auth::kerberos::tickets::clear_cache();
                 tracing::info!(event_id = event_ids::RELOADED, "{detail}");
                 self.write_status();
                 match warning {

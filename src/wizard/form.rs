@@ -7,9 +7,9 @@
 //! does no I/O and must never put a password into an error, a label or a `Debug` string.
 
 use crate::config::{ConnectorConfig, ExchangeServerType};
-use crate::exchange::kerberos::names::{self, NameError, RealmSource};
 use crate::secrets::{Secret, SecretKind};
 use crate::setup::Plan;
+use crate::wire::kerberos::names::{self, NameError, RealmSource};
 
 /// Every value the input pages edit.
 #[derive(Debug, Clone)]

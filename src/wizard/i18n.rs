@@ -999,7 +999,7 @@ mod tests {
             .collect();
         assert!(missing.is_empty(), "no translation for {missing:?}");
         // Strings that come from elsewhere and are looked up by value.
-        use crate::exchange::kerberos::RealmSource;
+        use crate::exchange::auth::kerberos::RealmSource;
         for source in [
             RealmSource::Setting,
             RealmSource::Account,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::escape;
 use super::{ClixmlError, Collection, ListKind, ProgressRecord, Property, PsObject, Value};
-use crate::exchange::xml::{self, start_attr, Element, Pull, PullEvent, Tag, XmlLimits};
+use crate::xml::{self, start_attr, Element, Pull, PullEvent, Tag, XmlLimits};
 
 /// Limits for decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,7 @@
 //! incomplete at the end of a capture are dropped.
 //!
 //! JSON mapping of each message's object is the one of
-//! [`crate::exchange::clixml::json`]: primitives → JSON scalars (strings for
+//! [`crate::clixml::json`]: primitives → JSON scalars (strings for
 //! DateTime, TimeSpan, GUID, Version, Decimal; base64 for byte arrays),
 //! lists → arrays, string-keyed dictionaries → objects, objects →
 //! `{"type_names", "to_string", "value", "items"|"dict", "props", "extended"}`;
@@ -30,9 +30,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::exchange::clixml::Value;
-use crate::exchange::psrp::{FragmentError, Message, MessageError, Reassembler};
-use crate::exchange::wsman::{ns, Body, Envelope, EnvelopeError};
+use crate::clixml::Value;
+use crate::psrp::{FragmentError, Message, MessageError, Reassembler};
+use crate::wsman::{ns, Body, Envelope, EnvelopeError};
 
 /// Which half of an exchange an envelope was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -14,7 +14,7 @@ use base64::Engine as _;
 
 use super::escape;
 use super::{Collection, ProgressRecord, Property, PsObject, Value};
-use crate::exchange::xml::{escape_attr, escape_text};
+use crate::xml::{escape_attr, escape_text};
 
 /// Serialize one value as a CLIXML fragment (no `<Objs>` wrapper, no BOM), as
 /// carried in a PSRP message.

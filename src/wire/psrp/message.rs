@@ -12,7 +12,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
-use crate::exchange::clixml::{self, ClixmlError, Value};
+use crate::clixml::{self, ClixmlError, Value};
 
 /// Length of the message header.
 pub const MESSAGE_HEADER_LEN: usize = 40;

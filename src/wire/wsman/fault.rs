@@ -11,7 +11,7 @@
 use std::fmt;
 
 use super::ns;
-use crate::exchange::xml::Element;
+use crate::xml::Element;
 
 /// A decoded fault.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

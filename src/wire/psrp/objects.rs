@@ -13,7 +13,7 @@
 use uuid::Uuid;
 
 use super::message::{Destination, Message, MessageType};
-use crate::exchange::clixml::{Collection, ListKind, PsObject, Value};
+use crate::clixml::{Collection, ListKind, PsObject, Value};
 
 /// An object did not have the shape its message type requires.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

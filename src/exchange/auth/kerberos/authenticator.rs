@@ -14,16 +14,16 @@ use std::pin::Pin;
 
 use base64::Engine;
 
-use super::crypto::{channel_bindings_hash, random_u31, Key, Protection};
-use super::gss::{self, NegState, NegTokenResp};
-use super::messages::{self, AuthenticatorSpec, GssChecksum, IssuedTicket};
-use super::names::{self, Principal};
 use super::tickets::{self, codes, TicketRequest};
 use super::{KerberosError, KerberosOptions, SkewAt};
 use crate::exchange::client::{
     AuthError, Authenticator, ConnectionInfo, Credentials, Mechanism, Step,
 };
-use crate::exchange::encryption::{self, Framed, Sealed};
+use crate::wire::kerberos::crypto::{channel_bindings_hash, random_u31, Key, Protection};
+use crate::wire::kerberos::gss::{self, NegState, NegTokenResp};
+use crate::wire::kerberos::messages::{self, AuthenticatorSpec, GssChecksum, IssuedTicket};
+use crate::wire::kerberos::names::{self, Principal};
+use crate::wire::sealing::{self, Framed, Sealed};
 
 /// Which HTTP scheme carries the tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -467,8 +467,8 @@ impl Authenticator for KerberosAuth {
 
     fn seal_protocol(&self) -> &'static str {
         match self.carrier {
-            Carrier::Kerberos => encryption::PROTOCOL_KERBEROS,
-            Carrier::Negotiate => encryption::PROTOCOL_SPNEGO,
+            Carrier::Kerberos => sealing::PROTOCOL_KERBEROS,
+            Carrier::Negotiate => sealing::PROTOCOL_SPNEGO,
         }
     }
 

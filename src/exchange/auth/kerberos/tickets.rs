@@ -19,12 +19,12 @@ use std::sync::{Mutex, OnceLock};
 
 use sha2::Digest as _;
 
-use super::crypto::{random_fill, random_u31, Etype, Key};
 use super::kdc::{self, Kdc, KdcSource};
-use super::messages::{self, IssuedTicket, KdcReply, KrbErrorInfo};
-use super::names::Principal;
 use super::{AccountProblem, KerberosError, SkewAt};
 use crate::secrets::Secret;
+use crate::wire::kerberos::crypto::{random_fill, random_u31, Etype, Key};
+use crate::wire::kerberos::messages::{self, IssuedTicket, KdcReply, KrbErrorInfo};
+use crate::wire::kerberos::names::Principal;
 
 /// KRB-ERROR codes this module acts on (RFC 4120 §7.5.9).
 pub mod codes {

@@ -26,7 +26,7 @@ pub use ser::{to_clixml, to_clixml_document};
 
 use uuid::Uuid;
 
-use crate::exchange::xml::XmlError;
+use crate::xml::XmlError;
 
 /// Why a CLIXML document could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,7 +14,7 @@
 //! Protection asks, unless `ChannelBinding = Off`.
 //!
 //! Integrity and confidentiality are always requested (as Windows clients do), so an
-//! authenticated context can seal WinRM messages over plain HTTP ([`super::encryption`]); with
+//! authenticated context can seal WinRM messages over plain HTTP ([`crate::wire::sealing`]); with
 //! Negotiate, the server's final SPNEGO token (its mechListMIC) is checked on acceptance, which
 //! also keeps the sequence numbers of sealed messages in step with the server.
 //!
@@ -29,8 +29,8 @@ use sspi::{
     Username,
 };
 
-use super::client::{AuthError, Authenticator, ConnectionInfo, Credentials, Step};
-use super::encryption::{self, Framed, Sealed};
+use super::{AuthError, Authenticator, ConnectionInfo, Credentials, Step};
+use crate::wire::sealing::{self, Framed, Sealed};
 
 /// The workstation name the connector gives in NTLM messages.
 const WORKSTATION: &str = "EAS-CONNECTOR";
@@ -256,10 +256,10 @@ impl Authenticator for SspiAuth {
         self.mech.scheme()
     }
 
-    fn mechanism(&self) -> super::client::Mechanism {
+    fn mechanism(&self) -> super::Mechanism {
         match self.mech {
-            Mechanism::Ntlm => super::client::Mechanism::Ntlm,
-            Mechanism::Negotiate => super::client::Mechanism::NegotiateNtlm,
+            Mechanism::Ntlm => super::Mechanism::Ntlm,
+            Mechanism::Negotiate => super::Mechanism::NegotiateNtlm,
         }
     }
 
@@ -337,8 +337,8 @@ impl Authenticator for SspiAuth {
     fn seal(&mut self, data: &[u8]) -> Result<Sealed, AuthError> {
         let scheme = self.mech.scheme();
         let r = match self.ctx.as_mut() {
-            Some(Context::Ntlm(ctx, _)) => encryption::seal(ctx.as_mut(), data),
-            Some(Context::Negotiate(ctx, _)) => encryption::seal(ctx.as_mut(), data),
+            Some(Context::Ntlm(ctx, _)) => sealing::seal(ctx.as_mut(), data),
+            Some(Context::Negotiate(ctx, _)) => sealing::seal(ctx.as_mut(), data),
             None => {
                 return Err(AuthError::Message(format!(
                     "{scheme}: no authenticated context to seal with"
@@ -351,8 +351,8 @@ impl Authenticator for SspiAuth {
     fn unseal(&mut self, framed: &Framed) -> Result<Vec<u8>, AuthError> {
         let scheme = self.mech.scheme();
         let r = match self.ctx.as_mut() {
-            Some(Context::Ntlm(ctx, _)) => encryption::unseal(ctx.as_mut(), framed),
-            Some(Context::Negotiate(ctx, _)) => encryption::unseal(ctx.as_mut(), framed),
+            Some(Context::Ntlm(ctx, _)) => sealing::unseal(ctx.as_mut(), framed),
+            Some(Context::Negotiate(ctx, _)) => sealing::unseal(ctx.as_mut(), framed),
             None => {
                 return Err(AuthError::Message(format!(
                     "{scheme}: no authenticated context to unseal with"

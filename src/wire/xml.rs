@@ -1174,7 +1174,7 @@ mod tests {
             .or_else(|| {
                 [
                     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                        .join("../shared/fixtures/pypsrp-recordings"),
+                        .join("../../../shared/fixtures/pypsrp-recordings"),
                     std::path::PathBuf::from("/work/shared/fixtures/pypsrp-recordings"),
                 ]
                 .into_iter()
@@ -1194,9 +1194,8 @@ mod tests {
             .iter()
             .filter(|p| p.extension().is_some_and(|x| x == "yml"))
         {
-            let cap =
-                crate::exchange::capture::Capture::parse(&std::fs::read_to_string(f).unwrap())
-                    .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let cap = crate::capture::Capture::parse(&std::fs::read_to_string(f).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
             for item in &cap.items {
                 v.extend(item.request.iter().chain(item.response.iter()).cloned());
             }

@@ -13,16 +13,11 @@
 //! refused these credentials" (nothing else may be tried: every attempt counts toward the
 //! account's lockout). No password, key or ticket ever reaches an error or a log line.
 
-pub mod auth;
-pub mod crypto;
-pub mod gss;
+pub mod authenticator;
 pub mod kdc;
-pub mod keytab;
-pub mod messages;
-pub mod names;
 pub mod tickets;
 
-pub use names::{NameError, Principal, RealmSource};
+pub use crate::wire::kerberos::names::{self, NameError, Principal, RealmSource};
 
 /// Kerberos settings of one connection (from the configuration).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -249,6 +244,12 @@ impl KerberosError {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_realm_names_the_setting() {
+        let e = names::client_principal("CONTOSO\\svc", None, "127.0.0.1").unwrap_err();
+        assert!(KerberosError::from(e).fix().contains("Kerberos/Realm"));
+    }
 
     #[test]
     fn every_error_names_a_fix() {

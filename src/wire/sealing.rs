@@ -1,7 +1,7 @@
 //! WinRM HTTP message encryption (MS-WSMV 2.2.9.1, `HTTP-SPNEGO-session-encrypted` and
 //! `HTTP-Kerberos-session-encrypted`): the MIME framing of a sealed SOAP envelope, and
 //! sealing/unsealing with an established `sspi` NTLM or Negotiate context (Kerberos contexts
-//! seal with [`super::kerberos::crypto::Protection`]). Shared by the connector's client and
+//! seal with [`crate::kerberos::crypto::Protection`]). Shared by the connector's client and
 //! the lab's server.
 //!
 //! Over plain `http://` WinRM refuses clear bodies after NTLM/Negotiate authentication

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::fault::WsManFault;
 use super::ns;
-use crate::exchange::xml::{escape_attr, escape_text};
+use crate::xml::{escape_attr, escape_text};
 
 /// Upper-case hyphenated GUID, as WinRM writes shell and command ids.
 pub fn guid_upper(u: Uuid) -> String {

@@ -12,7 +12,7 @@ use base64::Engine as _;
 
 use super::fault::{parse_fault, WsManFault};
 use super::ns;
-use crate::exchange::xml::{Element, XmlError, XmlLimits};
+use crate::xml::{Element, XmlError, XmlLimits};
 
 /// Envelope parse errors.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -437,7 +437,7 @@ pub struct FaultError(pub Box<WsManFault>);
 impl Envelope {
     /// Parse an envelope from text. Streams through the document (no tree is
     /// built except for a fault body) and gives the same result as
-    /// [`Envelope::from_element`] on [`crate::exchange::xml::parse`]'s tree, errors included:
+    /// [`Envelope::from_element`] on [`crate::xml::parse`]'s tree, errors included:
     /// XML errors anywhere win over envelope errors.
     pub fn parse(text: &str) -> Result<Envelope, EnvelopeError> {
         stream::parse(text)
@@ -484,7 +484,7 @@ mod stream {
     use std::borrow::Cow;
 
     use super::*;
-    use crate::exchange::xml::{start_attr, Pull, PullEvent, Tag};
+    use crate::xml::{start_attr, Pull, PullEvent, Tag};
 
     type X<T> = Result<T, XmlError>;
 

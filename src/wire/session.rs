@@ -12,12 +12,12 @@
 
 use uuid::Uuid;
 
-use crate::exchange::psrp::fragment::{split_message, FragmentError};
-use crate::exchange::psrp::message::{Message, MessageType};
-use crate::exchange::psrp::objects::{
+use crate::psrp::fragment::{split_message, FragmentError};
+use crate::psrp::message::{Message, MessageType};
+use crate::psrp::objects::{
     to_server, CreatePipeline, InitRunspacePool, ProtocolVersion, SessionCapability,
 };
-use crate::exchange::wsman::{ns, RequestContext};
+use crate::wsman::{ns, RequestContext};
 
 /// Builds the requests of one client session.
 #[derive(Debug, Clone)]
