@@ -15,9 +15,11 @@ use eas_connector::engine::state::EngineState;
 use eas_connector::engine::{AccessOptions, AccessReport, Engine, SyncKind, SyncState};
 use eas_connector::exchange::client::Credentials;
 use eas_connector::exchange::target::Target;
-use eas_connector::lab::org::{AccessLevel, AccessState};
 use eas_connector::lab::{ExchangeVersion, Lab, LabInfo, LabOptions};
 use eas_connector::secrets::Secret;
+use eas_connector::wire::exchange::{
+    AccessLevel, DeviceAccessState, ListUpdate, MultiValuedUpdate,
+};
 
 async fn lab(devices: u32, dir: &Path) -> Lab {
     Lab::start(LabOptions {
@@ -149,25 +151,18 @@ fn expected(i: usize, model: &str, smtp: &str, grandfathered: bool) -> Action {
     }
 }
 
-fn state_of(a: Action) -> AccessState {
+fn state_of(a: Action) -> DeviceAccessState {
     match a {
-        Action::Allow => AccessState::Allowed,
-        Action::Block => AccessState::Blocked,
-        Action::Quarantine => AccessState::Quarantined,
+        Action::Allow => DeviceAccessState::Allowed,
+        Action::Block => DeviceAccessState::Blocked,
+        Action::Quarantine => DeviceAccessState::Quarantined,
     }
 }
 
 fn ids_in(r: &AccessReport) -> BTreeSet<String> {
     r.mailbox_changes
         .iter()
-        .flat_map(|c| {
-            c.allow_add
-                .iter()
-                .chain(&c.allow_remove)
-                .chain(&c.block_add)
-                .chain(&c.block_remove)
-                .cloned()
-        })
+        .flat_map(|c| c.device_ids().cloned())
         .collect()
 }
 
@@ -186,7 +181,12 @@ async fn ten_thousand_devices_dry_run_enforce_notify_and_quick_sync() {
         for i in (0..o.devices.len()).step_by(20) {
             let d = o.devices[i];
             let id = o.device_id(&d);
-            o.update_device_list(d.mailbox, false, None, &[id], &[], 0);
+            o.update_device_list(
+                d.mailbox,
+                false,
+                &MultiValuedUpdate::Update(ListUpdate::adding([id])),
+                0,
+            );
         }
     });
     let mut csv = String::from("EAS device id,User,Compliant,Last check-in\n");
@@ -203,7 +203,8 @@ async fn ten_thousand_devices_dry_run_enforce_notify_and_quick_sync() {
     });
     std::fs::write(org.join("inventory.csv"), csv).unwrap();
     std::fs::write(org.join("AccessPolicy.toml"), POLICY).unwrap();
-    let before: Vec<AccessState> = lab.with_org(|o| o.devices.iter().map(|d| d.state).collect());
+    let before: Vec<DeviceAccessState> =
+        lab.with_org(|o| o.devices.iter().map(|d| d.state).collect());
 
     let engine = engine(&info, &org, 4);
     let mut state = SyncState::default();
@@ -293,11 +294,18 @@ async fn ten_thousand_devices_dry_run_enforce_notify_and_quick_sync() {
     });
 
     // Notifications: one per device whose state became Blocked or Quarantined, in Dutch.
-    let after: Vec<AccessState> = lab.with_org(|o| o.devices.iter().map(|d| d.state).collect());
+    let after: Vec<DeviceAccessState> =
+        lab.with_org(|o| o.devices.iter().map(|d| d.state).collect());
     let changed_to_held = before
         .iter()
         .zip(&after)
-        .filter(|(b, a)| a != b && matches!(a, AccessState::Blocked | AccessState::Quarantined))
+        .filter(|(b, a)| {
+            a != b
+                && matches!(
+                    a,
+                    DeviceAccessState::Blocked | DeviceAccessState::Quarantined
+                )
+        })
         .count();
     let mails = outbox(&info);
     assert!(changed_to_held > 100, "{changed_to_held}");
@@ -343,7 +351,7 @@ async fn ten_thousand_devices_dry_run_enforce_notify_and_quick_sync() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let changed: BTreeSet<String> = lab.with_org_mut(|o| {
         let picked: Vec<usize> = (0..o.devices.len())
-            .filter(|&i| o.devices[i].state == AccessState::Allowed)
+            .filter(|&i| o.devices[i].state == DeviceAccessState::Allowed)
             .step_by(7)
             .take(50)
             .collect();
@@ -354,9 +362,7 @@ async fn ten_thousand_devices_dry_run_enforce_notify_and_quick_sync() {
             o.update_device_list(
                 d.mailbox,
                 false,
-                None,
-                &[],
-                std::slice::from_ref(&id),
+                &MultiValuedUpdate::Update(ListUpdate::removing([id.clone()])),
                 now(),
             );
             ids.insert(id);
@@ -379,9 +385,9 @@ async fn ten_thousand_devices_dry_run_enforce_notify_and_quick_sync() {
         .collect();
     assert_eq!(q.set_cas_mailbox_calls, mailboxes.len());
     let restored = lab.with_org(|o| {
-        changed
-            .iter()
-            .all(|id| o.devices[o.find_device(id).unwrap() as usize].state == AccessState::Allowed)
+        changed.iter().all(|id| {
+            o.devices[o.find_device(id).unwrap() as usize].state == DeviceAccessState::Allowed
+        })
     });
     assert!(restored);
     assert_eq!(q.notifications_queued, 0);
@@ -446,16 +452,16 @@ async fn a_cas_stopped_mid_enforcement_loses_and_doubles_nothing() {
         for d in &o.devices {
             let k = o.kind(d);
             let want = if k.device_type.starts_with("iP") {
-                AccessState::Allowed
+                DeviceAccessState::Allowed
             } else if k.user_agent.starts_with("Nine/") {
-                AccessState::Blocked
+                DeviceAccessState::Blocked
             } else {
-                AccessState::Quarantined
+                DeviceAccessState::Quarantined
             };
             if d.state != want {
                 bad += 1;
             }
-            if want != AccessState::Quarantined {
+            if want != DeviceAccessState::Quarantined {
                 per_mailbox.insert(d.mailbox, ());
             }
         }

@@ -9,6 +9,10 @@ use eas_connector::exchange::target::{open_with_failover, Target};
 use eas_connector::lab::{ExchangeVersion, Lab, LabInfo, LabOptions};
 use eas_connector::secrets::Secret;
 use eas_connector::wire::clixml::Value;
+use eas_connector::wire::exchange::DeviceAccessCharacteristic::DeviceModel;
+use eas_connector::wire::exchange::{
+    AccessLevel, DeviceAccessState, DeviceAccessStateReason, ListUpdate,
+};
 
 async fn lab(devices: u32, version: ExchangeVersion) -> (Lab, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -89,7 +93,7 @@ async fn commands_servers_devices_and_statistics() {
     assert!(
         !d.device_id.is_empty() && !d.device_type.is_empty() && !d.user_display_name.is_empty()
     );
-    assert_eq!(d.access_state, "Allowed");
+    assert_eq!(d.access_state, DeviceAccessState::Allowed);
     assert!(d.when_changed.is_some() && d.first_sync_time.is_some());
 
     let stats = ex
@@ -130,7 +134,9 @@ async fn mailbox_lists_org_settings_rules_policies_and_wipe() {
     });
 
     // Block with a minimal @{Add=…} diff, then unblock.
-    ex.update_device_lists(&mailbox, &[], &[], std::slice::from_ref(&d.device_id), &[])
+    let none = ListUpdate::default();
+    let this = || vec![d.device_id.clone()];
+    ex.update_device_lists(&mailbox, &none, &ListUpdate::adding(this()))
         .await
         .unwrap();
     let cas = ex.get_cas_mailbox(&mailbox).await.unwrap().unwrap();
@@ -138,18 +144,16 @@ async fn mailbox_lists_org_settings_rules_policies_and_wipe() {
     let now = ex.get_mailbox_devices(&mailbox).await.unwrap();
     let blocked = now.iter().find(|x| x.device_id == d.device_id).unwrap();
     assert_eq!(
+        (blocked.access_state, blocked.access_state_reason),
         (
-            blocked.access_state.as_str(),
-            blocked.access_state_reason.as_str()
-        ),
-        ("Blocked", "Individual")
+            DeviceAccessState::Blocked,
+            DeviceAccessStateReason::Individual
+        )
     );
     ex.update_device_lists(
         &mailbox,
-        std::slice::from_ref(&d.device_id),
-        &[],
-        &[],
-        std::slice::from_ref(&d.device_id),
+        &ListUpdate::adding(this()),
+        &ListUpdate::removing(this()),
     )
     .await
     .unwrap();
@@ -157,20 +161,20 @@ async fn mailbox_lists_org_settings_rules_policies_and_wipe() {
     assert!(cas.blocked_device_ids.is_empty());
     assert_eq!(cas.allowed_device_ids, vec![d.device_id.clone()]);
     // Nothing to change: nothing is sent.
-    ex.update_device_lists(&mailbox, &[], &[], &[], &[])
+    ex.update_device_lists(&mailbox, &none, &none)
         .await
         .unwrap();
 
     // Organization settings.
     ex.set_org_settings(
-        Some("Quarantine"),
+        Some(AccessLevel::Quarantine),
         Some(&["admin@contoso.test".to_string()]),
         Some("Enroll your device at https://mdm.contoso.test"),
     )
     .await
     .unwrap();
     let s = ex.get_org_settings().await.unwrap();
-    assert_eq!(s.default_access_level, "Quarantine");
+    assert_eq!(s.default_access_level, Some(AccessLevel::Quarantine));
     assert_eq!(s.admin_mail_recipients, vec!["admin@contoso.test"]);
     assert_eq!(
         s.user_mail_insert.as_deref(),
@@ -179,12 +183,12 @@ async fn mailbox_lists_org_settings_rules_policies_and_wipe() {
     let quarantined = all_devices(&ex)
         .await
         .iter()
-        .filter(|x| x.access_state == "Quarantined")
+        .filter(|x| x.access_state == DeviceAccessState::Quarantined)
         .count();
     assert_eq!(quarantined, 29, "all but the individually allowed device");
 
     // Device access rules.
-    ex.new_rule(&d.device_model, "DeviceModel", "Block")
+    ex.new_rule(&d.device_model, DeviceModel, AccessLevel::Block)
         .await
         .unwrap();
     let rules = ex.get_rules().await.unwrap();
@@ -193,10 +197,17 @@ async fn mailbox_lists_org_settings_rules_policies_and_wipe() {
         rules[0].identity,
         format!("{} (DeviceModel)", d.device_model)
     );
-    ex.set_rule(&rules[0].identity, "Allow").await.unwrap();
-    assert_eq!(ex.get_rules().await.unwrap()[0].access_level, "Allow");
+    assert_eq!(rules[0].characteristic, Some(DeviceModel));
+    assert_eq!(rules[0].access_level, Some(AccessLevel::Block));
+    ex.set_rule(&rules[0].identity, AccessLevel::Allow)
+        .await
+        .unwrap();
+    assert_eq!(
+        ex.get_rules().await.unwrap()[0].access_level,
+        Some(AccessLevel::Allow)
+    );
     let e = ex
-        .new_rule(&d.device_model, "DeviceModel", "Block")
+        .new_rule(&d.device_model, DeviceModel, AccessLevel::Block)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("already exists"), "{e}");

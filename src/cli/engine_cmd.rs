@@ -145,7 +145,7 @@ pub(super) fn run(cmd: EngineCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
     for c in r.mailbox_changes.iter().take(20) {
         println!(
             "    {}: allow +{:?} -{:?}, block +{:?} -{:?}",
-            c.mailbox, c.allow_add, c.allow_remove, c.block_add, c.block_remove
+            c.mailbox, c.allowed.add, c.allowed.remove, c.blocked.add, c.blocked.remove
         );
     }
     if r.mailbox_changes.len() > 20 {

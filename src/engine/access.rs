@@ -29,6 +29,8 @@ use crate::exchange::ops::{CasMailbox, Exchange, MobileDevice};
 use crate::exchange::powershell::PsError;
 use crate::exchange::target::{open_with_failover, Target};
 use crate::wire::clixml::Value;
+use crate::wire::exchange::opath::{Filter, Op};
+use crate::wire::exchange::{AccessLevel, DeviceAccessState, DeviceAccessStateReason, ListUpdate};
 
 /// How the engine controls access.
 pub struct AccessOptions {
@@ -68,36 +70,70 @@ impl AccessOptions {
     }
 }
 
-/// The change to one mailbox's lists.
+/// The change to one mailbox's lists (`ActiveSyncAllowedDeviceIDs`,
+/// `ActiveSyncBlockedDeviceIDs`). In JSON (reports, the state file) it stays flat:
+/// `mailbox`, `allow_add`, `allow_remove`, `block_add`, `block_remove`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(from = "FlatChange", into = "FlatChange")]
 pub struct MailboxChange {
     pub mailbox: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allow_add: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allow_remove: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub block_add: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub block_remove: Vec<String>,
+    pub allowed: ListUpdate,
+    pub blocked: ListUpdate,
 }
 
 impl MailboxChange {
     fn is_empty(&self) -> bool {
-        self.allow_add.is_empty()
-            && self.allow_remove.is_empty()
-            && self.block_add.is_empty()
-            && self.block_remove.is_empty()
+        self.allowed.is_empty() && self.blocked.is_empty()
     }
     fn touches(&self, id: &str) -> bool {
-        [
-            &self.allow_add,
-            &self.allow_remove,
-            &self.block_add,
-            &self.block_remove,
-        ]
-        .iter()
-        .any(|l| l.iter().any(|x| x.eq_ignore_ascii_case(id)))
+        self.allowed.touches(id) || self.blocked.touches(id)
+    }
+    /// Every device id added to or removed from either list.
+    pub fn device_ids(&self) -> impl Iterator<Item = &String> {
+        let (a, b) = (&self.allowed, &self.blocked);
+        a.add.iter().chain(&a.remove).chain(&b.add).chain(&b.remove)
+    }
+}
+
+/// [`MailboxChange`] as JSON has always had it.
+#[derive(Serialize, Deserialize)]
+struct FlatChange {
+    mailbox: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    allow_add: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    allow_remove: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    block_add: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    block_remove: Vec<String>,
+}
+
+impl From<FlatChange> for MailboxChange {
+    fn from(f: FlatChange) -> MailboxChange {
+        MailboxChange {
+            mailbox: f.mailbox,
+            allowed: ListUpdate {
+                add: f.allow_add,
+                remove: f.allow_remove,
+            },
+            blocked: ListUpdate {
+                add: f.block_add,
+                remove: f.block_remove,
+            },
+        }
+    }
+}
+
+impl From<MailboxChange> for FlatChange {
+    fn from(c: MailboxChange) -> FlatChange {
+        FlatChange {
+            mailbox: c.mailbox,
+            allow_add: c.allowed.add,
+            allow_remove: c.allowed.remove,
+            block_add: c.blocked.add,
+            block_remove: c.blocked.remove,
+        }
     }
 }
 
@@ -147,7 +183,7 @@ impl AccessReport {
 }
 
 /// A device as read, compactly: strings shared between devices are kept once in the
-/// [`Interner`], as an index (the mailbox, used as a key, as a shared `Arc<str>`). 64 bytes
+/// [`Interner`], as an index (the mailbox, used as a key, as a shared `Arc<str>`). 48 bytes
 /// a device plus its id.
 struct Seen {
     device_id: Box<str>,
@@ -157,8 +193,8 @@ struct Seen {
     model: Sym,
     os: Sym,
     user_agent: Sym,
-    state: Sym,
-    reason: Sym,
+    state: DeviceAccessState,
+    reason: DeviceAccessStateReason,
 }
 
 /// A string in an [`Interner`].
@@ -218,17 +254,11 @@ impl Interner {
     }
 }
 
-/// The mailbox part of a device identity (`domain/Users/Name/ExchangeActiveSyncDevices/…`).
+/// The mailbox part of a device identity (`domain/Users/Name/ExchangeActiveSyncDevices/…`),
+/// else the user's display name.
 pub fn mailbox_of(d: &MobileDevice) -> &str {
-    for sep in [
-        "/ExchangeActiveSyncDevices/",
-        "\\ExchangeActiveSyncDevices\\",
-    ] {
-        if let Some((m, _)) = d.identity.split_once(sep) {
-            return m;
-        }
-    }
-    &d.user_display_name
+    d.parsed_identity()
+        .map_or(d.user_display_name.as_str(), |i| i.mailbox)
 }
 
 fn seen(d: &MobileDevice, i: &mut Interner) -> Seen {
@@ -240,24 +270,24 @@ fn seen(d: &MobileDevice, i: &mut Interner) -> Seen {
         model: i.sym(&d.device_model),
         os: i.sym(&d.device_os),
         user_agent: i.sym(&d.user_agent),
-        state: i.sym(&d.access_state),
-        reason: i.sym(&d.access_state_reason),
+        state: d.access_state,
+        reason: d.access_state_reason,
     }
 }
 
 /// Whether a device's Exchange state shows it where `action` wants it (from the state
 /// alone: `Individual` means it is in a list).
-fn state_matches(state: &str, reason: &str, action: Action) -> bool {
-    let individual = reason.eq_ignore_ascii_case("Individual");
+fn state_matches(
+    state: DeviceAccessState,
+    reason: DeviceAccessStateReason,
+    action: Action,
+) -> bool {
+    let individual = reason == DeviceAccessStateReason::Individual;
     match action {
-        Action::Allow => individual && state.eq_ignore_ascii_case("Allowed"),
-        Action::Block => individual && state.eq_ignore_ascii_case("Blocked"),
+        Action::Allow => individual && state == DeviceAccessState::Allowed,
+        Action::Block => individual && state == DeviceAccessState::Blocked,
         Action::Quarantine => !individual,
     }
-}
-
-fn contains(list: &[String], id: &str) -> bool {
-    list.iter().any(|x| x.eq_ignore_ascii_case(id))
 }
 
 /// The minimal list changes that put each wanted device where its action says.
@@ -272,33 +302,8 @@ pub fn diff(
         ..MailboxChange::default()
     };
     for (id, action) in wants {
-        let (in_a, in_b) = (contains(allowed, id), contains(blocked, id));
-        match action {
-            Action::Allow => {
-                if !in_a {
-                    c.allow_add.push(id.clone());
-                }
-                if in_b {
-                    c.block_remove.push(id.clone());
-                }
-            }
-            Action::Block => {
-                if !in_b {
-                    c.block_add.push(id.clone());
-                }
-                if in_a {
-                    c.allow_remove.push(id.clone());
-                }
-            }
-            Action::Quarantine => {
-                if in_a {
-                    c.allow_remove.push(id.clone());
-                }
-                if in_b {
-                    c.block_remove.push(id.clone());
-                }
-            }
-        }
+        c.allowed.put(allowed, id, *action == Action::Allow);
+        c.blocked.put(blocked, id, *action == Action::Block);
     }
     c
 }
@@ -382,14 +387,8 @@ async fn run_job(ex: &Exchange, job: &mut Job, dry_run: bool) -> Result<JobResul
         });
     }
     job.sent_before = Some(change.clone());
-    ex.update_device_lists(
-        &job.identity,
-        &change.allow_add,
-        &change.allow_remove,
-        &change.block_add,
-        &change.block_remove,
-    )
-    .await?;
+    ex.update_device_lists(&job.identity, &change.allowed, &change.blocked)
+        .await?;
     Ok(JobResult {
         mailbox: job.mailbox.clone(),
         cas: Some(cas),
@@ -496,7 +495,7 @@ async fn read_devices(
     engine: &Engine,
     state: &SyncState,
     conn: &mut Conn,
-    filter: Option<&str>,
+    filter: Option<&Filter>,
     directory: Option<&mut BTreeMap<String, MailboxInfo>>,
     interner: &mut Interner,
     each: &mut (impl FnMut(MobileDevice) + Send),
@@ -525,7 +524,8 @@ async fn read_devices(
         });
         let dir_read = async {
             if let Some(dir_new) = dir_new.as_deref_mut() {
-                ex.get_cas_mailboxes(Some("HasActiveSyncDevicePartnership -eq $true"), |m| {
+                let partners = Filter::cmp("HasActiveSyncDevicePartnership", Op::Eq, true);
+                ex.get_cas_mailboxes(Some(&partners), |m| {
                     dir_new.insert(
                         m.identity.clone(),
                         MailboxInfo {
@@ -565,13 +565,9 @@ async fn read_devices(
     Err(EngineError::NoServer(Vec::new()))
 }
 
-fn observed_action(state: &str) -> Option<Action> {
-    match state.to_ascii_lowercase().as_str() {
-        "allowed" => Some(Action::Allow),
-        "blocked" => Some(Action::Block),
-        "quarantined" => Some(Action::Quarantine),
-        _ => None,
-    }
+/// The action Exchange's state amounts to (`None` while it is still deciding).
+fn observed_action(state: DeviceAccessState) -> Option<Action> {
+    state.level().map(Action::from)
 }
 
 /// One sync with access control (see the module documentation).
@@ -677,13 +673,13 @@ pub(super) async fn sync(
             new_state
                 .watermark
                 .as_ref()
-                .map(|w| format!("WhenChanged -gt '{w}'"))
+                .map(|w| Filter::cmp("WhenChanged", Op::Gt, w.as_str()))
         };
         let (devices, watermark) = read_devices(
             engine,
             &new_state,
             &mut conn,
-            filter.as_deref(),
+            filter.as_ref(),
             full_pass.then_some(&mut directory),
             &mut interner,
             &mut |d| {
@@ -713,8 +709,7 @@ pub(super) async fn sync(
             let set: std::collections::BTreeSet<String> = devices
                 .iter()
                 .filter(|d| {
-                    !policy.grandfathering.only_allowed
-                        || interner.str(d.state).eq_ignore_ascii_case("Allowed")
+                    !policy.grandfathering.only_allowed || d.state == DeviceAccessState::Allowed
                 })
                 .map(|d| d.device_id.to_ascii_lowercase())
                 .collect();
@@ -751,7 +746,7 @@ pub(super) async fn sync(
                 user_display_name: interner.str(d.display),
                 user_alias: &info.alias,
                 user_smtp: &info.smtp,
-                access_state: interner.str(d.state),
+                access_state: d.state,
             };
             let decision = policy.decide(&facts, &grandfathered);
             let decision = Decided {
@@ -780,16 +775,9 @@ pub(super) async fn sync(
                     Some(p) => p.action != decision.action || !p.applied,
                     // First sight: on the very first sync only a change from what Exchange
                     // did before counts; later, a new device is news.
-                    None => {
-                        !bootstrap
-                            || observed_action(interner.str(d.state)) != Some(decision.action)
-                    }
+                    None => !bootstrap || observed_action(d.state) != Some(decision.action),
                 };
-            let needs_change = !state_matches(
-                interner.str(d.state),
-                interner.str(d.reason),
-                decision.action,
-            );
+            let needs_change = !state_matches(d.state, d.reason, decision.action);
             if needs_change || (notify_needed && info.smtp.is_empty()) {
                 let job = jobs.entry(d.mailbox.clone()).or_insert_with(|| Job {
                     mailbox: d.mailbox.clone(),
@@ -1061,12 +1049,13 @@ async fn org_settings(
     report: &mut AccessReport,
 ) -> Result<(), PsError> {
     let cur = ex.get_org_settings().await?;
-    let level = (!cur.default_access_level.eq_ignore_ascii_case("Quarantine")).then(|| {
+    let level = (cur.default_access_level != Some(AccessLevel::Quarantine)).then(|| {
         report.org_changes.push(format!(
             "DefaultAccessLevel: {} → Quarantine",
             cur.default_access_level
+                .map_or("(unknown)", AccessLevel::as_str)
         ));
-        "Quarantine"
+        AccessLevel::Quarantine
     });
     let admins = policy
         .organization
@@ -1225,21 +1214,32 @@ mod tests {
                 ("X".into(), Action::Quarantine),
             ],
         );
-        assert_eq!(c.allow_add, vec!["B1"]);
-        assert_eq!(c.block_remove, vec!["B1"]);
-        assert_eq!(c.block_add, vec!["N"]);
-        assert!(c.allow_remove.is_empty());
+        assert_eq!(c.allowed.add, vec!["B1"]);
+        assert_eq!(c.blocked.remove, vec!["B1"]);
+        assert_eq!(c.blocked.add, vec!["N"]);
+        assert!(c.allowed.remove.is_empty());
         let c = diff("m", &a, &b, &[("A1".into(), Action::Quarantine)]);
-        assert_eq!(c.allow_remove, vec!["A1"]);
+        assert_eq!(c.allowed.remove, vec!["A1"]);
         assert!(diff("m", &a, &b, &[("A1".into(), Action::Allow)]).is_empty());
     }
 
     #[test]
     fn state_tells_list_membership() {
-        assert!(state_matches("Allowed", "Individual", Action::Allow));
-        assert!(!state_matches("Allowed", "Global", Action::Allow));
-        assert!(state_matches("Quarantined", "Global", Action::Quarantine));
-        assert!(!state_matches("Blocked", "Individual", Action::Quarantine));
-        assert!(state_matches("Blocked", "Individual", Action::Block));
+        use DeviceAccessState::*;
+        use DeviceAccessStateReason::{Global, Individual};
+        assert!(state_matches(Allowed, Individual, Action::Allow));
+        assert!(!state_matches(Allowed, Global, Action::Allow));
+        assert!(state_matches(Quarantined, Global, Action::Quarantine));
+        assert!(!state_matches(Blocked, Individual, Action::Quarantine));
+        assert!(state_matches(Blocked, Individual, Action::Block));
+    }
+
+    #[test]
+    fn mailbox_changes_keep_their_flat_json() {
+        let c = diff("m", &[], &["B".into()], &[("A".into(), Action::Allow)]);
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(json, r#"{"mailbox":"m","allow_add":["A"]}"#);
+        let back: MailboxChange = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
     }
 }

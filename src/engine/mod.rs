@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::exchange::ops::{MobileDevice, ServerVersion};
 use crate::exchange::powershell::PsError;
 use crate::exchange::target::{open_with_failover, Target};
+use crate::wire::exchange::opath::{Filter, Op};
 
 /// Log the process's resident and peak resident memory (and milliseconds since the first
 /// mark) at a phase of a sync (debug level,
@@ -266,12 +267,12 @@ impl Engine {
         }
         ex.set_version(new_state.server_version);
         let filter = match (kind, &state.watermark) {
-            (SyncKind::Quick, Some(w)) => Some(format!("WhenChanged -gt '{w}'")),
+            (SyncKind::Quick, Some(w)) => Some(Filter::cmp("WhenChanged", Op::Gt, w.as_str())),
             _ => None,
         };
         let mut devices = 0usize;
         let mut watermark = state.watermark.clone();
-        ex.get_mobile_devices(filter.as_deref(), |d| {
+        ex.get_mobile_devices(filter.as_ref(), |d| {
             devices += 1;
             if let Some(w) = &d.when_changed {
                 watermark = later(watermark.take(), w);

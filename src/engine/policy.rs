@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::config::xmltree::line_column;
+use crate::wire::exchange::{AccessLevel, DeviceAccessState};
 
 /// The policy file's name in the organization folder.
 pub const POLICY_FILE: &str = "AccessPolicy.toml";
@@ -44,6 +45,29 @@ impl Action {
             Action::Allow => "Allow",
             Action::Block => "Block",
             Action::Quarantine => "Quarantine",
+        }
+    }
+}
+
+/// The policy's actions are Exchange's access levels: Allow puts a device on the allowed
+/// list, Block on the blocked list, Quarantine on neither (under the organization's
+/// `DefaultAccessLevel` Quarantine).
+impl From<AccessLevel> for Action {
+    fn from(l: AccessLevel) -> Action {
+        match l {
+            AccessLevel::Allow => Action::Allow,
+            AccessLevel::Block => Action::Block,
+            AccessLevel::Quarantine => Action::Quarantine,
+        }
+    }
+}
+
+impl From<Action> for AccessLevel {
+    fn from(a: Action) -> AccessLevel {
+        match a {
+            Action::Allow => AccessLevel::Allow,
+            Action::Block => AccessLevel::Block,
+            Action::Quarantine => AccessLevel::Quarantine,
         }
     }
 }
@@ -138,7 +162,7 @@ pub struct DeviceFacts<'a> {
     pub user_alias: &'a str,
     pub user_smtp: &'a str,
     /// Exchange's `DeviceAccessState` now.
-    pub access_state: &'a str,
+    pub access_state: DeviceAccessState,
 }
 
 /// A source's answer.
@@ -1206,7 +1230,7 @@ mod tests {
             user_display_name: "Anna",
             user_alias: "anna",
             user_smtp: smtp,
-            access_state: "Allowed",
+            access_state: DeviceAccessState::Allowed,
         }
     }
 

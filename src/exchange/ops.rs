@@ -11,6 +11,11 @@ use std::collections::BTreeMap;
 
 use super::powershell::{PipelineReport, PsError, RunspacePool};
 use crate::wire::clixml::{PsObject, Value};
+use crate::wire::exchange::opath::Filter;
+use crate::wire::exchange::{
+    AccessLevel, DeviceAccessCharacteristic, DeviceAccessState, DeviceAccessStateReason,
+    DeviceIdentity, ListUpdate,
+};
 use crate::wire::psrp::objects::Command;
 
 /// The Exchange role group that grants a cmdlet, for the permission check's fix hint.
@@ -152,6 +157,17 @@ fn prop(o: &PsObject, name: &str) -> Option<String> {
     o.get(name).and_then(text)
 }
 
+/// An enum-valued property; a value this version of the connector does not know is logged
+/// at debug level and read as absent.
+fn typed<T>(o: &PsObject, name: &str, parse: impl Fn(&Value) -> Option<T>) -> Option<T> {
+    let v = o.get(name)?;
+    let t = parse(v);
+    if t.is_none() && !matches!(v, Value::Nil) {
+        tracing::debug!(property = name, value = ?text(v), "unrecognized value");
+    }
+    t
+}
+
 fn prop_bool(o: &PsObject, name: &str) -> Option<bool> {
     o.get(name).and_then(|v| {
         v.as_bool()
@@ -216,8 +232,8 @@ pub struct MobileDevice {
     pub user_display_name: String,
     pub first_sync_time: Option<String>,
     pub when_changed: Option<String>,
-    pub access_state: String,
-    pub access_state_reason: String,
+    pub access_state: DeviceAccessState,
+    pub access_state_reason: DeviceAccessStateReason,
     pub access_control_rule: Option<String>,
 }
 
@@ -235,10 +251,22 @@ impl MobileDevice {
             user_display_name: prop(o, "UserDisplayName").unwrap_or_default(),
             first_sync_time: prop(o, "FirstSyncTime"),
             when_changed: prop(o, "WhenChanged").or_else(|| prop(o, "WhenChangedUTC")),
-            access_state: prop(o, "DeviceAccessState").unwrap_or_default(),
-            access_state_reason: prop(o, "DeviceAccessStateReason").unwrap_or_default(),
+            access_state: typed(o, "DeviceAccessState", DeviceAccessState::from_value)
+                .unwrap_or(DeviceAccessState::Unknown),
+            access_state_reason: typed(
+                o,
+                "DeviceAccessStateReason",
+                DeviceAccessStateReason::from_value,
+            )
+            .unwrap_or(DeviceAccessStateReason::Unknown),
             access_control_rule: prop(o, "DeviceAccessControlRule"),
         })
+    }
+
+    /// The identity split into its mailbox and device parts (`None` when Exchange wrote it
+    /// in a form without `ExchangeActiveSyncDevices`).
+    pub fn parsed_identity(&self) -> Option<DeviceIdentity<'_>> {
+        DeviceIdentity::parse(&self.identity)
     }
 }
 
@@ -289,7 +317,8 @@ impl CasMailbox {
 /// `Get-ActiveSyncOrganizationSettings`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OrgSettings {
-    pub default_access_level: String,
+    /// `None` when the server sent a level this connector does not know.
+    pub default_access_level: Option<AccessLevel>,
     pub admin_mail_recipients: Vec<String>,
     pub user_mail_insert: Option<String>,
 }
@@ -299,8 +328,10 @@ pub struct OrgSettings {
 pub struct DeviceAccessRule {
     pub identity: String,
     pub query_string: String,
-    pub characteristic: String,
-    pub access_level: String,
+    /// `None` when the server sent a characteristic this connector does not know.
+    pub characteristic: Option<DeviceAccessCharacteristic>,
+    /// `None` when the server sent a level this connector does not know.
+    pub access_level: Option<AccessLevel>,
 }
 
 /// `Get-ActiveSyncMailboxPolicy`.
@@ -329,18 +360,6 @@ pub struct Exchange {
 
 fn list_value(items: &[String]) -> Value {
     Value::array(items.iter().map(|s| Value::String(s.clone())).collect())
-}
-
-/// `@{Add=…; Remove=…}` with only the non-empty halves.
-fn add_remove(add: &[String], remove: &[String]) -> Value {
-    let mut entries: Vec<(&str, Value)> = Vec::new();
-    if !add.is_empty() {
-        entries.push(("Add", list_value(add)));
-    }
-    if !remove.is_empty() {
-        entries.push(("Remove", list_value(remove)));
-    }
-    Value::hashtable(entries)
 }
 
 impl Exchange {
@@ -436,7 +455,7 @@ impl Exchange {
     /// on 2010), optionally with an OPATH `filter`, handed to `each` as they arrive.
     pub async fn get_mobile_devices(
         &self,
-        filter: Option<&str>,
+        filter: Option<&Filter>,
         mut each: impl FnMut(MobileDevice) + Send,
     ) -> Result<PipelineReport, PsError> {
         let mut cmd = if self.mobile() {
@@ -446,7 +465,7 @@ impl Exchange {
         };
         cmd = cmd.arg("ResultSize", "Unlimited");
         if let Some(f) = filter {
-            cmd = cmd.arg("Filter", f);
+            cmd = cmd.arg("Filter", f.to_string());
         }
         self.pool
             .invoke_each(vec![cmd], |v| {
@@ -506,12 +525,12 @@ impl Exchange {
     /// `each` as they arrive.
     pub async fn get_cas_mailboxes(
         &self,
-        filter: Option<&str>,
+        filter: Option<&Filter>,
         mut each: impl FnMut(CasMailbox) + Send,
     ) -> Result<PipelineReport, PsError> {
         let mut cmd = Command::new("Get-CASMailbox").arg("ResultSize", "Unlimited");
         if let Some(f) = filter {
-            cmd = cmd.arg("Filter", f);
+            cmd = cmd.arg("Filter", f.to_string());
         }
         self.pool
             .invoke_each(vec![cmd], |v| {
@@ -522,33 +541,24 @@ impl Exchange {
             .await
     }
 
-    /// `Set-CASMailbox` with `@{Add;Remove}` diffs on the allowed and blocked lists; lists
-    /// with nothing to change are not sent at all.
+    /// `Set-CASMailbox` with `@{Add;Remove}` updates of the allowed and blocked lists; a
+    /// list with nothing to change is not sent at all, nor is the command when neither has.
     pub async fn update_device_lists(
         &self,
         identity: &str,
-        allow_add: &[String],
-        allow_remove: &[String],
-        block_add: &[String],
-        block_remove: &[String],
+        allowed: &ListUpdate,
+        blocked: &ListUpdate,
     ) -> Result<(), PsError> {
         let mut cmd = Command::new("Set-CASMailbox").arg("Identity", identity);
-        let mut changed = false;
-        if !allow_add.is_empty() || !allow_remove.is_empty() {
-            cmd = cmd.arg(
-                "ActiveSyncAllowedDeviceIDs",
-                add_remove(allow_add, allow_remove),
-            );
-            changed = true;
+        for (name, update) in [
+            ("ActiveSyncAllowedDeviceIDs", allowed),
+            ("ActiveSyncBlockedDeviceIDs", blocked),
+        ] {
+            if !update.is_empty() {
+                cmd = cmd.arg(name, update.to_value());
+            }
         }
-        if !block_add.is_empty() || !block_remove.is_empty() {
-            cmd = cmd.arg(
-                "ActiveSyncBlockedDeviceIDs",
-                add_remove(block_add, block_remove),
-            );
-            changed = true;
-        }
-        if !changed {
+        if allowed.is_empty() && blocked.is_empty() {
             return Ok(());
         }
         self.run(cmd).await.map(|_| ())
@@ -564,7 +574,7 @@ impl Exchange {
             detail: "Get-ActiveSyncOrganizationSettings returned nothing".into(),
         })?;
         Ok(OrgSettings {
-            default_access_level: prop(o, "DefaultAccessLevel").unwrap_or_default(),
+            default_access_level: typed(o, "DefaultAccessLevel", AccessLevel::from_value),
             admin_mail_recipients: o.get("AdminMailRecipients").map(texts).unwrap_or_default(),
             user_mail_insert: prop(o, "UserMailInsert"),
         })
@@ -573,13 +583,13 @@ impl Exchange {
     /// `Set-ActiveSyncOrganizationSettings` with the given fields (None: leave alone).
     pub async fn set_org_settings(
         &self,
-        default_access_level: Option<&str>,
+        default_access_level: Option<AccessLevel>,
         admin_mail_recipients: Option<&[String]>,
         user_mail_insert: Option<&str>,
     ) -> Result<(), PsError> {
         let mut cmd = Command::new("Set-ActiveSyncOrganizationSettings");
         if let Some(l) = default_access_level {
-            cmd = cmd.arg("DefaultAccessLevel", l);
+            cmd = cmd.arg("DefaultAccessLevel", l.as_str());
         }
         if let Some(r) = admin_mail_recipients {
             cmd = cmd.arg("AdminMailRecipients", list_value(r));
@@ -602,8 +612,8 @@ impl Exchange {
                     .or_else(|| prop(o, "Name"))
                     .unwrap_or_default(),
                 query_string: prop(o, "QueryString").unwrap_or_default(),
-                characteristic: prop(o, "Characteristic").unwrap_or_default(),
-                access_level: prop(o, "AccessLevel").unwrap_or_default(),
+                characteristic: typed(o, "Characteristic", DeviceAccessCharacteristic::from_value),
+                access_level: typed(o, "AccessLevel", AccessLevel::from_value),
             })
             .collect())
     }
@@ -612,25 +622,25 @@ impl Exchange {
     pub async fn new_rule(
         &self,
         query_string: &str,
-        characteristic: &str,
-        access_level: &str,
+        characteristic: DeviceAccessCharacteristic,
+        access_level: AccessLevel,
     ) -> Result<(), PsError> {
         self.run(
             Command::new("New-ActiveSyncDeviceAccessRule")
                 .arg("QueryString", query_string)
-                .arg("Characteristic", characteristic)
-                .arg("AccessLevel", access_level),
+                .arg("Characteristic", characteristic.as_str())
+                .arg("AccessLevel", access_level.as_str()),
         )
         .await
         .map(|_| ())
     }
 
     /// `Set-ActiveSyncDeviceAccessRule -Identity -AccessLevel`.
-    pub async fn set_rule(&self, identity: &str, access_level: &str) -> Result<(), PsError> {
+    pub async fn set_rule(&self, identity: &str, access_level: AccessLevel) -> Result<(), PsError> {
         self.run(
             Command::new("Set-ActiveSyncDeviceAccessRule")
                 .arg("Identity", identity)
-                .arg("AccessLevel", access_level),
+                .arg("AccessLevel", access_level.as_str()),
         )
         .await
         .map(|_| ())
@@ -775,12 +785,5 @@ mod tests {
         assert_eq!(texts(&l), vec!["a", "b"]);
         assert_eq!(texts(&Value::String("x".into())), vec!["x"]);
         assert!(texts(&Value::Nil).is_empty());
-    }
-
-    #[test]
-    fn add_remove_sends_only_what_changes() {
-        let v = add_remove(&["A1".into()], &[]);
-        let json = v.to_json().to_string();
-        assert!(json.contains("Add") && !json.contains("Remove"), "{json}");
     }
 }

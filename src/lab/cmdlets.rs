@@ -29,12 +29,12 @@ use std::sync::RwLock;
 use uuid::Uuid;
 
 use super::accounts::{Account, Role};
-use super::opath::{FieldValue, Filter, FilterError, Record};
 use super::org::{
-    AccessLevel, AccessReason, AccessState, Characteristic, Device, DeviceAccessRule,
-    ExchangeVersion, MailboxPolicy, Org, OrgError, POLICY_SETTINGS,
+    Device, DeviceAccessRule, ExchangeVersion, MailboxPolicy, Org, OrgError, POLICY_SETTINGS,
 };
 use crate::wire::clixml::{ErrorRecordBuilder, Value};
+use crate::wire::exchange::opath::{FieldValue, Filter, FilterError, Record};
+use crate::wire::exchange::{AccessLevel, DeviceAccessCharacteristic, MultiValuedUpdate};
 use crate::wire::psrp::objects::{Command, Parameter};
 
 /// Exchange's default `ResultSize`.
@@ -459,14 +459,6 @@ const COMMON: &[&str] = &[
     "PipelineVariable",
 ];
 
-/// A new value for a multi-valued property: a replacement list, or `@{Add=…; Remove=…}`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ListUpdate {
-    pub replace: Option<Vec<String>>,
-    pub add: Vec<String>,
-    pub remove: Vec<String>,
-}
-
 /// Bound parameters of one command.
 #[derive(Debug)]
 pub struct Params {
@@ -627,36 +619,20 @@ impl Params {
     }
 
     /// A multi-valued property parameter: a list (replace) or `@{Add=…; Remove=…}`.
-    pub fn list_update(&self, name: &str) -> Result<Option<ListUpdate>, CmdError> {
+    pub fn list_update(&self, name: &str) -> Result<Option<MultiValuedUpdate>, CmdError> {
         let Some(v) = self.get(name) else {
             return Ok(None);
         };
-        let dict = match v.as_object().map(|o| &o.collection) {
-            Some(Some(crate::wire::clixml::Collection::Dictionary(d))) => Some(d),
-            _ => None,
-        };
-        let Some(entries) = dict else {
-            return Ok(Some(ListUpdate {
-                replace: Some(strings_of(v)),
-                ..ListUpdate::default()
-            }));
-        };
-        let mut u = ListUpdate::default();
-        for (k, val) in entries {
-            match value_text(k).to_ascii_lowercase().as_str() {
-                "add" | "+" => u.add.extend(strings_of(val)),
-                "remove" | "-" => u.remove.extend(strings_of(val)),
-                _ => {
-                    return Err(self.bad(
-                        name,
-                        v,
-                        "Microsoft.Exchange.Data.MultiValuedProperty`1[System.String]",
-                        "The hash table may contain only the keys Add and Remove.",
-                    ))
-                }
-            }
-        }
-        Ok(Some(u))
+        MultiValuedUpdate::from_value(v, strings_of, value_text)
+            .map(Some)
+            .map_err(|_| {
+                self.bad(
+                    name,
+                    v,
+                    "Microsoft.Exchange.Data.MultiValuedProperty`1[System.String]",
+                    "The hash table may contain only the keys Add and Remove.",
+                )
+            })
     }
 
     /// `-Filter` parsed and checked against a sample record.
@@ -728,60 +704,6 @@ fn mv(items: impl IntoIterator<Item = String>) -> Value {
             "System.Object",
         ],
         items.into_iter().map(Value::String).collect(),
-    )
-}
-
-fn state_enum(s: AccessState) -> Value {
-    let n = match s {
-        AccessState::Allowed => 1,
-        AccessState::Blocked => 2,
-        AccessState::Quarantined => 3,
-        AccessState::DeviceDiscovery => 4,
-    };
-    Value::enumeration(
-        "Microsoft.Exchange.Data.Directory.SystemConfiguration.DeviceAccessState",
-        s.as_str(),
-        n,
-    )
-}
-
-fn reason_enum(r: AccessReason) -> Value {
-    let n = match r {
-        AccessReason::Global => 1,
-        AccessReason::Individual => 2,
-        AccessReason::DeviceRule => 3,
-    };
-    Value::enumeration(
-        "Microsoft.Exchange.Data.Directory.SystemConfiguration.DeviceAccessStateReason",
-        r.as_str(),
-        n,
-    )
-}
-
-fn level_enum(l: AccessLevel) -> Value {
-    let n = match l {
-        AccessLevel::Allow => 0,
-        AccessLevel::Block => 1,
-        AccessLevel::Quarantine => 2,
-    };
-    Value::enumeration(
-        "Microsoft.Exchange.Data.Directory.SystemConfiguration.DeviceAccessLevel",
-        l.as_str(),
-        n,
-    )
-}
-
-fn characteristic_enum(c: Characteristic) -> Value {
-    let n = match c {
-        Characteristic::DeviceType => 0,
-        Characteristic::DeviceModel => 1,
-        Characteristic::DeviceOS => 2,
-        Characteristic::UserAgent => 3,
-    };
-    Value::enumeration(
-        "Microsoft.Exchange.Data.Directory.SystemConfiguration.DeviceAccessCharacteristic",
-        c.as_str(),
-        n,
     )
 }
 
@@ -879,8 +801,8 @@ pub fn device_object(org: &Org, index: u32, activesync: bool) -> Option<Value> {
             ("DeviceModel", s(v.model)),
             ("FirstSyncTime", datetime(v.first_sync)),
             ("UserDisplayName", s(v.user_display_name.clone())),
-            ("DeviceAccessState", state_enum(v.state)),
-            ("DeviceAccessStateReason", reason_enum(v.reason)),
+            ("DeviceAccessState", v.state.to_value()),
+            ("DeviceAccessStateReason", v.reason.to_value()),
             ("DeviceAccessControlRule", opt_s(v.rule_name.clone())),
             ("ClientVersion", s("16.1")),
             (
@@ -978,8 +900,8 @@ pub fn statistics_object(org: &Org, index: u32) -> Option<Value> {
             ),
             ("DevicePolicyApplied", opt_s(policy)),
             ("DevicePolicyApplicationStatus", s("AppliedInFull")),
-            ("DeviceAccessState", state_enum(v.state)),
-            ("DeviceAccessStateReason", reason_enum(v.reason)),
+            ("DeviceAccessState", v.state.to_value()),
+            ("DeviceAccessStateReason", v.reason.to_value()),
             ("DeviceAccessControlRule", opt_s(v.rule_name.clone())),
             ("IsRemoteWipeSupported", Value::Bool(true)),
             ("ClientType", s("EAS")),
@@ -1082,7 +1004,7 @@ fn org_settings_object(org: &Org) -> Value {
         ],
         name.into(),
         vec![
-            ("DefaultAccessLevel", level_enum(st.default_access_level)),
+            ("DefaultAccessLevel", st.default_access_level.to_value()),
             ("UserMailInsert", s(st.user_mail_insert.clone())),
             ("AllowAccessForUnSupportedPlatform", Value::Bool(false)),
             (
@@ -1125,8 +1047,8 @@ fn rule_object(org: &Org, r: &DeviceAccessRule) -> Value {
         name.clone(),
         vec![
             ("QueryString", s(r.query_string.clone())),
-            ("Characteristic", characteristic_enum(r.characteristic)),
-            ("AccessLevel", level_enum(r.access_level)),
+            ("Characteristic", r.characteristic.to_value()),
+            ("AccessLevel", r.access_level.to_value()),
             ("Name", s(name.clone())),
             ("DistinguishedName", s(config_dn(org, &name))),
             ("Identity", s(name.clone())),
@@ -1607,7 +1529,7 @@ fn run(org: &RwLock<Org>, ctx: &Context<'_>, commands: &[Command]) -> Result<Exe
             let q = p.required("QueryString")?;
             let c = p.required("Characteristic")?;
             let l = p.required("AccessLevel")?;
-            let characteristic = Characteristic::parse(&c).ok_or_else(|| {
+            let characteristic = DeviceAccessCharacteristic::parse(&c).ok_or_else(|| {
                 p.bad("Characteristic", &Value::String(c.clone()), "Microsoft.Exchange.Data.Directory.SystemConfiguration.DeviceAccessCharacteristic", "Unable to match the identifier name to a valid enumerator name. Specify one of the following enumerator names and try again: DeviceType, DeviceModel, DeviceOS, UserAgent, XMSWLHeader")
             })?;
             let access_level = parse_level(&p, &l)?;
@@ -1725,7 +1647,7 @@ fn get_command(
         let wild = pattern.contains(['*', '?']);
         let hits: Vec<&&str> = visible
             .iter()
-            .filter(|n| super::opath::wildcard_match(&pattern, n))
+            .filter(|n| crate::wire::exchange::opath::wildcard_match(&pattern, n))
             .collect();
         if hits.is_empty() && !wild {
             let e = CmdError::CommandNotFound(pattern.clone());
@@ -1882,7 +1804,7 @@ fn set_cas_mailbox(
     }
     for (list, is_blocked) in [(allowed, false), (blocked, true)] {
         if let Some(u) = list {
-            o.update_device_list(m, is_blocked, u.replace, &u.add, &u.remove, ctx.now);
+            o.update_device_list(m, is_blocked, &u, ctx.now);
         }
     }
     Ok(Execution::done(Vec::new()))
@@ -1911,16 +1833,7 @@ fn set_org_settings(
     }
     let mut o = write(org);
     if let Some(u) = admins {
-        let list = &mut o.settings.admin_mail_recipients;
-        if let Some(r) = u.replace {
-            *list = r;
-        }
-        for a in u.add {
-            if !list.iter().any(|x| x.eq_ignore_ascii_case(&a)) {
-                list.push(a);
-            }
-        }
-        list.retain(|x| !u.remove.iter().any(|r| r.eq_ignore_ascii_case(x)));
+        u.apply(&mut o.settings.admin_mail_recipients);
     }
     if let Some(i) = insert {
         o.settings.user_mail_insert = i;
@@ -2087,6 +2000,7 @@ mod tests {
     use crate::lab::accounts::Accounts;
     use crate::lab::org::LAB_EPOCH;
     use crate::wire::clixml::ErrorRecord;
+    use crate::wire::exchange::{DeviceAccessState, DeviceAccessStateReason};
 
     struct T {
         org: RwLock<Org>,
@@ -2345,8 +2259,8 @@ mod tests {
         assert!(outputs(&r).is_empty() && error_id(&r).is_none(), "{r:?}");
         {
             let o = t.org.read().unwrap();
-            assert_eq!(o.devices[0].state, AccessState::Blocked);
-            assert_eq!(o.devices[0].reason, AccessReason::Individual);
+            assert_eq!(o.devices[0].state, DeviceAccessState::Blocked);
+            assert_eq!(o.devices[0].reason, DeviceAccessStateReason::Individual);
             assert_eq!(o.devices[0].when_changed, LAB_EPOCH + 100);
         }
         let r = t.run(Command::new("Get-CASMailbox").arg("Identity", alias.as_str()));
@@ -2368,8 +2282,8 @@ mod tests {
                 ),
         );
         let o = t.org.read().unwrap();
-        assert_eq!(o.devices[0].state, AccessState::Allowed);
-        assert_eq!(o.devices[0].reason, AccessReason::Individual);
+        assert_eq!(o.devices[0].state, DeviceAccessState::Allowed);
+        assert_eq!(o.devices[0].reason, DeviceAccessStateReason::Individual);
         assert_eq!(
             o.mailboxes[o.devices[0].mailbox as usize].blocked,
             vec!["other".to_string()]
@@ -2417,7 +2331,7 @@ mod tests {
             .unwrap()
             .devices
             .iter()
-            .all(|d| d.state == AccessState::Quarantined));
+            .all(|d| d.state == DeviceAccessState::Quarantined));
         let r = t.run(
             Command::new("New-ActiveSyncDeviceAccessRule")
                 .arg("QueryString", "iPhone")

@@ -19,7 +19,6 @@ pub mod endpoints;
 mod http;
 pub mod kerberos;
 mod ntlm;
-pub mod opath;
 pub mod org;
 mod powershell;
 pub mod tls;

@@ -9,6 +9,11 @@
 
 use std::collections::HashMap;
 
+use crate::wire::exchange::{
+    AccessLevel, DeviceAccessCharacteristic, DeviceAccessState, DeviceAccessStateReason,
+    DeviceIdentity, MultiValuedUpdate,
+};
+
 /// Seconds since the Unix epoch at which the lab's history ends (2026-11-01T00:00:00Z);
 /// generated first/last sync times lie before it.
 pub const LAB_EPOCH: i64 = 1_793_491_200;
@@ -85,112 +90,13 @@ impl ExchangeVersion {
     }
 }
 
-/// Access level of a rule or of the organization default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum AccessLevel {
-    Allow,
-    Block,
-    Quarantine,
-}
-
-impl AccessLevel {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "allow" => Some(AccessLevel::Allow),
-            "block" => Some(AccessLevel::Block),
-            "quarantine" => Some(AccessLevel::Quarantine),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccessLevel::Allow => "Allow",
-            AccessLevel::Block => "Block",
-            AccessLevel::Quarantine => "Quarantine",
-        }
-    }
-    fn state(self) -> AccessState {
-        match self {
-            AccessLevel::Allow => AccessState::Allowed,
-            AccessLevel::Block => AccessState::Blocked,
-            AccessLevel::Quarantine => AccessState::Quarantined,
-        }
-    }
-}
-
-/// `DeviceAccessState`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-pub enum AccessState {
-    Allowed,
-    Blocked,
-    Quarantined,
-    DeviceDiscovery,
-}
-
-impl AccessState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccessState::Allowed => "Allowed",
-            AccessState::Blocked => "Blocked",
-            AccessState::Quarantined => "Quarantined",
-            AccessState::DeviceDiscovery => "DeviceDiscovery",
-        }
-    }
-}
-
-/// `DeviceAccessStateReason`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum AccessReason {
-    Global,
-    Individual,
-    DeviceRule,
-}
-
-impl AccessReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccessReason::Global => "Global",
-            AccessReason::Individual => "Individual",
-            AccessReason::DeviceRule => "DeviceRule",
-        }
-    }
-}
-
-/// What a device access rule matches on (`Characteristic`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum Characteristic {
-    DeviceModel,
-    DeviceType,
-    DeviceOS,
-    UserAgent,
-}
-
-impl Characteristic {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "devicemodel" => Some(Characteristic::DeviceModel),
-            "devicetype" => Some(Characteristic::DeviceType),
-            "deviceos" => Some(Characteristic::DeviceOS),
-            "useragent" => Some(Characteristic::UserAgent),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Characteristic::DeviceModel => "DeviceModel",
-            Characteristic::DeviceType => "DeviceType",
-            Characteristic::DeviceOS => "DeviceOS",
-            Characteristic::UserAgent => "UserAgent",
-        }
-    }
-    /// Exchange evaluates model rules before type, OS and user-agent rules.
-    fn precedence(self) -> u8 {
-        match self {
-            Characteristic::DeviceModel => 0,
-            Characteristic::DeviceType => 1,
-            Characteristic::DeviceOS => 2,
-            Characteristic::UserAgent => 3,
-        }
+/// Exchange evaluates model rules before type, OS and user-agent rules.
+fn precedence(c: DeviceAccessCharacteristic) -> u8 {
+    match c {
+        DeviceAccessCharacteristic::DeviceModel => 0,
+        DeviceAccessCharacteristic::DeviceType => 1,
+        DeviceAccessCharacteristic::DeviceOS => 2,
+        DeviceAccessCharacteristic::UserAgent => 3,
     }
 }
 
@@ -198,12 +104,12 @@ impl Characteristic {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DeviceAccessRule {
     pub query_string: String,
-    pub characteristic: Characteristic,
+    pub characteristic: DeviceAccessCharacteristic,
     pub access_level: AccessLevel,
 }
 
 impl DeviceAccessRule {
-    /// Exchange names a rule `QueryString (Characteristic)`.
+    /// Exchange names a rule `QueryString (DeviceAccessCharacteristic)`.
     pub fn name(&self) -> String {
         format!("{} ({})", self.query_string, self.characteristic.as_str())
     }
@@ -363,8 +269,8 @@ pub struct Device {
     pub first_sync: i64,
     pub last_sync: i64,
     pub when_changed: i64,
-    pub state: AccessState,
-    pub reason: AccessReason,
+    pub state: DeviceAccessState,
+    pub reason: DeviceAccessStateReason,
     /// Index into the rules when `reason` is `DeviceRule`.
     pub rule: Option<u16>,
 }
@@ -385,8 +291,8 @@ pub struct DeviceView {
     pub first_sync: i64,
     pub last_sync: i64,
     pub when_changed: i64,
-    pub state: AccessState,
-    pub reason: AccessReason,
+    pub state: DeviceAccessState,
+    pub reason: DeviceAccessStateReason,
     pub rule_name: Option<String>,
     pub identity: String,
 }
@@ -576,8 +482,8 @@ impl Org {
                     first_sync,
                     last_sync,
                     when_changed: last_sync.max(first_sync),
-                    state: AccessState::Allowed,
-                    reason: AccessReason::Global,
+                    state: DeviceAccessState::Allowed,
+                    reason: DeviceAccessStateReason::Global,
                     rule: None,
                 });
                 n += 1;
@@ -668,16 +574,15 @@ impl Org {
             .map(|i| i as u32)
     }
 
-    /// The Exchange identity of a device: `<alias>\ExchangeActiveSyncDevices\<Type>§<DeviceId>`.
+    /// The Exchange identity of a device:
+    /// `<domain>/Users/<Name>/ExchangeActiveSyncDevices/<Type>§<DeviceId>`.
     pub fn device_identity(&self, d: &Device) -> String {
         let m = &self.mailboxes[d.mailbox as usize];
-        format!(
-            "{}/Users/{}/ExchangeActiveSyncDevices/{}§{}",
-            self.domain,
-            m.display_name,
-            self.kind(d).device_type,
-            self.device_id(d)
-        )
+        DeviceIdentity {
+            mailbox: &format!("{}/Users/{}", self.domain, m.display_name),
+            device: &format!("{}§{}", self.kind(d).device_type, self.device_id(d)),
+        }
+        .to_string()
     }
 
     pub fn view(&self, index: u32) -> Option<DeviceView> {
@@ -709,26 +614,34 @@ impl Org {
     }
 
     /// What Exchange would decide for a device now.
-    fn evaluate(&self, d: &Device) -> (AccessState, AccessReason, Option<u16>) {
+    fn evaluate(&self, d: &Device) -> (DeviceAccessState, DeviceAccessStateReason, Option<u16>) {
         let m = &self.mailboxes[d.mailbox as usize];
         let id = self.device_id(d);
         if m.blocked.iter().any(|b| b.eq_ignore_ascii_case(&id)) {
-            return (AccessState::Blocked, AccessReason::Individual, None);
+            return (
+                DeviceAccessState::Blocked,
+                DeviceAccessStateReason::Individual,
+                None,
+            );
         }
         if m.allowed.iter().any(|a| a.eq_ignore_ascii_case(&id)) {
-            return (AccessState::Allowed, AccessReason::Individual, None);
+            return (
+                DeviceAccessState::Allowed,
+                DeviceAccessStateReason::Individual,
+                None,
+            );
         }
         let k = self.kind(d);
         let mut best: Option<(u8, usize)> = None;
         for (i, r) in self.rules.iter().enumerate() {
             let value = match r.characteristic {
-                Characteristic::DeviceModel => k.model,
-                Characteristic::DeviceType => k.device_type,
-                Characteristic::DeviceOS => k.os,
-                Characteristic::UserAgent => k.user_agent,
+                DeviceAccessCharacteristic::DeviceModel => k.model,
+                DeviceAccessCharacteristic::DeviceType => k.device_type,
+                DeviceAccessCharacteristic::DeviceOS => k.os,
+                DeviceAccessCharacteristic::UserAgent => k.user_agent,
             };
             if value.eq_ignore_ascii_case(&r.query_string) {
-                let p = r.characteristic.precedence();
+                let p = precedence(r.characteristic);
                 if best.is_none_or(|(bp, _)| p < bp) {
                     best = Some((p, i));
                 }
@@ -736,14 +649,14 @@ impl Org {
         }
         if let Some((_, i)) = best {
             return (
-                self.rules[i].access_level.state(),
-                AccessReason::DeviceRule,
+                DeviceAccessState::of_level(self.rules[i].access_level),
+                DeviceAccessStateReason::DeviceRule,
                 Some(i as u16),
             );
         }
         (
-            self.settings.default_access_level.state(),
-            AccessReason::Global,
+            DeviceAccessState::of_level(self.settings.default_access_level),
+            DeviceAccessStateReason::Global,
             None,
         )
     }
@@ -784,26 +697,15 @@ impl Org {
         &mut self,
         mailbox: u32,
         blocked: bool,
-        replace: Option<Vec<String>>,
-        add: &[String],
-        remove: &[String],
+        change: &MultiValuedUpdate,
         now: i64,
     ) -> usize {
         let m = &mut self.mailboxes[mailbox as usize];
-        let list = if blocked {
+        change.apply(if blocked {
             &mut m.blocked
         } else {
             &mut m.allowed
-        };
-        if let Some(r) = replace {
-            *list = r;
-        }
-        for a in add {
-            if !list.iter().any(|x| x.eq_ignore_ascii_case(a)) {
-                list.push(a.clone());
-            }
-        }
-        list.retain(|x| !remove.iter().any(|r| r.eq_ignore_ascii_case(x)));
+        });
         self.reevaluate(Some(mailbox), now)
     }
 
@@ -1014,7 +916,7 @@ impl Org {
     }
 
     /// Counts of devices per access state.
-    pub fn state_counts(&self) -> HashMap<AccessState, usize> {
+    pub fn state_counts(&self) -> HashMap<DeviceAccessState, usize> {
         let mut c = HashMap::new();
         for d in &self.devices {
             *c.entry(d.state).or_insert(0) += 1;
@@ -1048,6 +950,15 @@ impl Org {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::exchange::ListUpdate;
+
+    fn adding(id: &str) -> MultiValuedUpdate {
+        MultiValuedUpdate::Update(ListUpdate::adding([id.to_string()]))
+    }
+
+    fn removing(id: &str) -> MultiValuedUpdate {
+        MultiValuedUpdate::Update(ListUpdate::removing([id.to_string()]))
+    }
 
     #[test]
     fn generation_is_deterministic_and_sized() {
@@ -1080,59 +991,66 @@ mod tests {
         assert!(o
             .devices
             .iter()
-            .all(|d| d.state == AccessState::Allowed && d.reason == AccessReason::Global));
+            .all(|d| d.state == DeviceAccessState::Allowed
+                && d.reason == DeviceAccessStateReason::Global));
         o.set_default_access_level(AccessLevel::Quarantine, now);
         assert!(o
             .devices
             .iter()
-            .all(|d| d.state == AccessState::Quarantined && d.when_changed == now));
+            .all(|d| d.state == DeviceAccessState::Quarantined && d.when_changed == now));
         let d0 = o.devices[0];
         let kind = o.kind(&d0);
         o.add_rule(
             DeviceAccessRule {
                 query_string: kind.device_type.into(),
-                characteristic: Characteristic::DeviceType,
+                characteristic: DeviceAccessCharacteristic::DeviceType,
                 access_level: AccessLevel::Block,
             },
             now,
         )
         .unwrap();
-        assert_eq!(o.devices[0].state, AccessState::Blocked);
-        assert_eq!(o.devices[0].reason, AccessReason::DeviceRule);
+        assert_eq!(o.devices[0].state, DeviceAccessState::Blocked);
+        assert_eq!(o.devices[0].reason, DeviceAccessStateReason::DeviceRule);
         // A model rule wins over a type rule.
         o.add_rule(
             DeviceAccessRule {
                 query_string: kind.model.into(),
-                characteristic: Characteristic::DeviceModel,
+                characteristic: DeviceAccessCharacteristic::DeviceModel,
                 access_level: AccessLevel::Allow,
             },
             now,
         )
         .unwrap();
-        assert_eq!(o.devices[0].state, AccessState::Allowed);
+        assert_eq!(o.devices[0].state, DeviceAccessState::Allowed);
         assert_eq!(
             o.view(0).unwrap().rule_name.unwrap(),
             format!("{} (DeviceModel)", kind.model)
         );
         // The mailbox lists win over rules; blocked wins over allowed.
         let id = o.device_id(&d0);
-        o.update_device_list(d0.mailbox, true, None, std::slice::from_ref(&id), &[], now);
+        o.update_device_list(d0.mailbox, true, &adding(&id), now);
         assert_eq!(
             (o.devices[0].state, o.devices[0].reason),
-            (AccessState::Blocked, AccessReason::Individual)
+            (
+                DeviceAccessState::Blocked,
+                DeviceAccessStateReason::Individual
+            )
         );
-        o.update_device_list(d0.mailbox, false, None, std::slice::from_ref(&id), &[], now);
-        assert_eq!(o.devices[0].state, AccessState::Blocked);
-        o.update_device_list(d0.mailbox, true, None, &[], std::slice::from_ref(&id), now);
+        o.update_device_list(d0.mailbox, false, &adding(&id), now);
+        assert_eq!(o.devices[0].state, DeviceAccessState::Blocked);
+        o.update_device_list(d0.mailbox, true, &removing(&id), now);
         assert_eq!(
             (o.devices[0].state, o.devices[0].reason),
-            (AccessState::Allowed, AccessReason::Individual)
+            (
+                DeviceAccessState::Allowed,
+                DeviceAccessStateReason::Individual
+            )
         );
         assert!(o
             .add_rule(
                 DeviceAccessRule {
                     query_string: kind.model.into(),
-                    characteristic: Characteristic::DeviceModel,
+                    characteristic: DeviceAccessCharacteristic::DeviceModel,
                     access_level: AccessLevel::Block
                 },
                 now

@@ -23,6 +23,7 @@
 
 pub mod capture;
 pub mod clixml;
+pub mod exchange;
 pub mod kerberos;
 pub mod psrp;
 pub mod sealing;

@@ -1,21 +1,17 @@
-//! The subset of Exchange's OPATH `-Filter` syntax the connector sends: comparisons
+//! Exchange's OPATH `-Filter` syntax, the subset the connector sends: comparisons
 //! `Property -op 'value'` (`-eq -ne -gt -ge -lt -le -like -notlike`), joined by `-and` / `-or`,
 //! negated by `-not`, grouped by optional parentheses; values quoted with `'…'` or `"…"`
 //! (doubled quotes escape), or bare (`$true`, `$false`, `$null`, numbers).
 //!
-//! Parsing gives a [`Filter`] that is evaluated against anything implementing [`Record`].
-//! Dates are accepted as en-US `MM/dd/yyyy HH:mm:ss` (time optional) or ISO-8601, in UTC (the
-//! lab's server time zone). This module knows nothing of cmdlets or devices and must not
-//! panic on any input: every problem is a [`FilterError`] carrying Exchange's wording.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
+//! One [`Filter`] serves both sides: the client builds one ([`Filter::cmp`], [`Filter::and`])
+//! and sends its text (`Display`, quoting done here, never by hand); the lab parses the text
+//! ([`Filter::parse`]) and evaluates it against anything implementing [`Record`]. Dates are
+//! accepted as en-US `MM/dd/yyyy HH:mm:ss` (time optional) or ISO-8601, in UTC (the lab's
+//! server time zone). This module knows nothing of cmdlets or devices and must not panic on
+//! any input: every problem is a [`FilterError`] carrying Exchange's wording.
+
+use core::fmt;
+use std::borrow::Cow;
 
 use time::{Date, Month, PrimitiveDateTime, Time};
 
@@ -52,9 +48,132 @@ pub enum Filter {
     Cmp {
         property: String,
         op: Op,
-        /// `None` for `$null`.
-        value: Option<String>,
+        value: Literal,
     },
+}
+
+/// The value side of a comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Literal {
+    /// `$null`.
+    Null,
+    /// `$true` / `$false`.
+    Bool(bool),
+    /// `'…'` (bare words and numbers parse to this too).
+    Text(String),
+}
+
+impl Literal {
+    /// The value as the comparison sees it (`None` for `$null`).
+    fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Literal::Null => None,
+            Literal::Bool(b) => Some(Cow::Borrowed(if *b { "True" } else { "False" })),
+            Literal::Text(t) => Some(Cow::Borrowed(t)),
+        }
+    }
+}
+
+impl From<bool> for Literal {
+    fn from(b: bool) -> Literal {
+        Literal::Bool(b)
+    }
+}
+
+impl From<&str> for Literal {
+    fn from(s: &str) -> Literal {
+        Literal::Text(s.to_string())
+    }
+}
+
+impl From<String> for Literal {
+    fn from(s: String) -> Literal {
+        Literal::Text(s)
+    }
+}
+
+impl Op {
+    fn as_str(self) -> &'static str {
+        match self {
+            Op::Eq => "-eq",
+            Op::Ne => "-ne",
+            Op::Gt => "-gt",
+            Op::Ge => "-ge",
+            Op::Lt => "-lt",
+            Op::Le => "-le",
+            Op::Like => "-like",
+            Op::NotLike => "-notlike",
+        }
+    }
+}
+
+impl Filter {
+    /// `property -op value`.
+    pub fn cmp(property: impl Into<String>, op: Op, value: impl Into<Literal>) -> Filter {
+        Filter::Cmp {
+            property: property.into(),
+            op,
+            value: value.into(),
+        }
+    }
+
+    /// Both this and `other`.
+    pub fn and(self, other: Filter) -> Filter {
+        match self {
+            Filter::And(mut parts) => {
+                parts.push(other);
+                Filter::And(parts)
+            }
+            first => Filter::And(vec![first, other]),
+        }
+    }
+}
+
+/// The filter as OPATH text: strings in single quotes (a quote inside is doubled),
+/// composite parts in parentheses.
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let part = |f: &mut fmt::Formatter<'_>, p: &Filter| match p {
+            Filter::Cmp { .. } | Filter::Not(_) => write!(f, "{p}"),
+            _ => write!(f, "({p})"),
+        };
+        match self {
+            Filter::And(parts) | Filter::Or(parts) => {
+                let join = if matches!(self, Filter::And(_)) {
+                    " -and "
+                } else {
+                    " -or "
+                };
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(join)?;
+                    }
+                    part(f, p)?;
+                }
+                Ok(())
+            }
+            Filter::Not(p) => {
+                f.write_str("-not ")?;
+                match &**p {
+                    Filter::Not(_) => write!(f, "{p}"),
+                    _ => write!(f, "({p})"),
+                }
+            }
+            Filter::Cmp {
+                property,
+                op,
+                value,
+            } => {
+                write!(f, "{property} {} ", op.as_str())?;
+                match value {
+                    Literal::Null => f.write_str("$null"),
+                    Literal::Bool(true) => f.write_str("$true"),
+                    Literal::Bool(false) => f.write_str("$false"),
+                    Literal::Text(t) => write!(f, "'{}'", t.replace('\'', "''")),
+                }
+            }
+        }
+    }
 }
 
 /// A property value as a filter sees it.
@@ -251,11 +370,11 @@ impl Parser<'_> {
             }
         };
         let value = match self.next() {
-            Some(Tok::Quoted(q)) => Some(q),
-            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("$null") => None,
-            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("$true") => Some("True".into()),
-            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("$false") => Some("False".into()),
-            Some(Tok::Word(w)) if !w.starts_with('$') => Some(w),
+            Some(Tok::Quoted(q)) => Literal::Text(q),
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("$null") => Literal::Null,
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("$true") => Literal::Bool(true),
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("$false") => Literal::Bool(false),
+            Some(Tok::Word(w)) if !w.starts_with('$') => Literal::Text(w),
             _ => {
                 self.at = self.at.saturating_sub(1);
                 return Err(self.err());
@@ -301,9 +420,9 @@ impl Filter {
                 let field = record
                     .field(property)
                     .ok_or_else(|| FilterError::UnknownProperty(property.clone()))?;
-                if let (FieldValue::Date(_), Some(v)) = (&field, value) {
-                    parse_date(v).ok_or_else(|| FilterError::BadValue {
-                        value: v.clone(),
+                if let (FieldValue::Date(_), Some(v)) = (&field, value.text()) {
+                    parse_date(&v).ok_or_else(|| FilterError::BadValue {
+                        value: v.into_owned(),
                         ty: "System.DateTime",
                     })?;
                 }
@@ -324,7 +443,7 @@ impl Filter {
                 op,
                 value,
             } => match record.field(property) {
-                Some(field) => compare(&field, *op, value.as_deref()),
+                Some(field) => compare(&field, *op, value.text().as_deref()),
                 None => false,
             },
         }
@@ -503,6 +622,7 @@ pub fn parse_date(s: &str) -> Option<i64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -588,5 +708,32 @@ mod tests {
         assert!(wildcard_match("a*b*c", "aXXbYYc"));
         assert!(!wildcard_match("a*b*c", "aXXbYY"));
         assert!(wildcard_match("*phone", "iPhone"));
+    }
+
+    #[test]
+    fn built_filters_render_as_exchange_reads_them_and_parse_back() {
+        let f = Filter::cmp("WhenChanged", Op::Gt, "10/01/2026 12:00:00");
+        assert_eq!(f.to_string(), "WhenChanged -gt '10/01/2026 12:00:00'");
+        let f = Filter::cmp("HasActiveSyncDevicePartnership", Op::Eq, true);
+        assert_eq!(f.to_string(), "HasActiveSyncDevicePartnership -eq $true");
+        let quoted = Filter::cmp("DeviceModel", Op::Like, "O'Brien*");
+        assert_eq!(quoted.to_string(), "DeviceModel -like 'O''Brien*'");
+        let nested = Filter::cmp("DeviceType", Op::Eq, "iPhone")
+            .and(Filter::Or(vec![
+                Filter::cmp("DeviceAccessState", Op::Eq, "Blocked"),
+                Filter::Not(Box::new(Filter::cmp("DeviceOS", Op::Ne, Literal::Null))),
+            ]))
+            .and(Filter::cmp("IsValid", Op::Eq, false));
+        assert_eq!(
+            nested.to_string(),
+            "DeviceType -eq 'iPhone' -and (DeviceAccessState -eq 'Blocked' -or -not \
+             (DeviceOS -ne $null)) -and IsValid -eq $false"
+        );
+        for f in [f, quoted, nested] {
+            assert_eq!(Filter::parse(&f.to_string()).unwrap(), f, "{f}");
+        }
+        assert!(m(&Filter::cmp("DeviceType", Op::Eq, "IPHONE")
+            .and(Filter::cmp("IsValid", Op::Eq, true))
+            .to_string()));
     }
 }
