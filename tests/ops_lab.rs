@@ -3,13 +3,15 @@
 //! and the engine's full and quick discovery.
 
 use eas_connector::engine::{Engine, SyncKind, SyncState};
-use eas_connector::exchange::ops::{Exchange, RoleGroup};
+use eas_connector::exchange::ops::{Exchange as _, ExchangeError};
+use eas_connector::exchange::powershell::cmdlets::RoleGroup;
 use eas_connector::exchange::powershell::PsError;
+use eas_connector::exchange::powershell::RemotePowerShell;
 use eas_connector::exchange::target::{open_with_failover, Target};
 use eas_connector::lab::{ExchangeVersion, Lab, LabInfo, LabOptions};
 use eas_connector::secrets::Secret;
-use eas_connector::wire::clixml::Value;
 use eas_connector::wire::exchange::DeviceAccessCharacteristic::DeviceModel;
+use eas_connector::wire::exchange::SettingValue;
 use eas_connector::wire::exchange::{
     AccessLevel, DeviceAccessState, DeviceAccessStateReason, ListUpdate,
 };
@@ -43,14 +45,14 @@ fn target(info: &LabInfo, who: &str) -> Target {
     Target::from_config(&c, Some(&Secret::new(a.password.clone())), None).unwrap()
 }
 
-async fn exchange(info: &LabInfo) -> Exchange {
+async fn exchange(info: &LabInfo) -> RemotePowerShell {
     let mut ex = target(info, "service").open().await.unwrap();
     let servers = ex.get_exchange_servers().await.unwrap();
     ex.set_version(servers.iter().filter_map(|s| s.version).max());
     ex
 }
 
-async fn all_devices(ex: &Exchange) -> Vec<eas_connector::exchange::ops::MobileDevice> {
+async fn all_devices(ex: &RemotePowerShell) -> Vec<eas_connector::exchange::ops::MobileDevice> {
     let mut v = Vec::new();
     ex.get_mobile_devices(None, |d| v.push(d)).await.unwrap();
     v
@@ -111,7 +113,10 @@ async fn commands_servers_devices_and_statistics() {
         .get_device_statistics("nobody\\nothing")
         .await
         .unwrap_err();
-    assert!(matches!(e, PsError::PipelineFailed { .. }), "{e:?}");
+    assert!(
+        matches!(e, ExchangeError::PowerShell(PsError::PipelineFailed { .. })) && e.is_refusal(),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("couldn't be found"), "{e}");
 }
 
@@ -216,8 +221,11 @@ async fn mailbox_lists_org_settings_rules_policies_and_wipe() {
 
     // Mailbox policies.
     let settings = vec![
-        ("DevicePasswordEnabled".to_string(), Value::Bool(true)),
-        ("MinDevicePasswordLength".to_string(), Value::Int32(6)),
+        (
+            "DevicePasswordEnabled".to_string(),
+            SettingValue::Bool(true),
+        ),
+        ("MinDevicePasswordLength".to_string(), SettingValue::Int(6)),
     ];
     ex.new_policy("EAS Connector", &settings).await.unwrap();
     let p = ex
@@ -239,7 +247,7 @@ async fn mailbox_lists_org_settings_rules_policies_and_wipe() {
     );
     ex.set_policy(
         "EAS Connector",
-        &[("MinDevicePasswordLength".to_string(), Value::Int32(8))],
+        &[("MinDevicePasswordLength".to_string(), SettingValue::Int(8))],
     )
     .await
     .unwrap();
@@ -259,7 +267,7 @@ async fn mailbox_lists_org_settings_rules_policies_and_wipe() {
     let e = ex
         .set_policy(
             "EAS Connector",
-            &[("NoSuchSetting".to_string(), Value::Bool(true))],
+            &[("NoSuchSetting".to_string(), SettingValue::Bool(true))],
         )
         .await
         .unwrap_err();

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use eas_connector::exchange::client::{AuthMethod, Credentials, Session, SessionError};
 use eas_connector::exchange::http::{ConnectOptions, Endpoint};
+use eas_connector::exchange::ops::Exchange as _;
 use eas_connector::exchange::powershell::PsError;
 use eas_connector::exchange::target::Target;
 use eas_connector::lab::{Lab, LabInfo, LabOptions};

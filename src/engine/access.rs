@@ -25,12 +25,14 @@ use super::notify::{self, DrainReport, MailFacts, MailSender, Queue};
 use super::policy::{AccessPolicy, Action, DeviceFacts, Grandfathered};
 use super::state::{device_name, DeviceRecord, EngineState, GrandfatheredSet, MailboxInfo};
 use super::{later, Engine, EngineError, SyncKind, SyncOutcome, SyncState};
-use crate::exchange::ops::{CasMailbox, Exchange, MobileDevice};
-use crate::exchange::powershell::PsError;
+use crate::exchange::ops::{CasMailbox, Exchange, ExchangeError, MobileDevice};
+use crate::exchange::powershell::RemotePowerShell;
 use crate::exchange::target::{open_with_failover, Target};
-use crate::wire::clixml::Value;
+
 use crate::wire::exchange::opath::{Filter, Op};
-use crate::wire::exchange::{AccessLevel, DeviceAccessState, DeviceAccessStateReason, ListUpdate};
+use crate::wire::exchange::{
+    AccessLevel, DeviceAccessState, DeviceAccessStateReason, ListUpdate, SettingValue,
+};
 
 /// How the engine controls access.
 pub struct AccessOptions {
@@ -327,12 +329,12 @@ struct JobResult {
 }
 
 /// A connection-level failure (try another CAS), as opposed to Exchange refusing a command.
-fn retryable(e: &PsError) -> bool {
-    !matches!(e, PsError::PipelineFailed { .. })
+fn retryable(e: &ExchangeError) -> bool {
+    !e.is_refusal()
 }
 
 struct Conn {
-    ex: Exchange,
+    ex: RemotePowerShell,
     server: String,
 }
 
@@ -355,7 +357,11 @@ async fn reconnect(
     })
 }
 
-async fn run_job(ex: &Exchange, job: &mut Job, dry_run: bool) -> Result<JobResult, PsError> {
+async fn run_job(
+    ex: &impl Exchange,
+    job: &mut Job,
+    dry_run: bool,
+) -> Result<JobResult, ExchangeError> {
     let cas = ex.get_cas_mailbox(&job.identity).await?;
     let Some(cas) = cas else {
         return Ok(JobResult {
@@ -990,7 +996,7 @@ pub(super) async fn sync(
         // Our own changes moved WhenChanged: read them back, so the watermark passes them.
     }
     report.mailbox_changes.sort();
-    let _ = conn.ex.pool().clone().close().await;
+    conn.ex.close().await;
     super::mem_mark("passes done");
 
     if let Err(e) = audit::append(&opts.logs_dir, &audit_lines) {
@@ -1043,11 +1049,11 @@ pub(super) async fn sync(
 }
 
 async fn org_settings(
-    ex: &Exchange,
+    ex: &impl Exchange,
     policy: &AccessPolicy,
     dry_run: bool,
     report: &mut AccessReport,
-) -> Result<(), PsError> {
+) -> Result<(), ExchangeError> {
     let cur = ex.get_org_settings().await?;
     let level = (cur.default_access_level != Some(AccessLevel::Quarantine)).then(|| {
         report.org_changes.push(format!(
@@ -1094,18 +1100,13 @@ async fn org_settings(
 }
 
 async fn mailbox_policy(
-    ex: &Exchange,
+    ex: &impl Exchange,
     policy: &AccessPolicy,
     dry_run: bool,
     report: &mut AccessReport,
-) -> Result<(), PsError> {
+) -> Result<(), ExchangeError> {
     let Some(spec) = &policy.mailbox_policy else {
         return Ok(());
-    };
-    let value = |v: &super::policy::SettingValue| match v {
-        super::policy::SettingValue::Bool(b) => Value::Bool(*b),
-        super::policy::SettingValue::Int(n) => Value::Int32(*n),
-        super::policy::SettingValue::Text(s) => Value::String(s.clone()),
     };
     let existing = ex.get_policies().await?;
     match existing
@@ -1113,13 +1114,13 @@ async fn mailbox_policy(
         .find(|p| p.name.eq_ignore_ascii_case(&spec.name))
     {
         None => {
-            let mut settings: Vec<(String, Value)> = spec
+            let mut settings: Vec<(String, SettingValue)> = spec
                 .settings
                 .iter()
-                .map(|(k, v)| (k.clone(), value(v)))
+                .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             if spec.is_default {
-                settings.push(("IsDefault".into(), Value::Bool(true)));
+                settings.push(("IsDefault".into(), SettingValue::Bool(true)));
             }
             report.policy_changes.push(format!(
                 "create mailbox policy \"{}\" with {} setting(s)",
@@ -1140,7 +1141,7 @@ async fn mailbox_policy(
                         spec.name,
                         v.text()
                     ));
-                    settings.push((k.clone(), value(v)));
+                    settings.push((k.clone(), v.clone()));
                 }
             }
             if spec.is_default && !cur.is_default {
@@ -1148,7 +1149,7 @@ async fn mailbox_policy(
                     "mailbox policy \"{}\" becomes the default",
                     spec.name
                 ));
-                settings.push(("IsDefault".into(), Value::Bool(true)));
+                settings.push(("IsDefault".into(), SettingValue::Bool(true)));
             }
             if !dry_run && !settings.is_empty() {
                 ex.set_policy(&spec.name, &settings).await?;

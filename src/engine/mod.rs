@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exchange::ops::{MobileDevice, ServerVersion};
+use crate::exchange::ops::{Exchange as _, ExchangeError, MobileDevice, ServerVersion};
 use crate::exchange::powershell::PsError;
 use crate::exchange::target::{open_with_failover, Target};
 use crate::wire::exchange::opath::{Filter, Op};
@@ -109,9 +109,15 @@ pub enum EngineError {
     /// nothing is retried until the password changes. (`error` is in the text, so it is not
     /// also a `source`: a printed chain would say it twice.)
     #[error("on {server}: {error}")]
-    Credentials { server: String, error: PsError },
+    Credentials {
+        server: String,
+        error: ExchangeError,
+    },
     #[error("on {server}: {error}")]
-    Exchange { server: String, error: PsError },
+    Exchange {
+        server: String,
+        error: ExchangeError,
+    },
     #[error(transparent)]
     Policy(#[from] policy::PolicyError),
     #[error("engine state: {0}")]
@@ -126,7 +132,10 @@ impl EngineError {
             Some((_, e)) if e.is_credential_error() => {
                 let mut failures = failures;
                 match failures.pop() {
-                    Some((server, error)) => EngineError::Credentials { server, error },
+                    Some((server, error)) => EngineError::Credentials {
+                        server,
+                        error: error.into(),
+                    },
                     None => EngineError::NoServer(Vec::new()),
                 }
             }
@@ -251,7 +260,7 @@ impl Engine {
             .get(used)
             .map(Target::address)
             .unwrap_or_default();
-        let err = |error: PsError| EngineError::Exchange {
+        let err = |error: ExchangeError| EngineError::Exchange {
             server: server.clone(),
             error,
         };
@@ -281,7 +290,7 @@ impl Engine {
         })
         .await
         .map_err(err)?;
-        let _ = ex.pool().clone().close().await;
+        ex.close().await;
         new_state.watermark = watermark;
         *state = new_state;
         Ok(SyncOutcome {

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::config::xmltree::line_column;
+pub use crate::wire::exchange::SettingValue;
 use crate::wire::exchange::{AccessLevel, DeviceAccessState};
 
 /// The policy file's name in the organization folder.
@@ -324,26 +325,6 @@ pub struct Grandfathering {
 pub struct OrganizationSettings {
     pub admin_mail_recipients: Option<Vec<String>>,
     pub user_mail_insert: Option<String>,
-}
-
-/// A mailbox policy setting's value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SettingValue {
-    Bool(bool),
-    Int(i32),
-    Text(String),
-}
-
-impl SettingValue {
-    /// As Exchange prints it.
-    pub fn text(&self) -> String {
-        match self {
-            SettingValue::Bool(true) => "True".into(),
-            SettingValue::Bool(false) => "False".into(),
-            SettingValue::Int(n) => n.to_string(),
-            SettingValue::Text(s) => s.clone(),
-        }
-    }
 }
 
 /// The ActiveSync mailbox policy to create or keep up to date.

@@ -2,10 +2,12 @@
 //! and ActiveSync. Wire formats are in [`crate::wire`] (no I/O); here is the I/O built on them:
 //! [`http`] (one connection, stage-by-stage errors), [`dns`] (SRV records and canonical names),
 //! [`auth`] (Basic, NTLM, Negotiate, Kerberos, channel binding), [`client`] (an authenticated
-//! session, with WinRM message sealing over plain HTTP), [`powershell`] (the runspace pool),
-//! [`ops`] (typed Exchange operations), [`autodiscover`], [`ews`], [`activesync`], and
-//! [`target`] (from configuration to a connection, with CAS failover). The rest of the program
-//! sees typed operations and typed errors.
+//! session, with WinRM message sealing over plain HTTP), [`ops`] (the [`ops::Exchange`] trait:
+//! the typed operations the rest of the program uses, whatever the transport),
+//! [`powershell`] (the runspace pool, and `powershell::cmdlets`, the trait over remote
+//! PowerShell), [`autodiscover`], [`ews`], [`activesync`], and [`target`] (from configuration
+//! to a connection, with CAS failover). The rest of the program sees typed operations and
+//! typed errors; it must not build cmdlets or parse CLIXML itself.
 
 #![deny(
     clippy::unwrap_used,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::client::{Credentials, Session};
 use super::http::{AuthMethod, ConnectOptions, Endpoint, HttpError, ProxyConfig};
-use super::ops::Exchange;
+use super::powershell::RemotePowerShell;
 use super::powershell::{PoolOptions, PsError, RunspacePool, SessionFactory};
 use crate::config::{AuthenticationMethod, ConnectorConfig, ExchangeServerType};
 use crate::secrets::Secret;
@@ -149,7 +149,7 @@ impl Target {
     }
 
     /// Open a runspace pool and wrap it in [`Exchange`].
-    pub async fn open(&self) -> Result<Exchange, PsError> {
+    pub async fn open(&self) -> Result<RemotePowerShell, PsError> {
         let mut po = PoolOptions::exchange(&self.powershell.url());
         po.resource_uri = self.resource_uri.clone();
         po.max_runspaces = self.max_runspaces;
@@ -162,7 +162,7 @@ impl Target {
             Arc::new(move || Session::connect(ep.clone(), connect.clone(), &creds));
         let first = Session::connect(self.powershell.clone(), self.connect.clone(), &self.service);
         let pool = RunspacePool::open(first, factory, &po).await?;
-        Ok(Exchange::new(pool, None))
+        Ok(RemotePowerShell::new(pool, None))
     }
 }
 
@@ -171,7 +171,7 @@ impl Target {
 /// would only add a failed logon toward the account's lockout.
 pub async fn open_with_failover(
     candidates: &[Target],
-) -> Result<(Exchange, usize, Vec<(String, PsError)>), Vec<(String, PsError)>> {
+) -> Result<(RemotePowerShell, usize, Vec<(String, PsError)>), Vec<(String, PsError)>> {
     let mut failures = Vec::new();
     for (i, t) in candidates.iter().enumerate() {
         match t.open().await {

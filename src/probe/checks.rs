@@ -9,7 +9,8 @@ use crate::exchange::autodiscover::{self, AutodiscoverError};
 use crate::exchange::client::{Credentials, Session, SessionError};
 use crate::exchange::ews::{Ews, Mail};
 use crate::exchange::http::{self, ConnectOptions, Connection, Endpoint, HttpError, TlsFailure};
-use crate::exchange::ops::Exchange;
+use crate::exchange::ops::{Exchange as _, ExchangeError};
+use crate::exchange::powershell::RemotePowerShell;
 use crate::exchange::powershell::{PoolOptions, PsError, RunspacePool, SessionFactory};
 use crate::exchange::target;
 use crate::exchange::{activesync, activesync::ActiveSyncError};
@@ -199,6 +200,12 @@ fn session_failure(e: &SessionError, what: &str) -> Outcome {
             e.to_string(),
             "use an https:// address; WinRM over plain HTTP needs Kerberos, NTLM or Negotiate with message encryption",
         ),
+    }
+}
+
+fn exchange_failure(e: &ExchangeError, user: &str) -> Outcome {
+    match e {
+        ExchangeError::PowerShell(e) => ps_failure(e, user),
     }
 }
 
@@ -485,7 +492,7 @@ async fn runspace(ctx: &Context) -> Result<Outcome, Outcome> {
 async fn cmdlets(ctx: &Context) -> Result<Outcome, Outcome> {
     let pool = ctx.open_pool().await?;
     let user = ctx.service_user();
-    let mut ex = Exchange::new(pool.clone(), None);
+    let mut ex = RemotePowerShell::new(pool.clone(), None);
     if let Ok(servers) = ex.get_exchange_servers().await {
         ex.set_version(servers.iter().filter_map(|s| s.version).max());
     }
@@ -519,11 +526,11 @@ async fn cmdlets(ctx: &Context) -> Result<Outcome, Outcome> {
 async fn exchange_servers(ctx: &Context) -> Result<Outcome, Outcome> {
     let pool = ctx.open_pool().await?;
     let user = ctx.service_user();
-    let result = Exchange::new(pool.clone(), None)
+    let result = RemotePowerShell::new(pool.clone(), None)
         .get_exchange_servers()
         .await;
     let _ = pool.close().await;
-    let servers = result.map_err(|e| ps_failure(&e, &user))?;
+    let servers = result.map_err(|e| exchange_failure(&e, &user))?;
     let cas: Vec<_> = servers
         .iter()
         .filter(|s| s.is_client_access_server)

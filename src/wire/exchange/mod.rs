@@ -1,7 +1,8 @@
 //! Exchange's vocabulary for ActiveSync access, as types: what a device's access state and
 //! its reason are, which access level a rule or the organization applies, what a device
 //! access rule matches on, which mailbox a device identity belongs to, how a multi-valued
-//! property changes (`@{Add=…; Remove=…}`), and OPATH filters ([`opath`]).
+//! property changes (`@{Add=…; Remove=…}`), a mailbox policy setting's value, and OPATH
+//! filters ([`opath`]).
 //!
 //! One definition serves the connector's client (parsing what Exchange answers), its engine
 //! (deciding without comparing strings) and the lab (rendering what Exchange would send).
@@ -244,6 +245,35 @@ impl<'a> DeviceIdentity<'a> {
 impl fmt::Display for DeviceIdentity<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}/{}", self.mailbox, Self::CONTAINER, self.device)
+    }
+}
+
+/// A mailbox policy setting's value (`DevicePasswordEnabled`, `MinDevicePasswordLength`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingValue {
+    Bool(bool),
+    Int(i32),
+    Text(String),
+}
+
+impl SettingValue {
+    /// As Exchange prints it (`True`, `6`, `All`).
+    pub fn text(&self) -> String {
+        match self {
+            SettingValue::Bool(true) => "True".into(),
+            SettingValue::Bool(false) => "False".into(),
+            SettingValue::Int(n) => n.to_string(),
+            SettingValue::Text(s) => s.clone(),
+        }
+    }
+
+    /// As a cmdlet parameter.
+    pub fn to_value(&self) -> Value {
+        match self {
+            SettingValue::Bool(b) => Value::Bool(*b),
+            SettingValue::Int(n) => Value::Int32(*n),
+            SettingValue::Text(s) => Value::String(s.clone()),
+        }
     }
 }
 

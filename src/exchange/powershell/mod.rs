@@ -6,7 +6,12 @@
 //! streams its output objects, collecting errors and warnings, receiving page after page until
 //! the pipeline ends. Several pipelines may run at once, each on its own HTTP connection, up
 //! to the pool's size. Faults, failed pipelines and broken runspaces become [`PsError`]s with
-//! the server's own words. It must not interpret Exchange objects (see `ops`).
+//! the server's own words. It must not interpret Exchange objects: [`cmdlets`] does, as the
+//! remote PowerShell implementation of [`crate::exchange::ops::Exchange`].
+
+pub mod cmdlets;
+
+pub use cmdlets::RemotePowerShell;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
