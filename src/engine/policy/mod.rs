@@ -1,0 +1,449 @@
+//! The access policy: `AccessPolicy.toml` in the organization's folder, written and read by
+//! people, and the compliance sources it defines.
+//!
+//! The file says, for every ActiveSync device, whether it may sync: a managed-device
+//! inventory (exported from any MDM as CSV or JSON: managed and compliant → Allow), rules on
+//! device type, model, OS, user agent and user (exact, or with `*` wildcards), grandfathering
+//! of the devices that existed when the connector was first enabled, and a default for unknown
+//! devices (Quarantine unless told otherwise). Which of these decides first is written in the
+//! file (`precedence`). It also carries the organization's ActiveSync settings, the mailbox
+//! policy (ConfigMgr's groups) and notification settings. Every problem is reported with its
+//! file, line and column; nothing is guessed. Sources implement [`ComplianceSource`], so an
+//! MDM API can be added next to the file without touching the engine.
+//!
+//! This module is the model and the decision ([`AccessPolicy::decide`], pure); [`file`] reads
+//! and validates the TOML file, [`inventory`] reads MDM exports. Nothing here talks to
+//! Exchange.
+
+mod file;
+mod inventory;
+
+pub use file::EXAMPLE;
+pub use inventory::{parse_date, parse_inventory, Inventory, InventoryEntry};
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::wire::exchange::SettingValue;
+use crate::wire::exchange::{AccessLevel, DeviceAccessState};
+
+/// The policy file's name in the organization folder.
+pub const POLICY_FILE: &str = "AccessPolicy.toml";
+
+/// What a device gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Action {
+    Allow,
+    Block,
+    Quarantine,
+}
+
+impl Action {
+    pub fn parse(s: &str) -> Option<Action> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "allow" => Some(Action::Allow),
+            "block" => Some(Action::Block),
+            "quarantine" => Some(Action::Quarantine),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "Allow",
+            Action::Block => "Block",
+            Action::Quarantine => "Quarantine",
+        }
+    }
+}
+
+/// The policy's actions are Exchange's access levels: Allow puts a device on the allowed
+/// list, Block on the blocked list, Quarantine on neither (under the organization's
+/// `DefaultAccessLevel` Quarantine).
+impl From<AccessLevel> for Action {
+    fn from(l: AccessLevel) -> Action {
+        match l {
+            AccessLevel::Allow => Action::Allow,
+            AccessLevel::Block => Action::Block,
+            AccessLevel::Quarantine => Action::Quarantine,
+        }
+    }
+}
+
+impl From<Action> for AccessLevel {
+    fn from(a: Action) -> AccessLevel {
+        match a {
+            Action::Allow => AccessLevel::Allow,
+            Action::Block => AccessLevel::Block,
+            Action::Quarantine => AccessLevel::Quarantine,
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem in a policy or inventory file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+/// Why the policy cannot be used.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PolicyError {
+    #[error("no access policy at {0}; write one (see `eas-connector policy example`)")]
+    Missing(PathBuf),
+    #[error("could not read {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("the access policy has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+/// A value matched exactly (case-insensitive) or with `*` wildcards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern(String);
+
+impl Pattern {
+    pub fn new(p: &str) -> Pattern {
+        Pattern(p.trim().to_lowercase())
+    }
+    /// Whether `value` matches (case-insensitive; `*` stands for any run of characters).
+    pub fn matches(&self, value: &str) -> bool {
+        wildcard(self.0.as_bytes(), value.to_lowercase().as_bytes())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn wildcard(p: &[u8], v: &[u8]) -> bool {
+    let (mut pi, mut vi) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while vi < v.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, vi));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == v[vi] {
+            pi += 1;
+            vi += 1;
+        } else if let Some((sp, sv)) = star {
+            pi = sp + 1;
+            vi = sv + 1;
+            star = Some((sp, sv + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// What the sources know about one device.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceFacts<'a> {
+    pub device_id: &'a str,
+    pub device_type: &'a str,
+    pub device_model: &'a str,
+    pub device_os: &'a str,
+    pub user_agent: &'a str,
+    /// The user's display name, alias and SMTP address (empty when unknown).
+    pub user_display_name: &'a str,
+    pub user_alias: &'a str,
+    pub user_smtp: &'a str,
+    /// Exchange's `DeviceAccessState` now.
+    pub access_state: DeviceAccessState,
+}
+
+/// A source's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub action: Action,
+    /// Which rule or record decided, for people (`rule "Block old iOS"`, `inventory.csv:12`).
+    pub reason: String,
+}
+
+/// Something that can say whether a device may sync: the policy file's inventory and rules
+/// today, an MDM's API tomorrow.
+pub trait ComplianceSource: Send + Sync {
+    /// Short name written into the audit log (`inventory`, `rules`, …).
+    fn name(&self) -> &str;
+    /// The verdict, or `None` when this source knows nothing about the device.
+    fn verdict(&self, device: &DeviceFacts<'_>) -> Option<Verdict>;
+}
+
+/// A rule of the policy file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub name: String,
+    pub device_type: Option<Pattern>,
+    pub device_model: Option<Pattern>,
+    pub device_os: Option<Pattern>,
+    pub user_agent: Option<Pattern>,
+    /// Any of these matches the user's SMTP address, alias or display name.
+    pub users: Vec<Pattern>,
+    pub action: Action,
+    pub line: usize,
+}
+
+impl Rule {
+    pub fn matches(&self, d: &DeviceFacts<'_>) -> bool {
+        let one = |p: &Option<Pattern>, v: &str| p.as_ref().is_none_or(|p| p.matches(v));
+        one(&self.device_type, d.device_type)
+            && one(&self.device_model, d.device_model)
+            && one(&self.device_os, d.device_os)
+            && one(&self.user_agent, d.user_agent)
+            && (self.users.is_empty()
+                || self.users.iter().any(|p| {
+                    [d.user_smtp, d.user_alias, d.user_display_name]
+                        .iter()
+                        .any(|v| !v.is_empty() && p.matches(v))
+                }))
+    }
+}
+
+/// The rules, in file order: the first that matches decides.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet(pub Vec<Rule>);
+
+impl ComplianceSource for RuleSet {
+    fn name(&self) -> &str {
+        "rules"
+    }
+    fn verdict(&self, d: &DeviceFacts<'_>) -> Option<Verdict> {
+        self.0.iter().find(|r| r.matches(d)).map(|r| Verdict {
+            action: r.action,
+            reason: format!("rule \"{}\" (line {})", r.name, r.line),
+        })
+    }
+}
+
+/// Devices allowed because they existed when the connector was first enabled.
+#[derive(Debug, Clone, Default)]
+pub struct Grandfathered(pub BTreeSet<String>);
+
+impl ComplianceSource for Grandfathered {
+    fn name(&self) -> &str {
+        "grandfathered"
+    }
+    fn verdict(&self, d: &DeviceFacts<'_>) -> Option<Verdict> {
+        self.0
+            .contains(&d.device_id.to_ascii_lowercase())
+            .then(|| Verdict {
+                action: Action::Allow,
+                reason: "existed when the connector was enabled".into(),
+            })
+    }
+}
+
+/// A step of the decision order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    Inventory,
+    Rules,
+    Grandfathered,
+}
+
+/// Grandfathering settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grandfathering {
+    pub enabled: bool,
+    /// Only devices Exchange allows right now (not those already blocked or quarantined).
+    pub only_allowed: bool,
+}
+
+/// `Set-ActiveSyncOrganizationSettings` values from the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrganizationSettings {
+    pub admin_mail_recipients: Option<Vec<String>>,
+    pub user_mail_insert: Option<String>,
+}
+
+/// The ActiveSync mailbox policy to create or keep up to date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxPolicySpec {
+    pub name: String,
+    pub is_default: bool,
+    /// Exchange parameter → value, over all groups.
+    pub settings: Vec<(String, SettingValue)>,
+}
+
+/// Mailbox policy parameters by ConfigMgr's groups.
+pub const POLICY_GROUPS: &[(&str, &[&str])] = &[
+    (
+        "general",
+        &[
+            "AllowNonProvisionableDevices",
+            "DevicePolicyRefreshInterval",
+            "IrmEnabled",
+            "AllowDesktopSync",
+            "AllowRemoteDesktop",
+            "AllowInternetSharing",
+            "RequireManualSyncWhenRoaming",
+        ],
+    ),
+    (
+        "password",
+        &[
+            "DevicePasswordEnabled",
+            "AlphanumericDevicePasswordRequired",
+            "PasswordRecoveryEnabled",
+            "AllowSimpleDevicePassword",
+            "MinDevicePasswordLength",
+            "MaxInactivityTimeDeviceLock",
+            "MaxDevicePasswordFailedAttempts",
+            "DevicePasswordExpiration",
+            "DevicePasswordHistory",
+            "MinDevicePasswordComplexCharacters",
+        ],
+    ),
+    (
+        "email",
+        &[
+            "AttachmentsEnabled",
+            "MaxAttachmentSize",
+            "AllowHTMLEmail",
+            "AllowPOPIMAPEmail",
+            "AllowConsumerEmail",
+            "MaxCalendarAgeFilter",
+            "MaxEmailAgeFilter",
+            "MaxEmailBodyTruncationSize",
+            "MaxEmailHTMLBodyTruncationSize",
+            "RequireSignedSMIMEMessages",
+            "RequireEncryptedSMIMEMessages",
+            "AllowSMIMESoftCerts",
+            "WSSAccessEnabled",
+            "UNCAccessEnabled",
+            "AllowApplePushNotifications",
+        ],
+    ),
+    (
+        "security",
+        &[
+            "DeviceEncryptionEnabled",
+            "RequireDeviceEncryption",
+            "RequireStorageCardEncryption",
+            "AllowStorageCard",
+            "AllowCamera",
+            "AllowWiFi",
+            "AllowTextMessaging",
+            "AllowIrDA",
+            "AllowBluetooth",
+            "AllowBrowser",
+        ],
+    ),
+    (
+        "application",
+        &[
+            "AllowUnsignedApplications",
+            "AllowUnsignedInstallationPackages",
+        ],
+    ),
+];
+
+/// Notification settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationSettings {
+    pub enabled: bool,
+    /// `en`, `nl` or `fr`.
+    pub language: String,
+}
+
+/// The whole policy, validated.
+#[derive(Clone)]
+pub struct AccessPolicy {
+    pub precedence: Vec<Step>,
+    pub default: Action,
+    pub dry_run: bool,
+    pub grandfathering: Grandfathering,
+    pub inventory: Inventory,
+    pub rules: RuleSet,
+    pub organization: OrganizationSettings,
+    pub mailbox_policy: Option<MailboxPolicySpec>,
+    pub notifications: NotificationSettings,
+    /// Write an audit line for every device on every sync, not only for changes.
+    pub audit_unchanged: bool,
+    /// FNV-1a digest of the policy text and the inventory files (changes trigger a full sync).
+    pub digest: String,
+}
+
+impl std::fmt::Debug for AccessPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessPolicy")
+            .field("precedence", &self.precedence)
+            .field("default", &self.default)
+            .field("rules", &self.rules.0.len())
+            .field("inventory", &self.inventory.entries.len())
+            .finish()
+    }
+}
+
+/// A decision and which source made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub action: Action,
+    /// `inventory`, `rules`, `grandfathered` or `default`.
+    pub source: String,
+    pub reason: String,
+}
+
+impl AccessPolicy {
+    /// Decide one device: the steps in `precedence` order, then the default.
+    pub fn decide(&self, d: &DeviceFacts<'_>, grandfathered: &Grandfathered) -> Decision {
+        for step in &self.precedence {
+            let src: &dyn ComplianceSource = match step {
+                Step::Inventory => &self.inventory,
+                Step::Rules => &self.rules,
+                Step::Grandfathered => grandfathered,
+            };
+            if let Some(v) = src.verdict(d) {
+                return Decision {
+                    action: v.action,
+                    source: src.name().to_string(),
+                    reason: v.reason,
+                };
+            }
+        }
+        Decision {
+            action: self.default,
+            source: "default".into(),
+            reason: "unknown device".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(Pattern::new("iOS 15*").matches("ios 15.8 19H370"));
+        assert!(Pattern::new("*android*").matches("Android-Mail/1"));
+        assert!(Pattern::new("iPhone").matches("IPHONE"));
+        assert!(!Pattern::new("iPhone").matches("iPhone2"));
+        assert!(Pattern::new("a*b*c").matches("aXbYc"));
+        assert!(!Pattern::new("a*b*c").matches("aXbY"));
+    }
+}
