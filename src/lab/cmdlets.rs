@@ -1995,6 +1995,9 @@ fn device_classes(org: &RwLock<Org>, p: &Params, name: &str) -> Result<Execution
 }
 
 #[cfg(test)]
+mod golden;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::lab::accounts::Accounts;
