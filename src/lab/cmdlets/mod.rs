@@ -1,19 +1,19 @@
-//! The Exchange cmdlets the lab runs for `/PowerShell`. Each is a [`Cmdlet`]: its name, the
-//! parameters it accepts, the role it needs, the Exchange versions that have it, and what it
-//! does over the in-memory [`Org`]. [`TABLE`] lists them all; [`execute`] looks a command up
-//! there, binds its parameters ([`params`], the one place binding happens) and runs it. The
-//! objects they emit are shaped like Exchange's (type names, adapted properties with
-//! Exchange's names and types), built by [`render`] (the one place CLIXML objects are made;
-//! each family module lists its objects' properties), and their failures are Exchange's error
-//! records ([`error`]).
+//! The Exchange cmdlets the lab runs for `/PowerShell`. Each is a [`Cmdlet`]: what it is (a
+//! [`Spec`]: its name, the parameters it accepts, the role it needs, the Exchange versions
+//! that have it) and what it does over the in-memory [`Org`]. [`TABLE`] lists them all;
+//! [`execute`] looks a command up there, binds its parameters (`params.rs`, the one place
+//! binding happens) and runs it. The objects they emit are shaped like Exchange's (type
+//! names, adapted properties with Exchange's names and types), built with `render.rs` (the
+//! one place CLIXML objects are made; each family lists its objects' properties), and their
+//! failures are Exchange's error records (`error.rs`).
 //!
-//! The families: [`discovery`] (Get-Command), [`servers`] (Get-ExchangeServer,
-//! Set-ADServerSettings), [`mailboxes`] (Get-Recipient, Get/Set-CASMailbox), [`devices`]
-//! (Get, statistics, Clear and Remove of mobile devices), [`classes`]
-//! (Get-ActiveSyncDeviceClass), [`organization`] (Get/Set-ActiveSyncOrganizationSettings),
-//! [`rules`] (device access rules) and [`policies`] (mailbox policies). Adding a cmdlet is one
-//! module (or one type in its family's module) and one line in [`TABLE`]; the tests walk the
-//! table, so a cmdlet added by half fails them.
+//! The families, one module each: `discovery` (Get-Command), `servers` (Get-ExchangeServer,
+//! Set-ADServerSettings), `mailboxes` (Get-Recipient, Get/Set-CASMailbox), `devices` (Get,
+//! statistics, Clear and Remove of mobile devices), `classes` (Get-ActiveSyncDeviceClass),
+//! `organization` (Get/Set-ActiveSyncOrganizationSettings), `rules` (device access rules) and
+//! `policies` (mailbox policies). Adding a cmdlet is one type in its family's module (or a
+//! new module) and one line in [`TABLE`]; the tests walk the table, so a cmdlet added by half
+//! fails them.
 //!
 //! The runspace is in no-language mode like Exchange's: only commands run, scripts are refused.
 //! A cmdlet the caller's roles do not grant does not exist for that caller (as with RBAC's
@@ -36,17 +36,17 @@
     )
 )]
 
-pub mod classes;
-pub mod devices;
-pub mod discovery;
-pub mod error;
-pub mod mailboxes;
-pub mod organization;
-pub mod params;
-pub mod policies;
-pub mod render;
-pub mod rules;
-pub mod servers;
+mod classes;
+mod devices;
+mod discovery;
+mod error;
+mod mailboxes;
+mod organization;
+mod params;
+mod policies;
+mod render;
+mod rules;
+mod servers;
 
 use std::sync::RwLock;
 

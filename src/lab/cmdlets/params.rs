@@ -29,7 +29,7 @@ pub const COMMON: &[&str] = &[
     "PipelineVariable",
 ];
 
-/// The parameters a cmdlet takes besides [`COMMON`].
+/// The parameters a cmdlet takes besides the common ones (`COMMON`).
 #[derive(Debug, Clone, Copy)]
 pub struct Parameters {
     /// Their names, as Exchange spells them (a caller may use any case).
