@@ -1,14 +1,15 @@
 //! Golden test of the lab's cmdlets: every cmdlet, with good and bad parameters, as each
 //! account, on every Exchange version, against orgs generated from a fixed seed; every record
 //! (output objects as CLIXML, warnings, error records as CLIXML, how the pipeline ended) is
-//! compared byte for byte with `golden.txt` beside this file. An object already written is
-//! written again as its number only (`#12`), which keeps the file small.
+//! compared byte for byte with `golden.txt` beside this file. A record is named by the start
+//! of its SHA-256 (`#1a2b3c4d5e6f`) and written in full only the first time, which keeps the
+//! file small and a change's diff to the records it changes.
 //!
 //! It pins what the cmdlets send, so a change of shape is a decision, not an accident. When a
 //! change is meant, write the file anew with `EAS_LAB_GOLDEN=write cargo test --lib
 //! lab::cmdlets::golden` and review its diff. It must not depend on the clock or the machine.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::sync::RwLock;
 
@@ -36,12 +37,12 @@ struct Lab {
     accounts: Accounts,
     servers: Vec<ServerDesc>,
     out: String,
-    /// Every CLIXML text written so far, with its number.
-    seen: HashMap<String, usize>,
+    /// Every CLIXML text written in full so far.
+    seen: HashSet<String>,
 }
 
 impl Lab {
-    fn new(devices: u32, version: ExchangeVersion, seen: HashMap<String, usize>) -> Lab {
+    fn new(devices: u32, version: ExchangeVersion, seen: HashSet<String>) -> Lab {
         Lab {
             org: RwLock::new(Org::generate(7, devices, version)),
             accounts: Accounts::generate(7, "contoso.test"),
@@ -142,18 +143,19 @@ impl Lab {
     }
 }
 
-/// `#n <CLIXML>` the first time a text appears, `#n` after that.
-fn clixml(out: &mut String, seen: &mut HashMap<String, usize>, v: &Value) {
+/// `#<hash> <CLIXML>` the first time a text appears, `#<hash>` after that.
+fn clixml(out: &mut String, seen: &mut HashSet<String>, v: &Value) {
     let text = to_clixml(v);
-    let next = seen.len() + 1;
-    match seen.get(&text) {
-        Some(n) => {
-            let _ = writeln!(out, "#{n}");
-        }
-        None => {
-            let _ = writeln!(out, "#{next} {text}");
-            seen.insert(text, next);
-        }
+    let hash: String = Sha256::digest(text.as_bytes())
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if seen.contains(&text) {
+        let _ = writeln!(out, "#{hash}");
+    } else {
+        let _ = writeln!(out, "#{hash} {text}");
+        seen.insert(text);
     }
 }
 
@@ -475,7 +477,7 @@ fn sessions(t: &mut Lab) {
 
 fn transcript() -> String {
     let mut all = String::new();
-    let mut seen = HashMap::new();
+    let mut seen = HashSet::new();
     for v in [
         ExchangeVersion::V2010,
         ExchangeVersion::V2013,
