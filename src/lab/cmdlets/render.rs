@@ -2,10 +2,11 @@
 //! name chains, adapted properties, `DateTime`s as PowerShell serializes them, Exchange's
 //! `MultiValuedProperty`, distinguished names, `ExchangeVersion`, and the stable GUIDs the
 //! lab derives from names and indices. The family modules list each object's properties
-//! with these and build nothing themselves.
+//! with these and build no object themselves.
 //!
-//! Renderers run once per object of a listing (100 000 devices for a large org): they must
-//! not allocate beyond the object they return, and must not look anything up by scanning.
+//! Its helpers run for every object of a listing (100 000 devices for a large org): they must
+//! stay cheap (no lookup, no allocation per object beyond what the value needs), and must
+//! only read the org.
 
 use uuid::Uuid;
 
