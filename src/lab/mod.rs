@@ -11,6 +11,14 @@
 //! down, and simulates device activity, for failover and reliability tests. The wizard starts
 //! it in-process; `eas-connector lab` runs it in the foreground. It must only ever listen on
 //! the address it is given (loopback by default) and never call out.
+//!
+//! Its modules: [`org`] (the organization, in memory) and [`accounts`] (who may sign in, with
+//! which roles); [`cmdlets`] (the Exchange cmdlets: a `Cmdlet` trait, one module per family,
+//! one table listing them all, binding in `cmdlets::params`, objects built in
+//! `cmdlets::render`); `powershell` (WinRM shells and PSRP pipelines that run them);
+//! [`endpoints`] (EWS, Autodiscover, the ActiveSync probe); `http` (the servers' accept loops
+//! and routing); `ntlm` and [`kerberos`] (sign-in); [`tls`] (the lab's CA and certificates);
+//! `control` (the control endpoint).
 
 pub mod accounts;
 pub mod cmdlets;
