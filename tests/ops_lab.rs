@@ -114,7 +114,8 @@ async fn commands_servers_devices_and_statistics() {
         .await
         .unwrap_err();
     assert!(
-        matches!(e, ExchangeError::PowerShell(PsError::PipelineFailed { .. })) && e.is_refusal(),
+        matches!(&e, ExchangeError::PowerShell(p) if matches!(**p, PsError::PipelineFailed { .. }))
+            && e.is_refusal(),
         "{e:?}"
     );
     assert!(e.to_string().contains("couldn't be found"), "{e}");

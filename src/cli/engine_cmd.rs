@@ -11,8 +11,8 @@ use clap::{Args, Subcommand};
 
 use super::Outcome;
 use crate::config::{ConfigFile, ConfigLocation};
-use crate::engine::access::configured_engine;
 use crate::engine::audit;
+use crate::engine::configured_engine;
 use crate::engine::policy::{AccessPolicy, PolicyError, EXAMPLE, POLICY_FILE};
 use crate::engine::state::EngineState;
 use crate::engine::{SyncKind, SyncState};

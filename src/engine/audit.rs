@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::plan::Outcome;
+use super::policy::Action;
+use super::SyncKind;
+
 /// The audit file's name in the Logs folder.
 pub const AUDIT_FILE: &str = "decisions.jsonl";
 
@@ -37,16 +41,16 @@ pub struct AuditRecord {
     /// `inventory`, `rules`, `grandfathered`, `default`.
     pub source: String,
     pub reason: String,
-    pub action: String,
+    pub action: Action,
     /// The previous decision, when there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous: Option<String>,
+    pub previous: Option<Action>,
     /// `applied`, `unchanged` (Exchange already matched), `dry-run` or `failed`.
-    pub outcome: String,
+    pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// `full` or `quick`.
-    pub sync: String,
+    pub sync: SyncKind,
 }
 
 /// Where the audit lines go.
@@ -135,15 +139,15 @@ pub fn summarize(logs_dir: &Path, since: Option<time::OffsetDateTime>) -> std::i
             }
         }
         sum.decisions += 1;
-        *sum.by_action.entry(r.action.clone()).or_default() += 1;
+        *sum.by_action.entry(r.action.to_string()).or_default() += 1;
         *sum.by_source.entry(r.source.clone()).or_default() += 1;
-        *sum.by_outcome.entry(r.outcome.clone()).or_default() += 1;
+        *sum.by_outcome.entry(r.outcome.to_string()).or_default() += 1;
         latest.insert(r.device_id.to_ascii_lowercase(), r);
     }
     sum.devices = latest.len();
     let mut held: Vec<AuditRecord> = latest
         .into_values()
-        .filter(|r| r.action != "Allow")
+        .filter(|r| r.action != Action::Allow)
         .collect();
     held.sort_by(|a, b| b.time.cmp(&a.time));
     held.truncate(50);
@@ -165,11 +169,11 @@ mod tests {
             mailbox: "x/Users/u".into(),
             source: "rules".into(),
             reason: "r".into(),
-            action: action.into(),
+            action: Action::parse(action).unwrap(),
             previous: None,
-            outcome: "applied".into(),
+            outcome: Outcome::Applied,
             error: None,
-            sync: "full".into(),
+            sync: SyncKind::Full,
         }
     }
 

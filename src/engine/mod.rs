@@ -11,27 +11,37 @@
 //! is given back.
 //!
 //! With [`Engine::with_access`] a sync also decides ([`policy`]), enforces per mailbox with
-//! minimal `Set-CASMailbox` diffs re-read just before each change ([`access`]), mails users
-//! ([`notify`]) and writes the audit trail ([`audit`]); what it remembers per device lives in
-//! the organization folder ([`state`]), not in [`SyncState`]. Without it, a sync only
-//! discovers.
+//! minimal `Set-CASMailbox` diffs re-read just before each change, mails users ([`notify`])
+//! and writes the audit trail ([`audit`]); what it remembers per device lives in the
+//! organization folder ([`state`]), not in [`SyncState`]. Without it, a sync only discovers.
+//!
+//! The work is split as a plan and a driver: [`plan`] decides everything without I/O (and is
+//! where the tests of decisions live), `driver` reads, sends and writes, `enforce` sends the
+//! mailbox changes with CAS failover, `devices` keeps what a sync read compactly, and
+//! [`report`] is what a sync tells. Every operation goes through the
+//! [`crate::exchange::ops::Exchange`] trait; only opening a connection (with CAS failover)
+//! is remote PowerShell's own.
 
-pub mod access;
 pub mod audit;
+mod devices;
+mod driver;
+mod enforce;
 pub mod notify;
+pub mod plan;
 pub mod policy;
+pub mod report;
 pub mod state;
 
-pub use access::{AccessOptions, AccessReport, MailboxChange};
+pub use driver::AccessOptions;
+pub use report::{AccessReport, MailboxChange};
 
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exchange::ops::{Exchange as _, ExchangeError, MobileDevice, ServerVersion};
+use crate::exchange::ops::{ExchangeError, MobileDevice, ServerVersion};
 use crate::exchange::powershell::PsError;
-use crate::exchange::target::{open_with_failover, Target};
-use crate::wire::exchange::opath::{Filter, Op};
+use crate::exchange::target::Target;
 
 /// Log the process's resident and peak resident memory (and milliseconds since the first
 /// mark) at a phase of a sync (debug level,
@@ -228,10 +238,8 @@ impl Engine {
         state: &mut SyncState,
         each: impl FnMut(MobileDevice) + Send,
     ) -> Result<SyncOutcome, EngineError> {
-        match &self.access {
-            Some(a) if a.org_dir.join(policy::POLICY_FILE).exists() => {
-                access::sync(self, a, kind, state, each).await
-            }
+        let access = match &self.access {
+            Some(a) if a.org_dir.join(policy::POLICY_FILE).exists() => Some(a),
             Some(a) => {
                 // No policy yet (a fresh setup): discover only, and say how to start deciding.
                 tracing::warn!(
@@ -239,72 +247,50 @@ impl Engine {
                     "no access policy: discovering devices only; write one with \
                      `eas-connector policy example`, check it with `eas-connector policy check`"
                 );
-                self.discover(kind, state, each).await
+                None
             }
-            None => self.discover(kind, state, each).await,
-        }
+            None => None,
+        };
+        driver::sync(self, access, kind, state, each).await
     }
 
-    async fn discover(
-        &self,
-        kind: SyncKind,
-        state: &mut SyncState,
-        mut each: impl FnMut(MobileDevice) + Send,
-    ) -> Result<SyncOutcome, EngineError> {
-        let started = Instant::now();
-        let candidates = self.candidates(state);
-        let (mut ex, used, failures) = open_with_failover(&candidates)
-            .await
-            .map_err(EngineError::from_failover)?;
-        let server = candidates
-            .get(used)
-            .map(Target::address)
-            .unwrap_or_default();
-        let err = |error: ExchangeError| EngineError::Exchange {
-            server: server.clone(),
-            error,
-        };
-        let mut new_state = state.clone();
-        if kind == SyncKind::Full || state.server_version.is_none() {
-            let servers = ex.get_exchange_servers().await.map_err(err)?;
-            new_state.server_version = servers.iter().filter_map(|s| s.version).max();
-            new_state.failover_servers = servers
-                .iter()
-                .filter(|s| s.is_client_access_server && !s.fqdn.is_empty())
-                .map(|s| s.fqdn.clone())
-                .collect();
-        }
-        ex.set_version(new_state.server_version);
-        let filter = match (kind, &state.watermark) {
-            (SyncKind::Quick, Some(w)) => Some(Filter::cmp("WhenChanged", Op::Gt, w.as_str())),
-            _ => None,
-        };
-        let mut devices = 0usize;
-        let mut watermark = state.watermark.clone();
-        ex.get_mobile_devices(filter.as_ref(), |d| {
-            devices += 1;
-            if let Some(w) = &d.when_changed {
-                watermark = later(watermark.take(), w);
-            }
-            each(d);
-        })
-        .await
-        .map_err(err)?;
-        ex.close().await;
-        new_state.watermark = watermark;
-        *state = new_state;
-        Ok(SyncOutcome {
-            kind,
-            server,
-            devices,
-            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            failed_over_from: failures
-                .into_iter()
-                .map(|(s, e)| (s, e.to_string()))
-                .collect(),
-            access: None,
-        })
+    /// Mailboxes changed at once: the pool's runspaces.
+    fn runspaces(&self) -> usize {
+        self.primary.max_runspaces.max(1)
     }
+}
+
+pub fn configured_engine(
+    cfg: &crate::config::ConnectorConfig,
+    loc: &crate::config::ConfigLocation,
+    service_password: Option<&crate::secrets::Secret>,
+    notification_password: Option<&crate::secrets::Secret>,
+    proxy_password: Option<&crate::secrets::Secret>,
+    dry_run: bool,
+) -> Result<Engine, crate::exchange::target::TargetError> {
+    let target = Target::from_config(cfg, service_password, proxy_password)?;
+    let mut opts = AccessOptions::new(loc.org_dir(), loc.logs_dir()).dry_run(dry_run);
+    if let (Some(user), Some(mailbox), Some(pw)) = (
+        cfg.notification_account.user.clone(),
+        cfg.notification_account.mailbox.clone(),
+        notification_password,
+    ) {
+        opts = opts.sender(Box::new(notify::EwsSender::new(notify::EwsSettings {
+            ews_url: cfg.exchange_web_service_url.clone(),
+            mailbox,
+            cas: crate::exchange::target::powershell_endpoint(cfg, "/PowerShell/")
+                .filter(|_| {
+                    cfg.exchange_server_type == crate::config::ExchangeServerType::OnPremises
+                })
+                .map(|e| e.authority()),
+            connect: target.connect.clone(),
+            credentials: crate::exchange::client::Credentials {
+                user,
+                password: pw.clone(),
+            },
+        })));
+    }
+    Ok(Engine::new(target, cfg.is_cas_failover_enabled).with_access(opts))
 }
 
 #[cfg(test)]

@@ -143,9 +143,16 @@ pub struct MailboxPolicy {
 /// Why an operation failed, whichever transport ran it.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ExchangeError {
-    /// Remote PowerShell: the session, a WS-Management fault, or a cmdlet's own error.
+    /// Remote PowerShell: the session, a WS-Management fault, or a cmdlet's own error
+    /// (boxed: errors travel up through every caller's `Result`).
     #[error(transparent)]
-    PowerShell(#[from] PsError),
+    PowerShell(Box<PsError>),
+}
+
+impl From<PsError> for ExchangeError {
+    fn from(e: PsError) -> ExchangeError {
+        ExchangeError::PowerShell(Box::new(e))
+    }
 }
 
 impl ExchangeError {
@@ -161,7 +168,7 @@ impl ExchangeError {
     /// another server.
     pub fn is_refusal(&self) -> bool {
         match self {
-            ExchangeError::PowerShell(e) => matches!(e, PsError::PipelineFailed { .. }),
+            ExchangeError::PowerShell(e) => matches!(**e, PsError::PipelineFailed { .. }),
         }
     }
 }

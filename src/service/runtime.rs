@@ -93,7 +93,7 @@ fn build_engine(loc: &ConfigLocation, cfg: &ConnectorConfig) -> Result<Engine, S
         .map_err(|e| e.to_string())?;
     // Decide, enforce (once `eas-connector enforce --confirm` has been run; a dry run until
     // then), notify and audit on every sync.
-    crate::engine::access::configured_engine(
+    crate::engine::configured_engine(
         cfg,
         loc,
         service.as_ref(),

@@ -518,7 +518,8 @@ mod tests {
         let p =
             AccessPolicy::parse(&with_files, Path::new("AccessPolicy.toml"), dir.path()).unwrap();
         assert_eq!(p.inventory.entries.len(), 3);
-        let g = Grandfathered(["old1".to_string()].into());
+        let old = ["old1".to_string()].into();
+        let g = Grandfathered(&old);
         let d = p.decide(&facts("DEV1", "iOS 15.8", "a@x"), &g);
         assert_eq!((d.action, d.source.as_str()), (Action::Allow, "inventory"));
         let d = p.decide(&facts("DEV2", "iOS 17", "b@x"), &g);

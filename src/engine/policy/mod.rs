@@ -237,11 +237,12 @@ impl ComplianceSource for RuleSet {
     }
 }
 
-/// Devices allowed because they existed when the connector was first enabled.
-#[derive(Debug, Clone, Default)]
-pub struct Grandfathered(pub BTreeSet<String>);
+/// Devices allowed because they existed when the connector was first enabled (lower-case
+/// ids, borrowed from the engine's state).
+#[derive(Debug, Clone, Copy)]
+pub struct Grandfathered<'a>(pub &'a BTreeSet<String>);
 
-impl ComplianceSource for Grandfathered {
+impl ComplianceSource for Grandfathered<'_> {
     fn name(&self) -> &str {
         "grandfathered"
     }
@@ -409,7 +410,7 @@ pub struct Decision {
 
 impl AccessPolicy {
     /// Decide one device: the steps in `precedence` order, then the default.
-    pub fn decide(&self, d: &DeviceFacts<'_>, grandfathered: &Grandfathered) -> Decision {
+    pub fn decide(&self, d: &DeviceFacts<'_>, grandfathered: &Grandfathered<'_>) -> Decision {
         for step in &self.precedence {
             let src: &dyn ComplianceSource = match step {
                 Step::Inventory => &self.inventory,

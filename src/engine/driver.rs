@@ -1,0 +1,463 @@
+//! The sync driver: the thin I/O around the plan. It connects (the configured CAS first,
+//! then those learned on earlier full syncs), learns the organization's servers on a full
+//! sync, reads devices (all of them, with the mailbox directory, on a full sync; those
+//! changed since the watermark otherwise), failing over when a CAS stops answering mid-read,
+//! and then — with access control — loads the policy and the engine's state, hands what it
+//! read to [`super::plan`], sends the jobs ([`super::enforce`]), writes the audit trail, the
+//! notification queue and the state, and drains the queue. After enforcing it reads back the
+//! devices its changes touched (another pass) so the watermark moves past its own changes.
+//!
+//! Discovery is the same driver without a policy: connect, learn, read. A dry run reads
+//! everything and computes the exact changes, then sends none, mails nobody and leaves the
+//! engine state alone (apart from what `enforce` shows).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::audit::{self, AuditRecord};
+use super::devices::DeviceSet;
+use super::notify::{self, MailSender, Queue};
+use super::plan::{self, Mail, Mode, PlanInput, SettleInput};
+use super::policy::AccessPolicy;
+use super::report::AccessReport;
+use super::state::{EngineState, MailboxInfo};
+use super::{later, mem_mark, Engine, EngineError, SyncKind, SyncOutcome, SyncState};
+use crate::exchange::ops::{Exchange, ExchangeError, MobileDevice};
+use crate::exchange::powershell::{PsError, RemotePowerShell};
+use crate::exchange::target::{open_with_failover, Target};
+use crate::wire::exchange::opath::{Filter, Op};
+
+/// How the engine controls access.
+pub struct AccessOptions {
+    /// The organization folder (policy, state, queue, templates).
+    pub org_dir: PathBuf,
+    /// Where the audit trail goes.
+    pub logs_dir: PathBuf,
+    /// Compute and report only (a dry run also happens when the policy says `dry_run = true`
+    /// or enforcement has not been confirmed yet).
+    pub dry_run: bool,
+    /// Sends queued notifications; without one they stay queued.
+    pub sender: Option<tokio::sync::Mutex<Box<dyn MailSender>>>,
+    /// How long one sync may spend sending notifications.
+    pub notify_budget: Duration,
+    /// Sync passes at most (the first, and settle passes after changes).
+    pub max_passes: usize,
+}
+
+impl AccessOptions {
+    pub fn new(org_dir: PathBuf, logs_dir: PathBuf) -> Self {
+        AccessOptions {
+            org_dir,
+            logs_dir,
+            dry_run: false,
+            sender: None,
+            notify_budget: Duration::from_secs(60),
+            max_passes: 3,
+        }
+    }
+    pub fn dry_run(mut self, yes: bool) -> Self {
+        self.dry_run = yes;
+        self
+    }
+    pub fn sender(mut self, s: Box<dyn MailSender>) -> Self {
+        self.sender = Some(tokio::sync::Mutex::new(s));
+        self
+    }
+}
+
+/// One sync (see the module documentation).
+pub(super) async fn sync(
+    engine: &Engine,
+    access: Option<&AccessOptions>,
+    requested: SyncKind,
+    state: &mut SyncState,
+    mut each: impl FnMut(MobileDevice) + Send,
+) -> Result<SyncOutcome, EngineError> {
+    let started = Instant::now();
+    mem_mark("start");
+    let mut access = access
+        .map(|o| Access::load(o, requested, state.watermark.is_some()))
+        .transpose()?;
+    let kind = access.as_ref().map_or(requested, |a| a.mode.kind);
+    let (mut conn, failed_over_from) = Conn::open(engine, state).await?;
+    let server = conn.server.clone();
+    let mut new_state = state.clone();
+    conn.learn_servers(kind, &mut new_state).await?;
+    let mut devices = DeviceSet::default();
+    let mut devices_read = 0;
+    let mut failovers = Vec::new();
+    for pass in 1.. {
+        let full_pass = kind == SyncKind::Full && pass == 1;
+        let filter = match (full_pass, &new_state.watermark) {
+            (false, Some(w)) => Some(Filter::cmp("WhenChanged", Op::Gt, w.as_str())),
+            _ => None,
+        };
+        let directory = access
+            .as_mut()
+            .filter(|_| full_pass)
+            .map(|a| &mut a.directory);
+        let mut each_new = |d: MobileDevice| {
+            if pass == 1 {
+                each(d)
+            }
+        };
+        let read = Read {
+            filter: filter.as_ref(),
+            directory,
+            devices: &mut devices,
+            each: &mut each_new,
+        };
+        new_state.watermark = conn.read(engine, &new_state, read, &mut failovers).await?;
+        mem_mark("devices read");
+        if pass == 1 {
+            devices_read = devices.len();
+        }
+        let Some(a) = access.as_mut() else { break };
+        a.report.failovers.append(&mut failovers);
+        if !a
+            .pass(engine, &new_state, &mut conn, &devices, pass)
+            .await?
+        {
+            break;
+        }
+    }
+    conn.ex.close().await;
+    mem_mark("passes done");
+    let report = match access {
+        Some(a) => Some(a.finish().await?),
+        None => None,
+    };
+    *state = new_state;
+    Ok(SyncOutcome {
+        kind,
+        server,
+        devices: devices_read,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        failed_over_from: failed_over_from
+            .into_iter()
+            .map(|(s, e)| (s, e.to_string()))
+            .collect(),
+        access: report,
+    })
+}
+
+/// The connection a sync runs on, and the server it is on.
+pub(super) struct Conn {
+    pub ex: RemotePowerShell,
+    pub server: String,
+}
+
+/// What one read fills.
+struct Read<'a, F> {
+    filter: Option<&'a Filter>,
+    /// The mailbox directory, read anew (a full pass with access control).
+    directory: Option<&'a mut BTreeMap<String, MailboxInfo>>,
+    devices: &'a mut DeviceSet,
+    /// Sees every device once, even when a read starts again on another server.
+    each: &'a mut F,
+}
+
+impl Conn {
+    /// On the first candidate that answers; with the failures of those that did not.
+    async fn open(
+        engine: &Engine,
+        state: &SyncState,
+    ) -> Result<(Conn, Vec<(String, PsError)>), EngineError> {
+        let candidates = engine.candidates(state);
+        let (ex, used, failures) = open_with_failover(&candidates)
+            .await
+            .map_err(EngineError::from_failover)?;
+        let server = candidates
+            .get(used)
+            .map(Target::address)
+            .unwrap_or_default();
+        Ok((Conn { ex, server }, failures))
+    }
+
+    /// On another server (the one that just failed goes last), keeping the server version.
+    pub async fn fail_over(
+        &mut self,
+        engine: &Engine,
+        state: &SyncState,
+    ) -> Result<(), EngineError> {
+        let mut c: Vec<Target> = engine.candidates(state);
+        c.sort_by_key(|t| t.address().eq_ignore_ascii_case(&self.server));
+        let (mut ex, used, _) = open_with_failover(&c)
+            .await
+            .map_err(EngineError::from_failover)?;
+        ex.set_version(state.server_version);
+        *self = Conn {
+            ex,
+            server: c.get(used).map(Target::address).unwrap_or_default(),
+        };
+        Ok(())
+    }
+
+    fn failed(&self, error: ExchangeError) -> EngineError {
+        EngineError::Exchange {
+            server: self.server.clone(),
+            error,
+        }
+    }
+
+    /// On a full sync (or without a known version): the newest server version, which picks
+    /// the cmdlet names, and the Client Access Servers to fail over to.
+    async fn learn_servers(
+        &mut self,
+        kind: SyncKind,
+        state: &mut SyncState,
+    ) -> Result<(), EngineError> {
+        if kind == SyncKind::Full || state.server_version.is_none() {
+            let servers = self
+                .ex
+                .get_exchange_servers()
+                .await
+                .map_err(|e| self.failed(e))?;
+            state.server_version = servers.iter().filter_map(|s| s.version).max();
+            state.failover_servers = servers
+                .iter()
+                .filter(|s| s.is_client_access_server && !s.fqdn.is_empty())
+                .map(|s| s.fqdn.clone())
+                .collect();
+        }
+        self.ex.set_version(state.server_version);
+        Ok(())
+    }
+
+    /// Read devices (and the directory when asked), starting again on another server when
+    /// the CAS stops answering mid-read (three times at most). Returns the new watermark.
+    async fn read<F: FnMut(MobileDevice) + Send>(
+        &mut self,
+        engine: &Engine,
+        state: &SyncState,
+        read: Read<'_, F>,
+        failovers: &mut Vec<String>,
+    ) -> Result<Option<String>, EngineError> {
+        let Read {
+            filter,
+            mut directory,
+            devices,
+            each,
+        } = read;
+        let mut delivered: Option<HashSet<String>> = None;
+        for attempt in 0..4 {
+            devices.clear();
+            let mut watermark = state.watermark.clone();
+            // The directory is read anew whole: the previous one goes first, so the two are
+            // never in memory together (a failed sync does not save it anyway).
+            let mut dir_new = directory.as_deref_mut();
+            if let Some(d) = dir_new.as_deref_mut() {
+                d.clear();
+            }
+            let ex = self.ex.clone();
+            let devices_read = ex.get_mobile_devices(filter, |d| {
+                if let Some(w) = &d.when_changed {
+                    watermark = later(watermark.take(), w);
+                }
+                devices.push(&d);
+                if delivered.as_ref().is_none_or(|s| !s.contains(&d.device_id)) {
+                    each(d);
+                }
+            });
+            let dir_read = async {
+                let Some(dir_new) = dir_new.as_deref_mut() else {
+                    return Ok(());
+                };
+                let partners = Filter::cmp("HasActiveSyncDevicePartnership", Op::Eq, true);
+                ex.get_cas_mailboxes(Some(&partners), |m| {
+                    dir_new.insert(
+                        m.identity,
+                        MailboxInfo {
+                            alias: m.sam_account_name,
+                            smtp: m.primary_smtp_address,
+                            display_name: m.name,
+                        },
+                    );
+                })
+                .await
+            };
+            let (a, b) = tokio::join!(devices_read, dir_read);
+            match a.and(b) {
+                Ok(()) => return Ok(watermark),
+                Err(e) if !e.is_refusal() && attempt < 3 => {
+                    tracing::warn!("{}: {e}; reading again from another server", self.server);
+                    let seen = delivered.get_or_insert_with(HashSet::new);
+                    seen.extend(devices.ids().map(str::to_string));
+                    self.fail_over(engine, state).await?;
+                    failovers.push(self.server.clone());
+                }
+                Err(e) => return Err(self.failed(e)),
+            }
+        }
+        Err(EngineError::NoServer(Vec::new()))
+    }
+}
+
+/// Access control's part of one sync: what it loaded, learned and has to write.
+struct Access<'a> {
+    opts: &'a AccessOptions,
+    policy: AccessPolicy,
+    state: EngineState,
+    /// Whether the engine had no device records when the sync started.
+    bootstrap: bool,
+    directory: BTreeMap<String, MailboxInfo>,
+    mode: Mode,
+    now: String,
+    report: AccessReport,
+    audit: Vec<AuditRecord>,
+    queue: Option<Queue>,
+}
+
+fn state_error(e: impl std::fmt::Display) -> EngineError {
+    EngineError::State(e.to_string())
+}
+
+impl<'a> Access<'a> {
+    fn load(
+        opts: &'a AccessOptions,
+        requested: SyncKind,
+        has_watermark: bool,
+    ) -> Result<Access<'a>, EngineError> {
+        let mut policy = AccessPolicy::load(&opts.org_dir)?;
+        mem_mark("policy loaded");
+        let mut state = EngineState::load(&opts.org_dir).map_err(state_error)?;
+        mem_mark("state loaded");
+        let mode = plan::mode(requested, opts.dry_run, &policy, &state, has_watermark);
+        let now = time::OffsetDateTime::now_utc();
+        policy.inventory.now = Some(now);
+        Ok(Access {
+            opts,
+            bootstrap: state.devices.is_empty(),
+            // On a dry run, the directory learned is used for this sync only.
+            directory: std::mem::take(&mut state.mailboxes),
+            report: AccessReport {
+                dry_run: mode.dry_run_reason.is_some(),
+                dry_run_reason: mode.dry_run_reason.clone(),
+                ..AccessReport::default()
+            },
+            policy,
+            state,
+            mode,
+            now: audit::rfc3339(now),
+            audit: Vec::new(),
+            queue: None,
+        })
+    }
+
+    fn dry_run(&self) -> bool {
+        self.mode.dry_run_reason.is_some()
+    }
+
+    /// Plan, enforce and settle what one pass read; whether another pass is to read back
+    /// this one's changes.
+    async fn pass(
+        &mut self,
+        engine: &Engine,
+        sync_state: &SyncState,
+        conn: &mut Conn,
+        devices: &DeviceSet,
+        pass: usize,
+    ) -> Result<bool, EngineError> {
+        let (dry_run, full_pass) = (
+            self.dry_run(),
+            self.mode.kind == SyncKind::Full && pass == 1,
+        );
+        self.report.passes = pass;
+        if full_pass {
+            let (policy, report) = (&self.policy, &mut self.report);
+            plan::after_full_read(devices, policy, &mut self.state, dry_run, &self.now, report);
+        }
+        let mut plan = plan::plan(&PlanInput {
+            devices,
+            directory: &self.directory,
+            policy: &self.policy,
+            state: &self.state,
+            bootstrap: self.bootstrap,
+            dry_run,
+        });
+        mem_mark("decided");
+        let jobs = std::mem::take(&mut plan.jobs);
+        let results =
+            super::enforce::run_jobs(engine, sync_state, conn, jobs, dry_run, &mut self.report)
+                .await?;
+        let input = SettleInput {
+            devices,
+            policy: &self.policy,
+            kind: self.mode.kind,
+            dry_run,
+            now: &self.now,
+        };
+        let (directory, state, report) = (&mut self.directory, &mut self.state, &mut self.report);
+        let settled = plan::settle(&input, plan, results, directory, state, report);
+        mem_mark("recorded");
+        self.audit.extend(settled.audit);
+        self.queue(settled.mails)?;
+        let mut applied = settled.applied_any;
+        if full_pass {
+            let report = &mut self.report;
+            applied |= super::enforce::organization(&conn.ex, &self.policy, dry_run, report).await;
+        }
+        Ok(!dry_run && applied && pass < self.opts.max_passes)
+    }
+
+    /// Render the mails from the organization's templates and queue them; the queue is on
+    /// disk before anything is sent.
+    fn queue(&mut self, mails: Vec<Mail>) -> Result<(), EngineError> {
+        if mails.is_empty() {
+            return Ok(());
+        }
+        let dir = &self.opts.org_dir;
+        let q = match &mut self.queue {
+            Some(q) => q,
+            None => self.queue.insert(Queue::load(dir).map_err(state_error)?),
+        };
+        for m in mails {
+            let (subject, body) =
+                notify::render(dir, &self.policy.notifications.language, &m.facts);
+            q.push(&m.device_id, &m.to, subject, body);
+            self.report.notifications_queued += 1;
+        }
+        q.save(dir).map_err(state_error)
+    }
+
+    /// Write the audit trail and the state (a dry run keeps only what `enforce` shows), then
+    /// send what is queued.
+    async fn finish(mut self) -> Result<AccessReport, EngineError> {
+        let opts = self.opts;
+        self.report.mailbox_changes.sort();
+        if let Err(e) = audit::append(&opts.logs_dir, &self.audit) {
+            tracing::error!("could not write the audit trail: {e}");
+            self.report.failures.push(format!("audit trail: {e}"));
+        }
+        mem_mark("audited");
+        if self.dry_run() {
+            let mut saved = EngineState::load(&opts.org_dir).map_err(state_error)?;
+            saved.last_dry_run = Some(self.report.truncated(200));
+            if saved.grandfathered.is_none() {
+                saved.grandfathered = self.state.grandfathered;
+            }
+            saved.mailboxes = self.directory;
+            saved.save(&opts.org_dir).map_err(state_error)?;
+            return Ok(self.report);
+        }
+        self.state.mailboxes = self.directory;
+        if self.mode.kind == SyncKind::Full {
+            self.state.full_sync_requested = false;
+            self.state.policy_digest = Some(self.policy.digest);
+        }
+        self.state.save(&opts.org_dir).map_err(state_error)?;
+        mem_mark("state saved");
+        if let Some(sender) = &opts.sender {
+            let mut s = sender.lock().await;
+            match notify::drain(&opts.org_dir, s.as_mut(), opts.notify_budget).await {
+                Ok(r) => self.report.notifications = Some(r),
+                Err(e) => self
+                    .report
+                    .failures
+                    .push(format!("notification queue: {e}")),
+            }
+        }
+        Ok(self.report)
+    }
+}

@@ -1,0 +1,1141 @@
+//! The sync as a plan, without I/O: which kind of sync and whether it is a dry run
+//! ([`mode`]), what a full read changes in the engine's memory ([`after_full_read`]: devices
+//! gone from Exchange are forgotten, grandfathering is recorded), the decision for every
+//! device and the mailbox list changes that enforce them ([`plan`]), and, once Exchange has
+//! answered, each device's [`Outcome`], its record, its audit line and the mail to its user
+//! ([`settle`]).
+//!
+//! The driver (`driver.rs`) reads, hands what it read to these functions, sends what they
+//! ask for and writes what they return; everything that decides is here and is tested here
+//! without Exchange. Nothing here reads a file, a clock or the network: "now" comes in.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::audit::AuditRecord;
+use super::devices::{DeviceSet, Interner, NoCase, Seen};
+use super::notify::MailFacts;
+use super::policy::{AccessPolicy, Action, Grandfathered};
+use super::report::{AccessReport, MailboxChange};
+use super::state::{device_name, DeviceRecord, EngineState, GrandfatheredSet, MailboxInfo};
+use super::SyncKind;
+use crate::exchange::ops::CasMailbox;
+use crate::wire::exchange::{DeviceAccessState, DeviceAccessStateReason};
+
+/// Which sync runs, and why it only looks (a dry run) if it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mode {
+    pub kind: SyncKind,
+    /// `None`: enforce.
+    pub dry_run_reason: Option<String>,
+}
+
+/// The first enforcing sync, one after a policy change, one the admin asked for and one
+/// without a watermark cover every device; a dry run is asked for, written in the policy,
+/// or the admin has not confirmed enforcement yet.
+pub fn mode(
+    requested: SyncKind,
+    dry_run_asked: bool,
+    policy: &AccessPolicy,
+    state: &EngineState,
+    has_watermark: bool,
+) -> Mode {
+    let dry_run_reason = if dry_run_asked {
+        Some("--dry-run".to_string())
+    } else if policy.dry_run {
+        Some("dry_run = true in the access policy".to_string())
+    } else if state.confirmed.is_none() {
+        Some(
+            "enforcement not confirmed yet: review, then run `eas-connector enforce --confirm`"
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    let enforcing = dry_run_reason.is_none();
+    let bootstrap = state.devices.is_empty();
+    let policy_changed = state.policy_digest.as_deref() != Some(policy.digest.as_str());
+    let kind = if state.full_sync_requested
+        || !has_watermark
+        || (enforcing && (bootstrap || policy_changed))
+    {
+        SyncKind::Full
+    } else {
+        requested
+    };
+    Mode {
+        kind,
+        dry_run_reason,
+    }
+}
+
+/// After a full read: devices gone from Exchange are forgotten (not in a dry run), and on
+/// the first full sync with grandfathering on, every existing device (or every one Exchange
+/// allows) is recorded as grandfathered.
+pub fn after_full_read(
+    devices: &DeviceSet,
+    policy: &AccessPolicy,
+    state: &mut EngineState,
+    dry_run: bool,
+    now: &str,
+    report: &mut AccessReport,
+) {
+    if !dry_run {
+        let present: HashSet<NoCase<'_>> = devices.iter().map(|d| NoCase(&d.device_id)).collect();
+        state.devices.retain(|k, _| present.contains(&NoCase(k)));
+    }
+    if policy.grandfathering.enabled && state.grandfathered.is_none() {
+        let set: BTreeSet<String> = devices
+            .iter()
+            .filter(|d| {
+                !policy.grandfathering.only_allowed || d.state == DeviceAccessState::Allowed
+            })
+            .map(|d| d.device_id.to_ascii_lowercase())
+            .collect();
+        report.grandfathered = Some(set.len());
+        state.grandfathered = Some(GrandfatheredSet {
+            recorded_at: now.to_string(),
+            devices: set,
+        });
+    }
+}
+
+/// What Exchange's state already says about a device, from the state alone (`Individual`
+/// means it is in one of its mailbox's lists).
+pub fn state_matches(
+    state: DeviceAccessState,
+    reason: DeviceAccessStateReason,
+    action: Action,
+) -> bool {
+    let individual = reason == DeviceAccessStateReason::Individual;
+    match action {
+        Action::Allow => individual && state == DeviceAccessState::Allowed,
+        Action::Block => individual && state == DeviceAccessState::Blocked,
+        Action::Quarantine => !individual,
+    }
+}
+
+/// The action Exchange's state amounts to (`None` while it is still deciding).
+fn observed_action(state: DeviceAccessState) -> Option<Action> {
+    state.level().map(Action::from)
+}
+
+/// The minimal list changes that put each wanted device where its action says.
+pub fn diff(
+    mailbox: &str,
+    allowed: &[String],
+    blocked: &[String],
+    wants: &[(String, Action)],
+) -> MailboxChange {
+    let mut c = MailboxChange {
+        mailbox: mailbox.to_string(),
+        ..MailboxChange::default()
+    };
+    for (id, action) in wants {
+        c.allowed.put(allowed, id, *action == Action::Allow);
+        c.blocked.put(blocked, id, *action == Action::Block);
+    }
+    c
+}
+
+/// A decision as kept until it is recorded: source and reason shared between devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    pub action: Action,
+    pub source: Arc<str>,
+    pub reason: Arc<str>,
+}
+
+/// What the plan does about one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevicePlan {
+    pub decision: Decided,
+    /// Exchange's state does not show the device where the decision puts it: its mailbox's
+    /// lists are read and changed.
+    pub change: bool,
+    /// The user is to be told (a new block or quarantine, not told before).
+    pub notify: bool,
+}
+
+/// A mailbox to read (and change, unless a dry run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub mailbox: Arc<str>,
+    /// What to pass as `-Identity` (SMTP address when known, else the canonical name).
+    pub identity: String,
+    /// Every device of the mailbox this pass decided, with its action.
+    pub wants: Vec<(String, Action)>,
+    /// A `Set-CASMailbox` was sent in an attempt that then failed.
+    pub sent_before: Option<MailboxChange>,
+}
+
+/// What became of a job.
+#[derive(Debug, Clone)]
+pub struct JobResult {
+    pub mailbox: Arc<str>,
+    /// The mailbox as read right before the change (`None`: not found, or failed).
+    pub cas: Option<CasMailbox>,
+    pub change: MailboxChange,
+    /// The change was sent and took effect.
+    pub applied: bool,
+    /// Why the mailbox could not be read or changed, in Exchange's words.
+    pub error: Option<String>,
+}
+
+impl JobResult {
+    /// A job that failed before anything was read.
+    pub fn failed(mailbox: Arc<str>, error: String) -> JobResult {
+        JobResult {
+            mailbox,
+            cas: None,
+            change: MailboxChange::default(),
+            applied: false,
+            error: Some(error),
+        }
+    }
+}
+
+/// Decisions for every device read, and the mailboxes to change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncPlan {
+    /// One per device, in the order read.
+    pub devices: Vec<DevicePlan>,
+    /// One per mailbox to touch, by mailbox.
+    pub jobs: Vec<Job>,
+}
+
+/// What [`plan`] decides from.
+pub struct PlanInput<'a> {
+    pub devices: &'a DeviceSet,
+    pub directory: &'a BTreeMap<String, MailboxInfo>,
+    pub policy: &'a AccessPolicy,
+    pub state: &'a EngineState,
+    /// The engine had no device records when the sync started (its first sync): a device
+    /// already where Exchange put it is no news to its user.
+    pub bootstrap: bool,
+    pub dry_run: bool,
+}
+
+static NO_MAILBOX: MailboxInfo = MailboxInfo {
+    alias: String::new(),
+    smtp: String::new(),
+    display_name: String::new(),
+};
+
+static NOBODY_GRANDFATHERED: BTreeSet<String> = BTreeSet::new();
+
+/// Decide every device, and plan the mailboxes to touch: those with a device not where its
+/// decision puts it, and those whose user must be told but whose address is not known yet
+/// (reading the mailbox learns it). A touched mailbox's job lists every device of it this
+/// pass decided, so its diff is whole.
+pub fn plan(input: &PlanInput<'_>) -> SyncPlan {
+    let PlanInput {
+        devices,
+        directory,
+        policy,
+        state,
+        bootstrap,
+        dry_run,
+    } = *input;
+    let grandfathered = Grandfathered(
+        state
+            .grandfathered
+            .as_ref()
+            .map_or(&NOBODY_GRANDFATHERED, |g| &g.devices),
+    );
+    let mut shared = Interner::default();
+    let mut planned = Vec::with_capacity(devices.len());
+    let mut jobs: BTreeMap<Arc<str>, Job> = BTreeMap::new();
+    for d in devices.iter() {
+        let info = directory.get(&*d.mailbox).unwrap_or(&NO_MAILBOX);
+        let decision = policy.decide(&devices.facts(d, info), &grandfathered);
+        let action = decision.action;
+        let prev = state.devices.get(&d.device_id.to_ascii_lowercase());
+        let notify = !dry_run
+            && policy.notifications.enabled
+            && action != Action::Allow
+            && prev.is_none_or(|p| p.notified != Some(action))
+            && match prev {
+                Some(p) => p.action != action || !p.applied,
+                // First sight: on the very first sync only a change from what Exchange did
+                // before counts; later, a new device is news.
+                None => !bootstrap || observed_action(d.state) != Some(action),
+            };
+        let change = !state_matches(d.state, d.reason, action);
+        if change || (notify && info.smtp.is_empty()) {
+            let job = jobs.entry(d.mailbox.clone()).or_insert_with(|| Job {
+                mailbox: d.mailbox.clone(),
+                identity: if info.smtp.is_empty() {
+                    d.mailbox.to_string()
+                } else {
+                    info.smtp.clone()
+                },
+                wants: Vec::new(),
+                sent_before: None,
+            });
+            job.wants.push((d.device_id.to_string(), action));
+        }
+        planned.push(DevicePlan {
+            decision: Decided {
+                action,
+                source: shared.get(&decision.source),
+                reason: shared.get(&decision.reason),
+            },
+            change,
+            notify,
+        });
+    }
+    for (d, p) in devices.iter().zip(&planned) {
+        if let Some(job) = jobs.get_mut(&d.mailbox) {
+            if !job
+                .wants
+                .iter()
+                .any(|(id, _)| id.eq_ignore_ascii_case(&d.device_id))
+            {
+                job.wants.push((d.device_id.to_string(), p.decision.action));
+            }
+        }
+    }
+    SyncPlan {
+        devices: planned,
+        jobs: jobs.into_values().collect(),
+    }
+}
+
+/// What became of one device's decision, as the audit trail says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Its mailbox was changed to put it where the decision says.
+    Applied,
+    /// Exchange already had it there.
+    Unchanged,
+    /// It would have been changed (a dry run changes nothing).
+    DryRun,
+    /// Its mailbox could not be read or changed.
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Unchanged => "unchanged",
+            Outcome::DryRun => "dry-run",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A mail to a user, to be rendered from the organization's templates and queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub device_id: String,
+    pub to: String,
+    pub facts: MailFacts,
+}
+
+/// What [`settle`] needs besides the plan and the results.
+pub struct SettleInput<'a> {
+    pub devices: &'a DeviceSet,
+    pub policy: &'a AccessPolicy,
+    pub kind: SyncKind,
+    pub dry_run: bool,
+    /// The sync's time, RFC 3339.
+    pub now: &'a str,
+}
+
+/// What a settled pass leaves for the driver to write and send.
+#[derive(Debug, Default)]
+pub struct Settled {
+    pub audit: Vec<AuditRecord>,
+    pub mails: Vec<Mail>,
+    /// Something was changed in Exchange (the pass's own changes are to be read back).
+    pub applied_any: bool,
+}
+
+/// Take Exchange's answers to the jobs: the mailboxes read teach the directory, changes and
+/// failures go into the report, and each device gets its [`Outcome`], an audit line (when
+/// its decision changed, something happened, or the policy audits everything), its record
+/// (not in a dry run) and, when the plan says so and its address is known, a mail.
+pub fn settle(
+    input: &SettleInput<'_>,
+    plan: SyncPlan,
+    results: Vec<JobResult>,
+    directory: &mut BTreeMap<String, MailboxInfo>,
+    state: &mut EngineState,
+    report: &mut AccessReport,
+) -> Settled {
+    let SettleInput {
+        devices,
+        policy,
+        kind,
+        dry_run,
+        now,
+    } = *input;
+    let mut settled = Settled::default();
+    let mut by_mailbox: HashMap<Arc<str>, JobResult> = HashMap::new();
+    for r in results {
+        if let Some(cas) = &r.cas {
+            directory.insert(
+                r.mailbox.to_string(),
+                MailboxInfo {
+                    alias: cas.sam_account_name.clone(),
+                    smtp: cas.primary_smtp_address.clone(),
+                    display_name: cas.name.clone(),
+                },
+            );
+        }
+        if let Some(e) = &r.error {
+            report.failures.push(format!("{}: {e}", r.mailbox));
+        }
+        if !r.change.is_empty() {
+            if r.applied {
+                report.set_cas_mailbox_calls += 1;
+                settled.applied_any = true;
+            }
+            report.mailbox_changes.push(r.change.clone());
+        }
+        by_mailbox.insert(r.mailbox.clone(), r);
+    }
+    let mut names: Option<HashMap<String, Vec<String>>> = None;
+    for (d, p) in devices.iter().zip(plan.devices) {
+        let decision = &p.decision;
+        count(report, decision);
+        let key = d.device_id.to_ascii_lowercase();
+        let r = by_mailbox.get(&d.mailbox);
+        let failed = r.and_then(|r| r.error.as_ref());
+        let touched = r.is_some_and(|r| r.change.touches(&d.device_id));
+        let outcome = match (failed, touched, dry_run) {
+            (Some(_), _, _) => Outcome::Failed,
+            (None, true, true) => Outcome::DryRun,
+            (None, true, false) => Outcome::Applied,
+            (None, false, _) => Outcome::Unchanged,
+        };
+        let prev = state.devices.get(&key).cloned();
+        let info = directory.get(&*d.mailbox).unwrap_or(&NO_MAILBOX);
+        let name = match &prev {
+            Some(p) => p.name.clone(),
+            None => new_name(devices, d, info, state, &mut names),
+        };
+        let changed = prev.as_ref().is_none_or(|p| p.action != decision.action);
+        if changed {
+            report.changed_decisions += 1;
+        }
+        if changed || outcome != Outcome::Unchanged || policy.audit_unchanged {
+            settled.audit.push(AuditRecord {
+                time: now.to_string(),
+                device_id: d.device_id.to_string(),
+                device: name.clone(),
+                user: if info.smtp.is_empty() {
+                    devices.display_name(d).to_string()
+                } else {
+                    info.smtp.clone()
+                },
+                mailbox: d.mailbox.to_string(),
+                source: decision.source.to_string(),
+                reason: decision.reason.to_string(),
+                action: decision.action,
+                previous: prev.as_ref().map(|p| p.action),
+                outcome,
+                error: failed.cloned(),
+                sync: kind,
+            });
+        }
+        if dry_run {
+            continue;
+        }
+        let mut notified = match decision.action {
+            Action::Allow => None,
+            _ => prev.as_ref().and_then(|p| p.notified),
+        };
+        if p.notify && failed.is_none() && !info.smtp.is_empty() {
+            settled.mails.push(Mail {
+                device_id: d.device_id.to_string(),
+                to: info.smtp.clone(),
+                facts: MailFacts {
+                    user: if info.display_name.is_empty() {
+                        devices.display_name(d).to_string()
+                    } else {
+                        info.display_name.clone()
+                    },
+                    device: name.clone(),
+                    device_type: devices.device_type(d).to_string(),
+                    device_model: devices.model(d).to_string(),
+                    device_id: d.device_id.to_string(),
+                    action: decision.action,
+                    reason: decision.reason.to_string(),
+                    instructions: policy
+                        .organization
+                        .user_mail_insert
+                        .clone()
+                        .unwrap_or_default(),
+                },
+            });
+            notified = Some(decision.action);
+        }
+        state.devices.insert(
+            key,
+            DeviceRecord {
+                mailbox: d.mailbox.to_string(),
+                name,
+                action: decision.action,
+                applied: failed.is_none(),
+                notified,
+            },
+        );
+    }
+    settled
+}
+
+fn count(report: &mut AccessReport, decision: &Decided) {
+    report.decided += 1;
+    *report
+        .by_action
+        .entry(decision.action.to_string())
+        .or_default() += 1;
+    match report.by_source.get_mut(&*decision.source) {
+        Some(n) => *n += 1,
+        None => {
+            report.by_source.insert(decision.source.to_string(), 1);
+        }
+    }
+}
+
+/// A name for a device seen for the first time (`user_DeviceType`, unique per mailbox).
+fn new_name(
+    devices: &DeviceSet,
+    d: &Seen,
+    info: &MailboxInfo,
+    state: &EngineState,
+    names: &mut Option<HashMap<String, Vec<String>>>,
+) -> String {
+    let names = names.get_or_insert_with(|| {
+        let mut m: HashMap<String, Vec<String>> = HashMap::new();
+        for r in state.devices.values() {
+            m.entry(r.mailbox.clone()).or_default().push(r.name.clone());
+        }
+        m
+    });
+    let user = if info.alias.is_empty() {
+        devices.display_name(d)
+    } else {
+        info.alias.as_str()
+    };
+    let taken = names.entry(d.mailbox.to_string()).or_default();
+    let n = device_name(
+        user,
+        devices.device_type(d),
+        taken.iter().map(String::as_str),
+    );
+    taken.push(n.clone());
+    n
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    //! Every decision path and every [`Outcome`], from plain data: no lab, no files.
+
+    use std::path::Path;
+
+    use super::*;
+    use crate::wire::exchange::ListUpdate;
+    use DeviceAccessState::{Allowed, Blocked, DeviceDiscovery, Quarantined};
+    use DeviceAccessStateReason::{Global, Individual};
+
+    const POLICY: &str = r#"
+precedence = ["rules", "grandfathered"]
+default = "Quarantine"
+[grandfathering]
+enabled = true
+only_allowed = true
+[[rule]]
+name = "Phones"
+device_type = "iPhone"
+action = "Allow"
+[[rule]]
+name = "Old Android"
+device_os = "Android 9*"
+action = "Block"
+[organization]
+user_mail_insert = "Enroll first."
+[notifications]
+enabled = true
+language = "en"
+"#;
+
+    fn policy() -> AccessPolicy {
+        AccessPolicy::parse(POLICY, Path::new("P.toml"), Path::new(".")).unwrap()
+    }
+
+    /// A device of `mailbox` (`contoso.test/Users/<mailbox>`).
+    fn device(
+        id: &str,
+        mailbox: &str,
+        kind: &str,
+        os: &str,
+        state: DeviceAccessState,
+        reason: DeviceAccessStateReason,
+    ) -> MobileDevice {
+        MobileDevice {
+            identity: format!("contoso.test/Users/{mailbox}/ExchangeActiveSyncDevices/{kind}§{id}"),
+            device_id: id.into(),
+            device_type: kind.into(),
+            device_model: format!("{kind} model"),
+            device_os: os.into(),
+            user_agent: "UA/1".into(),
+            friendly_name: String::new(),
+            user_display_name: mailbox.into(),
+            first_sync_time: None,
+            when_changed: None,
+            access_state: state,
+            access_state_reason: reason,
+            access_control_rule: None,
+        }
+    }
+
+    use crate::exchange::ops::MobileDevice;
+
+    fn set(devices: &[MobileDevice]) -> DeviceSet {
+        let mut s = DeviceSet::default();
+        for d in devices {
+            s.push(d);
+        }
+        s
+    }
+
+    fn mb(name: &str) -> String {
+        format!("contoso.test/Users/{name}")
+    }
+
+    fn directory(names: &[(&str, &str)]) -> BTreeMap<String, MailboxInfo> {
+        names
+            .iter()
+            .map(|(name, smtp)| {
+                (
+                    mb(name),
+                    MailboxInfo {
+                        alias: name.to_lowercase(),
+                        smtp: smtp.to_string(),
+                        display_name: name.to_string(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn confirmed() -> EngineState {
+        EngineState {
+            confirmed: Some(super::super::state::Confirmation {
+                at: "2026-01-01T00:00:00Z".into(),
+                by: "admin".into(),
+            }),
+            ..EngineState::default()
+        }
+    }
+
+    fn record(
+        mailbox: &str,
+        action: Action,
+        applied: bool,
+        notified: Option<Action>,
+    ) -> DeviceRecord {
+        DeviceRecord {
+            mailbox: mb(mailbox),
+            name: format!("{}_x", mailbox.to_lowercase()),
+            action,
+            applied,
+            notified,
+        }
+    }
+
+    fn run_plan(
+        devices: &DeviceSet,
+        dir: &BTreeMap<String, MailboxInfo>,
+        p: &AccessPolicy,
+        state: &EngineState,
+        dry_run: bool,
+    ) -> SyncPlan {
+        plan(&PlanInput {
+            devices,
+            directory: dir,
+            policy: p,
+            state,
+            bootstrap: state.devices.is_empty(),
+            dry_run,
+        })
+    }
+
+    /// What Exchange would answer to every job: the mailbox's lists as its devices' states
+    /// say (`Individual` means listed), the change made unless a dry run, or an error for
+    /// the mailboxes in `failing`.
+    fn answer(
+        plan: &SyncPlan,
+        devices: &[MobileDevice],
+        failing: &[&str],
+        dry_run: bool,
+    ) -> Vec<JobResult> {
+        let mut lists: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+        for d in devices
+            .iter()
+            .filter(|d| d.access_state_reason == Individual)
+        {
+            let (a, b) = lists.entry(mb(&d.user_display_name)).or_default();
+            match d.access_state {
+                Allowed => a.push(d.device_id.clone()),
+                Blocked => b.push(d.device_id.clone()),
+                _ => {}
+            }
+        }
+        plan.jobs
+            .iter()
+            .map(|j| {
+                if failing.iter().any(|f| mb(f) == *j.mailbox) {
+                    return JobResult::failed(j.mailbox.clone(), "Access denied".into());
+                }
+                let (a, b) = lists.get(&*j.mailbox).cloned().unwrap_or_default();
+                let change = diff(&j.mailbox, &a, &b, &j.wants);
+                let name = j.mailbox.rsplit('/').next().unwrap().to_string();
+                JobResult {
+                    mailbox: j.mailbox.clone(),
+                    cas: Some(CasMailbox {
+                        identity: j.mailbox.to_string(),
+                        name: name.clone(),
+                        sam_account_name: name.to_lowercase(),
+                        primary_smtp_address: format!("{}@contoso.test", name.to_lowercase()),
+                        activesync_enabled: true,
+                        allowed_device_ids: a,
+                        blocked_device_ids: b,
+                        mailbox_policy: None,
+                    }),
+                    applied: !dry_run && !change.is_empty(),
+                    change,
+                    error: None,
+                }
+            })
+            .collect()
+    }
+
+    struct Synced {
+        plan: SyncPlan,
+        settled: Settled,
+        state: EngineState,
+        report: AccessReport,
+        directory: BTreeMap<String, MailboxInfo>,
+    }
+
+    fn sync_once(
+        devices: &[MobileDevice],
+        dir: BTreeMap<String, MailboxInfo>,
+        p: &AccessPolicy,
+        mut state: EngineState,
+        failing: &[&str],
+        dry_run: bool,
+    ) -> Synced {
+        let set = set(devices);
+        let mut report = AccessReport::default();
+        let plan = run_plan(&set, &dir, p, &state, dry_run);
+        let results = answer(&plan, devices, failing, dry_run);
+        let mut directory = dir;
+        let input = SettleInput {
+            devices: &set,
+            policy: p,
+            kind: SyncKind::Full,
+            dry_run,
+            now: "2026-12-01T00:00:00Z",
+        };
+        let settled = settle(
+            &input,
+            plan.clone(),
+            results,
+            &mut directory,
+            &mut state,
+            &mut report,
+        );
+        Synced {
+            plan,
+            settled,
+            state,
+            report,
+            directory,
+        }
+    }
+
+    fn outcome_of(s: &Synced, id: &str) -> Option<Outcome> {
+        s.settled
+            .audit
+            .iter()
+            .find(|a| a.device_id == id)
+            .map(|a| a.outcome)
+    }
+
+    #[test]
+    fn exchange_state_tells_list_membership() {
+        assert!(state_matches(Allowed, Individual, Action::Allow));
+        assert!(!state_matches(Allowed, Global, Action::Allow));
+        assert!(state_matches(Quarantined, Global, Action::Quarantine));
+        assert!(!state_matches(Blocked, Individual, Action::Quarantine));
+        assert!(state_matches(Blocked, Individual, Action::Block));
+        assert!(!state_matches(DeviceDiscovery, Global, Action::Block));
+    }
+
+    #[test]
+    fn diffs_are_minimal() {
+        let a = vec!["A1".to_string(), "KEEP".to_string()];
+        let b = vec!["B1".to_string()];
+        let c = diff(
+            "m",
+            &a,
+            &b,
+            &[
+                ("a1".into(), Action::Allow),
+                ("B1".into(), Action::Allow),
+                ("N".into(), Action::Block),
+                ("X".into(), Action::Quarantine),
+            ],
+        );
+        assert_eq!(c.allowed, ListUpdate::adding(["B1".to_string()]));
+        assert_eq!(
+            c.blocked,
+            ListUpdate {
+                add: vec!["N".into()],
+                remove: vec!["B1".into()]
+            }
+        );
+        let c = diff("m", &a, &b, &[("A1".into(), Action::Quarantine)]);
+        assert_eq!(c.allowed.remove, vec!["A1"]);
+        assert!(diff("m", &a, &b, &[("A1".into(), Action::Allow)]).is_empty());
+    }
+
+    #[test]
+    fn mailbox_changes_keep_their_flat_json() {
+        let c = diff("m", &[], &["B".into()], &[("A".into(), Action::Allow)]);
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(json, r#"{"mailbox":"m","allow_add":["A"]}"#);
+        assert_eq!(serde_json::from_str::<MailboxChange>(&json).unwrap(), c);
+    }
+
+    #[test]
+    fn mode_forces_full_syncs_and_says_why_it_only_looks() {
+        let p = policy();
+        let fresh = EngineState::default();
+        let m = mode(SyncKind::Quick, false, &p, &fresh, true);
+        assert_eq!(
+            m.kind,
+            SyncKind::Quick,
+            "a dry run of a new engine is not forced full"
+        );
+        assert!(m.dry_run_reason.unwrap().contains("enforce --confirm"));
+        let mut s = confirmed();
+        let m = mode(SyncKind::Quick, false, &p, &s, true);
+        assert_eq!(
+            (m.kind, m.dry_run_reason),
+            (SyncKind::Full, None),
+            "first enforcing sync"
+        );
+        s.devices
+            .insert("x".into(), record("Anna", Action::Allow, true, None));
+        s.policy_digest = Some(p.digest.clone());
+        assert_eq!(
+            mode(SyncKind::Quick, false, &p, &s, true).kind,
+            SyncKind::Quick
+        );
+        assert_eq!(
+            mode(SyncKind::Quick, false, &p, &s, false).kind,
+            SyncKind::Full,
+            "no watermark"
+        );
+        s.policy_digest = Some("other".into());
+        assert_eq!(
+            mode(SyncKind::Quick, false, &p, &s, true).kind,
+            SyncKind::Full,
+            "policy changed"
+        );
+        let m = mode(SyncKind::Quick, true, &p, &s, true);
+        assert_eq!(
+            (m.kind, m.dry_run_reason.as_deref()),
+            (SyncKind::Quick, Some("--dry-run"))
+        );
+        s.policy_digest = Some(p.digest.clone());
+        s.full_sync_requested = true;
+        assert_eq!(
+            mode(SyncKind::Quick, false, &p, &s, true).kind,
+            SyncKind::Full
+        );
+        let mut dry = policy();
+        dry.dry_run = true;
+        assert!(mode(SyncKind::Full, false, &dry, &s, true)
+            .dry_run_reason
+            .unwrap()
+            .contains("dry_run = true"));
+    }
+
+    #[test]
+    fn a_full_read_forgets_gone_devices_and_grandfathers_the_allowed_ones() {
+        let p = policy();
+        let devices = set(&[
+            device("A1", "Anna", "Android", "Android 14", Allowed, Global),
+            device("B1", "Ben", "Android", "Android 14", Blocked, Individual),
+        ]);
+        let mut s = confirmed();
+        s.devices
+            .insert("gone".into(), record("Old", Action::Allow, true, None));
+        s.devices
+            .insert("a1".into(), record("Anna", Action::Allow, true, None));
+        let mut report = AccessReport::default();
+        after_full_read(&devices, &p, &mut s, true, "T", &mut report);
+        assert!(s.devices.contains_key("gone"), "a dry run forgets nothing");
+        after_full_read(&devices, &p, &mut s, false, "T", &mut report);
+        assert_eq!(s.devices.keys().collect::<Vec<_>>(), vec!["a1"]);
+        let g = s.grandfathered.clone().unwrap();
+        assert_eq!(
+            g.devices.into_iter().collect::<Vec<_>>(),
+            vec!["a1"],
+            "only allowed ones"
+        );
+        assert_eq!(report.grandfathered, Some(1));
+        // Recorded once: a later full read leaves the set alone.
+        let more = set(&[device(
+            "C1",
+            "Cleo",
+            "Android",
+            "Android 14",
+            Allowed,
+            Global,
+        )]);
+        after_full_read(&more, &p, &mut s, false, "T2", &mut report);
+        assert_eq!(s.grandfathered.unwrap().recorded_at, "T");
+    }
+
+    #[test]
+    fn the_plan_changes_only_what_exchange_does_not_already_show() {
+        let p = policy();
+        let devices = [
+            // Allowed by rule, already on Anna's allowed list: nothing to do.
+            device("A1", "Anna", "iPhone", "iOS 17", Allowed, Individual),
+            // Allowed by rule, only allowed by default: Ben's list changes.
+            device("B1", "Ben", "iPhone", "iOS 17", Allowed, Global),
+            // Blocked by rule; a sibling quarantined by default goes into the same job.
+            device("B2", "Ben", "Android", "Android 9.1", Allowed, Global),
+            device("B3", "Ben", "Android", "Android 14", Quarantined, Global),
+            // Quarantined by default and by Exchange: nothing to do.
+            device("C1", "Cleo", "Android", "Android 14", Quarantined, Global),
+        ];
+        let s = sync_once(&devices, directory(&[]), &p, confirmed(), &[], false);
+        let changes: Vec<bool> = s.plan.devices.iter().map(|d| d.change).collect();
+        assert_eq!(changes, vec![false, true, true, false, false]);
+        assert_eq!(s.plan.jobs.len(), 1);
+        let job = &s.plan.jobs[0];
+        assert_eq!(&*job.mailbox, mb("Ben"));
+        assert_eq!(job.identity, mb("Ben"), "no SMTP address known yet");
+        assert_eq!(
+            job.wants,
+            vec![
+                ("B1".to_string(), Action::Allow),
+                ("B2".to_string(), Action::Block),
+                ("B3".to_string(), Action::Quarantine)
+            ]
+        );
+        let actions: Vec<Action> = s.plan.devices.iter().map(|d| d.decision.action).collect();
+        use Action::*;
+        assert_eq!(actions, vec![Allow, Allow, Block, Quarantine, Quarantine]);
+        assert_eq!(&*s.plan.devices[2].decision.source, "rules");
+        assert_eq!(&*s.plan.devices[4].decision.source, "default");
+    }
+
+    #[test]
+    fn every_outcome() {
+        let p = policy();
+        let devices = [
+            device("A1", "Anna", "iPhone", "iOS 17", Allowed, Global),
+            device("B1", "Ben", "iPhone", "iOS 17", Allowed, Global),
+            device("C1", "Cleo", "Android", "Android 14", Quarantined, Global),
+        ];
+        let mut prior = confirmed();
+        prior
+            .devices
+            .insert("c1".into(), record("Cleo", Action::Quarantine, true, None));
+        let s = sync_once(&devices, directory(&[]), &p, prior.clone(), &["Ben"], false);
+        assert_eq!(outcome_of(&s, "A1"), Some(Outcome::Applied));
+        assert_eq!(outcome_of(&s, "B1"), Some(Outcome::Failed));
+        assert_eq!(
+            outcome_of(&s, "C1"),
+            None,
+            "unchanged and not new: no audit line"
+        );
+        let failed = s
+            .settled
+            .audit
+            .iter()
+            .find(|a| a.device_id == "B1")
+            .unwrap();
+        assert_eq!(failed.error.as_deref(), Some("Access denied"));
+        assert!(!s.state.devices["b1"].applied);
+        assert!(s.state.devices["a1"].applied);
+        assert_eq!(
+            s.report.failures,
+            vec![format!("{}: Access denied", mb("Ben"))]
+        );
+        assert_eq!(s.report.set_cas_mailbox_calls, 1);
+        assert!(s.settled.applied_any);
+
+        let mut audit_all = policy();
+        audit_all.audit_unchanged = true;
+        let s = sync_once(
+            &devices,
+            directory(&[]),
+            &audit_all,
+            prior.clone(),
+            &[],
+            false,
+        );
+        assert_eq!(outcome_of(&s, "C1"), Some(Outcome::Unchanged));
+
+        let s = sync_once(&devices, directory(&[]), &p, prior.clone(), &[], true);
+        assert_eq!(outcome_of(&s, "A1"), Some(Outcome::DryRun));
+        assert_eq!(outcome_of(&s, "B1"), Some(Outcome::DryRun));
+        assert_eq!(s.state, prior, "a dry run records nothing");
+        assert!(s.settled.mails.is_empty() && !s.settled.applied_any);
+        assert_eq!(s.report.set_cas_mailbox_calls, 0);
+        assert_eq!(
+            s.report.mailbox_changes.len(),
+            2,
+            "the changes it would make"
+        );
+        let json = serde_json::to_value(&s.settled.audit[0]).unwrap();
+        assert_eq!(json["outcome"], "dry-run");
+        assert_eq!(json["action"], "Allow");
+        assert_eq!(json["sync"], "full");
+    }
+
+    #[test]
+    fn users_are_told_once_about_news_and_never_about_allow() {
+        let p = policy();
+        let dir = directory(&[("Anna", "anna@contoso.test"), ("Ben", "ben@contoso.test")]);
+        let devices = [
+            device("A1", "Anna", "Android", "Android 9.1", Allowed, Global),
+            device("A2", "Anna", "iPhone", "iOS 17", Allowed, Global),
+            device("B1", "Ben", "Android", "Android 14", Quarantined, Global),
+        ];
+        // The very first sync: Exchange had already quarantined B1, so that is no news;
+        // A1's block is.
+        let s = sync_once(&devices, dir.clone(), &p, confirmed(), &[], false);
+        let told: Vec<&str> = s
+            .settled
+            .mails
+            .iter()
+            .map(|m| m.device_id.as_str())
+            .collect();
+        assert_eq!(told, vec!["A1"]);
+        let m = &s.settled.mails[0];
+        assert_eq!(m.to, "anna@contoso.test");
+        assert_eq!(
+            (m.facts.action, m.facts.user.as_str()),
+            (Action::Block, "Anna")
+        );
+        assert_eq!(m.facts.instructions, "Enroll first.");
+        assert_eq!(m.facts.device, "anna_Android");
+        assert_eq!(s.state.devices["a1"].notified, Some(Action::Block));
+        assert_eq!(s.state.devices["a2"].notified, None);
+
+        // Later: nothing new, nobody told again; a new quarantined device is news.
+        let mut later = devices.to_vec();
+        later[0].access_state = Blocked;
+        later[0].access_state_reason = Individual;
+        later.push(device(
+            "B2",
+            "Ben",
+            "Android",
+            "Android 14",
+            Quarantined,
+            Global,
+        ));
+        let s2 = sync_once(&later, dir.clone(), &p, s.state.clone(), &[], false);
+        let told: Vec<&str> = s2
+            .settled
+            .mails
+            .iter()
+            .map(|m| m.device_id.as_str())
+            .collect();
+        assert_eq!(told, vec!["B2"]);
+
+        // Notifications off: nobody.
+        let mut quiet = policy();
+        quiet.notifications.enabled = false;
+        let s3 = sync_once(&devices, dir, &quiet, confirmed(), &[], false);
+        assert!(s3.settled.mails.is_empty());
+    }
+
+    #[test]
+    fn a_user_to_tell_whose_address_is_unknown_gets_the_mailbox_read() {
+        let p = policy();
+        let mut prior = confirmed();
+        prior
+            .devices
+            .insert("x".into(), record("Someone", Action::Allow, true, None));
+        // Already blocked by Exchange (nothing to change), but new: the user is to be told,
+        // and only reading the mailbox gives the address.
+        let devices = [device(
+            "D1",
+            "Dana",
+            "Android",
+            "Android 9.2",
+            Blocked,
+            Individual,
+        )];
+        let s = sync_once(&devices, directory(&[]), &p, prior, &[], false);
+        assert!(!s.plan.devices[0].change && s.plan.devices[0].notify);
+        assert_eq!(s.plan.jobs.len(), 1);
+        assert_eq!(
+            s.report.set_cas_mailbox_calls, 0,
+            "nothing to change in its lists"
+        );
+        assert_eq!(s.directory[&mb("Dana")].smtp, "dana@contoso.test");
+        assert_eq!(s.settled.mails[0].to, "dana@contoso.test");
+    }
+
+    #[test]
+    fn grandfathered_devices_are_allowed_and_names_stay_unique() {
+        let p = policy();
+        let mut prior = confirmed();
+        prior.grandfathered = Some(GrandfatheredSet {
+            recorded_at: "T".into(),
+            devices: ["g1".to_string()].into(),
+        });
+        prior.devices.insert(
+            "old".into(),
+            DeviceRecord {
+                name: "gus_Android".into(),
+                ..record("Gus", Action::Allow, true, None)
+            },
+        );
+        let devices = [
+            device("G1", "Gus", "Android", "Android 14", Allowed, Individual),
+            device("G2", "Gus", "Android", "Android 14", Quarantined, Global),
+        ];
+        let dir = directory(&[("Gus", "gus@contoso.test")]);
+        let s = sync_once(&devices, dir, &p, prior, &[], false);
+        assert_eq!(&*s.plan.devices[0].decision.source, "grandfathered");
+        assert_eq!(s.plan.devices[0].decision.action, Action::Allow);
+        assert_eq!(s.state.devices["g1"].name, "gus_Android_2");
+        assert_eq!(s.state.devices["g2"].name, "gus_Android_3");
+        assert_eq!(s.report.by_source.get("grandfathered"), Some(&1));
+        assert_eq!(s.report.by_action.get("Quarantine"), Some(&1));
+        assert_eq!(s.report.decided, 2);
+        assert_eq!(s.report.changed_decisions, 2);
+    }
+
+    #[test]
+    fn devices_stay_compact() {
+        assert!(std::mem::size_of::<Seen>() <= 56);
+    }
+}
