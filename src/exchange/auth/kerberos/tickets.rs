@@ -168,9 +168,38 @@ fn learn_offset(realm: &str, kdc_time: i64) {
 }
 
 /// The time to put in messages for `realm`: this machine's, corrected by what its KDC said.
+/// No two calls in this process answer the same microsecond: an acceptor's replay cache keys
+/// authenticators by client, seconds and microseconds, so two sign-ins started together (a
+/// validation's parallel checks, parallel runspaces) would otherwise be refused as a replay
+/// (KRB_AP_ERR_REPEAT), as MIT's and Windows' clients also avoid.
 pub fn now(realm: &str) -> (i64, u32) {
-    let (s, us) = local_now();
+    let (s, us) = unique(local_now());
     (s + offset(realm), us)
+}
+
+/// `t`, or one microsecond after the last time handed out when `t` is not later than it.
+fn unique(t: (i64, u32)) -> (i64, u32) {
+    static LAST: Mutex<i64> = Mutex::new(0);
+    let is = t.0 * 1_000_000 + i64::from(t.1);
+    let Ok(mut last) = LAST.lock() else {
+        return t;
+    };
+    *last = after(*last, is);
+    (
+        last.div_euclid(1_000_000),
+        last.rem_euclid(1_000_000) as u32,
+    )
+}
+
+/// The microsecond to hand out at clock reading `is` when `last` was the previous one: `is`
+/// when later, else `last + 1`; a clock stepped back by more than a second is believed (NTP),
+/// not held.
+fn after(last: i64, is: i64) -> i64 {
+    if is > last || last - is > 1_000_000 {
+        is
+    } else {
+        last + 1
+    }
 }
 
 fn password_tag(password: &Secret) -> [u8; 32] {
@@ -632,6 +661,27 @@ async fn tgs_exchange(
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authenticator_times_never_repeat_even_from_many_threads_or_a_stalled_clock() {
+        let all: Vec<(i64, u32)> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| (0..2000).map(|_| now("R")).collect::<Vec<_>>()))
+                .collect();
+            threads
+                .into_iter()
+                .flat_map(|t| t.join().unwrap())
+                .collect()
+        });
+        let distinct: std::collections::HashSet<_> = all.iter().collect();
+        assert_eq!(distinct.len(), all.len());
+        // The same clock reading twice: the second is one microsecond later.
+        assert_eq!(after(7_000_000, 7_000_000), 7_000_001);
+        assert_eq!(after(7_000_001, 7_000_000), 7_000_002);
+        assert_eq!(after(7_000_001, 7_000_005), 7_000_005);
+        // A clock stepped back by more than a second is believed.
+        assert_eq!(after(7_000_000, 5_000_000), 5_000_000);
+    }
 
     fn err(code: u32, nt: Option<u32>, text: Option<&str>) -> KrbErrorInfo {
         KrbErrorInfo {
