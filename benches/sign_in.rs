@@ -15,10 +15,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use eas_connector::engine::target::Target;
 use eas_connector::exchange::auth::kerberos::{tickets, KerberosOptions};
 use eas_connector::exchange::client::{AuthMethod, Credentials};
 use eas_connector::exchange::http::{ConnectOptions, Endpoint};
-use eas_connector::exchange::target::Target;
 use eas_connector::lab::{Lab, LabOptions};
 use eas_connector::secrets::Secret;
 use support::kdc::{RealmSpec, TestRealm};

@@ -12,9 +12,9 @@ use std::time::Duration;
 use eas_connector::engine::notify::{EwsSender, EwsSettings};
 use eas_connector::engine::policy::Action;
 use eas_connector::engine::state::EngineState;
+use eas_connector::engine::target::Target;
 use eas_connector::engine::{AccessOptions, AccessReport, Engine, SyncKind, SyncState};
 use eas_connector::exchange::client::Credentials;
-use eas_connector::exchange::target::Target;
 use eas_connector::lab::{ExchangeVersion, Lab, LabInfo, LabOptions};
 use eas_connector::secrets::Secret;
 use eas_connector::wire::exchange::{

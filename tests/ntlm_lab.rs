@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use eas_connector::engine::target::Target;
 use eas_connector::exchange::client::{AuthMethod, Credentials, Session, SessionError};
 use eas_connector::exchange::http::{ConnectOptions, Endpoint};
 use eas_connector::exchange::ops::Exchange as _;
-use eas_connector::exchange::target::Target;
 use eas_connector::lab::{auth_schemes, Lab, LabInfo, LabOptions};
 use eas_connector::secrets::Secret;
 use hyper::Method;

@@ -2,12 +2,12 @@
 //! lab's /PowerShell (in-process), on Exchange 2019 and 2010 cmdlet sets; plus CAS failover
 //! and the engine's full and quick discovery.
 
+use eas_connector::engine::target::{open_with_failover, Target};
 use eas_connector::engine::{Engine, SyncKind, SyncState};
 use eas_connector::exchange::ops::{Exchange as _, ExchangeError};
 use eas_connector::exchange::powershell::cmdlets::RoleGroup;
 use eas_connector::exchange::powershell::PsError;
 use eas_connector::exchange::powershell::RemotePowerShell;
-use eas_connector::exchange::target::{open_with_failover, Target};
 use eas_connector::lab::{ExchangeVersion, Lab, LabInfo, LabOptions};
 use eas_connector::secrets::Secret;
 use eas_connector::wire::exchange::DeviceAccessCharacteristic::DeviceModel;

@@ -7,11 +7,11 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use eas_connector::engine::target::Target;
 use eas_connector::exchange::client::{AuthMethod, Credentials, Session, SessionError};
 use eas_connector::exchange::http::{ConnectOptions, Endpoint};
 use eas_connector::exchange::ops::Exchange as _;
 use eas_connector::exchange::powershell::PsError;
-use eas_connector::exchange::target::Target;
 use eas_connector::lab::{Lab, LabInfo, LabOptions};
 use eas_connector::secrets::Secret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -288,7 +288,7 @@ async fn answers_file_of_a_plain_http_lab_connects() {
     let answers = eas_connector::setup::answers::parse(&text).unwrap();
     let mut c = eas_connector::config::ConnectorConfig::new("default");
     for (k, v) in &answers.fields {
-        c.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
+        k.set(&mut c, v).unwrap_or_else(|e| panic!("{k:?}: {e}"));
     }
     assert!(
         c.completeness_problems().is_empty(),

@@ -9,7 +9,7 @@ mod support;
 use std::path::Path;
 use std::sync::{Arc, Mutex, Once};
 
-use eas_connector::config::{ConfigFile, ConfigLocation, ConnectorConfig};
+use eas_connector::config::{fields, ConfigFile, ConfigLocation, ConnectorConfig};
 use eas_connector::probe::{CheckId, CheckResult, Report, Status};
 use eas_connector::secrets::{self, Preference, Secret, SecretKind};
 use eas_connector::service::manager::{InstallSpec, ServiceError, ServiceManager, ServiceState};
@@ -246,7 +246,7 @@ fn existing(root: &Path, org: &str) -> ConfigLocation {
             ("QuickSyncIntervalMinutes", "30"),
         ]
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (fields::find(k).unwrap(), v.to_string()))
         .collect(),
         passwords: vec![
             (SecretKind::ServiceAccount, Secret::new("Old-Svc-Pa55")),
@@ -283,12 +283,12 @@ fn fill_new(h: &mut Harness) {
     h.next();
     assert!(!h.w.can_continue(), "Server needs an address");
     h.type_into("cas", "cas01");
-    let err = h.w.form.error("ClientAccessServer").unwrap();
+    let err = h.w.form.error(&fields::CLIENT_ACCESS_SERVER).unwrap();
     assert!(err.contains("not fully qualified"), "{err}");
     assert!(h.sees(&err), "the inline error is shown");
     assert!(!h.w.can_continue());
     h.type_into("cas", "cas01.contoso.test");
-    assert!(h.w.form.error("ClientAccessServer").is_none());
+    assert!(h.w.form.error(&fields::CLIENT_ACCESS_SERVER).is_none());
     h.next();
     assert_eq!(h.w.step, Step::Proxy);
     h.next();
@@ -302,7 +302,7 @@ fn fill_new(h: &mut Harness) {
     h.next();
     assert_eq!(h.w.step, Step::Options);
     h.type_into("quick-sync", "2");
-    assert!(h.sees(&h.w.form.error("QuickSyncIntervalMinutes").unwrap()));
+    assert!(h.sees(&h.w.form.error(&fields::QUICK_SYNC_INTERVAL).unwrap()));
     assert!(!h.w.can_continue());
     h.type_into("quick-sync", "20");
 }
@@ -368,7 +368,7 @@ fn reconfigure_changes_only_the_proxy() {
     h.click_id("proxy-enabled");
     h.type_into("proxy-host", "proxy.contoso.test");
     h.type_into("proxy-port", "70000");
-    assert!(h.sees(&h.w.form.error("Proxy/Port").unwrap()));
+    assert!(h.sees(&h.w.form.error(&fields::PROXY_PORT).unwrap()));
     assert!(!h.w.can_continue());
     h.type_into("proxy-port", "3128");
     // Stored passwords are offered as "stored; leave empty to keep".
@@ -391,10 +391,7 @@ fn reconfigure_changes_only_the_proxy() {
     assert_eq!(c.proxy.host.as_deref(), Some("proxy.contoso.test"));
     assert_eq!(c.proxy.port, 3128);
     assert_eq!(c.quick_sync_interval_minutes, 30, "the rest is kept");
-    assert_eq!(
-        c.client_access_server.as_deref(),
-        Some("cas01.contoso.test")
-    );
+    assert_eq!(c.client_access_server.to_string(), "cas01.contoso.test");
     assert_eq!(
         stored(&loc, SecretKind::ServiceAccount).as_deref(),
         Some("Old-Svc-Pa55")
@@ -700,8 +697,8 @@ fn lab_demo_fills_every_page_and_validates_against_the_lab() {
     let lab_loc = ConfigLocation::new(Some(dir.path()), wizard::LAB_ORG).unwrap();
     let file = ConfigFile::load(&lab_loc).unwrap();
     assert_eq!(
-        file.config.client_access_server.as_deref(),
-        Some(info.servers[0].address.as_str())
+        file.config.client_access_server.to_string(),
+        info.servers[0].address
     );
     assert_eq!(
         stored(&lab_loc, SecretKind::ServiceAccount).as_deref(),
@@ -739,15 +736,19 @@ fn server_page_takes_microsofts_default_url_and_refuses_other_schemes() {
     );
     h.type_into("cas", "http://cas01.contoso.com/PowerShell/");
     assert_eq!(h.w.form.cas, "http://cas01.contoso.com/PowerShell/");
-    assert_eq!(h.w.form.error("ClientAccessServer"), None);
+    assert_eq!(h.w.form.error(&fields::CLIENT_ACCESS_SERVER), None);
     assert!(h.sees(help), "no error in its place");
     assert!(h.w.can_continue());
     h.type_into("cas", "ftp://cas01.contoso.com/PowerShell/");
-    let expected = ConnectorConfig::new("default")
-        .set("ClientAccessServer", "ftp://cas01.contoso.com/PowerShell/")
-        .unwrap_err();
+    let expected = fields::CLIENT_ACCESS_SERVER
+        .set(
+            &mut ConnectorConfig::new("default"),
+            "ftp://cas01.contoso.com/PowerShell/",
+        )
+        .unwrap_err()
+        .to_string();
     assert_eq!(
-        h.w.form.error("ClientAccessServer").as_deref(),
+        h.w.form.error(&fields::CLIENT_ACCESS_SERVER).as_deref(),
         Some(expected.as_str()),
         "the error is the configuration's own"
     );
@@ -775,7 +776,7 @@ fn server_page_takes_microsofts_default_url_and_refuses_other_schemes() {
     h.w.lang = Lang::En;
     h.type_into("cas", "http://cas01.contoso.com/PowerShell/");
     assert!(h.w.form.fields().contains(&(
-        "ClientAccessServer".into(),
+        &fields::CLIENT_ACCESS_SERVER,
         "http://cas01.contoso.com/PowerShell/".into()
     )));
 }
@@ -852,12 +853,13 @@ fn advanced_kerberos_settings_are_validated_and_written_to_the_configuration() {
     );
     // A bad value shows the configuration's own error and blocks Next.
     h.type_into("kerberos-spn", "mail.contoso.com");
-    let expected = ConnectorConfig::new("default")
-        .set("Kerberos/ServicePrincipalName", "mail.contoso.com")
-        .unwrap_err();
+    let expected = fields::KERBEROS_SPN
+        .set(&mut ConnectorConfig::new("default"), "mail.contoso.com")
+        .unwrap_err()
+        .to_string();
     assert!(expected.contains("HTTP/"), "{expected}");
     assert_eq!(
-        h.w.form.error("Kerberos/ServicePrincipalName").as_deref(),
+        h.w.form.error(&fields::KERBEROS_SPN).as_deref(),
         Some(expected.as_str())
     );
     assert!(h.sees(&expected));
@@ -868,7 +870,7 @@ fn advanced_kerberos_settings_are_validated_and_written_to_the_configuration() {
     assert!(h.ui().find(selector::id("kerberos-spn")).is_ok());
     assert!(h.sees(&expected));
     h.type_into("kerberos-kdc", "dc1.corp.contoso.com:0");
-    let kdc_err = h.w.form.error("Kerberos/KdcAddress").unwrap();
+    let kdc_err = h.w.form.error(&fields::KERBEROS_KDC_ADDRESS).unwrap();
     assert!(h.sees(&kdc_err));
     // Good values.
     h.type_into("kerberos-realm", "corp.contoso.com");
@@ -892,8 +894,8 @@ fn advanced_kerberos_settings_are_validated_and_written_to_the_configuration() {
     let loc = ConfigLocation::new(Some(dir.path()), "contoso").unwrap();
     let c = ConfigFile::load(&loc).unwrap().config;
     assert_eq!(
-        c.client_access_server.as_deref(),
-        Some("http://cas01.corp.contoso.com/PowerShell/")
+        c.client_access_server.to_string(),
+        "http://cas01.corp.contoso.com/PowerShell/"
     );
     assert_eq!(c.kerberos.realm.as_deref(), Some("CORP.CONTOSO.COM"));
     assert_eq!(
@@ -1088,7 +1090,7 @@ fn connect_page_shows_real_kerberos_outcomes_against_a_real_kdc() {
     let plan = Plan {
         fields: fields
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (fields::find(k).unwrap(), v.to_string()))
             .collect(),
         passwords: vec![
             (SecretKind::ServiceAccount, Secret::new(&svc.password)),

@@ -240,7 +240,7 @@ fn setup_binary_under_xvfb_with_the_lab() {
     assert!(status.success());
     let loc = ConfigLocation::new(Some(&root), eas_connector::wizard::LAB_ORG).unwrap();
     let file = ConfigFile::load(&loc).unwrap();
-    assert!(file.config.client_access_server.is_some());
+    assert!(!file.config.client_access_server.is_empty());
     let store = secrets::open(&loc, Preference::File).unwrap().store;
     assert!(store.get(SecretKind::ServiceAccount).unwrap().is_some());
     assert!(store

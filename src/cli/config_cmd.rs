@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::Outcome;
 use crate::config::purge::{self as purging, OrgFolder};
-use crate::config::{model, ConfigError, ConfigFile, ConfigLocation, FIELDS};
+use crate::config::{fields, model, ConfigError, ConfigFile, ConfigLocation, FIELDS};
 use crate::secrets::{self, Preference, Secret, SecretKind};
 
 #[derive(Debug, Subcommand)]
@@ -167,7 +167,7 @@ fn show(loc: &ConfigLocation, as_json: bool) -> anyhow::Result<Outcome> {
     println!("# {}", file.path().display());
     let width = FIELDS.iter().map(|f| f.path.len()).max().unwrap_or(0);
     for f in FIELDS {
-        let v = cfg.get(f.path).unwrap_or_default();
+        let v = f.get(cfg);
         let shown = if v.is_empty() {
             "(not set)".to_string()
         } else {
@@ -220,29 +220,28 @@ fn check(loc: &ConfigLocation) -> anyhow::Result<Outcome> {
 }
 
 fn set(loc: &ConfigLocation, field: &str, value: &str) -> anyhow::Result<Outcome> {
-    let Some(spec) = model::find_field(field) else {
+    let Some(spec) = fields::find(field) else {
         let known: Vec<&str> = FIELDS.iter().map(|f| f.path).collect();
         bail!(
             "'{field}' is not a configuration field; the fields are: {}",
             known.join(", ")
         );
     };
-    if spec.path == "SchemaVersion" || spec.path == "Organization" {
+    if spec.managed() {
         bail!(
             "{} is managed by EAS Connector and cannot be set by hand",
             spec.path
         );
     }
     let mut file = ConfigFile::load_or_new(loc).context("the configuration was not changed")?;
-    file.config
-        .set(spec.path, value)
+    spec.set(&mut file.config, value)
         .map_err(|e| anyhow::anyhow!("{}: {e}", spec.path))?;
     file.save()?;
     tracing::info!(field = spec.path, file = %file.path().display(), "configuration field changed");
     println!(
         "{} = {} in {}",
         spec.path,
-        file.config.get(spec.path).unwrap_or_default(),
+        spec.get(&file.config),
         file.path().display()
     );
     Ok(Outcome::Success)

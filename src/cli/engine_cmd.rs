@@ -10,16 +10,13 @@ use std::path::Path;
 use clap::{Args, Subcommand};
 
 use super::Outcome;
-use crate::config::{ConfigFile, ConfigLocation};
+use crate::config::{ConfigFile, ConfigLocation, OrgFile};
 use crate::engine::audit;
 use crate::engine::configured_engine;
-use crate::engine::policy::{AccessPolicy, PolicyError, EXAMPLE, POLICY_FILE};
+use crate::engine::policy::{AccessPolicy, PolicyError, EXAMPLE};
 use crate::engine::state::EngineState;
 use crate::engine::{SyncKind, SyncState};
 use crate::secrets::{self, Preference, SecretKind};
-
-/// The one-shot run's sync state file.
-pub const RUN_STATE_FILE: &str = "EngineRunSyncState.json";
 
 #[derive(Debug, Subcommand)]
 pub enum EngineCommand {
@@ -88,7 +85,7 @@ pub(super) fn run(cmd: EngineCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
         get(SecretKind::Proxy).as_ref(),
         args.dry_run,
     )?;
-    let state_path = loc.org_dir().join(RUN_STATE_FILE);
+    let state_path = loc.file(OrgFile::RunSyncState);
     let mut state: SyncState = match std::fs::read(&state_path) {
         Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
         Err(_) => SyncState::default(),
@@ -119,7 +116,7 @@ pub(super) fn run(cmd: EngineCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
     let Some(r) = &outcome.access else {
         println!(
             "  no access policy ({}): devices were discovered, nothing was decided; start from `eas-connector policy example`",
-            loc.org_dir().join(POLICY_FILE).display()
+            loc.file(OrgFile::Policy).display()
         );
         return Ok(Outcome::Success);
     };
@@ -233,7 +230,7 @@ fn check(dir: &Path) -> anyhow::Result<Outcome> {
         Ok(p) => {
             println!(
                 "{} is valid: {} rule(s), {} inventory device(s), default {}, precedence {:?}{}",
-                dir.join(POLICY_FILE).display(),
+                dir.join(OrgFile::Policy.name()).display(),
                 p.rules.0.len(),
                 p.inventory.entries.len(),
                 p.default,

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{ConfigFile, ConfigLocation, DEFAULT_ORG};
+use crate::config::{Choice, ConfigFile, ConfigLocation, DEFAULT_ORG};
 use crate::logging::{self, LogSettings, RotationPolicy};
 
 /// Exchange ActiveSync access connector: service and admin CLI.
@@ -138,7 +138,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let loc = ConfigLocation::new(cli.config_dir.as_deref(), &cli.org)?;
     let file_level = ConfigFile::load(&loc)
         .map(|f| f.config.log_level)
-        .unwrap_or_else(|_| "info".to_string());
+        .unwrap_or_default()
+        .name()
+        .to_string();
     let deletes_org_dirs = matches!(&cli.command, Command::Config(c) if c.deletes_org_dirs());
     let log_to_file = !deletes_org_dirs && (cli.command.writes() || loc.org_dir().is_dir());
     logging::init(&LogSettings {

@@ -6,6 +6,8 @@
 //! reset: it is reported with line, column and element, and left untouched. This module must
 //! never read or write a password; those belong to `secrets`.
 
+pub mod address;
+pub mod fields;
 pub mod model;
 pub mod purge;
 pub mod store;
@@ -16,18 +18,84 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use address::{ServerAddress, ServerList};
+pub use fields::{Field, SetError, FIELDS};
 pub use model::{
-    AuthenticationMethod, ChannelBinding, ConnectorConfig, ExchangeServerType, FieldSpec,
-    KerberosSettings, FIELDS,
+    AuthenticationMethod, ChannelBinding, Choice, ConnectorConfig, ExchangeServerType,
+    KerberosSettings, LogLevel, TimeOfDay,
 };
+pub use validate::ValueError;
 use xmltree::{Document, Element, SyntaxError};
 
-/// File name of the configuration in the org folder.
-pub const CONFIG_FILE_NAME: &str = "ConnectorServiceConfiguration.xml";
-/// File name of the previous version, kept on every write.
-pub const BACKUP_FILE_NAME: &str = "ConnectorServiceConfiguration.xml.bak";
-/// Folder for log files, beside the configuration.
-pub const LOGS_DIR_NAME: &str = "Logs";
+/// Every file and folder the connector keeps for an organization: the one list of their names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgFile {
+    /// `ConnectorServiceConfiguration.xml`.
+    Config,
+    /// The configuration's previous version, kept on every write.
+    ConfigBackup,
+    /// The folder of log files.
+    Logs,
+    /// The service's log file, in [`OrgFile::Logs`].
+    Log,
+    /// The engine's decision audit (JSON lines), in [`OrgFile::Logs`].
+    Audit,
+    /// The fallback secrets file (when no OS vault is used).
+    Secrets,
+    /// What the service last did, for `service status` and the wizard's home.
+    ServiceStatus,
+    /// The service's sync state (watermark, failover servers).
+    SyncState,
+    /// The engine's per-device state.
+    EngineState,
+    /// The access policy the admin writes.
+    Policy,
+    /// Notification mail not yet sent.
+    NotificationQueue,
+    /// The sync state of `eas-connector engine run` (apart from the service's).
+    RunSyncState,
+}
+
+impl OrgFile {
+    /// Every entry, in the order `config purge` lists them.
+    pub const ALL: [OrgFile; 12] = [
+        OrgFile::Config,
+        OrgFile::ConfigBackup,
+        OrgFile::Logs,
+        OrgFile::Log,
+        OrgFile::Audit,
+        OrgFile::Secrets,
+        OrgFile::ServiceStatus,
+        OrgFile::SyncState,
+        OrgFile::EngineState,
+        OrgFile::Policy,
+        OrgFile::NotificationQueue,
+        OrgFile::RunSyncState,
+    ];
+
+    /// The file's (or folder's) own name.
+    pub fn name(self) -> &'static str {
+        match self {
+            OrgFile::Config => "ConnectorServiceConfiguration.xml",
+            OrgFile::ConfigBackup => "ConnectorServiceConfiguration.xml.bak",
+            OrgFile::Logs => "Logs",
+            OrgFile::Log => "eas-connector.log",
+            OrgFile::Audit => "decisions.jsonl",
+            OrgFile::Secrets => "ConnectorSecrets.json",
+            OrgFile::ServiceStatus => "ServiceStatus.json",
+            OrgFile::SyncState => "SyncState.json",
+            OrgFile::EngineState => "EngineState.json",
+            OrgFile::Policy => "AccessPolicy.toml",
+            OrgFile::NotificationQueue => "NotificationQueue.json",
+            OrgFile::RunSyncState => "EngineRunSyncState.json",
+        }
+    }
+
+    /// Whether it lives in the `Logs` folder rather than directly in the org folder.
+    pub fn in_logs(self) -> bool {
+        matches!(self, OrgFile::Log | OrgFile::Audit)
+    }
+}
 /// The organization used when none is named.
 pub const DEFAULT_ORG: &str = "default";
 
@@ -50,7 +118,7 @@ pub enum ConfigError {
         source: io::Error,
     },
     #[error("organization name: {0}")]
-    BadOrg(String),
+    BadOrg(ValueError),
     #[error("no configuration folder could be determined: {0}; pass --config-dir DIR")]
     NoRoot(&'static str),
 }
@@ -122,14 +190,22 @@ impl ConfigLocation {
     pub fn org_dir(&self) -> PathBuf {
         self.root.join(&self.org)
     }
+    /// Where `f` is for this organization.
+    pub fn file(&self, f: OrgFile) -> PathBuf {
+        if f.in_logs() {
+            self.logs_dir().join(f.name())
+        } else {
+            self.org_dir().join(f.name())
+        }
+    }
     pub fn config_file(&self) -> PathBuf {
-        self.org_dir().join(CONFIG_FILE_NAME)
+        self.file(OrgFile::Config)
     }
     pub fn backup_file(&self) -> PathBuf {
-        self.org_dir().join(BACKUP_FILE_NAME)
+        self.file(OrgFile::ConfigBackup)
     }
     pub fn logs_dir(&self) -> PathBuf {
-        self.org_dir().join(LOGS_DIR_NAME)
+        self.org_dir().join(OrgFile::Logs.name())
     }
 
     /// Organizations that have a configuration file under this root.
@@ -138,7 +214,7 @@ impl ConfigLocation {
             .into_iter()
             .flatten()
             .flatten()
-            .filter(|e| e.path().join(CONFIG_FILE_NAME).is_file())
+            .filter(|e| e.path().join(OrgFile::Config.name()).is_file())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         orgs.sort();
@@ -273,9 +349,10 @@ impl ConfigFile {
             .completeness_problems()
             .into_iter()
             .map(|(field, problem, fix)| {
-                let pos = find_element(&self.doc.root, field).and_then(|e| self.doc.position(e));
+                let pos =
+                    find_element(&self.doc.root, field.path).and_then(|e| self.doc.position(e));
                 FieldProblem {
-                    field: field.to_string(),
+                    field: field.path.to_string(),
                     line: pos.map(|p| p.0),
                     column: pos.map(|p| p.1),
                     problem,
@@ -339,7 +416,7 @@ fn read_fields(doc: &Document, org: &str) -> (ConnectorConfig, Vec<FieldProblem>
         return (config, problems);
     }
     // Known sections must appear once.
-    for section in model::top_level_order() {
+    for section in fields::top_level_order() {
         let all: Vec<&Element> = doc.root.children_named(section).collect();
         if let Some(second) = all.get(1) {
             problems.push(at(
@@ -379,8 +456,8 @@ fn read_fields(doc: &Document, org: &str) -> (ConnectorConfig, Vec<FieldProblem>
             continue;
         }
         let text = el.text();
-        if let Err(problem) = config.set(spec.path, &text) {
-            problems.push(at(el, spec.path, problem, None));
+        if let Err(problem) = spec.set(&mut config, &text) {
+            problems.push(at(el, spec.path, problem.to_string(), None));
         }
     }
     if let Some(el) = doc.root.child("Organization") {
@@ -405,16 +482,16 @@ fn read_fields(doc: &Document, org: &str) -> (ConnectorConfig, Vec<FieldProblem>
 /// Write every known field's value into the tree, creating missing elements in canonical
 /// order and leaving everything else untouched.
 fn apply_fields(config: &ConnectorConfig, doc: &mut Document) {
-    let top = model::top_level_order();
+    let top = fields::top_level_order();
     for spec in FIELDS {
-        let value = config.get(spec.path).unwrap_or_default();
+        let value = spec.get(config);
         match spec.path.split_once('/') {
             None => doc
                 .root
                 .child_mut_or_insert(spec.path, &top, 0)
                 .set_text(&value),
             Some((section, leaf)) => {
-                let order = model::section_order(section);
+                let order = fields::section_order(section);
                 doc.root
                     .child_mut_or_insert(section, &top, 0)
                     .child_mut_or_insert(leaf, &order, 1)

@@ -10,19 +10,14 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{ConfigError, ConfigLocation, BACKUP_FILE_NAME, CONFIG_FILE_NAME, LOGS_DIR_NAME};
+use super::{ConfigError, ConfigLocation, OrgFile};
 
 /// Names inside a folder that mark it as an organization's folder made by the connector.
-const MARKERS: &[&str] = &[
-    CONFIG_FILE_NAME,
-    BACKUP_FILE_NAME,
-    LOGS_DIR_NAME,
-    crate::secrets::SECRETS_FILE_NAME,
-    crate::service::status::STATUS_FILE_NAME,
-    crate::service::status::SYNC_STATE_FILE_NAME,
-    crate::engine::state::STATE_FILE,
-    crate::engine::policy::POLICY_FILE,
-];
+fn is_marker(name: &str) -> bool {
+    OrgFile::ALL
+        .iter()
+        .any(|f| !f.in_logs() && f.name() == name)
+}
 
 /// One organization's folder as found on disk, before it is removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +79,7 @@ pub fn org_folders(root: &Path) -> Result<Vec<OrgFolder>, ConfigError> {
             continue;
         }
         let names = entries(&dir)?;
-        if names.iter().any(|n| MARKERS.contains(&n.as_str())) {
+        if names.iter().any(|n| is_marker(n)) {
             found.push(OrgFolder {
                 org,
                 dir,
@@ -144,17 +139,17 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let root = d.path();
         std::fs::create_dir_all(root.join("contoso/Logs")).unwrap();
-        std::fs::write(root.join("contoso").join(CONFIG_FILE_NAME), "x").unwrap();
+        std::fs::write(root.join("contoso").join(OrgFile::Config.name()), "x").unwrap();
         std::fs::create_dir_all(root.join("logsonly/Logs")).unwrap();
         std::fs::create_dir_all(root.join("photos")).unwrap();
         std::fs::write(root.join("photos/cat.jpg"), "x").unwrap();
         std::fs::create_dir_all(root.join("bad name")).unwrap();
-        std::fs::write(root.join("bad name").join(CONFIG_FILE_NAME), "x").unwrap();
+        std::fs::write(root.join("bad name").join(OrgFile::Config.name()), "x").unwrap();
         std::fs::write(root.join("file.txt"), "x").unwrap();
         let found = org_folders(root).unwrap();
         let orgs: Vec<&str> = found.iter().map(|f| f.org.as_str()).collect();
         assert_eq!(orgs, ["contoso", "logsonly"]);
-        assert_eq!(found[0].entries, [CONFIG_FILE_NAME, "Logs"]);
+        assert_eq!(found[0].entries, [OrgFile::Config.name(), "Logs"]);
         for f in &found {
             remove(f).unwrap();
         }

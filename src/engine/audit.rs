@@ -6,6 +6,7 @@
 //! Lines are appended and flushed per sync; the file is never rewritten. A line that cannot
 //! be read (a crash mid-write) is skipped by the report, never fatal.
 
+use crate::config::OrgFile;
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -15,9 +16,6 @@ use serde::{Deserialize, Serialize};
 use super::plan::Outcome;
 use super::policy::Action;
 use super::SyncKind;
-
-/// The audit file's name in the Logs folder.
-pub const AUDIT_FILE: &str = "decisions.jsonl";
 
 /// Now, as RFC 3339 UTC.
 pub fn now_rfc3339() -> String {
@@ -55,7 +53,7 @@ pub struct AuditRecord {
 
 /// Where the audit lines go.
 pub fn audit_path(logs_dir: &Path) -> PathBuf {
-    logs_dir.join(AUDIT_FILE)
+    logs_dir.join(OrgFile::Audit.name())
 }
 
 /// Append records to the audit file.

@@ -23,9 +23,9 @@ use super::policy::AccessPolicy;
 use super::report::AccessReport;
 use super::state::{EngineState, MailboxInfo};
 use super::{later, mem_mark, Engine, EngineError, SyncKind, SyncOutcome, SyncState};
+use crate::engine::target::{open_with_failover, Target};
 use crate::exchange::ops::{Exchange, ExchangeError, MobileDevice};
 use crate::exchange::powershell::{PsError, RemotePowerShell};
-use crate::exchange::target::{open_with_failover, Target};
 use crate::wire::exchange::opath::{Filter, Op};
 
 /// How the engine controls access.

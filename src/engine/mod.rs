@@ -31,17 +31,19 @@ pub mod plan;
 pub mod policy;
 pub mod report;
 pub mod state;
+pub mod target;
 
 pub use driver::AccessOptions;
 pub use report::{AccessReport, MailboxChange};
 
+use crate::config::OrgFile;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::target::Target;
 use crate::exchange::ops::{ExchangeError, MobileDevice, ServerVersion};
 use crate::exchange::powershell::PsError;
-use crate::exchange::target::Target;
 
 /// Log the process's resident and peak resident memory (and milliseconds since the first
 /// mark) at a phase of a sync (debug level,
@@ -195,6 +197,8 @@ fn later(a: Option<String>, b: &str) -> Option<String> {
 /// Discovers devices for one organization and, with [`AccessOptions`], controls their access.
 pub struct Engine {
     primary: Target,
+    /// The other configured Client Access Servers, tried first on failover.
+    configured: Vec<Target>,
     failover: bool,
     access: Option<AccessOptions>,
 }
@@ -204,9 +208,17 @@ impl Engine {
     pub fn new(primary: Target, failover: bool) -> Self {
         Engine {
             primary,
+            configured: Vec::new(),
             failover,
             access: None,
         }
+    }
+
+    /// The other Client Access Servers of `ClientAccessServer`, in order: failed over to before
+    /// the servers Exchange listed.
+    pub fn with_servers(mut self, others: Vec<Target>) -> Self {
+        self.configured = others;
+        self
     }
 
     /// Also decide, enforce, notify and audit on every sync.
@@ -218,12 +230,17 @@ impl Engine {
     fn candidates(&self, state: &SyncState) -> Vec<Target> {
         let mut v = vec![self.primary.clone()];
         if self.failover {
-            let primary = self.primary.address().to_ascii_lowercase();
-            for s in &state.failover_servers {
-                if s.to_ascii_lowercase() != primary {
-                    if let Some(t) = self.primary.on_server(s) {
-                        v.push(t);
-                    }
+            let learned = state
+                .failover_servers
+                .iter()
+                .filter_map(|s| self.primary.on_server(s));
+            for t in self.configured.iter().cloned().chain(learned) {
+                let address = t.address().to_ascii_lowercase();
+                if !v
+                    .iter()
+                    .any(|c| c.address().to_ascii_lowercase() == address)
+                {
+                    v.push(t);
                 }
             }
         }
@@ -239,11 +256,11 @@ impl Engine {
         each: impl FnMut(MobileDevice) + Send,
     ) -> Result<SyncOutcome, EngineError> {
         let access = match &self.access {
-            Some(a) if a.org_dir.join(policy::POLICY_FILE).exists() => Some(a),
+            Some(a) if a.org_dir.join(OrgFile::Policy.name()).exists() => Some(a),
             Some(a) => {
                 // No policy yet (a fresh setup): discover only, and say how to start deciding.
                 tracing::warn!(
-                    policy = %a.org_dir.join(policy::POLICY_FILE).display(),
+                    policy = %a.org_dir.join(OrgFile::Policy.name()).display(),
                     "no access policy: discovering devices only; write one with \
                      `eas-connector policy example`, check it with `eas-connector policy check`"
                 );
@@ -267,7 +284,7 @@ pub fn configured_engine(
     notification_password: Option<&crate::secrets::Secret>,
     proxy_password: Option<&crate::secrets::Secret>,
     dry_run: bool,
-) -> Result<Engine, crate::exchange::target::TargetError> {
+) -> Result<Engine, crate::engine::target::TargetError> {
     let target = Target::from_config(cfg, service_password, proxy_password)?;
     let mut opts = AccessOptions::new(loc.org_dir(), loc.logs_dir()).dry_run(dry_run);
     if let (Some(user), Some(mailbox), Some(pw)) = (
@@ -278,7 +295,8 @@ pub fn configured_engine(
         opts = opts.sender(Box::new(notify::EwsSender::new(notify::EwsSettings {
             ews_url: cfg.exchange_web_service_url.clone(),
             mailbox,
-            cas: crate::exchange::target::powershell_endpoint(cfg, "/PowerShell/")
+            cas: target::powershell_endpoint(cfg, "/PowerShell/")
+                .and_then(Result::ok)
                 .filter(|_| {
                     cfg.exchange_server_type == crate::config::ExchangeServerType::OnPremises
                 })
@@ -290,12 +308,58 @@ pub fn configured_engine(
             },
         })));
     }
-    Ok(Engine::new(target, cfg.is_cas_failover_enabled).with_access(opts))
+    let others = match cfg.exchange_server_type {
+        crate::config::ExchangeServerType::OnPremises => cfg.client_access_server.0.get(1..),
+        crate::config::ExchangeServerType::Hosted => None,
+    };
+    let others = others
+        .unwrap_or_default()
+        .iter()
+        .map(|a| target.at(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Engine::new(target, cfg.is_cas_failover_enabled)
+        .with_servers(others)
+        .with_access(opts))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failover_tries_the_configured_servers_first_then_those_exchange_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = crate::config::ConfigLocation::new(Some(dir.path()), "contoso").unwrap();
+        let mut cfg = crate::config::ConnectorConfig::new("contoso");
+        cfg.set(
+            "ClientAccessServer",
+            "http://cas01.contoso.com/PowerShell/, cas02.contoso.com:444",
+        )
+        .unwrap();
+        cfg.set("ServiceAccount/User", "CONTOSO\\svc").unwrap();
+        let pw = crate::secrets::Secret::new("pw");
+        let engine = configured_engine(&cfg, &loc, Some(&pw), None, None, false).unwrap();
+        let state = SyncState {
+            failover_servers: vec!["cas03.contoso.com".into(), "cas02.contoso.com:444".into()],
+            ..SyncState::default()
+        };
+        let urls: Vec<String> = engine
+            .candidates(&state)
+            .iter()
+            .map(|t| t.powershell.url())
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "http://cas01.contoso.com:80/PowerShell/",
+                "https://cas02.contoso.com:444/PowerShell/",
+                "http://cas03.contoso.com:80/PowerShell/",
+            ]
+        );
+        cfg.set("IsCasFailoverEnabled", "false").unwrap();
+        let engine = configured_engine(&cfg, &loc, Some(&pw), None, None, false).unwrap();
+        assert_eq!(engine.candidates(&state).len(), 1);
+    }
 
     #[test]
     fn watermark_takes_the_later_time() {

@@ -9,6 +9,7 @@
 //! delays enforcement and never loses a message. Which state a user was told about is kept
 //! by the engine, so each state change is mailed once, not on every sync.
 
+use crate::config::OrgFile;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -20,9 +21,6 @@ use super::policy::Action;
 use crate::exchange::client::{Credentials, Session};
 use crate::exchange::ews::{Ews, Mail};
 use crate::exchange::http::{ConnectOptions, Endpoint};
-
-/// The queue file's name in the organization folder.
-pub const QUEUE_FILE: &str = "NotificationQueue.json";
 
 /// What a template is filled with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +130,7 @@ fn unix_now() -> i64 {
 
 impl Queue {
     pub fn path(org_dir: &Path) -> PathBuf {
-        org_dir.join(QUEUE_FILE)
+        org_dir.join(OrgFile::NotificationQueue.name())
     }
 
     /// Read the queue; a damaged file is kept aside (`.damaged`) rather than overwritten.

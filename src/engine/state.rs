@@ -7,15 +7,13 @@
 //! It is written atomically after every sync (a crash leaves the previous whole file), and
 //! the CLI's `enforce --confirm` edits it without the service. It must hold no secrets.
 
+use crate::config::OrgFile;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::policy::Action;
-
-/// The state file's name.
-pub const STATE_FILE: &str = "EngineState.json";
 
 /// One device as the engine last saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,7 +99,7 @@ pub enum StateError {
 
 impl EngineState {
     pub fn path(org_dir: &Path) -> PathBuf {
-        org_dir.join(STATE_FILE)
+        org_dir.join(OrgFile::EngineState.name())
     }
 
     /// Read the state (an empty one when the file does not exist yet). The file is parsed

@@ -5,9 +5,9 @@
 //! session, with WinRM message sealing over plain HTTP), [`ops`] (the [`ops::Exchange`] trait:
 //! the typed operations the rest of the program uses, whatever the transport),
 //! [`powershell`] (the runspace pool, and `powershell::cmdlets`, the trait over remote
-//! PowerShell), [`autodiscover`], [`ews`], [`activesync`], and [`target`] (from configuration
-//! to a connection, with CAS failover). The rest of the program sees typed operations and
-//! typed errors; it must not build cmdlets or parse CLIXML itself.
+//! PowerShell), [`autodiscover`], [`ews`] and [`activesync`]. It must not read the
+//! configuration (`engine::target` turns it into connection options). The rest of the program
+//! sees typed operations and typed errors; it must not build cmdlets or parse CLIXML itself.
 
 #![deny(
     clippy::unwrap_used,
@@ -27,4 +27,3 @@ pub mod ews;
 pub mod http;
 pub mod ops;
 pub mod powershell;
-pub mod target;

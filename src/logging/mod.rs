@@ -9,6 +9,7 @@
 pub mod eventlog;
 mod rotate;
 
+use crate::config::OrgFile;
 use std::path::PathBuf;
 
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
@@ -17,9 +18,6 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
 pub use rotate::{RotatingFile, RotationPolicy};
-
-/// Base name of the log files.
-pub const LOG_FILE_NAME: &str = "eas-connector.log";
 
 /// How to log.
 #[derive(Debug, Clone)]
@@ -70,7 +68,7 @@ pub fn init(settings: &LogSettings) -> Result<(), LoggingError> {
                 path: dir.clone(),
                 source,
             })?;
-            let writer = RotatingFile::new(dir.join(LOG_FILE_NAME), settings.rotation);
+            let writer = RotatingFile::new(dir.join(OrgFile::Log.name()), settings.rotation);
             Some(
                 tracing_subscriber::fmt::layer()
                     .with_writer(writer)

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::{CheckId, Input, Options, Outcome};
+use crate::engine::target;
 use crate::exchange::autodiscover::{self, AutodiscoverError};
 use crate::exchange::client::{Credentials, Session, SessionError};
 use crate::exchange::ews::{Ews, Mail};
@@ -12,7 +13,6 @@ use crate::exchange::http::{self, ConnectOptions, Connection, Endpoint, HttpErro
 use crate::exchange::ops::{Exchange as _, ExchangeError};
 use crate::exchange::powershell::RemotePowerShell;
 use crate::exchange::powershell::{PoolOptions, PsError, RunspacePool, SessionFactory};
-use crate::exchange::target;
 use crate::exchange::{activesync, activesync::ActiveSyncError};
 
 /// What every check shares: where to connect and as whom.
@@ -40,7 +40,8 @@ impl Context {
     }
 
     pub(super) fn new(input: Input, opts: Options) -> Context {
-        let endpoint = target::powershell_endpoint(&input.config, &opts.powershell_path);
+        let endpoint =
+            target::powershell_endpoint(&input.config, &opts.powershell_path).and_then(Result::ok);
         let connect =
             target::connect_options(&input.config, input.proxy_password.as_ref()).map(|mut o| {
                 o.connect_timeout = opts.check_timeout;
@@ -450,7 +451,10 @@ async fn service_sign_in(ctx: &Context) -> Result<Outcome, Outcome> {
     {
         // Anything but 401 means the server accepted who we are (the empty body itself is rejected).
         Ok(_) => Ok(signed_in(&creds.user, &s, "")),
-        Err(e) => Err(session_failure(&e, "ServiceAccount/User")),
+        Err(e) => Err(session_failure(
+            &e,
+            crate::config::fields::SERVICE_ACCOUNT_USER.path,
+        )),
     }
 }
 

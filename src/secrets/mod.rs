@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use zeroize::Zeroizing;
 
-use crate::config::ConfigLocation;
+use crate::config::{ConfigLocation, OrgFile};
 
 pub use file::FileStore;
 pub use machine::{
@@ -29,8 +29,6 @@ pub use os::{vault_name, OsVault};
 
 /// The name every credential is filed under in the OS store.
 pub const VAULT_SERVICE: &str = "EAS Connector";
-/// File name of the fallback secrets file in the org folder.
-pub const SECRETS_FILE_NAME: &str = "ConnectorSecrets.json";
 /// Environment variable that forces a backend: `os`, `file` or `auto` (default).
 pub const STORE_ENV: &str = "EAS_CONNECTOR_SECRET_STORE";
 
@@ -198,7 +196,7 @@ pub struct OpenedStore {
 
 /// Open the secret store for an organization.
 pub fn open(loc: &ConfigLocation, pref: Preference) -> Result<OpenedStore, SecretError> {
-    let file_path = loc.org_dir().join(SECRETS_FILE_NAME);
+    let file_path = loc.file(OrgFile::Secrets);
     let file_store = || FileStore::new(file_path.clone(), loc.org());
     match pref {
         Preference::File => Ok(OpenedStore {
@@ -336,7 +334,7 @@ pub fn purge(loc: &ConfigLocation, pref: Preference) -> Result<Purged, SecretErr
             });
         }
     }
-    let file_path = loc.org_dir().join(SECRETS_FILE_NAME);
+    let file_path = loc.file(OrgFile::Secrets);
     match std::fs::remove_file(&file_path) {
         Ok(()) => purged.file = Some(file_path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::control::{self, ControlError, Incoming, Reply, Request};
-use super::schedule::{parse_time_of_day, Backoff, Scheduler};
+use super::schedule::{daily_time, Backoff, Scheduler};
 use super::status::{
     self, CurrentSync, ErrorRecord, Retry, RunState, Status, StatusError, SyncRecord,
 };
@@ -107,8 +107,7 @@ fn build_engine(loc: &ConfigLocation, cfg: &ConnectorConfig) -> Result<Engine, S
 fn load(loc: &ConfigLocation) -> Result<Loaded, RuntimeError> {
     let file = ConfigFile::load(loc)?;
     let cfg = &file.config;
-    let full_at = parse_time_of_day(&cfg.full_sync_time_of_day)
-        .map_err(|e| RuntimeError::Settings(format!("FullSyncTimeOfDay: {e}")))?;
+    let full_at = daily_time(cfg.full_sync_time_of_day);
     let quick_every = Duration::from_secs(u64::from(cfg.quick_sync_interval_minutes.max(1)) * 60);
     let problems = file.completeness_problems();
     let engine = if problems.is_empty() {

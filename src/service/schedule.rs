@@ -11,15 +11,12 @@ use std::time::Duration;
 use jiff::civil::Time;
 use jiff::{SignedDuration, Timestamp, Zoned};
 
+use crate::config::TimeOfDay;
 use crate::engine::SyncKind;
 
-/// Parse `FullSyncTimeOfDay` (`HH:MM`, 24-hour).
-pub fn parse_time_of_day(s: &str) -> Result<Time, String> {
-    let bad = || format!("'{s}' is not a time of day; use HH:MM, 24-hour (e.g. 02:00)");
-    let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
-    let h: i8 = h.parse().map_err(|_| bad())?;
-    let m: i8 = m.parse().map_err(|_| bad())?;
-    Time::new(h, m, 0, 0).map_err(|_| bad())
+/// `FullSyncTimeOfDay` as a civil time (the configuration has already checked it).
+pub fn daily_time(t: TimeOfDay) -> Time {
+    Time::new(t.hour as i8, t.minute as i8, 0, 0).unwrap_or_default()
 }
 
 /// The first instant after `now` at which the local clock of `now`'s time zone shows `at`.
@@ -213,11 +210,10 @@ mod tests {
     }
 
     #[test]
-    fn time_of_day_parses() {
-        assert_eq!(parse_time_of_day("02:00").unwrap(), hm(2, 0));
-        assert_eq!(parse_time_of_day("23:59").unwrap(), hm(23, 59));
-        assert!(parse_time_of_day("24:00").is_err());
-        assert!(parse_time_of_day("2").is_err());
+    fn the_configured_time_of_day_is_a_civil_time() {
+        let t = |v| daily_time(TimeOfDay::parse(v).unwrap());
+        assert_eq!(t("02:00"), hm(2, 0));
+        assert_eq!(t("23:59"), hm(23, 59));
     }
 
     #[test]

@@ -12,24 +12,20 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::config::store::write_atomic;
-use crate::config::ConfigLocation;
+use crate::config::{ConfigLocation, OrgFile};
 use crate::engine::{SyncKind, SyncOutcome};
 
-/// File name of the status file in the org folder.
-pub const STATUS_FILE_NAME: &str = "ServiceStatus.json";
-/// File name of the persisted engine state in the org folder.
-pub const SYNC_STATE_FILE_NAME: &str = "SyncState.json";
 /// Version of the status file's format.
 pub const STATUS_FORMAT: u32 = 1;
 
 /// Path of the status file for `loc`.
 pub fn status_path(loc: &ConfigLocation) -> PathBuf {
-    loc.org_dir().join(STATUS_FILE_NAME)
+    loc.file(OrgFile::ServiceStatus)
 }
 
 /// Path of the persisted [`crate::engine::SyncState`] for `loc`.
 pub fn sync_state_path(loc: &ConfigLocation) -> PathBuf {
-    loc.org_dir().join(SYNC_STATE_FILE_NAME)
+    loc.file(OrgFile::SyncState)
 }
 
 /// What the service process is doing.
@@ -260,7 +256,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join(STATUS_FILE_NAME);
+        let p = dir.path().join(OrgFile::ServiceStatus.name());
         assert_eq!(Status::read(&p).unwrap(), None);
         let s = sample();
         s.write(&p).unwrap();
@@ -280,7 +276,7 @@ mod tests {
         assert_eq!(next.last_full_sync, s.last_full_sync);
         assert_eq!(next.current_sync, None);
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join(STATUS_FILE_NAME);
+        let p = dir.path().join(OrgFile::ServiceStatus.name());
         std::fs::write(&p, "{\"format\": 1, \"org").unwrap();
         assert!(matches!(Status::read(&p), Err(StatusError::Corrupt { .. })));
     }

@@ -6,14 +6,14 @@
 //! tables. Unknown keys are errors that name the key. This module only parses; it must not
 //! write anything.
 
-use crate::config::model::{self, ConnectorConfig};
+use crate::config::{fields, ConnectorConfig, Field, ValueError, FIELDS};
 use crate::secrets::{Secret, SecretKind};
 
 /// Parsed answers: field values to set, and passwords.
 #[derive(Debug, Clone, Default)]
 pub struct Answers {
-    /// `(field path, value)` in file order, e.g. `("Proxy/Port", "3128")`.
-    pub fields: Vec<(String, String)>,
+    /// `(field, value)` in file order, e.g. `(&PROXY_PORT, "3128")`.
+    pub fields: Vec<(&'static Field, String)>,
     pub passwords: Vec<(SecretKind, Secret)>,
 }
 
@@ -27,7 +27,9 @@ pub enum AnswersError {
     #[error("answers file: '{key}' must be {expected}")]
     WrongType { key: String, expected: &'static str },
     #[error("answers file: {key}: {problem}")]
-    BadValue { key: String, problem: String },
+    BadValue { key: String, problem: ValueError },
+    #[error("answers file: {0} is empty")]
+    EmptyPassword(String),
     #[error("answers file: {key} names environment variable {var}, which is not set")]
     MissingEnv { key: String, var: String },
     #[error("answers file: {0} is managed by EAS Connector (the organization comes from --org)")]
@@ -56,11 +58,7 @@ fn scalar(key: &str, v: &toml::Value) -> Result<String, AnswersError> {
 }
 
 fn known() -> String {
-    model::FIELDS
-        .iter()
-        .map(|f| f.path)
-        .collect::<Vec<_>>()
-        .join(", ")
+    FIELDS.iter().map(|f| f.path).collect::<Vec<_>>().join(", ")
 }
 
 /// Parse answers text. Environment variables are read for `PasswordEnv`.
@@ -89,10 +87,7 @@ pub fn parse(text: &str) -> Result<Answers, AnswersError> {
                             raw
                         };
                         if password.is_empty() {
-                            return Err(AnswersError::BadValue {
-                                key: path,
-                                problem: "is empty".into(),
-                            });
+                            return Err(AnswersError::EmptyPassword(path));
                         }
                         out.passwords.push((kind, Secret::new(password)));
                         continue;
@@ -107,24 +102,23 @@ pub fn parse(text: &str) -> Result<Answers, AnswersError> {
 }
 
 fn push_field(out: &mut Answers, key: &str, v: &toml::Value) -> Result<(), AnswersError> {
-    let Some(spec) = model::find_field(key) else {
+    let Some(spec) = fields::find(key) else {
         return Err(AnswersError::UnknownKey {
             key: key.to_string(),
             known: known(),
         });
     };
-    if spec.path == "Organization" || spec.path == "SchemaVersion" {
+    if spec.managed() {
         return Err(AnswersError::Managed(spec.path.to_string()));
     }
     let value = scalar(key, v)?;
     // Check the value now, so the error names the answers file's key.
-    ConnectorConfig::new("check")
-        .set(spec.path, &value)
+    spec.set(&mut ConnectorConfig::new("check"), &value)
         .map_err(|problem| AnswersError::BadValue {
             key: key.to_string(),
             problem,
         })?;
-    out.fields.push((spec.path.to_string(), value));
+    out.fields.push((spec, value));
     Ok(())
 }
 
@@ -155,13 +149,11 @@ Password = "inline"
 "#,
         )
         .unwrap();
-        assert!(a.fields.contains(&("Proxy/Port".into(), "3128".into())));
+        assert!(a.fields.contains(&(&fields::PROXY_PORT, "3128".into())));
+        assert!(a.fields.contains(&(&fields::CAS_FAILOVER, "false".into())));
         assert!(a
             .fields
-            .contains(&("IsCasFailoverEnabled".into(), "false".into())));
-        assert!(a
-            .fields
-            .contains(&("ServiceAccount/User".into(), "CONTOSO\\svc-eas".into())));
+            .contains(&(&fields::SERVICE_ACCOUNT_USER, "CONTOSO\\svc-eas".into())));
         assert_eq!(a.passwords.len(), 2);
         let service = a
             .passwords

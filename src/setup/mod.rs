@@ -11,7 +11,7 @@ pub mod answers;
 
 use std::path::PathBuf;
 
-use crate::config::{ConfigError, ConfigFile, ConfigLocation, ConnectorConfig};
+use crate::config::{ConfigError, ConfigFile, ConfigLocation, ConnectorConfig, Field, ValueError};
 use crate::probe::{self, Report};
 use crate::secrets::{self, Preference, Secret, SecretError, SecretKind, SecretStore};
 use crate::service::manager::{InstallSpec, ServiceError, ServiceManager, ServiceState};
@@ -20,7 +20,7 @@ use crate::service::manager::{InstallSpec, ServiceError, ServiceManager, Service
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// Field values to set, by path (applied over the existing configuration, if any).
-    pub fields: Vec<(String, String)>,
+    pub fields: Vec<(&'static Field, String)>,
     /// Passwords to store; passwords not given keep their stored value.
     pub passwords: Vec<(SecretKind, Secret)>,
     /// Start from a fresh configuration instead of the existing one (Replace).
@@ -75,7 +75,10 @@ pub enum SetupError {
     #[error("{0}")]
     Config(#[from] ConfigError),
     #[error("{field}: {problem}")]
-    Field { field: String, problem: String },
+    Field {
+        field: &'static str,
+        problem: ValueError,
+    },
     #[error("validation failed ({}); nothing was changed", failed_checks(.0))]
     Validation(Box<Report>),
     #[error("{step}: {source}; everything done before was undone", step = .step.label())]
@@ -128,10 +131,10 @@ pub fn planned_config(loc: &ConfigLocation, plan: &Plan) -> Result<ConfigFile, S
         ConfigFile::load_or_new(loc)?
     };
     for (field, value) in &plan.fields {
-        file.config
-            .set(field, value)
+        field
+            .set(&mut file.config, value)
             .map_err(|problem| SetupError::Field {
-                field: field.clone(),
+                field: field.path,
                 problem,
             })?;
     }

@@ -6,7 +6,7 @@
 //! [`Secret`]s: typed ones replace the stored ones, empty ones keep what is stored. This module
 //! does no I/O and must never put a password into an error, a label or a `Debug` string.
 
-use crate::config::{ConnectorConfig, ExchangeServerType};
+use crate::config::{fields, ConnectorConfig, ExchangeServerType, Field};
 use crate::secrets::{Secret, SecretKind};
 use crate::setup::Plan;
 use crate::wire::kerberos::names::{self, NameError, RealmSource};
@@ -69,54 +69,53 @@ impl Default for Form {
     }
 }
 
-fn s(v: &Option<String>) -> String {
-    v.clone().unwrap_or_default()
-}
-
 impl Form {
     /// The form for an existing configuration (Reconfigure), or defaults.
     pub fn from_config(c: &ConnectorConfig, stored: Stored) -> Self {
         Form {
             server_type: c.exchange_server_type,
-            cas: s(&c.client_access_server),
-            hosted: s(&c.hosted_server_address),
+            cas: fields::CLIENT_ACCESS_SERVER.get(c),
+            hosted: fields::HOSTED_SERVER_ADDRESS.get(c),
             show_advanced: c.exchange_web_service_url.is_some() || c.trusted_ca_file.is_some(),
-            ews_url: s(&c.exchange_web_service_url),
-            ca_file: s(&c.trusted_ca_file),
+            ews_url: fields::EWS_URL.get(c),
+            ca_file: fields::TRUSTED_CA_FILE.get(c),
             proxy_enabled: c.proxy.enabled,
-            proxy_host: s(&c.proxy.host),
-            proxy_port: c.proxy.port.to_string(),
+            proxy_host: fields::PROXY_HOST.get(c),
+            proxy_port: fields::PROXY_PORT.get(c),
             proxy_use_credentials: c.proxy.use_credentials,
-            proxy_user: s(&c.proxy.user),
+            proxy_user: fields::PROXY_USER.get(c),
             proxy_password: Secret::new(""),
-            service_user: s(&c.service_account.user),
+            service_user: fields::SERVICE_ACCOUNT_USER.get(c),
             service_password: Secret::new(""),
             show_kerberos: c.kerberos.realm.is_some()
                 || c.kerberos.kdc_address.is_some()
                 || c.kerberos.service_principal_name.is_some(),
-            kerberos_realm: s(&c.kerberos.realm),
-            kerberos_kdc: s(&c.kerberos.kdc_address),
-            kerberos_spn: s(&c.kerberos.service_principal_name),
-            notify_user: s(&c.notification_account.user),
-            notify_mailbox: s(&c.notification_account.mailbox),
+            kerberos_realm: fields::KERBEROS_REALM.get(c),
+            kerberos_kdc: fields::KERBEROS_KDC_ADDRESS.get(c),
+            kerberos_spn: fields::KERBEROS_SPN.get(c),
+            notify_user: fields::NOTIFICATION_ACCOUNT_USER.get(c),
+            notify_mailbox: fields::NOTIFICATION_MAILBOX.get(c),
             notify_password: Secret::new(""),
             cas_failover: c.is_cas_failover_enabled,
             parallel: c.enable_parallel_command_support,
-            max_runspaces: c.max_parallel_runspaces.to_string(),
-            quick_sync: c.quick_sync_interval_minutes.to_string(),
-            full_sync: c.full_sync_time_of_day.clone(),
+            max_runspaces: fields::MAX_PARALLEL_RUNSPACES.get(c),
+            quick_sync: fields::QUICK_SYNC_INTERVAL.get(c),
+            full_sync: fields::FULL_SYNC_TIME.get(c),
             stored,
         }
     }
 
-    /// Every field the wizard owns, as (configuration path, text). Fields of switched-off
-    /// sections are written as they are, so turning a proxy off keeps its host for later.
-    pub fn fields(&self) -> Vec<(String, String)> {
+    /// Every field the wizard owns, with its text. Fields of switched-off sections are
+    /// written as they are, so turning a proxy off keeps its host for later.
+    pub fn fields(&self) -> Vec<(&'static Field, String)> {
         let hosted = self.server_type == ExchangeServerType::Hosted;
-        let f: Vec<(&str, String)> = vec![
-            ("ExchangeServerType", self.server_type.as_str().to_string()),
+        let f: Vec<(&'static Field, String)> = vec![
             (
-                "ClientAccessServer",
+                &fields::EXCHANGE_SERVER_TYPE,
+                self.server_type.as_str().to_string(),
+            ),
+            (
+                &fields::CLIENT_ACCESS_SERVER,
                 if hosted {
                     String::new()
                 } else {
@@ -124,37 +123,37 @@ impl Form {
                 },
             ),
             (
-                "HostedServerAddress",
+                &fields::HOSTED_SERVER_ADDRESS,
                 if hosted {
                     self.hosted.clone()
                 } else {
                     String::new()
                 },
             ),
-            ("ExchangeWebServiceURL", self.ews_url.clone()),
-            ("TrustedCaFile", self.ca_file.clone()),
-            ("Proxy/Enabled", self.proxy_enabled.to_string()),
-            ("Proxy/Host", self.proxy_host.clone()),
-            ("Proxy/Port", self.proxy_port.clone()),
+            (&fields::EWS_URL, self.ews_url.clone()),
+            (&fields::TRUSTED_CA_FILE, self.ca_file.clone()),
+            (&fields::PROXY_ENABLED, self.proxy_enabled.to_string()),
+            (&fields::PROXY_HOST, self.proxy_host.clone()),
+            (&fields::PROXY_PORT, self.proxy_port.clone()),
             (
-                "Proxy/UseCredentials",
+                &fields::PROXY_USE_CREDENTIALS,
                 self.proxy_use_credentials.to_string(),
             ),
-            ("Proxy/User", self.proxy_user.clone()),
-            ("ServiceAccount/User", self.service_user.clone()),
-            ("Kerberos/Realm", self.kerberos_realm.clone()),
-            ("Kerberos/KdcAddress", self.kerberos_kdc.clone()),
-            ("Kerberos/ServicePrincipalName", self.kerberos_spn.clone()),
-            ("NotificationAccount/User", self.notify_user.clone()),
-            ("NotificationAccount/Mailbox", self.notify_mailbox.clone()),
-            ("IsCasFailoverEnabled", self.cas_failover.to_string()),
-            ("EnableParallelCommandSupport", self.parallel.to_string()),
-            ("MaxParallelRunspaces", self.max_runspaces.clone()),
-            ("QuickSyncIntervalMinutes", self.quick_sync.clone()),
-            ("FullSyncTimeOfDay", self.full_sync.clone()),
+            (&fields::PROXY_USER, self.proxy_user.clone()),
+            (&fields::SERVICE_ACCOUNT_USER, self.service_user.clone()),
+            (&fields::KERBEROS_REALM, self.kerberos_realm.clone()),
+            (&fields::KERBEROS_KDC_ADDRESS, self.kerberos_kdc.clone()),
+            (&fields::KERBEROS_SPN, self.kerberos_spn.clone()),
+            (&fields::NOTIFICATION_ACCOUNT_USER, self.notify_user.clone()),
+            (&fields::NOTIFICATION_MAILBOX, self.notify_mailbox.clone()),
+            (&fields::CAS_FAILOVER, self.cas_failover.to_string()),
+            (&fields::PARALLEL_COMMANDS, self.parallel.to_string()),
+            (&fields::MAX_PARALLEL_RUNSPACES, self.max_runspaces.clone()),
+            (&fields::QUICK_SYNC_INTERVAL, self.quick_sync.clone()),
+            (&fields::FULL_SYNC_TIME, self.full_sync.clone()),
         ];
         f.into_iter()
-            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+            .map(|(k, v)| (k, v.trim().to_string()))
             .collect()
     }
 
@@ -189,52 +188,55 @@ impl Form {
     }
 
     /// The value typed for a configuration field.
-    pub fn value(&self, path: &str) -> String {
+    pub fn value(&self, field: &Field) -> String {
         self.fields()
             .into_iter()
-            .find(|(k, _)| k == path)
+            .find(|(k, _)| *k == field)
             .map(|(_, v)| v)
             .unwrap_or_default()
     }
 
     /// A field's value as the configuration will hold it (e.g. a realm in capitals), or as
     /// typed while it is invalid.
-    pub fn written(&self, path: &str) -> String {
-        let v = self.value(path);
+    pub fn written(&self, field: &Field) -> String {
+        let v = self.value(field);
         let mut c = ConnectorConfig::new("default");
-        match c.set(path, &v) {
-            Ok(()) => c.get(path).unwrap_or(v),
+        match field.set(&mut c, &v) {
+            Ok(()) => field.get(&c),
             Err(_) => v,
         }
     }
 
     /// The configuration module's complaint about a field's value, if any. Empty values are
     /// not errors here; [`Form::missing`] reports required fields.
-    pub fn error(&self, path: &str) -> Option<String> {
-        let raw = match path {
-            "ClientAccessServer" => self.cas.clone(),
-            "HostedServerAddress" => self.hosted.clone(),
-            _ => self.value(path),
-        };
+    pub fn error(&self, field: &Field) -> Option<String> {
+        let raw = self.raw(field);
         let v = raw.trim();
         if v.is_empty() {
             return None;
         }
-        if path == "TrustedCaFile" && !std::path::Path::new(v).is_file() {
+        if *field == fields::TRUSTED_CA_FILE && !std::path::Path::new(v).is_file() {
             return Some(format!("'{v}' does not exist or is not a file; give the full path of a PEM file, or clear the field"));
         }
         let mut c = ConnectorConfig::new("default");
-        c.set(path, v).err()
+        field.set(&mut c, v).err().map(|e| e.to_string())
+    }
+
+    /// A field's text as typed, also while its page does not write it (the address of the
+    /// server type not chosen).
+    fn raw(&self, field: &Field) -> String {
+        if *field == fields::CLIENT_ACCESS_SERVER {
+            self.cas.clone()
+        } else if *field == fields::HOSTED_SERVER_ADDRESS {
+            self.hosted.clone()
+        } else {
+            self.value(field)
+        }
     }
 
     /// Whether a required text field is still empty.
-    pub fn missing(&self, path: &str) -> bool {
-        let v = match path {
-            "ClientAccessServer" => self.cas.clone(),
-            "HostedServerAddress" => self.hosted.clone(),
-            _ => self.value(path),
-        };
-        v.trim().is_empty()
+    pub fn missing(&self, field: &Field) -> bool {
+        self.raw(field).trim().is_empty()
     }
 
     /// Every text box's content, in a fixed order (passwords included: only compared here,
@@ -292,17 +294,17 @@ impl Form {
         !typed.is_empty() || self.stored.has(kind)
     }
 
-    fn ok(&self, paths: &[&str], required: &[&str]) -> bool {
+    fn ok(&self, paths: &[&Field], required: &[&Field]) -> bool {
         paths.iter().all(|p| self.error(p).is_none()) && required.iter().all(|p| !self.missing(p))
     }
 
     /// The Server page is complete.
     pub fn server_ok(&self) -> bool {
         let addr = match self.server_type {
-            ExchangeServerType::OnPremises => "ClientAccessServer",
-            ExchangeServerType::Hosted => "HostedServerAddress",
+            ExchangeServerType::OnPremises => &fields::CLIENT_ACCESS_SERVER,
+            ExchangeServerType::Hosted => &fields::HOSTED_SERVER_ADDRESS,
         };
-        self.ok(&[addr, "ExchangeWebServiceURL", "TrustedCaFile"], &[addr])
+        self.ok(&[addr, &fields::EWS_URL, &fields::TRUSTED_CA_FILE], &[addr])
     }
 
     /// The Proxy page is complete.
@@ -310,18 +312,23 @@ impl Form {
         if !self.proxy_enabled {
             return true;
         }
-        if !self.ok(&["Proxy/Host", "Proxy/Port"], &["Proxy/Host"]) {
+        if !self.ok(
+            &[&fields::PROXY_HOST, &fields::PROXY_PORT],
+            &[&fields::PROXY_HOST],
+        ) {
             return false;
         }
         !self.proxy_use_credentials
-            || (self.ok(&["Proxy/User"], &["Proxy/User"]) && self.has_password(SecretKind::Proxy))
+            || (self.ok(&[&fields::PROXY_USER], &[&fields::PROXY_USER])
+                && self.has_password(SecretKind::Proxy))
     }
 
     /// The Service account page is complete.
     pub fn service_ok(&self) -> bool {
-        let mut paths = vec!["ServiceAccount/User"];
+        let mut paths = vec![&fields::SERVICE_ACCOUNT_USER];
         paths.extend(KERBEROS_FIELDS);
-        self.ok(&paths, &["ServiceAccount/User"]) && self.has_password(SecretKind::ServiceAccount)
+        self.ok(&paths, &[&fields::SERVICE_ACCOUNT_USER])
+            && self.has_password(SecretKind::ServiceAccount)
     }
 
     /// Whether the advanced Kerberos settings are shown: when asked for, and always while one
@@ -360,7 +367,7 @@ impl Form {
     /// same domain unless it is an alias.
     pub fn kerberos_realm(&self) -> Option<Result<(String, RealmSource), NameError>> {
         let user = self.service_user.trim();
-        if user.is_empty() || self.error("ServiceAccount/User").is_some() {
+        if user.is_empty() || self.error(&fields::SERVICE_ACCOUNT_USER).is_some() {
             return None;
         }
         let realm = self.kerberos_realm.trim();
@@ -373,7 +380,10 @@ impl Form {
 
     /// The Notification account page is complete.
     pub fn notification_ok(&self) -> bool {
-        let f = ["NotificationAccount/User", "NotificationAccount/Mailbox"];
+        let f = [
+            &fields::NOTIFICATION_ACCOUNT_USER,
+            &fields::NOTIFICATION_MAILBOX,
+        ];
         self.ok(&f, &f) && self.has_password(SecretKind::NotificationAccount)
     }
 
@@ -381,9 +391,9 @@ impl Form {
     pub fn options_ok(&self) -> bool {
         self.ok(
             &[
-                "MaxParallelRunspaces",
-                "QuickSyncIntervalMinutes",
-                "FullSyncTimeOfDay",
+                &fields::MAX_PARALLEL_RUNSPACES,
+                &fields::QUICK_SYNC_INTERVAL,
+                &fields::FULL_SYNC_TIME,
             ],
             &[],
         )
@@ -391,10 +401,10 @@ impl Form {
 }
 
 /// The Kerberos settings on the Service account page (advanced).
-pub const KERBEROS_FIELDS: [&str; 3] = [
-    "Kerberos/Realm",
-    "Kerberos/KdcAddress",
-    "Kerberos/ServicePrincipalName",
+pub const KERBEROS_FIELDS: [&Field; 3] = [
+    &fields::KERBEROS_REALM,
+    &fields::KERBEROS_KDC_ADDRESS,
+    &fields::KERBEROS_SPN,
 ];
 
 /// The `eas-connector` executable the service runs: beside this program.
@@ -420,10 +430,10 @@ mod tests {
             proxy_port: "70000".into(),
             ..Form::default()
         };
-        assert!(f.error("Proxy/Port").unwrap().contains("1-65535"));
+        assert!(f.error(&fields::PROXY_PORT).unwrap().contains("1-65535"));
         f.service_user = "nodomain".into();
         assert!(f
-            .error("ServiceAccount/User")
+            .error(&fields::SERVICE_ACCOUNT_USER)
             .unwrap()
             .contains("DOMAIN\\user"));
         assert!(!f.service_ok());
@@ -445,7 +455,7 @@ mod tests {
         };
         let p = f.plan(false, false);
         assert_eq!(p.passwords.len(), 1);
-        assert!(p.fields.contains(&("Proxy/Enabled".into(), "false".into())));
+        assert!(p.fields.contains(&(&fields::PROXY_ENABLED, "false".into())));
         assert!(!format!("{f:?}").contains("\"x\""));
     }
 
@@ -494,7 +504,7 @@ mod tests {
             ("CORP\\X".to_string(), RealmSource::Setting),
             "as typed; its own error says what is wrong"
         );
-        assert!(f.error("Kerberos/Realm").is_some());
+        assert!(f.error(&fields::KERBEROS_REALM).is_some());
         assert!(!f.service_ok() && f.kerberos_open());
         f.kerberos_realm.clear();
         f.service_user = "CONTOSO\\svc".into();
@@ -504,9 +514,7 @@ mod tests {
             Some(Err(NameError::NoRealm { .. }))
         ));
         assert!(!f.kerberos_open());
-        assert!(f
-            .fields()
-            .contains(&("Kerberos/ServicePrincipalName".into(), String::new())));
+        assert!(f.fields().contains(&(&fields::KERBEROS_SPN, String::new())));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! guessed; the inventory files it names are read through [`super::inventory`]; and the
 //! documented example `eas-connector policy example` prints. It decides nothing.
 
+use crate::config::OrgFile;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -24,7 +25,7 @@ fn fnv(h: &mut u64, bytes: &[u8]) {
 impl AccessPolicy {
     /// Load and validate `<org_dir>/AccessPolicy.toml` and the inventory files it names.
     pub fn load(org_dir: &Path) -> Result<AccessPolicy, PolicyError> {
-        let path = org_dir.join(POLICY_FILE);
+        let path = org_dir.join(OrgFile::Policy.name());
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -213,7 +214,7 @@ impl AccessPolicy {
                         user: d.user.unwrap_or_default(),
                         compliant: d.compliant,
                         last_checkin,
-                        origin: format!("{POLICY_FILE}:{line}"),
+                        origin: format!("{}:{line}", OrgFile::Policy.name()),
                     },
                 );
             }

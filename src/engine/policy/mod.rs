@@ -29,9 +29,6 @@ use serde::{Deserialize, Serialize};
 pub use crate::wire::exchange::SettingValue;
 use crate::wire::exchange::{AccessLevel, DeviceAccessState};
 
-/// The policy file's name in the organization folder.
-pub const POLICY_FILE: &str = "AccessPolicy.toml";
-
 /// What a device gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Action {

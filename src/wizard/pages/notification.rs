@@ -1,6 +1,7 @@
 //! Page 6, Notification account: the account and mailbox that send users mail when their
 //! device is held back. Only edits the form; a stored password is never shown.
 
+use crate::config::fields;
 use iced::widget::column;
 use iced::Element;
 
@@ -43,13 +44,13 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
         ui::field(
             l.t("Account"),
             ui::input("notify-user", "CONTOSO\\eas-notify", &form.notify_user, Message::User),
-            form.error("NotificationAccount/User"),
+            form.error(&fields::NOTIFICATION_ACCOUNT_USER),
             l.t("DOMAIN\\user or user@contoso.com"),
         ),
         ui::field(
             l.t("Mailbox (sender address)"),
             ui::input("notify-mailbox", "eas-notify@contoso.com", &form.notify_mailbox, Message::Mailbox),
-            form.error("NotificationAccount/Mailbox"),
+            form.error(&fields::NOTIFICATION_MAILBOX),
             "",
         ),
         ui::field(

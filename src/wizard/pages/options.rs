@@ -1,6 +1,7 @@
 //! Page 7, Options: CAS failover, parallel commands, and how often the connector syncs. Only
 //! edits the form.
 
+use crate::config::fields;
 use iced::widget::{column, row};
 use iced::{Element, Length};
 
@@ -74,7 +75,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                     &form.max_runspaces,
                     Message::MaxRunspaces,
                 ),
-                form.error("MaxParallelRunspaces"),
+                form.error(&fields::MAX_PARALLEL_RUNSPACES),
                 l.t("1 to 16"),
             ))
             .max_width(260),
@@ -85,14 +86,14 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
             iced::widget::container(ui::field(
                 l.t("Quick sync every (minutes)"),
                 ui::input("quick-sync", "15", &form.quick_sync, Message::QuickSync),
-                form.error("QuickSyncIntervalMinutes"),
+                form.error(&fields::QUICK_SYNC_INTERVAL),
                 l.t("5 to 1440"),
             ))
             .width(Length::Fill),
             iced::widget::container(ui::field(
                 l.t("Full sync daily at"),
                 ui::input("full-sync", "02:00", &form.full_sync, Message::FullSync),
-                form.error("FullSyncTimeOfDay"),
+                form.error(&fields::FULL_SYNC_TIME),
                 l.t("HH:MM, 24-hour, local time"),
             ))
             .width(Length::Fill),

@@ -1,6 +1,7 @@
 //! Page 4, Proxy: whether an HTTP proxy stands between the connector and Exchange, and its
 //! credentials. Only edits the form; a stored proxy password is never shown.
 
+use crate::config::fields;
 use iced::widget::{column, row};
 use iced::{Element, Length};
 
@@ -73,14 +74,14 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                         &form.proxy_host,
                         Message::Host
                     ),
-                    form.error("Proxy/Host"),
+                    form.error(&fields::PROXY_HOST),
                     "",
                 ))
                 .width(Length::FillPortion(3)),
                 iced::widget::container(ui::field(
                     l.t("Port"),
                     ui::input("proxy-port", "8080", &form.proxy_port, Message::Port),
-                    form.error("Proxy/Port"),
+                    form.error(&fields::PROXY_PORT),
                     "",
                 ))
                 .width(Length::FillPortion(1)),
@@ -103,7 +104,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                     &form.proxy_user,
                     Message::User,
                 ),
-                form.error("Proxy/User"),
+                form.error(&fields::PROXY_USER),
                 "",
             ));
             col = col.push(ui::field(

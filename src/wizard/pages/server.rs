@@ -9,7 +9,7 @@ use iced::Element;
 use super::super::form::Form;
 use super::super::i18n::Lang;
 use super::super::ui;
-use crate::config::ExchangeServerType;
+use crate::config::{fields, ExchangeServerType};
 
 /// Input to the server page.
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.cas,
                 Message::Cas,
             ),
-            form.error("ClientAccessServer"),
+            form.error(&fields::CLIENT_ACCESS_SERVER),
             l.t("host[:port], e.g. cas01.contoso.com, connects over HTTPS. An Exchange with Microsoft's default settings is reached at http://<fqdn>/PowerShell/: sign-in with Kerberos, every message encrypted."),
         )),
         ExchangeServerType::Hosted => col.push(ui::field(
@@ -76,7 +76,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.hosted,
                 Message::Hosted,
             ),
-            form.error("HostedServerAddress"),
+            form.error(&fields::HOSTED_SERVER_ADDRESS),
             l.t("host[:port] or the https:// address your provider gave you."),
         )),
     };
@@ -96,7 +96,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.ews_url,
                 Message::EwsUrl,
             ),
-            form.error("ExchangeWebServiceURL"),
+            form.error(&fields::EWS_URL),
             l.t("Leave empty to find it with Autodiscover."),
         ));
         col = col.push(ui::field(
@@ -109,7 +109,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                     .on_press(Message::Browse),
             ]
             .spacing(8),
-            form.error("TrustedCaFile"),
+            form.error(&fields::TRUSTED_CA_FILE),
             l.t("A PEM file with your internal CA, when Exchange's certificate is not publicly trusted."),
         ));
     }

@@ -3,6 +3,7 @@
 //! sign-in uses), and in Advanced the optional Kerberos settings (realm, domain controllers,
 //! service principal name). Only edits the form; a stored password is never shown.
 
+use crate::config::fields;
 use iced::widget::column;
 use iced::Element;
 
@@ -74,7 +75,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
         ui::field(
             l.t("Account"),
             ui::input("service-user", "CONTOSO\\svc-eas", &form.service_user, Message::User),
-            form.error("ServiceAccount/User"),
+            form.error(&fields::SERVICE_ACCOUNT_USER),
             l.t("DOMAIN\\user or user@contoso.com"),
         ),
         ui::field(
@@ -118,7 +119,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.kerberos_realm,
                 Message::Realm,
             ),
-            form.error("Kerberos/Realm"),
+            form.error(&fields::KERBEROS_REALM),
             l.t("The Active Directory DNS domain. Empty: the account's UPN suffix, else the Exchange server's DNS domain."),
         ));
         col = col.push(ui::field(
@@ -129,7 +130,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.kerberos_kdc,
                 Message::Kdc,
             ),
-            form.error("Kerberos/KdcAddress"),
+            form.error(&fields::KERBEROS_KDC_ADDRESS),
             l.t("host[:port], comma-separated. Empty: the realm's DNS SRV records (_kerberos._tcp)."),
         ));
         col = col.push(ui::field(
@@ -140,7 +141,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.kerberos_spn,
                 Message::Spn,
             ),
-            form.error("Kerberos/ServicePrincipalName"),
+            form.error(&fields::KERBEROS_SPN),
             l.t("Empty: HTTP/<server FQDN>. For a load-balanced name with an alternate service account."),
         ));
     }

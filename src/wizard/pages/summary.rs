@@ -9,7 +9,7 @@ use super::super::form::Form;
 use super::super::i18n::Lang;
 use super::super::ui;
 use super::welcome::Mode;
-use crate::config::ConfigLocation;
+use crate::config::{fields, ConfigLocation};
 use crate::secrets::Preference;
 use crate::setup;
 
@@ -79,9 +79,9 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
         typed.join(", ")
     };
     let kerberos: Vec<String> = [
-        (l.t("realm"), "Kerberos/Realm"),
-        ("KDC", "Kerberos/KdcAddress"),
-        ("SPN", "Kerberos/ServicePrincipalName"),
+        (l.t("realm"), &fields::KERBEROS_REALM),
+        ("KDC", &fields::KERBEROS_KDC_ADDRESS),
+        ("SPN", &fields::KERBEROS_SPN),
     ]
     .into_iter()
     .map(|(label, path)| (label, f.written(path)))

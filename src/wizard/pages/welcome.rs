@@ -126,9 +126,8 @@ impl State {
             }
             Existing::Found { config, .. } => {
                 let server = config
-                    .client_access_server
-                    .clone()
-                    .or(config.hosted_server_address.clone())
+                    .server_address()
+                    .map(|a| a.to_string())
                     .unwrap_or_default();
                 col = col.push(ui::note(
                     ui::NoteKind::Info,

@@ -1,38 +1,33 @@
 //! From configuration to connection: the PowerShell endpoint, connection options (proxy,
 //! trusted CA) and credentials the connector uses for one Exchange organization, and opening
-//! an [`Exchange`] on one server or, with failover, on the first that answers.
+//! remote PowerShell on one server or, with failover, on the first that answers.
 //!
-//! Shared by validation, the service and the engine so that all three connect the same way.
+//! Shared by validation, the service and the engine so that all three connect the same way;
+//! it lives here, above `exchange`, so that the Exchange client never reads the configuration.
 //! It holds passwords only inside [`Credentials`]/[`Secret`] and never logs them.
 
 use std::sync::Arc;
 
-use super::client::{Credentials, Session};
-use super::http::{AuthMethod, ConnectOptions, Endpoint, HttpError, ProxyConfig};
-use super::powershell::RemotePowerShell;
-use super::powershell::{PoolOptions, PsError, RunspacePool, SessionFactory};
-use crate::config::{AuthenticationMethod, ConnectorConfig, ExchangeServerType};
+use crate::config::{AuthenticationMethod, ConnectorConfig, ServerAddress};
+use crate::exchange::client::{Credentials, Session};
+use crate::exchange::http::{AuthMethod, ConnectOptions, Endpoint, HttpError, ProxyConfig};
+use crate::exchange::powershell::RemotePowerShell;
+use crate::exchange::powershell::{PoolOptions, PsError, RunspacePool, SessionFactory};
 use crate::secrets::Secret;
 
-/// The PowerShell endpoint for a configuration: `https://<cas>/PowerShell/` on-premises, the
-/// hosted address (with its own path, if it has one) otherwise.
-pub fn powershell_endpoint(cfg: &ConnectorConfig, path: &str) -> Option<Endpoint> {
-    let address = match cfg.exchange_server_type {
-        ExchangeServerType::OnPremises => cfg.client_access_server.as_deref(),
-        ExchangeServerType::Hosted => cfg.hosted_server_address.as_deref(),
-    }?;
-    address_endpoint(address, path)
+/// The PowerShell endpoint of an address: its own URL, or `https://<server><path>` for a bare
+/// name or a URL without a path.
+pub fn endpoint(address: &ServerAddress, path: &str) -> Result<Endpoint, HttpError> {
+    Endpoint::parse(&address.url_with_default_path(path))
 }
 
-/// `host[:port]` (HTTPS) or an `http(s)://` URL; a URL without a path gets `path`.
-fn address_endpoint(address: &str, path: &str) -> Option<Endpoint> {
-    if address.contains("://") {
-        Endpoint::parse(address)
-            .ok()
-            .map(|e| if e.path == "/" { e.with_path(path) } else { e })
-    } else {
-        Endpoint::parse(&format!("https://{address}{path}")).ok()
-    }
+/// The PowerShell endpoint for a configuration: the first Client Access Server on-premises,
+/// the hosted address otherwise; `None` when none is configured.
+pub fn powershell_endpoint(
+    cfg: &ConnectorConfig,
+    path: &str,
+) -> Option<Result<Endpoint, HttpError>> {
+    cfg.server_address().map(|a| endpoint(a, path))
 }
 
 /// The session authentication method for the configuration's `AuthenticationMethod`.
@@ -105,7 +100,8 @@ impl Target {
         service_password: Option<&Secret>,
         proxy_password: Option<&Secret>,
     ) -> Result<Target, TargetError> {
-        let powershell = powershell_endpoint(cfg, "/PowerShell/").ok_or(TargetError::NoServer)?;
+        let powershell =
+            powershell_endpoint(cfg, "/PowerShell/").ok_or(TargetError::NoServer)??;
         let service = Credentials {
             user: cfg
                 .service_account
@@ -139,6 +135,14 @@ impl Target {
         let ep = Endpoint::parse(&format!("{scheme}://{address}{}", self.powershell.path)).ok()?;
         Some(Target {
             powershell: ep,
+            ..self.clone()
+        })
+    }
+
+    /// The same target at another configured address (its own scheme and path).
+    pub fn at(&self, address: &ServerAddress) -> Result<Target, TargetError> {
+        Ok(Target {
+            powershell: endpoint(address, "/PowerShell/")?,
             ..self.clone()
         })
     }
