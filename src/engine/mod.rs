@@ -37,7 +37,6 @@ pub use driver::AccessOptions;
 pub use report::{AccessReport, MailboxChange};
 
 use crate::config::OrgFile;
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -60,8 +59,11 @@ pub(crate) fn mem_mark(phase: &str) {
                 .map(|v| v.trim().trim_end_matches(" kB").trim().to_string())
                 .unwrap_or_default()
         };
-        static FIRST: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-        let ms = FIRST.get_or_init(Instant::now).elapsed().as_millis();
+        static FIRST: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let ms = FIRST
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_millis();
         tracing::debug!(
             target: "eas_connector::engine::mem",
             phase,
