@@ -501,7 +501,9 @@ fn open_element(s: &BytesStart<'_>, offset: usize, text: &str) -> Result<Element
         a.map_err(|e| format!("bad attribute on <{name}>: {e}"))?;
     }
     let full = s[..].to_string();
-    let raw_attrs = full.get(name.len()..).unwrap_or("").to_string();
+    // `<A />` leaves " " after the name: white space before `>` or `/>` is not an attribute,
+    // and kept it would be written back as `<A >`.
+    let raw_attrs = full.get(name.len()..).unwrap_or("").trim_end().to_string();
     let _ = text;
     Ok(Element {
         name,
@@ -531,6 +533,16 @@ mod tests {
     fn unchanged_document_round_trips_byte_for_byte() {
         let doc = Document::parse(SAMPLE).unwrap();
         assert_eq!(doc.to_xml().replace("<B />", "<B/>"), SAMPLE);
+    }
+
+    #[test]
+    fn an_empty_element_given_a_value_is_written_without_a_stray_space() {
+        let mut doc = Document::parse("<Root>\n  <A />\n  <B x=\"1\" />\n</Root>\n").unwrap();
+        doc.root.child_mut_or_insert("A", &[], 1).set_text("v");
+        doc.root.child_mut_or_insert("B", &[], 1).set_text("w");
+        let xml = doc.to_xml();
+        assert!(xml.contains("<A>v</A>"), "{xml}");
+        assert!(xml.contains("<B x=\"1\">w</B>"), "{xml}");
     }
 
     #[test]
