@@ -455,8 +455,22 @@ fn is_root() -> bool {
     }
 }
 
-/// Open one store, strictly: a store that cannot be used is an error naming it.
+/// Open one store, strictly: a store that cannot be used is an error naming it. Storing a
+/// password through it records it as the organization's store.
 fn open_kind(loc: &ConfigLocation, kind: StoreKind) -> Result<Box<dyn SecretStore>, SecretError> {
+    Ok(Box::new(Recorded {
+        inner: open_unrecorded(loc, kind)?,
+        loc: loc.clone(),
+        kind,
+    }))
+}
+
+/// [`open_kind`] without the record: for [`migrate`], which records the new store only once
+/// every password reads back from it.
+fn open_unrecorded(
+    loc: &ConfigLocation,
+    kind: StoreKind,
+) -> Result<Box<dyn SecretStore>, SecretError> {
     let store: Box<dyn SecretStore> = match kind {
         StoreKind::File => Box::new(FileStore::new(loc.file(OrgFile::Secrets), loc.org())?),
         StoreKind::Os => {
@@ -470,11 +484,7 @@ fn open_kind(loc: &ConfigLocation, kind: StoreKind) -> Result<Box<dyn SecretStor
         #[cfg(not(target_os = "linux"))]
         StoreKind::Systemd => return Err(SecretError::SystemdUnsupported),
     };
-    Ok(Box::new(Recorded {
-        inner: store,
-        loc: loc.clone(),
-        kind,
-    }))
+    Ok(store)
 }
 
 fn file_warning(loc: &ConfigLocation, why: &str) -> String {
@@ -685,7 +695,7 @@ pub struct Migrated {
 /// point, nothing is lost: until the record changes the old store stays in use, after it the
 /// new one holds everything; running it again finishes the job.
 pub fn migrate(loc: &ConfigLocation, to: StoreKind) -> Result<Migrated, SecretError> {
-    let target = open_kind(loc, to)?;
+    let target = open_unrecorded(loc, to)?;
     let facts = auto_facts(loc)?;
     // Pin the store in use before touching anything, so an interrupted copy is not mistaken
     // for the store in use (existing systemd credentials would be).
@@ -701,10 +711,10 @@ pub fn migrate(loc: &ConfigLocation, to: StoreKind) -> Result<Migrated, SecretEr
     }
     let mut sources: Vec<(StoreKind, Box<dyn SecretStore>)> = Vec::new();
     if let Some(k) = current.filter(|k| *k != to) {
-        sources.push((k, open_kind(loc, k)?));
+        sources.push((k, open_unrecorded(loc, k)?));
     }
     if facts.legacy_file && to != StoreKind::File && current != Some(StoreKind::File) {
-        sources.push((StoreKind::File, open_kind(loc, StoreKind::File)?));
+        sources.push((StoreKind::File, open_unrecorded(loc, StoreKind::File)?));
     }
     let mut moved = Vec::new();
     for kind in SecretKind::ALL {
