@@ -148,7 +148,7 @@ fn leak_patterns(pw: &str) -> Vec<(String, Vec<u8>)> {
         // Drop the characters that depend on the neighbours.
         let start = (pad * 4).div_ceil(3) + 1;
         let end = enc.trim_end_matches('=').len().saturating_sub(2);
-        v.push((format!("base64/{pad}"), enc[start..end].as_bytes().to_vec()));
+        v.push((format!("base64/{pad}"), enc.as_bytes()[start..end].to_vec()));
     }
     let le: Vec<u8> = pw.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
     let be: Vec<u8> = pw.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
@@ -539,7 +539,10 @@ fn with_a_registered_service_no_password_is_in_any_file() {
         &format!("{proxy_pw}\n"),
     );
     let out = ok(&o);
-    assert!(out.contains("restart it to use the new ones"), "{out}");
+    assert!(
+        out.contains("loads its credentials when it starts"),
+        "{out}"
+    );
     ok(&env.run_with(
         &["config", "set-password", "service-account"],
         &envs,

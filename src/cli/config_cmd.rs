@@ -208,7 +208,6 @@ fn show(loc: &ConfigLocation, as_json: bool) -> anyhow::Result<Outcome> {
             println!("Passwords are kept in: {}", o.store.backend());
             if let Some(w) = &o.warning {
                 println!("  WARNING: {w}");
-                tracing::warn!("{w}");
             }
         }
         Err(e) => println!("Passwords: the credential store could not be opened: {e}"),

@@ -571,11 +571,20 @@ fn service_registered(_org: &str) -> bool {
     false
 }
 
-/// Open the secret store for an organization.
+/// Open the secret store for an organization; its warning, if any, goes to the log.
 ///
 /// An explicit preference opens that store or fails naming it. `auto` follows
 /// [`choose_auto`]; on Windows the OS store always answers (the file is Linux only).
 pub fn open(loc: &ConfigLocation, pref: Preference) -> Result<OpenedStore, SecretError> {
+    let opened = open_quietly(loc, pref)?;
+    if let Some(w) = &opened.warning {
+        tracing::warn!("{w}");
+    }
+    Ok(opened)
+}
+
+/// [`open`] without logging the warning.
+fn open_quietly(loc: &ConfigLocation, pref: Preference) -> Result<OpenedStore, SecretError> {
     let explicit = match pref {
         Preference::Auto => None,
         Preference::Systemd => Some(StoreKind::Systemd),
@@ -617,7 +626,6 @@ pub fn open(loc: &ConfigLocation, pref: Preference) -> Result<OpenedStore, Secre
         }),
         AutoChoice::File(why) => {
             let warning = file_warning(loc, &why);
-            tracing::warn!("{warning}");
             Ok(OpenedStore {
                 store: open_kind(loc, StoreKind::File).map_err(|e| match e {
                     SecretError::FileUnsupported(_) => SecretError::FileUnsupported(why.clone()),

@@ -170,8 +170,31 @@ fn is_root() -> bool {
 
 impl SecretStore for SystemdCreds {
     fn get(&self, kind: SecretKind) -> Result<Option<Secret>, SecretError> {
+        // The file is the truth: a password cleared since the start is gone.
+        if !self.path(kind).is_file() {
+            return Ok(None);
+        }
         if let Some(loaded) = &self.loaded {
-            match std::fs::read(loaded.join(kind.key())) {
+            let copy = loaded.join(kind.key());
+            match std::fs::read(&copy) {
+                // Stored again since systemd loaded it (set-password, then reload): the file
+                // is newer, and root decrypts it below; if that fails, the loaded one serves.
+                Ok(bytes) if self.changed_since_loaded(kind, &copy) => {
+                    let bytes = Zeroizing::new(bytes);
+                    match self.decrypt(kind) {
+                        Ok(found) => return Ok(found),
+                        Err(e) => {
+                            tracing::warn!(
+                                "{e}; using the {} systemd loaded at the start",
+                                kind.label()
+                            );
+                            let text = std::str::from_utf8(&bytes).map_err(|_| {
+                                self.err(kind.label(), "the credential systemd loaded is not UTF-8; store the password again")
+                            })?;
+                            return Ok(Some(Secret::new(text)));
+                        }
+                    }
+                }
                 Ok(bytes) => {
                     let bytes = Zeroizing::new(bytes);
                     let text = std::str::from_utf8(&bytes).map_err(|_| {
@@ -182,7 +205,7 @@ impl SecretStore for SystemdCreds {
                     })?;
                     return Ok(Some(Secret::new(text)));
                 }
-                // Stored after the service started: decrypt the file below.
+                // Stored after the service started: decrypt the file.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
                     return Err(self.err(
@@ -192,31 +215,7 @@ impl SecretStore for SystemdCreds {
                 }
             }
         }
-        let path = self.path(kind);
-        if !path.is_file() {
-            return Ok(None);
-        }
-        let name = format!("--name={}", kind.key());
-        let plain = self.run(
-            &[
-                "decrypt".as_ref(),
-                name.as_ref(),
-                path.as_os_str(),
-                "-".as_ref(),
-            ],
-            b"",
-            kind.label(),
-        )?;
-        let text = std::str::from_utf8(&plain).map_err(|_| {
-            self.err(
-                kind.label(),
-                format!(
-                    "{} does not hold UTF-8; store the password again",
-                    path.display()
-                ),
-            )
-        })?;
-        Ok(Some(Secret::new(text)))
+        self.decrypt(kind)
     }
 
     fn set(&self, kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
@@ -259,6 +258,43 @@ impl SecretStore for SystemdCreds {
             "systemd credential {} (encrypted with this machine's key)",
             self.path(kind).display()
         )
+    }
+}
+
+impl SystemdCreds {
+    /// Whether `kind`'s file was written after systemd loaded `copy` (at the service's start).
+    fn changed_since_loaded(&self, kind: SecretKind, copy: &Path) -> bool {
+        let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        matches!((mtime(&self.path(kind)), mtime(copy)), (Some(f), Some(c)) if f > c)
+    }
+
+    /// `systemd-creds decrypt` of `kind`'s file; `None` when there is none.
+    fn decrypt(&self, kind: SecretKind) -> Result<Option<Secret>, SecretError> {
+        let path = self.path(kind);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let name = format!("--name={}", kind.key());
+        let plain = self.run(
+            &[
+                "decrypt".as_ref(),
+                name.as_ref(),
+                path.as_os_str(),
+                "-".as_ref(),
+            ],
+            b"",
+            kind.label(),
+        )?;
+        let text = std::str::from_utf8(&plain).map_err(|_| {
+            self.err(
+                kind.label(),
+                format!(
+                    "{} does not hold UTF-8; store the password again",
+                    path.display()
+                ),
+            )
+        })?;
+        Ok(Some(Secret::new(text)))
     }
 }
 
@@ -332,12 +368,24 @@ mod tests {
         let loaded = dir.path().join("loaded");
         std::fs::create_dir(&loaded).unwrap();
         std::fs::write(loaded.join("proxy"), "from-systemd").unwrap();
-        s.loaded = Some(loaded);
+        s.loaded = Some(loaded.clone());
         assert_eq!(
             s.get(SecretKind::Proxy).unwrap().unwrap().expose(),
             "from-systemd"
         );
+        // Stored again after the start (a newer file): root decrypts the new one.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(loaded.join("proxy"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        s.set(SecretKind::Proxy, &Secret::new("newer")).unwrap();
+        assert_eq!(s.get(SecretKind::Proxy).unwrap().unwrap().expose(), "newer");
         assert!(s.delete(SecretKind::Proxy).unwrap());
+        // Cleared since the start: gone, whatever systemd loaded.
+        assert!(s.get(SecretKind::Proxy).unwrap().is_none());
         assert!(!s.delete(SecretKind::Proxy).unwrap());
         assert_eq!(
             SystemdCreds::stored(&creds),

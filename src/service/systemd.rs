@@ -57,7 +57,7 @@ pub fn refresh_credentials(
         sd.systemctl("update the service's credentials", org, &["daemon-reload"])?;
     }
     Ok(Some(format!(
-        "{unit} loads its passwords when it starts: restart it to use the new ones (`eas-connector --org {org} service stop` then `service start`, or `systemctl restart {unit}`)",
+        "{unit} loads its credentials when it starts; a running service re-reads a changed one on `reload` (set-password sends it), and a restart (`systemctl restart {unit}`) loads them all afresh",
         unit = unit_name(org)
     )))
 }
