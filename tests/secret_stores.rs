@@ -627,3 +627,66 @@ fn with_a_registered_service_no_password_is_in_any_file() {
         );
     }
 }
+
+/// The real Secret Service (gnome-keyring in scripts/test's D-Bus session): the old file moves
+/// into it, then from it into systemd credentials; each time the old copy is gone afterwards
+/// (`secret-tool`, libsecret's own client, looks) and every password reads back.
+#[test]
+fn migration_into_and_out_of_the_secret_service() {
+    if std::env::var("EAS_TEST_SECRET_SERVICE").as_deref() != Ok("1") {
+        eprintln!("SKIPPED: set EAS_TEST_SECRET_SERVICE=1 inside a Secret Service session (scripts/test does)");
+        return;
+    }
+    if !systemd_creds_usable() {
+        return;
+    }
+    let org = format!("migss-{}", std::process::id());
+    let env = Env::new(&org);
+    env.complete();
+    let pws = [
+        ("service-account", "SS-Svc-3301!"),
+        ("notification-account", "SS-Ntf-3302!"),
+    ];
+    env.old_plaintext_file(&pws);
+    let lookup = |key: &str| {
+        let o = Command::new("secret-tool")
+            .args(["lookup", "service", "EAS Connector", "username"])
+            .arg(format!("{org}/{key}"))
+            .output()
+            .expect("secret-tool (libsecret-tools) must be installed");
+        String::from_utf8_lossy(&o.stdout).trim_end().to_string()
+    };
+    let out = ok(&env.run_with(
+        &["config", "migrate-secrets", "--to", "secret-service"],
+        &[],
+        "",
+    ));
+    assert!(out.contains("now in Secret Service"), "{out}");
+    assert!(!env.org_dir().join("ConnectorSecrets.json").exists());
+    for (k, pw) in pws {
+        assert_eq!(lookup(k), pw);
+    }
+    // auto (root) keeps the recorded store: the Secret Service, not systemd.
+    let show = ok(&env.run_with(&["config", "show"], &[], ""));
+    assert!(
+        show.contains("Passwords are kept in: Secret Service"),
+        "{show}"
+    );
+    assert_eq!(
+        show.matches("  stored — Secret Service").count(),
+        2,
+        "{show}"
+    );
+
+    let out = ok(&env.run_with(&["config", "migrate-secrets", "--to", "systemd"], &[], ""));
+    assert!(
+        out.contains("removed the old copies from Secret Service"),
+        "{out}"
+    );
+    for (k, pw) in pws {
+        assert_eq!(lookup(k), "", "{k} left in the Secret Service");
+        let cred = env.org_dir().join("Credentials").join(format!("{k}.cred"));
+        assert_eq!(systemd_creds_decrypt(k, &cred), pw);
+        assert!(leaks(&[env.base().to_path_buf()], pw).is_empty());
+    }
+}

@@ -597,12 +597,17 @@ fn open_quietly(loc: &ConfigLocation, pref: Preference) -> Result<OpenedStore, S
             (kind == StoreKind::File).then(|| file_warning(loc, &format!("{STORE_ENV}=file")));
         if let Ok(Some(rec)) = recorded(loc) {
             if rec != kind {
-                let note = format!(
-                    "{STORE_ENV}={} overrides the organization's store, {}; the passwords there are not used (move them with `config migrate-secrets --to {}`)",
+                let mut note = format!(
+                    "{STORE_ENV}={} overrides the organization's store, {}; the passwords there are not used",
                     kind.word(),
                     rec.admin_words(),
-                    kind.word()
                 );
+                if kind != StoreKind::File {
+                    note.push_str(&format!(
+                        " (move them with `config migrate-secrets --to {}`)",
+                        kind.word()
+                    ));
+                }
                 warning = Some(match warning {
                     Some(w) => format!("{w}; {note}"),
                     None => note,
@@ -904,6 +909,7 @@ mod tests {
         assert_eq!(s.expose(), "Hunter2!");
     }
 
+    #[cfg(target_os = "linux")]
     fn facts() -> AutoFacts {
         AutoFacts {
             recorded: None,
