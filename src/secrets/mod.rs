@@ -495,13 +495,7 @@ fn file_warning(loc: &ConfigLocation, why: &str) -> String {
     )
 }
 
-/// Which store `auto` takes, from what is known; `probe` asks the account's OS store.
-///
-/// The order: the store recorded for the organization (a failure to use it is an error, never
-/// a switch); an existing `ConnectorSecrets.json` (written by an earlier version); existing
-/// systemd credentials; systemd credentials when the caller is root or the service is
-/// registered; the Secret Service for anyone else; the file only when there is no Secret
-/// Service at all (no session bus).
+/// What `auto` decides from (see [`choose_auto`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AutoFacts {
     pub recorded: Option<StoreKind>,

@@ -135,21 +135,6 @@ impl SystemdCreds {
         Ok(out)
     }
 
-    /// Whether `systemd-creds` can encrypt here (it must run, and the caller must be root).
-    pub fn probe(&self) -> Result<(), SecretError> {
-        self.run(
-            &[
-                "encrypt".as_ref(),
-                "--name=probe".as_ref(),
-                "-".as_ref(),
-                "-".as_ref(),
-            ],
-            b"probe",
-            "probe",
-        )
-        .map(drop)
-    }
-
     /// The keys of the credentials stored now, for the unit's `LoadCredentialEncrypted=` lines.
     pub fn stored(dir: &Path) -> Vec<SecretKind> {
         SecretKind::ALL

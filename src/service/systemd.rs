@@ -285,17 +285,18 @@ WantedBy=multi-user.target
 /// `<key>.cred` in its `Credentials` folder (the credential's ID is the key, as embedded in
 /// it), so systemd decrypts them into `$CREDENTIALS_DIRECTORY` at the service's start.
 pub fn credentials_drop_in_text(org: &str, org_dir: &Path) -> String {
+    use crate::secrets::systemd::{cred_path, SystemdCreds};
     let dir = org_dir.join(crate::config::OrgFile::Credentials.name());
     let mut lines = String::new();
-    for kind in crate::secrets::SecretKind::ALL {
-        let path = dir.join(format!("{}.cred", kind.key()));
-        if path.is_file() {
-            lines.push_str(&format!(
-                "LoadCredentialEncrypted={}:{}\n",
-                kind.key(),
-                path.display().to_string().replace('%', "%%")
-            ));
-        }
+    for kind in SystemdCreds::stored(&dir) {
+        lines.push_str(&format!(
+            "LoadCredentialEncrypted={}:{}\n",
+            kind.key(),
+            cred_path(&dir, kind)
+                .display()
+                .to_string()
+                .replace('%', "%%")
+        ));
     }
     format!(
         "\
