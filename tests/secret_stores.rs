@@ -690,3 +690,117 @@ fn migration_into_and_out_of_the_secret_service() {
         assert!(leaks(&[env.base().to_path_buf()], pw).is_empty());
     }
 }
+
+/// The same binary as an unprivileged user (uid 65534, through `setpriv`), in a folder that
+/// user owns. Without any session bus: the file, with a warning from `set-password`,
+/// `config show`, `validate` and in the log on every command. With a session bus whose Secret
+/// Service does not answer: an error naming it, and no file.
+#[test]
+fn as_a_non_root_user_the_file_only_without_any_secret_service_and_announced_every_time() {
+    use std::os::unix::fs::PermissionsExt;
+    let setpriv = Path::new("/usr/bin/setpriv");
+    if !is_root() || !setpriv.is_file() {
+        assert!(
+            std::env::var("EAS_TEST_PEERS").as_deref() != Ok("1"),
+            "root and setpriv (util-linux) are required"
+        );
+        eprintln!("SKIPPED: needs root and setpriv to run as another user");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    std::os::unix::fs::chown(base, Some(65534), Some(65534)).unwrap();
+    let bus = base.join("bus");
+    fake_bus(&bus, true);
+    fs::set_permissions(&bus, fs::Permissions::from_mode(0o777)).unwrap();
+    let pw = "NonRoot-File-2290!";
+    let run = |args: &[&str], bus_addr: Option<&str>, stdin: &str| -> Output {
+        let mut c = Command::new(setpriv);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+            .arg("--config-dir")
+            .arg(base.join("config"))
+            .args(["--org", "contoso"])
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", base)
+            .env("EAS_CONNECTOR_SYSTEMD_UNIT_DIR", base.join("units"))
+            .env("EAS_CONNECTOR_SECRET_PROBE_MS", "50")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(a) = bus_addr {
+            c.env("DBUS_SESSION_BUS_ADDRESS", a);
+        }
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    for (f, v) in [
+        ("ClientAccessServer", "127.0.0.1"),
+        ("ServiceAccount/User", "CONTOSO\\svc-eas"),
+        ("NotificationAccount/User", "CONTOSO\\eas-notify"),
+        ("NotificationAccount/Mailbox", "eas-notify@contoso.test"),
+    ] {
+        ok(&run(&["config", "set", f, v], None, ""));
+    }
+    let org_dir = base.join("config").join("contoso");
+    // A session bus whose Secret Service never answers: refused, nothing written.
+    let addr = format!("unix:path={}", bus.display());
+    let o = run(
+        &["config", "set-password", "service-account"],
+        Some(&addr),
+        &format!("{pw}\n"),
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("Secret Service") && t.contains("nothing was switched"),
+        "{t}"
+    );
+    assert!(!org_dir.join("ConnectorSecrets.json").exists());
+    // No session bus at all: the file, said every time.
+    let o = run(
+        &["config", "set-password", "service-account"],
+        None,
+        &format!("{pw}\n"),
+    );
+    let t = text(&o);
+    ok(&o);
+    assert!(
+        t.contains("UNENCRYPTED") && t.contains("no Secret Service"),
+        "{t}"
+    );
+    let file = org_dir.join("ConnectorSecrets.json");
+    assert_eq!(
+        fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let show = ok(&run(&["config", "show"], None, ""));
+    assert!(
+        show.contains("WARNING: passwords are kept UNENCRYPTED")
+            && show.contains("migrate-secrets"),
+        "{show}"
+    );
+    let v = run(&["validate", "--timeout", "1"], None, "");
+    assert!(
+        String::from_utf8_lossy(&v.stderr).contains("warning: passwords are kept UNENCRYPTED"),
+        "{}",
+        text(&v)
+    );
+    let log = fs::read_to_string(org_dir.join("Logs").join("eas-connector.log")).unwrap();
+    assert!(
+        log.matches("passwords are kept UNENCRYPTED").count() >= 3,
+        "set-password, config show and validate each log it:\n{log}"
+    );
+    assert!(!log.contains(pw));
+    // Once recorded, the file stays the store even when a Secret Service appears: no
+    // silent move either way (config show says where, and how to move).
+    let show = ok(&run(&["config", "show"], Some(&addr), ""));
+    assert!(show.contains("Passwords are kept in: file"), "{show}");
+}
