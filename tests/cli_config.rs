@@ -356,9 +356,11 @@ fn fallback_file_holds_the_password_and_nothing_else_does() {
     assert_eq!(v["secrets"]["service-account"]["state"], "stored");
 }
 
+/// Without a Secret Service (no session bus): root gets systemd credentials, never the
+/// file; anyone else gets the file, with a warning on every command and in the log.
 #[cfg(target_os = "linux")]
 #[test]
-fn without_a_reachable_vault_the_fallback_is_announced() {
+fn without_a_secret_service_root_uses_systemd_and_others_the_announced_file() {
     let env = Env::new("default");
     complete(&env);
     let no_bus = [
@@ -372,15 +374,36 @@ fn without_a_reachable_vault_the_fallback_is_announced() {
     );
     let t = text(&o);
     ok(&o);
-    assert!(t.contains("no OS credential store is reachable"), "{t}");
     let show = ok(&env.run_with(&["config", "show"], &no_bus, ""));
-    assert!(
-        show.contains("NOTE:") && show.contains("ConnectorSecrets.json"),
-        "{show}"
-    );
     let log = fs::read_to_string(env.org_dir().join("Logs").join("eas-connector.log")).unwrap();
-    assert!(log.contains("no OS credential store is reachable"), "{log}");
-    assert!(!log.contains(PASSWORD));
+    assert!(!log.contains(PASSWORD) && !show.contains(PASSWORD) && !t.contains(PASSWORD));
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if is_root {
+        assert!(t.contains("systemd credential"), "{t}");
+        assert!(
+            show.contains("Passwords are kept in: systemd credentials")
+                && !show.contains("WARNING"),
+            "{show}"
+        );
+        assert!(!env.org_dir().join("ConnectorSecrets.json").exists());
+        assert_eq!(
+            fs::read_to_string(env.org_dir().join("SecretStore.txt")).unwrap(),
+            "systemd\n"
+        );
+    } else {
+        assert!(
+            t.contains("UNENCRYPTED") && t.contains("no Secret Service"),
+            "{t}"
+        );
+        assert!(
+            show.contains("WARNING:") && show.contains("ConnectorSecrets.json"),
+            "{show}"
+        );
+        assert!(log.contains("UNENCRYPTED"), "{log}");
+    }
 }
 
 #[test]
@@ -428,7 +451,7 @@ fn secret_service_stores_passwords_outside_the_config_folder() {
         shown.contains("Passwords are kept in: Secret Service"),
         "{shown}"
     );
-    assert!(!shown.contains("NOTE:"), "{shown}");
+    assert!(!shown.contains("WARNING:"), "{shown}");
     assert!(
         shown.contains("service account password       stored"),
         "{shown}"

@@ -1,7 +1,9 @@
-//! `eas-connector config …`: path, show, check, set, set-password, clear-password, purge.
+//! `eas-connector config …`: path, show, check, set, set-password, clear-password,
+//! migrate-secrets, purge.
 //!
 //! Reads and writes go through `config::ConfigFile` (atomic, with backup, unknown elements
-//! kept) and `secrets` (OS vault or the plainly announced fallback file). Passwords are read
+//! kept) and `secrets` (systemd credentials, the OS vault, or the plainly announced unencrypted
+//! file). Passwords are read
 //! from a prompt without echo or from stdin, never from the command line (it would land in
 //! shell history and process lists), and are never printed.
 
@@ -44,6 +46,13 @@ pub enum ConfigCommand {
     },
     /// Remove a stored password.
     ClearPassword { account: PasswordFor },
+    /// Move every stored password into another store (from an old ConnectorSecrets.json
+    /// too); the old copy is removed only after the new one reads back.
+    MigrateSecrets {
+        /// The store to move them to.
+        #[arg(long, value_enum)]
+        to: MigrateTo,
+    },
     /// Delete the organization's folder (configuration, .bak, Logs, status and state files)
     /// and its passwords from the credential store. Refused while its service is installed.
     Purge {
@@ -64,6 +73,7 @@ impl ConfigCommand {
             ConfigCommand::Set { .. }
                 | ConfigCommand::SetPassword { .. }
                 | ConfigCommand::ClearPassword { .. }
+                | ConfigCommand::MigrateSecrets { .. }
         )
     }
 
@@ -72,6 +82,16 @@ impl ConfigCommand {
     pub(super) fn deletes_org_dirs(&self) -> bool {
         matches!(self, ConfigCommand::Purge { .. })
     }
+}
+
+/// A store `config migrate-secrets` moves passwords to.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MigrateTo {
+    /// systemd credentials, encrypted with this machine's key (Linux, as root).
+    Systemd,
+    /// This account's Secret Service (desktop keyring); `os` is another name for it.
+    #[value(alias = "os")]
+    SecretService,
 }
 
 /// Which account's password.
@@ -108,6 +128,13 @@ pub(super) fn run(cmd: ConfigCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
         ConfigCommand::Set { field, value } => set(loc, &field, &value),
         ConfigCommand::SetPassword { account, stdin } => set_password(loc, account.into(), stdin),
         ConfigCommand::ClearPassword { account } => clear_password(loc, account.into()),
+        ConfigCommand::MigrateSecrets { to } => migrate_secrets(
+            loc,
+            match to {
+                MigrateTo::Systemd => secrets::StoreKind::Systemd,
+                MigrateTo::SecretService => secrets::StoreKind::Os,
+            },
+        ),
         ConfigCommand::Purge { all, yes } => purge(loc, all, yes),
     }
 }
@@ -150,7 +177,7 @@ fn show(loc: &ConfigLocation, as_json: bool) -> anyhow::Result<Outcome> {
             .collect();
         let store = match &opened {
             Ok(o) => {
-                json!({"backend": o.store.backend().to_string(), "fallback_reason": o.fallback_reason})
+                json!({"store": o.kind.word(), "backend": o.store.backend().to_string(), "warning": o.warning})
             }
             Err(e) => json!({"error": e.to_string()}),
         };
@@ -179,8 +206,8 @@ fn show(loc: &ConfigLocation, as_json: bool) -> anyhow::Result<Outcome> {
     match &opened {
         Ok(o) => {
             println!("Passwords are kept in: {}", o.store.backend());
-            if let Some(reason) = &o.fallback_reason {
-                println!("  NOTE: {reason}");
+            if let Some(w) = &o.warning {
+                println!("  WARNING: {w}");
             }
         }
         Err(e) => println!("Passwords: the credential store could not be opened: {e}"),
@@ -280,8 +307,8 @@ fn set_password(
 ) -> anyhow::Result<Outcome> {
     let secret = read_password(kind, from_stdin)?;
     let opened = secrets::open(loc, Preference::from_env()?)?;
-    if let Some(reason) = &opened.fallback_reason {
-        eprintln!("NOTE: {reason}");
+    if let Some(w) = &opened.warning {
+        eprintln!("WARNING: {w}");
     }
     opened.store.set(kind, &secret)?;
     tracing::info!(secret = kind.key(), backend = %opened.store.backend(), "password stored");
@@ -299,6 +326,46 @@ fn set_password(
     ) {
         println!("the running service re-read its passwords");
     }
+    after_credentials_changed(loc, opened.kind)?;
+    Ok(Outcome::Success)
+}
+
+/// After systemd credentials changed: the unit's `LoadCredentialEncrypted=` lines follow, and
+/// the admin is told that the service must restart to load them.
+fn after_credentials_changed(loc: &ConfigLocation, kind: secrets::StoreKind) -> anyhow::Result<()> {
+    #[cfg(target_os = "linux")]
+    if kind == secrets::StoreKind::Systemd {
+        if let Some(next) = crate::service::systemd::refresh_credentials(loc)
+            .context("the password was stored, but the service's unit could not be updated")?
+        {
+            println!("{next}");
+        }
+    }
+    let _ = (loc, kind);
+    Ok(())
+}
+
+fn migrate_secrets(loc: &ConfigLocation, to: secrets::StoreKind) -> anyhow::Result<Outcome> {
+    let done = secrets::migrate(loc, to).with_context(|| {
+        format!(
+            "config migrate-secrets --to {}: the passwords were not moved; the store in use is unchanged",
+            to.word()
+        )
+    })?;
+    tracing::info!(to = to.word(), moved = done.moved.len(), "passwords moved");
+    let labels: Vec<&str> = done.moved.iter().map(|k| k.label()).collect();
+    if labels.is_empty() {
+        println!(
+            "no password was stored; {} is now this organization's store",
+            to.admin_words()
+        );
+    } else {
+        println!("now in {}: {}", to.admin_words(), labels.join(", "));
+    }
+    for from in &done.removed_from {
+        println!("removed the old copies from {from}");
+    }
+    after_credentials_changed(loc, to)?;
     Ok(Outcome::Success)
 }
 
@@ -311,6 +378,7 @@ fn clear_password(loc: &ConfigLocation, kind: SecretKind) -> anyhow::Result<Outc
             kind.label(),
             opened.store.backend()
         );
+        after_credentials_changed(loc, opened.kind)?;
     } else {
         println!(
             "no {} was stored in {}",

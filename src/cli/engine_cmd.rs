@@ -76,13 +76,19 @@ pub(super) fn run(cmd: EngineCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
     let EngineCommand::Run(args) = cmd;
     let file = ConfigFile::load(loc)?;
     let opened = secrets::open(loc, Preference::from_env()?)?;
-    let get = |k: SecretKind| opened.store.get(k).ok().flatten();
+    if let Some(w) = &opened.warning {
+        eprintln!("warning: {w}");
+    }
+    // A store in use that fails is an error naming it, not a sync without the password.
+    let service = opened.store.get(SecretKind::ServiceAccount)?;
+    let notification = opened.store.get(SecretKind::NotificationAccount)?;
+    let proxy = opened.store.get(SecretKind::Proxy)?;
     let engine = configured_engine(
         &file.config,
         loc,
-        get(SecretKind::ServiceAccount).as_ref(),
-        get(SecretKind::NotificationAccount).as_ref(),
-        get(SecretKind::Proxy).as_ref(),
+        service.as_ref(),
+        notification.as_ref(),
+        proxy.as_ref(),
         args.dry_run,
     )?;
     let state_path = loc.file(OrgFile::RunSyncState);

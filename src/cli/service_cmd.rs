@@ -98,6 +98,16 @@ pub(super) fn service(
                 let labels: Vec<_> = shared.iter().map(|k| k.label()).collect();
                 println!("copied for the service: {}", labels.join(", "));
             }
+            // A Linux service reads systemd credentials (or root's file); a desktop keyring is
+            // out of its reach.
+            if cfg!(target_os = "linux")
+                && matches!(secrets::recorded(loc), Ok(Some(secrets::StoreKind::Os)))
+            {
+                eprintln!(
+                    "warning: this organization's passwords are in the {}, which the service cannot read; move them: `eas-connector --org {org} config migrate-secrets --to systemd`",
+                    secrets::vault_name()
+                );
+            }
             m.install(org, &spec)?;
             tracing::info!(service = %name, "service installed");
             println!("installed and started {name} ({})", m.describe());

@@ -33,6 +33,9 @@ pub(super) fn run(args: ValidateArgs, loc: &ConfigLocation) -> anyhow::Result<Ou
         Err(e) => return Err(e.into()),
     };
     let opened = secrets::open(loc, Preference::from_env()?)?;
+    if let Some(w) = &opened.warning {
+        eprintln!("warning: {w}");
+    }
     let get = |k: SecretKind| match opened.store.get(k) {
         Ok(v) => v,
         Err(e) => {

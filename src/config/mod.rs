@@ -40,8 +40,12 @@ pub enum OrgFile {
     Log,
     /// The engine's decision audit (JSON lines), in [`OrgFile::Logs`].
     Audit,
-    /// The fallback secrets file (when no OS vault is used).
+    /// The fallback secrets file (unencrypted, 0600; only where no store can be used).
     Secrets,
+    /// The folder of systemd credentials (`<key>.cred`, encrypted with the host key).
+    Credentials,
+    /// Which secret store holds the organization's passwords (one word, no secret).
+    SecretStoreChoice,
     /// What the service last did, for `service status` and the wizard's home.
     ServiceStatus,
     /// The service's sync state (watermark, failover servers).
@@ -58,13 +62,15 @@ pub enum OrgFile {
 
 impl OrgFile {
     /// Every entry, in the order `config purge` lists them.
-    pub const ALL: [OrgFile; 12] = [
+    pub const ALL: [OrgFile; 14] = [
         OrgFile::Config,
         OrgFile::ConfigBackup,
         OrgFile::Logs,
         OrgFile::Log,
         OrgFile::Audit,
         OrgFile::Secrets,
+        OrgFile::Credentials,
+        OrgFile::SecretStoreChoice,
         OrgFile::ServiceStatus,
         OrgFile::SyncState,
         OrgFile::EngineState,
@@ -82,6 +88,8 @@ impl OrgFile {
             OrgFile::Log => "eas-connector.log",
             OrgFile::Audit => "decisions.jsonl",
             OrgFile::Secrets => "ConnectorSecrets.json",
+            OrgFile::Credentials => "Credentials",
+            OrgFile::SecretStoreChoice => "SecretStore.txt",
             OrgFile::ServiceStatus => "ServiceStatus.json",
             OrgFile::SyncState => "SyncState.json",
             OrgFile::EngineState => "EngineState.json",

@@ -1,4 +1,6 @@
-//! The fallback secrets file, for machines where no OS credential store can be reached.
+//! The unencrypted fallback secrets file: for a non-root Linux user with no Secret Service, for
+//! an explicit `EAS_CONNECTOR_SECRET_STORE=file`, and as an earlier version left it (until
+//! `config migrate-secrets` moves it).
 //!
 //! A JSON map from secret key to password in `ConnectorSecrets.json` beside the configuration,
 //! created with mode 0600 and replaced atomically (no backup copy is ever made of it). Reading

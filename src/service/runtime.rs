@@ -61,6 +61,7 @@ struct Loaded {
 
 fn build_engine(loc: &ConfigLocation, cfg: &ConnectorConfig) -> Result<Engine, String> {
     let pref = Preference::from_env().map_err(|e| e.to_string())?;
+    // Its warning (an unencrypted file) is logged by `open`, on every (re)load.
     let opened = secrets::open(loc, pref).map_err(|e| e.to_string())?;
     let service = opened
         .store

@@ -1,7 +1,9 @@
 //! systemd registration: one template unit `eas-connector@.service` (an instance per
 //! organization) plus, per organization, a drop-in `eas-connector@<org>.service.d/eas-connector.conf`
-//! holding that instance's command line and writable folder; `systemctl daemon-reload`,
-//! `enable --now`, `disable --now`.
+//! holding that instance's command line and writable folder, and a second drop-in
+//! `credentials.conf` with one `LoadCredentialEncrypted=` line per password stored as a systemd
+//! credential (rewritten whenever that set changes: a missing file would stop the unit from
+//! starting); `systemctl daemon-reload`, `enable --now`, `disable --now`.
 //!
 //! The unit folder and the `systemctl` program can be replaced (`EAS_CONNECTOR_SYSTEMD_UNIT_DIR`,
 //! `EAS_CONNECTOR_SYSTEMCTL`) so tests run without a live systemd and record the commands. It
@@ -20,7 +22,45 @@ pub const SYSTEMCTL_ENV: &str = "EAS_CONNECTOR_SYSTEMCTL";
 /// File name of the template unit.
 pub const TEMPLATE_NAME: &str = "eas-connector@.service";
 const DROP_IN_NAME: &str = "eas-connector.conf";
+/// The drop-in with the organization's `LoadCredentialEncrypted=` lines.
+pub const CREDS_DROP_IN_NAME: &str = "credentials.conf";
 const DEFAULT_UNIT_DIR: &str = "/etc/systemd/system";
+
+fn unit_dir_from_env() -> PathBuf {
+    std::env::var_os(UNIT_DIR_ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_UNIT_DIR), PathBuf::from)
+}
+
+/// Whether a service is registered for `org`: its drop-in is in the unit folder. Needs no
+/// running systemd.
+pub fn is_registered(org: &str) -> bool {
+    unit_dir_from_env()
+        .join(format!("{}.d", unit_name(org)))
+        .join(DROP_IN_NAME)
+        .is_file()
+}
+
+/// After the set of the organization's systemd credentials changed (set-password,
+/// clear-password, migrate-secrets): rewrite the unit's `LoadCredentialEncrypted=` lines when
+/// its service is registered. Returns what the admin must do next (restart: systemd decrypts
+/// credentials only when the service starts), or `None` when no service is registered.
+pub fn refresh_credentials(
+    loc: &crate::config::ConfigLocation,
+) -> Result<Option<String>, ServiceError> {
+    let org = loc.org();
+    if !is_registered(org) {
+        return Ok(None);
+    }
+    let sd = Systemd::from_env()?;
+    if sd.write_credentials("update the service's credentials", org, &loc.org_dir())? {
+        sd.systemctl("update the service's credentials", org, &["daemon-reload"])?;
+    }
+    Ok(Some(format!(
+        "{unit} loads its credentials when it starts; a running service re-reads a changed one on `reload` (set-password sends it), and a restart (`systemctl restart {unit}`) loads them all afresh",
+        unit = unit_name(org)
+    )))
+}
 
 /// systemd as the service manager.
 #[derive(Debug, Clone)]
@@ -45,7 +85,7 @@ impl Systemd {
         let unit_dir = std::env::var_os(UNIT_DIR_ENV).filter(|v| !v.is_empty());
         Ok(Systemd {
             needs_root: unit_dir.is_none(),
-            unit_dir: unit_dir.map_or_else(|| PathBuf::from(DEFAULT_UNIT_DIR), PathBuf::from),
+            unit_dir: unit_dir_from_env(),
             systemctl: systemctl.map_or_else(|| PathBuf::from("systemctl"), PathBuf::from),
         })
     }
@@ -69,6 +109,27 @@ impl Systemd {
 
     pub fn drop_in_path(&self, org: &str) -> PathBuf {
         self.drop_in_dir(org).join(DROP_IN_NAME)
+    }
+
+    pub fn creds_drop_in_path(&self, org: &str) -> PathBuf {
+        self.drop_in_dir(org).join(CREDS_DROP_IN_NAME)
+    }
+
+    /// Write the `LoadCredentialEncrypted=` drop-in for the credentials in `org_dir` now;
+    /// whether it changed.
+    fn write_credentials(
+        &self,
+        action: &'static str,
+        org: &str,
+        org_dir: &Path,
+    ) -> Result<bool, ServiceError> {
+        let path = self.creds_drop_in_path(org);
+        let text = credentials_drop_in_text(org, org_dir);
+        if std::fs::read_to_string(&path).is_ok_and(|t| t == text) {
+            return Ok(false);
+        }
+        self.write(action, org, &path, &text)?;
+        Ok(true)
     }
 
     fn check_root(&self, action: &'static str) -> Result<(), ServiceError> {
@@ -220,6 +281,33 @@ WantedBy=multi-user.target
     )
 }
 
+/// The credentials drop-in for one organization: a `LoadCredentialEncrypted=` line for each
+/// `<key>.cred` in its `Credentials` folder (the credential's ID is the key, as embedded in
+/// it), so systemd decrypts them into `$CREDENTIALS_DIRECTORY` at the service's start.
+pub fn credentials_drop_in_text(org: &str, org_dir: &Path) -> String {
+    use crate::secrets::systemd::{cred_path, SystemdCreds};
+    let dir = org_dir.join(crate::config::OrgFile::Credentials.name());
+    let mut lines = String::new();
+    for kind in SystemdCreds::stored(&dir) {
+        lines.push_str(&format!(
+            "LoadCredentialEncrypted={}:{}\n",
+            kind.key(),
+            cred_path(&dir, kind)
+                .display()
+                .to_string()
+                .replace('%', "%%")
+        ));
+    }
+    format!(
+        "\
+# Written by eas-connector (service install, set-password, clear-password, migrate-secrets).
+# The passwords of organization {org}, encrypted with this machine's key; systemd decrypts them
+# at the service's start into $CREDENTIALS_DIRECTORY.
+[Service]
+{lines}"
+    )
+}
+
 /// The drop-in for one organization: its command line and its writable folder.
 pub fn drop_in_text(org: &str, spec: &InstallSpec, org_dir: &Path) -> String {
     let mut exec = format!(
@@ -287,6 +375,7 @@ impl ServiceManager for Systemd {
             &self.drop_in_path(org),
             &drop_in_text(org, spec, &org_dir),
         )?;
+        self.write_credentials(A, org, &org_dir)?;
         self.systemctl(A, org, &["daemon-reload"])?;
         self.systemctl(A, org, &["enable", "--now", &unit_name(org)])?;
         Ok(())
@@ -301,6 +390,12 @@ impl ServiceManager for Systemd {
         }
         self.systemctl(A, org, &["disable", "--now", &unit_name(org)])?;
         std::fs::remove_file(&drop_in).map_err(|e| Self::io(A, org, &drop_in, e))?;
+        let creds = self.creds_drop_in_path(org);
+        match std::fs::remove_file(&creds) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Self::io(A, org, &creds, e)),
+        }
         let dir = self.drop_in_dir(org);
         let _ = std::fs::remove_dir(&dir); // only when empty: an admin's own drop-ins stay
         if self.installed()?.is_empty() {
@@ -474,6 +569,19 @@ mod tests {
             config_dir: Some(PathBuf::from("/srv/eas 100%")),
         };
         let d = drop_in_text("contoso", &spec, Path::new("/srv/eas 100%/contoso"));
+        let dir = tempfile::tempdir().unwrap();
+        let org_dir = dir.path().join("100% sure");
+        std::fs::create_dir_all(org_dir.join("Credentials")).unwrap();
+        assert!(!credentials_drop_in_text("c", &org_dir).contains("LoadCredentialEncrypted"));
+        std::fs::write(org_dir.join("Credentials").join("proxy.cred"), "x").unwrap();
+        let c = credentials_drop_in_text("c", &org_dir);
+        assert!(
+            c.contains(&format!(
+                "LoadCredentialEncrypted=proxy:{}/100%% sure/Credentials/proxy.cred\n",
+                dir.path().display()
+            )),
+            "{c}"
+        );
         assert!(d.contains(
             "ExecStart=\"/opt/eas connector/eas-connector\" run --org \"contoso\" --config-dir \"/srv/eas 100%%\"\n"
         ), "{d}");
@@ -510,6 +618,7 @@ mod tests {
             [
                 "eas-connector@.service",
                 "eas-connector@contoso.service.d",
+                "eas-connector@contoso.service.d/credentials.conf",
                 "eas-connector@contoso.service.d/eas-connector.conf"
             ]
         );
@@ -625,7 +734,30 @@ mod tests {
             exe: exe.clone(),
             config_dir: Some(f.config.clone()),
         };
+        // Two stored credentials (in a folder whose path has a space and a '%').
+        let creds = f.config.join("contoso").join("Credentials");
+        std::fs::create_dir_all(&creds).unwrap();
+        std::fs::write(creds.join("service-account.cred"), "x").unwrap();
+        std::fs::write(creds.join("proxy.cred"), "x").unwrap();
         f.sd.install("contoso", &spec).unwrap();
+        let conf = std::fs::read_to_string(f.sd.creds_drop_in_path("contoso")).unwrap();
+        let lines: Vec<&str> = conf
+            .lines()
+            .filter(|l| l.starts_with("LoadCredentialEncrypted="))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                format!(
+                    "LoadCredentialEncrypted=service-account:{}",
+                    creds.join("service-account.cred").display()
+                ),
+                format!(
+                    "LoadCredentialEncrypted=proxy:{}",
+                    creds.join("proxy.cred").display()
+                ),
+            ]
+        );
         let instance = f.units.join(unit_name("contoso"));
         // verify reads drop-ins from the unit's folder when given the instance by path.
         std::os::unix::fs::symlink(f.sd.template_path(), &instance).unwrap();

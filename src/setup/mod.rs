@@ -113,14 +113,12 @@ pub struct Applied {
     pub validation: Option<Report>,
 }
 
-/// The secret store to use: a Linux system service cannot reach a desktop Secret Service,
-/// so registering one there uses the root-only file; otherwise the usual choice.
+/// The secret store to use. `auto` already takes systemd credentials for root (who alone can
+/// register a Linux service) unless the organization has a store recorded, which it keeps
+/// (moving it is `config migrate-secrets`), so registering a service changes nothing here.
 pub fn store_preference(register_service: bool) -> Result<Preference, SecretError> {
-    let from_env = Preference::from_env()?;
-    if register_service && cfg!(target_os = "linux") && from_env == Preference::Auto {
-        return Ok(Preference::File);
-    }
-    Ok(from_env)
+    let _ = register_service;
+    Preference::from_env()
 }
 
 /// The configuration a plan would write, checked for completeness (not yet written).

@@ -660,19 +660,29 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "Conservé dans le magasin d’identifiants du système, jamais dans le fichier de configuration.",
     ),
     (
-        "The owner-only file ConnectorSecrets.json beside the configuration (mode 0600).",
-        "Het bestand ConnectorSecrets.json naast de configuratie, alleen leesbaar voor de eigenaar (modus 0600).",
-        "Le fichier ConnectorSecrets.json à côté de la configuration, lisible par son seul propriétaire (mode 0600).",
+        "systemd credentials in the organization's Credentials folder: encrypted with this machine's key; only root and the service (when it starts) can read them.",
+        "systemd-credentials in de map Credentials van de organisatie: versleuteld met de sleutel van deze machine; alleen root en de service (bij het starten) kunnen ze lezen.",
+        "Identifiants systemd dans le dossier Credentials de l’organisation : chiffrés avec la clé de cette machine ; seuls root et le service (à son démarrage) peuvent les lire.",
     ),
     (
-        "The operating system's credential store (Windows Credential Manager or the Secret Service).",
-        "De referentieopslag van het besturingssysteem (Windows Referentiebeheer of de Secret Service).",
-        "Le magasin d’identifiants du système (Gestionnaire d’identification Windows ou Secret Service).",
+        "Windows Credential Manager, and an encrypted copy (DPAPI) for the service that only SYSTEM and Administrators can read.",
+        "Windows Referentiebeheer, en een versleutelde kopie (DPAPI) voor de service die alleen SYSTEM en Administrators kunnen lezen.",
+        "Le Gestionnaire d’identification Windows, et une copie chiffrée (DPAPI) pour le service, lisible par SYSTEM et Administrateurs seulement.",
     ),
     (
-        "The operating system's credential store (Windows Credential Manager or the Secret Service); where none is reachable, the owner-only file ConnectorSecrets.json (mode 0600).",
-        "De referentieopslag van het besturingssysteem (Windows Referentiebeheer of de Secret Service); waar die ontbreekt, het bestand ConnectorSecrets.json, alleen voor de eigenaar (modus 0600).",
-        "Le magasin d’identifiants du système (Gestionnaire d’identification Windows ou Secret Service) ; à défaut, le fichier ConnectorSecrets.json réservé au propriétaire (mode 0600).",
+        "Your desktop keyring (the Secret Service).",
+        "Uw bureaublad-sleutelhanger (de Secret Service).",
+        "Votre trousseau de bureau (le Secret Service).",
+    ),
+    (
+        "The file ConnectorSecrets.json beside the configuration: NOT encrypted, readable by its owner only (mode 0600). Move the passwords with `eas-connector config migrate-secrets`.",
+        "Het bestand ConnectorSecrets.json naast de configuratie: NIET versleuteld, alleen leesbaar voor de eigenaar (modus 0600). Verplaats de wachtwoorden met `eas-connector config migrate-secrets`.",
+        "Le fichier ConnectorSecrets.json à côté de la configuration : NON chiffré, lisible par son seul propriétaire (mode 0600). Déplacez les mots de passe avec `eas-connector config migrate-secrets`.",
+    ),
+    (
+        "Your desktop keyring (the Secret Service); if this account has none, the file ConnectorSecrets.json: NOT encrypted, readable by its owner only, and said every time.",
+        "Uw bureaublad-sleutelhanger (de Secret Service); heeft dit account er geen, dan het bestand ConnectorSecrets.json: NIET versleuteld, alleen leesbaar voor de eigenaar, en dat wordt elke keer gemeld.",
+        "Votre trousseau de bureau (le Secret Service) ; si ce compte n’en a pas, le fichier ConnectorSecrets.json : NON chiffré, lisible par son seul propriétaire, et signalé à chaque fois.",
     ),
     (
         "none",

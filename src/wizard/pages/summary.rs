@@ -10,7 +10,7 @@ use super::super::i18n::Lang;
 use super::super::ui;
 use super::welcome::Mode;
 use crate::config::{fields, ConfigLocation};
-use crate::secrets::Preference;
+use crate::secrets::{self, StoreKind};
 use crate::setup;
 
 /// Input to the Summary page.
@@ -48,11 +48,17 @@ pub fn shortcut(register: bool, c: char) -> Option<Message> {
     }
 }
 
-fn store_text(l: Lang, register: bool) -> String {
-    match setup::store_preference(register) {
-        Ok(Preference::File) => l.t("The owner-only file ConnectorSecrets.json beside the configuration (mode 0600).").to_string(),
-        Ok(Preference::Os) => l.t("The operating system's credential store (Windows Credential Manager or the Secret Service).").to_string(),
-        Ok(Preference::Auto) => l.t("The operating system's credential store (Windows Credential Manager or the Secret Service); where none is reachable, the owner-only file ConnectorSecrets.json (mode 0600).").to_string(),
+fn store_text(l: Lang, loc: &ConfigLocation, register: bool) -> String {
+    let pref = match setup::store_preference(register) {
+        Ok(p) => p,
+        Err(e) => return e.to_string(),
+    };
+    match secrets::foresee(loc, pref) {
+        Ok(Some(StoreKind::Systemd)) => l.t("systemd credentials in the organization's Credentials folder: encrypted with this machine's key; only root and the service (when it starts) can read them.").to_string(),
+        Ok(Some(StoreKind::Os)) if cfg!(windows) => l.t("Windows Credential Manager, and an encrypted copy (DPAPI) for the service that only SYSTEM and Administrators can read.").to_string(),
+        Ok(Some(StoreKind::Os)) => l.t("Your desktop keyring (the Secret Service).").to_string(),
+        Ok(Some(StoreKind::File)) => l.t("The file ConnectorSecrets.json beside the configuration: NOT encrypted, readable by its owner only (mode 0600). Move the passwords with `eas-connector config migrate-secrets`.").to_string(),
+        Ok(None) => l.t("Your desktop keyring (the Secret Service); if this account has none, the file ConnectorSecrets.json: NOT encrypted, readable by its owner only, and said every time.").to_string(),
         Err(e) => e.to_string(),
     }
 }
@@ -111,7 +117,7 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
         .push(ui::kv(l.t("Passwords to store"), passwords))
         .push(ui::kv(
             l.t("Passwords go to"),
-            store_text(l, cx.register_service),
+            store_text(l, cx.loc, cx.register_service),
         ));
     let replaced = match cx.mode {
         Mode::Replace => Some(l.t("The existing configuration is replaced; the previous file is kept as ConnectorServiceConfiguration.xml.bak.")),
