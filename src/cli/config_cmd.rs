@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::Outcome;
 use crate::config::purge::{self as purging, OrgFolder};
-use crate::config::{fields, model, ConfigError, ConfigFile, ConfigLocation, FIELDS};
+use crate::config::{fields, model, ConfigError, ConfigFile, ConfigLocation, OrgFile, FIELDS};
 use crate::secrets::{self, Preference, Secret, SecretKind};
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +233,7 @@ fn set(loc: &ConfigLocation, field: &str, value: &str) -> anyhow::Result<Outcome
             spec.path
         );
     }
+    let _writer = loc.lock(OrgFile::Config)?;
     let mut file = ConfigFile::load_or_new(loc).context("the configuration was not changed")?;
     spec.set(&mut file.config, value)
         .map_err(|e| anyhow::anyhow!("{}: {e}", spec.path))?;

@@ -119,6 +119,8 @@ pub enum SecretError {
         "no OS credential store is reachable ({0}) and {STORE_ENV}=os forbids the file fallback"
     )]
     NoVault(String),
+    #[error("the passwords were not changed: {0}")]
+    Busy(#[from] crate::config::store::LockError),
     #[error("the fallback secrets file is supported on Linux only; on this system the OS credential store must work: {0}")]
     FileUnsupported(String),
 }

@@ -1,0 +1,138 @@
+//! Writers racing on one organization: `config set` and `config set-password` processes
+//! started at the same moment on different fields (or passwords) must each keep their change
+//! (no lost update), never fail because of the other (no temp file removed under a live
+//! writer), and leave whole files.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use std::io::Write;
+
+fn cmd(root: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_eas-connector"));
+    c.arg("--config-dir")
+        .arg(root)
+        .arg("--org")
+        .arg("race")
+        .env_remove("EAS_CONNECTOR_CONFIG_DIR")
+        .env_remove("EAS_CONNECTOR_ORG")
+        .env_remove("RUST_LOG")
+        .env("EAS_CONNECTOR_SECRET_STORE", "file")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn set(root: &Path, field: &str, value: &str) -> Child {
+    cmd(root)
+        .args(["config", "set", field, value])
+        .spawn()
+        .unwrap()
+}
+
+fn set_password(root: &Path, which: &str, password: &str) -> Child {
+    let mut child = cmd(root)
+        .args(["config", "set-password", which])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    child
+}
+
+/// Wait for every child; the stderr of each that failed.
+fn failures(children: Vec<Child>) -> Vec<String> {
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .filter(|o| !o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .collect()
+}
+
+fn field(xml: &str, leaf: &str) -> String {
+    let open = format!("<{leaf}>");
+    let start = xml.find(&open).map(|i| i + open.len()).unwrap_or(0);
+    let end = xml[start..].find('<').map(|i| start + i).unwrap_or(start);
+    xml[start..end].to_string()
+}
+
+#[test]
+fn racing_config_sets_lose_no_update_and_fail_no_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = root.join("race").join("ConnectorServiceConfiguration.xml");
+    let trials = 40;
+    let (mut lost, mut failed) = (0, Vec::new());
+    for i in 0..trials {
+        let port = (2000 + i).to_string();
+        let minutes = (100 + i).to_string();
+        let runspaces = (1 + i % 16).to_string();
+        failed.extend(failures(vec![
+            set(root, "Proxy/Port", &port),
+            set(root, "QuickSyncIntervalMinutes", &minutes),
+            set(root, "MaxParallelRunspaces", &runspaces),
+        ]));
+        let xml = fs::read_to_string(&config).unwrap();
+        assert!(xml.trim_end().ends_with("</ConnectorServiceConfiguration>"));
+        lost += usize::from(field(&xml, "Port") != port)
+            + usize::from(field(&xml, "QuickSyncIntervalMinutes") != minutes)
+            + usize::from(field(&xml, "MaxParallelRunspaces") != runspaces);
+    }
+    eprintln!(
+        "{trials} trials of 3 racing writers: {lost} lost updates, {} failed writes",
+        failed.len()
+    );
+    assert_eq!(failed, Vec::<String>::new(), "failed writes");
+    assert_eq!(lost, 0, "lost updates in {trials} trials");
+}
+
+#[test]
+fn racing_password_writers_and_config_sets_keep_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let secrets = root.join("race").join("ConnectorSecrets.json");
+    let config = root.join("race").join("ConnectorServiceConfiguration.xml");
+    let trials = 25;
+    let (mut lost, mut failed) = (0, Vec::new());
+    for i in 0..trials {
+        let (svc, proxy, notify) = (
+            format!("svc-pw-{i}"),
+            format!("proxy-pw-{i}"),
+            format!("mail-pw-{i}"),
+        );
+        let port = (3000 + i).to_string();
+        failed.extend(failures(vec![
+            set_password(root, "service-account", &svc),
+            set_password(root, "proxy", &proxy),
+            set_password(root, "notification-account", &notify),
+            set(root, "Proxy/Port", &port),
+        ]));
+        let stored: serde_json::Value =
+            serde_json::from_slice(&fs::read(&secrets).unwrap()).unwrap();
+        let values: Vec<String> = stored
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        lost += [&svc, &proxy, &notify]
+            .iter()
+            .filter(|p| !values.contains(p))
+            .count();
+        lost += usize::from(field(&fs::read_to_string(&config).unwrap(), "Port") != port);
+    }
+    eprintln!(
+        "{trials} trials of 4 racing writers: {lost} lost updates, {} failed writes",
+        failed.len()
+    );
+    assert_eq!(failed, Vec::<String>::new(), "failed writes");
+    assert_eq!(lost, 0, "lost updates in {trials} trials");
+}
