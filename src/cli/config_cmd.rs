@@ -223,7 +223,8 @@ fn set(loc: &ConfigLocation, field: &str, value: &str) -> anyhow::Result<Outcome
     let Some(spec) = fields::find(field) else {
         let known: Vec<&str> = FIELDS.iter().map(|f| f.path).collect();
         bail!(
-            "'{field}' is not a configuration field; the fields are: {}",
+            "'{}' is not a configuration field; the fields are: {}",
+            crate::config::validate::shown(field),
             known.join(", ")
         );
     };
@@ -245,6 +246,15 @@ fn set(loc: &ConfigLocation, field: &str, value: &str) -> anyhow::Result<Outcome
         spec.get(&file.config),
         file.path().display()
     );
+    // Saved, but say so when the value leaves the connector unable to run (e.g. an empty
+    // ClientAccessServer).
+    for p in file
+        .completeness_problems()
+        .iter()
+        .filter(|p| p.field == spec.path)
+    {
+        eprintln!("warning: {p}");
+    }
     Ok(Outcome::Success)
 }
 
