@@ -569,3 +569,43 @@ fn missing_password_is_named_with_the_fix() {
     );
     assert!(svc.terminate() < Duration::from_secs(5));
 }
+
+/// Every file holding passwords or user and device ids is owner-only after the lab's start,
+/// `configure`, a dry-run sync with a policy, and a service sync: the lab's `lab.json` and
+/// `answers.toml`, the secrets file, the engine's state, the run's sync state, the decision
+/// audit and the log.
+#[cfg(unix)]
+#[test]
+fn files_with_secrets_or_ids_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::start(30, 0);
+    let org = Org::for_lab(&lab);
+    let policy = org.ok(&["policy", "example"]);
+    std::fs::write(org.org_dir().join("AccessPolicy.toml"), policy).unwrap();
+    org.ok(&["engine", "run", "--full", "--dry-run"]);
+    let svc = org.start_service();
+    org.ok(&["sync", "--full"]);
+    svc.terminate();
+    let dir = org.org_dir();
+    let private = [
+        lab.dir.path().join("lab.json"),
+        lab.dir.path().join("answers.toml"),
+        dir.join("ConnectorSecrets.json"),
+        dir.join("EngineState.json"),
+        dir.join("EngineRunSyncState.json"),
+        dir.join("SyncState.json"),
+        dir.join("Logs").join("decisions.jsonl"),
+        dir.join("Logs").join("eas-connector.log"),
+    ];
+    let mut open = Vec::new();
+    for p in &private {
+        let mode = std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            open.push(format!("{} {:o}", p.display(), mode & 0o777));
+        }
+    }
+    assert_eq!(open, Vec::<String>::new(), "readable by others");
+}

@@ -100,7 +100,7 @@ pub(super) fn run(cmd: EngineCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
         .build()?;
     let outcome = rt.block_on(engine.sync(kind, &mut state, |_| {}))?;
     crate::engine::mem_mark("sync returned");
-    crate::config::store::write_atomic(&state_path, &serde_json::to_vec(&state)?, None, None)?;
+    crate::config::store::write_private(&state_path, &serde_json::to_vec(&state)?)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
         crate::engine::mem_mark("report printed");

@@ -8,6 +8,10 @@
 //! temporary files of processes that no longer run (or that are over an hour old), never another
 //! live writer's.
 //!
+//! Files holding passwords or user and device ids are owner-only: [`write_private`],
+//! [`write_private_with`] and [`append_private`] create them with mode 0600 (and the folders
+//! they create 0700); every such file goes through one of them.
+//!
 //! [`lock`] takes an advisory lock (`.<name>.lock` beside the file) for a read-modify-write, so
 //! two writers (the CLI, the wizard, the service) never lose each other's changes; it waits a
 //! bounded time and then names the process that holds it. It knows nothing about what it
@@ -33,6 +37,69 @@ fn temp_prefix(path: &Path) -> String {
 fn temp_path(path: &Path) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     path.with_file_name(format!("{}{}-{n}", temp_prefix(path), std::process::id()))
+}
+
+/// The Unix mode of every file holding passwords or user and device ids: owner read/write.
+pub const OWNER_ONLY: u32 = 0o600;
+/// The Unix mode of the folders created for such files: owner only.
+pub const OWNER_ONLY_DIR: u32 = 0o700;
+
+/// Create `dir` and its missing parents; with `private`, those it creates are owner-only
+/// ([`OWNER_ONLY_DIR`] on Unix). Folders that exist are left as they are.
+fn create_dirs(dir: &Path, private: bool) -> io::Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(OWNER_ONLY_DIR);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    b.create(dir)
+}
+
+/// Create `dir` (and missing parents) owner-only; an existing folder is left as it is.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    create_dirs(dir, true)
+}
+
+/// [`write_atomic`] for a file that holds passwords or user and device ids: owner-only, no
+/// backup.
+pub fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_atomic(path, contents, None, Some(OWNER_ONLY))
+}
+
+/// [`write_atomic_with`] for a file that holds passwords or user and device ids: owner-only,
+/// no backup.
+pub fn write_private_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    write_atomic_with(path, None, Some(OWNER_ONLY), write)
+}
+
+/// Open `path` for appending (a log, the decision audit), created owner-only with its folder;
+/// a file an older version left readable by others is made owner-only.
+pub fn append_private(path: &Path) -> io::Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir)?;
+    }
+    let mut opts = OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        opts.mode(OWNER_ONLY);
+        let f = opts.open(path)?;
+        let mode = f.metadata()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            f.set_permissions(fs::Permissions::from_mode(mode & 0o700))?;
+        }
+        Ok(f)
+    }
+    #[cfg(not(unix))]
+    opts.open(path)
 }
 
 /// Create a new file for writing; on Unix with `mode` (e.g. 0o600) from its first byte.
@@ -265,7 +332,7 @@ pub fn write_atomic_with(
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
+    create_dirs(dir, mode.is_some_and(|m| m & 0o077 == 0))?;
     remove_stale_temps(path);
     let tmp = temp_path(path);
     write_new(&tmp, mode, write)?;
@@ -417,6 +484,30 @@ mod tests {
         });
         let text = fs::read_to_string(&p).unwrap();
         assert_eq!(text.lines().count(), 200, "lost updates");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_and_their_new_folders_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("new").join("state.json");
+        write_private(&p, b"{}").unwrap();
+        assert_eq!(mode(&p), OWNER_ONLY);
+        assert_eq!(mode(p.parent().unwrap()), OWNER_ONLY_DIR);
+        let q = dir.path().join("streamed.json");
+        write_private_with(&q, |w| w.write_all(b"{}")).unwrap();
+        assert_eq!(mode(&q), OWNER_ONLY);
+        // An append file an older version left 0644 becomes owner-only when opened.
+        let log = dir.path().join("Logs").join("a.log");
+        fs::create_dir_all(log.parent().unwrap()).unwrap();
+        fs::write(&log, "old\n").unwrap();
+        fs::set_permissions(&log, fs::Permissions::from_mode(0o644)).unwrap();
+        let mut f = append_private(&log).unwrap();
+        f.write_all(b"new\n").unwrap();
+        assert_eq!(mode(&log), OWNER_ONLY);
+        assert_eq!(fs::read_to_string(&log).unwrap(), "old\nnew\n");
     }
 
     #[cfg(unix)]

@@ -3,7 +3,7 @@
 //! source and rule decided, the action, and whether it was applied or only a dry run — and
 //! the summary `eas-connector report` prints from it.
 //!
-//! Lines are appended and flushed per sync; the file is never rewritten. A line that cannot
+//! Lines are appended and flushed per sync to an owner-only file; the file is never rewritten. A line that cannot
 //! be read (a crash mid-write) is skipped by the report, never fatal.
 
 use crate::config::OrgFile;
@@ -61,11 +61,7 @@ pub fn append(logs_dir: &Path, records: &[AuditRecord]) -> std::io::Result<()> {
     if records.is_empty() {
         return Ok(());
     }
-    std::fs::create_dir_all(logs_dir)?;
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(audit_path(logs_dir))?;
+    let f = crate::config::store::append_private(&audit_path(logs_dir))?;
     let mut w = std::io::BufWriter::new(f);
     for r in records {
         serde_json::to_writer(&mut w, r).map_err(std::io::Error::other)?;

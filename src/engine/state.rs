@@ -4,7 +4,8 @@
 //! confirmation that enforcement may start, and a small mailbox directory (alias, SMTP
 //! address) learned on full syncs.
 //!
-//! It is written atomically after every sync (a crash leaves the previous whole file), and
+//! It is written atomically and owner-only (it names users and devices) after every sync (a
+//! crash leaves the previous whole file), and
 //! the CLI's `enforce --confirm` edits it without the service. It must hold no secrets.
 
 use crate::config::OrgFile;
@@ -130,7 +131,7 @@ impl EngineState {
     /// Write the state atomically, serialized straight into the new file.
     pub fn save(&self, org_dir: &Path) -> Result<(), StateError> {
         let path = Self::path(org_dir);
-        crate::config::store::write_atomic_with(&path, None, None, |w| {
+        crate::config::store::write_private_with(&path, |w| {
             serde_json::to_writer(w, self).map_err(std::io::Error::from)
         })
         .map_err(|source| StateError::Write { path, source })

@@ -64,7 +64,7 @@ fn filter(level: &str) -> Result<EnvFilter, LoggingError> {
 pub fn init(settings: &LogSettings) -> Result<(), LoggingError> {
     let file_layer = match &settings.dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| LoggingError::Dir {
+            crate::config::store::create_private_dir(dir).map_err(|source| LoggingError::Dir {
                 path: dir.clone(),
                 source,
             })?;
