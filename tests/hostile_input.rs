@@ -197,3 +197,74 @@ fn an_empty_client_access_server_is_named() {
         all_text(&o)
     );
 }
+
+#[test]
+fn status_of_an_unknown_organization_fails_and_lists_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let o = run(
+        root,
+        &["config", "set", "ClientAccessServer", "cas01.contoso.com"],
+    );
+    assert!(o.status.success(), "{}", all_text(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_eas-connector"))
+        .arg("--config-dir")
+        .arg(root)
+        .args(["--org", "nosuch", "status"])
+        .env_remove("EAS_CONNECTOR_CONFIG_DIR")
+        .env_remove("EAS_CONNECTOR_ORG")
+        .output()
+        .unwrap();
+    let text = all_text(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("no organization 'nosuch'") && text.contains("hostile"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_damaged_status_file_is_reported_and_not_contradicted() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let o = run(
+        root,
+        &["config", "set", "ClientAccessServer", "cas01.contoso.com"],
+    );
+    assert!(o.status.success(), "{}", all_text(&o));
+    std::fs::write(
+        root.join("hostile").join("ServiceStatus.json"),
+        "{\"format\":1,\"organiz",
+    )
+    .unwrap();
+    let o = run(root, &["status"]);
+    let text = all_text(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("ServiceStatus.json"), "{text}");
+    assert!(text.contains("damaged"), "{text}");
+    assert!(!text.contains("has not run yet"), "{text}");
+}
+
+#[test]
+fn report_counts_torn_and_damaged_audit_lines_by_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let logs = root.join("hostile").join("Logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let good = r#"{"time":"2026-02-01T00:00:00Z","device_id":"A","device":"u_A","user":"u@x","mailbox":"x/Users/u","source":"rules","reason":"r","action":"Block","outcome":"applied","sync":"full"}"#;
+    let mut bytes = format!("{good}\n").into_bytes();
+    bytes.extend_from_slice(b"\xff\xfe\x00 not text\n");
+    bytes.extend_from_slice(format!("{good}\n").as_bytes());
+    bytes.extend_from_slice(&good.as_bytes()[..40]);
+    std::fs::write(logs.join("decisions.jsonl"), bytes).unwrap();
+    let o = run(root, &["report"]);
+    let text = all_text(&o);
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("2 decisions"), "{text}");
+    assert!(
+        text.contains("2 unreadable line(s) skipped in")
+            && text.contains("decisions.jsonl")
+            && text.contains("line 2, 4"),
+        "{text}"
+    );
+}

@@ -285,6 +285,16 @@ fn full_sync_status_and_graceful_stop() {
     // The human form works too.
     let text = org.ok(&["status"]);
     assert!(text.contains("60 device(s)"), "{text}");
+    // Without a service manager, a connector run in the foreground is a running connector.
+    if !Path::new("/run/systemd/system").is_dir() {
+        assert!(
+            text.contains(
+                "not registered with a service manager; the connector runs in the foreground"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("not running"), "{text}");
+    }
     let took = svc.terminate();
     assert!(took < Duration::from_secs(5), "stop took {took:?}");
     let file = org.status();
@@ -608,4 +618,28 @@ fn files_with_secrets_or_ids_are_owner_only() {
         }
     }
     assert_eq!(open, Vec::<String>::new(), "readable by others");
+}
+
+/// A damaged `EngineRunSyncState.json` stops `engine run` with its place and the way out; it
+/// is not silently replaced (which would turn the quick sync into a full one).
+#[test]
+fn a_damaged_run_sync_state_is_named_not_reset() {
+    let lab = Lab::start(10, 0);
+    let org = Org::for_lab(&lab);
+    org.ok(&["engine", "run", "--full", "--dry-run"]);
+    let state = org.org_dir().join("EngineRunSyncState.json");
+    // Torn in the middle, as a disk-full or a copy cut short would leave it.
+    let whole = std::fs::read_to_string(&state).unwrap();
+    let damaged = &whole[..whole.len() / 2];
+    std::fs::write(&state, damaged).unwrap();
+    let out = org.run(&["engine", "run", "--quick", "--dry-run"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("EngineRunSyncState.json, line 1, column")
+            && err.contains("damaged")
+            && err.contains("left untouched"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), damaged);
 }

@@ -312,11 +312,9 @@ fn random_token() -> String {
 }
 
 fn write_state(path: &Path, contents: &[u8]) -> Result<(), LabError> {
-    crate::config::store::write_private(path, contents).map_err(|source| {
-        LabError::State {
-            path: path.to_path_buf(),
-            source,
-        }
+    crate::config::store::write_private(path, contents).map_err(|source| LabError::State {
+        path: path.to_path_buf(),
+        source,
     })
 }
 
