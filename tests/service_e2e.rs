@@ -643,3 +643,30 @@ fn a_damaged_run_sync_state_is_named_not_reset() {
     );
     assert_eq!(std::fs::read_to_string(&state).unwrap(), damaged);
 }
+
+/// The review before enforcing is the last full dry run: a quick dry run after it does not
+/// replace it, so `enforce` still shows every decided device right before `--confirm`.
+#[test]
+fn a_quick_dry_run_keeps_the_full_review_for_enforce() {
+    let lab = Lab::start(25, 0);
+    let org = Org::for_lab(&lab);
+    let before = org.ok(&["enforce"]);
+    assert!(before.contains("No full dry run yet"), "{before}");
+    let policy = org.ok(&["policy", "example"]);
+    std::fs::write(org.org_dir().join("AccessPolicy.toml"), policy).unwrap();
+    org.ok(&["engine", "run", "--full", "--dry-run"]);
+    let full = org.ok(&["enforce"]);
+    assert!(
+        full.contains("Last full dry run: 25 devices decided"),
+        "{full}"
+    );
+    let quick = org.ok(&["engine", "run", "--quick", "--dry-run"]);
+    // The quick run itself decides only what changed (nothing here): had it replaced the
+    // review, enforce would show its 0.
+    assert!(quick.contains("decided 0 "), "{quick}");
+    let after = org.ok(&["enforce"]);
+    assert!(
+        after.contains("Last full dry run: 25 devices decided"),
+        "{after}"
+    );
+}

@@ -210,9 +210,14 @@ pub(super) fn enforce(args: EnforceArgs, loc: &ConfigLocation) -> anyhow::Result
             "Enforcement is NOT confirmed: every sync is a dry run. Review the last dry run, then run `eas-connector enforce --confirm`."
         ),
     }
+    if s.last_dry_run.is_none() && s.confirmed.is_none() {
+        println!(
+            "No full dry run yet: run `eas-connector engine run --full` (or let the service run its daily full sync) and review it before confirming."
+        );
+    }
     if let Some(r) = &s.last_dry_run {
         println!(
-            "Last dry run: {} devices decided ({}); {} mailbox(es) would change; {}",
+            "Last full dry run: {} devices decided ({}); {} mailbox(es) would change; {}",
             r.decided,
             counts(&r.by_action),
             r.mailbox_changes.len(),

@@ -421,7 +421,8 @@ impl<'a> Access<'a> {
         q.save(dir).map_err(state_error)
     }
 
-    /// Write the audit trail and the state (a dry run keeps only what `enforce` shows), then
+    /// Write the audit trail and the state (a dry run keeps only what `enforce` shows: the last
+    /// full dry run, which a quick dry run does not replace), then
     /// send what is queued.
     async fn finish(mut self) -> Result<AccessReport, EngineError> {
         let opts = self.opts;
@@ -433,7 +434,11 @@ impl<'a> Access<'a> {
         mem_mark("audited");
         if self.dry_run() {
             let mut saved = EngineState::load(&opts.org_dir).map_err(state_error)?;
-            saved.last_dry_run = Some(self.report.truncated(200));
+            // The review `enforce` shows is the last full dry run: a quick one decides only
+            // the devices that changed, and must not replace it right before --confirm.
+            if self.mode.kind == SyncKind::Full {
+                saved.last_dry_run = Some(self.report.truncated(200));
+            }
             if saved.grandfathered.is_none() {
                 saved.grandfathered = self.state.grandfathered;
             }

@@ -76,7 +76,8 @@ pub struct EngineState {
     /// Digest of the policy (and inventory files) last enforced by a full sync.
     #[serde(default)]
     pub policy_digest: Option<String>,
-    /// Summary of the last dry run, for `enforce` to show before confirming.
+    /// Summary of the last full dry run, for `enforce` to show before confirming (quick dry
+    /// runs leave it as it is).
     #[serde(default)]
     pub last_dry_run: Option<super::AccessReport>,
 }
