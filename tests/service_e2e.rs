@@ -669,4 +669,15 @@ fn a_quick_dry_run_keeps_the_full_review_for_enforce() {
         after.contains("Last full dry run: 25 devices decided"),
         "{after}"
     );
+    // The log at the default level: each run's own summary line, and none of the
+    // authentication library's internals (before: 27 of 38 lines for one run).
+    let log =
+        std::fs::read_to_string(org.org_dir().join("Logs").join("eas-connector.log")).unwrap();
+    assert_eq!(log.matches("engine run finished").count(), 2, "{log}");
+    assert!(log.contains("engine run finished kind=Full"), "{log}");
+    assert!(!log.contains("initialize_security_context"), "{log}");
+    assert!(
+        log.lines().all(|l| l.contains(" eas_connector::")),
+        "only our own lines at info:\n{log}"
+    );
 }

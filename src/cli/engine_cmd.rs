@@ -112,6 +112,19 @@ pub(super) fn run(cmd: EngineCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
     let outcome = rt.block_on(engine.sync(kind, &mut state, |_| {}))?;
     crate::engine::mem_mark("sync returned");
     crate::config::store::write_private(&state_path, &serde_json::to_vec(&state)?)?;
+    // The run's own summary line in the log (the engine logs its steps, not this command).
+    let access = outcome.access.as_ref();
+    tracing::info!(
+        kind = ?outcome.kind,
+        server = %outcome.server,
+        devices = outcome.devices,
+        duration_ms = outcome.duration_ms,
+        decided = access.map_or(0, |r| r.decided),
+        mailboxes_changed = access.map_or(0, |r| r.mailbox_changes.len()),
+        dry_run = access.is_some_and(|r| r.dry_run),
+        policy = access.is_some(),
+        "engine run finished"
+    );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
         crate::engine::mem_mark("report printed");
