@@ -136,3 +136,55 @@ fn racing_password_writers_and_config_sets_keep_everything() {
     assert_eq!(failed, Vec::<String>::new(), "failed writes");
     assert_eq!(lost, 0, "lost updates in {trials} trials");
 }
+
+/// `configure --answers` (the wizard's Apply, through the same code) racing `config set` and
+/// `set-password`: the plan is applied over the file as it is when Apply writes, so the
+/// other writers' changes survive, and Apply's own fields are all there.
+#[test]
+fn racing_configure_keeps_the_other_writers_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = root.join("race").join("ConnectorServiceConfiguration.xml");
+    let secrets = root.join("race").join("ConnectorSecrets.json");
+    let trials = 20;
+    let (mut lost, mut failed) = (0, Vec::new());
+    for i in 0..trials {
+        let cas = format!("cas{i}.contoso.test");
+        let answers = root.join(format!("answers-{i}.toml"));
+        std::fs::write(
+            &answers,
+            format!(
+                "ClientAccessServer = \"{cas}\"\n[ServiceAccount]\nUser = 'CONTOSO\\svc-eas'\n[NotificationAccount]\nUser = \"n@contoso.test\"\nMailbox = \"n@contoso.test\"\n"
+            ),
+        )
+        .unwrap();
+        let port = (4000 + i).to_string();
+        let pw = format!("svc-pw-{i}");
+        let configure = cmd(root)
+            .args([
+                "configure",
+                "--skip-validation",
+                "--no-service",
+                "--answers",
+            ])
+            .arg(&answers)
+            .spawn()
+            .unwrap();
+        failed.extend(failures(vec![
+            configure,
+            set(root, "Proxy/Port", &port),
+            set_password(root, "service-account", &pw),
+        ]));
+        let xml = fs::read_to_string(&config).unwrap();
+        lost += usize::from(field(&xml, "ClientAccessServer") != cas)
+            + usize::from(field(&xml, "Port") != port);
+        let stored = fs::read_to_string(&secrets).unwrap();
+        lost += usize::from(!stored.contains(&pw));
+    }
+    eprintln!(
+        "{trials} trials of configure racing 2 writers: {lost} lost updates, {} failed writes",
+        failed.len()
+    );
+    assert_eq!(failed, Vec::<String>::new(), "failed writes");
+    assert_eq!(lost, 0, "lost updates in {trials} trials");
+}
