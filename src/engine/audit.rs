@@ -206,7 +206,7 @@ mod tests {
         assert_eq!(s.unreadable_at, [4, 5], "the torn lines, by number");
         assert_eq!(s.held_back.len(), 1);
         let s = summarize(d.path(), parse_since("2026-01-15")).unwrap();
-        assert_eq!(s.decisions, 2);
+        assert_eq!(s.decisions, 3);
         assert_eq!(s.by_action.get("Block"), None);
     }
 }
