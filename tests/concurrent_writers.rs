@@ -7,6 +7,8 @@ use std::fs;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use eas_connector::config::{ConfigFile, ConfigLocation};
+
 use std::io::Write;
 
 fn cmd(root: &Path) -> Command {
@@ -57,18 +59,18 @@ fn failures(children: Vec<Child>) -> Vec<String> {
         .collect()
 }
 
-fn field(xml: &str, leaf: &str) -> String {
-    let open = format!("<{leaf}>");
-    let start = xml.find(&open).map(|i| i + open.len()).unwrap_or(0);
-    let end = xml[start..].find('<').map(|i| start + i).unwrap_or(start);
-    xml[start..end].to_string()
+/// The value of `path` in the organization's configuration file, read as the connector reads it
+/// (which also proves the file whole).
+fn field(root: &Path, path: &str) -> String {
+    let loc = ConfigLocation::new(Some(root), "race").unwrap();
+    let file = ConfigFile::load(&loc).unwrap_or_else(|e| panic!("{e}"));
+    file.config.get(path).unwrap()
 }
 
 #[test]
 fn racing_config_sets_lose_no_update_and_fail_no_write() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let config = root.join("race").join("ConnectorServiceConfiguration.xml");
     let trials = 40;
     let (mut lost, mut failed) = (0, Vec::new());
     for i in 0..trials {
@@ -80,11 +82,9 @@ fn racing_config_sets_lose_no_update_and_fail_no_write() {
             set(root, "QuickSyncIntervalMinutes", &minutes),
             set(root, "MaxParallelRunspaces", &runspaces),
         ]));
-        let xml = fs::read_to_string(&config).unwrap();
-        assert!(xml.trim_end().ends_with("</ConnectorServiceConfiguration>"));
-        lost += usize::from(field(&xml, "Port") != port)
-            + usize::from(field(&xml, "QuickSyncIntervalMinutes") != minutes)
-            + usize::from(field(&xml, "MaxParallelRunspaces") != runspaces);
+        lost += usize::from(field(root, "Proxy/Port") != port)
+            + usize::from(field(root, "QuickSyncIntervalMinutes") != minutes)
+            + usize::from(field(root, "MaxParallelRunspaces") != runspaces);
     }
     eprintln!(
         "{trials} trials of 3 racing writers: {lost} lost updates, {} failed writes",
@@ -99,7 +99,6 @@ fn racing_password_writers_and_config_sets_keep_everything() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let secrets = root.join("race").join("ConnectorSecrets.json");
-    let config = root.join("race").join("ConnectorServiceConfiguration.xml");
     let trials = 25;
     let (mut lost, mut failed) = (0, Vec::new());
     for i in 0..trials {
@@ -127,7 +126,7 @@ fn racing_password_writers_and_config_sets_keep_everything() {
             .iter()
             .filter(|p| !values.contains(p))
             .count();
-        lost += usize::from(field(&fs::read_to_string(&config).unwrap(), "Port") != port);
+        lost += usize::from(field(root, "Proxy/Port") != port);
     }
     eprintln!(
         "{trials} trials of 4 racing writers: {lost} lost updates, {} failed writes",
@@ -144,7 +143,6 @@ fn racing_password_writers_and_config_sets_keep_everything() {
 fn racing_configure_keeps_the_other_writers_changes() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let config = root.join("race").join("ConnectorServiceConfiguration.xml");
     let secrets = root.join("race").join("ConnectorSecrets.json");
     let trials = 20;
     let (mut lost, mut failed) = (0, Vec::new());
@@ -175,11 +173,20 @@ fn racing_configure_keeps_the_other_writers_changes() {
             set(root, "Proxy/Port", &port),
             set_password(root, "service-account", &pw),
         ]));
-        let xml = fs::read_to_string(&config).unwrap();
-        lost += usize::from(field(&xml, "ClientAccessServer") != cas)
-            + usize::from(field(&xml, "Port") != port);
         let stored = fs::read_to_string(&secrets).unwrap();
-        lost += usize::from(!stored.contains(&pw));
+        for (what, kept) in [
+            (
+                "ClientAccessServer",
+                field(root, "ClientAccessServer") == cas,
+            ),
+            ("Proxy/Port", field(root, "Proxy/Port") == port),
+            ("service-account password", stored.contains(&pw)),
+        ] {
+            if !kept {
+                lost += 1;
+                eprintln!("trial {i}: {what} lost");
+            }
+        }
     }
     eprintln!(
         "{trials} trials of configure racing 2 writers: {lost} lost updates, {} failed writes",
