@@ -618,6 +618,50 @@ fn files_with_secrets_or_ids_are_owner_only() {
         }
     }
     assert_eq!(open, Vec::<String>::new(), "readable by others");
+    // And the passwords are in the secrets file only: no log, state, status or lock file of
+    // the organization holds one, in clear, base64 or UTF-16.
+    for which in ["service", "notification"] {
+        let pw = lab.s(&["accounts", which, "password"]);
+        let leaking = files_holding(&dir, &pw);
+        assert_eq!(
+            leaking,
+            vec![dir.join("ConnectorSecrets.json")],
+            "the {which} password"
+        );
+    }
+}
+
+/// Files below `dir` holding `secret` in clear, in base64, or in UTF-16 (either byte order).
+#[cfg(unix)]
+fn files_holding(dir: &Path, secret: &str) -> Vec<PathBuf> {
+    use base64::Engine as _;
+    let forms: Vec<Vec<u8>> = vec![
+        secret.as_bytes().to_vec(),
+        base64::engine::general_purpose::STANDARD
+            .encode(secret)
+            .into_bytes(),
+        secret.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        secret.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+    ];
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(b) = std::fs::read(&p) {
+                if forms
+                    .iter()
+                    .any(|f| b.windows(f.len()).any(|w| w == f.as_slice()))
+                {
+                    hits.push(p);
+                }
+            }
+        }
+    }
+    hits.sort();
+    hits
 }
 
 /// A damaged `EngineRunSyncState.json` stops `engine run` with its place and the way out; it
