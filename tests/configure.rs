@@ -127,7 +127,10 @@ fn bad_answers_are_refused_with_the_key_named() {
             "Bogus = 1",
             "answers file: 'Bogus' is not a configuration field",
         ),
-        ("[Proxy\nPort=1", "answers file: not valid TOML"),
+        (
+            "[Proxy\nPort=1",
+            "answers file, line 1, column 7: not valid TOML",
+        ),
     ] {
         std::fs::write(&answers, content).unwrap();
         let out = configure(

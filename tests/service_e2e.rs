@@ -285,6 +285,16 @@ fn full_sync_status_and_graceful_stop() {
     // The human form works too.
     let text = org.ok(&["status"]);
     assert!(text.contains("60 device(s)"), "{text}");
+    // Without a service manager, a connector run in the foreground is a running connector.
+    if !Path::new("/run/systemd/system").is_dir() {
+        assert!(
+            text.contains(
+                "not registered with a service manager; the connector runs in the foreground"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("not running"), "{text}");
+    }
     let took = svc.terminate();
     assert!(took < Duration::from_secs(5), "stop took {took:?}");
     let file = org.status();
@@ -568,4 +578,150 @@ fn missing_password_is_named_with_the_fix() {
         "{err}"
     );
     assert!(svc.terminate() < Duration::from_secs(5));
+}
+
+/// Every file holding passwords or user and device ids is owner-only after the lab's start,
+/// `configure`, a dry-run sync with a policy, and a service sync: the lab's `lab.json` and
+/// `answers.toml`, the secrets file, the engine's state, the run's sync state, the decision
+/// audit and the log.
+#[cfg(unix)]
+#[test]
+fn files_with_secrets_or_ids_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::start(30, 0);
+    let org = Org::for_lab(&lab);
+    let policy = org.ok(&["policy", "example"]);
+    std::fs::write(org.org_dir().join("AccessPolicy.toml"), policy).unwrap();
+    org.ok(&["engine", "run", "--full", "--dry-run"]);
+    let svc = org.start_service();
+    org.ok(&["sync", "--full"]);
+    svc.terminate();
+    let dir = org.org_dir();
+    let private = [
+        lab.dir.path().join("lab.json"),
+        lab.dir.path().join("answers.toml"),
+        dir.join("ConnectorSecrets.json"),
+        dir.join("EngineState.json"),
+        dir.join("EngineRunSyncState.json"),
+        dir.join("SyncState.json"),
+        dir.join("Logs").join("decisions.jsonl"),
+        dir.join("Logs").join("eas-connector.log"),
+    ];
+    let mut open = Vec::new();
+    for p in &private {
+        let mode = std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            open.push(format!("{} {:o}", p.display(), mode & 0o777));
+        }
+    }
+    assert_eq!(open, Vec::<String>::new(), "readable by others");
+    // And the passwords are in the secrets file only: no log, state, status or lock file of
+    // the organization holds one, in clear, base64 or UTF-16.
+    for which in ["service", "notification"] {
+        let pw = lab.s(&["accounts", which, "password"]);
+        let leaking = files_holding(&dir, &pw);
+        assert_eq!(
+            leaking,
+            vec![dir.join("ConnectorSecrets.json")],
+            "the {which} password"
+        );
+    }
+}
+
+/// Files below `dir` holding `secret` in clear, in base64, or in UTF-16 (either byte order).
+#[cfg(unix)]
+fn files_holding(dir: &Path, secret: &str) -> Vec<PathBuf> {
+    use base64::Engine as _;
+    let forms: Vec<Vec<u8>> = vec![
+        secret.as_bytes().to_vec(),
+        base64::engine::general_purpose::STANDARD
+            .encode(secret)
+            .into_bytes(),
+        secret.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        secret.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+    ];
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(b) = std::fs::read(&p) {
+                if forms
+                    .iter()
+                    .any(|f| b.windows(f.len()).any(|w| w == f.as_slice()))
+                {
+                    hits.push(p);
+                }
+            }
+        }
+    }
+    hits.sort();
+    hits
+}
+
+/// A damaged `EngineRunSyncState.json` stops `engine run` with its place and the way out; it
+/// is not silently replaced (which would turn the quick sync into a full one).
+#[test]
+fn a_damaged_run_sync_state_is_named_not_reset() {
+    let lab = Lab::start(10, 0);
+    let org = Org::for_lab(&lab);
+    org.ok(&["engine", "run", "--full", "--dry-run"]);
+    let state = org.org_dir().join("EngineRunSyncState.json");
+    // Torn in the middle, as a disk-full or a copy cut short would leave it.
+    let whole = std::fs::read_to_string(&state).unwrap();
+    let damaged = &whole[..whole.len() / 2];
+    std::fs::write(&state, damaged).unwrap();
+    let out = org.run(&["engine", "run", "--quick", "--dry-run"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("EngineRunSyncState.json, line 1, column")
+            && err.contains("damaged")
+            && err.contains("left untouched"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), damaged);
+}
+
+/// The review before enforcing is the last full dry run: a quick dry run after it does not
+/// replace it, so `enforce` still shows every decided device right before `--confirm`.
+#[test]
+fn a_quick_dry_run_keeps_the_full_review_for_enforce() {
+    let lab = Lab::start(25, 0);
+    let org = Org::for_lab(&lab);
+    let before = org.ok(&["enforce"]);
+    assert!(before.contains("No full dry run yet"), "{before}");
+    let policy = org.ok(&["policy", "example"]);
+    std::fs::write(org.org_dir().join("AccessPolicy.toml"), policy).unwrap();
+    org.ok(&["engine", "run", "--full", "--dry-run"]);
+    let full = org.ok(&["enforce"]);
+    assert!(
+        full.contains("Last full dry run: 25 devices decided"),
+        "{full}"
+    );
+    let quick = org.ok(&["engine", "run", "--quick", "--dry-run"]);
+    // The quick run itself decides only what changed (nothing here): had it replaced the
+    // review, enforce would show its 0.
+    assert!(quick.contains("decided 0 "), "{quick}");
+    let after = org.ok(&["enforce"]);
+    assert!(
+        after.contains("Last full dry run: 25 devices decided"),
+        "{after}"
+    );
+    // The log at the default level: each run's own summary line, and none of the
+    // authentication library's internals (before: 27 of 38 lines for one run).
+    let log =
+        std::fs::read_to_string(org.org_dir().join("Logs").join("eas-connector.log")).unwrap();
+    assert_eq!(log.matches("engine run finished").count(), 2, "{log}");
+    assert!(log.contains("engine run finished kind=Full"), "{log}");
+    assert!(!log.contains("initialize_security_context"), "{log}");
+    assert!(
+        log.lines().all(|l| l.contains(" eas_connector::")),
+        "only our own lines at info:\n{log}"
+    );
 }

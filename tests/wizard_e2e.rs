@@ -262,3 +262,34 @@ fn setup_binary_under_xvfb_with_the_lab() {
     assert!(!units.exists(), "no unit written for the lab");
     assert!(!systemctl_log.exists(), "systemctl not called for the lab");
 }
+
+/// On a server (no display, or one that cannot be opened) the wizard explains and points to
+/// `configure --answers`, with exit code 3: no panic, no backtrace.
+#[test]
+fn without_a_display_the_wizard_explains_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    for display in [None, Some(":4999")] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_eas-connector-setup"));
+        c.arg("--config-dir")
+            .arg(dir.path())
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("WAYLAND_SOCKET")
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::null());
+        if let Some(d) = display {
+            c.env("DISPLAY", d);
+        }
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{display:?}: {err}");
+        assert!(
+            err.contains("the setup window") && err.contains("configure --answers FILE"),
+            "{display:?}: {err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("stack backtrace"),
+            "{display:?}: {err}"
+        );
+    }
+}

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::Outcome;
 use crate::config::purge::{self as purging, OrgFolder};
-use crate::config::{fields, model, ConfigError, ConfigFile, ConfigLocation, FIELDS};
+use crate::config::{fields, model, ConfigError, ConfigFile, ConfigLocation, OrgFile, FIELDS};
 use crate::secrets::{self, Preference, Secret, SecretKind};
 
 #[derive(Debug, Subcommand)]
@@ -250,7 +250,8 @@ fn set(loc: &ConfigLocation, field: &str, value: &str) -> anyhow::Result<Outcome
     let Some(spec) = fields::find(field) else {
         let known: Vec<&str> = FIELDS.iter().map(|f| f.path).collect();
         bail!(
-            "'{field}' is not a configuration field; the fields are: {}",
+            "'{}' is not a configuration field; the fields are: {}",
+            crate::config::validate::shown(field),
             known.join(", ")
         );
     };
@@ -260,6 +261,7 @@ fn set(loc: &ConfigLocation, field: &str, value: &str) -> anyhow::Result<Outcome
             spec.path
         );
     }
+    let _writer = loc.lock(OrgFile::Config)?;
     let mut file = ConfigFile::load_or_new(loc).context("the configuration was not changed")?;
     spec.set(&mut file.config, value)
         .map_err(|e| anyhow::anyhow!("{}: {e}", spec.path))?;
@@ -271,6 +273,15 @@ fn set(loc: &ConfigLocation, field: &str, value: &str) -> anyhow::Result<Outcome
         spec.get(&file.config),
         file.path().display()
     );
+    // Saved, but say so when the value leaves the connector unable to run (e.g. an empty
+    // ClientAccessServer).
+    for p in file
+        .completeness_problems()
+        .iter()
+        .filter(|p| p.field == spec.path)
+    {
+        eprintln!("warning: {p}");
+    }
     Ok(Outcome::Success)
 }
 

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::Outcome;
@@ -92,9 +93,19 @@ pub(super) fn run(cmd: EngineCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
         args.dry_run,
     )?;
     let state_path = loc.file(OrgFile::RunSyncState);
+    // A damaged state is not quietly replaced: that would turn a quick sync into a full one.
     let mut state: SyncState = match std::fs::read(&state_path) {
-        Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
-        Err(_) => SyncState::default(),
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+            anyhow::anyhow!(
+                "{}, line {}, column {}: the sync state is damaged ({}); it was left untouched. Delete it to start again from a full sync (`engine run --full`)",
+                state_path.display(),
+                e.line(),
+                e.column(),
+                json_reason(&e)
+            )
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => SyncState::default(),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("could not read {}", state_path.display()))),
     };
     let kind = if args.kind.full {
         SyncKind::Full
@@ -106,7 +117,20 @@ pub(super) fn run(cmd: EngineCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
         .build()?;
     let outcome = rt.block_on(engine.sync(kind, &mut state, |_| {}))?;
     crate::engine::mem_mark("sync returned");
-    crate::config::store::write_atomic(&state_path, &serde_json::to_vec(&state)?, None, None)?;
+    crate::config::store::write_private(&state_path, &serde_json::to_vec(&state)?)?;
+    // The run's own summary line in the log (the engine logs its steps, not this command).
+    let access = outcome.access.as_ref();
+    tracing::info!(
+        kind = ?outcome.kind,
+        server = %outcome.server,
+        devices = outcome.devices,
+        duration_ms = outcome.duration_ms,
+        decided = access.map_or(0, |r| r.decided),
+        mailboxes_changed = access.map_or(0, |r| r.mailbox_changes.len()),
+        dry_run = access.is_some_and(|r| r.dry_run),
+        policy = access.is_some(),
+        "engine run finished"
+    );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
         crate::engine::mem_mark("report printed");
@@ -205,9 +229,14 @@ pub(super) fn enforce(args: EnforceArgs, loc: &ConfigLocation) -> anyhow::Result
             "Enforcement is NOT confirmed: every sync is a dry run. Review the last dry run, then run `eas-connector enforce --confirm`."
         ),
     }
+    if s.last_dry_run.is_none() && s.confirmed.is_none() {
+        println!(
+            "No full dry run yet: run `eas-connector engine run --full` (or let the service run its daily full sync) and review it before confirming."
+        );
+    }
     if let Some(r) = &s.last_dry_run {
         println!(
-            "Last dry run: {} devices decided ({}); {} mailbox(es) would change; {}",
+            "Last full dry run: {} devices decided ({}); {} mailbox(es) would change; {}",
             r.decided,
             counts(&r.by_action),
             r.mailbox_changes.len(),
@@ -258,16 +287,29 @@ fn check(dir: &Path) -> anyhow::Result<Outcome> {
     }
 }
 
+/// serde_json's reason without its " at line L column C" (the caller names the place), cut
+/// and escaped: it may quote a value from the file.
+fn json_reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let reason = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(r, _)| r);
+    crate::config::validate::shown(reason)
+}
+
 pub(super) fn report(args: ReportArgs, loc: &ConfigLocation) -> anyhow::Result<Outcome> {
     let since = match &args.since {
         None => None,
         Some(s) => Some(audit::parse_since(s).ok_or_else(|| {
             anyhow::anyhow!(
-                "--since '{s}': use a date (2026-03-01), an RFC 3339 time, or 24h / 7d / 30m"
+                "--since '{}': use a date (2026-03-01), an RFC 3339 time, or 24h / 7d / 30m",
+                crate::config::validate::shown(s)
             )
         })?),
     };
-    let s = audit::summarize(&loc.logs_dir(), since)?;
+    let audit_file = audit::audit_path(&loc.logs_dir());
+    let s = audit::summarize(&loc.logs_dir(), since)
+        .with_context(|| format!("could not read {}", audit_file.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(Outcome::Success);
@@ -294,7 +336,14 @@ pub(super) fn report(args: ReportArgs, loc: &ConfigLocation) -> anyhow::Result<O
         }
     }
     if s.unreadable_lines > 0 {
-        println!("  {} unreadable line(s) skipped", s.unreadable_lines);
+        let lines: Vec<String> = s.unreadable_at.iter().map(usize::to_string).collect();
+        println!(
+            "  {} unreadable line(s) skipped in {} (torn by a crash or damaged; line {}{}); the other decisions are counted",
+            s.unreadable_lines,
+            audit_file.display(),
+            lines.join(", "),
+            if s.unreadable_lines > lines.len() { ", …" } else { "" }
+        );
     }
     Ok(Outcome::Success)
 }

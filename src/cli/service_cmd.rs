@@ -3,7 +3,9 @@
 //!
 //! Registration goes through the platform's `ServiceManager`; `sync` and `status` talk to the
 //! running service over its control channel and read the status file. Nothing here schedules
-//! or syncs by itself; `run` hands over to the service runtime.
+//! or syncs by itself; `run` hands over to the service runtime. `status` says only what it
+//! knows: an unknown organization, a damaged status file or a channel that refuses this user
+//! exit 1, and a connector run in the foreground is a running one.
 
 use std::time::Duration;
 
@@ -234,21 +236,50 @@ fn kind_text(k: SyncKind) -> &'static str {
 pub(super) fn status(args: StatusArgs, loc: &ConfigLocation) -> anyhow::Result<Outcome> {
     let manager =
         platform_manager().and_then(|m| Ok((m.service_name(loc.org()), m.state(loc.org())?)));
-    // The running service's own view, else the file it left behind.
-    let live = match control::request(loc, &Request::Status, Duration::from_secs(5)) {
-        Ok(Reply::Status { status }) => Some(*status),
-        Ok(_) | Err(ControlError::NotRunning { .. }) => None,
-        Err(e) => {
-            eprintln!("warning: {e}");
-            None
-        }
-    };
+    // The running service's own view, else the file it left behind. A channel that exists but
+    // does not answer this user (another account's service) leaves "running" unknown, not no.
+    let (live, control_error) =
+        match control::request(loc, &Request::Status, Duration::from_secs(5)) {
+            Ok(Reply::Status { status }) => (Some(*status), None),
+            Ok(_) | Err(ControlError::NotRunning { .. }) => (None, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
     let running = live.is_some();
+    let live_pid = live.as_ref().map(|s| s.pid);
     let (file_status, file_error) = match Status::read(&status::status_path(loc)) {
         Ok(s) => (s, None),
         Err(e) => (None, Some(e.to_string())),
     };
+    // An organization nobody configured, that no service runs and that left no status: a typo
+    // in --org, not a service that "has not run yet".
+    if !running
+        && control_error.is_none()
+        && file_status.is_none()
+        && file_error.is_none()
+        && !loc.config_file().is_file()
+    {
+        let known = loc.existing_orgs();
+        bail!(
+            "no organization '{}' under {}: no configuration, no status, no running service; {}",
+            loc.org(),
+            loc.root().display(),
+            if known.is_empty() {
+                "none is configured here (pass --config-dir DIR, or set one up with eas-connector-setup)".to_string()
+            } else {
+                format!(
+                    "the organizations here are: {} (pass --org NAME)",
+                    known.join(", ")
+                )
+            }
+        );
+    }
     let shown = live.or(file_status);
+    // What the user is told is wrong makes the exit code 1.
+    let outcome = if file_error.is_some() || control_error.is_some() {
+        Outcome::ProblemsFound
+    } else {
+        Outcome::Success
+    };
     if args.json {
         let svc = match &manager {
             Ok((name, st)) => json!({"name": name, "state": st}),
@@ -263,27 +294,56 @@ pub(super) fn status(args: StatusArgs, loc: &ConfigLocation) -> anyhow::Result<O
             "control_endpoint": control::endpoint(loc),
             "status_file": status::status_path(loc),
             "status_file_error": file_error,
+            "control_error": control_error,
             "status": shown,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(Outcome::Success);
+        return Ok(outcome);
     }
+    let foreground = |name: &str, state: &str| match live_pid {
+        Some(pid) => format!(
+            "{name}{state}; the connector runs in the foreground (`eas-connector run`, pid {pid})"
+        ),
+        None => format!("{name}{state}"),
+    };
     match &manager {
-        Ok((name, st)) => println!("service:         {name}: {}", state_text(st)),
+        Ok((name, ServiceState::Running)) => {
+            println!(
+                "service:         {name}: {}",
+                state_text(&ServiceState::Running)
+            )
+        }
+        Ok((name, st)) => println!(
+            "service:         {}",
+            foreground(&format!("{name}: "), &state_text(st))
+        ),
+        Err(ServiceError::Unavailable(_)) if running => println!(
+            "service:         {}",
+            foreground("", "not registered with a service manager")
+        ),
         Err(e) => println!("service:         {e}"),
     }
     if let Some(e) = &file_error {
         println!("status file:     {e}");
     }
+    if let Some(e) = &control_error {
+        println!("process:         unknown: {e} (run `status` as the service's user, or as root/administrator)");
+    }
     let Some(s) = shown else {
-        println!(
-            "status:          the service has not run yet for organization '{}'",
-            loc.org()
-        );
-        return Ok(Outcome::Success);
+        if file_error.is_some() {
+            println!("status:          unknown: the status file is damaged (above); the service writes a whole new one when it next starts");
+        } else {
+            println!(
+                "status:          the service has not run yet for organization '{}'",
+                loc.org()
+            );
+        }
+        return Ok(outcome);
     };
     if running {
         println!("process:         {} (pid {})", s.state.as_str(), s.pid);
+    } else if control_error.is_some() {
+        println!("last recorded:   {} (pid {})", s.state.as_str(), s.pid);
     } else {
         println!(
             "process:         not running (last recorded: {}, pid {})",
@@ -329,5 +389,5 @@ pub(super) fn status(args: StatusArgs, loc: &ConfigLocation) -> anyhow::Result<O
             );
         }
     }
-    Ok(Outcome::Success)
+    Ok(outcome)
 }

@@ -43,11 +43,13 @@ impl Field {
         (self.get)(config)
     }
 
-    /// Set the field from its text form, checking syntax and range. An empty value resets an
+    /// Set the field from its text form, checking syntax and range; no field takes a control
+    /// character ([`validate::one_line`]), leading and trailing white space is dropped. An empty value resets an
     /// optional field, and a field with a default to that default. On error the configuration
     /// is unchanged and the error says what is wrong and what is expected.
     pub fn set(&self, config: &mut ConnectorConfig, value: &str) -> Result<(), ValueError> {
         let v = value.trim();
+        validate::one_line(v)?;
         if v.is_empty() && *self != ORGANIZATION {
             let default = self.get(&ConnectorConfig::new(&config.organization));
             if !default.is_empty() {
@@ -260,7 +262,7 @@ pub fn section_order(section: &str) -> Vec<&'static str> {
 /// Why `config set` or an answers file could not set a field named by text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SetError {
-    #[error("'{0}' is not a configuration field")]
+    #[error("'{f}' is not a configuration field", f = validate::shown(.0))]
     Unknown(String),
     #[error("{field}: {problem}")]
     Value {
@@ -358,6 +360,15 @@ mod tests {
             SetError::Unknown("Nope".into())
         );
         assert!(err(&mut c, "ClientAccessServer", "cas01").starts_with("ClientAccessServer: "));
+        // One rule for every field: no control character inside a value.
+        for f in FIELDS {
+            let e = f.set(&mut c, "LAB\\svc\nevil").unwrap_err();
+            assert!(
+                matches!(e, ValueError::ControlCharacter { .. }),
+                "{}: {e}",
+                f.path
+            );
+        }
         assert_eq!(c, ConnectorConfig::new("contoso"));
     }
 

@@ -125,6 +125,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: io::Error,
     },
+    #[error("the configuration was not changed: {0}")]
+    Busy(#[from] store::LockError),
     #[error("organization name: {0}")]
     BadOrg(ValueError),
     #[error("no configuration folder could be determined: {0}; pass --config-dir DIR")]
@@ -214,6 +216,12 @@ impl ConfigLocation {
     }
     pub fn logs_dir(&self) -> PathBuf {
         self.org_dir().join(OrgFile::Logs.name())
+    }
+
+    /// Lock `f` for a read-modify-write (see [`store::lock`]): hold the guard from before
+    /// reading it until after writing it, so no other writer's change is lost.
+    pub fn lock(&self, f: OrgFile) -> Result<store::FileLock, store::LockError> {
+        store::lock(&self.file(f), store::LOCK_WAIT)
     }
 
     /// Organizations that have a configuration file under this root.

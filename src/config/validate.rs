@@ -2,7 +2,10 @@
 //! URLs and times.
 //!
 //! Each check answers a [`ValueError`] that says what is wrong and what is expected, ready to be
-//! prefixed with the field's name. These are offline checks only: they must not resolve names
+//! prefixed with the field's name. Every value an error repeats goes through [`shown`]: control
+//! characters escaped, cut to [`SHOWN_MAX`] characters, so a hostile value can neither forge
+//! lines in a terminal or log nor flood it. One rule holds for every field: [`one_line`] refuses
+//! control characters (line breaks, tabs, escapes) anywhere inside a value. These are offline checks only: they must not resolve names
 //! or open connections (that is the validation engine's job).
 
 use std::net::{IpAddr, Ipv6Addr};
@@ -10,65 +13,63 @@ use std::net::{IpAddr, Ipv6Addr};
 /// What is wrong with one typed value; its text says what is expected instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValueError {
-    #[error("'{0}' is not a usable organization name; use 1-64 letters, digits, '-', '_' or '.'")]
+    #[error("'{v}' is not a usable organization name; use 1-64 letters, digits, '-', '_' or '.'", v = shown(.0))]
     OrgName(String),
-    #[error("'{0}' is longer than the 253 characters a host name may have")]
+    #[error("'{v}' is longer than the 253 characters a host name may have", v = shown(.0))]
     HostTooLong(String),
-    #[error("'{0}' is not a valid host name: each dot-separated part must be 1-63 letters, digits or '-', not starting or ending with '-'")]
+    #[error("'{v}' is not a valid host name: each dot-separated part must be 1-63 letters, digits or '-', not starting or ending with '-'", v = shown(.0))]
     HostName(String),
-    #[error("'{0}' is not fully qualified; enter the full name, e.g. {0}.contoso.com")]
+    #[error("'{v}' is not fully qualified; enter the full name, e.g. {v}.contoso.com", v = shown(.0))]
     NotFullyQualified(String),
-    #[error("'{port}' in '{value}' is not a port number; use 1-65535")]
+    #[error("'{port_}' in '{value_}' is not a port number; use 1-65535", value_ = shown(.value), port_ = shown(.port))]
     Port { port: String, value: String },
-    #[error("'{0}' opens '[' for an IPv6 address but never closes it")]
+    #[error("'{v}' opens '[' for an IPv6 address but never closes it", v = shown(.0))]
     UnclosedBracket(String),
-    #[error("'{0}' is not an IPv6 address")]
+    #[error("'{v}' is not an IPv6 address", v = shown(.0))]
     Ipv6(String),
-    #[error("unexpected '{after}' after the address in '{value}'")]
+    #[error("unexpected '{after_}' after the address in '{value_}'", value_ = shown(.value), after_ = shown(.after))]
     AfterAddress { after: String, value: String },
-    #[error("'{value}' is not a valid URL ({reason}); use e.g. {example}")]
+    #[error("'{value_}' is not a valid URL ({reason}); use e.g. {example}", value_ = shown(.value))]
     Url {
         value: String,
         reason: url::ParseError,
         example: &'static str,
     },
-    #[error("'{value}' must {rule}")]
+    #[error("'{value_}' must {rule}", value_ = shown(.value))]
     Scheme { value: String, rule: &'static str },
-    #[error("'{0}' carries a user name; remove it (the service account is set on its own page)")]
+    #[error("'{v}' carries a user name; remove it (the service account is set on its own page)", v = shown(.0))]
     UserInUrl(String),
-    #[error("'{0}' has no server name")]
+    #[error("'{v}' has no server name", v = shown(.0))]
     NoHost(String),
-    #[error("'{0}' is neither a server name nor a URL; enter e.g. cas01.contoso.com or http://cas01.contoso.com/PowerShell/")]
+    #[error("'{v}' is neither a server name nor a URL; enter e.g. cas01.contoso.com or http://cas01.contoso.com/PowerShell/", v = shown(.0))]
     NeitherNameNorUrl(String),
-    #[error("'{value}' has an empty entry; separate {what} with commas, e.g. {example}")]
+    #[error("'{value_}' has an empty entry; separate {what} with commas, e.g. {example}", value_ = shown(.value))]
     EmptyEntry {
         value: String,
         what: &'static str,
         example: &'static str,
     },
-    #[error("'{0}' is not a Kerberos realm; use the Active Directory DNS domain in capitals, e.g. CORP.CONTOSO.COM (not the NetBIOS name)")]
+    #[error("'{v}' is not a Kerberos realm; use the Active Directory DNS domain in capitals, e.g. CORP.CONTOSO.COM (not the NetBIOS name)", v = shown(.0))]
     Realm(String),
-    #[error("'{0}' is not a service principal name; use HTTP/<name clients connect to>, e.g. HTTP/mail.contoso.com")]
+    #[error("'{v}' is not a service principal name; use HTTP/<name clients connect to>, e.g. HTTP/mail.contoso.com", v = shown(.0))]
     ServicePrincipalName(String),
-    #[error(
-        "'{domain}' in '{value}' is not a valid domain name; use DOMAIN\\user or user@domain.com"
-    )]
+    #[error("'{domain_}' in '{value_}' is not a valid domain name; use DOMAIN\\user or user@domain.com", value_ = shown(.value), domain_ = shown(.domain))]
     AccountDomain { domain: String, value: String },
-    #[error("'{user}' in '{value}' is not a valid user name; use DOMAIN\\user or user@domain.com")]
+    #[error("'{user_}' in '{value_}' is not a valid user name; use DOMAIN\\user or user@domain.com", value_ = shown(.value), user_ = shown(.user))]
     AccountUser { user: String, value: String },
-    #[error("'{0}' is not a valid user principal name; use DOMAIN\\user or user@domain.com")]
+    #[error("'{v}' is not a valid user principal name; use DOMAIN\\user or user@domain.com", v = shown(.0))]
     UserPrincipalName(String),
-    #[error("'{0}' names no domain; use DOMAIN\\user or user@domain.com")]
+    #[error("'{v}' names no domain; use DOMAIN\\user or user@domain.com", v = shown(.0))]
     NoDomain(String),
-    #[error("'{0}' is not a valid proxy user name (no spaces or ':')")]
+    #[error("'{v}' is not a valid proxy user name (no spaces or ':')", v = shown(.0))]
     ProxyUser(String),
-    #[error("'{0}' is not an email address; use e.g. notifications@contoso.com")]
+    #[error("'{v}' is not an email address; use e.g. notifications@contoso.com", v = shown(.0))]
     Mailbox(String),
-    #[error("'{0}' is not a time of day; use HH:MM, 24-hour, e.g. 02:00")]
+    #[error("'{v}' is not a time of day; use HH:MM, 24-hour, e.g. 02:00", v = shown(.0))]
     TimeOfDay(String),
-    #[error("'{0}' is not true or false")]
+    #[error("'{v}' is not true or false", v = shown(.0))]
     NotBool(String),
-    #[error("'{value}' is not a whole number; use {min}-{max}{unit}")]
+    #[error("'{value_}' is not a whole number; use {min}-{max}{unit}", value_ = shown(.value))]
     NotNumber {
         value: String,
         min: u32,
@@ -82,14 +83,49 @@ pub enum ValueError {
         max: u32,
         unit: &'static str,
     },
-    #[error("'{value}' is not {what}; use {choices}")]
+    #[error("'{value_}' is not {what}; use {choices}", value_ = shown(.value))]
     NotOneOf {
         value: String,
         what: &'static str,
         choices: String,
     },
+    #[error("'{v}' contains a control character ({c}); type the value on one line, without line breaks, tabs or escape characters", v = shown(.value), c = .character.escape_default())]
+    ControlCharacter { value: String, character: char },
     #[error("schema version {0} was written by a newer EAS Connector (this one reads up to {max}); upgrade EAS Connector", max = super::model::SCHEMA_VERSION)]
     NewerSchema(u32),
+}
+
+/// The most characters of a value an error message repeats.
+pub const SHOWN_MAX: usize = 200;
+
+/// `v` as an error message repeats it: control characters escaped (`\n`, `\u{1b}`), and at
+/// most [`SHOWN_MAX`] characters, then `…` and the value's full length.
+pub fn shown(v: &str) -> String {
+    let mut out = String::new();
+    for (count, c) in v.chars().enumerate() {
+        if count == SHOWN_MAX {
+            out.push_str(&format!("… ({} characters in all)", v.chars().count()));
+            return out;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every field's first rule: no control character anywhere in the value (a line break in a
+/// user name would forge a second line wherever it is written).
+pub fn one_line(v: &str) -> Result<(), ValueError> {
+    match v.chars().find(|c| c.is_control()) {
+        Some(character) => Err(ValueError::ControlCharacter {
+            value: v.into(),
+            character,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// An organization name, used as a folder name and in service names.
@@ -334,6 +370,25 @@ pub fn number(v: &str, min: u32, max: u32, unit: &'static str) -> Result<u32, Va
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_escapes_and_cuts() {
+        assert_eq!(shown("LAB\\svc\nevil\x1b[2J"), "LAB\\svc\\nevil\\u{1b}[2J");
+        let long = "x".repeat(50_000);
+        let s = shown(&long);
+        assert!(s.starts_with(&"x".repeat(SHOWN_MAX)), "{s}");
+        assert!(s.ends_with("… (50000 characters in all)"), "{s}");
+        assert!(s.chars().count() < SHOWN_MAX + 40);
+        // Every error that repeats a value repeats it shown, whatever the check.
+        let e = mailbox(&format!("{long}\n")).unwrap_err().to_string();
+        assert!(e.len() < 400 && !e.contains('\n'), "{e}");
+        assert!(one_line("LAB\\svc\nevil")
+            .unwrap_err()
+            .to_string()
+            .contains("control character (\\n)"));
+        assert!(one_line("tab\there").is_err());
+        assert!(one_line("cas01.contoso.com").is_ok());
+    }
 
     #[test]
     fn accounts() {

@@ -3,8 +3,9 @@
 //! source and rule decided, the action, and whether it was applied or only a dry run — and
 //! the summary `eas-connector report` prints from it.
 //!
-//! Lines are appended and flushed per sync; the file is never rewritten. A line that cannot
-//! be read (a crash mid-write) is skipped by the report, never fatal.
+//! Lines are appended and flushed per sync to an owner-only file; the file is never rewritten. A line that cannot
+//! be read (a crash mid-write, damage, not UTF-8) is skipped by the report, never fatal, and
+//! counted with the numbers of the first few such lines.
 
 use crate::config::OrgFile;
 use std::collections::BTreeMap;
@@ -61,11 +62,7 @@ pub fn append(logs_dir: &Path, records: &[AuditRecord]) -> std::io::Result<()> {
     if records.is_empty() {
         return Ok(());
     }
-    std::fs::create_dir_all(logs_dir)?;
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(audit_path(logs_dir))?;
+    let f = crate::config::store::append_private(&audit_path(logs_dir))?;
     let mut w = std::io::BufWriter::new(f);
     for r in records {
         serde_json::to_writer(&mut w, r).map_err(std::io::Error::other)?;
@@ -90,8 +87,14 @@ pub struct Summary {
     pub devices: usize,
     /// The latest decision per device that is Block or Quarantine, newest first (at most 50).
     pub held_back: Vec<AuditRecord>,
+    /// Lines skipped because they are not a record (torn by a crash, damaged, not UTF-8).
     pub unreadable_lines: usize,
+    /// The line numbers (from 1) of the first few skipped lines, to look at them.
+    pub unreadable_at: Vec<usize>,
 }
+
+/// How many skipped line numbers a summary lists.
+const UNREADABLE_LISTED: usize = 5;
 
 /// Parse `--since`: a date, RFC 3339 time, or a duration back from now (`24h`, `7d`, `30m`).
 pub fn parse_since(s: &str) -> Option<time::OffsetDateTime> {
@@ -121,13 +124,17 @@ pub fn summarize(logs_dir: &Path, since: Option<time::OffsetDateTime>) -> std::i
         Err(e) => return Err(e),
     };
     let mut latest: BTreeMap<String, AuditRecord> = BTreeMap::new();
-    for line in std::io::BufReader::new(f).lines() {
+    // Bytes, not text: a line that is not UTF-8 is one damaged line, not a failed report.
+    for (i, line) in std::io::BufReader::new(f).split(b'\n').enumerate() {
         let line = line?;
-        if line.trim().is_empty() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let Ok(r) = serde_json::from_str::<AuditRecord>(&line) else {
+        let Ok(r) = serde_json::from_slice::<AuditRecord>(&line) else {
             sum.unreadable_lines += 1;
+            if sum.unreadable_at.len() < UNREADABLE_LISTED {
+                sum.unreadable_at.push(i + 1);
+            }
             continue;
         };
         if let Some(s) = since {
@@ -191,13 +198,15 @@ mod tests {
             .append(true)
             .open(audit_path(d.path()))
             .unwrap()
-            .write_all(b"{broken\n")
+            .write_all(b"{broken\n\xff\xfe not UTF-8\n")
             .unwrap();
+        append(d.path(), &[rec("2026-02-03T00:00:00Z", "C", "Allow")]).unwrap();
         let s = summarize(d.path(), None).unwrap();
-        assert_eq!((s.decisions, s.devices, s.unreadable_lines), (3, 2, 1));
+        assert_eq!((s.decisions, s.devices, s.unreadable_lines), (4, 3, 2));
+        assert_eq!(s.unreadable_at, [4, 5], "the torn lines, by number");
         assert_eq!(s.held_back.len(), 1);
         let s = summarize(d.path(), parse_since("2026-01-15")).unwrap();
-        assert_eq!(s.decisions, 2);
+        assert_eq!(s.decisions, 3);
         assert_eq!(s.by_action.get("Block"), None);
     }
 }

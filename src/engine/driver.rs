@@ -421,7 +421,8 @@ impl<'a> Access<'a> {
         q.save(dir).map_err(state_error)
     }
 
-    /// Write the audit trail and the state (a dry run keeps only what `enforce` shows), then
+    /// Write the audit trail and the state (a dry run keeps only what `enforce` shows: the last
+    /// full dry run, which a quick dry run does not replace), then
     /// send what is queued.
     async fn finish(mut self) -> Result<AccessReport, EngineError> {
         let opts = self.opts;
@@ -431,9 +432,16 @@ impl<'a> Access<'a> {
             self.report.failures.push(format!("audit trail: {e}"));
         }
         mem_mark("audited");
+        // `enforce --confirm` edits the same file: one writer at a time, and what it wrote
+        // while this sync ran is kept.
+        let writer = EngineState::lock(&opts.org_dir).map_err(state_error)?;
         if self.dry_run() {
             let mut saved = EngineState::load(&opts.org_dir).map_err(state_error)?;
-            saved.last_dry_run = Some(self.report.truncated(200));
+            // The review `enforce` shows is the last full dry run: a quick one decides only
+            // the devices that changed, and must not replace it right before --confirm.
+            if self.mode.kind == SyncKind::Full {
+                saved.last_dry_run = Some(self.report.truncated(200));
+            }
             if saved.grandfathered.is_none() {
                 saved.grandfathered = self.state.grandfathered;
             }
@@ -446,7 +454,11 @@ impl<'a> Access<'a> {
             self.state.full_sync_requested = false;
             self.state.policy_digest = Some(self.policy.digest);
         }
+        let on_disk = EngineState::load(&opts.org_dir).map_err(state_error)?;
+        self.state.keep_changes_made_meanwhile(on_disk);
         self.state.save(&opts.org_dir).map_err(state_error)?;
+        // Sending mail can take a while; nobody waits for it to confirm.
+        drop(writer);
         mem_mark("state saved");
         if let Some(sender) = &opts.sender {
             let mut s = sender.lock().await;

@@ -157,7 +157,7 @@ impl Queue {
 
     pub fn save(&self, org_dir: &Path) -> std::io::Result<()> {
         let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        crate::config::store::write_atomic(&Self::path(org_dir), &json, None, None)
+        crate::config::store::write_private(&Self::path(org_dir), &json)
     }
 
     pub fn push(&mut self, device_id: &str, to: &str, subject: String, html_body: String) {

@@ -4,8 +4,10 @@
 //! confirmation that enforcement may start, and a small mailbox directory (alias, SMTP
 //! address) learned on full syncs.
 //!
-//! It is written atomically after every sync (a crash leaves the previous whole file), and
-//! the CLI's `enforce --confirm` edits it without the service. It must hold no secrets.
+//! It is written atomically and owner-only (it names users and devices) after every sync (a
+//! crash leaves the previous whole file), and
+//! the CLI's `enforce --confirm` edits it without the service: both under the file's lock, and a
+//! sync's save keeps a confirmation given while it ran. It must hold no secrets.
 
 use crate::config::OrgFile;
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,7 +77,8 @@ pub struct EngineState {
     /// Digest of the policy (and inventory files) last enforced by a full sync.
     #[serde(default)]
     pub policy_digest: Option<String>,
-    /// Summary of the last dry run, for `enforce` to show before confirming.
+    /// Summary of the last full dry run, for `enforce` to show before confirming (quick dry
+    /// runs leave it as it is).
     #[serde(default)]
     pub last_dry_run: Option<super::AccessReport>,
 }
@@ -95,6 +98,8 @@ pub enum StateError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the engine state was not changed: {0}")]
+    Busy(#[from] crate::config::store::LockError),
 }
 
 impl EngineState {
@@ -130,14 +135,35 @@ impl EngineState {
     /// Write the state atomically, serialized straight into the new file.
     pub fn save(&self, org_dir: &Path) -> Result<(), StateError> {
         let path = Self::path(org_dir);
-        crate::config::store::write_atomic_with(&path, None, None, |w| {
+        crate::config::store::write_private_with(&path, |w| {
             serde_json::to_writer(w, self).map_err(std::io::Error::from)
         })
         .map_err(|source| StateError::Write { path, source })
     }
 
+    /// Lock the state file for a read-modify-write (a sync's save, `enforce --confirm`): hold
+    /// the guard from before reading until after saving.
+    pub fn lock(org_dir: &Path) -> Result<crate::config::store::FileLock, StateError> {
+        Ok(crate::config::store::lock(
+            &Self::path(org_dir),
+            crate::config::store::LOCK_WAIT,
+        )?)
+    }
+
+    /// Before a sync saves the state it loaded at its start: keep what others wrote to the file
+    /// meanwhile (`on_disk`, read under the lock) — a confirmation given during the sync, with
+    /// the full sync it asks for, and the last dry run's review.
+    pub fn keep_changes_made_meanwhile(&mut self, on_disk: EngineState) {
+        if on_disk.confirmed != self.confirmed {
+            self.confirmed = on_disk.confirmed;
+            self.full_sync_requested |= on_disk.full_sync_requested;
+        }
+        self.last_dry_run = on_disk.last_dry_run;
+    }
+
     /// Record the admin's confirmation; the next sync is a full one and enforces.
     pub fn confirm(org_dir: &Path, by: &str) -> Result<EngineState, StateError> {
+        let _writer = Self::lock(org_dir)?;
         let mut s = Self::load(org_dir)?;
         s.confirmed = Some(Confirmation {
             at: super::audit::now_rfc3339(),
@@ -235,6 +261,34 @@ pub fn device_name<'a>(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+
+    #[test]
+    fn a_confirmation_given_during_a_sync_survives_its_save() {
+        let d = tempfile::tempdir().unwrap();
+        // The sync loaded the state before the admin confirmed...
+        let mut loaded = EngineState::load(d.path()).unwrap();
+        let confirmed = EngineState::confirm(d.path(), "admin").unwrap();
+        // ...and, a full sync, clears the request it fulfilled before saving.
+        loaded.full_sync_requested = false;
+        let _writer = EngineState::lock(d.path()).unwrap();
+        loaded.keep_changes_made_meanwhile(EngineState::load(d.path()).unwrap());
+        loaded.save(d.path()).unwrap();
+        let now = EngineState::load(d.path()).unwrap();
+        assert_eq!(
+            now.confirmed, confirmed.confirmed,
+            "the confirmation was lost"
+        );
+        assert!(
+            now.full_sync_requested,
+            "the full sync it asks for was lost"
+        );
+        // Nothing changed meanwhile: the sync's own values stand.
+        let mut again = now.clone();
+        again.full_sync_requested = false;
+        again.keep_changes_made_meanwhile(now.clone());
+        assert!(!again.full_sync_requested);
+    }
+
     use super::*;
 
     #[test]

@@ -193,12 +193,7 @@ pub fn ews(org: &Org, account: &Account, body: &[u8], next_id: u64, now: i64) ->
 /// Write a sent message into the outbox folder as `<id>.json`.
 pub fn store_mail(outbox: &Path, mail: &SentMail) -> std::io::Result<()> {
     let json = serde_json::to_vec_pretty(mail).map_err(std::io::Error::other)?;
-    crate::config::store::write_atomic(
-        &outbox.join(format!("{:06}.json", mail.id)),
-        &json,
-        None,
-        None,
-    )
+    crate::config::store::write_private(&outbox.join(format!("{:06}.json", mail.id)), &json)
 }
 
 /// Headers of the ActiveSync `OPTIONS` answer.

@@ -10,7 +10,9 @@
 //! control endpoint (loopback, bearer token) stops and starts a CAS, throttles it or slows it
 //! down, and simulates device activity, for failover and reliability tests. The wizard starts
 //! it in-process; `eas-connector lab` runs it in the foreground. It must only ever listen on
-//! the address it is given (loopback by default) and never call out.
+//! the address it is given (loopback by default) and never call out. Its state files
+//! (`lab.json` and `answers.toml` hold the accounts' passwords, the outbox names users) are
+//! owner-only.
 //!
 //! Its modules: [`org`] (the organization, in memory) and [`accounts`] (who may sign in, with
 //! which roles); [`cmdlets`] (the Exchange cmdlets: a `Cmdlet` trait, one module per family,
@@ -310,11 +312,9 @@ fn random_token() -> String {
 }
 
 fn write_state(path: &Path, contents: &[u8]) -> Result<(), LabError> {
-    crate::config::store::write_atomic(path, contents, None, None).map_err(|source| {
-        LabError::State {
-            path: path.to_path_buf(),
-            source,
-        }
+    crate::config::store::write_private(path, contents).map_err(|source| LabError::State {
+        path: path.to_path_buf(),
+        source,
     })
 }
 
@@ -359,7 +359,7 @@ impl Lab {
         }
         let state_dir = opts.state_dir.clone();
         let outbox = state_dir.join("outbox");
-        std::fs::create_dir_all(&outbox).map_err(|source| LabError::State {
+        crate::config::store::create_private_dir(&outbox).map_err(|source| LabError::State {
             path: outbox.clone(),
             source,
         })?;

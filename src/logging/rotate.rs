@@ -3,9 +3,10 @@
 //! `eas-connector.log` is the live file; when a write would take it past the size limit it
 //! becomes `eas-connector.log.1`, older ones shift up and the oldest beyond the count is
 //! deleted. Writing never fails the program: if the file cannot be opened, log lines are
-//! dropped (a broken log disk must not stop access control). It must not format anything.
+//! dropped (a broken log disk must not stop access control). Log files are owner-only (they
+//! name users and devices). It must not format anything.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -49,10 +50,7 @@ fn numbered(path: &Path, n: usize) -> PathBuf {
 
 impl Inner {
     fn open(&mut self) -> io::Result<()> {
-        let f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        let f = crate::config::store::append_private(&self.path)?;
         self.size = f.metadata()?.len();
         self.file = Some(f);
         Ok(())

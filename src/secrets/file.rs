@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use zeroize::Zeroizing;
 
 use super::{Backend, Secret, SecretError, SecretKind, SecretStore};
-use crate::config::store::write_atomic;
+use crate::config::store::{lock, write_atomic, LOCK_WAIT};
 
 /// Passwords in a file only its owner can read.
 pub struct FileStore {
@@ -92,6 +92,7 @@ impl SecretStore for FileStore {
     }
 
     fn set(&self, kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
+        let _writer = lock(&self.path, LOCK_WAIT)?;
         let mut map = self.read()?;
         map.insert(
             kind.key().to_string(),
@@ -101,6 +102,7 @@ impl SecretStore for FileStore {
     }
 
     fn delete(&self, kind: SecretKind) -> Result<bool, SecretError> {
+        let _writer = lock(&self.path, LOCK_WAIT)?;
         super::remove_key(self.read()?, kind.key(), |m| self.write(m))
     }
 

@@ -131,6 +131,8 @@ pub enum SecretError {
         reason: String,
         fix: &'static str,
     },
+    #[error("the passwords were not changed: {0}")]
+    Busy(#[from] crate::config::store::LockError),
     #[error("the fallback secrets file is supported on Linux only; on this system the OS credential store must work: {0}")]
     FileUnsupported(String),
     #[error(

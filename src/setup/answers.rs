@@ -6,6 +6,7 @@
 //! tables. Unknown keys are errors that name the key. This module only parses; it must not
 //! write anything.
 
+use crate::config::validate::shown;
 use crate::config::{fields, ConnectorConfig, Field, ValueError, FIELDS};
 use crate::secrets::{Secret, SecretKind};
 
@@ -20,17 +21,23 @@ pub struct Answers {
 /// What is wrong with an answers file.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AnswersError {
-    #[error("answers file: not valid TOML: {0}")]
-    Toml(String),
-    #[error("answers file: '{key}' is not a configuration field; the fields are: {known}")]
+    /// Only the position and the parser's reason: the file may hold passwords, so its text is
+    /// never quoted.
+    #[error("answers file, line {line}, column {column}: not valid TOML: {reason}; correct the file (see `eas-connector configure --help` for its keys)", reason = shown(.reason))]
+    Toml {
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+    #[error("answers file: '{k}' is not a configuration field; the fields are: {known}", k = shown(.key))]
     UnknownKey { key: String, known: String },
-    #[error("answers file: '{key}' must be {expected}")]
+    #[error("answers file: '{k}' must be {expected}", k = shown(.key))]
     WrongType { key: String, expected: &'static str },
-    #[error("answers file: {key}: {problem}")]
+    #[error("answers file: {k}: {problem}", k = shown(.key))]
     BadValue { key: String, problem: ValueError },
     #[error("answers file: {0} is empty")]
     EmptyPassword(String),
-    #[error("answers file: {key} names environment variable {var}, which is not set")]
+    #[error("answers file: {key} names environment variable {v}, which is not set", v = shown(.var))]
     MissingEnv { key: String, var: String },
     #[error("answers file: {0} is managed by EAS Connector (the organization comes from --org)")]
     Managed(String),
@@ -61,9 +68,23 @@ fn known() -> String {
     FIELDS.iter().map(|f| f.path).collect::<Vec<_>>().join(", ")
 }
 
+/// A TOML syntax error located by line and column, without the source line that
+/// `toml::de::Error`'s own text quotes (it could be `Password = "…`).
+fn toml_error(text: &str, e: &toml::de::Error) -> AnswersError {
+    let at = e.span().map_or(0, |s| s.start).min(text.len());
+    let before = text.get(..at).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    AnswersError::Toml {
+        line,
+        column,
+        reason: e.message().trim().to_string(),
+    }
+}
+
 /// Parse answers text. Environment variables are read for `PasswordEnv`.
 pub fn parse(text: &str) -> Result<Answers, AnswersError> {
-    let table: toml::Table = toml::from_str(text).map_err(|e| AnswersError::Toml(e.to_string()))?;
+    let table: toml::Table = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
     let mut out = Answers::default();
     for (key, value) in &table {
         match value {
@@ -191,5 +212,43 @@ Password = "inline"
             .unwrap_err()
             .to_string();
         assert!(!e.contains("TopSecret9"), "{e}");
+    }
+
+    /// The secret in clear, in base64 and in UTF-16 (as a log or a Windows tool could hold it).
+    fn leaks(text: &str, secret: &str) -> bool {
+        use base64::Engine as _;
+        let utf16: String = secret.chars().flat_map(|c| [c, '\0']).collect();
+        text.contains(secret)
+            || text.contains(&base64::engine::general_purpose::STANDARD.encode(secret))
+            || text.contains(&utf16)
+    }
+
+    #[test]
+    fn syntax_errors_give_a_place_and_never_quote_the_file() {
+        let secret = "TopSecret9-Pw";
+        for (text, line) in [
+            (format!("[ServiceAccount]\nPassword = \"{secret}"), 2),
+            (format!("[ServiceAccount]\nPassword = {secret}"), 2),
+            (
+                format!("[ServiceAccount]\nPassword = \"{secret}\" trailing"),
+                2,
+            ),
+            (
+                format!("[Proxy]\nPassword = \"{secret}\"\nPassword = \"{secret}\""),
+                3,
+            ),
+            (
+                format!("ClientAccessServer = \"cas\"\n[Proxy\nPassword = \"{secret}\""),
+                2,
+            ),
+        ] {
+            let e = parse(&text).unwrap_err();
+            let shown = e.to_string();
+            assert!(matches!(e, AnswersError::Toml { .. }), "{shown}");
+            assert!(!leaks(&shown, secret), "{shown}");
+            assert!(!leaks(&format!("{e:?}"), secret), "{e:?}");
+            assert!(shown.contains(&format!("line {line},")), "{shown}");
+            assert!(!shown.contains('\n'), "one line: {shown}");
+        }
     }
 }

@@ -5,13 +5,17 @@
 //! transaction: the previous configuration, passwords and service state are captured first;
 //! the configuration is written atomically, passwords go to the vault, the service is
 //! registered and started; if any step fails, every step already done is undone in reverse.
+//! From the capture on, the configuration file is locked ([`ConfigLocation::lock`]) and the plan
+//! is applied over the file as it is then, so a `config set` made meanwhile is not lost.
 //! Progress is reported step by step for the wizard. It never prints and never logs a password.
 
 pub mod answers;
 
 use std::path::PathBuf;
 
-use crate::config::{ConfigError, ConfigFile, ConfigLocation, ConnectorConfig, Field, ValueError};
+use crate::config::{
+    ConfigError, ConfigFile, ConfigLocation, ConnectorConfig, Field, OrgFile, ValueError,
+};
 use crate::probe::{self, Report};
 use crate::secrets::{self, Preference, Secret, SecretError, SecretKind, SecretStore};
 use crate::service::manager::{InstallSpec, ServiceError, ServiceManager, ServiceState};
@@ -249,6 +253,11 @@ pub async fn apply(
         ));
         validation = Some(report);
     }
+
+    // From here to the end no other writer (`config set`, another wizard) changes the
+    // configuration, and what one wrote since the plan was checked is read again and kept.
+    let _writer = loc.lock(OrgFile::Config).map_err(ConfigError::from)?;
+    let file = planned_config(loc, plan)?;
 
     // Capture what is there now, to undo.
     let old_config = std::fs::read(loc.config_file()).ok();
