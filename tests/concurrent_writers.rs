@@ -195,3 +195,142 @@ fn racing_configure_keeps_the_other_writers_changes() {
     assert_eq!(failed, Vec::<String>::new(), "failed writes");
     assert_eq!(lost, 0, "lost updates in {trials} trials");
 }
+
+/// The stress test of the issue: four writers on one organization at once, 200 operations
+/// each — `config set` (the CLI), `config set-password`, `configure --answers` (the wizard's
+/// Apply, through the same code) and the service's status file (its own writer, in this
+/// process) — while a reader loads the configuration throughout. Every operation succeeds, no
+/// read sees a torn file or a value going back (a lost update), and the last value of each
+/// writer is what the files hold.
+#[test]
+fn four_writers_two_hundred_operations_each_lose_nothing() {
+    use eas_connector::service::status::{self, Status};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let loc = ConfigLocation::new(Some(&root), "race").unwrap();
+    let ops = 200;
+    let done = AtomicBool::new(false);
+    let run = |c: Child| failures(vec![c]);
+    let (cli, passwords, apply, service, torn) = std::thread::scope(|s| {
+        let cli = s.spawn(|| {
+            (0..ops)
+                .flat_map(|i| run(set(&root, "Proxy/Port", &(5000 + i).to_string())))
+                .collect::<Vec<_>>()
+        });
+        let passwords = s.spawn(|| {
+            (0..ops)
+                .flat_map(|i| run(set_password(&root, "service-account", &format!("pw-{i}"))))
+                .collect::<Vec<_>>()
+        });
+        let apply = s.spawn(|| {
+            (0..ops)
+                .flat_map(|i| {
+                    let answers = root.join(format!("answers-{i}.toml"));
+                    fs::write(
+                        &answers,
+                        format!(
+                            "ClientAccessServer = \"cas{i}.contoso.test\"\nMaxParallelRunspaces = {}\n[ServiceAccount]\nUser = 'CONTOSO\\svc-eas'\n[NotificationAccount]\nUser = \"n@contoso.test\"\nMailbox = \"n@contoso.test\"\n",
+                            1 + i % 16
+                        ),
+                    )
+                    .unwrap();
+                    let c = cmd(&root)
+                        .args(["configure", "--skip-validation", "--no-service", "--answers"])
+                        .arg(&answers)
+                        .spawn()
+                        .unwrap();
+                    run(c)
+                })
+                .collect::<Vec<_>>()
+        });
+        let service = s.spawn(|| {
+            let path = status::status_path(&loc);
+            (0..ops)
+                .filter_map(|_| {
+                    let previous = Status::read(&path).ok().flatten();
+                    Status::starting("race", previous)
+                        .write(&path)
+                        .err()
+                        .map(|e| e.to_string())
+                })
+                .collect::<Vec<_>>()
+        });
+        // A lost update shows as a value going back: each writer's values only grow.
+        let reader = s.spawn(|| {
+            let mut torn = Vec::new();
+            let (mut port, mut cas) = (0u32, 0u32);
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                if !loc.config_file().exists() {
+                    continue;
+                }
+                match ConfigFile::load(&loc) {
+                    Err(e) => torn.push(e.to_string()),
+                    Ok(f) => {
+                        let now_port = f.config.proxy.port.into();
+                        let now_cas = f
+                            .config
+                            .client_access_server
+                            .first()
+                            .and_then(|a| {
+                                a.host.strip_prefix("cas")?.split('.').next()?.parse().ok()
+                            })
+                            .unwrap_or(0);
+                        if now_port < port || now_cas < cas {
+                            torn.push(format!(
+                                "went back: port {port} -> {now_port}, cas{cas} -> cas{now_cas}"
+                            ));
+                        }
+                        (port, cas) = (port.max(now_port), cas.max(now_cas));
+                    }
+                }
+            }
+            torn
+        });
+        let results = (
+            cli.join().unwrap(),
+            passwords.join().unwrap(),
+            apply.join().unwrap(),
+            service.join().unwrap(),
+        );
+        done.store(true, Ordering::Relaxed);
+        (
+            results.0,
+            results.1,
+            results.2,
+            results.3,
+            reader.join().unwrap(),
+        )
+    });
+    eprintln!(
+        "4 writers x {ops}: failed cli {}, passwords {}, apply {}, service {}; torn reads or lost updates seen {}",
+        cli.len(),
+        passwords.len(),
+        apply.len(),
+        service.len(),
+        torn.len()
+    );
+    assert_eq!(cli, Vec::<String>::new(), "config set failures");
+    assert_eq!(passwords, Vec::<String>::new(), "set-password failures");
+    assert_eq!(apply, Vec::<String>::new(), "configure failures");
+    assert_eq!(service, Vec::<String>::new(), "status write failures");
+    assert_eq!(
+        torn,
+        Vec::<String>::new(),
+        "a reader saw a torn configuration"
+    );
+    let last = ops - 1;
+    assert_eq!(field(&root, "Proxy/Port"), (5000 + last).to_string());
+    assert_eq!(
+        field(&root, "ClientAccessServer"),
+        format!("cas{last}.contoso.test")
+    );
+    assert_eq!(
+        field(&root, "MaxParallelRunspaces"),
+        (1 + last % 16).to_string()
+    );
+    let secrets = fs::read_to_string(root.join("race").join("ConnectorSecrets.json")).unwrap();
+    assert!(secrets.contains(&format!("\"pw-{last}\"")), "{secrets}");
+    assert!(Status::read(&status::status_path(&loc)).unwrap().is_some());
+}
