@@ -44,8 +44,49 @@ pub const OWNER_ONLY: u32 = 0o600;
 /// The Unix mode of the folders created for such files: owner only.
 pub const OWNER_ONLY_DIR: u32 = 0o700;
 
+/// The `icacls` arguments that give `path` Windows' equivalent of owner-only: nothing
+/// inherited from the folder above (ProgramData lets every user read), full control for the
+/// object's owner (OWNER RIGHTS), SYSTEM (the service) and Administrators; for a folder, the
+/// same for what is created in it. SIDs, not names: names are localized.
+pub fn owner_only_acl(path: &Path, folder: bool) -> Vec<std::ffi::OsString> {
+    let inherit = if folder { "(OI)(CI)" } else { "" };
+    let mut args = vec![
+        path.as_os_str().to_owned(),
+        "/inheritance:r".into(),
+        "/grant:r".into(),
+    ];
+    for sid in ["S-1-3-4", "S-1-5-18", "S-1-5-32-544"] {
+        args.push(format!("*{sid}:{inherit}F").into());
+    }
+    args.push("/Q".into());
+    args
+}
+
+/// Apply [`owner_only_acl`] with the system's own icacls.exe (by full path: the service runs
+/// as SYSTEM, whose PATH is not the admin's). The owner of a file may always change its ACL.
+#[cfg(windows)]
+fn make_owner_only(path: &Path, folder: bool) -> io::Result<()> {
+    let root = std::env::var_os("SystemRoot").unwrap_or_else(|| "C:\\Windows".into());
+    let icacls = Path::new(&root).join("System32").join("icacls.exe");
+    let out = std::process::Command::new(&icacls)
+        .args(owner_only_acl(path, folder))
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "icacls could not make {} owner-only ({}): {}",
+            path.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
 /// Create `dir` and its missing parents; with `private`, those it creates are owner-only
-/// ([`OWNER_ONLY_DIR`] on Unix). Folders that exist are left as they are.
+/// ([`OWNER_ONLY_DIR`] on Unix, [`owner_only_acl`] on Windows for `dir` itself). Folders that
+/// exist are left as they are.
 fn create_dirs(dir: &Path, private: bool) -> io::Result<()> {
     let mut b = fs::DirBuilder::new();
     b.recursive(true);
@@ -54,7 +95,12 @@ fn create_dirs(dir: &Path, private: bool) -> io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         b.mode(OWNER_ONLY_DIR);
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    if private && !dir.exists() {
+        b.create(dir)?;
+        return make_owner_only(dir, true);
+    }
+    #[cfg(not(any(unix, windows)))]
     let _ = private;
     b.create(dir)
 }
@@ -98,7 +144,16 @@ pub fn append_private(path: &Path) -> io::Result<File> {
         }
         Ok(f)
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        let new = !path.exists();
+        let f = opts.open(path)?;
+        if new {
+            make_owner_only(path, false)?;
+        }
+        Ok(f)
+    }
+    #[cfg(not(any(unix, windows)))]
     opts.open(path)
 }
 
@@ -125,7 +180,15 @@ fn write_new(
         let mut w = io::BufWriter::with_capacity(64 * 1024, create_new(path, mode)?);
         write(&mut w)?;
         let f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
-        f.sync_all()
+        f.sync_all()?;
+        // Windows: the ACL before the rename (a rename keeps it), so the file is never
+        // readable by others under its real name.
+        #[cfg(windows)]
+        if mode.is_some_and(|m| m & 0o077 == 0) {
+            drop(f);
+            make_owner_only(path, false)?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(path);
@@ -363,6 +426,34 @@ pub fn write_atomic_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_windows_equivalent_of_owner_only_is_the_owner_system_and_administrators() {
+        let args = |folder| {
+            owner_only_acl(Path::new("C:\\PD\\x.json"), folder)
+                .into_iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            args(false),
+            [
+                "C:\\PD\\x.json",
+                "/inheritance:r",
+                "/grant:r",
+                "*S-1-3-4:F",
+                "*S-1-5-18:F",
+                "*S-1-5-32-544:F",
+                "/Q"
+            ]
+        );
+        // A folder passes the same to what is created in it; no other group is named.
+        let folder = args(true);
+        assert!(folder[3..6].iter().all(|a| a.ends_with(":(OI)(CI)F")));
+        assert!(!folder
+            .iter()
+            .any(|a| a.contains("S-1-1-0") || a.contains("S-1-5-32-545")));
+    }
 
     #[test]
     fn writes_replaces_and_backs_up() {

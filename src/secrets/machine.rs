@@ -4,8 +4,9 @@
 //! runs as LocalSystem) cannot read. So on Windows every password is also kept in
 //! `<org>\Secrets\ConnectorSecrets.dpapi`: a JSON map from key to the password encrypted with
 //! DPAPI for this machine (entropy binds each value to its org and key), in a folder whose ACL
-//! admits only SYSTEM and Administrators (set with `icacls`, inheritance removed).
-//! [`WithServiceCopy`] writes both and reads the account's own store first, then the copy.
+//! admits only SYSTEM and Administrators (set with `icacls`, inheritance removed); each change
+//! is a read-modify-write under the file's advisory lock. [`WithServiceCopy`] writes the copy
+//! first, then the account's own store, and reads the copy first.
 //!
 //! The encryption is behind [`Protector`] so the file handling is tested on Linux; the DPAPI
 //! protector is Windows only and thin. This module must never write a password in the clear,
@@ -18,7 +19,7 @@ use base64::Engine as _;
 use zeroize::Zeroizing;
 
 use super::{Backend, Secret, SecretError, SecretKind, SecretStore};
-use crate::config::store::write_atomic;
+use crate::config::store::{lock, write_atomic, FileLock, LockError, LOCK_WAIT};
 
 /// The folder (in the org folder) that holds the service's copy.
 pub const MACHINE_DIR: &str = "Secrets";
@@ -115,6 +116,22 @@ impl<P: Protector> MachineStore<P> {
         })
     }
 
+    /// One writer at a time (a read-modify-write of the whole file); an account that may not
+    /// enter the folder is told to run elevated, as a read would tell it.
+    fn lock(&self) -> Result<FileLock, SecretError> {
+        lock(&self.path, LOCK_WAIT).map_err(|e| match e {
+            LockError::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                self.err(
+                    "written",
+                    "access denied: only SYSTEM and Administrators may change it; run elevated",
+                )
+            }
+            e => SecretError::Busy(e),
+        })
+    }
+
     fn write(&self, map: &BTreeMap<String, String>) -> Result<(), SecretError> {
         let dir = self.path.parent().expect("the file is in MACHINE_DIR");
         std::fs::create_dir_all(dir).map_err(|e| self.err("written", e))?;
@@ -185,6 +202,7 @@ impl<P: Protector> SecretStore for MachineStore<P> {
     }
 
     fn set(&self, kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
+        let _writer = self.lock()?;
         let mut map = self.read()?;
         let sealed = self
             .protector
@@ -203,6 +221,7 @@ impl<P: Protector> SecretStore for MachineStore<P> {
     }
 
     fn delete(&self, kind: SecretKind) -> Result<bool, SecretError> {
+        let _writer = self.lock()?;
         super::remove_key(self.read()?, kind.key(), |m| self.write(m))
     }
 
