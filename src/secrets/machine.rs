@@ -119,6 +119,10 @@ impl<P: Protector> MachineStore<P> {
     /// One writer at a time (a read-modify-write of the whole file); an account that may not
     /// enter the folder is told to run elevated, as a read would tell it.
     fn lock(&self) -> Result<FileLock, SecretError> {
+        // Nothing, not even the lock file, goes through a link in place of the folder.
+        if let Some(dir) = self.path.parent() {
+            self.refuse_link(dir)?;
+        }
         lock(&self.path, LOCK_WAIT).map_err(|e| match e {
             LockError::Io { source, .. }
                 if source.kind() == std::io::ErrorKind::PermissionDenied =>
@@ -132,22 +136,27 @@ impl<P: Protector> MachineStore<P> {
         })
     }
 
+    /// A link (or junction) in place of the folder would send the passwords wherever it
+    /// points: refused.
+    fn refuse_link(&self, dir: &Path) -> Result<(), SecretError> {
+        match std::fs::symlink_metadata(dir) {
+            Ok(m) if m.file_type().is_symlink() => Err(self.err(
+                "written",
+                format!(
+                    "{} is a link, not a folder; delete it and store the passwords again",
+                    dir.display()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn write(&self, map: &BTreeMap<String, String>) -> Result<(), SecretError> {
         let dir = self.path.parent().expect("the file is in MACHINE_DIR");
         std::fs::create_dir_all(dir).map_err(|e| self.err("written", e))?;
-        // A link (or junction) here would send the passwords wherever it points.
-        match std::fs::symlink_metadata(dir) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(self.err(
-                    "written",
-                    format!(
-                        "{} is a link, not a folder; delete it and store the passwords again",
-                        dir.display()
-                    ),
-                ))
-            }
-            Ok(_) => {}
-            Err(e) => return Err(self.err("written", e)),
+        self.refuse_link(dir)?;
+        if let Err(e) = std::fs::symlink_metadata(dir) {
+            return Err(self.err("written", e));
         }
         self.protector.restrict(dir).map_err(|e| {
             self.err(
