@@ -306,7 +306,6 @@ struct Access<'a> {
     now: String,
     report: AccessReport,
     audit: Vec<AuditRecord>,
-    queue: Option<Queue>,
 }
 
 fn state_error(e: impl std::fmt::Display) -> EngineError {
@@ -341,7 +340,6 @@ impl<'a> Access<'a> {
             mode,
             now: audit::rfc3339(now),
             audit: Vec::new(),
-            queue: None,
         })
     }
 
@@ -408,17 +406,23 @@ impl<'a> Access<'a> {
             return Ok(());
         }
         let dir = &self.opts.org_dir;
-        let q = match &mut self.queue {
-            Some(q) => q,
-            None => self.queue.insert(Queue::load(dir).map_err(state_error)?),
-        };
-        for m in mails {
-            let (subject, body) =
-                notify::render(dir, &self.policy.notifications.language, &m.facts);
-            q.push(&m.device_id, &m.to, subject, body);
-            self.report.notifications_queued += 1;
-        }
-        q.save(dir).map_err(state_error)
+        let rendered: Vec<_> = mails
+            .into_iter()
+            .map(|m| {
+                let (subject, body) =
+                    notify::render(dir, &self.policy.notifications.language, &m.facts);
+                (m, subject, body)
+            })
+            .collect();
+        let n = rendered.len();
+        Queue::update(dir, |q| {
+            for (m, subject, body) in rendered {
+                q.push(&m.device_id, &m.to, subject, body);
+            }
+        })
+        .map_err(state_error)?;
+        self.report.notifications_queued += n;
+        Ok(())
     }
 
     /// Write the audit trail and the state (a dry run keeps only what `enforce` shows: the last

@@ -155,6 +155,18 @@ impl Queue {
         }
     }
 
+    /// Change the queue on disk: load, `change`, save, under the file's lock (the sync that
+    /// queues mail and any process that drains it may run at once).
+    pub fn update<T>(org_dir: &Path, change: impl FnOnce(&mut Queue) -> T) -> std::io::Result<T> {
+        let path = Self::path(org_dir);
+        let _writer = crate::config::store::lock(&path, crate::config::store::LOCK_WAIT)
+            .map_err(std::io::Error::other)?;
+        let mut q = Self::load(org_dir)?;
+        let out = change(&mut q);
+        q.save(org_dir)?;
+        Ok(out)
+    }
+
     pub fn save(&self, org_dir: &Path) -> std::io::Result<()> {
         let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
         crate::config::store::write_private(&Self::path(org_dir), &json)
@@ -266,27 +278,34 @@ pub struct DrainReport {
     pub queued: usize,
 }
 
-/// Try the due mails of the queue, within `budget`; the queue file is updated after each
-/// mail so a crash loses nothing and sends nothing twice (at most the one in flight).
+/// How long a mail taken for sending stays out of other senders' reach: a process killed
+/// while sending leaves it due again after this.
+const CLAIM_SECS: i64 = 600;
+
+/// Try the due mails of the queue, within `budget`. Every change to the queue file is a
+/// read-modify-write under its lock, by mail id, so a sync queueing mail (or another process
+/// draining the same queue) meanwhile loses nothing: the due mails are first claimed (taken out
+/// of reach for [`CLAIM_SECS`]), then sent one by one outside the lock, each removed (or
+/// rescheduled) as soon as its result is known. A crash sends nothing twice but the one in
+/// flight.
 pub async fn drain(
     org_dir: &Path,
     sender: &mut dyn MailSender,
     budget: Duration,
 ) -> std::io::Result<DrainReport> {
-    let mut q = Queue::load(org_dir)?;
     let started = Instant::now();
     let mut report = DrainReport::default();
     let now = unix_now();
-    let mut i = 0;
-    while i < q.mails.len() {
-        if started.elapsed() > budget {
-            break;
+    // Claim what is due: (mail, when it was due, to restore if it is not tried).
+    let mut claimed: Vec<(QueuedMail, i64)> = Vec::new();
+    Queue::update(org_dir, |q| {
+        for m in q.mails.iter_mut().filter(|m| m.not_before <= now) {
+            claimed.push((m.clone(), m.not_before));
+            m.not_before = now + CLAIM_SECS;
         }
-        if q.mails[i].not_before > now {
-            i += 1;
-            continue;
-        }
-        let m = &q.mails[i];
+    })?;
+    let mut claimed = claimed.into_iter();
+    for (m, _) in claimed.by_ref() {
         let mail = Mail {
             to: vec![m.to.clone()],
             subject: m.subject.clone(),
@@ -294,29 +313,43 @@ pub async fn drain(
         };
         match sender.send(&mail).await {
             Ok(()) => {
-                q.mails.remove(i);
+                Queue::update(org_dir, |q| q.mails.retain(|x| x.id != m.id))?;
                 report.sent += 1;
             }
             Err(e) => {
-                let m = &mut q.mails[i];
-                m.attempts += 1;
-                let wait = 60i64 << m.attempts.min(6);
-                m.not_before = unix_now() + wait.min(3600);
+                let attempts = m.attempts + 1;
+                let wait = 60i64 << attempts.min(6);
                 tracing::warn!(
-                    "notification to {} failed (attempt {}): {e}; retried later",
-                    m.to,
-                    m.attempts
+                    "notification to {} failed (attempt {attempts}): {e}; retried later",
+                    m.to
                 );
-                m.last_error = Some(e);
+                Queue::update(org_dir, |q| {
+                    if let Some(x) = q.mails.iter_mut().find(|x| x.id == m.id) {
+                        x.attempts = attempts;
+                        x.not_before = unix_now() + wait.min(3600);
+                        x.last_error = Some(e);
+                    }
+                })?;
                 report.failed += 1;
                 // The server is likely down: leave the rest for the next sync.
-                q.save(org_dir)?;
                 break;
             }
         }
-        q.save(org_dir)?;
+        if started.elapsed() > budget {
+            break;
+        }
     }
-    report.queued = q.mails.len();
+    // What was claimed but not tried is due again at once.
+    let untried: Vec<(String, i64)> = claimed.map(|(m, due)| (m.id, due)).collect();
+    let queued = Queue::update(org_dir, |q| {
+        for (id, due) in &untried {
+            if let Some(x) = q.mails.iter_mut().find(|x| &x.id == id) {
+                x.not_before = *due;
+            }
+        }
+        q.mails.len()
+    })?;
+    report.queued = queued;
     Ok(report)
 }
 
@@ -380,6 +413,43 @@ mod tests {
                 Ok(())
             })
         }
+    }
+
+    /// A sync that queues mail while another process drains the queue (the sender pushes one
+    /// per send, as such a sync would): nothing it queued is lost.
+    struct Meanwhile(std::path::PathBuf, Vec<String>);
+    impl MailSender for Meanwhile {
+        fn send<'a>(
+            &'a mut self,
+            mail: &'a Mail,
+        ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+            Box::pin(async move {
+                Queue::update(&self.0, |q| q.push("D9", "late@x", "s".into(), "b".into())).unwrap();
+                self.1.push(mail.to[0].clone());
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn mail_queued_while_the_queue_is_drained_is_kept() {
+        let d = tempfile::tempdir().unwrap();
+        Queue::update(d.path(), |q| {
+            q.push("D1", "a@x", "s".into(), "b".into());
+            q.push("D2", "b@x", "s".into(), "b".into());
+        })
+        .unwrap();
+        let mut s = Meanwhile(d.path().to_path_buf(), Vec::new());
+        let r = drain(d.path(), &mut s, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(s.1, vec!["a@x", "b@x"], "each sent once");
+        assert_eq!((r.sent, r.queued), (2, 2));
+        let q = Queue::load(d.path()).unwrap();
+        assert!(q
+            .mails
+            .iter()
+            .all(|m| m.to == "late@x" && m.not_before == 0));
     }
 
     #[tokio::test]
