@@ -71,7 +71,10 @@ impl Gen {
             2 => ("I32", format!("-{i}")),
             3 => ("I64", format!("{}", i64::MAX - i as i64)),
             4 => ("U64", format!("{}", u64::MAX - i as u64)),
-            5 => ("B", if i.is_multiple_of(2) { "true" } else { "false" }.into()),
+            5 => (
+                "B",
+                if i.is_multiple_of(2) { "true" } else { "false" }.into(),
+            ),
             6 => ("Db", format!("{}.25", i)),
             7 => ("Sg", format!("{}.5", i % 100)),
             8 => ("Nil", String::new()),
