@@ -6,7 +6,7 @@ mod support;
 
 use bytes::Bytes;
 use eas_connector::exchange::http::{
-    ConnectOptions, Connection, Endpoint, HttpError, ProxyConfig, TlsFailure,
+    AuthMethod, ConnectOptions, Connection, Endpoint, HttpError, ProxyConfig, TlsFailure,
 };
 use eas_connector::lab::tls::LeafSpec;
 use eas_connector::secrets::Secret;
@@ -141,19 +141,38 @@ async fn tinyproxy_tunnel_auth_and_refusals() {
     let Some(proxy) = tinyproxy("eas", "proxy-pass-1", &[server.addr.port()]) else {
         return;
     };
-    let with = |user: &str, pass: Option<&str>| {
+    let with_method = |user: &str, pass: Option<&str>, auth: AuthMethod| {
         let proxy = ProxyConfig {
             host: "127.0.0.1".into(),
             port: proxy.port,
             credentials: pass.map(|p| (user.to_string(), Secret::new(p))),
+            auth,
         };
         ConnectOptions::new(Some(&ca_file), Some(proxy)).unwrap()
     };
-    assert_eq!(
-        fetch(&url, &with("eas", Some("proxy-pass-1")))
-            .await
-            .unwrap(),
-        200
+    let with = |user: &str, pass: Option<&str>| with_method(user, pass, AuthMethod::Auto);
+    // Auto learns Basic from the 407 (tinyproxy then closes the connection: a new one);
+    // Basic sends it up front.
+    for m in [AuthMethod::Auto, AuthMethod::Basic] {
+        assert_eq!(
+            fetch(&url, &with_method("eas", Some("proxy-pass-1"), m))
+                .await
+                .unwrap(),
+            200
+        );
+    }
+    // A method the proxy does not offer: the error names the setting.
+    let e = fetch(
+        &url,
+        &with_method("eas", Some("proxy-pass-1"), AuthMethod::Ntlm),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "asks for Basic authentication, which Proxy/AuthenticationMethod Ntlm does not allow"
+        ),
+        "{e}"
     );
 
     for (pass, status) in [(None, 407), (Some("wrong"), 401)] {
@@ -184,6 +203,7 @@ async fn tinyproxy_tunnel_auth_and_refusals() {
         host: "127.0.0.1".into(),
         port: free_port(),
         credentials: None,
+        auth: AuthMethod::Auto,
     };
     let e = fetch(
         &url,
@@ -193,4 +213,124 @@ async fn tinyproxy_tunnel_auth_and_refusals() {
     .unwrap_err();
     assert!(matches!(e, HttpError::ProxyUnreachable { .. }), "{e:?}");
     assert!(e.to_string().contains("could not be reached"), "{e}");
+}
+
+/// A proxy that demands NTLM: a real squid, its NTLM helper backed by pyspnego's acceptor
+/// (`tests/peers/squid_ntlm_helper.py`, which checks the password). The user squid logs for
+/// the tunnel shows the handshake ran on one connection: NEGOTIATE, CHALLENGE, AUTHENTICATE.
+#[tokio::test(flavor = "multi_thread")]
+async fn squid_demands_ntlm() {
+    if !system_python_module("spnego", "pyspnego") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, ca_file) = ca_in(dir.path());
+    let server = tls_server(ca.issue(&loopback_leaf()).unwrap());
+    let url = format!("https://127.0.0.1:{}/", server.addr.port());
+    // squid runs its helpers as the `proxy` user: the helper and users file where it can read.
+    let helper_dir = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(helper_dir.path(), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+    }
+    let helper = helper_dir.path().join("squid_ntlm_helper.py");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/squid_ntlm_helper.py"
+        ),
+        &helper,
+    )
+    .unwrap();
+    let users = helper_dir.path().join("users.txt");
+    std::fs::write(
+        &users,
+        "LAB:proxy-ntlm-user:pw-ntlm-1\nLAB:proxy-auto-user:pw-auto-2\n",
+    )
+    .unwrap();
+    let Some(squid) = squid(
+        &[
+            format!(
+                "auth_param ntlm program {SYSTEM_PYTHON} {}",
+                helper.display()
+            ),
+            "auth_param ntlm children 2".into(),
+        ],
+        &[("NTLM_USER_FILE", &users)],
+    ) else {
+        return;
+    };
+    let with = |user: &str, password: &str, auth: AuthMethod| {
+        let proxy = ProxyConfig {
+            host: "127.0.0.1".into(),
+            port: squid.port,
+            credentials: Some((user.to_string(), Secret::new(password))),
+            auth,
+        };
+        ConnectOptions::new(Some(&ca_file), Some(proxy)).unwrap()
+    };
+    for (user, password, method) in [
+        ("LAB\\proxy-ntlm-user", "pw-ntlm-1", AuthMethod::Ntlm),
+        ("LAB\\proxy-auto-user", "pw-auto-2", AuthMethod::Auto),
+    ] {
+        assert_eq!(
+            fetch(&url, &with(user, password, method)).await.unwrap(),
+            200,
+            "{method:?}"
+        );
+    }
+    let log = squid.access_log();
+    println!("{log}");
+    for user in ["lab+proxy-ntlm-user", "lab+proxy-auto-user"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("TCP_TUNNEL/200") && l.to_ascii_lowercase().contains(user)),
+            "{user} not in squid's access log:\n{log}"
+        );
+    }
+    // A wrong password is refused by the helper: squid asks again, the connector stops.
+    let e = fetch(
+        &url,
+        &with("LAB\\proxy-ntlm-user", "wrong", AuthMethod::Ntlm),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, HttpError::ProxyAuth { status: 407, .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("rejected the credentials"), "{e}");
+    // Schemes the proxy does not offer: the error names the setting.
+    let e = fetch(&url, &with("LAB\\x", "x", AuthMethod::Basic))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, HttpError::ProxyAuth { status: 407, .. }),
+        "{e:?}"
+    );
+    let e = fetch(&url, &with("LAB\\x", "x", AuthMethod::Kerberos))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("asks for NTLM authentication"),
+        "{e}"
+    );
+    // No credentials at all.
+    let none = ProxyConfig {
+        host: "127.0.0.1".into(),
+        port: squid.port,
+        credentials: None,
+        auth: AuthMethod::Auto,
+    };
+    let e = fetch(
+        &url,
+        &ConnectOptions::new(Some(&ca_file), Some(none)).unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, HttpError::ProxyAuth { status: 407, .. }),
+        "{e:?}"
+    );
 }

@@ -1,7 +1,8 @@
 //! HTTP connections to Exchange, one TCP connection at a time, stage by stage.
 //!
 //! A [`Connection`] resolves the name, connects (directly or through an HTTP proxy's CONNECT
-//! tunnel, with Basic proxy credentials), does TLS against the system's trust store plus the
+//! tunnel, signing in to the proxy with Basic, NTLM or Negotiate as `Proxy/AuthenticationMethod`
+//! says, through the same authenticators as Exchange's sign-in), does TLS against the system's trust store plus the
 //! configured `TrustedCaFile`, and then speaks HTTP/1.1 with keep-alive on that one connection.
 //! Exchange's Windows authentication (NTLM/Negotiate) must finish on a single connection, and
 //! the validation engine must say which stage failed, so this layer owns the connection instead
@@ -13,7 +14,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
@@ -122,8 +122,12 @@ impl Endpoint {
 pub struct ProxyConfig {
     pub host: String,
     pub port: u16,
-    /// User and password for Basic proxy authentication.
+    /// User and password for proxy authentication.
     pub credentials: Option<(String, Secret)>,
+    /// How to sign in to the proxy (`Proxy/AuthenticationMethod`): `Basic` is sent up front;
+    /// the others first learn the schemes from the proxy's 407 and sign in as [`AuthMethod`]
+    /// allows (Kerberos inside Negotiate with the SPN `HTTP/<proxy host>`, NTLM, Basic).
+    pub auth: AuthMethod,
 }
 
 /// How a session authenticates (see [`super::client::Session::connect`]).
@@ -140,6 +144,19 @@ pub enum AuthMethod {
     Negotiate,
     Ntlm,
     Basic,
+}
+
+impl AuthMethod {
+    /// The value as written in the configuration.
+    pub fn as_config(self) -> &'static str {
+        match self {
+            AuthMethod::Auto => "Auto",
+            AuthMethod::Kerberos => "Kerberos",
+            AuthMethod::Negotiate => "Negotiate",
+            AuthMethod::Ntlm => "Ntlm",
+            AuthMethod::Basic => "Basic",
+        }
+    }
 }
 
 /// How to connect.
@@ -228,6 +245,14 @@ pub enum HttpError {
     ProxyUnreachable { proxy: String, detail: String },
     #[error("the proxy {proxy} rejected the credentials (HTTP {status}); check the proxy user and password")]
     ProxyAuth { proxy: String, status: u16 },
+    #[error("the proxy {proxy} asks for {offered} authentication, which Proxy/AuthenticationMethod {method} does not allow; set Proxy/AuthenticationMethod to Auto or to one the proxy offers")]
+    ProxyAuthScheme {
+        proxy: String,
+        offered: String,
+        method: &'static str,
+    },
+    #[error("signing in to the proxy {proxy} failed: {detail}")]
+    ProxySignIn { proxy: String, detail: String },
     #[error("the proxy {proxy} refused to connect to {target} (HTTP {status}{}){hint}", reason_suffix(.reason))]
     ProxyRefused {
         proxy: String,
@@ -488,34 +513,33 @@ async fn tcp_connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStre
     }))
 }
 
-/// Open a CONNECT tunnel through `proxy` to `host:port`.
-async fn proxy_tunnel(
-    proxy: &ProxyConfig,
-    host: &str,
-    port: u16,
+/// The proxy's answer to one CONNECT.
+struct ProxyAnswer {
+    status: u16,
+    reason: String,
+    /// `Proxy-Authenticate` values.
+    challenges: Vec<String>,
+    /// The proxy closes the connection after this answer.
+    close: bool,
+}
+
+/// Send one CONNECT (with `authorization` as `Proxy-Authorization`) and read the answer's head,
+/// and the body of a refusal, so the connection can carry the next CONNECT of a handshake.
+async fn connect_once(
+    s: &mut TcpStream,
+    proxy_name: &str,
+    target: &str,
+    authorization: Option<&str>,
     timeout: Duration,
-) -> Result<TcpStream, HttpError> {
-    let proxy_name = format!("{}:{}", proxy.host, proxy.port);
-    let mut s = tcp_connect(&proxy.host, proxy.port, timeout)
-        .await
-        .map_err(|e| HttpError::ProxyUnreachable {
-            proxy: proxy_name.clone(),
-            detail: e.to_string(),
-        })?;
-    let target = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    let mut req = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
-    if let Some((user, pass)) = &proxy.credentials {
-        let token =
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", pass.expose()));
-        req.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
+) -> Result<ProxyAnswer, HttpError> {
+    let mut req =
+        format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Connection: Keep-Alive\r\n");
+    if let Some(h) = authorization {
+        req.push_str(&format!("Proxy-Authorization: {h}\r\n"));
     }
     req.push_str("\r\n");
     let broken = |e: std::io::Error| HttpError::ProxyUnreachable {
-        proxy: proxy_name.clone(),
+        proxy: proxy_name.to_string(),
         detail: e.to_string(),
     };
     let exchange = async {
@@ -526,57 +550,253 @@ async fn proxy_tunnel(
         while !head.ends_with(b"\r\n\r\n") {
             if head.len() > 16 * 1024 {
                 return Err(HttpError::ProxyUnreachable {
-                    proxy: proxy_name.clone(),
+                    proxy: proxy_name.to_string(),
                     detail: "the proxy's answer to CONNECT is too long".into(),
                 });
             }
             let n = s.read(&mut b).await.map_err(broken)?;
             if n == 0 {
                 return Err(HttpError::ProxyUnreachable {
-                    proxy: proxy_name.clone(),
+                    proxy: proxy_name.to_string(),
                     detail: "the proxy closed the connection during CONNECT".into(),
                 });
             }
             head.push(b[0]);
         }
-        Ok(head)
+        let text = String::from_utf8_lossy(&head).into_owned();
+        let mut lines = text.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let mut parts = status_line.splitn(3, ' ');
+        let _version = parts.next();
+        let status: u16 = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+        let reason = parts.next().unwrap_or_default().trim().to_string();
+        let mut challenges = Vec::new();
+        let mut close = status_line.starts_with("HTTP/1.0");
+        let mut length = 0usize;
+        for line in lines {
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "proxy-authenticate" => challenges.push(value.to_string()),
+                "connection" | "proxy-connection" => {
+                    if value.eq_ignore_ascii_case("close") {
+                        close = true;
+                    } else if value.eq_ignore_ascii_case("keep-alive") {
+                        close = false;
+                    }
+                }
+                "content-length" => length = value.parse().unwrap_or(0),
+                "transfer-encoding" => close = true,
+                _ => {}
+            }
+        }
+        // A refusal's body (an error page) is read away; a 2xx has none: the tunnel follows.
+        if !(200..300).contains(&status) && !close {
+            if length > 1024 * 1024 {
+                close = true;
+            } else {
+                let mut body = vec![0u8; length];
+                s.read_exact(&mut body).await.map_err(broken)?;
+            }
+        }
+        Ok(ProxyAnswer {
+            status,
+            reason,
+            challenges,
+            close,
+        })
     };
-    let head = tokio::time::timeout(timeout, exchange)
+    tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| HttpError::ProxyUnreachable {
-            proxy: proxy_name.clone(),
+            proxy: proxy_name.to_string(),
             detail: format!("no answer to CONNECT within {} s", timeout.as_secs()),
-        })??;
-    let text = String::from_utf8_lossy(&head);
-    let status_line = text.lines().next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    let _version = parts.next();
-    let status: u16 = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
-    let reason = parts.next().unwrap_or_default().trim().to_string();
-    match status {
-        200..=299 => Ok(s),
-        // tinyproxy answers a wrong password with 401 and a missing one with 407.
-        407 | 401 => Err(HttpError::ProxyAuth {
-            proxy: proxy_name,
-            status,
-        }),
-        _ => {
-            let hint = if status == 403 {
-                format!("; the proxy's rules do not allow CONNECT to port {port} — ask for it to be allowed (e.g. tinyproxy ConnectPort, squid SSL_ports)")
-            } else if matches!(status, 500 | 502 | 503 | 504) {
-                format!("; the proxy could not reach {target} itself")
-            } else {
-                String::new()
-            };
-            Err(HttpError::ProxyRefused {
-                proxy: proxy_name,
-                target,
-                status,
-                reason,
-                hint,
+        })?
+}
+
+/// Open a CONNECT tunnel through `proxy` to `host:port`, signing in to the proxy as its
+/// [`ProxyConfig::auth`] says. A handshake (NTLM, Negotiate) runs on one connection; each
+/// mechanism starts on a new one when the proxy closed the last.
+async fn proxy_tunnel(
+    proxy: &ProxyConfig,
+    host: &str,
+    port: u16,
+    opts: &ConnectOptions,
+) -> Result<TcpStream, HttpError> {
+    use super::auth::{self, Authenticator, Credentials, Mechanism, Step};
+
+    let timeout = opts.connect_timeout;
+    let proxy_name = format!("{}:{}", proxy.host, proxy.port);
+    let target = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let open = || async {
+        tcp_connect(&proxy.host, proxy.port, timeout)
+            .await
+            .map_err(|e| HttpError::ProxyUnreachable {
+                proxy: proxy_name.clone(),
+                detail: e.to_string(),
             })
+    };
+    let sign_in_failed = |e: auth::AuthError| HttpError::ProxySignIn {
+        proxy: proxy_name.clone(),
+        detail: e.to_string(),
+    };
+    let creds = proxy
+        .credentials
+        .as_ref()
+        .map(|(user, password)| Credentials {
+            user: user.clone(),
+            password: password.clone(),
+        });
+    // The proxy is its own Kerberos service (HTTP/<proxy host>), on a plain connection.
+    let mut proxy_opts = opts.clone();
+    proxy_opts.kerberos.spn = None;
+    proxy_opts.channel_binding = false;
+    let info = auth::ConnectionInfo {
+        authority: proxy_name.clone(),
+        https: false,
+        tls_server_end_point: None,
+        certificate: None,
+    };
+
+    let mut s = open().await?;
+    let mut current: Option<Box<dyn Authenticator>> = None;
+    let mut header: Option<String> = None;
+    // Basic goes up front, as proxies expect it; other methods first learn what is offered.
+    if let (Some(c), AuthMethod::Basic) = (&creds, proxy.auth) {
+        let mut b: Box<dyn Authenticator> = Box::new(auth::Basic::new(c));
+        if let Step::Send(h) = b.next(None).map_err(sign_in_failed)? {
+            header = Some(h);
+        }
+        current = Some(b);
+    }
+    let mut plan: Option<std::collections::VecDeque<Mechanism>> = None;
+    for _ in 0..12 {
+        let ans = connect_once(&mut s, &proxy_name, &target, header.as_deref(), timeout).await?;
+        match ans.status {
+            200..=299 => {
+                if let Some(a) = current.as_mut() {
+                    let last = auth::challenge_in(&ans.challenges, a.scheme());
+                    a.accepted(last.as_deref()).map_err(sign_in_failed)?;
+                }
+                return Ok(s);
+            }
+            407 => {
+                let Some(c) = &creds else {
+                    return Err(HttpError::ProxyAuth {
+                        proxy: proxy_name,
+                        status: 407,
+                    });
+                };
+                // A handshake under way: answer the proxy's challenge on this connection.
+                if let Some(a) = current.as_mut() {
+                    let token = auth::challenge_in(&ans.challenges, a.scheme()).unwrap_or_default();
+                    match a.next(Some(&token)).map_err(sign_in_failed)? {
+                        Step::Send(h) if !ans.close => {
+                            header = Some(h);
+                            continue;
+                        }
+                        Step::Send(_) => {
+                            return Err(HttpError::ProxyUnreachable {
+                                proxy: proxy_name,
+                                detail: format!(
+                                "the proxy closed the connection in the middle of the {} handshake",
+                                a.scheme()
+                            ),
+                            })
+                        }
+                        Step::GiveUp | Step::Nothing => {
+                            // Refused: the next mechanism of the plan, if any, else the error.
+                            if plan.as_ref().is_none_or(|p| p.is_empty()) {
+                                return Err(HttpError::ProxyAuth {
+                                    proxy: proxy_name,
+                                    status: 407,
+                                });
+                            }
+                        }
+                    }
+                }
+                let plan = plan.get_or_insert_with(|| {
+                    auth::plan(proxy.auth, &auth::schemes_in(&ans.challenges), true).into()
+                });
+                if plan.is_empty() {
+                    let offered = auth::schemes_in(&ans.challenges);
+                    return Err(HttpError::ProxyAuthScheme {
+                        proxy: proxy_name,
+                        offered: if offered.is_empty() {
+                            "no".into()
+                        } else {
+                            offered.join(", ")
+                        },
+                        method: proxy.auth.as_config(),
+                    });
+                }
+                // The next mechanism that can start: Kerberos gives way when no KDC answers.
+                let mut started = None;
+                while let Some(mech) = plan.pop_front() {
+                    let mut a = auth::authenticator(mech, c, &proxy.host, &proxy_opts);
+                    match a.prepare(&info).await {
+                        Ok(()) => {
+                            started = Some(a);
+                            break;
+                        }
+                        Err(auth::AuthError::Kerberos(e))
+                            if e.is_unavailable() && !plan.is_empty() =>
+                        {
+                            tracing::info!(proxy = %proxy_name, error = %e, "Kerberos to the proxy is unavailable; trying the next mechanism");
+                        }
+                        Err(e) => return Err(sign_in_failed(e)),
+                    }
+                }
+                let Some(mut a) = started else {
+                    return Err(HttpError::ProxyAuth {
+                        proxy: proxy_name,
+                        status: 407,
+                    });
+                };
+                header = match a.next(None).map_err(sign_in_failed)? {
+                    Step::Send(h) => Some(h),
+                    _ => None,
+                };
+                current = Some(a);
+                if ans.close {
+                    s = open().await?;
+                }
+            }
+            // tinyproxy answers a wrong password with 401 and a missing one with 407.
+            401 => {
+                return Err(HttpError::ProxyAuth {
+                    proxy: proxy_name,
+                    status: 401,
+                })
+            }
+            status => {
+                let hint = if status == 403 {
+                    format!("; the proxy's rules do not allow CONNECT to port {port} — ask for it to be allowed (e.g. tinyproxy ConnectPort, squid SSL_ports)")
+                } else if matches!(status, 500 | 502 | 503 | 504) {
+                    format!("; the proxy could not reach {target} itself")
+                } else {
+                    String::new()
+                };
+                return Err(HttpError::ProxyRefused {
+                    proxy: proxy_name,
+                    target,
+                    status,
+                    reason: ans.reason,
+                    hint,
+                });
+            }
         }
     }
+    Err(HttpError::ProxySignIn {
+        proxy: proxy_name,
+        detail: "the proxy kept asking for authentication after 12 rounds".into(),
+    })
 }
 
 /// Any stream a connection can run on.
@@ -615,7 +835,7 @@ impl Connection {
     /// Connect to `endpoint`'s server (its path is not used here).
     pub async fn open(endpoint: &Endpoint, opts: &ConnectOptions) -> Result<Connection, HttpError> {
         let tcp = match &opts.proxy {
-            Some(p) => proxy_tunnel(p, &endpoint.host, endpoint.port, opts.connect_timeout).await?,
+            Some(p) => proxy_tunnel(p, &endpoint.host, endpoint.port, opts).await?,
             None => tcp_connect(&endpoint.host, endpoint.port, opts.connect_timeout).await?,
         };
         let mut leaf = None;
@@ -730,7 +950,7 @@ impl Connection {
 /// A TCP stream to `endpoint`'s server: direct, or through the proxy's CONNECT tunnel.
 pub async fn open_tcp(endpoint: &Endpoint, opts: &ConnectOptions) -> Result<TcpStream, HttpError> {
     match &opts.proxy {
-        Some(p) => proxy_tunnel(p, &endpoint.host, endpoint.port, opts.connect_timeout).await,
+        Some(p) => proxy_tunnel(p, &endpoint.host, endpoint.port, opts).await,
         None => tcp_connect(&endpoint.host, endpoint.port, opts.connect_timeout).await,
     }
 }

@@ -146,6 +146,8 @@ fn http_failure(e: &HttpError) -> Outcome {
         HttpError::ConnectTimeout { .. } | HttpError::Timeout { .. } => "check firewalls between this machine and the server",
         HttpError::ProxyUnreachable { .. } => "check Proxy/Host and Proxy/Port, and that the proxy is running",
         HttpError::ProxyAuth { .. } => "check Proxy/User and the stored proxy password",
+        HttpError::ProxyAuthScheme { .. } => "set Proxy/AuthenticationMethod to Auto, or to a scheme the proxy offers",
+        HttpError::ProxySignIn { .. } => "check Proxy/User (DOMAIN\\user or user@domain) and Proxy/AuthenticationMethod; for Negotiate, the proxy's SPN HTTP/<proxy host> must exist in the domain",
         HttpError::ProxyRefused { .. } => "ask the proxy's administrator to allow CONNECT to this server and port",
         HttpError::Tls { failure, .. } => match failure {
             TlsFailure::UnknownIssuer => "add the issuing CA certificate (PEM) to TrustedCaFile, or to this machine's trusted root store",
