@@ -1,6 +1,7 @@
 //! The HTTP connection layer against real peers: TLS servers with good and bad certificates
 //! (made with rcgen), a plain-HTTP server on an HTTPS port, a closed port, an unresolvable
-//! name, and a real tinyproxy with Basic authentication. Each failure must name its stage.
+//! name, a real tinyproxy with Basic authentication, and a real squid that demands NTLM or
+//! Negotiate (Kerberos, with a throwaway MIT realm). Each failure must name its stage.
 
 mod support;
 
@@ -333,4 +334,98 @@ async fn squid_demands_ntlm() {
         matches!(e, HttpError::ProxyAuth { status: 407, .. }),
         "{e:?}"
     );
+}
+
+/// A proxy that demands Negotiate with Kerberos: a real squid with MIT's
+/// `negotiate_kerberos_auth` and a keytab for `HTTP/localhost` from a throwaway MIT realm, which
+/// checks the service ticket the connector gets for the proxy's own SPN with the user's password.
+#[tokio::test(flavor = "multi_thread")]
+async fn squid_demands_negotiate_kerberos() {
+    use eas_connector::exchange::auth::kerberos::KerberosOptions;
+    use support::kdc::{RealmSpec, TestRealm};
+    let Some(realm) = TestRealm::start(&RealmSpec {
+        realm: "PROXY.TEST",
+        users: &[("carol", "Carol-Pass-1!")],
+        services: &["HTTP/localhost"],
+        max_life_secs: None,
+    }) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, ca_file) = ca_in(dir.path());
+    let server = tls_server(ca.issue(&loopback_leaf()).unwrap());
+    let url = format!("https://127.0.0.1:{}/", server.addr.port());
+    // squid runs its helpers as the `proxy` user: the keytab and krb5.conf where it can read.
+    let helper_dir = tempfile::tempdir().unwrap();
+    let keytab = helper_dir.path().join("proxy.keytab");
+    let krb5_conf = helper_dir.path().join("krb5.conf");
+    std::fs::copy(&realm.keytab, &keytab).unwrap();
+    std::fs::copy(&realm.krb5_conf, &krb5_conf).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for (p, mode) in [
+            (helper_dir.path(), 0o755),
+            (&keytab, 0o644),
+            (&krb5_conf, 0o644),
+        ] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+    }
+    let Some(squid) = squid(
+        &[
+            format!(
+                "auth_param negotiate program /usr/lib/squid/negotiate_kerberos_auth -s HTTP/localhost@PROXY.TEST -k {} -t none",
+                keytab.display()
+            ),
+            "auth_param negotiate children 2".into(),
+            "auth_param negotiate keep_alive on".into(),
+        ],
+        &[("KRB5_CONFIG", &krb5_conf)],
+    ) else {
+        return;
+    };
+    let with = |password: &str, auth: AuthMethod| {
+        let proxy = ProxyConfig {
+            host: "localhost".into(),
+            port: squid.port,
+            credentials: Some(("carol@PROXY.TEST".to_string(), Secret::new(password))),
+            auth,
+        };
+        let mut o = ConnectOptions::new(Some(&ca_file), Some(proxy)).unwrap();
+        o.kerberos = KerberosOptions {
+            realm: Some("PROXY.TEST".into()),
+            kdc: Some(realm.kdc_address()),
+            // Exchange's SPN setting must not leak into the proxy's sign-in.
+            spn: Some("HTTP/exchange.proxy.test".into()),
+            renew_before_expiry_secs: 300,
+        };
+        o
+    };
+    for method in [AuthMethod::Negotiate, AuthMethod::Auto] {
+        assert_eq!(
+            fetch(&url, &with("Carol-Pass-1!", method)).await.unwrap(),
+            200,
+            "{method:?}"
+        );
+    }
+    let log = squid.access_log();
+    println!("{log}");
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("TCP_TUNNEL/200") && l.contains("carol@PROXY.TEST"))
+            .count(),
+        2,
+        "{log}"
+    );
+    assert!(
+        realm.log().contains("HTTP/localhost@PROXY.TEST"),
+        "{}",
+        realm.log()
+    );
+    // A wrong password: the KDC refuses it, and the error says so.
+    let e = fetch(&url, &with("wrong", AuthMethod::Negotiate))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, HttpError::ProxySignIn { .. }), "{e:?}");
+    println!("{e}");
 }
