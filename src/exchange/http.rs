@@ -25,6 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use super::auth;
 use crate::secrets::Secret;
 
 /// Largest response body read from Exchange.
@@ -616,6 +617,170 @@ async fn connect_once(
         })?
 }
 
+/// Signing in to a proxy on one connection to it: the handshake's state, the same for a
+/// CONNECT tunnel and for plain-HTTP requests sent through the proxy. `Basic` goes up front;
+/// the other methods learn the schemes from the first 407 and walk [`auth::plan`]'s
+/// mechanisms (Kerberos gives way to the next when no KDC answers).
+struct ProxyLogin {
+    name: String,
+    host: String,
+    method: AuthMethod,
+    creds: Option<auth::Credentials>,
+    /// The connection options for the proxy's sign-in: its own SPN (`HTTP/<proxy host>`), no
+    /// channel binding (the connection to the proxy is plain).
+    opts: ConnectOptions,
+    current: Option<Box<dyn auth::Authenticator>>,
+    plan: Option<std::collections::VecDeque<auth::Mechanism>>,
+}
+
+impl ProxyLogin {
+    fn new(proxy: &ProxyConfig, opts: &ConnectOptions) -> ProxyLogin {
+        let mut proxy_opts = opts.clone();
+        proxy_opts.kerberos.spn = None;
+        proxy_opts.channel_binding = false;
+        let creds = proxy
+            .credentials
+            .as_ref()
+            .map(|(user, password)| auth::Credentials {
+                user: user.clone(),
+                password: password.clone(),
+            });
+        let current: Option<Box<dyn auth::Authenticator>> = match (&creds, proxy.auth) {
+            (Some(c), AuthMethod::Basic) => Some(Box::new(auth::Basic::new(c))),
+            _ => None,
+        };
+        ProxyLogin {
+            name: format!("{}:{}", proxy.host, proxy.port),
+            host: proxy.host.clone(),
+            method: proxy.auth,
+            creds,
+            opts: proxy_opts,
+            current,
+            plan: None,
+        }
+    }
+
+    fn failed(&self, e: auth::AuthError) -> HttpError {
+        HttpError::ProxySignIn {
+            proxy: self.name.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    fn refused(&self) -> HttpError {
+        HttpError::ProxyAuth {
+            proxy: self.name.clone(),
+            status: 407,
+        }
+    }
+
+    /// The `Proxy-Authorization` for a request that answers no challenge: Basic's every time,
+    /// nothing on a connection a handshake already signed in.
+    fn header(&mut self) -> Result<Option<String>, HttpError> {
+        let Some(a) = self.current.as_mut() else {
+            return Ok(None);
+        };
+        match a.next(None) {
+            Ok(auth::Step::Send(h)) => Ok(Some(h)),
+            Ok(_) => Ok(None),
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    /// The proxy let the request through: check its last token, if the mechanism has one.
+    fn accepted(&mut self, challenges: &[String]) -> Result<(), HttpError> {
+        if let Some(a) = self.current.as_mut() {
+            let last = auth::challenge_in(challenges, a.scheme());
+            if let Err(e) = a.accepted(last.as_deref()) {
+                return Err(self.failed(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// The proxy answered 407: the header to send again with, and whether that must go on a
+    /// new connection (the proxy closed this one before a handshake began).
+    async fn challenged(
+        &mut self,
+        challenges: &[String],
+        close: bool,
+    ) -> Result<(Option<String>, bool), HttpError> {
+        let Some(c) = self.creds.clone() else {
+            return Err(self.refused());
+        };
+        // A handshake under way: answer the proxy's challenge on this connection.
+        if let Some(a) = self.current.as_mut() {
+            let token = auth::challenge_in(challenges, a.scheme()).unwrap_or_default();
+            match a.next(Some(&token)) {
+                Ok(auth::Step::Send(h)) if !close => return Ok((Some(h), false)),
+                Ok(auth::Step::Send(_)) => {
+                    return Err(HttpError::ProxyUnreachable {
+                        proxy: self.name.clone(),
+                        detail: format!(
+                            "the proxy closed the connection in the middle of the {} handshake",
+                            a.scheme()
+                        ),
+                    })
+                }
+                Ok(_) => {
+                    // Refused: the next mechanism of the plan, if any, else the error.
+                    if self.plan.as_ref().is_none_or(|p| p.is_empty()) {
+                        return Err(self.refused());
+                    }
+                }
+                Err(e) => return Err(self.failed(e)),
+            }
+        }
+        let method = self.method;
+        let plan = self
+            .plan
+            .get_or_insert_with(|| auth::plan(method, &auth::schemes_in(challenges), true).into());
+        if plan.is_empty() {
+            let offered = auth::schemes_in(challenges);
+            return Err(HttpError::ProxyAuthScheme {
+                proxy: self.name.clone(),
+                offered: if offered.is_empty() {
+                    "no".into()
+                } else {
+                    offered.join(", ")
+                },
+                method: method.as_config(),
+            });
+        }
+        let info = auth::ConnectionInfo {
+            authority: self.name.clone(),
+            https: false,
+            tls_server_end_point: None,
+            certificate: None,
+        };
+        // The next mechanism that can start: Kerberos gives way when no KDC answers.
+        while let Some(mech) = self.plan.as_mut().and_then(|p| p.pop_front()) {
+            let mut a = auth::authenticator(mech, &c, &self.host, &self.opts);
+            match a.prepare(&info).await {
+                Ok(()) => {
+                    let header = match a.next(None) {
+                        Ok(auth::Step::Send(h)) => Some(h),
+                        Ok(_) => None,
+                        Err(e) => return Err(self.failed(e)),
+                    };
+                    self.current = Some(a);
+                    return Ok((header, close));
+                }
+                Err(auth::AuthError::Kerberos(e))
+                    if e.is_unavailable() && self.plan.as_ref().is_some_and(|p| !p.is_empty()) =>
+                {
+                    tracing::info!(proxy = %self.name, error = %e, "Kerberos to the proxy is unavailable; trying the next mechanism");
+                }
+                Err(e) => return Err(self.failed(e)),
+            }
+        }
+        Err(self.refused())
+    }
+}
+
+/// Rounds of 407 a sign-in to the proxy may take.
+const PROXY_ROUNDS: usize = 12;
+
 /// Open a CONNECT tunnel through `proxy` to `host:port`, signing in to the proxy as its
 /// [`ProxyConfig::auth`] says. A handshake (NTLM, Negotiate) runs on one connection; each
 /// mechanism starts on a new one when the proxy closed the last.
@@ -625,153 +790,33 @@ async fn proxy_tunnel(
     port: u16,
     opts: &ConnectOptions,
 ) -> Result<TcpStream, HttpError> {
-    use super::auth::{self, Authenticator, Credentials, Mechanism, Step};
-
     let timeout = opts.connect_timeout;
-    let proxy_name = format!("{}:{}", proxy.host, proxy.port);
+    let mut login = ProxyLogin::new(proxy, opts);
     let target = if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
     };
-    let open = || async {
-        tcp_connect(&proxy.host, proxy.port, timeout)
-            .await
-            .map_err(|e| HttpError::ProxyUnreachable {
-                proxy: proxy_name.clone(),
-                detail: e.to_string(),
-            })
-    };
-    let sign_in_failed = |e: auth::AuthError| HttpError::ProxySignIn {
-        proxy: proxy_name.clone(),
-        detail: e.to_string(),
-    };
-    let creds = proxy
-        .credentials
-        .as_ref()
-        .map(|(user, password)| Credentials {
-            user: user.clone(),
-            password: password.clone(),
-        });
-    // The proxy is its own Kerberos service (HTTP/<proxy host>), on a plain connection.
-    let mut proxy_opts = opts.clone();
-    proxy_opts.kerberos.spn = None;
-    proxy_opts.channel_binding = false;
-    let info = auth::ConnectionInfo {
-        authority: proxy_name.clone(),
-        https: false,
-        tls_server_end_point: None,
-        certificate: None,
-    };
-
-    let mut s = open().await?;
-    let mut current: Option<Box<dyn Authenticator>> = None;
-    let mut header: Option<String> = None;
-    // Basic goes up front, as proxies expect it; other methods first learn what is offered.
-    if let (Some(c), AuthMethod::Basic) = (&creds, proxy.auth) {
-        let mut b: Box<dyn Authenticator> = Box::new(auth::Basic::new(c));
-        if let Step::Send(h) = b.next(None).map_err(sign_in_failed)? {
-            header = Some(h);
-        }
-        current = Some(b);
-    }
-    let mut plan: Option<std::collections::VecDeque<Mechanism>> = None;
-    for _ in 0..12 {
-        let ans = connect_once(&mut s, &proxy_name, &target, header.as_deref(), timeout).await?;
+    let mut s = proxy_connect(proxy, timeout).await?;
+    let mut header = login.header()?;
+    for _ in 0..PROXY_ROUNDS {
+        let ans = connect_once(&mut s, &login.name, &target, header.as_deref(), timeout).await?;
         match ans.status {
             200..=299 => {
-                if let Some(a) = current.as_mut() {
-                    let last = auth::challenge_in(&ans.challenges, a.scheme());
-                    a.accepted(last.as_deref()).map_err(sign_in_failed)?;
-                }
+                login.accepted(&ans.challenges)?;
                 return Ok(s);
             }
             407 => {
-                let Some(c) = &creds else {
-                    return Err(HttpError::ProxyAuth {
-                        proxy: proxy_name,
-                        status: 407,
-                    });
-                };
-                // A handshake under way: answer the proxy's challenge on this connection.
-                if let Some(a) = current.as_mut() {
-                    let token = auth::challenge_in(&ans.challenges, a.scheme()).unwrap_or_default();
-                    match a.next(Some(&token)).map_err(sign_in_failed)? {
-                        Step::Send(h) if !ans.close => {
-                            header = Some(h);
-                            continue;
-                        }
-                        Step::Send(_) => {
-                            return Err(HttpError::ProxyUnreachable {
-                                proxy: proxy_name,
-                                detail: format!(
-                                "the proxy closed the connection in the middle of the {} handshake",
-                                a.scheme()
-                            ),
-                            })
-                        }
-                        Step::GiveUp | Step::Nothing => {
-                            // Refused: the next mechanism of the plan, if any, else the error.
-                            if plan.as_ref().is_none_or(|p| p.is_empty()) {
-                                return Err(HttpError::ProxyAuth {
-                                    proxy: proxy_name,
-                                    status: 407,
-                                });
-                            }
-                        }
-                    }
-                }
-                let plan = plan.get_or_insert_with(|| {
-                    auth::plan(proxy.auth, &auth::schemes_in(&ans.challenges), true).into()
-                });
-                if plan.is_empty() {
-                    let offered = auth::schemes_in(&ans.challenges);
-                    return Err(HttpError::ProxyAuthScheme {
-                        proxy: proxy_name,
-                        offered: if offered.is_empty() {
-                            "no".into()
-                        } else {
-                            offered.join(", ")
-                        },
-                        method: proxy.auth.as_config(),
-                    });
-                }
-                // The next mechanism that can start: Kerberos gives way when no KDC answers.
-                let mut started = None;
-                while let Some(mech) = plan.pop_front() {
-                    let mut a = auth::authenticator(mech, c, &proxy.host, &proxy_opts);
-                    match a.prepare(&info).await {
-                        Ok(()) => {
-                            started = Some(a);
-                            break;
-                        }
-                        Err(auth::AuthError::Kerberos(e))
-                            if e.is_unavailable() && !plan.is_empty() =>
-                        {
-                            tracing::info!(proxy = %proxy_name, error = %e, "Kerberos to the proxy is unavailable; trying the next mechanism");
-                        }
-                        Err(e) => return Err(sign_in_failed(e)),
-                    }
-                }
-                let Some(mut a) = started else {
-                    return Err(HttpError::ProxyAuth {
-                        proxy: proxy_name,
-                        status: 407,
-                    });
-                };
-                header = match a.next(None).map_err(sign_in_failed)? {
-                    Step::Send(h) => Some(h),
-                    _ => None,
-                };
-                current = Some(a);
-                if ans.close {
-                    s = open().await?;
+                let (h, reconnect) = login.challenged(&ans.challenges, ans.close).await?;
+                header = h;
+                if reconnect {
+                    s = proxy_connect(proxy, timeout).await?;
                 }
             }
             // tinyproxy answers a wrong password with 401 and a missing one with 407.
             401 => {
                 return Err(HttpError::ProxyAuth {
-                    proxy: proxy_name,
+                    proxy: login.name,
                     status: 401,
                 })
             }
@@ -784,7 +829,7 @@ async fn proxy_tunnel(
                     String::new()
                 };
                 return Err(HttpError::ProxyRefused {
-                    proxy: proxy_name,
+                    proxy: login.name,
                     target,
                     status,
                     reason: ans.reason,
@@ -794,9 +839,19 @@ async fn proxy_tunnel(
         }
     }
     Err(HttpError::ProxySignIn {
-        proxy: proxy_name,
-        detail: "the proxy kept asking for authentication after 12 rounds".into(),
+        proxy: login.name,
+        detail: format!("the proxy kept asking for authentication after {PROXY_ROUNDS} rounds"),
     })
+}
+
+/// A TCP connection to the proxy itself.
+async fn proxy_connect(proxy: &ProxyConfig, timeout: Duration) -> Result<TcpStream, HttpError> {
+    tcp_connect(&proxy.host, proxy.port, timeout)
+        .await
+        .map_err(|e| HttpError::ProxyUnreachable {
+            proxy: format!("{}:{}", proxy.host, proxy.port),
+            detail: e.to_string(),
+        })
 }
 
 /// Any stream a connection can run on.
