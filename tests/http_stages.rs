@@ -247,7 +247,7 @@ async fn squid_demands_ntlm() {
     let users = helper_dir.path().join("users.txt");
     std::fs::write(
         &users,
-        "LAB:proxy-ntlm-user:pw-ntlm-1\nLAB:proxy-auto-user:pw-auto-2\n",
+        "LAB:proxy-ntlm-user:pw-ntlm-1\nLAB:proxy-auto-user:pw-auto-2\nLAB:proxy-plain-user:pw-plain-3\n",
     )
     .unwrap();
     let Some(squid) = squid(
@@ -281,12 +281,43 @@ async fn squid_demands_ntlm() {
             "{method:?}"
         );
     }
-    let log = squid.access_log();
+    // Plain HTTP goes to the proxy as absolute-form requests (no CONNECT), signed in the same
+    // way.
+    let plain = plain_server();
+    let plain_url = format!("http://127.0.0.1:{}/PowerShell/", plain.addr.port());
+    for method in [AuthMethod::Ntlm, AuthMethod::Auto] {
+        assert_eq!(
+            fetch(
+                &plain_url,
+                &with("LAB\\proxy-plain-user", "pw-plain-3", method)
+            )
+            .await
+            .unwrap(),
+            200,
+            "plain HTTP, {method:?}"
+        );
+    }
+    let plain_ok = |log: &str| {
+        log.lines()
+            .filter(|l| {
+                l.contains(&format!("GET {plain_url}"))
+                    && l.contains("/200 ")
+                    && l.to_ascii_lowercase().contains("lab+proxy-plain-user")
+            })
+            .count()
+    };
+    let tunnel_ok = |log: &str, user: &str| {
+        log.lines()
+            .any(|l| l.contains("TCP_TUNNEL/200") && l.to_ascii_lowercase().contains(user))
+    };
+    let users = ["lab+proxy-ntlm-user", "lab+proxy-auto-user"];
+    let log =
+        squid.access_log_when(|log| plain_ok(log) == 2 && users.iter().all(|u| tunnel_ok(log, u)));
     println!("{log}");
-    for user in ["lab+proxy-ntlm-user", "lab+proxy-auto-user"] {
+    assert_eq!(plain_ok(&log), 2, "{log}");
+    for user in users {
         assert!(
-            log.lines()
-                .any(|l| l.contains("TCP_TUNNEL/200") && l.to_ascii_lowercase().contains(user)),
+            tunnel_ok(&log, user),
             "{user} not in squid's access log:\n{log}"
         );
     }
@@ -408,15 +439,14 @@ async fn squid_demands_negotiate_kerberos() {
             "{method:?}"
         );
     }
-    let log = squid.access_log();
-    println!("{log}");
-    assert_eq!(
+    let tunnels = |log: &str| {
         log.lines()
             .filter(|l| l.contains("TCP_TUNNEL/200") && l.contains("carol@PROXY.TEST"))
-            .count(),
-        2,
-        "{log}"
-    );
+            .count()
+    };
+    let log = squid.access_log_when(|log| tunnels(log) == 2);
+    println!("{log}");
+    assert_eq!(tunnels(&log), 2, "{log}");
     assert!(
         realm.log().contains("HTTP/localhost@PROXY.TEST"),
         "{}",

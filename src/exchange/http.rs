@@ -884,12 +884,49 @@ pub struct Connection {
     request_timeout: Duration,
     /// The TLS leaf certificate the server presented on this connection (DER), if HTTPS.
     leaf: Option<Vec<u8>>,
+    /// Plain HTTP through a proxy: requests go to the proxy in absolute form, signed in to it.
+    forward: Option<Forward>,
+}
+
+/// A plain-HTTP connection through a proxy: where it goes and the sign-in to it.
+struct Forward {
+    proxy: ProxyConfig,
+    connect_timeout: Duration,
+    login: ProxyLogin,
+}
+
+/// An HTTP/1.1 connection on `stream`, its driver spawned.
+async fn handshake(
+    stream: Box<dyn Io>,
+    target: String,
+) -> Result<SendRequest<Full<Bytes>>, HttpError> {
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| HttpError::Broken {
+            target,
+            detail: e.to_string(),
+        })?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
 }
 
 impl Connection {
     /// Connect to `endpoint`'s server (its path is not used here).
+    /// Through a proxy, HTTPS goes through a CONNECT tunnel and plain HTTP to the proxy as
+    /// absolute-form requests (proxies commonly refuse CONNECT to port 80).
     pub async fn open(endpoint: &Endpoint, opts: &ConnectOptions) -> Result<Connection, HttpError> {
+        let mut forward = None;
         let tcp = match &opts.proxy {
+            Some(p) if !endpoint.https => {
+                forward = Some(Forward {
+                    proxy: p.clone(),
+                    connect_timeout: opts.connect_timeout,
+                    login: ProxyLogin::new(p, opts),
+                });
+                proxy_connect(p, opts.connect_timeout).await?
+            }
             Some(p) => proxy_tunnel(p, &endpoint.host, endpoint.port, opts).await?,
             None => tcp_connect(&endpoint.host, endpoint.port, opts.connect_timeout).await?,
         };
@@ -919,20 +956,13 @@ impl Connection {
         } else {
             Box::new(tcp)
         };
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| HttpError::Broken {
-                target: endpoint.authority(),
-                detail: e.to_string(),
-            })?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let sender = handshake(stream, endpoint.authority()).await?;
         Ok(Connection {
             endpoint: endpoint.clone(),
             sender,
             request_timeout: opts.request_timeout,
             leaf,
+            forward,
         })
     }
 
@@ -959,7 +989,75 @@ impl Connection {
     }
 
     /// Send one request on this connection and read the whole response. `Host` is set here.
-    pub async fn send(&mut self, mut req: Request<Full<Bytes>>) -> Result<HttpResponse, HttpError> {
+    /// Through a proxy (plain HTTP), the request goes in absolute form with the proxy's
+    /// sign-in, sent again for each 407 of its handshake.
+    pub async fn send(&mut self, req: Request<Full<Bytes>>) -> Result<HttpResponse, HttpError> {
+        if self.forward.is_none() {
+            return self.send_once(req).await;
+        }
+        let (parts, body) = req.into_parts();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        let uri: hyper::Uri = format!("http://{}{path}", self.endpoint.authority())
+            .parse()
+            .map_err(|e| HttpError::BadUrl(format!("{path}: {e}")))?;
+        let mut header = match self.forward.as_mut() {
+            Some(f) => f.login.header()?,
+            None => None,
+        };
+        for _ in 0..PROXY_ROUNDS {
+            let mut r = Request::new(body.clone());
+            *r.method_mut() = parts.method.clone();
+            *r.uri_mut() = uri.clone();
+            *r.headers_mut() = parts.headers.clone();
+            if let Some(h) = &header {
+                if let Ok(v) = h.parse() {
+                    r.headers_mut()
+                        .insert(hyper::header::PROXY_AUTHORIZATION, v);
+                }
+            }
+            let resp = self.send_once(r).await?;
+            let Some(f) = self.forward.as_mut() else {
+                return Ok(resp);
+            };
+            let challenges = resp.header_values("proxy-authenticate");
+            if resp.status != 407 {
+                f.login.accepted(&challenges)?;
+                return Ok(resp);
+            }
+            let close = resp
+                .header_values("connection")
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case("close"))
+                || resp
+                    .header_values("proxy-connection")
+                    .iter()
+                    .any(|v| v.eq_ignore_ascii_case("close"))
+                || self.sender.is_closed();
+            let (h, reconnect) = f.login.challenged(&challenges, close).await?;
+            header = h;
+            if reconnect {
+                let tcp = proxy_connect(&f.proxy, f.connect_timeout).await?;
+                self.sender = handshake(Box::new(tcp), self.endpoint.authority()).await?;
+            }
+        }
+        Err(HttpError::ProxySignIn {
+            proxy: self
+                .forward
+                .as_ref()
+                .map(|f| f.login.name.clone())
+                .unwrap_or_default(),
+            detail: format!("the proxy kept asking for authentication after {PROXY_ROUNDS} rounds"),
+        })
+    }
+
+    async fn send_once(
+        &mut self,
+        mut req: Request<Full<Bytes>>,
+    ) -> Result<HttpResponse, HttpError> {
         let target = self.endpoint.authority();
         if let Ok(h) = target.parse() {
             req.headers_mut().insert(hyper::header::HOST, h);

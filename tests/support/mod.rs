@@ -107,6 +107,20 @@ impl Squid {
     pub fn access_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
     }
+
+    /// The access log once `done` holds for it (squid writes a line when it closes the
+    /// transaction, which may come just after the client got its answer); after 200 looks,
+    /// the log as it is.
+    pub fn access_log_when(&self, done: impl Fn(&str) -> bool) -> String {
+        for _ in 0..200 {
+            let log = self.access_log();
+            if done(&log) {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.access_log()
+    }
 }
 
 impl Drop for Squid {
@@ -147,7 +161,7 @@ pub fn squid(auth: &[String], env: &[(&str, &Path)]) -> Option<Squid> {
         let mut f = std::fs::File::create(&conf).unwrap();
         writeln!(
             f,
-            "http_port 127.0.0.1:{port}\npid_filename {d}/squid.pid\ncache_log {d}/cache.log\naccess_log stdio:{d}/access.log squid\ncache deny all\ncoredump_dir {d}\nnetdb_filename none\npinger_enable off\nshutdown_lifetime 0 seconds\ndns_defnames off"
+            "http_port 127.0.0.1:{port}\npid_filename {d}/squid.pid\ncache_log {d}/cache.log\naccess_log stdio:{d}/access.log squid\ncache deny all\ncoredump_dir {d}\nnetdb_filename none\npinger_enable off\nshutdown_lifetime 0 seconds\ndns_defnames off\nbuffered_logs off"
         )
         .unwrap();
         for line in auth {
