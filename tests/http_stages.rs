@@ -7,7 +7,8 @@ mod support;
 
 use bytes::Bytes;
 use eas_connector::exchange::http::{
-    AuthMethod, ConnectOptions, Connection, Endpoint, HttpError, ProxyConfig, TlsFailure,
+    forward_probe, AuthMethod, ConnectOptions, Connection, Endpoint, HttpError, ProxyConfig,
+    TlsFailure,
 };
 use eas_connector::lab::tls::LeafSpec;
 use eas_connector::secrets::Secret;
@@ -297,6 +298,17 @@ async fn squid_demands_ntlm() {
             "plain HTTP, {method:?}"
         );
     }
+    // validate's proxy and TCP checks for plain HTTP: a request through the proxy, whose
+    // 502-504 is the proxy's own answer that it could not reach the server.
+    let ep = Endpoint::parse(&plain_url).unwrap();
+    let opts = with("LAB\\proxy-plain-user", "pw-plain-3", AuthMethod::Auto);
+    assert_eq!(forward_probe(&ep, &opts).await.unwrap().unwrap(), 200);
+    let down = Endpoint::parse(&format!("http://127.0.0.1:{}/", free_port())).unwrap();
+    let status = forward_probe(&down, &opts).await.unwrap().unwrap();
+    assert!((502..=504).contains(&status), "{status}");
+    assert!(forward_probe(&Endpoint::parse(&url).unwrap(), &opts)
+        .await
+        .is_none());
     let plain_ok = |log: &str| {
         log.lines()
             .filter(|l| {
@@ -312,9 +324,9 @@ async fn squid_demands_ntlm() {
     };
     let users = ["lab+proxy-ntlm-user", "lab+proxy-auto-user"];
     let log =
-        squid.access_log_when(|log| plain_ok(log) == 2 && users.iter().all(|u| tunnel_ok(log, u)));
+        squid.access_log_when(|log| plain_ok(log) == 3 && users.iter().all(|u| tunnel_ok(log, u)));
     println!("{log}");
-    assert_eq!(plain_ok(&log), 2, "{log}");
+    assert_eq!(plain_ok(&log), 3, "{log}");
     for user in users {
         assert!(
             tunnel_ok(&log, user),

@@ -1100,6 +1100,27 @@ impl Connection {
     }
 }
 
+/// Plain HTTP through the proxy: one request for `endpoint`'s path, sent to the proxy in
+/// absolute form with its sign-in; the status it answered (a 502-504 is the proxy's own: it
+/// could not reach the server). `None` when the endpoint is HTTPS or no proxy is configured
+/// (then [`open_tcp`]'s CONNECT is the check).
+pub async fn forward_probe(
+    endpoint: &Endpoint,
+    opts: &ConnectOptions,
+) -> Option<Result<u16, HttpError>> {
+    if endpoint.https || opts.proxy.is_none() {
+        return None;
+    }
+    let run = async {
+        let mut c = Connection::open(endpoint, opts).await?;
+        let req = Request::get(endpoint.path.as_str())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| HttpError::BadUrl(e.to_string()))?;
+        Ok(c.send(req).await?.status)
+    };
+    Some(run.await)
+}
+
 /// A TCP stream to `endpoint`'s server: direct, or through the proxy's CONNECT tunnel.
 pub async fn open_tcp(endpoint: &Endpoint, opts: &ConnectOptions) -> Result<TcpStream, HttpError> {
     match &opts.proxy {

@@ -312,6 +312,16 @@ async fn proxy(ctx: &Context) -> Result<Outcome, Outcome> {
         .as_ref()
         .map(|p| format!("{}:{}", p.host, p.port))
         .unwrap_or_default();
+    // Plain HTTP goes to the proxy as requests, not through CONNECT.
+    if let Some(r) = http::forward_probe(ep, connect).await {
+        return match r {
+            Ok(status) => Ok(Outcome::pass(format!(
+                "{p} accepted the request for {} and the credentials (HTTP {status})",
+                ep.authority()
+            ))),
+            Err(e) => Err(http_failure(&e)),
+        };
+    }
     match http::open_tcp(ep, connect).await {
         Ok(_) => Ok(Outcome::pass(format!(
             "{p} accepted CONNECT to {}",
@@ -332,6 +342,23 @@ async fn tcp(ctx: &Context) -> Result<Outcome, Outcome> {
     let ep = ctx.endpoint()?;
     let connect = ctx.connect()?;
     let t0 = std::time::Instant::now();
+    if let Some(r) = http::forward_probe(ep, connect).await {
+        return match r {
+            Ok(status @ 502..=504) => Err(Outcome::fail(
+                format!(
+                    "the proxy could not connect to {} (HTTP {status})",
+                    ep.authority()
+                ),
+                "check the server name and port, and that the proxy may reach it",
+            )),
+            Ok(_) => Ok(Outcome::pass(format!(
+                "reached {} through the proxy in {} ms",
+                ep.authority(),
+                t0.elapsed().as_millis()
+            ))),
+            Err(e) => Err(http_failure(&e)),
+        };
+    }
     match http::open_tcp(ep, connect).await {
         Ok(s) => {
             let peer = if ctx.proxy_enabled() {
