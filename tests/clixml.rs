@@ -1,7 +1,9 @@
 //! CLIXML: round trips over every message in the recordings, every primitive,
 //! escapes, references, type-name sharing, JSON mapping, ErrorRecord helpers.
 
+mod clixml_pypsrp;
 mod common;
+mod support;
 
 use common::XorShift;
 use eas_connector::wire::capture::Capture;

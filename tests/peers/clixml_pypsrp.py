@@ -1,5 +1,5 @@
 """Decode CLIXML documents with pypsrp's deserializer (an independent implementation) and
-print a normalized JSON form, for tests/clixml_pypsrp.rs to compare with ours.
+print a normalized JSON form, for tests/clixml_pypsrp/mod.rs to compare with ours.
 
 stdin: a JSON list of CLIXML strings. stdout: a JSON list, one normalized value per document
 (or {"error": "..."} when pypsrp raised). The normal form: primitives as JSON, bytes as base64,

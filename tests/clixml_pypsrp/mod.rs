@@ -7,14 +7,15 @@
 //! the unknown elements as skipped. Required when `EAS_TEST_PEERS=1`, skipped with a note
 //! otherwise.
 
-mod common;
-mod support;
+//!
+//! A module of the `clixml` test binary (one binary less to link).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use crate::common::XorShift;
+use crate::support;
 use base64::Engine as _;
-use common::XorShift;
 use eas_connector::wire::clixml::{decode, decode_tree, ClixmlLimits, Collection, ListKind, Value};
 use serde_json::{json, Map, Value as Json};
 
