@@ -230,27 +230,18 @@ async fn squid_demands_ntlm() {
     let server = tls_server(ca.issue(&loopback_leaf()).unwrap());
     let url = format!("https://127.0.0.1:{}/", server.addr.port());
     // squid runs its helpers as the `proxy` user: the helper and users file where it can read.
-    let helper_dir = tempfile::tempdir().unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(helper_dir.path(), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
-    }
-    let helper = helper_dir.path().join("squid_ntlm_helper.py");
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/peers/squid_ntlm_helper.py"
+    let helper_dir = readable_by_proxy_user(&[
+        (
+            "squid_ntlm_helper.py",
+            include_bytes!("peers/squid_ntlm_helper.py").to_vec(),
         ),
-        &helper,
-    )
-    .unwrap();
+        (
+            "users.txt",
+            b"LAB:proxy-ntlm-user:pw-ntlm-1\nLAB:proxy-auto-user:pw-auto-2\nLAB:proxy-plain-user:pw-plain-3\n".to_vec(),
+        ),
+    ]);
+    let helper = helper_dir.path().join("squid_ntlm_helper.py");
     let users = helper_dir.path().join("users.txt");
-    std::fs::write(
-        &users,
-        "LAB:proxy-ntlm-user:pw-ntlm-1\nLAB:proxy-auto-user:pw-auto-2\nLAB:proxy-plain-user:pw-plain-3\n",
-    )
-    .unwrap();
     let Some(squid) = squid(
         &[
             format!(
@@ -399,21 +390,12 @@ async fn squid_demands_negotiate_kerberos() {
     let server = tls_server(ca.issue(&loopback_leaf()).unwrap());
     let url = format!("https://127.0.0.1:{}/", server.addr.port());
     // squid runs its helpers as the `proxy` user: the keytab and krb5.conf where it can read.
-    let helper_dir = tempfile::tempdir().unwrap();
+    let helper_dir = readable_by_proxy_user(&[
+        ("proxy.keytab", std::fs::read(&realm.keytab).unwrap()),
+        ("krb5.conf", std::fs::read(&realm.krb5_conf).unwrap()),
+    ]);
     let keytab = helper_dir.path().join("proxy.keytab");
     let krb5_conf = helper_dir.path().join("krb5.conf");
-    std::fs::copy(&realm.keytab, &keytab).unwrap();
-    std::fs::copy(&realm.krb5_conf, &krb5_conf).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        for (p, mode) in [
-            (helper_dir.path(), 0o755),
-            (&keytab, 0o644),
-            (&krb5_conf, 0o644),
-        ] {
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
-        }
-    }
     let Some(squid) = squid(
         &[
             format!(

@@ -51,20 +51,7 @@ fn pypsrp_runs_the_connector_cmdlets_against_the_lab() {
     let Some(python) = pypsrp() else { return };
     let devices = 1200;
     let lab = LabProc::start(&["--servers", "2", "--devices", &devices.to_string()]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pypsrp_lab.py");
-    let out = Command::new(python)
-        .arg(&script)
-        .arg(lab.dir.path())
-        .arg(devices.to_string())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "pypsrp_lab.py failed:\n{stderr}\n{stdout}"
-    );
-    let r: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let r = run_peer(python, "pypsrp_lab.py", &lab, &devices.to_string());
     println!(
         "pypsrp fetched {devices} devices in {} s",
         r["fetch_seconds"]
@@ -160,21 +147,30 @@ fn pypsrp_runs_get_mobile_device_over_http_with_encryption() {
 // that lands in the lab's outbox and Sent Items, finds it, and gets Exchange's error for an
 // operation the lab does not implement.
 
-fn run_exchangelib(lab: &LabProc) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/exchangelib_lab.py");
-    let out = Command::new("python3")
-        .arg(&script)
+/// Run `tests/peers/<script>` with `python` on the lab's folder and `arg`; its one JSON line.
+fn run_peer(python: &str, script: &str, lab: &LabProc, arg: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers")
+        .join(script);
+    let out = Command::new(python)
+        .arg(&path)
         .arg(lab.dir.path())
-        .arg("anna.devries@contoso.test")
+        .arg(arg)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "exchangelib_lab.py failed:\n{stderr}\n{stdout}"
-    );
+    assert!(out.status.success(), "{script} failed:\n{stderr}\n{stdout}");
     serde_json::from_str(stdout.trim()).unwrap()
+}
+
+fn run_exchangelib(lab: &LabProc) -> serde_json::Value {
+    run_peer(
+        "python3",
+        "exchangelib_lab.py",
+        lab,
+        "anna.devries@contoso.test",
+    )
 }
 
 fn outbox(lab: &LabProc) -> Vec<serde_json::Value> {

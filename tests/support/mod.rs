@@ -95,6 +95,35 @@ impl Drop for Tinyproxy {
     }
 }
 
+/// Whether `child` comes to listen on 127.0.0.1:`port` within `wait` (false at once if it
+/// exits).
+fn listening(child: &mut Child, port: u16, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A folder squid's helpers (run as the `proxy` user) can read, holding `files` (name, bytes).
+pub fn readable_by_proxy_user(files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (name, bytes) in files {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    dir
+}
+
 /// A running squid (Debian's squid 5), with its access log.
 pub struct Squid {
     child: Child,
@@ -184,15 +213,8 @@ pub fn squid(auth: &[String], env: &[(&str, &Path)]) -> Option<Squid> {
             .spawn()
             .unwrap();
         let mut proxy = Squid { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(proxy);
-            }
-            if let Ok(Some(_)) = proxy.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if listening(&mut proxy.child, port, Duration::from_secs(15)) {
+            return Some(proxy);
         }
         eprintln!(
             "squid did not start:\n{}",
@@ -229,15 +251,8 @@ pub fn tinyproxy(user: &str, pass: &str, connect_ports: &[u16]) -> Option<Tinypr
             port,
             _dir: dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(proxy);
-            }
-            if let Ok(Some(_)) = proxy.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if listening(&mut proxy.child, port, Duration::from_secs(5)) {
+            return Some(proxy);
         }
         let _ = proxy.child.kill();
         let _ = proxy.child.wait();

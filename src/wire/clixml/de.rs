@@ -413,11 +413,12 @@ impl<'a> Decoder<'a> {
                     for i in &c.children {
                         items.extend(self.value(i)?);
                     }
-                    if obj.collection.is_some() {
-                        self.skipped.push(&c.name, SECOND_COLLECTION);
-                    } else {
-                        obj.collection = Some(Collection::List { kind, items });
-                    }
+                    set_collection(
+                        &mut obj,
+                        &mut self.skipped,
+                        &c.name,
+                        Collection::List { kind, items },
+                    );
                 }
                 "DCT" => {
                     let mut entries = Vec::with_capacity(c.children.len());
@@ -442,17 +443,14 @@ impl<'a> Decoder<'a> {
                                 _ => {}
                             }
                         }
-                        match (k, v) {
-                            (Some(k), Some(v)) => entries.push((k, v)),
-                            (None, _) => self.skipped.push("En", EN_KEY),
-                            (_, None) => self.skipped.push("En", EN_VALUE),
-                        }
+                        dict_entry(&mut self.skipped, &mut entries, k, v);
                     }
-                    if obj.collection.is_some() {
-                        self.skipped.push("DCT", SECOND_COLLECTION);
-                    } else {
-                        obj.collection = Some(Collection::Dictionary(entries));
-                    }
+                    set_collection(
+                        &mut obj,
+                        &mut self.skipped,
+                        "DCT",
+                        Collection::Dictionary(entries),
+                    );
                 }
                 other => {
                     if !is_value_element(other) {
@@ -460,11 +458,7 @@ impl<'a> Decoder<'a> {
                         continue;
                     }
                     if let Some(v) = self.value(c)? {
-                        if obj.base.is_some() {
-                            self.skipped.push(other, SECOND_BASE);
-                        } else {
-                            obj.base = Some(v);
-                        }
+                        set_base(&mut obj, &mut self.skipped, other, v);
                     }
                 }
             }
@@ -710,11 +704,12 @@ impl<'a> Stream<'a> {
                         items.extend(self.value(p, &i)?);
                         Ok(())
                     })?;
-                    if obj.collection.is_some() {
-                        self.skipped.push(name, SECOND_COLLECTION);
-                    } else {
-                        obj.collection = Some(Collection::List { kind, items });
-                    }
+                    set_collection(
+                        &mut obj,
+                        &mut self.skipped,
+                        name,
+                        Collection::List { kind, items },
+                    );
                 }
                 "DCT" => {
                     let mut entries = Vec::new();
@@ -741,18 +736,15 @@ impl<'a> Stream<'a> {
                             }
                             Ok(())
                         })?;
-                        match (k, v) {
-                            (Some(k), Some(v)) => entries.push((k, v)),
-                            (None, _) => self.skipped.push("En", EN_KEY),
-                            (_, None) => self.skipped.push("En", EN_VALUE),
-                        }
+                        dict_entry(&mut self.skipped, &mut entries, k, v);
                         Ok(())
                     })?;
-                    if obj.collection.is_some() {
-                        self.skipped.push("DCT", SECOND_COLLECTION);
-                    } else {
-                        obj.collection = Some(Collection::Dictionary(entries));
-                    }
+                    set_collection(
+                        &mut obj,
+                        &mut self.skipped,
+                        "DCT",
+                        Collection::Dictionary(entries),
+                    );
                 }
                 other => {
                     if !is_value_element(other) {
@@ -761,11 +753,7 @@ impl<'a> Stream<'a> {
                         return Ok(());
                     }
                     if let Some(v) = self.value(p, &c)? {
-                        if obj.base.is_some() {
-                            self.skipped.push(other, SECOND_BASE);
-                        } else {
-                            obj.base = Some(v);
-                        }
+                        set_base(&mut obj, &mut self.skipped, other, v);
                     }
                 }
             }
@@ -776,6 +764,38 @@ impl<'a> Stream<'a> {
             self.objects.insert(id.into_owned(), Span { text });
         }
         Ok(Value::Object(Box::new(obj)))
+    }
+}
+
+/// A dictionary entry with both its key and value, else the record of what it lacks.
+fn dict_entry(
+    skipped: &mut SkipLog,
+    entries: &mut Vec<(Value, Value)>,
+    k: Option<Value>,
+    v: Option<Value>,
+) {
+    match (k, v) {
+        (Some(k), Some(v)) => entries.push((k, v)),
+        (None, _) => skipped.push("En", EN_KEY),
+        (_, None) => skipped.push("En", EN_VALUE),
+    }
+}
+
+/// The object's container, unless it has one already (then `tag` is skipped).
+fn set_collection(obj: &mut PsObject, skipped: &mut SkipLog, tag: &str, c: Collection) {
+    if obj.collection.is_some() {
+        skipped.push(tag, SECOND_COLLECTION);
+    } else {
+        obj.collection = Some(c);
+    }
+}
+
+/// The value the object extends, unless it has one already (then `tag` is skipped).
+fn set_base(obj: &mut PsObject, skipped: &mut SkipLog, tag: &str, v: Value) {
+    if obj.base.is_some() {
+        skipped.push(tag, SECOND_BASE);
+    } else {
+        obj.base = Some(v);
     }
 }
 
