@@ -325,7 +325,10 @@ fn new_setup_writes_config_and_passwords_without_a_service() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = Harness::new(dir.path(), "contoso", Lang::En, None);
     assert_eq!(h.w.welcome.existing, Existing::None);
-    assert!(!h.w.can_continue());
+    assert!(
+        h.w.can_continue(),
+        "the only choice, Set up new, is preselected"
+    );
     h.click_text("Set up new");
     h.next();
     fill_new(&mut h);
@@ -537,41 +540,23 @@ fn failed_validation_is_shown_with_its_fix_and_blocks_next() {
 
 #[test]
 fn keyboard_enter_escape_tab_and_alt_shortcuts() {
-    use iced::keyboard::{key::Named, Event, Key, Location, Modifiers};
-    let press = |key: Key, modifiers: Modifiers| Event::KeyPressed {
-        key: key.clone(),
-        modified_key: key,
-        physical_key: iced::keyboard::key::Physical::Unidentified(
-            iced::keyboard::key::NativeCode::Unidentified,
-        ),
-        location: Location::Standard,
-        modifiers,
-        text: None,
-        repeat: false,
-    };
-    assert!(matches!(
-        wizard::key_message(&press(Key::Named(Named::Tab), Modifiers::SHIFT)),
-        Some(Message::Focus { forward: false })
-    ));
-    assert!(matches!(
-        wizard::key_message(&press(Key::Named(Named::Enter), Modifiers::empty())),
-        Some(Message::Enter)
-    ));
-    assert!(matches!(
-        wizard::key_message(&press(Key::Character("U".into()), Modifiers::ALT)),
-        Some(Message::Shortcut('u'))
-    ));
-    assert!(wizard::key_message(&press(Key::Character("u".into()), Modifiers::empty())).is_none());
-
+    use iced::keyboard::{key::Named, Key, Modifiers};
+    assert_eq!(
+        wizard::keys::shortcut(&press(Key::Character("U".into()), Modifiers::ALT, None)),
+        Some('u')
+    );
+    assert!(wizard::keys::shortcut(&press(Key::Named(Named::Tab), Modifiers::ALT, None)).is_none());
+    assert!(
+        wizard::keys::shortcut(&press(Key::Character("u".into()), Modifiers::empty(), None))
+            .is_none()
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut h = Harness::new(dir.path(), "default", Lang::En, None);
-    h.send(Message::Enter);
     assert_eq!(
-        h.w.step,
-        Step::Welcome,
-        "Enter does nothing until a choice is made"
+        h.w.welcome.mode,
+        Some(Mode::New),
+        "the only choice is preselected"
     );
-    h.send(Message::Shortcut('s'));
     h.send(Message::Enter);
     assert_eq!(h.w.step, Step::ServerType);
     h.send(Message::Shortcut('h'));
@@ -968,29 +953,46 @@ fn connect_page_says_which_mechanism_signed_in() {
     assert!(!h.sees("Signed in with NTLM (Negotiate)"));
 }
 
-/// Alt+`c` with the focus in text box `id`, as the window delivers it: the key press goes to
-/// the focused box (which types the letter), then the subscription's shortcut arrives.
-fn alt_letter(h: &mut Harness, id: &'static str, c: char) {
-    use iced::keyboard::{key, Event, Key, Location, Modifiers};
-    let event = Event::KeyPressed {
-        key: Key::Character(c.to_string().into()),
-        modified_key: Key::Character(c.to_string().into()),
+/// A key press as the window delivers it (`text` is what the key types).
+fn press(
+    key: iced::keyboard::Key,
+    modifiers: iced::keyboard::Modifiers,
+    text: Option<&str>,
+) -> iced::keyboard::Event {
+    use iced::keyboard::{key, Event, Location};
+    Event::KeyPressed {
+        key: key.clone(),
+        modified_key: key,
         physical_key: key::Physical::Unidentified(key::NativeCode::Unidentified),
         location: Location::Standard,
-        modifiers: Modifiers::ALT,
-        text: Some(c.to_string().into()),
+        modifiers,
+        text: text.map(Into::into),
         repeat: false,
-    };
+    }
+}
+
+/// Alt+`c` with the focus in text box `id`, through the Simulator as the window delivers it
+/// (the key press carries the letter as text): the messages it produced are fed to the wizard
+/// and returned.
+fn alt_letter(h: &mut Harness, id: &'static str, c: char) -> Vec<Message> {
+    use iced::keyboard::{Key, Modifiers};
     let mut ui = h.ui();
-    ui.click(selector::id(id)).unwrap();
-    ui.simulate([iced::Event::Keyboard(event.clone())]);
+    ui.click(selector::id(id))
+        .unwrap_or_else(|e| panic!("#{id} on {:?}: {e}", h.w.step));
+    let s = c.to_string();
+    ui.simulate([
+        iced::Event::Keyboard(iced::keyboard::Event::ModifiersChanged(Modifiers::ALT)),
+        iced::Event::Keyboard(press(
+            Key::Character(s.as_str().into()),
+            Modifiers::ALT,
+            Some(&s),
+        )),
+    ]);
     let msgs: Vec<_> = ui.into_messages().collect();
-    assert!(!msgs.is_empty(), "the focused box typed the letter");
-    for m in msgs {
+    for m in msgs.clone() {
         h.send(m);
     }
-    let shortcut = wizard::key_message(&event).expect("Alt+letter is a shortcut");
-    h.send(shortcut);
+    msgs
 }
 
 #[test]
@@ -1000,7 +1002,11 @@ fn alt_shortcuts_do_not_type_their_letter_into_the_focused_box() {
     to_service_account(&mut h, "cas01.corp.contoso.com");
     h.type_into("service-user", "CONTOSO\\svc-eas");
     h.type_into("service-password", "Svc-Pa55!");
-    alt_letter(&mut h, "service-user", 'a');
+    let msgs = alt_letter(&mut h, "service-user", 'a');
+    assert!(
+        matches!(msgs.as_slice(), [Message::Shortcut('a')]),
+        "only the shortcut, no typing: {msgs:?}"
+    );
     assert_eq!(h.w.form.service_user, "CONTOSO\\svc-eas");
     assert!(h.w.form.show_kerberos, "Alt+A opened the advanced settings");
     alt_letter(&mut h, "service-password", 'a');
@@ -1013,17 +1019,198 @@ fn alt_shortcuts_do_not_type_their_letter_into_the_focused_box() {
     assert_eq!(h.w.step, Step::Notification, "Alt+N went Next");
     assert_eq!(h.w.form.service_user, "CONTOSO\\svc-a", "without an 'n'");
     // AltGr (Ctrl+Alt on Windows) types characters such as \ and @; it is no shortcut.
-    use iced::keyboard::{key, Event, Key, Location, Modifiers};
-    let altgr = Event::KeyPressed {
-        key: Key::Character("@".into()),
-        modified_key: Key::Character("@".into()),
-        physical_key: key::Physical::Unidentified(key::NativeCode::Unidentified),
-        location: Location::Standard,
-        modifiers: Modifiers::ALT | Modifiers::CTRL,
-        text: Some("@".into()),
-        repeat: false,
+    use iced::keyboard::{Key, Modifiers};
+    let altgr = press(
+        Key::Character("@".into()),
+        Modifiers::ALT | Modifiers::CTRL,
+        Some("@"),
+    );
+    assert!(wizard::keys::shortcut(&altgr).is_none());
+}
+
+/// Every text box of every input page, with every Alt+letter: the Simulator produces the
+/// shortcut and nothing else, and no box's text changes (the issue's `cas01.contoso.comn`).
+#[test]
+fn no_alt_shortcut_ever_alters_a_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    h.send(Message::Next);
+    let pages: [(Step, &[&'static str]); 5] = [
+        (Step::Server, &["cas", "ews-url", "ca-file"]),
+        (
+            Step::Proxy,
+            &["proxy-host", "proxy-port", "proxy-user", "proxy-password"],
+        ),
+        (
+            Step::ServiceAccount,
+            &[
+                "service-user",
+                "service-password",
+                "kerberos-realm",
+                "kerberos-kdc",
+                "kerberos-spn",
+            ],
+        ),
+        (
+            Step::Notification,
+            &["notify-user", "notify-mailbox", "notify-password"],
+        ),
+        (Step::Options, &["max-runspaces", "quick-sync", "full-sync"]),
+    ];
+    for (step, ids) in pages {
+        for id in ids.iter().copied() {
+            // Every letter a page or the footer uses, and one nobody uses.
+            for c in ['a', 'b', 'c', 'f', 'n', 'p', 'u', 'z'] {
+                h.w.step = step;
+                h.w.form = eas_connector::wizard::form::Form {
+                    cas: "cas01.contoso.test".into(),
+                    show_advanced: true,
+                    ews_url: "https://cas01.contoso.test/EWS/Exchange.asmx".into(),
+                    proxy_enabled: true,
+                    proxy_host: "proxy.contoso.test".into(),
+                    proxy_use_credentials: true,
+                    proxy_user: "CONTOSO\\proxy".into(),
+                    proxy_password: Secret::new("Proxy-Pa55"),
+                    service_user: "CONTOSO\\svc-eas".into(),
+                    service_password: Secret::new("Svc-Pa55"),
+                    show_kerberos: true,
+                    notify_user: "eas-notify@contoso.test".into(),
+                    notify_mailbox: "eas-notify@contoso.test".into(),
+                    notify_password: Secret::new("Notify-Pa55"),
+                    parallel: true,
+                    ..Default::default()
+                };
+                let before = format!("{:?}", h.w.form.fields());
+                let before_pw: Vec<_> =
+                    h.w.form
+                        .typed_passwords()
+                        .into_iter()
+                        .map(|(k, s)| (k, s.expose().to_string()))
+                        .collect();
+                let mut ui = h.ui();
+                ui.click(selector::id(id))
+                    .unwrap_or_else(|e| panic!("#{id} on {step:?}: {e}"));
+                use iced::keyboard::{Key, Modifiers};
+                let s = c.to_string();
+                ui.simulate([iced::Event::Keyboard(press(
+                    Key::Character(s.as_str().into()),
+                    Modifiers::ALT,
+                    Some(&s),
+                ))]);
+                let msgs: Vec<_> = ui.into_messages().collect();
+                assert!(
+                    matches!(msgs.as_slice(), [Message::Shortcut(x)] if *x == c),
+                    "{step:?} #{id} Alt+{c}: {msgs:?}"
+                );
+                // What the shortcut itself does may toggle a section, never a text.
+                let toggles = h.w.form.clone();
+                for m in msgs {
+                    h.send_only(m);
+                }
+                let after = {
+                    let mut f = h.w.form.clone();
+                    f.show_advanced = toggles.show_advanced;
+                    f.proxy_enabled = toggles.proxy_enabled;
+                    f.proxy_use_credentials = toggles.proxy_use_credentials;
+                    f.parallel = toggles.parallel;
+                    f.cas_failover = toggles.cas_failover;
+                    format!("{:?}", f.fields())
+                };
+                assert_eq!(before, after, "{step:?} #{id} Alt+{c} changed a text");
+                let after_pw: Vec<_> =
+                    h.w.form
+                        .typed_passwords()
+                        .into_iter()
+                        .map(|(k, s)| (k, s.expose().to_string()))
+                        .collect();
+                if h.w.form.proxy_enabled && h.w.form.proxy_use_credentials {
+                    assert_eq!(before_pw, after_pw, "{step:?} #{id} Alt+{c}");
+                }
+                h.w.confirm_cancel = false;
+            }
+        }
+    }
+}
+
+/// The id of the focused widget in a fresh view (what the window shows after the last
+/// message), if any.
+fn focused(ui: &mut Simulator<'_, Message>) -> Option<String> {
+    ui.find(selector::is_focused()).ok().map(|t| {
+        let debug = format!("{t:?}");
+        debug.split('"').nth(1).unwrap_or(&debug).to_string()
+    })
+}
+
+/// Each page opens with its first text box focused, by id, whatever was focused on the page
+/// before (the Notification page used to open on its password box); fields that appear take
+/// the focus; Tab past the last control wraps to the first and Shift+Tab back.
+#[test]
+fn focus_on_entry_of_every_page_and_tab_wraps() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    assert_eq!(focused(&mut h.ui()), None, "Welcome has no text box");
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::ServerType);
+    h.send(Message::Next);
+    assert_eq!(focused(&mut h.ui()).as_deref(), Some("cas"));
+    h.type_into("cas", "cas01.contoso.test");
+    h.click_id("advanced");
+    assert_eq!(
+        focused(&mut h.ui()).as_deref(),
+        Some("ews-url"),
+        "fields appeared"
+    );
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Proxy);
+    assert_eq!(focused(&mut h.ui()), None, "no proxy: nothing to type");
+    h.click_id("proxy-enabled");
+    assert_eq!(focused(&mut h.ui()).as_deref(), Some("proxy-host"));
+    h.click_id("proxy-enabled");
+    h.send(Message::Next);
+    assert_eq!(focused(&mut h.ui()).as_deref(), Some("service-user"));
+    h.type_into("service-user", "CONTOSO\\svc-eas");
+    h.type_into("service-password", "Svc-Pa55!");
+    // The password box was focused last on this page: the next page still starts at its top.
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Notification);
+    assert_eq!(focused(&mut h.ui()).as_deref(), Some("notify-user"));
+    // Tab walks every focusable widget and wraps around, both ways.
+    let order = h.focus_order();
+    assert!(order.len() >= 3, "{order:?}");
+    let mut ui = h.ui();
+    for expected in order.iter().skip(1).chain(order.iter().take(2)) {
+        ui.tap_key(iced::keyboard::key::Named::Tab);
+        assert_eq!(focused(&mut ui).as_deref(), Some(expected.as_str()));
+    }
+    let shift_tab = |ui: &mut Simulator<'_, Message>| {
+        use iced::keyboard::{key::Named, Key, Modifiers};
+        ui.simulate([iced::Event::Keyboard(press(
+            Key::Named(Named::Tab),
+            Modifiers::SHIFT,
+            None,
+        ))]);
     };
-    assert!(wizard::key_message(&altgr).is_none());
+    shift_tab(&mut ui);
+    shift_tab(&mut ui);
+    assert_eq!(
+        focused(&mut ui).as_deref(),
+        Some(order[order.len() - 1].as_str()),
+        "Shift+Tab wraps back"
+    );
+    drop(ui);
+    h.type_into("notify-user", "eas-notify@contoso.test");
+    h.type_into("notify-mailbox", "eas-notify@contoso.test");
+    h.type_into("notify-password", "Notify-Pa55!");
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Options);
+    let first = h.focus_order().first().cloned();
+    assert!(first.is_some());
+    assert_eq!(
+        focused(&mut h.ui()),
+        first,
+        "Options opens on its first box"
+    );
+    assert_eq!(h.w.first_field().map(str::to_string), first);
 }
 
 /// The Connect page with the real checks (nothing fed) against the exchange-default lab, whose

@@ -239,51 +239,6 @@ impl Form {
         self.raw(field).trim().is_empty()
     }
 
-    /// Every text box's content, in a fixed order (passwords included: only compared here,
-    /// never shown or kept).
-    fn texts(&self) -> [&str; 19] {
-        [
-            &self.cas,
-            &self.hosted,
-            &self.ews_url,
-            &self.ca_file,
-            &self.proxy_host,
-            &self.proxy_port,
-            &self.proxy_user,
-            self.proxy_password.expose(),
-            &self.service_user,
-            self.service_password.expose(),
-            &self.kerberos_realm,
-            &self.kerberos_kdc,
-            &self.kerberos_spn,
-            &self.notify_user,
-            &self.notify_mailbox,
-            self.notify_password.expose(),
-            &self.max_runspaces,
-            &self.quick_sync,
-            &self.full_sync,
-        ]
-    }
-
-    /// Whether the only difference from `before` is the letter `c` (either case) typed into
-    /// one text box: what a focused box does with an Alt+letter shortcut's key press.
-    pub fn only_typed(&self, before: &Form, c: char) -> bool {
-        let mut changed = self
-            .texts()
-            .into_iter()
-            .zip(before.texts())
-            .filter(|(now, was)| now != was);
-        let (Some((now, was)), None) = (changed.next(), changed.next()) else {
-            return false;
-        };
-        now.char_indices().any(|(i, ch)| {
-            ch.eq_ignore_ascii_case(&c)
-                && now[..i].len() + now[i + ch.len_utf8()..].len() == was.len()
-                && was.starts_with(&now[..i])
-                && was.ends_with(&now[i + ch.len_utf8()..])
-        })
-    }
-
     /// Whether a password is either typed or stored.
     pub fn has_password(&self, kind: SecretKind) -> bool {
         let typed = match kind {
@@ -515,29 +470,5 @@ mod tests {
         ));
         assert!(!f.kerberos_open());
         assert!(f.fields().contains(&(&fields::KERBEROS_SPN, String::new())));
-    }
-
-    #[test]
-    fn a_shortcut_letter_typed_into_a_box_is_recognized() {
-        let before = Form {
-            service_user: "CONTOSO\\svc".into(),
-            ..Form::default()
-        };
-        let mut f = before.clone();
-        f.service_user.push('a');
-        assert!(f.only_typed(&before, 'a'));
-        assert!(!f.only_typed(&before, 'n'));
-        f.service_user = "aCONTOSO\\svc".into();
-        assert!(f.only_typed(&before, 'a'), "wherever the cursor was");
-        f.service_user = "CONTOSO\\svcA".into();
-        assert!(f.only_typed(&before, 'a'), "with Shift too");
-        f.service_user = "CONTOSO\\svcaa".into();
-        assert!(!f.only_typed(&before, 'a'), "two letters are typing");
-        f.service_user = before.service_user.clone();
-        f.service_password = Secret::new("a");
-        assert!(f.only_typed(&before, 'a'));
-        f.notify_user = "a".into();
-        assert!(!f.only_typed(&before, 'a'), "two boxes changed");
-        assert!(!before.only_typed(&before, 'a'));
     }
 }

@@ -11,15 +11,15 @@
 pub mod effects;
 pub mod form;
 pub mod i18n;
+pub mod keys;
 pub mod pages;
 pub mod ui;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use iced::keyboard::{key::Named, Key};
 use iced::widget::{button, column, container, opaque, row, scrollable, stack, text, Space};
-use iced::{Element, Length, Subscription, Task, Theme};
+use iced::{Element, Length, Task, Theme};
 
 use crate::config::{ConfigLocation, ExchangeServerType};
 use crate::secrets::Secret;
@@ -176,8 +176,6 @@ pub enum Message {
     Cancel,
     /// The answer to "Cancel setup?": `true` quits.
     ConfirmCancel(bool),
-    /// Tab / Shift+Tab: move the keyboard focus.
-    Focus { forward: bool },
     /// Enter was pressed.
     Enter,
     /// Esc was pressed.
@@ -204,10 +202,8 @@ pub struct Wizard {
     /// A short note for the Done page (e.g. a folder that could not be opened).
     pub note: Option<String>,
     connect_task: Option<iced::task::Handle>,
-    /// The form before the last message, when that message was an edit on an input page: an
-    /// Alt+letter shortcut right after it may have to take back the letter the focused text
-    /// box typed ([`Wizard::update`]).
-    before_edit: Option<Form>,
+    /// Which widget the keyboard layer focuses next ([`keys`]).
+    pub focus: keys::FocusRequest,
 }
 
 impl Wizard {
@@ -233,7 +229,7 @@ impl Wizard {
             lab: None,
             note: None,
             connect_task: None,
-            before_edit: None,
+            focus: keys::FocusRequest::default(),
         };
         let task = Task::perform(
             effects::detect(opts.location, w.register_service),
@@ -314,7 +310,7 @@ impl Wizard {
             Step::Apply => tasks.push(self.run_apply()),
             _ => {}
         }
-        tasks.push(iced::widget::operation::focus_next());
+        self.focus.to(self.first_field());
         // Each page starts at its top, not where the previous one was scrolled to.
         tasks.push(iced::widget::operation::snap_to(
             PAGE_SCROLL,
@@ -369,10 +365,52 @@ impl Wizard {
 
     /// Apply a page's change to the form, then what every form change needs.
     fn edit(&mut self, change: impl FnOnce(&mut Form)) -> Task<Message> {
-        self.before_edit = Some(self.form.clone());
+        let before = self.form.clone();
         change(&mut self.form);
         self.form_changed();
+        self.focus_appeared(&before);
         Task::none()
+    }
+
+    /// The first text box of the current page, which gets the focus when the page opens.
+    pub fn first_field(&self) -> Option<&'static str> {
+        let f = &self.form;
+        match self.step {
+            Step::Server => Some(match f.server_type {
+                ExchangeServerType::OnPremises => "cas",
+                ExchangeServerType::Hosted => "hosted",
+            }),
+            Step::Proxy => f.proxy_enabled.then_some("proxy-host"),
+            Step::ServiceAccount => Some("service-user"),
+            Step::Notification => Some("notify-user"),
+            Step::Options => Some(if f.parallel {
+                "max-runspaces"
+            } else {
+                "quick-sync"
+            }),
+            _ => None,
+        }
+    }
+
+    /// When a check box made fields appear, the first of them gets the focus.
+    fn focus_appeared(&mut self, before: &Form) {
+        let f = &self.form;
+        let appeared = if f.proxy_enabled && !before.proxy_enabled {
+            Some("proxy-host")
+        } else if f.proxy_use_credentials && !before.proxy_use_credentials {
+            Some("proxy-user")
+        } else if f.show_advanced && !before.show_advanced {
+            Some("ews-url")
+        } else if f.kerberos_open() && !before.kerberos_open() {
+            Some("kerberos-realm")
+        } else if f.parallel && !before.parallel {
+            Some("max-runspaces")
+        } else {
+            None
+        };
+        if appeared.is_some() {
+            self.focus.to(appeared);
+        }
     }
 
     fn form_changed(&mut self) {
@@ -416,16 +454,6 @@ impl Wizard {
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
-        let before_edit = self.before_edit.take();
-        if let (Message::Shortcut(c), Some(before)) = (&message, before_edit) {
-            // The key press of Alt+letter reaches the focused text box too, which types the
-            // letter (iced's text input ignores Alt) before the shortcut arrives (widget
-            // messages come before subscription ones). Take that letter back.
-            if self.form.only_typed(&before, *c) {
-                self.form = before;
-                self.form_changed();
-            }
-        }
         if self.confirm_cancel {
             match message {
                 Message::ConfirmCancel(_) | Message::Enter | Message::Escape => {}
@@ -483,16 +511,27 @@ impl Wizard {
                 Task::none()
             }
             Message::Detected(existing) => {
+                // A single choice is preselected, so Enter goes on.
+                let only = match &existing {
+                    Existing::None => Some(Mode::New),
+                    _ => None,
+                };
                 self.welcome.existing = existing;
-                Task::none()
+                match only {
+                    Some(mode) if self.welcome.mode.is_none() => {
+                        self.update(Message::Welcome(welcome::Message::Choose(mode)))
+                    }
+                    _ => Task::none(),
+                }
             }
             Message::ServerType(m) => self.edit(|f| {
                 server_type::update(f, m);
             }),
             Message::Server(m) => {
-                self.before_edit = Some(self.form.clone());
+                let before = self.form.clone();
                 let ev = server::update(&mut self.form, m);
                 self.form_changed();
+                self.focus_appeared(&before);
                 match ev {
                     Some(server::Event::BrowseCaFile) => {
                         Task::perform(effects::pick_ca_file(), Message::CaFilePicked)
@@ -597,13 +636,6 @@ impl Wizard {
                     Task::none()
                 }
             }
-            Message::Focus { forward } => {
-                if forward {
-                    iced::widget::operation::focus_next()
-                } else {
-                    iced::widget::operation::focus_previous()
-                }
-            }
             Message::Shortcut(c) => match c {
                 'n' => self.update(Message::Next),
                 'b' => self.update(Message::Back),
@@ -639,14 +671,6 @@ impl Wizard {
             logs_dir: self.loc.logs_dir(),
             message: self.note.as_deref(),
         }
-    }
-
-    /// Keyboard: Tab/Shift+Tab move focus, Enter is Next, Esc is Cancel, Alt+letter shortcuts.
-    pub fn subscription(&self) -> Subscription<Message> {
-        iced::event::listen_with(|event, _status, _window| match event {
-            iced::Event::Keyboard(k) => key_message(&k),
-            _ => None,
-        })
     }
 
     fn page(&self) -> Element<'_, Message> {
@@ -834,7 +858,7 @@ impl Wizard {
             footer,
         ];
         if !self.confirm_cancel {
-            return body.into();
+            return keys::keys(body, self.focus).into();
         }
         let dialog = container(
             column![
@@ -871,34 +895,13 @@ impl Wizard {
                     radius: 8.0.into(),
                 })
         });
-        stack![
+        let layered = stack![
             body,
             opaque(container(dialog).center(Length::Fill).style(|_t: &Theme| {
                 container::Style::default().background(iced::Color::from_rgba(0.0, 0.0, 0.0, 0.45))
             }))
-        ]
-        .into()
-    }
-}
-
-/// What a key press means to the wizard, if anything.
-pub fn key_message(event: &iced::keyboard::Event) -> Option<Message> {
-    let iced::keyboard::Event::KeyPressed { key, modifiers, .. } = event else {
-        return None;
-    };
-    match key.as_ref() {
-        Key::Named(Named::Tab) => Some(Message::Focus {
-            forward: !modifiers.shift(),
-        }),
-        Key::Named(Named::Enter) => Some(Message::Enter),
-        Key::Named(Named::Escape) => Some(Message::Escape),
-        // Not with Ctrl: AltGr is Ctrl+Alt on Windows, and it types `\`, `@`, `€` on many
-        // layouts.
-        Key::Character(c) if modifiers.alt() && !modifiers.control() => c
-            .chars()
-            .next()
-            .map(|c| Message::Shortcut(c.to_ascii_lowercase())),
-        _ => None,
+        ];
+        keys::keys(layered, self.focus).into()
     }
 }
 
@@ -913,7 +916,6 @@ pub fn run(opts: Options) -> iced::Result {
         Wizard::view,
     )
     .title(Wizard::title)
-    .subscription(Wizard::subscription)
     .theme(move |_: &Wizard| theme.clone())
     .window(iced::window::Settings {
         size: iced::Size::new(980.0, 720.0),
