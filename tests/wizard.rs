@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, Once};
 
 use eas_connector::config::{fields, ConfigFile, ConfigLocation, ConnectorConfig};
-use eas_connector::probe::{CheckId, CheckResult, Report, Status};
+use eas_connector::probe::{CheckId, CheckResult, Finding, Fix, Report, Status};
 use eas_connector::secrets::{self, Preference, Secret, SecretKind};
 use eas_connector::service::manager::{InstallSpec, ServiceError, ServiceManager, ServiceState};
 use eas_connector::setup::{self, Plan};
@@ -221,7 +221,17 @@ fn report(failed: &[CheckId]) -> Report {
                 } else {
                     "fine".into()
                 },
-                fix: bad.then(|| format!("start the {} and retry", id.key())),
+                fix: bad.then(|| Fix::Refused.to_string()),
+                finding: Box::new(if bad {
+                    Finding::Error {
+                        text: format!("{} did not answer", id.title()),
+                    }
+                } else {
+                    Finding::DnsIsAddress {
+                        host: "10.0.0.5".into(),
+                    }
+                }),
+                remedy: bad.then(|| Box::new(Fix::Refused)),
                 sign_in: None,
             }
         })
@@ -521,7 +531,11 @@ fn failed_validation_is_shown_with_its_fix_and_blocks_next() {
     h.feed_checks(r);
     assert!(!h.w.can_continue());
     assert!(h.sees("Service account sign-in did not answer"));
-    assert!(h.sees("Fix: start the service_account and retry"));
+    // The fix in the wizard's words, with the way to the field it is about.
+    assert!(h.sees(
+        "Fix: check the server name and port; is IIS running and the firewall open on that port?"
+    ));
+    assert!(h.sees("Go to Server › Client Access Server"));
     assert!(h.sees(
         "Some checks failed. Follow the fix under each, go Back to change a setting, then Retry."
     ));
@@ -642,6 +656,271 @@ fn every_page_renders_in_english_dutch_and_french() {
     }
     assert_eq!(Lang::Nl.t("Next"), "Volgende");
     assert_eq!(Lang::Fr.t("Next"), "Suivant");
+}
+
+/// A selector that matches nothing and records every text on the way.
+struct AllTexts(Arc<Mutex<Vec<String>>>);
+
+impl iced_test::Selector for AllTexts {
+    type Output = ();
+
+    fn select(&mut self, candidate: selector::Candidate<'_>) -> Option<()> {
+        if let selector::Candidate::Text { content, .. } = candidate {
+            self.0.lock().unwrap().push(content.to_string());
+        }
+        None
+    }
+
+    fn description(&self) -> String {
+        "every text".into()
+    }
+}
+
+/// A check result as the probe makes it, for the pages.
+fn result(id: CheckId, status: Status, finding: Finding, remedy: Option<Fix>) -> CheckResult {
+    CheckResult {
+        id,
+        key: id.key(),
+        number: id.number(),
+        title: id.title(),
+        status,
+        duration_ms: 7,
+        detail: finding.to_string(),
+        fix: remedy.as_ref().map(ToString::to_string),
+        finding: Box::new(finding),
+        remedy: remedy.map(Box::new),
+        sign_in: None,
+    }
+}
+
+/// Every page in Dutch and French, with field errors, failed checks with their details and
+/// fixes, and the Done page's store and next steps: no text on screen is one of the catalog's
+/// English strings, and none reads as English (the words below occur in no Dutch or French
+/// text). Parameters are chosen so that they are not English either.
+#[test]
+fn nothing_english_is_shown_in_dutch_or_french() {
+    use eas_connector::probe::finding::{HttpPowerShell, SignedInTo};
+    use eas_connector::probe::Account;
+    let english = [
+        // ("is" and "of" are Dutch words too.)
+        " the ", " and ", " not ", " with ", " check ", " enter ", "Fix:", " which ", " could ",
+        " no ", "Go to", " to ", " has ", " does ",
+    ];
+    let catalog: Vec<&str> = eas_connector::wizard::i18n::STRINGS
+        .iter()
+        .chain(eas_connector::wizard::words::STRINGS)
+        .map(|(en, _, _)| *en)
+        .collect();
+    for lang in [Lang::Nl, Lang::Fr] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = Harness::new(dir.path(), "default", lang, None);
+        let mut shown = Vec::new();
+        let collect = |h: &Harness, shown: &mut Vec<(Step, String)>| {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let _ = h.ui().find(AllTexts(seen.clone()));
+            for t in seen.lock().unwrap().iter() {
+                shown.push((h.w.step, t.clone()));
+            }
+        };
+        let ca = dir.path().join("ca.cer");
+        std::fs::write(&ca, [0x30u8, 0x82, 0x01]).unwrap();
+        let bad = eas_connector::wizard::form::Form {
+            cas: "cas01".into(),
+            show_advanced: true,
+            ews_url: "ftp://x".into(),
+            ca_file: ca.display().to_string(),
+            proxy_enabled: true,
+            proxy_port: "70000".into(),
+            proxy_use_credentials: true,
+            proxy_user: "a b".into(),
+            service_user: "nodomain".into(),
+            show_kerberos: true,
+            kerberos_realm: "corp\\x".into(),
+            kerberos_kdc: "dc1,,dc2".into(),
+            kerberos_spn: "nohttp".into(),
+            notify_user: "x@".into(),
+            notify_mailbox: "kein".into(),
+            parallel: true,
+            max_runspaces: "99".into(),
+            quick_sync: "zz".into(),
+            full_sync: "25:99".into(),
+            ..Default::default()
+        };
+        let checks = vec![
+            result(
+                CheckId::Config,
+                Status::Failed,
+                Finding::ConfigIncomplete {
+                    gaps: vec![
+                        eas_connector::probe::Gap::NoServicePassword,
+                        eas_connector::probe::Gap::NoProxyPassword,
+                    ],
+                },
+                Some(Fix::CompleteConfiguration),
+            ),
+            result(
+                CheckId::Dns,
+                Status::Warning,
+                Finding::DnsResolved {
+                    host: "cas01.contoso.test".into(),
+                    addresses: vec!["10.0.0.5".into()],
+                },
+                Some(Fix::NameBehindProxy),
+            ),
+            result(
+                CheckId::Tcp,
+                Status::Passed,
+                Finding::TcpConnected {
+                    peer: "10.0.0.5:443".into(),
+                    through_proxy: true,
+                    ms: 3,
+                },
+                None,
+            ),
+            result(
+                CheckId::Proxy,
+                Status::Failed,
+                Finding::ProxyCouldNotConnect {
+                    proxy: "proxy:8080".into(),
+                    target: "cas01:443".into(),
+                    status: 502,
+                },
+                Some(Fix::ProxyUnreachable),
+            ),
+            result(
+                CheckId::Tls,
+                Status::Failed,
+                Finding::TlsTrusted {
+                    http: Some(HttpPowerShell {
+                        url: "http://cas01/PowerShell/".into(),
+                        https: "cas01:443".into(),
+                    }),
+                    certificate: None,
+                },
+                Some(Fix::UnknownIssuer),
+            ),
+            result(
+                CheckId::WinRm,
+                Status::Failed,
+                Finding::Http404 {
+                    server: "cas01:443".into(),
+                    path: "/PowerShell".into(),
+                },
+                Some(Fix::NotExchangeCas),
+            ),
+            result(
+                CheckId::ServiceAccount,
+                Status::Failed,
+                Finding::SchemeNotOffered {
+                    url: "https://cas01/PowerShell".into(),
+                    scheme: "Basic".into(),
+                    offered: vec!["Negotiate".into()],
+                },
+                Some(Fix::SchemeUseKerberos),
+            ),
+            result(
+                CheckId::Runspace,
+                Status::Skipped,
+                Finding::SkippedAfter {
+                    number: 7,
+                    title: CheckId::ServiceAccount.title(),
+                },
+                None,
+            ),
+            result(
+                CheckId::Cmdlets,
+                Status::Failed,
+                Finding::CmdletsMissing {
+                    user: "CONTOSO\\svc".into(),
+                    missing: vec![("Get-MobileDevice".into(), "Recipient Management".into())],
+                },
+                Some(Fix::RoleGroups {
+                    user: "CONTOSO\\svc".into(),
+                    groups: vec!["Recipient Management".into()],
+                }),
+            ),
+            result(
+                CheckId::ExchangeServers,
+                Status::Warning,
+                Finding::Servers {
+                    count: 1,
+                    version: "2019".into(),
+                    names: vec!["CAS01".into()],
+                },
+                Some(Fix::NoFailoverPeer),
+            ),
+            result(
+                CheckId::Autodiscover,
+                Status::Failed,
+                Finding::Timeout { secs: 20 },
+                Some(Fix::PublishAutodiscover),
+            ),
+            result(
+                CheckId::Ews,
+                Status::Passed,
+                Finding::SignedIn {
+                    user: "eas-notify@contoso.test".into(),
+                    mechanism: "NTLM".into(),
+                    to: SignedInTo::EwsMailbox,
+                    kerberos_not_used: None,
+                },
+                None,
+            ),
+            result(
+                CheckId::ActiveSync,
+                Status::Failed,
+                Finding::NoCredentials,
+                Some(Fix::AccountCredentials(Account::Notification)),
+            ),
+        ];
+        let rep = Report {
+            ok: false,
+            checks: checks.clone(),
+            total_ms: 99,
+        };
+        for step in Step::ALL {
+            h.w.step = step;
+            h.w.form = bad.clone();
+            h.w.connect = Default::default();
+            if step == Step::Connect {
+                for c in &checks {
+                    h.w.connect.results.insert(c.id, c.clone());
+                }
+                h.w.connect.report = Some(rep.clone());
+            }
+            if step == Step::Done {
+                h.w.apply.outcome = Some(Ok(eas_connector::wizard::effects::Outcome {
+                    config_path: dir.path().join("c.xml"),
+                    secret_store: String::new(),
+                    backend: Some(secrets::Backend::File(dir.path().join("s"))),
+                    service: None,
+                }));
+            }
+            collect(&h, &mut shown);
+        }
+        for (step, text) in &shown {
+            if text.starts_with("eas-connector ") {
+                continue; // a command, the same in every language
+            }
+            for en in &catalog {
+                if lang.t(en) == *en || en.len() < 8 {
+                    continue; // the same word in both languages (e.g. "Proxy")
+                }
+                let longest = en.split("{}").max_by_key(|p| p.len()).unwrap_or(en);
+                assert!(
+                    longest.len() < 12 || !longest.trim().contains(' ') || !text.contains(longest),
+                    "{lang:?} {step:?} shows English {en:?} in {text:?}"
+                );
+            }
+            let padded = format!(" {text} ");
+            for w in english {
+                assert!(
+                    !padded.contains(w),
+                    "{lang:?} {step:?} shows English ({w:?}): {text:?}"
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -911,6 +1190,9 @@ fn connect_page_says_which_mechanism_signed_in() {
         for c in &mut r.checks {
             if c.id == CheckId::ServiceAccount {
                 c.detail = detail.to_string();
+                *c.finding = Finding::Error {
+                    text: detail.to_string(),
+                };
                 let ntlm = detail.contains("NTLM");
                 c.sign_in = Some(eas_connector::probe::SignIn {
                     mechanism: if ntlm {
@@ -1340,7 +1622,12 @@ fn connect_page_shows_real_kerberos_outcomes_against_a_real_kdc() {
     assert_eq!(shown, c.detail, "the detail is shown in full");
     let fix = c.fix.clone().unwrap();
     assert!(fix.contains("Kerberos/KdcAddress"), "{fix}");
-    assert!(h.sees(&format!("Fix: {fix}")));
+    // The wizard says it in its own words, and leads to the field.
+    let wizard_fix = h
+        .shown_containing("check the domain controllers (KDC) field, the DNS SRV record _kerberos._tcp.wizard.test, and that TCP port 88 to the domain controllers is open from this computer")
+        .unwrap_or_else(|| panic!("the fix in wizard words:\n{}", report.to_text()));
+    assert!(wizard_fix.starts_with("Fix: "), "{wizard_fix}");
+    assert!(h.sees("Go to Service account › Domain controllers / KDC (optional)"));
     assert!(!h.sees("Signed in with Kerberos"));
     assert!(h.sees(
         "Some checks failed. Follow the fix under each, go Back to change a setting, then Retry."
@@ -1368,7 +1655,10 @@ fn connect_page_shows_real_kerberos_outcomes_against_a_real_kdc() {
     assert!(shown.contains("svc-eas@WIZARD.TEST"), "{shown}");
     let fix = c.fix.clone().unwrap();
     assert!(fix.contains("set-password"), "{fix}");
-    assert!(h.sees(&format!("Fix: {fix}")));
+    assert!(h
+        .shown_containing("retype the account's current password; the connector stops retrying so it does not lock the account out")
+        .is_some_and(|f| f.starts_with("Fix: ")));
+    assert!(h.sees("Go to Service account › Account"));
     assert!(!h.w.can_continue());
     assert!(!h.w.connect.report_text().contains("Not-The-Password-1"));
     assert_eq!(

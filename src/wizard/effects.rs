@@ -138,7 +138,10 @@ pub fn validate(loc: ConfigLocation, plan: Plan) -> impl Stream<Item = connect::
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub config_path: PathBuf,
+    /// Where the passwords went, as setup reports it (English).
     pub secret_store: String,
+    /// The same store as data, for the Done page's own words.
+    pub backend: Option<crate::secrets::Backend>,
     /// Service name and state, when a service was registered.
     pub service: Option<(String, String)>,
 }
@@ -174,10 +177,17 @@ pub fn apply(
                 let _ = sink.try_send(apply::Message::Progress(p));
             })
             .await;
+            // The store setup used is now recorded for the organization: open it again
+            // (quietly) to name it in the admin's language.
+            let backend = setup::store_preference(plan.register_service)
+                .ok()
+                .and_then(|p| crate::secrets::open(&loc, p).ok())
+                .map(|o| o.store.backend());
             let outcome = result
                 .map(|a| Outcome {
                     config_path: a.config_path,
                     secret_store: a.secret_store,
+                    backend,
                     service: a.service.map(|(n, s)| (n, format!("{s:?}"))),
                 })
                 .map_err(|e| explain(&e));

@@ -2,10 +2,13 @@
 //!
 //! The form holds every field of the wizard's input pages as the text in its box. Field
 //! errors come from the configuration module's own validators ([`ConnectorConfig::set`]), so
-//! the wizard accepts exactly what `eas-connector config set` accepts. Passwords are
+//! the wizard accepts exactly what `eas-connector config set` accepts (and a trusted CA file
+//! must also exist and hold a PEM certificate: the only file this module reads). Passwords are
 //! [`Secret`]s: typed ones replace the stored ones, empty ones keep what is stored. This module
-//! does no I/O and must never put a password into an error, a label or a `Debug` string.
+//! does no other I/O and must never put a password into an error, a label or a `Debug` string.
 
+use super::i18n::Lang;
+use crate::config::validate::{shown, ValueError};
 use crate::config::{fields, ConnectorConfig, ExchangeServerType, Field};
 use crate::secrets::{Secret, SecretKind};
 use crate::setup::Plan;
@@ -207,19 +210,31 @@ impl Form {
         }
     }
 
-    /// The configuration module's complaint about a field's value, if any. Empty values are
-    /// not errors here; [`Form::missing`] reports required fields.
+    /// The configuration module's complaint about a field's value, if any, in English. Empty
+    /// values are not errors here; [`Form::missing`] reports required fields.
     pub fn error(&self, field: &Field) -> Option<String> {
+        self.error_in(Lang::En, field)
+    }
+
+    /// [`Form::error`] in the admin's language.
+    pub fn error_in(&self, l: Lang, field: &Field) -> Option<String> {
+        self.problem(field).map(|p| p.text(l))
+    }
+
+    /// What is wrong with a field's value, as data.
+    pub fn problem(&self, field: &Field) -> Option<Problem> {
         let raw = self.raw(field);
         let v = raw.trim();
         if v.is_empty() {
             return None;
         }
-        if *field == fields::TRUSTED_CA_FILE && !std::path::Path::new(v).is_file() {
-            return Some(format!("'{v}' does not exist or is not a file; give the full path of a PEM file, or clear the field"));
+        if *field == fields::TRUSTED_CA_FILE {
+            if let Some(p) = ca_file_problem(v) {
+                return Some(p);
+            }
         }
         let mut c = ConnectorConfig::new("default");
-        field.set(&mut c, v).err().map(|e| e.to_string())
+        field.set(&mut c, v).err().map(Problem::Value)
     }
 
     /// A field's text as typed, also while its page does not write it (the address of the
@@ -352,6 +367,61 @@ impl Form {
             ],
             &[],
         )
+    }
+}
+
+/// What is wrong with a value the admin typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The configuration validators refused it.
+    Value(ValueError),
+    /// The CA file does not exist or is a folder.
+    NoSuchFile(String),
+    /// The CA file holds no PEM certificate (e.g. a DER `.cer`).
+    NotPem(String),
+    /// The CA file could not be read.
+    Unreadable { path: String, error: String },
+}
+
+impl Problem {
+    /// The message under the field.
+    pub fn text(&self, l: Lang) -> String {
+        match self {
+            Problem::Value(e) => super::words::value_error(l, e),
+            Problem::NoSuchFile(p) => l.f(
+                "'{}' does not exist or is not a file; give the full path of a PEM file, or clear the field",
+                &[&shown(p)],
+            ),
+            Problem::NotPem(p) => l.f(
+                "'{}' holds no PEM certificate (-----BEGIN CERTIFICATE-----); choose the CA certificate exported as Base-64 (PEM), or clear the field",
+                &[&shown(p)],
+            ),
+            Problem::Unreadable { path, error } => {
+                l.f("'{}' could not be read: {}", &[&shown(path), error])
+            }
+        }
+    }
+}
+
+/// Whether a CA file can be used: it exists and holds at least one PEM certificate. Reads at
+/// most 4 MiB (a bundle of every public root is about 250 KiB).
+fn ca_file_problem(path: &str) -> Option<Problem> {
+    use std::io::Read;
+    let p = std::path::Path::new(path);
+    if !p.is_file() {
+        return Some(Problem::NoSuchFile(path.to_string()));
+    }
+    let mut buf = Vec::new();
+    match std::fs::File::open(p).and_then(|f| f.take(4 << 20).read_to_end(&mut buf)) {
+        Err(e) => Some(Problem::Unreadable {
+            path: path.to_string(),
+            error: e.to_string(),
+        }),
+        Ok(_) => {
+            let text = String::from_utf8_lossy(&buf);
+            (!text.contains("-----BEGIN CERTIFICATE-----"))
+                .then(|| Problem::NotPem(path.to_string()))
+        }
     }
 }
 

@@ -1,9 +1,10 @@
 //! The wizard's languages: English, Dutch and French, chosen from the OS locale or `--lang`.
 //!
 //! Strings are written in English at the call site and looked up here (the gettext pattern);
-//! a string without a translation shows in English. Messages from the configuration
-//! validators and the checks stay in English (they name configuration elements). This module
-//! only maps text; it must never see a password.
+//! a string without a translation shows in English (a test fails when one is missing). The
+//! configuration validators' messages and the checks' findings and fixes arrive as data and
+//! are worded by `words`, whose strings are part of this catalog. This module only maps text;
+//! it must never see a password.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -87,6 +88,7 @@ fn table() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
     T.get_or_init(|| {
         STRINGS
             .iter()
+            .chain(super::words::STRINGS)
             .map(|(en, nl, fr)| (*en, (*nl, *fr)))
             .collect()
     })
@@ -995,6 +997,7 @@ mod tests {
             include_str!("pages/service_account.rs"),
             include_str!("pages/summary.rs"),
             include_str!("pages/welcome.rs"),
+            include_str!("words.rs"),
         ];
         let found: Vec<String> = sources.iter().flat_map(|s| looked_up(s)).collect();
         assert!(
@@ -1021,7 +1024,7 @@ mod tests {
 
     #[test]
     fn every_translation_is_complete_and_keeps_placeholders() {
-        for (en, nl, fr) in STRINGS {
+        for (en, nl, fr) in STRINGS.iter().chain(super::super::words::STRINGS) {
             assert!(!nl.is_empty() && !fr.is_empty(), "{en}");
             let n = en.matches("{}").count();
             assert_eq!(nl.matches("{}").count(), n, "{en}");

@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod keys;
 pub mod pages;
 pub mod ui;
+pub mod words;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -372,6 +373,18 @@ impl Wizard {
         Task::none()
     }
 
+    /// "Go to <page> › <field>" from a fix: the page, its section opened, the field focused.
+    fn go_to(&mut self, p: words::Place) -> Task<Message> {
+        match p.id {
+            "ews-url" | "ca-file" => self.form.show_advanced = true,
+            "kerberos-realm" | "kerberos-kdc" | "kerberos-spn" => self.form.show_kerberos = true,
+            _ => {}
+        }
+        let task = self.enter(p.step);
+        self.focus.to(Some(p.id));
+        task
+    }
+
     /// The first text box of the current page, which gets the focus when the page opens.
     pub fn first_field(&self) -> Option<&'static str> {
         let f = &self.form;
@@ -567,6 +580,7 @@ impl Wizard {
                     Some(connect::Event::Run) => self.run_checks(),
                     Some(connect::Event::Cancel) => self.stop_checks(),
                     Some(connect::Event::Copy(s)) => iced::clipboard::write(s),
+                    Some(connect::Event::GoTo(p)) => self.go_to(p),
                     None => Task::none(),
                 }
             }
@@ -664,12 +678,30 @@ impl Wizard {
         }
     }
 
+    /// `--config-dir DIR --org NAME` for CLI commands about this organization, leaving out
+    /// what is the default.
+    fn cli_args(&self) -> String {
+        let mut args = Vec::new();
+        let default_root = ConfigLocation::new(None, self.loc.org())
+            .map(|d| d.root() == self.loc.root())
+            .unwrap_or(false);
+        if !default_root {
+            args.push(format!("--config-dir \"{}\"", self.loc.root().display()));
+        }
+        if self.loc.org() != "default" {
+            args.push(format!("--org {}", self.loc.org()));
+        }
+        args.join(" ")
+    }
+
     fn done_context(&self) -> done::Context<'_> {
         done::Context {
             outcome: self.apply.outcome.as_ref().and_then(|r| r.as_ref().ok()),
             config_dir: self.loc.org_dir(),
             logs_dir: self.loc.logs_dir(),
             message: self.note.as_deref(),
+            cli_args: self.cli_args(),
+            lab: self.welcome.mode == Some(Mode::Lab),
         }
     }
 

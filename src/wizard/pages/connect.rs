@@ -9,6 +9,7 @@ use iced::{Element, Length, Theme};
 
 use super::super::i18n::Lang;
 use super::super::ui;
+use super::super::words::{self, Place};
 use crate::exchange::client::Mechanism;
 use crate::probe::{CheckId, CheckResult, Report, Status};
 
@@ -37,6 +38,8 @@ pub enum Message {
     Cancel,
     /// Copy the report to the clipboard.
     Copy,
+    /// Go to the page and field a fix is about.
+    GoTo(Place),
 }
 
 /// What the app must do.
@@ -48,6 +51,8 @@ pub enum Event {
     Cancel,
     /// Put this text on the clipboard.
     Copy(String),
+    /// Open the page of this setting, focused on its field.
+    GoTo(Place),
 }
 
 impl State {
@@ -96,6 +101,7 @@ impl State {
                 self.copied = true;
                 Some(Event::Copy(self.report_text()))
             }
+            Message::GoTo(p) => (!self.running).then_some(Event::GoTo(p)),
         }
     }
 
@@ -279,9 +285,10 @@ fn check_row<'a>(
     let mut col = column![head].spacing(2);
     match r {
         Some(c) => {
-            if !c.detail.is_empty() {
+            let detail = words::finding(l, &c.finding);
+            if !detail.is_empty() {
                 col = col.push(
-                    container(text(c.detail.clone()).size(ui::SMALL).style(ui::muted)).padding(
+                    container(text(detail).size(ui::SMALL).style(ui::muted)).padding(
                         iced::Padding {
                             left: 28.0,
                             ..iced::Padding::ZERO
@@ -289,13 +296,25 @@ fn check_row<'a>(
                     ),
                 );
             }
-            if let Some(fix) = &c.fix {
+            if let Some(fix) = &c.remedy {
+                let line = text(l.f("Fix: {}", &[&words::fix(l, fix)]))
+                    .size(ui::SMALL)
+                    .style(status_style(Some(c.status)));
+                let place = fix.setting().and_then(words::place);
                 col = col.push(
-                    container(
-                        text(l.f("Fix: {}", &[fix]))
-                            .size(ui::SMALL)
-                            .style(status_style(Some(c.status))),
-                    )
+                    container(match place {
+                        Some(p) => column![
+                            line,
+                            button(
+                                text(l.f("Go to {}", &[&words::place_text(l, &p)])).size(ui::SMALL)
+                            )
+                            .padding([3, 10])
+                            .style(ui::plain_button)
+                            .on_press(Message::GoTo(p)),
+                        ]
+                        .spacing(4),
+                        None => column![line],
+                    })
                     .padding(iced::Padding {
                         left: 28.0,
                         ..iced::Padding::ZERO

@@ -44,13 +44,13 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
         ui::field(
             l.t("Account"),
             ui::input("notify-user", "CONTOSO\\eas-notify", &form.notify_user, Message::User),
-            form.error(&fields::NOTIFICATION_ACCOUNT_USER),
+            form.error_in(l, &fields::NOTIFICATION_ACCOUNT_USER),
             l.t("DOMAIN\\user or user@contoso.com"),
         ),
         ui::field(
             l.t("Mailbox (sender address)"),
             ui::input("notify-mailbox", "eas-notify@contoso.com", &form.notify_mailbox, Message::Mailbox),
-            form.error(&fields::NOTIFICATION_MAILBOX),
+            form.error_in(l, &fields::NOTIFICATION_MAILBOX),
             "",
         ),
         ui::field(

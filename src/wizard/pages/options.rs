@@ -75,7 +75,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                     &form.max_runspaces,
                     Message::MaxRunspaces,
                 ),
-                form.error(&fields::MAX_PARALLEL_RUNSPACES),
+                form.error_in(l, &fields::MAX_PARALLEL_RUNSPACES),
                 l.t("1 to 16"),
             ))
             .max_width(260),
@@ -86,14 +86,14 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
             iced::widget::container(ui::field(
                 l.t("Quick sync every (minutes)"),
                 ui::input("quick-sync", "15", &form.quick_sync, Message::QuickSync),
-                form.error(&fields::QUICK_SYNC_INTERVAL),
+                form.error_in(l, &fields::QUICK_SYNC_INTERVAL),
                 l.t("5 to 1440"),
             ))
             .width(Length::Fill),
             iced::widget::container(ui::field(
                 l.t("Full sync daily at"),
                 ui::input("full-sync", "02:00", &form.full_sync, Message::FullSync),
-                form.error(&fields::FULL_SYNC_TIME),
+                form.error_in(l, &fields::FULL_SYNC_TIME),
                 l.t("HH:MM, 24-hour, local time"),
             ))
             .width(Length::Fill),

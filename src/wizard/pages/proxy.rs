@@ -74,14 +74,14 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                         &form.proxy_host,
                         Message::Host
                     ),
-                    form.error(&fields::PROXY_HOST),
+                    form.error_in(l, &fields::PROXY_HOST),
                     "",
                 ))
                 .width(Length::FillPortion(3)),
                 iced::widget::container(ui::field(
                     l.t("Port"),
                     ui::input("proxy-port", "8080", &form.proxy_port, Message::Port),
-                    form.error(&fields::PROXY_PORT),
+                    form.error_in(l, &fields::PROXY_PORT),
                     "",
                 ))
                 .width(Length::FillPortion(1)),
@@ -104,7 +104,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                     &form.proxy_user,
                     Message::User,
                 ),
-                form.error(&fields::PROXY_USER),
+                form.error_in(l, &fields::PROXY_USER),
                 "",
             ));
             col = col.push(ui::field(

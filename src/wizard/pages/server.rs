@@ -65,7 +65,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.cas,
                 Message::Cas,
             ),
-            form.error(&fields::CLIENT_ACCESS_SERVER),
+            form.error_in(l, &fields::CLIENT_ACCESS_SERVER),
             l.t("host[:port], e.g. cas01.contoso.com, connects over HTTPS. An Exchange with Microsoft's default settings is reached at http://<fqdn>/PowerShell/: sign-in with Kerberos, every message encrypted."),
         )),
         ExchangeServerType::Hosted => col.push(ui::field(
@@ -76,7 +76,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.hosted,
                 Message::Hosted,
             ),
-            form.error(&fields::HOSTED_SERVER_ADDRESS),
+            form.error_in(l, &fields::HOSTED_SERVER_ADDRESS),
             l.t("host[:port] or the https:// address your provider gave you."),
         )),
     };
@@ -96,7 +96,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.ews_url,
                 Message::EwsUrl,
             ),
-            form.error(&fields::EWS_URL),
+            form.error_in(l, &fields::EWS_URL),
             l.t("Leave empty to find it with Autodiscover."),
         ));
         col = col.push(ui::field(
@@ -109,7 +109,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                     .on_press(Message::Browse),
             ]
             .spacing(8),
-            form.error(&fields::TRUSTED_CA_FILE),
+            form.error_in(l, &fields::TRUSTED_CA_FILE),
             l.t("A PEM file with your internal CA, when Exchange's certificate is not publicly trusted."),
         ));
     }

@@ -75,7 +75,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
         ui::field(
             l.t("Account"),
             ui::input("service-user", "CONTOSO\\svc-eas", &form.service_user, Message::User),
-            form.error(&fields::SERVICE_ACCOUNT_USER),
+            form.error_in(l, &fields::SERVICE_ACCOUNT_USER),
             l.t("DOMAIN\\user or user@contoso.com"),
         ),
         ui::field(
@@ -119,7 +119,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.kerberos_realm,
                 Message::Realm,
             ),
-            form.error(&fields::KERBEROS_REALM),
+            form.error_in(l, &fields::KERBEROS_REALM),
             l.t("The Active Directory DNS domain. Empty: the account's UPN suffix, else the Exchange server's DNS domain."),
         ));
         col = col.push(ui::field(
@@ -130,7 +130,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.kerberos_kdc,
                 Message::Kdc,
             ),
-            form.error(&fields::KERBEROS_KDC_ADDRESS),
+            form.error_in(l, &fields::KERBEROS_KDC_ADDRESS),
             l.t("host[:port], comma-separated. Empty: the realm's DNS SRV records (_kerberos._tcp)."),
         ));
         col = col.push(ui::field(
@@ -141,7 +141,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.kerberos_spn,
                 Message::Spn,
             ),
-            form.error(&fields::KERBEROS_SPN),
+            form.error_in(l, &fields::KERBEROS_SPN),
             l.t("Empty: HTTP/<server FQDN>. For a load-balanced name with an alternate service account."),
         ));
     }
