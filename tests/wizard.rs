@@ -85,6 +85,10 @@ impl Harness {
         Simulator::with_size(iced::Settings::default(), (1024.0, 768.0), self.w.view())
     }
 
+    fn ui_at(&self, size: (f32, f32)) -> Simulator<'_, Message> {
+        Simulator::with_size(iced::Settings::default(), size, self.w.view())
+    }
+
     fn sees(&self, s: &str) -> bool {
         self.ui().find(s).is_ok()
     }
@@ -921,6 +925,145 @@ fn nothing_english_is_shown_in_dutch_or_french() {
             }
         }
     }
+}
+
+/// Every text with its bounds.
+struct TextBounds(Arc<Mutex<Vec<(String, iced::Rectangle)>>>);
+
+impl iced_test::Selector for TextBounds {
+    type Output = ();
+
+    fn select(&mut self, candidate: selector::Candidate<'_>) -> Option<()> {
+        if let selector::Candidate::Text {
+            content, bounds, ..
+        } = candidate
+        {
+            self.0.lock().unwrap().push((content.to_string(), bounds));
+        }
+        None
+    }
+
+    fn description(&self) -> String {
+        "every text and its bounds".into()
+    }
+}
+
+/// The width `content` needs on one line at `size`, in the Simulator's font (the one its
+/// layout used).
+fn text_width(content: &str, size: f32) -> f32 {
+    use iced::advanced::text::{self, Paragraph as _};
+    let p = <iced::Renderer as text::Renderer>::Paragraph::with_text(text::Text {
+        content,
+        bounds: iced::Size::INFINITE,
+        size: iced::Pixels(size),
+        line_height: text::LineHeight::default(),
+        font: iced::Font::with_name("Fira Sans"),
+        align_x: text::Alignment::Default,
+        align_y: iced::alignment::Vertical::Top,
+        shaping: text::Shaping::Advanced,
+        wrapping: text::Wrapping::None,
+    });
+    p.min_width()
+}
+
+/// The labels that do not fit their widget in `ui` (`size` is the window): each text's size
+/// and line count are read from its height (the wizard's sizes at line height 1.3); a
+/// one-line text must fit its width, a wrapped one its longest word, and nothing may reach
+/// past the window's right edge.
+fn overflows(ui: &mut Simulator<'_, Message>, size: (f32, f32)) -> Vec<String> {
+    const SIZES: [f32; 9] = [13.0, 14.0, 15.0, 16.0, 17.0, 18.0, 20.0, 24.0, 12.0];
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let _ = ui.find(TextBounds(seen.clone()));
+    let mut out = Vec::new();
+    for (content, b) in seen.lock().unwrap().iter() {
+        if content.trim().is_empty() || b.height < 1.0 {
+            continue;
+        }
+        let best = SIZES
+            .iter()
+            .flat_map(|s| (1..=40).map(move |n| (*s, n)))
+            .min_by(|x, y| {
+                let dx = (x.1 as f32 * 1.3 * x.0 - b.height).abs();
+                let dy = (y.1 as f32 * 1.3 * y.0 - b.height).abs();
+                dx.partial_cmp(&dy).unwrap()
+            })
+            .unwrap();
+        let (s, n) = best;
+        let need = if n == 1 {
+            text_width(content, s)
+        } else {
+            // Paths and URLs are shown breakable at any glyph (ui::kv); their parts must fit.
+            content
+                .split(|c: char| c.is_whitespace() || c == '/' || c == '\\')
+                .map(|w| text_width(w, s))
+                .fold(0.0, f32::max)
+        };
+        if need > b.width + 1.0 {
+            out.push(format!(
+                "{content:?} needs {need:.0} px at {s} px but has {:.0} ({n} line(s))",
+                b.width
+            ));
+        }
+        if b.x + b.width > size.0 + 0.5 {
+            out.push(format!(
+                "{content:?} reaches past the window ({:.0} > {})",
+                b.x + b.width,
+                size.0
+            ));
+        }
+    }
+    out
+}
+
+/// Every page (and the cancel dialog) in every language at 1280×800 and 800×600, with
+/// errors, failed checks and the Done page's lists: no label is clipped by its widget or
+/// the window.
+#[test]
+fn no_label_overflows_at_800x600_or_1280x800_in_any_language() {
+    let mut problems = Vec::new();
+    for lang in [Lang::En, Lang::Nl, Lang::Fr] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = Harness::new(dir.path(), "default", lang, None);
+        h.send(Message::Next);
+        h.w.form = eas_connector::wizard::form::Form {
+            cas: "cas01".into(),
+            show_advanced: true,
+            proxy_enabled: true,
+            proxy_use_credentials: true,
+            show_kerberos: true,
+            parallel: true,
+            quick_sync: "2".into(),
+            ..Default::default()
+        };
+        h.w.connect.report = Some(report(&[CheckId::Tcp, CheckId::Ews]));
+        for c in &h.w.connect.report.clone().unwrap().checks {
+            h.w.connect.results.insert(c.id, c.clone());
+        }
+        h.w.apply.outcome = Some(Ok(eas_connector::wizard::effects::Outcome {
+            config_path: dir.path().join("ConnectorServiceConfiguration.xml"),
+            secret_store: String::new(),
+            backend: Some(secrets::Backend::File(dir.path().join("secrets.json"))),
+            service: None,
+        }));
+        for size in [(1280.0, 800.0), (800.0, 600.0)] {
+            for step in Step::ALL {
+                h.w.step = step;
+                let dialogs: &[bool] = if step == Step::Welcome {
+                    &[false, true]
+                } else {
+                    &[false]
+                };
+                for &dialog in dialogs {
+                    h.w.confirm_cancel = dialog;
+                    for o in overflows(&mut h.ui_at(size), size) {
+                        problems.push(format!("{lang:?} {size:?} {step:?} dialog={dialog}: {o}"));
+                    }
+                }
+                h.w.confirm_cancel = false;
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]

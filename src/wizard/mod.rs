@@ -951,7 +951,7 @@ pub fn run(opts: Options) -> iced::Result {
     .theme(move |_: &Wizard| theme.clone())
     .window(iced::window::Settings {
         size: iced::Size::new(980.0, 720.0),
-        min_size: Some(iced::Size::new(820.0, 600.0)),
+        min_size: Some(iced::Size::new(800.0, 600.0)),
         ..iced::window::Settings::default()
     })
     .run()

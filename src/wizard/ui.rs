@@ -68,6 +68,7 @@ pub fn check<'a, M: Clone + 'a>(
     on_toggle: impl Fn(bool) -> M + 'a,
 ) -> Element<'a, M> {
     row![
+        // Fill: the shortcut is laid out first and keeps its width; the label wraps.
         container(
             iced::widget::checkbox(checked)
                 .label(label)
@@ -75,7 +76,8 @@ pub fn check<'a, M: Clone + 'a>(
                 .size(18)
                 .text_size(BODY)
         )
-        .id(id),
+        .id(id)
+        .width(Length::Fill),
         text(shortcut).size(SMALL).style(muted),
     ]
     .spacing(10)
@@ -98,7 +100,8 @@ pub fn radio<'a, M: Clone + 'a, V: Copy + Eq + 'a>(
                 .size(18)
                 .text_size(BODY)
         )
-        .id(id),
+        .id(id)
+        .width(Length::Fill),
         text(shortcut).size(SMALL).style(muted),
     ]
     .spacing(10)
@@ -164,7 +167,11 @@ pub fn muted(theme: &Theme) -> text::Style {
 pub fn kv<'a, M: 'a>(key: &'a str, value: impl text::IntoFragment<'a>) -> Element<'a, M> {
     row![
         text(key).size(BODY).font(BOLD).width(Length::Fixed(210.0)),
-        text(value).size(BODY).width(Length::Fill),
+        // Paths and URLs break anywhere rather than run out of the window.
+        text(value)
+            .size(BODY)
+            .width(Length::Fill)
+            .wrapping(text::Wrapping::WordOrGlyph),
     ]
     .spacing(12)
     .into()

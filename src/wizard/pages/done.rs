@@ -173,7 +173,8 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
             text("Alt+O · Alt+L").size(ui::SMALL).style(ui::muted),
         ]
         .spacing(8)
-        .align_y(iced::Center),
+        .align_y(iced::Center)
+        .wrap(),
     );
     if let Some(m) = cx.message {
         col = col.push(text(m).size(ui::SMALL).style(ui::muted));
