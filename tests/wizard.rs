@@ -82,7 +82,7 @@ impl Harness {
     }
 
     fn ui(&self) -> Simulator<'_, Message> {
-        Simulator::with_size(iced::Settings::default(), (1024.0, 768.0), self.w.view())
+        Simulator::with_size(iced::Settings::default(), (1024.0, 1200.0), self.w.view())
     }
 
     fn ui_at(&self, size: (f32, f32)) -> Simulator<'_, Message> {
@@ -1064,6 +1064,18 @@ fn no_label_overflows_at_800x600_or_1280x800_in_any_language() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // On a wide screen the page keeps its maximum width.
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    h.send(Message::Next);
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Server);
+    let cas = h.ui_at((1920.0, 1080.0)).find(selector::id("cas")).unwrap();
+    assert!(
+        cas.bounds().width <= wizard::MAX_PAGE_WIDTH,
+        "{:?}",
+        cas.bounds()
+    );
 }
 
 #[test]
@@ -1555,6 +1567,58 @@ fn no_alt_shortcut_ever_alters_a_field() {
             }
         }
     }
+}
+
+/// Enter through the Simulator (the keyboard layer turns it into Next), its messages fed in.
+fn press_enter(h: &mut Harness) {
+    let mut ui = h.ui();
+    ui.tap_key(iced::keyboard::key::Named::Enter);
+    let msgs: Vec<_> = ui.into_messages().collect();
+    for m in msgs {
+        h.send(m);
+    }
+}
+
+/// Next refused says why, at the field and in the footer, and puts the focus there; required
+/// fields carry a mark; in the admin's language.
+#[test]
+fn next_refused_says_why_at_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    press_enter(&mut h);
+    press_enter(&mut h);
+    assert_eq!(h.w.step, Step::Server);
+    assert!(h.sees("*"), "the address is marked required");
+    assert!(
+        !h.sees("Required: fill this in to go on."),
+        "not before Next"
+    );
+    press_enter(&mut h);
+    assert_eq!(h.w.step, Step::Server, "refused");
+    assert!(h.sees("Required: fill this in to go on."));
+    assert!(h.sees("Fill in “Client Access Server” to go on."));
+    assert_eq!(focused(&mut h.ui()).as_deref(), Some("cas"));
+    h.type_into("cas", "cas01");
+    press_enter(&mut h);
+    assert!(h
+        .shown_containing("Correct “Client Access Server”: 'cas01' is not fully qualified")
+        .is_some());
+    h.type_into("cas", "cas01.contoso.test");
+    press_enter(&mut h);
+    assert_eq!(h.w.step, Step::Proxy);
+    assert!(
+        !h.sees("Required: fill this in to go on."),
+        "a new page starts clean"
+    );
+    press_enter(&mut h);
+    h.w.lang = Lang::Fr;
+    h.type_into("service-user", "CONTOSO\\svc-eas");
+    press_enter(&mut h);
+    assert_eq!(h.w.step, Step::ServiceAccount);
+    let why = format!("Remplissez « {} » pour continuer.", Lang::Fr.t("Password"));
+    assert!(h.sees(&why), "{why}");
+    assert!(h.sees(Lang::Fr.t("Required: fill this in to go on.")));
+    assert_eq!(focused(&mut h.ui()).as_deref(), Some("service-password"));
 }
 
 /// The id of the focused widget in a fresh view (what the window shows after the last

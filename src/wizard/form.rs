@@ -9,7 +9,9 @@
 
 use super::i18n::Lang;
 use crate::config::validate::{shown, ValueError};
-use crate::config::{fields, ConnectorConfig, ExchangeServerType, Field};
+use crate::config::{
+    fields, AuthenticationMethod, Choice, ConnectorConfig, ExchangeServerType, Field, LogLevel,
+};
 use crate::secrets::{Secret, SecretKind};
 use crate::setup::Plan;
 use crate::wire::kerberos::names::{self, NameError, RealmSource};
@@ -36,6 +38,8 @@ pub struct Form {
     pub kerberos_realm: String,
     pub kerberos_kdc: String,
     pub kerberos_spn: String,
+    /// How the service account signs in (`AuthenticationMethod`).
+    pub auth_method: AuthenticationMethod,
     pub notify_user: String,
     pub notify_mailbox: String,
     pub notify_password: Secret,
@@ -44,6 +48,10 @@ pub struct Form {
     pub max_runspaces: String,
     pub quick_sync: String,
     pub full_sync: String,
+    /// How much the service logs (`LogLevel`).
+    pub log_level: LogLevel,
+    /// Next was refused on this page: empty required fields say so.
+    pub show_required: bool,
     /// Which passwords are already in the vault (kept unless retyped).
     pub stored: Stored,
 }
@@ -96,6 +104,7 @@ impl Form {
             kerberos_realm: fields::KERBEROS_REALM.get(c),
             kerberos_kdc: fields::KERBEROS_KDC_ADDRESS.get(c),
             kerberos_spn: fields::KERBEROS_SPN.get(c),
+            auth_method: c.authentication_method,
             notify_user: fields::NOTIFICATION_ACCOUNT_USER.get(c),
             notify_mailbox: fields::NOTIFICATION_MAILBOX.get(c),
             notify_password: Secret::new(""),
@@ -104,6 +113,8 @@ impl Form {
             max_runspaces: fields::MAX_PARALLEL_RUNSPACES.get(c),
             quick_sync: fields::QUICK_SYNC_INTERVAL.get(c),
             full_sync: fields::FULL_SYNC_TIME.get(c),
+            log_level: c.log_level,
+            show_required: false,
             stored,
         }
     }
@@ -154,6 +165,11 @@ impl Form {
             (&fields::MAX_PARALLEL_RUNSPACES, self.max_runspaces.clone()),
             (&fields::QUICK_SYNC_INTERVAL, self.quick_sync.clone()),
             (&fields::FULL_SYNC_TIME, self.full_sync.clone()),
+            (
+                &fields::AUTHENTICATION_METHOD,
+                self.auth_method.name().to_string(),
+            ),
+            (&fields::LOG_LEVEL, self.log_level.name().to_string()),
         ];
         f.into_iter()
             .map(|(k, v)| (k, v.trim().to_string()))
@@ -216,9 +232,33 @@ impl Form {
         self.error_in(Lang::En, field)
     }
 
-    /// [`Form::error`] in the admin's language.
+    /// [`Form::error`] in the admin's language; after a refused Next also "required" under
+    /// an empty required field.
     pub fn error_in(&self, l: Lang, field: &Field) -> Option<String> {
+        if self.show_required && self.required(field) && self.missing(field) {
+            return Some(l.t("Required: fill this in to go on.").to_string());
+        }
         self.problem(field).map(|p| p.text(l))
+    }
+
+    /// The message under a password box after a refused Next, when none is typed or stored.
+    pub fn password_error(&self, l: Lang, kind: SecretKind) -> Option<String> {
+        (self.show_required && !self.has_password(kind))
+            .then(|| l.t("Required: fill this in to go on.").to_string())
+    }
+
+    /// Whether a field must be filled in (with the sections now switched on).
+    pub fn required(&self, field: &Field) -> bool {
+        let address = match self.server_type {
+            ExchangeServerType::OnPremises => &fields::CLIENT_ACCESS_SERVER,
+            ExchangeServerType::Hosted => &fields::HOSTED_SERVER_ADDRESS,
+        };
+        *field == *address
+            || *field == fields::SERVICE_ACCOUNT_USER
+            || *field == fields::NOTIFICATION_ACCOUNT_USER
+            || *field == fields::NOTIFICATION_MAILBOX
+            || (self.proxy_enabled && *field == fields::PROXY_HOST)
+            || (self.proxy_enabled && self.proxy_use_credentials && *field == fields::PROXY_USER)
     }
 
     /// What is wrong with a field's value, as data.

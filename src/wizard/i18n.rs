@@ -936,6 +936,36 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "proxywachtwoord",
         "mot de passe du proxy",
     ),
+    (
+        "Kept in the password store (the operating system's, or an owner-only file where there is none; the Done page says which), never in the configuration file.",
+        "Bewaard in de wachtwoordopslag (die van het besturingssysteem, of een bestand dat alleen de eigenaar kan lezen als die er niet is; de pagina Klaar zegt welke), nooit in het configuratiebestand.",
+        "Conservé dans le magasin de mots de passe (celui du système, ou un fichier lisible par son seul propriétaire à défaut ; la page Terminé indique lequel), jamais dans le fichier de configuration.",
+    ),
+    ("Automatic (recommended)", "Automatisch (aanbevolen)", "Automatique (recommandé)"),
+    ("Basic (HTTPS only)", "Basic (alleen HTTPS)", "Basic (HTTPS uniquement)"),
+    (
+        "Automatic signs in with Kerberos when the domain answers, else NTLM; Basic only over HTTPS.",
+        "Automatisch meldt aan met Kerberos als het domein antwoordt, anders met NTLM; Basic alleen via HTTPS.",
+        "Automatique s’authentifie par Kerberos quand le domaine répond, sinon par NTLM ; Basic seulement en HTTPS.",
+    ),
+    ("errors", "fouten", "erreurs"),
+    ("warnings", "waarschuwingen", "avertissements"),
+    ("information (recommended)", "informatie (aanbevolen)", "informations (recommandé)"),
+    ("debugging", "foutopsporing", "débogage"),
+    ("everything (trace)", "alles (trace)", "tout (trace)"),
+    ("Log level", "Logniveau", "Niveau de journalisation"),
+    (
+        "What the service writes to its log folder; debugging and trace are for support.",
+        "Wat de service in zijn logmap schrijft; foutopsporing en trace zijn voor support.",
+        "Ce que le service écrit dans son dossier de journaux ; débogage et trace servent au support.",
+    ),
+    ("Required: fill this in to go on.", "Verplicht: vul dit in om verder te gaan.", "Obligatoire : remplissez ce champ pour continuer."),
+    ("Choose what to do: one of the choices above.", "Kies wat u wilt doen: een van de keuzes hierboven.", "Choisissez quoi faire : l’un des choix ci-dessus."),
+    ("Wait for the checks to finish.", "Wacht tot de controles klaar zijn.", "Attendez la fin des vérifications."),
+    ("Some checks failed: follow the fix under each, then Retry.", "Sommige controles zijn mislukt: volg de oplossing onder elk ervan en kies Opnieuw.", "Certaines vérifications ont échoué : suivez la correction sous chacune, puis Réessayer."),
+    ("Wait for the setup to finish.", "Wacht tot de installatie klaar is.", "Attendez la fin de l’installation."),
+    ("Fill in “{}” to go on.", "Vul „{}” in om verder te gaan.", "Remplissez « {} » pour continuer."),
+    ("Correct “{}”: {}", "Verbeter „{}”: {}", "Corrigez « {} » : {}"),
 ];
 
 #[cfg(test)]

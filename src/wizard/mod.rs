@@ -37,6 +37,9 @@ use pages::{
 /// The id of the scrollable that holds the current page.
 const PAGE_SCROLL: &str = "page";
 
+/// The widest the page's content gets (fields, notes), whatever the window's width.
+pub const MAX_PAGE_WIDTH: f32 = 820.0;
+
 /// The organization the lab demonstration writes to (never the admin's real one).
 pub const LAB_ORG: &str = "lab";
 
@@ -272,6 +275,154 @@ impl Wizard {
         }
     }
 
+    /// Why Next is refused on the current page, in the admin's language, and the field to fix
+    /// first (which then gets the focus). `None` when Next is allowed.
+    pub fn why_not(&self) -> Option<(Option<&'static str>, String)> {
+        use crate::config::fields as fl;
+        use crate::secrets::SecretKind;
+        if self.can_continue() {
+            return None;
+        }
+        let l = self.lang;
+        let f = &self.form;
+        // (widget id, label, the field, or the password it stands for)
+        enum What {
+            Field(&'static crate::config::Field),
+            Password(SecretKind),
+        }
+        let mut list: Vec<(&'static str, &'static str, What)> = Vec::new();
+        match self.step {
+            Step::Welcome => {
+                return Some((
+                    None,
+                    l.t("Choose what to do: one of the choices above.").into(),
+                ))
+            }
+            Step::Server => {
+                list.push(match f.server_type {
+                    ExchangeServerType::OnPremises => (
+                        "cas",
+                        "Client Access Server",
+                        What::Field(&fl::CLIENT_ACCESS_SERVER),
+                    ),
+                    ExchangeServerType::Hosted => (
+                        "hosted",
+                        "Hosted server address",
+                        What::Field(&fl::HOSTED_SERVER_ADDRESS),
+                    ),
+                });
+                list.push(("ews-url", "EWS URL (optional)", What::Field(&fl::EWS_URL)));
+                list.push((
+                    "ca-file",
+                    "Trusted CA file (optional)",
+                    What::Field(&fl::TRUSTED_CA_FILE),
+                ));
+            }
+            Step::Proxy => {
+                list.push(("proxy-host", "Proxy host", What::Field(&fl::PROXY_HOST)));
+                list.push(("proxy-port", "Port", What::Field(&fl::PROXY_PORT)));
+                if f.proxy_use_credentials {
+                    list.push(("proxy-user", "Proxy user", What::Field(&fl::PROXY_USER)));
+                    list.push((
+                        "proxy-password",
+                        "Proxy password",
+                        What::Password(SecretKind::Proxy),
+                    ));
+                }
+            }
+            Step::ServiceAccount => {
+                list.push((
+                    "service-user",
+                    "Account",
+                    What::Field(&fl::SERVICE_ACCOUNT_USER),
+                ));
+                list.push((
+                    "service-password",
+                    "Password",
+                    What::Password(SecretKind::ServiceAccount),
+                ));
+                list.push((
+                    "kerberos-realm",
+                    "Kerberos realm (optional)",
+                    What::Field(&fl::KERBEROS_REALM),
+                ));
+                list.push((
+                    "kerberos-kdc",
+                    "Domain controllers / KDC (optional)",
+                    What::Field(&fl::KERBEROS_KDC_ADDRESS),
+                ));
+                list.push((
+                    "kerberos-spn",
+                    "Service principal name (optional)",
+                    What::Field(&fl::KERBEROS_SPN),
+                ));
+            }
+            Step::Notification => {
+                list.push((
+                    "notify-user",
+                    "Account",
+                    What::Field(&fl::NOTIFICATION_ACCOUNT_USER),
+                ));
+                list.push((
+                    "notify-mailbox",
+                    "Mailbox (sender address)",
+                    What::Field(&fl::NOTIFICATION_MAILBOX),
+                ));
+                list.push((
+                    "notify-password",
+                    "Password",
+                    What::Password(SecretKind::NotificationAccount),
+                ));
+            }
+            Step::Options => {
+                list.push((
+                    "max-runspaces",
+                    "Parallel runspaces",
+                    What::Field(&fl::MAX_PARALLEL_RUNSPACES),
+                ));
+                list.push((
+                    "quick-sync",
+                    "Quick sync every (minutes)",
+                    What::Field(&fl::QUICK_SYNC_INTERVAL),
+                ));
+                list.push((
+                    "full-sync",
+                    "Full sync daily at",
+                    What::Field(&fl::FULL_SYNC_TIME),
+                ));
+            }
+            Step::Connect if self.connect.running => {
+                return Some((None, l.t("Wait for the checks to finish.").into()))
+            }
+            Step::Connect => {
+                return Some((
+                    None,
+                    l.t("Some checks failed: follow the fix under each, then Retry.")
+                        .into(),
+                ))
+            }
+            Step::Apply => return Some((None, l.t("Wait for the setup to finish.").into())),
+            _ => {}
+        }
+        for (id, label, what) in list {
+            let problem = match what {
+                What::Field(field) if f.required(field) && f.missing(field) => {
+                    Some(l.f("Fill in “{}” to go on.", &[l.t(label)]))
+                }
+                What::Field(field) => f
+                    .problem(field)
+                    .map(|p| l.f("Correct “{}”: {}", &[l.t(label), &p.text(l)])),
+                What::Password(kind) => {
+                    (!f.has_password(kind)).then(|| l.f("Fill in “{}” to go on.", &[l.t(label)]))
+                }
+            };
+            if let Some(p) = problem {
+                return Some((Some(id), p));
+            }
+        }
+        None
+    }
+
     /// Whether Back is allowed on the current page.
     pub fn can_go_back(&self) -> bool {
         match self.step {
@@ -306,6 +457,7 @@ impl Wizard {
             tasks.push(self.stop_checks());
         }
         self.step = step;
+        self.form.show_required = false;
         match step {
             Step::Connect if !self.connect.passed() => tasks.push(self.run_checks()),
             Step::Apply => tasks.push(self.run_apply()),
@@ -616,7 +768,12 @@ impl Wizard {
                 if self.confirm_cancel {
                     return self.update(Message::ConfirmCancel(true));
                 }
-                if !self.can_continue() {
+                if let Some((id, _)) = self.why_not() {
+                    // Say why at the field (and in the footer), and go there.
+                    self.form.show_required = true;
+                    if id.is_some() {
+                        self.focus.to(id);
+                    }
                     return Task::none();
                 }
                 if self.step == Step::Done {
@@ -819,15 +976,20 @@ impl Wizard {
                     radius: 0.0.into(),
                 })
         });
+        // The outer container loosens the scrollable's minimum width, so that the page's
+        // maximum width holds on wide screens (fields of 1 600 px at 1920 px otherwise).
         let content = scrollable(
-            container(self.page())
-                .padding(iced::Padding {
-                    top: 20.0,
-                    right: 28.0,
-                    bottom: 24.0,
-                    left: 28.0,
-                })
-                .max_width(820),
+            container(
+                container(self.page())
+                    .padding(iced::Padding {
+                        top: 20.0,
+                        right: 28.0,
+                        bottom: 24.0,
+                        left: 28.0,
+                    })
+                    .max_width(MAX_PAGE_WIDTH),
+            )
+            .width(Length::Fill),
         )
         .id(PAGE_SCROLL)
         .spacing(6)
@@ -868,10 +1030,19 @@ impl Wizard {
                     .style(ui::muted),
                 // Fills the room the buttons leave, wrapping rather than pushing them out of
                 // the window (French at the default size).
-                text(l.t("Enter: Next · Esc: Cancel · Tab: next field · Alt+letter: option"))
+                match self.why_not().filter(|_| self.form.show_required) {
+                    // After a refused Next: why, where the key hints were.
+                    Some((_, why)) => text(why)
+                        .size(ui::SMALL)
+                        .style(text::danger)
+                        .width(Length::Fill),
+                    None => text(
+                        l.t("Enter: Next · Esc: Cancel · Tab: next field · Alt+letter: option")
+                    )
                     .size(ui::SMALL)
                     .style(ui::muted)
                     .width(Length::Fill),
+                },
                 buttons,
             ]
             .spacing(20)

@@ -34,6 +34,31 @@ pub fn field<'a, M: 'a>(
         .into()
 }
 
+/// A [`field`] that must be filled in: its label carries a red `*`.
+pub fn required_field<'a, M: 'a>(
+    label: &'a str,
+    input: impl Into<Element<'a, M>>,
+    error: Option<String>,
+    hint: &'a str,
+) -> Element<'a, M> {
+    let below: Element<'a, M> = match error {
+        Some(e) => text(e).size(SMALL).style(text::danger).into(),
+        None if !hint.is_empty() => text(hint).size(SMALL).style(muted).into(),
+        None => Space::new().height(0).into(),
+    };
+    column![
+        row![
+            text(label).size(BODY).font(BOLD),
+            text("*").size(BODY).font(BOLD).style(text::danger),
+        ]
+        .spacing(3),
+        input.into(),
+        below
+    ]
+    .spacing(4)
+    .into()
+}
+
 /// A text box with an id (for focus and tests), sized for the content column.
 pub fn input<'a, M: Clone + 'a>(
     id: &'static str,
@@ -68,15 +93,18 @@ pub fn check<'a, M: Clone + 'a>(
     on_toggle: impl Fn(bool) -> M + 'a,
 ) -> Element<'a, M> {
     row![
-        // Fill: the shortcut is laid out first and keeps its width; the label wraps.
+        // Fill: the shortcut is laid out first and keeps its width; the label wraps. The id is
+        // on the check box's own bounds (tests click its centre).
         container(
-            iced::widget::checkbox(checked)
-                .label(label)
-                .on_toggle(on_toggle)
-                .size(18)
-                .text_size(BODY)
+            container(
+                iced::widget::checkbox(checked)
+                    .label(label)
+                    .on_toggle(on_toggle)
+                    .size(18)
+                    .text_size(BODY)
+            )
+            .id(id)
         )
-        .id(id)
         .width(Length::Fill),
         text(shortcut).size(SMALL).style(muted),
     ]
@@ -96,11 +124,13 @@ pub fn radio<'a, M: Clone + 'a, V: Copy + Eq + 'a>(
 ) -> Element<'a, M> {
     row![
         container(
-            iced::widget::radio(label, value, selected, on_click)
-                .size(18)
-                .text_size(BODY)
+            container(
+                iced::widget::radio(label, value, selected, on_click)
+                    .size(18)
+                    .text_size(BODY)
+            )
+            .id(id)
         )
-        .id(id)
         .width(Length::Fill),
         text(shortcut).size(SMALL).style(muted),
     ]

@@ -1,7 +1,7 @@
 //! Page 7, Options: CAS failover, parallel commands, and how often the connector syncs. Only
 //! edits the form.
 
-use crate::config::fields;
+use crate::config::{fields, LogLevel};
 use iced::widget::{column, row};
 use iced::{Element, Length};
 
@@ -22,6 +22,8 @@ pub enum Message {
     QuickSync(String),
     /// The daily full-sync time changed.
     FullSync(String),
+    /// `LogLevel` chosen.
+    LogLevel(LogLevel),
 }
 
 /// This page needs nothing from the app.
@@ -35,6 +37,7 @@ pub fn update(form: &mut Form, msg: Message) -> Option<Event> {
         Message::MaxRunspaces(v) => form.max_runspaces = v,
         Message::QuickSync(v) => form.quick_sync = v,
         Message::FullSync(v) => form.full_sync = v,
+        Message::LogLevel(v) => form.log_level = v,
     }
     None
 }
@@ -100,5 +103,28 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
         ]
         .spacing(16),
     );
+    let mut levels = row![].spacing(18);
+    for (level, id, label) in [
+        (LogLevel::Error, "log-error", l.t("errors")),
+        (LogLevel::Warn, "log-warn", l.t("warnings")),
+        (LogLevel::Info, "log-info", l.t("information (recommended)")),
+        (LogLevel::Debug, "log-debug", l.t("debugging")),
+        (LogLevel::Trace, "log-trace", l.t("everything (trace)")),
+    ] {
+        levels = levels.push(
+            iced::widget::container(
+                iced::widget::radio(label, level, Some(form.log_level), Message::LogLevel)
+                    .size(18)
+                    .text_size(ui::BODY),
+            )
+            .id(id),
+        );
+    }
+    col = col.push(ui::field(
+        l.t("Log level"),
+        levels.wrap(),
+        None,
+        l.t("What the service writes to its log folder; debugging and trace are for support."),
+    ));
     col.into()
 }

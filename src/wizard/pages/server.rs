@@ -57,7 +57,7 @@ pub fn shortcut(form: &Form, c: char) -> Option<Message> {
 pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
     let mut col = column![].spacing(18);
     col = match form.server_type {
-        ExchangeServerType::OnPremises => col.push(ui::field(
+        ExchangeServerType::OnPremises => col.push(ui::required_field(
             l.t("Client Access Server"),
             ui::input(
                 "cas",
@@ -68,7 +68,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
             form.error_in(l, &fields::CLIENT_ACCESS_SERVER),
             l.t("host[:port], e.g. cas01.contoso.com, connects over HTTPS. An Exchange with Microsoft's default settings is reached at http://<fqdn>/PowerShell/: sign-in with Kerberos, every message encrypted."),
         )),
-        ExchangeServerType::Hosted => col.push(ui::field(
+        ExchangeServerType::Hosted => col.push(ui::required_field(
             l.t("Hosted server address"),
             ui::input(
                 "hosted",
