@@ -52,6 +52,7 @@ impl Harness {
             location: ConfigLocation::new(Some(root), org).unwrap(),
             manager,
             dark: None,
+            no_service: None,
         });
         let mut h = Harness { w, rt };
         h.run(task);
@@ -347,7 +348,10 @@ fn new_setup_writes_config_and_passwords_without_a_service() {
     h.next();
     fill_new(&mut h);
     connect_passes(&mut h);
-    assert!(h.sees("Write configuration only, no service: no service manager is available to this program (it needs administrator rights, or this build has none). Register the service later with eas-connector."));
+    assert!(h.sees("Write configuration only, no service: no service manager is available to this program. Register the service later, as administrator:"));
+    assert!(h
+        .shown_containing("--org contoso service install")
+        .is_some_and(|c| c.starts_with("eas-connector --config-dir")));
     h.next();
     assert_eq!(h.w.step, Step::Apply);
     assert!(h.w.apply.succeeded(), "{:?}", h.w.apply.outcome);
@@ -1123,6 +1127,24 @@ fn lab_demo_fills_every_page_and_validates_against_the_lab() {
         stored(&lab_loc, SecretKind::ServiceAccount).as_deref(),
         Some(info.accounts.service.password.as_str())
     );
+    // Done says the lab dies with the wizard, and how to run one for this organization.
+    assert!(h
+        .shown_containing("--org lab lab")
+        .is_some_and(|c| c.starts_with("eas-connector --config-dir")));
+    assert!(h
+        .shown_containing("The lab runs inside this wizard: it stops when the wizard closes")
+        .is_some());
+    // The lab's folder (its CA, its passwords) is owner-only, and gone with the wizard.
+    let folder = lab.folder().to_path_buf();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&folder).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{}", folder.display());
+    }
+    drop(h);
+    drop(lab);
+    assert!(!folder.exists(), "{} left behind", folder.display());
 }
 
 /// A new setup, from the Welcome page to the Service account page, with `cas` typed on the

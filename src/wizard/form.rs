@@ -52,6 +52,8 @@ pub struct Form {
     pub log_level: LogLevel,
     /// Next was refused on this page: empty required fields say so.
     pub show_required: bool,
+    /// Browse… found no file dialog: the CA file's path is to be typed.
+    pub no_file_dialog: bool,
     /// Which passwords are already in the vault (kept unless retyped).
     pub stored: Stored,
 }
@@ -115,6 +117,7 @@ impl Form {
             full_sync: fields::FULL_SYNC_TIME.get(c),
             log_level: c.log_level,
             show_required: false,
+            no_file_dialog: false,
             stored,
         }
     }

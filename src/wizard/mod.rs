@@ -16,7 +16,6 @@ pub mod pages;
 pub mod ui;
 pub mod words;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use iced::widget::{button, column, container, opaque, row, scrollable, stack, text, Space};
@@ -53,6 +52,8 @@ pub struct Options {
     pub manager: Option<Arc<dyn ServiceManager>>,
     /// Force a light or dark theme; `None` follows the system.
     pub dark: Option<bool>,
+    /// Why there is no service manager, when `manager` is `None`.
+    pub no_service: Option<crate::service::manager::ServiceError>,
 }
 
 /// The pages, in order.
@@ -168,8 +169,8 @@ pub enum Message {
     Detected(Existing),
     /// The lab started (or could not).
     LabStarted(Result<LabHandle, String>),
-    /// The file dialog returned a CA file (or was cancelled).
-    CaFilePicked(Option<PathBuf>),
+    /// The file dialog returned a CA file (or was cancelled, or could not open).
+    CaFilePicked(effects::Picked),
     /// Go to the previous page (Back button, Alt+B).
     Back,
     /// Go to the next page (Next button, Enter, Alt+N).
@@ -195,6 +196,7 @@ pub struct Wizard {
     pub loc: ConfigLocation,
     requested: ConfigLocation,
     pub manager: Option<Arc<dyn ServiceManager>>,
+    no_service: Option<crate::service::manager::ServiceError>,
     pub step: Step,
     pub welcome: welcome::State,
     pub form: Form,
@@ -219,6 +221,7 @@ impl Wizard {
             requested: opts.location.clone(),
             register_service: opts.manager.is_some(),
             manager: opts.manager,
+            no_service: opts.no_service,
             step: Step::Welcome,
             welcome: welcome::State {
                 org: opts.location.org().to_string(),
@@ -704,12 +707,19 @@ impl Wizard {
                     None => Task::none(),
                 }
             }
-            Message::CaFilePicked(Some(p)) => {
+            Message::CaFilePicked(effects::Picked::File(p)) => {
                 self.form.ca_file = p.display().to_string();
+                self.form.no_file_dialog = false;
                 self.form_changed();
                 Task::none()
             }
-            Message::CaFilePicked(None) => Task::none(),
+            Message::CaFilePicked(effects::Picked::Cancelled) => Task::none(),
+            Message::CaFilePicked(effects::Picked::Unavailable) => {
+                // Say so at the field, and put the cursor there to type the path.
+                self.form.no_file_dialog = true;
+                self.focus.to(Some("ca-file"));
+                Task::none()
+            }
             Message::Proxy(m) => self.edit(|f| {
                 proxy::update(f, m);
             }),
@@ -747,7 +757,12 @@ impl Wizard {
             Message::Done(m) => match done::update(&self.done_context(), m) {
                 Some(done::Event::Open(p)) => {
                     let _ = std::fs::create_dir_all(&p);
-                    self.note = effects::open_folder(&p).err();
+                    self.note = effects::open_folder(&p).err().map(|e| {
+                        self.lang.f(
+                            "No file manager could be opened ({}: {}). The folder is {}",
+                            &[e.program, &e.error, &p.display().to_string()],
+                        )
+                    });
                     Task::none()
                 }
                 None => Task::none(),
@@ -884,6 +899,8 @@ impl Wizard {
                         .as_ref()
                         .map(|m| (m.service_name(self.loc.org()), m.describe())),
                     register_service: self.register_service,
+                    no_service: self.no_service.as_ref(),
+                    cli_args: self.cli_args(),
                 },
                 l,
             )

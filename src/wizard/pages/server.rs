@@ -110,7 +110,11 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
             ]
             .spacing(8),
             form.error_in(l, &fields::TRUSTED_CA_FILE),
-            l.t("A PEM file with your internal CA, when Exchange's certificate is not publicly trusted."),
+            if form.no_file_dialog {
+                l.t("No file dialog can open on this computer (no desktop portal): type the file's full path in the box.")
+            } else {
+                l.t("A PEM file with your internal CA, when Exchange's certificate is not publicly trusted.")
+            },
         ));
     }
     col.into()

@@ -32,6 +32,10 @@ pub struct Context<'a> {
     /// `(service name, manager description)` when a service manager is available.
     pub service: Option<(String, String)>,
     pub register_service: bool,
+    /// Why no service manager is available, when none is.
+    pub no_service: Option<&'a crate::service::manager::ServiceError>,
+    /// `--config-dir … --org …` for the command shown.
+    pub cli_args: String,
 }
 
 pub fn update(register: &mut bool, available: bool, msg: Message) -> Option<Event> {
@@ -148,15 +152,26 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
                 ));
             }
         }
-        None => {
+        None if cx.mode == Mode::Lab => {
             col = col.push(ui::note(
                 ui::NoteKind::Info,
-                if cx.mode == Mode::Lab {
-                    l.t("Write configuration only, no service: the lab lives inside this wizard and stops when it closes, so no service is registered for it.")
-                } else {
-                    l.t("Write configuration only, no service: no service manager is available to this program (it needs administrator rights, or this build has none). Register the service later with eas-connector.")
-                },
+                l.t("Write configuration only, no service: the lab lives inside this wizard and stops when it closes, so no service is registered for it."),
             ));
+        }
+        None => {
+            use crate::service::manager::ServiceError;
+            let why = match cx.no_service {
+                Some(ServiceError::NotElevated { .. }) => l.t("Write configuration only, no service: registering a service needs administrator rights (root on Linux). Start the setup as administrator to register it now, or later, as administrator:").to_string(),
+                Some(ServiceError::Unavailable(detail)) => l.f("Write configuration only, no service: no service manager runs here ({}). Register the service later, where one runs, as administrator:", &[detail]),
+                _ => l.t("Write configuration only, no service: no service manager is available to this program. Register the service later, as administrator:").to_string(),
+            };
+            let command = if cx.cli_args.is_empty() {
+                "eas-connector service install".to_string()
+            } else {
+                format!("eas-connector {} service install", cx.cli_args)
+            };
+            col = col.push(ui::note(ui::NoteKind::Info, why));
+            col = col.push(text(command).size(ui::SMALL).font(iced::Font::MONOSPACE));
         }
     }
     col.into()
