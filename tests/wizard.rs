@@ -403,6 +403,14 @@ fn reconfigure_changes_only_the_proxy() {
     h.next();
     assert!(h.sees("The existing configuration is updated in place; settings you added by hand are kept, the previous file is kept as .bak."));
     assert!(h.sees("none typed; the stored ones are kept"));
+    // What changes, setting by setting, and nothing else; then every setting.
+    assert!(h.sees("What changes"));
+    assert!(h.sees("Use a proxy server: no → yes"));
+    assert!(h.sees("Proxy host: — → proxy.contoso.test"));
+    assert!(h.sees("Port: 8080 → 3128"), "the port's default was 8080");
+    assert!(!h.sees("Client Access Server: cas01.contoso.test → cas01.contoso.test"));
+    assert!(h.sees("All settings"));
+    assert!(h.sees("Quick sync every (minutes)"));
     h.next();
     assert!(h.w.apply.succeeded(), "{:?}", h.w.apply.outcome);
     let after = std::fs::read_to_string(loc.config_file()).unwrap();

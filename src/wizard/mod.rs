@@ -901,6 +901,10 @@ impl Wizard {
                     register_service: self.register_service,
                     no_service: self.no_service.as_ref(),
                     cli_args: self.cli_args(),
+                    before: match (&self.welcome.existing, self.mode()) {
+                        (Existing::Found { config, .. }, Mode::Reconfigure) => Some(config),
+                        _ => None,
+                    },
                 },
                 l,
             )

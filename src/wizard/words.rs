@@ -80,6 +80,62 @@ pub fn place(field: &Field) -> Option<Place> {
     }
 }
 
+/// The wizard's name for a configuration setting (its label where it has a field).
+pub fn setting_label(f: &Field) -> &'static str {
+    let table: [(&Field, &str); 23] = [
+        (&fields::EXCHANGE_SERVER_TYPE, "Exchange server type"),
+        (&fields::CLIENT_ACCESS_SERVER, "Client Access Server"),
+        (&fields::HOSTED_SERVER_ADDRESS, "Hosted server address"),
+        (&fields::EWS_URL, "EWS URL (optional)"),
+        (&fields::TRUSTED_CA_FILE, "Trusted CA file (optional)"),
+        (&fields::PROXY_ENABLED, "Use a proxy server"),
+        (&fields::PROXY_HOST, "Proxy host"),
+        (&fields::PROXY_PORT, "Port"),
+        (
+            &fields::PROXY_USE_CREDENTIALS,
+            "The proxy requires a user name and password",
+        ),
+        (&fields::PROXY_USER, "Proxy user"),
+        (&fields::SERVICE_ACCOUNT_USER, "Service account"),
+        (&fields::AUTHENTICATION_METHOD, "Authentication method"),
+        (&fields::KERBEROS_REALM, "Kerberos realm (optional)"),
+        (
+            &fields::KERBEROS_KDC_ADDRESS,
+            "Domain controllers / KDC (optional)",
+        ),
+        (&fields::KERBEROS_SPN, "Service principal name (optional)"),
+        (&fields::NOTIFICATION_ACCOUNT_USER, "Notification account"),
+        (&fields::NOTIFICATION_MAILBOX, "Notification mailbox"),
+        (
+            &fields::CAS_FAILOVER,
+            "Fail over to other Client Access Servers when one does not answer",
+        ),
+        (
+            &fields::PARALLEL_COMMANDS,
+            "Run commands in parallel (faster for many devices)",
+        ),
+        (&fields::MAX_PARALLEL_RUNSPACES, "Parallel runspaces"),
+        (&fields::QUICK_SYNC_INTERVAL, "Quick sync every (minutes)"),
+        (&fields::FULL_SYNC_TIME, "Full sync daily at"),
+        (&fields::LOG_LEVEL, "Log level"),
+    ];
+    table
+        .iter()
+        .find(|(k, _)| *k == f)
+        .map(|(_, v)| *v)
+        .unwrap_or(f.path)
+}
+
+/// A setting's value for people: yes/no for switches, a dash for nothing.
+pub fn setting_value(l: Lang, v: &str) -> String {
+    match v {
+        "" => "—".to_string(),
+        "true" => l.t("yes").to_string(),
+        "false" => l.t("no").to_string(),
+        v => v.to_string(),
+    }
+}
+
 /// "Server › Trusted CA file (optional)" in the admin's language.
 pub fn place_text(l: Lang, p: &Place) -> String {
     format!("{} › {}", p.step.title(l), l.t(p.label))
@@ -558,6 +614,13 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("'{}' holds no PEM certificate (-----BEGIN CERTIFICATE-----); choose the CA certificate exported as Base-64 (PEM), or clear the field", "'{}' bevat geen PEM-certificaat (-----BEGIN CERTIFICATE-----); kies het CA-certificaat geëxporteerd als Base-64 (PEM), of maak het veld leeg", "« {} » ne contient aucun certificat PEM (-----BEGIN CERTIFICATE-----) ; choisissez le certificat d’AC exporté en Base-64 (PEM), ou videz le champ"),
     ("'{}' could not be read: {}", "'{}' kon niet worden gelezen: {}", "« {} » n’a pas pu être lu : {}"),
     ("Go to {}", "Ga naar {}", "Aller à {}"),
+    ("yes", "ja", "oui"),
+    ("no", "nee", "non"),
+    ("All settings", "Alle instellingen", "Tous les paramètres"),
+    ("What changes", "Wat er verandert", "Ce qui change"),
+    ("Nothing changes in the configuration.", "Er verandert niets in de configuratie.", "Rien ne change dans la configuration."),
+    ("{}: {} → {}", "{}: {} → {}", "{} : {} → {}"),
+    ("a new password is stored: {}", "een nieuw wachtwoord wordt opgeslagen: {}", "un nouveau mot de passe est enregistré : {}"),
     ("Authentication method", "Aanmeldmethode", "Méthode d’authentification"),
     ("{} (the operating system's encrypted store)", "{} (de versleutelde opslag van het besturingssysteem)", "{} (le magasin chiffré du système d’exploitation)"),
     ("systemd credentials in {} (encrypted with this machine's key; only root and the service can read them)", "systemd-credentials in {} (versleuteld met de sleutel van deze machine; alleen root en de service kunnen ze lezen)", "identifiants systemd dans {} (chiffrés avec la clé de cette machine ; seuls root et le service peuvent les lire)"),

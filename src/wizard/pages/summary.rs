@@ -8,6 +8,7 @@ use iced::Element;
 use super::super::form::Form;
 use super::super::i18n::Lang;
 use super::super::ui;
+use super::super::words;
 use super::welcome::Mode;
 use crate::config::{fields, ConfigLocation};
 use crate::secrets::{self, StoreKind};
@@ -36,6 +37,8 @@ pub struct Context<'a> {
     pub no_service: Option<&'a crate::service::manager::ServiceError>,
     /// `--config-dir … --org …` for the command shown.
     pub cli_args: String,
+    /// On Reconfigure: the configuration as it is now, to list what changes.
+    pub before: Option<&'a crate::config::ConnectorConfig>,
 }
 
 pub fn update(register: &mut bool, available: bool, msg: Message) -> Option<Event> {
@@ -123,6 +126,47 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
             l.t("Passwords go to"),
             store_text(l, cx.loc, cx.register_service),
         ));
+    if let Some(before) = cx.before {
+        let mut changes =
+            column![text(l.t("What changes")).size(ui::BODY).font(ui::BOLD)].spacing(4);
+        let mut any = false;
+        for (field, _) in f.fields() {
+            let (old, new) = (field.get(before), f.written(field));
+            if old != new {
+                any = true;
+                changes = changes.push(
+                    text(l.f(
+                        "{}: {} → {}",
+                        &[
+                            l.t(words::setting_label(field)),
+                            &words::setting_value(l, &old),
+                            &words::setting_value(l, &new),
+                        ],
+                    ))
+                    .size(ui::BODY)
+                    .wrapping(text::Wrapping::WordOrGlyph),
+                );
+            }
+        }
+        for (kind, _) in f.typed_passwords() {
+            any = true;
+            changes = changes.push(
+                text(l.f("a new password is stored: {}", &[l.t(kind.label())])).size(ui::BODY),
+            );
+        }
+        if !any {
+            changes = changes.push(ui::para(l.t("Nothing changes in the configuration.")));
+        }
+        col = col.push(changes);
+    }
+    let mut all = column![text(l.t("All settings")).size(ui::BODY).font(ui::BOLD)].spacing(6);
+    for (field, _) in f.fields() {
+        all = all.push(ui::kv(
+            l.t(words::setting_label(field)),
+            words::setting_value(l, &f.written(field)),
+        ));
+    }
+    col = col.push(all);
     let replaced = match cx.mode {
         Mode::Replace => Some(l.t("The existing configuration is replaced; the previous file is kept as ConnectorServiceConfiguration.xml.bak.")),
         Mode::Reconfigure => Some(l.t("The existing configuration is updated in place; settings you added by hand are kept, the previous file is kept as .bak.")),
