@@ -914,6 +914,18 @@ fn nothing_english_is_shown_in_dutch_or_french() {
             }
             collect(&h, &mut shown);
         }
+        // The Kerberos realm note, for an account and a server that give no realm.
+        h.w.step = Step::ServiceAccount;
+        h.w.form = eas_connector::wizard::form::Form {
+            cas: "10.0.0.5".into(),
+            service_user: "CONTOSO\\svc-eas".into(),
+            ..Default::default()
+        };
+        collect(&h, &mut shown);
+        assert!(
+            shown.iter().any(|(_, t)| t.contains("10.0.0.5")),
+            "the realm note is on the page"
+        );
         for (step, text) in &shown {
             if text.starts_with("eas-connector ") {
                 continue; // a command, the same in every language

@@ -429,6 +429,24 @@ pub fn fix(l: Lang, f: &Fix) -> String {
     l.t(s).to_string()
 }
 
+/// Why no Kerberos principal can be made for an account, in the admin's language.
+pub fn name_error(l: Lang, e: &crate::wire::kerberos::names::NameError) -> String {
+    use crate::wire::kerberos::names::NameError;
+    match e {
+        NameError::BadUser { user } => {
+            l.f("'{}' is not a user name Kerberos can use", &[user])
+        }
+        NameError::NoRealm { user, server } => l.f(
+            "no Kerberos realm is known for '{}': the account is DOMAIN\\user (a NetBIOS name, not a realm) and the server '{}' has no DNS domain",
+            &[user, server],
+        ),
+        NameError::AddressWithoutName { server } => l.f(
+            "Kerberos needs the Exchange server's name, but '{}' is an IP address",
+            &[server],
+        ),
+    }
+}
+
 /// A configuration validator's complaint about a value, in the admin's language.
 pub fn value_error(l: Lang, e: &ValueError) -> String {
     use crate::config::validate::shown;
@@ -615,6 +633,9 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("'{}' could not be read: {}", "'{}' kon niet worden gelezen: {}", "« {} » n’a pas pu être lu : {}"),
     ("Go to {}", "Ga naar {}", "Aller à {}"),
     ("yes", "ja", "oui"),
+    ("'{}' is not a user name Kerberos can use", "'{}' is geen gebruikersnaam die Kerberos kan gebruiken", "« {} » n’est pas un nom d’utilisateur utilisable par Kerberos"),
+    ("no Kerberos realm is known for '{}': the account is DOMAIN\\user (a NetBIOS name, not a realm) and the server '{}' has no DNS domain", "voor '{}' is geen Kerberos-realm bekend: het account is DOMEIN\\gebruiker (een NetBIOS-naam, geen realm) en de server '{}' heeft geen DNS-domein", "aucun domaine Kerberos n’est connu pour « {} » : le compte est DOMAINE\\utilisateur (un nom NetBIOS, pas un domaine) et le serveur « {} » n’a pas de domaine DNS"),
+    ("Kerberos needs the Exchange server's name, but '{}' is an IP address", "Kerberos heeft de naam van de Exchange-server nodig, maar '{}' is een IP-adres", "Kerberos a besoin du nom du serveur Exchange, mais « {} » est une adresse IP"),
     ("no", "nee", "non"),
     ("All settings", "Alle instellingen", "Tous les paramètres"),
     ("What changes", "Wat er verandert", "Ce qui change"),

@@ -67,7 +67,7 @@ pub fn realm_note<'a, M: 'a>(form: &Form, l: Lang) -> Option<Element<'a, M>> {
             ui::NoteKind::Warning,
             l.f(
                 "Kerberos realm: not found — {}. To use Kerberos, enter the realm under the advanced settings.",
-                &[&e.to_string()],
+                &[&super::super::words::name_error(l, &e)],
             ),
         ),
     })
