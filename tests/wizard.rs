@@ -162,6 +162,17 @@ impl Harness {
         ids
     }
 
+    /// The ids of the text boxes, in the order Tab visits them.
+    fn box_order(&self) -> Vec<String> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let _ = self.ui().find(FocusOrder(seen.clone()));
+        let all = seen.lock().unwrap().clone();
+        let boxes = Arc::new(Mutex::new(Vec::new()));
+        let _ = self.ui().find(TextBoxes(boxes.clone()));
+        let boxes = boxes.lock().unwrap().clone();
+        all.into_iter().filter(|id| boxes.contains(id)).collect()
+    }
+
     fn next(&mut self) {
         assert!(
             self.w.can_continue(),
@@ -198,6 +209,26 @@ impl iced_test::Selector for FocusOrder {
 
     fn description(&self) -> String {
         "every focusable widget".into()
+    }
+}
+
+/// Records the id of every text box.
+struct TextBoxes(Arc<Mutex<Vec<String>>>);
+
+impl iced_test::Selector for TextBoxes {
+    type Output = ();
+
+    fn select(&mut self, candidate: selector::Candidate<'_>) -> Option<()> {
+        if let selector::Candidate::TextInput { id: Some(id), .. } = candidate {
+            let debug = format!("{id:?}");
+            let name = debug.split('"').nth(1).unwrap_or(&debug).to_string();
+            self.0.lock().unwrap().push(name);
+        }
+        None
+    }
+
+    fn description(&self) -> String {
+        "every text box".into()
     }
 }
 
@@ -1298,11 +1329,11 @@ fn advanced_kerberos_settings_are_validated_and_written_to_the_configuration() {
     h.type_into("service-password", "Svc-Pa55!");
     // Collapsed by default; Tab visits the account and the password only.
     assert!(h.ui().find(selector::id("kerberos-realm")).is_err());
-    assert_eq!(h.focus_order(), ["service-user", "service-password"]);
+    assert_eq!(h.box_order(), ["service-user", "service-password"]);
     h.click_id("kerberos-advanced");
     assert!(h.w.form.show_kerberos);
     assert_eq!(
-        h.focus_order(),
+        h.box_order(),
         [
             "service-user",
             "service-password",
@@ -1705,13 +1736,29 @@ fn focus_on_entry_of_every_page_and_tab_wraps() {
     h.send(Message::Next);
     assert_eq!(h.w.step, Step::Notification);
     assert_eq!(focused(&mut h.ui()).as_deref(), Some("notify-user"));
-    // Tab walks every focusable widget and wraps around, both ways.
+    // Tab walks every focusable widget and wraps around, both ways: text boxes, check boxes,
+    // choices, buttons and the step list.
     let order = h.focus_order();
-    assert!(order.len() >= 3, "{order:?}");
+    for id in [
+        "step-1",
+        "step-6",
+        "notify-user",
+        "notify-password",
+        "back",
+        "next",
+        "cancel",
+    ] {
+        assert!(order.iter().any(|o| o == id), "{id} not in {order:?}");
+    }
+    let at = order.iter().position(|o| o == "notify-user").unwrap();
+    let n = order.len();
     let mut ui = h.ui();
-    for expected in order.iter().skip(1).chain(order.iter().take(2)) {
+    for k in 1..=n + 1 {
         ui.tap_key(iced::keyboard::key::Named::Tab);
-        assert_eq!(focused(&mut ui).as_deref(), Some(expected.as_str()));
+        assert_eq!(
+            focused(&mut ui).as_deref(),
+            Some(order[(at + k) % n].as_str())
+        );
     }
     let shift_tab = |ui: &mut Simulator<'_, Message>| {
         use iced::keyboard::{key::Named, Key, Modifiers};
@@ -1725,7 +1772,7 @@ fn focus_on_entry_of_every_page_and_tab_wraps() {
     shift_tab(&mut ui);
     assert_eq!(
         focused(&mut ui).as_deref(),
-        Some(order[order.len() - 1].as_str()),
+        Some(order[(at + n - 1) % n].as_str()),
         "Shift+Tab wraps back"
     );
     drop(ui);
@@ -1734,14 +1781,66 @@ fn focus_on_entry_of_every_page_and_tab_wraps() {
     h.type_into("notify-password", "Notify-Pa55!");
     h.send(Message::Next);
     assert_eq!(h.w.step, Step::Options);
-    let first = h.focus_order().first().cloned();
-    assert!(first.is_some());
     assert_eq!(
-        focused(&mut h.ui()),
-        first,
+        focused(&mut h.ui()).as_deref(),
+        h.w.first_field(),
         "Options opens on its first box"
     );
-    assert_eq!(h.w.first_field().map(str::to_string), first);
+    let first_box = h.box_order().first().cloned();
+    assert_eq!(first_box.as_deref(), h.w.first_field());
+}
+
+/// Buttons, check boxes and choices take the keyboard focus (iced cannot focus them): Tab
+/// reaches them, Space or Enter presses them, and the focused one is drawn with a ring.
+#[test]
+fn tab_reaches_every_control_and_space_presses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    let order = h.focus_order();
+    for id in ["step-1", "choice-new", "try-lab", "next", "cancel"] {
+        assert!(
+            order.iter().any(|o| o == id),
+            "Welcome: {id} not in {order:?}"
+        );
+    }
+    h.send(Message::Next);
+    h.send(Message::Next);
+    h.type_into("cas", "cas01.contoso.test");
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Proxy);
+    // Tab from nothing to the proxy check box, Space ticks it.
+    let order = h.focus_order();
+    let at = order.iter().position(|o| o == "proxy-enabled").unwrap();
+    let mut ui = h.ui();
+    for _ in 0..=at {
+        ui.tap_key(iced::keyboard::key::Named::Tab);
+    }
+    assert_eq!(focused(&mut ui).as_deref(), Some("proxy-enabled"));
+    ui.tap_key(iced::keyboard::key::Named::Space);
+    let msgs: Vec<_> = ui.into_messages().collect();
+    for m in msgs {
+        h.send(m);
+    }
+    assert!(h.w.form.proxy_enabled, "Space ticked the check box");
+    // Enter on a focused Back is Back, not Next (Tab from the proxy host, focused as it
+    // appeared, until Back).
+    let n = h.focus_order().len();
+    let mut ui = h.ui();
+    assert_eq!(focused(&mut ui).as_deref(), Some("proxy-host"));
+    for _ in 0..n {
+        if focused(&mut ui).as_deref() == Some("back") {
+            break;
+        }
+        ui.tap_key(iced::keyboard::key::Named::Tab);
+    }
+    assert_eq!(focused(&mut ui).as_deref(), Some("back"));
+    ui.tap_key(iced::keyboard::key::Named::Enter);
+    let msgs: Vec<_> = ui.into_messages().collect();
+    assert!(matches!(msgs.as_slice(), [Message::Back]), "{msgs:?}");
+    for m in msgs {
+        h.send(m);
+    }
+    assert_eq!(h.w.step, Step::Server);
 }
 
 /// The Connect page with the real checks (nothing fed) against the exchange-default lab, whose

@@ -9,6 +9,7 @@
 //! password: password boxes are masked and the report holds no secrets.
 
 pub mod effects;
+pub mod focus;
 pub mod form;
 pub mod i18n;
 pub mod keys;
@@ -35,6 +36,12 @@ use pages::{
 
 /// The id of the scrollable that holds the current page.
 const PAGE_SCROLL: &str = "page";
+
+/// The ids of the step list's entries (for the focus and tests).
+pub const STEP_IDS: [&str; 11] = [
+    "step-1", "step-2", "step-3", "step-4", "step-5", "step-6", "step-7", "step-8", "step-9",
+    "step-10", "step-11",
+];
 
 /// The widest the page's content gets (fields, notes), whatever the window's width.
 pub const MAX_PAGE_WIDTH: f32 = 820.0;
@@ -961,7 +968,8 @@ impl Wizard {
                     }
                     st
                 });
-            col = col.push(b);
+            let jump = self.can_jump(s).then_some(Message::GoTo(s));
+            col = col.push(focus::focusable(STEP_IDS[s.number() - 1], b, jump));
         }
         container(col)
             .width(Length::Fixed(265.0))
@@ -1023,26 +1031,36 @@ impl Wizard {
         };
         let mut buttons = row![].spacing(8).align_y(iced::Center);
         if self.step != Step::Done {
-            buttons = buttons.push(
+            let back = self.can_go_back().then_some(Message::Back);
+            buttons = buttons.push(focus::focusable(
+                "back",
                 button(text(l.t("Back")).size(ui::BODY))
                     .padding([8, 18])
                     .style(ui::plain_button)
-                    .on_press_maybe(self.can_go_back().then_some(Message::Back)),
-            );
+                    .on_press_maybe(back.clone()),
+                back,
+            ));
         }
-        buttons = buttons.push(
+        let next = self.can_continue().then_some(Message::Next);
+        buttons = buttons.push(focus::focusable(
+            "next",
             button(text(next_label).size(ui::BODY))
                 .padding([8, 22])
                 .style(button::primary)
-                .on_press_maybe(self.can_continue().then_some(Message::Next)),
-        );
+                .on_press_maybe(next.clone()),
+            // Refused: Next says why (the page's Enter does the same).
+            Some(Message::Next),
+        ));
         if self.step != Step::Done {
-            buttons = buttons.push(
+            let cancel = (!self.apply.running).then_some(Message::Cancel);
+            buttons = buttons.push(focus::focusable(
+                "cancel",
                 button(text(l.t("Cancel")).size(ui::BODY))
                     .padding([8, 18])
                     .style(ui::plain_button)
-                    .on_press_maybe((!self.apply.running).then_some(Message::Cancel)),
-            );
+                    .on_press_maybe(cancel.clone()),
+                cancel,
+            ));
         }
         let footer = container(
             row![
@@ -1091,14 +1109,22 @@ impl Wizard {
                     .size(ui::BODY),
                 row![
                     Space::new().width(Length::Fill),
-                    button(text(l.t("Continue setup")).size(ui::BODY))
-                        .padding([8, 18])
-                        .style(ui::plain_button)
-                        .on_press(Message::ConfirmCancel(false)),
-                    button(text(l.t("Cancel setup")).size(ui::BODY))
-                        .padding([8, 18])
-                        .style(button::danger)
-                        .on_press(Message::ConfirmCancel(true)),
+                    focus::focusable(
+                        "continue-setup",
+                        button(text(l.t("Continue setup")).size(ui::BODY))
+                            .padding([8, 18])
+                            .style(ui::plain_button)
+                            .on_press(Message::ConfirmCancel(false)),
+                        Some(Message::ConfirmCancel(false)),
+                    ),
+                    focus::focusable(
+                        "cancel-setup",
+                        button(text(l.t("Cancel setup")).size(ui::BODY))
+                            .padding([8, 18])
+                            .style(button::danger)
+                            .on_press(Message::ConfirmCancel(true)),
+                        Some(Message::ConfirmCancel(true)),
+                    ),
                 ]
                 .spacing(8),
                 text(l.t("Enter: cancel setup · Esc: continue"))

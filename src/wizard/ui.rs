@@ -92,10 +92,12 @@ pub fn check<'a, M: Clone + 'a>(
     checked: bool,
     on_toggle: impl Fn(bool) -> M + 'a,
 ) -> Element<'a, M> {
+    let activate = on_toggle(!checked);
     row![
         // Fill: the shortcut is laid out first and keeps its width; the label wraps. The id is
         // on the check box's own bounds (tests click its centre).
-        container(
+        container(super::focus::focusable(
+            id,
             container(
                 iced::widget::checkbox(checked)
                     .label(label)
@@ -103,8 +105,9 @@ pub fn check<'a, M: Clone + 'a>(
                     .size(18)
                     .text_size(BODY)
             )
-            .id(id)
-        )
+            .id(id),
+            Some(activate),
+        ))
         .width(Length::Fill),
         text(shortcut).size(SMALL).style(muted),
     ]
@@ -120,17 +123,20 @@ pub fn radio<'a, M: Clone + 'a, V: Copy + Eq + 'a>(
     shortcut: &'static str,
     value: V,
     selected: Option<V>,
-    on_click: impl FnOnce(V) -> M,
+    on_click: impl Fn(V) -> M,
 ) -> Element<'a, M> {
+    let activate = on_click(value);
     row![
-        container(
+        container(super::focus::focusable(
+            id,
             container(
                 iced::widget::radio(label, value, selected, on_click)
                     .size(18)
                     .text_size(BODY)
             )
-            .id(id)
-        )
+            .id(id),
+            Some(activate),
+        ))
         .width(Length::Fill),
         text(shortcut).size(SMALL).style(muted),
     ]

@@ -42,7 +42,7 @@ pub fn place(field: &Field) -> Option<Place> {
     } else if *f == fields::SERVICE_ACCOUNT_USER {
         p(Step::ServiceAccount, "service-user", "Account")
     } else if *f == fields::AUTHENTICATION_METHOD {
-        p(Step::ServiceAccount, "auth-method", "Authentication method")
+        p(Step::ServiceAccount, "auth-auto", "Authentication method")
     } else if *f == fields::KERBEROS_REALM {
         p(
             Step::ServiceAccount,

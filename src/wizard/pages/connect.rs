@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use iced::widget::{button, column, container, row, text};
 use iced::{Element, Length, Theme};
 
+use super::super::focus::focusable;
 use super::super::i18n::Lang;
 use super::super::ui;
 use super::super::words::{self, Place};
@@ -188,27 +189,40 @@ impl State {
         } else {
             ui::note(ui::NoteKind::Info, l.t("Not run yet."))
         };
+        let retry = (!self.running).then_some(Message::Retry);
+        let cancel = self.running.then_some(Message::Cancel);
+        let copy = (!self.results.is_empty() || self.error.is_some()).then_some(Message::Copy);
         let buttons = row![
-            button(text(l.t("Retry")).size(ui::BODY))
+            focusable(
+                "retry",
+                button(text(l.t("Retry")).size(ui::BODY))
+                    .padding([6, 14])
+                    .style(ui::plain_button)
+                    .on_press_maybe(retry.clone()),
+                retry,
+            ),
+            focusable(
+                "cancel-checks",
+                button(text(l.t("Cancel checks")).size(ui::BODY))
+                    .padding([6, 14])
+                    .style(ui::plain_button)
+                    .on_press_maybe(cancel.clone()),
+                cancel,
+            ),
+            focusable(
+                "copy-report",
+                button(
+                    text(if self.copied {
+                        l.t("Copied")
+                    } else {
+                        l.t("Copy report")
+                    })
+                    .size(ui::BODY)
+                )
                 .padding([6, 14])
                 .style(ui::plain_button)
-                .on_press_maybe((!self.running).then_some(Message::Retry)),
-            button(text(l.t("Cancel checks")).size(ui::BODY))
-                .padding([6, 14])
-                .style(ui::plain_button)
-                .on_press_maybe(self.running.then_some(Message::Cancel)),
-            button(
-                text(if self.copied {
-                    l.t("Copied")
-                } else {
-                    l.t("Copy report")
-                })
-                .size(ui::BODY)
-            )
-            .padding([6, 14])
-            .style(ui::plain_button)
-            .on_press_maybe(
-                (!self.results.is_empty() || self.error.is_some()).then_some(Message::Copy)
+                .on_press_maybe(copy.clone()),
+                copy,
             ),
             text("Alt+R · Alt+X · Alt+C")
                 .size(ui::SMALL)
@@ -305,12 +319,18 @@ fn check_row<'a>(
                     container(match place {
                         Some(p) => column![
                             line,
-                            button(
-                                text(l.f("Go to {}", &[&words::place_text(l, &p)])).size(ui::SMALL)
-                            )
-                            .padding([3, 10])
-                            .style(ui::plain_button)
-                            .on_press(Message::GoTo(p)),
+                            focusable(
+                                // One per check: its key is the id.
+                                id.key(),
+                                button(
+                                    text(l.f("Go to {}", &[&words::place_text(l, &p)]))
+                                        .size(ui::SMALL)
+                                )
+                                .padding([3, 10])
+                                .style(ui::plain_button)
+                                .on_press(Message::GoTo(p)),
+                                Some(Message::GoTo(p)),
+                            ),
                         ]
                         .spacing(4),
                         None => column![line],

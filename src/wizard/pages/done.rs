@@ -162,14 +162,22 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
     col = col.push(steps);
     col = col.push(
         row![
-            button(text(l.t("Open configuration folder")).size(ui::BODY))
-                .padding([6, 14])
-                .style(ui::plain_button)
-                .on_press(Message::OpenConfig),
-            button(text(l.t("Open log folder")).size(ui::BODY))
-                .padding([6, 14])
-                .style(ui::plain_button)
-                .on_press(Message::OpenLogs),
+            super::super::focus::focusable(
+                "open-config",
+                button(text(l.t("Open configuration folder")).size(ui::BODY))
+                    .padding([6, 14])
+                    .style(ui::plain_button)
+                    .on_press(Message::OpenConfig),
+                Some(Message::OpenConfig),
+            ),
+            super::super::focus::focusable(
+                "open-logs",
+                button(text(l.t("Open log folder")).size(ui::BODY))
+                    .padding([6, 14])
+                    .style(ui::plain_button)
+                    .on_press(Message::OpenLogs),
+                Some(Message::OpenLogs),
+            ),
             text("Alt+O · Alt+L").size(ui::SMALL).style(ui::muted),
         ]
         .spacing(8)

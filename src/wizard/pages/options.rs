@@ -111,14 +111,16 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
         (LogLevel::Debug, "log-debug", l.t("debugging")),
         (LogLevel::Trace, "log-trace", l.t("everything (trace)")),
     ] {
-        levels = levels.push(
+        levels = levels.push(super::super::focus::focusable(
+            id,
             iced::widget::container(
                 iced::widget::radio(label, level, Some(form.log_level), Message::LogLevel)
                     .size(18)
                     .text_size(ui::BODY),
             )
             .id(id),
-        );
+            Some(Message::LogLevel(level)),
+        ));
     }
     col = col.push(ui::field(
         l.t("Log level"),

@@ -103,10 +103,14 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
             l.t("Trusted CA file (optional)"),
             row![
                 ui::input("ca-file", "C:\\certs\\contoso-ca.pem", &form.ca_file, Message::CaFile),
-                button(l.t("Browse…"))
-                    .padding([8, 14])
-                    .style(ui::plain_button)
-                    .on_press(Message::Browse),
+                super::super::focus::focusable(
+                    "browse",
+                    button(l.t("Browse…"))
+                        .padding([8, 14])
+                        .style(ui::plain_button)
+                        .on_press(Message::Browse),
+                    Some(Message::Browse),
+                ),
             ]
             .spacing(8),
             form.error_in(l, &fields::TRUSTED_CA_FILE),

@@ -96,14 +96,16 @@ fn method_choice(form: &Form, l: Lang) -> Element<'_, Message> {
     ];
     let mut list = iced::widget::row![].spacing(18);
     for (m, id, label) in choices {
-        list = list.push(
+        list = list.push(super::super::focus::focusable(
+            id,
             iced::widget::container(
                 iced::widget::radio(label, m, Some(form.auth_method), Message::Method)
                     .size(18)
                     .text_size(ui::BODY),
             )
             .id(id),
-        );
+            Some(Message::Method(m)),
+        ));
     }
     ui::field(
         l.t("Authentication method"),

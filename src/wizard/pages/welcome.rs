@@ -181,7 +181,17 @@ impl State {
             .width(Length::Fill)
             .style(ui::card(selected))
             .on_press(Message::Choose(mode));
-            col = col.push(card);
+            let id = match mode {
+                Mode::New => "choice-new",
+                Mode::Reconfigure => "choice-reconfigure",
+                Mode::Replace => "choice-replace",
+                Mode::Lab => "choice-lab",
+            };
+            col = col.push(super::super::focus::focusable(
+                id,
+                card,
+                Some(Message::Choose(mode)),
+            ));
         }
         let lab_line: Element<'_, Message> = match &self.lab {
             LabStatus::Off => text(l.t(
@@ -205,6 +215,11 @@ impl State {
         .padding([8, 14])
         .style(ui::plain_button)
         .on_press_maybe((self.lab != LabStatus::Starting).then_some(Message::TryLab));
+        let lab_button = super::super::focus::focusable(
+            "try-lab",
+            lab_button,
+            (self.lab != LabStatus::Starting).then_some(Message::TryLab),
+        );
         col = col.push(iced::widget::rule::horizontal(1));
         col = col.push(column![lab_button, lab_line].spacing(8));
         col.into()
