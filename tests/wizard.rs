@@ -1694,6 +1694,60 @@ fn next_refused_says_why_at_the_field() {
     assert_eq!(focused(&mut h.ui()).as_deref(), Some("service-password"));
 }
 
+/// An existing connector opens on its status home: the service's state, last syncs and last
+/// error as `eas-connector status` reads them (the status file when the service is not
+/// running), Sync now (disabled without a running service), then Reconfigure / Replace.
+#[test]
+fn status_home_for_an_existing_connector() {
+    use eas_connector::service::status::{self, ErrorRecord, RunState, SyncRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let loc = existing(dir.path(), "contoso");
+    let at: jiff::Timestamp = "2026-12-05T10:00:00Z".parse().unwrap();
+    let st = status::Status {
+        format: status::STATUS_FORMAT,
+        organization: "contoso".into(),
+        state: RunState::Stopped,
+        last_quick_sync: Some(SyncRecord {
+            kind: eas_connector::engine::SyncKind::Quick,
+            started_at: at,
+            finished_at: at,
+            duration_ms: 812,
+            devices: 37,
+            server: "cas01.contoso.test".into(),
+            failed_over_from: vec![],
+        }),
+        last_error: Some(ErrorRecord {
+            at,
+            kind: None,
+            message: "cas01.contoso.test did not answer".into(),
+        }),
+        ..Default::default()
+    };
+    st.write(&status::status_path(&loc)).unwrap();
+    let h = Harness::new(dir.path(), "contoso", Lang::En, None);
+    assert!(h.sees("Service status"));
+    assert!(h.sees("not running"));
+    assert!(h
+        .shown_containing("37 devices from cas01.contoso.test in 812 ms")
+        .is_some());
+    assert!(h
+        .shown_containing("cas01.contoso.test did not answer")
+        .is_some());
+    assert!(h.sees("none yet"), "no full sync yet");
+    assert!(
+        h.sees("Sync now needs the running service: start it with `eas-connector service start`.")
+    );
+    // Sync now is disabled without the service; Reconfigure and Replace follow.
+    let msgs = {
+        let mut ui = h.ui();
+        let _ = ui.click("Sync now (quick)");
+        ui.into_messages().collect::<Vec<_>>()
+    };
+    assert!(msgs.is_empty(), "{msgs:?}");
+    assert!(h.sees("Reconfigure"));
+    assert!(h.sees("Replace existing connector"));
+}
+
 /// The id of the focused widget in a fresh view (what the window shows after the last
 /// message), if any.
 fn focused(ui: &mut Simulator<'_, Message>) -> Option<String> {

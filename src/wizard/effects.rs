@@ -68,6 +68,89 @@ pub async fn detect(loc: ConfigLocation, register_service: bool) -> Existing {
     .unwrap_or_else(|e| Existing::Unreadable(e.to_string()))
 }
 
+/// An existing connector's service, as `eas-connector status` sees it: from the running
+/// service over the control channel, else from its status file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Home {
+    /// The service answered on its control channel.
+    pub running: bool,
+    pub status: Option<crate::service::status::Status>,
+    /// Why the status could not be read (in the status module's words).
+    pub error: Option<String>,
+}
+
+/// Read an existing connector's status (the same channel and file as `eas-connector status`).
+pub async fn read_home(loc: ConfigLocation) -> Home {
+    use crate::service::{control, status};
+    tokio::task::spawn_blocking(move || {
+        if control::is_running(&loc) {
+            match control::request(
+                &loc,
+                &control::Request::Status,
+                std::time::Duration::from_secs(5),
+            ) {
+                Ok(control::Reply::Status { status }) => {
+                    return Home {
+                        running: true,
+                        status: Some(*status),
+                        error: None,
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Home {
+                        running: true,
+                        status: status::Status::read(&status::status_path(&loc))
+                            .ok()
+                            .flatten(),
+                        error: Some(e.to_string()),
+                    }
+                }
+            }
+        }
+        match status::Status::read(&status::status_path(&loc)) {
+            Ok(s) => Home {
+                running: false,
+                status: s,
+                error: None,
+            },
+            Err(e) => Home {
+                running: false,
+                status: None,
+                error: Some(e.to_string()),
+            },
+        }
+    })
+    .await
+    .unwrap_or(Home {
+        running: false,
+        status: None,
+        error: None,
+    })
+}
+
+/// Ask the running service for a sync now, without waiting for it (`eas-connector sync
+/// --no-wait`). The reply in the control module's words when it is an error.
+pub async fn sync_now(loc: ConfigLocation, kind: crate::engine::SyncKind) -> Result<(), String> {
+    use crate::service::control;
+    tokio::task::spawn_blocking(move || {
+        match control::request(
+            &loc,
+            &control::Request::Sync { kind, wait: false },
+            std::time::Duration::from_secs(10),
+        ) {
+            Ok(control::Reply::Queued { .. } | control::Reply::Synced { .. }) => Ok(()),
+            Ok(control::Reply::SyncFailed { error, .. } | control::Reply::Error { error }) => {
+                Err(error)
+            }
+            Ok(other) => Err(format!("{other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()))
+}
+
 /// A running in-process lab, shared with the app; dropping the last handle stops it and
 /// removes its folder (its CA, its accounts' passwords, its answers file).
 #[derive(Clone)]

@@ -174,6 +174,10 @@ pub enum Message {
     Done(done::Message),
     /// The search for an existing connector finished.
     Detected(Existing),
+    /// The existing connector's service status was read.
+    HomeRead(effects::Home),
+    /// The service answered a "Sync now".
+    SyncAsked(crate::engine::SyncKind, Result<(), String>),
     /// The lab started (or could not).
     LabStarted(Result<LabHandle, String>),
     /// The file dialog returned a CA file (or was cancelled, or could not open).
@@ -235,6 +239,8 @@ impl Wizard {
                 existing: Existing::Checking,
                 mode: None,
                 lab: LabStatus::Off,
+                home: None,
+                sync_note: None,
             },
             form: Form::default(),
             connect: connect::State::default(),
@@ -650,6 +656,15 @@ impl Wizard {
                     self.form_changed();
                     Task::none()
                 }
+                Some(welcome::Event::SyncNow(kind)) => {
+                    Task::perform(effects::sync_now(self.requested.clone(), kind), move |r| {
+                        Message::SyncAsked(kind, r)
+                    })
+                }
+                Some(welcome::Event::Refresh) => Task::perform(
+                    effects::read_home(self.requested.clone()),
+                    Message::HomeRead,
+                ),
                 Some(welcome::Event::StartLab) => {
                     Task::perform(effects::start_lab(), Message::LabStarted)
                 }
@@ -685,13 +700,32 @@ impl Wizard {
                 self.welcome.lab = LabStatus::Failed(e);
                 Task::none()
             }
+            Message::HomeRead(home) => {
+                self.welcome.home = Some(home);
+                Task::none()
+            }
+            Message::SyncAsked(kind, r) => {
+                self.welcome.sync_note = Some(r.map(|()| kind));
+                Task::perform(
+                    effects::read_home(self.requested.clone()),
+                    Message::HomeRead,
+                )
+            }
             Message::Detected(existing) => {
                 // A single choice is preselected, so Enter goes on.
                 let only = match &existing {
                     Existing::None => Some(Mode::New),
                     _ => None,
                 };
+                let found = matches!(existing, Existing::Found { .. });
                 self.welcome.existing = existing;
+                if found {
+                    // The status home: the service's state first.
+                    return Task::perform(
+                        effects::read_home(self.requested.clone()),
+                        Message::HomeRead,
+                    );
+                }
                 match only {
                     Some(mode) if self.welcome.mode.is_none() => {
                         self.update(Message::Welcome(welcome::Message::Choose(mode)))
