@@ -175,7 +175,7 @@ pub enum Message {
     /// The search for an existing connector finished.
     Detected(Existing),
     /// The existing connector's service status was read.
-    HomeRead(effects::Home),
+    HomeRead(Box<effects::Home>),
     /// The service answered a "Sync now".
     SyncAsked(crate::engine::SyncKind, Result<(), String>),
     /// The lab started (or could not).
@@ -661,10 +661,11 @@ impl Wizard {
                         Message::SyncAsked(kind, r)
                     })
                 }
-                Some(welcome::Event::Refresh) => Task::perform(
-                    effects::read_home(self.requested.clone()),
-                    Message::HomeRead,
-                ),
+                Some(welcome::Event::Refresh) => {
+                    Task::perform(effects::read_home(self.requested.clone()), |h| {
+                        Message::HomeRead(Box::new(h))
+                    })
+                }
                 Some(welcome::Event::StartLab) => {
                     Task::perform(effects::start_lab(), Message::LabStarted)
                 }
@@ -701,15 +702,14 @@ impl Wizard {
                 Task::none()
             }
             Message::HomeRead(home) => {
-                self.welcome.home = Some(home);
+                self.welcome.home = Some(*home);
                 Task::none()
             }
             Message::SyncAsked(kind, r) => {
                 self.welcome.sync_note = Some(r.map(|()| kind));
-                Task::perform(
-                    effects::read_home(self.requested.clone()),
-                    Message::HomeRead,
-                )
+                Task::perform(effects::read_home(self.requested.clone()), |h| {
+                    Message::HomeRead(Box::new(h))
+                })
             }
             Message::Detected(existing) => {
                 // A single choice is preselected, so Enter goes on.
@@ -721,10 +721,9 @@ impl Wizard {
                 self.welcome.existing = existing;
                 if found {
                     // The status home: the service's state first.
-                    return Task::perform(
-                        effects::read_home(self.requested.clone()),
-                        Message::HomeRead,
-                    );
+                    return Task::perform(effects::read_home(self.requested.clone()), |h| {
+                        Message::HomeRead(Box::new(h))
+                    });
                 }
                 match only {
                     Some(mode) if self.welcome.mode.is_none() => {
