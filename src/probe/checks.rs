@@ -509,21 +509,29 @@ async fn cmdlets(ctx: &Context) -> Result<Outcome, Outcome> {
             check.available.len()
         )));
     }
-    let mut groups: Vec<&str> = check.missing.iter().map(|(_, g)| g.label()).collect();
-    groups.sort_unstable();
-    groups.dedup();
+    // Per missing role, the least privileged role group that has it.
+    let mut fixes: Vec<String> = check
+        .missing
+        .iter()
+        .map(|e| match e.role.role_groups().first() {
+            Some(g) => format!("{} (role \"{}\")", g.label(), e.role.label()),
+            None => format!("role \"{}\"", e.role.label()),
+        })
+        .collect();
+    fixes.sort_unstable();
+    fixes.dedup();
     let list: Vec<String> = check
         .missing
         .iter()
-        .map(|(c, g)| format!("{c} ({})", g.label()))
+        .map(|e| format!("{} ({})", e.name, e.role.describe()))
         .collect();
     Err(Outcome::fail(
         format!(
-            "{user} may not run {} required cmdlet(s): {}",
+            "{user} may not run {} cmdlet(s) the connector calls on this Exchange version: {}",
             check.missing.len(),
             list.join(", ")
         ),
-        format!("add {user} to: {}", groups.join(", ")),
+        format!("add {user} to: {}", fixes.join(", ")),
     ))
 }
 
