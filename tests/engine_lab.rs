@@ -9,8 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eas_connector::engine::notify::{EwsSender, EwsSettings};
+use eas_connector::engine::notify::{EwsSender, EwsSettings, Queue};
 use eas_connector::engine::policy::Action;
+use eas_connector::engine::precedence::Resolution;
 use eas_connector::engine::state::EngineState;
 use eas_connector::engine::target::Target;
 use eas_connector::engine::{AccessOptions, AccessReport, Engine, SyncKind, SyncState};
@@ -489,4 +490,236 @@ async fn a_cas_stopped_mid_enforcement_loses_and_doubles_nothing() {
         .await
         .unwrap();
     assert_eq!(again.access.unwrap().set_cas_mailbox_calls, 0);
+}
+
+/// Where a device starts in its mailbox's lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Listed {
+    Neither,
+    Allowed,
+    Blocked,
+}
+
+/// One device of the precedence table: its list, the device access rule that matches it and
+/// what the policy decides for it.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    index: usize,
+    listed: Listed,
+    rule: Option<AccessLevel>,
+    wanted: Action,
+}
+
+/// The device access rules of the precedence test, by model (other models: no rule).
+const PRECEDENCE_RULES: [(&str, AccessLevel); 3] = [
+    ("iPhone15C2", AccessLevel::Allow),
+    ("Outlook for iOS and Android", AccessLevel::Block),
+    ("SM-S918B", AccessLevel::Quarantine),
+];
+
+/// What Exchange (by its documented precedence) ends up doing with a device after the sync:
+/// the connector's lists first; on neither, the rule, else the default the connector keeps
+/// (Quarantine); a device a rule allows against the policy's Quarantine blocked individually
+/// when `rule_conflict = "block"`.
+fn exchange_after(c: &Case, block_conflicts: bool) -> (Action, Option<Action>) {
+    match (c.wanted, c.rule) {
+        (Action::Quarantine, Some(AccessLevel::Allow)) if block_conflicts => {
+            (Action::Block, Some(Action::Allow))
+        }
+        (Action::Quarantine, Some(l)) if l != AccessLevel::Quarantine => {
+            (Action::from(l), Some(Action::from(l)))
+        }
+        (w, _) => (w, None),
+    }
+}
+
+/// Every combination of individual list (none/allowed/blocked) × device access rule
+/// (allow/block/quarantine/none) × the organization's default level (allow/block/quarantine)
+/// × the policy's action (allow/block/quarantine), for both `rule_conflict` settings: one lab,
+/// every list × rule × action combination among its devices in each sync; what the connector
+/// records, reports and mails equals what the lab then does, and conflicts are reported and
+/// resolved as configured (a dry run reports the same conflicts first).
+#[tokio::test(flavor = "multi_thread")]
+async fn exchange_precedence_every_combination() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(120, &dir.path().join("lab")).await;
+    let info = lab.info().clone();
+    let cases: Vec<Case> = lab.with_org(|o| {
+        let mut seen: HashMap<Option<AccessLevel>, usize> = HashMap::new();
+        (0..o.devices.len())
+            .map(|index| {
+                let model = o.kind(&o.devices[index]).model;
+                let rule = PRECEDENCE_RULES
+                    .iter()
+                    .find(|(m, _)| *m == model)
+                    .map(|(_, l)| *l);
+                let k = seen.entry(rule).or_default();
+                let listed = [Listed::Neither, Listed::Allowed, Listed::Blocked][*k % 3];
+                let wanted = [Action::Allow, Action::Block, Action::Quarantine][(*k / 3) % 3];
+                *k += 1;
+                Case {
+                    index,
+                    listed,
+                    rule,
+                    wanted,
+                }
+            })
+            .collect()
+    });
+    let combos: BTreeSet<_> = cases.iter().map(|c| (c.listed, c.rule, c.wanted)).collect();
+    assert_eq!(
+        combos.len(),
+        3 * 4 * 3,
+        "every list × rule × action is present"
+    );
+    let ids: Vec<String> = lab.with_org(|o| {
+        cases
+            .iter()
+            .map(|c| o.device_id(&o.devices[c.index]))
+            .collect()
+    });
+    let mut csv = String::from("EAS device id,User,Compliant,Last check-in\n");
+    for (c, id) in cases.iter().zip(&ids) {
+        match c.wanted {
+            Action::Allow => csv.push_str(&format!("{id},,yes,2026-03-01\n")),
+            Action::Block => csv.push_str(&format!("{id},,no,2026-03-01\n")),
+            Action::Quarantine => {}
+        }
+    }
+
+    let mut round = 0;
+    for default in AccessLevel::ALL.iter().copied() {
+        for block_conflicts in [false, true] {
+            round += 1;
+            // The lab as the combinations say: lists, rules, default level.
+            lab.with_org_mut(|o| {
+                o.rules = PRECEDENCE_RULES
+                    .iter()
+                    .map(|(m, l)| eas_connector::lab::org::DeviceAccessRule {
+                        query_string: m.to_string(),
+                        characteristic:
+                            eas_connector::wire::exchange::DeviceAccessCharacteristic::DeviceModel,
+                        access_level: *l,
+                    })
+                    .collect();
+                for m in &mut o.mailboxes {
+                    m.allowed.clear();
+                    m.blocked.clear();
+                }
+                for (c, id) in cases.iter().zip(&ids) {
+                    let m = &mut o.mailboxes[o.devices[c.index].mailbox as usize];
+                    match c.listed {
+                        Listed::Neither => {}
+                        Listed::Allowed => m.allowed.push(id.clone()),
+                        Listed::Blocked => m.blocked.push(id.clone()),
+                    }
+                }
+                o.set_default_access_level(default, now());
+            });
+            let org = dir.path().join(format!("org{round}"));
+            std::fs::create_dir_all(&org).unwrap();
+            std::fs::write(org.join("inventory.csv"), &csv).unwrap();
+            let mode = if block_conflicts { "block" } else { "report" };
+            std::fs::write(
+                org.join("AccessPolicy.toml"),
+                format!(
+                    "precedence = [\"inventory\"]\ndefault = \"Quarantine\"\nrule_conflict = \"{mode}\"\n\
+                     [inventory]\nfiles = [\"inventory.csv\"]\nnoncompliant = \"Block\"\n\
+                     [notifications]\nlanguage = \"en\"\n"
+                ),
+            )
+            .unwrap();
+            // Mails are queued, not sent (sending is tested above): the queue is what users
+            // would be told.
+            let engine = Engine::new(target(&info, 4), true)
+                .with_access(AccessOptions::new(org.clone(), org.join("Logs")));
+            let want_conflicts: BTreeSet<&str> = cases
+                .iter()
+                .zip(&ids)
+                .filter(|(c, _)| exchange_after(c, block_conflicts).1.is_some())
+                .map(|(_, id)| id.as_str())
+                .collect();
+            let conflict_ids = |r: &AccessReport| -> BTreeSet<String> {
+                r.conflicts.iter().map(|c| c.device_id.clone()).collect()
+            };
+            if round == 1 {
+                // Not confirmed: the dry run reports the same conflicts and changes nothing.
+                let dry = engine
+                    .sync(SyncKind::Full, &mut SyncState::default(), |_| {})
+                    .await
+                    .unwrap()
+                    .access
+                    .unwrap();
+                assert!(dry.dry_run);
+                assert_eq!(
+                    conflict_ids(&dry),
+                    want_conflicts.iter().map(|s| s.to_string()).collect()
+                );
+            }
+            EngineState::confirm(&org, "test").unwrap();
+            let r = engine
+                .sync(SyncKind::Full, &mut SyncState::default(), |_| {})
+                .await
+                .unwrap()
+                .access
+                .unwrap();
+            let what = format!("default {default}, rule_conflict {mode}");
+            assert!(!r.dry_run && r.failures.is_empty(), "{what}: {r:?}");
+            assert_eq!(
+                conflict_ids(&r),
+                want_conflicts.iter().map(|s| s.to_string()).collect(),
+                "{what}"
+            );
+            for c in &r.conflicts {
+                let case = &cases[ids.iter().position(|i| *i == c.device_id).unwrap()];
+                let blocked_individually = block_conflicts && case.rule == Some(AccessLevel::Allow);
+                assert_eq!(
+                    c.conflict.0.resolution,
+                    if blocked_individually {
+                        Resolution::BlockedIndividually
+                    } else {
+                        Resolution::Reported
+                    },
+                    "{what}: {c}"
+                );
+                assert_eq!(c.conflict.0.wanted, Action::Quarantine);
+            }
+
+            // What the connector recorded (and would mail) is what the lab does now.
+            let st = EngineState::load(&org).unwrap();
+            let queue = Queue::load(&org).unwrap();
+            let mut told = 0;
+            lab.with_org(|o| {
+                assert_eq!(o.settings.default_access_level, AccessLevel::Quarantine);
+                for (c, id) in cases.iter().zip(&ids) {
+                    let d = &o.devices[c.index];
+                    let rec = &st.devices[&id.to_ascii_lowercase()];
+                    let (want, _) = exchange_after(c, block_conflicts);
+                    assert_eq!(
+                        (d.state, rec.action),
+                        (state_of(want), want),
+                        "{what}: {c:?} ({:?})",
+                        d.reason
+                    );
+                    if let Some(n) = rec.notified {
+                        told += 1;
+                        assert_eq!(state_of(n), d.state, "{what}: {c:?} was told {n}");
+                        let mail = queue.mails.iter().find(|m| m.device_id == *id).unwrap();
+                        assert_eq!(
+                            mail.subject.contains("waiting for approval"),
+                            d.state == DeviceAccessState::Quarantined,
+                            "{what}: {c:?}: {}",
+                            mail.subject
+                        );
+                    }
+                    assert!(
+                        d.state != DeviceAccessState::Allowed || rec.notified.is_none(),
+                        "{what}: {c:?}"
+                    );
+                }
+            });
+            assert_eq!(queue.mails.len(), told, "{what}");
+            assert!(told > 0, "{what}");
+        }
+    }
 }
