@@ -107,7 +107,8 @@ pub struct AccessReport {
     /// Decisions an Exchange device access rule overrides, and how each was resolved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<DeviceConflict>,
-    /// Devices left as they were because a rule's group could not be expanded.
+    /// Devices left as they were because a rule's group could not be expanded (over all
+    /// passes, like `decided`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub held: usize,
     /// Devices grandfathered in this sync (the first full sync with grandfathering on).
