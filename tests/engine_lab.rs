@@ -747,6 +747,11 @@ action = "Block"
 name = "Sales"
 groups = ["sales@contoso.test"]
 action = "Allow"
+[[rule]]
+name = "Field"
+groups = ["Field-Sales@contoso.test", "SALES@contoso.test"]
+device_type = "nothing"
+action = "Block"
 "#,
     )
     .unwrap();
@@ -767,6 +772,9 @@ action = "Allow"
         "{:?}",
         r.failures
     );
+    // Sales, its nested Field Sales (which nests Sales again) and the unknown group: each
+    // read once, though three rules name them and they nest in a cycle.
+    assert_eq!(r.group_reads, 3);
     let st = EngineState::load(&org).unwrap();
     lab.with_org(|o| {
         let sales = o.group_mailboxes("Sales").unwrap();

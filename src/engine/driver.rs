@@ -427,6 +427,7 @@ impl<'a> Access<'a> {
             .await
             .map_err(|e| conn.failed(e))?;
         self.report.failures.extend(expanded.problems);
+        self.report.group_reads = expanded.calls;
         self.groups = expanded.members;
         Ok(())
     }

@@ -1,7 +1,9 @@
 //! Expanding the groups the policy's rules name (`groups = [...]`) through Exchange, once per
-//! sync: `Get-DistributionGroupMember` on each group, and again on every nested group, each
-//! group read once however often it is nested (so a cycle ends), its members' primary SMTP
-//! addresses and aliases collected for the policy to match device owners with.
+//! sync: `Get-DistributionGroupMember` on each group, and again on every nested group (by its
+//! primary SMTP address), each group read once however often rules name it or it is nested
+//! (so a cycle ends) — once per spelling: a group named by its display name in one rule and
+//! by its address in another is read twice; its members' primary SMTP addresses, aliases
+//! and identities collected for the policy to match device owners with.
 //!
 //! A group Exchange refuses (unknown, or one it cannot list such as a dynamic group) is kept
 //! as an error for the rules that name it: the plan then leaves the devices those rules would

@@ -1204,6 +1204,97 @@ language = "en"
     }
 
     #[test]
+    fn a_rule_that_allows_what_the_policy_quarantines_is_a_conflict_never_a_quarantine_mail() {
+        use crate::engine::precedence::{AccessRule, Resolution, RuleConflict};
+        use crate::wire::exchange::{AccessLevel, DeviceAccessCharacteristic};
+        let org = OrgAccess {
+            rules: vec![AccessRule {
+                name: "Android (DeviceType)".into(),
+                characteristic: DeviceAccessCharacteristic::DeviceType,
+                query_string: "Android".into(),
+                level: AccessLevel::Allow,
+            }],
+            default_level: AccessLevel::Quarantine,
+        };
+        let dir = directory(&[("Cleo", "cleo@contoso.test")]);
+        // Exchange already lets it sync by the rule.
+        let devices = [MobileDevice {
+            access_control_rule: Some("Android (DeviceType)".into()),
+            ..device(
+                "C1",
+                "Cleo",
+                "Android",
+                "Android 14",
+                Allowed,
+                DeviceAccessStateReason::DeviceRule,
+            )
+        }];
+        let set = set(&devices);
+        for mode in [RuleConflict::Report, RuleConflict::Block] {
+            let mut p = policy();
+            p.rule_conflict = mode;
+            let state = confirmed();
+            let planned = plan(&PlanInput {
+                devices: &set,
+                directory: &dir,
+                policy: &p,
+                state: &state,
+                bootstrap: false,
+                dry_run: false,
+                org: &org,
+                groups: &crate::engine::policy::NO_GROUPS,
+            });
+            let d = &planned.devices[0];
+            let c = d.conflict.as_ref().unwrap();
+            assert_eq!((c.wanted, c.exchange), (Action::Quarantine, Action::Allow));
+            let mut results = answer(&planned, &devices, &[], false);
+            let mut directory = dir.clone();
+            let mut state = state;
+            let mut report = AccessReport::default();
+            let input = SettleInput {
+                devices: &set,
+                policy: &p,
+                kind: SyncKind::Full,
+                dry_run: false,
+                now: "2026-12-01T00:00:00Z",
+            };
+            let settled = settle(
+                &input,
+                planned.clone(),
+                std::mem::take(&mut results),
+                &mut directory,
+                &mut state,
+                &mut report,
+            );
+            assert_eq!(report.conflicts.len(), 1);
+            assert_eq!(settled.audit[0].conflict.as_ref(), Some(c));
+            match mode {
+                RuleConflict::Report => {
+                    // Left syncing: recorded as allowed, nobody told "quarantined".
+                    assert_eq!(c.resolution, Resolution::Reported);
+                    assert_eq!(d.decision.action, Action::Allow);
+                    assert!(!d.change && !d.notify && planned.jobs.is_empty());
+                    assert!(settled.mails.is_empty());
+                    assert_eq!(state.devices["c1"].action, Action::Allow);
+                }
+                RuleConflict::Block => {
+                    assert_eq!(c.resolution, Resolution::BlockedIndividually);
+                    assert_eq!(d.decision.action, Action::Block);
+                    assert_eq!(
+                        planned.jobs[0].wants,
+                        vec![("C1".to_string(), Action::Block)]
+                    );
+                    assert_eq!(settled.mails[0].facts.action, Action::Block);
+                    assert!(settled.mails[0]
+                        .facts
+                        .reason
+                        .contains("blocked individually"));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn devices_stay_compact() {
         assert!(std::mem::size_of::<Seen>() <= 56);
     }

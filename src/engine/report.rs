@@ -107,6 +107,10 @@ pub struct AccessReport {
     /// Decisions an Exchange device access rule overrides, and how each was resolved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<DeviceConflict>,
+    /// `Get-DistributionGroupMember` calls (each group the rules name, and each nested one,
+    /// read once per sync).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub group_reads: usize,
     /// Devices left as they were because a rule's group could not be expanded (over all
     /// passes, like `decided`).
     #[serde(default, skip_serializing_if = "is_zero")]
