@@ -74,10 +74,14 @@ impl ManagementRole {
         }
     }
 
-    /// `role "Mail Recipients" (in Recipient Management, Organization Management)`.
+    /// `role "Mail Recipients"; role groups: Recipient Management, Organization Management`.
     pub fn describe(self) -> String {
         let groups: Vec<&str> = self.role_groups().iter().map(|g| g.label()).collect();
-        format!("role \"{}\" (in {})", self.label(), groups.join(", "))
+        format!(
+            "role \"{}\"; role groups: {}",
+            self.label(),
+            groups.join(", ")
+        )
     }
 }
 
@@ -257,7 +261,7 @@ mod tests {
         assert!(!new.contains(&"Get-Command"));
         assert_eq!(
             ManagementRole::OrganizationClientAccess.describe(),
-            "role \"Organization Client Access\" (in Organization Management)"
+            "role \"Organization Client Access\"; role groups: Organization Management"
         );
     }
 }
