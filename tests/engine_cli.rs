@@ -55,7 +55,7 @@ fn policy_check_enforce_and_report() {
     let o = run(dir.path(), &["policy", "check"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("3 rule(s), 2 inventory device(s)"),
+        text(&o).contains("2 rule(s), 2 inventory device(s)"),
         "{}",
         text(&o)
     );

@@ -504,12 +504,13 @@ name = "Board members"
 user = ["ceo@contoso.com", "cfo@contoso.com"]
 action = "Allow"
 
-[[rule]]
-name = "Sales"
-# Distribution or security groups (name, alias or address), nested groups included.
-groups = ["Sales", "field-sales@contoso.com"]
-device_type = "iPhone"
-action = "Allow"
+# Distribution or security groups (name, alias or address), nested groups included; a group
+# Exchange does not know is reported and the devices the rule would decide are left alone.
+# [[rule]]
+# name = "Sales"
+# groups = ["Sales", "field-sales@contoso.com"]
+# device_type = "iPhone"
+# action = "Allow"
 
 [organization]
 admin_mail_recipients = ["helpdesk@contoso.com"]
@@ -573,7 +574,20 @@ mod tests {
         // reads the CSV too.
         let p = AccessPolicy::parse(EXAMPLE, Path::new("AccessPolicy.toml"), dir.path()).unwrap();
         assert_eq!(p.inventory.entries.len(), 1);
-        let with_files = EXAMPLE.replace("# files = ", "files = ");
+        assert_eq!(p.rules.0.len(), 2, "the group rule is commented out");
+        let uncommented: String = EXAMPLE
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(r)
+                    if r.starts_with("[[rule]]") || r.contains(" = ") && !r.contains("files") =>
+                {
+                    r
+                }
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let with_files = uncommented.replace("# files = ", "files = ");
         let p =
             AccessPolicy::parse(&with_files, Path::new("AccessPolicy.toml"), dir.path()).unwrap();
         assert_eq!(p.inventory.entries.len(), 3);
@@ -600,7 +614,7 @@ mod tests {
         let d = p.decide(&facts("S1", "iOS 17", "Sam@contoso.com"), &g);
         assert_eq!(
             (d.action, d.reason.as_str()),
-            (Action::Allow, "rule \"Sales\" (line 43)")
+            (Action::Allow, "rule \"Sales\" (line 45)")
         );
         // A group Exchange could not expand holds the device instead of deciding it.
         let mut broken = GroupMembers::default();
