@@ -264,6 +264,15 @@ pub(super) fn enforce(args: EnforceArgs, loc: &ConfigLocation) -> anyhow::Result
                 r.org_changes.join("; ")
             }
         );
+        if !r.conflicts.is_empty() {
+            println!(
+                "  {} decision(s) Exchange's device access rules override (rule_conflict decides):",
+                r.conflicts.len()
+            );
+            for c in r.conflicts.iter().take(20) {
+                println!("    CONFLICT {c}");
+            }
+        }
     }
     Ok(Outcome::Success)
 }
