@@ -19,7 +19,7 @@ use eas_connector::exchange::client::Credentials;
 use eas_connector::lab::{ExchangeVersion, Lab, LabInfo, LabOptions};
 use eas_connector::secrets::Secret;
 use eas_connector::wire::exchange::{
-    AccessLevel, DeviceAccessState, ListUpdate, MultiValuedUpdate,
+    AccessLevel, DeviceAccessState, DeviceAccessStateReason, ListUpdate, MultiValuedUpdate,
 };
 
 async fn lab(devices: u32, dir: &Path) -> Lab {
@@ -588,6 +588,8 @@ async fn exchange_precedence_every_combination() {
     }
 
     let mut round = 0;
+    let mut sync_state = SyncState::default();
+    let mut last = None;
     for default in AccessLevel::ALL.iter().copied() {
         for block_conflicts in [false, true] {
             round += 1;
@@ -657,12 +659,14 @@ async fn exchange_precedence_every_combination() {
                 );
             }
             EngineState::confirm(&org, "test").unwrap();
+            sync_state = SyncState::default();
             let r = engine
-                .sync(SyncKind::Full, &mut SyncState::default(), |_| {})
+                .sync(SyncKind::Full, &mut sync_state, |_| {})
                 .await
                 .unwrap()
                 .access
                 .unwrap();
+            last = Some((engine, org.clone()));
             let what = format!("default {default}, rule_conflict {mode}");
             assert!(!r.dry_run && r.failures.is_empty(), "{what}: {r:?}");
             assert_eq!(
@@ -722,6 +726,51 @@ async fn exchange_precedence_every_combination() {
             assert!(told > 0, "{what}");
         }
     }
+
+    // The rules are read on quick syncs too: a rule that now allows what the policy
+    // quarantines is a conflict at once (here blocked individually, the last round's setting).
+    let (engine, org) = last.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    lab.with_org_mut(|o| {
+        o.set_rule_level("SM-S918B (DeviceModel)", AccessLevel::Allow, now())
+            .unwrap()
+    });
+    let newly: BTreeSet<String> = cases
+        .iter()
+        .zip(&ids)
+        .filter(|(c, _)| c.rule == Some(AccessLevel::Quarantine) && c.wanted == Action::Quarantine)
+        .map(|(_, id)| id.clone())
+        .collect();
+    assert!(!newly.is_empty());
+    let quick = engine
+        .sync(SyncKind::Quick, &mut sync_state, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(quick.kind, SyncKind::Quick);
+    let r = quick.access.unwrap();
+    let now_conflicting: BTreeSet<String> =
+        r.conflicts.iter().map(|c| c.device_id.clone()).collect();
+    assert!(
+        newly.is_subset(&now_conflicting),
+        "{newly:?} {now_conflicting:?}"
+    );
+    let st = EngineState::load(&org).unwrap();
+    lab.with_org(|o| {
+        for (c, id) in cases.iter().zip(&ids) {
+            if newly.contains(id) {
+                let d = &o.devices[c.index];
+                assert_eq!(
+                    (d.state, d.reason),
+                    (
+                        DeviceAccessState::Blocked,
+                        DeviceAccessStateReason::Individual
+                    ),
+                    "{id}"
+                );
+                assert_eq!(st.devices[&id.to_ascii_lowercase()].action, Action::Block);
+            }
+        }
+    });
 }
 
 /// Rules on groups: members of "Sales" (through the nested, cyclic "Field Sales") are
