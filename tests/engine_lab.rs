@@ -781,6 +781,14 @@ async fn group_rules_expand_nested_groups_and_hold_for_unknown_ones() {
     let dir = tempfile::tempdir().unwrap();
     let lab = lab(80, &dir.path().join("lab")).await;
     let info = lab.info().clone();
+    // lab.json lists the groups, nesting included.
+    let sales = info.groups.iter().find(|g| g.name == "Sales").unwrap();
+    assert!(
+        !sales.security
+            && sales
+                .members
+                .contains(&"field-sales@contoso.test".to_string())
+    );
     let org = dir.path().join("org");
     std::fs::create_dir_all(&org).unwrap();
     std::fs::write(
