@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::plan::Outcome;
 use super::policy::Action;
+use super::precedence::Conflict;
 use super::SyncKind;
 
 /// Now, as RFC 3339 UTC.
@@ -40,7 +41,12 @@ pub struct AuditRecord {
     /// `inventory`, `rules`, `grandfathered`, `default`.
     pub source: String,
     pub reason: String,
+    /// What Exchange does with the device: the policy's decision, or what an Exchange device
+    /// access rule makes of it (see `conflict`).
     pub action: Action,
+    /// The policy's decision that Exchange overrides, and how that was resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<Conflict>,
     /// The previous decision, when there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<Action>,
@@ -87,6 +93,9 @@ pub struct Summary {
     pub devices: usize,
     /// The latest decision per device that is Block or Quarantine, newest first (at most 50).
     pub held_back: Vec<AuditRecord>,
+    /// Devices whose latest decision an Exchange device access rule overrides (at most 50,
+    /// newest first).
+    pub conflicts: Vec<AuditRecord>,
     /// Lines skipped because they are not a record (torn by a crash, damaged, not UTF-8).
     pub unreadable_lines: usize,
     /// The line numbers (from 1) of the first few skipped lines, to look at them.
@@ -150,6 +159,14 @@ pub fn summarize(logs_dir: &Path, since: Option<time::OffsetDateTime>) -> std::i
         latest.insert(r.device_id.to_ascii_lowercase(), r);
     }
     sum.devices = latest.len();
+    let mut conflicts: Vec<AuditRecord> = latest
+        .values()
+        .filter(|r| r.conflict.is_some())
+        .cloned()
+        .collect();
+    conflicts.sort_by(|a, b| b.time.cmp(&a.time));
+    conflicts.truncate(50);
+    sum.conflicts = conflicts;
     let mut held: Vec<AuditRecord> = latest
         .into_values()
         .filter(|r| r.action != Action::Allow)
@@ -175,6 +192,7 @@ mod tests {
             source: "rules".into(),
             reason: "r".into(),
             action: Action::parse(action).unwrap(),
+            conflict: None,
             previous: None,
             outcome: Outcome::Applied,
             error: None,

@@ -17,9 +17,11 @@ use std::time::{Duration, Instant};
 
 use super::audit::{self, AuditRecord};
 use super::devices::DeviceSet;
+use super::groups;
 use super::notify::{self, MailSender, Queue};
 use super::plan::{self, Mail, Mode, PlanInput, SettleInput};
-use super::policy::AccessPolicy;
+use super::policy::{AccessPolicy, GroupMembers};
+use super::precedence::{self, OrgAccess};
 use super::report::AccessReport;
 use super::state::{EngineState, MailboxInfo};
 use super::{later, mem_mark, Engine, EngineError, SyncKind, SyncOutcome, SyncState};
@@ -194,7 +196,7 @@ impl Conn {
         Ok(())
     }
 
-    fn failed(&self, error: ExchangeError) -> EngineError {
+    pub fn failed(&self, error: ExchangeError) -> EngineError {
         EngineError::Exchange {
             server: self.server.clone(),
             error,
@@ -306,6 +308,10 @@ struct Access<'a> {
     now: String,
     report: AccessReport,
     audit: Vec<AuditRecord>,
+    /// The organization's device access rules, read on the sync's first pass.
+    org: OrgAccess,
+    /// The policy's groups, expanded on the sync's first pass.
+    groups: GroupMembers,
 }
 
 fn state_error(e: impl std::fmt::Display) -> EngineError {
@@ -340,6 +346,8 @@ impl<'a> Access<'a> {
             mode,
             now: audit::rfc3339(now),
             audit: Vec::new(),
+            org: OrgAccess::default(),
+            groups: GroupMembers::default(),
         })
     }
 
@@ -366,6 +374,9 @@ impl<'a> Access<'a> {
             let (policy, report) = (&self.policy, &mut self.report);
             plan::after_full_read(devices, policy, &mut self.state, dry_run, &self.now, report);
         }
+        if pass == 1 {
+            self.read_organization(conn).await?;
+        }
         let mut plan = plan::plan(&PlanInput {
             devices,
             directory: &self.directory,
@@ -373,6 +384,8 @@ impl<'a> Access<'a> {
             state: &self.state,
             bootstrap: self.bootstrap,
             dry_run,
+            org: &self.org,
+            groups: &self.groups,
         });
         mem_mark("decided");
         let jobs = std::mem::take(&mut plan.jobs);
@@ -397,6 +410,26 @@ impl<'a> Access<'a> {
             applied |= super::enforce::organization(&conn.ex, &self.policy, dry_run, report).await;
         }
         Ok(!dry_run && applied && pass < self.opts.max_passes)
+    }
+
+    /// What decides besides the policy: the organization's device access rules (every sync:
+    /// a rule overrides the policy's Quarantine) and the members of the policy's groups.
+    async fn read_organization(&mut self, conn: &Conn) -> Result<(), EngineError> {
+        let rules = conn.ex.get_rules().await.map_err(|e| conn.failed(e))?;
+        let (org, unknown) = OrgAccess::from_rules(&rules, precedence::DEFAULT_ACCESS_LEVEL);
+        for r in unknown {
+            self.report.failures.push(format!(
+                "device access rule \"{r}\": its characteristic or access level is not known to this version; devices it matches may not be where the report says"
+            ));
+        }
+        self.org = org;
+        let expanded = groups::expand(&conn.ex, &self.policy)
+            .await
+            .map_err(|e| conn.failed(e))?;
+        self.report.failures.extend(expanded.problems);
+        self.report.group_reads = expanded.calls;
+        self.groups = expanded.members;
+        Ok(())
     }
 
     /// Render the mails from the organization's templates and queue them; the queue is on
@@ -431,6 +464,7 @@ impl<'a> Access<'a> {
     async fn finish(mut self) -> Result<AccessReport, EngineError> {
         let opts = self.opts;
         self.report.mailbox_changes.sort();
+        self.report.conflicts.sort();
         if let Err(e) = audit::append(&opts.logs_dir, &self.audit) {
             tracing::error!("could not write the audit trail: {e}");
             self.report.failures.push(format!("audit trail: {e}"));

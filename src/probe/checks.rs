@@ -542,23 +542,28 @@ async fn cmdlets(ctx: &Context) -> Result<Outcome, Outcome> {
             user,
         }));
     }
-    let mut groups: Vec<&str> = check.missing.iter().map(|(_, g)| g.label()).collect();
+    // Per missing role, the least privileged role group that has it.
+    let mut groups: Vec<String> = check
+        .missing
+        .iter()
+        .map(|e| match e.role.role_groups().first() {
+            Some(g) => format!("{} (role \"{}\")", g.label(), e.role.label()),
+            None => format!("role \"{}\"", e.role.label()),
+        })
+        .collect();
     groups.sort_unstable();
     groups.dedup();
     let missing: Vec<(String, String)> = check
         .missing
         .iter()
-        .map(|(c, g)| (c.to_string(), g.label().to_string()))
+        .map(|e| (e.name.to_string(), e.role.describe()))
         .collect();
     Err(Outcome::fail(
         Finding::CmdletsMissing {
             user: user.clone(),
             missing,
         },
-        Fix::RoleGroups {
-            user,
-            groups: groups.into_iter().map(str::to_string).collect(),
-        },
+        Fix::RoleGroups { user, groups },
     ))
 }
 

@@ -338,7 +338,7 @@ impl fmt::Display for Finding {
                 let list: Vec<String> = missing.iter().map(|(c, g)| format!("{c} ({g})")).collect();
                 write!(
                     f,
-                    "{user} may not run {} required cmdlet(s): {}",
+                    "{user} may not run {} cmdlet(s) the connector calls on this Exchange version: {}",
                     missing.len(),
                     list.join(", ")
                 )

@@ -10,6 +10,7 @@
 //! remote PowerShell implementation of [`crate::exchange::ops::Exchange`].
 
 pub mod cmdlets;
+pub mod permissions;
 
 pub use cmdlets::RemotePowerShell;
 
