@@ -183,16 +183,9 @@ impl fmt::Debug for LabHandle {
 pub async fn start_lab() -> Result<LabHandle, String> {
     let state_dir =
         std::env::temp_dir().join(format!("eas-connector-setup-lab-{}", std::process::id()));
-    let mut builder = std::fs::DirBuilder::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
     // A folder left by an earlier run with this process id is someone else's: start afresh.
     let _ = std::fs::remove_dir_all(&state_dir);
-    builder
-        .create(&state_dir)
+    crate::config::store::create_private_dir(&state_dir)
         .map_err(|e| format!("{}: {e}", state_dir.display()))?;
     let folder = Arc::new(LabFolder(state_dir.clone()));
     Lab::start(LabOptions {
