@@ -13,7 +13,9 @@
 //! With [`Engine::with_access`] a sync also decides ([`policy`]), enforces per mailbox with
 //! minimal `Set-CASMailbox` diffs re-read just before each change, mails users ([`notify`])
 //! and writes the audit trail ([`audit`]); what it remembers per device lives in the
-//! organization folder ([`state`]), not in [`SyncState`]. Without it, a sync only discovers.
+//! organization folder ([`state`]), not in [`SyncState`]; an admin's one-off
+//! [`overrides`] win over the policy; what `devices` lists is kept in [`listing`]. Without
+//! it, a sync only discovers.
 //!
 //! The work is split as a plan and a driver: [`plan`] decides everything without I/O (and is
 //! where the tests of decisions live), `driver` reads, sends and writes, `enforce` sends the
@@ -26,7 +28,9 @@ pub mod audit;
 mod devices;
 mod driver;
 mod enforce;
+pub mod listing;
 pub mod notify;
+pub mod overrides;
 pub mod plan;
 pub mod policy;
 pub mod report;

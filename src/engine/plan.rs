@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::audit::AuditRecord;
 use super::devices::{DeviceSet, Interner, NoCase, Seen};
 use super::notify::MailFacts;
+use super::overrides::Overrides;
 use super::policy::{AccessPolicy, Action, Grandfathered};
 use super::report::{AccessReport, MailboxChange};
 use super::state::{device_name, DeviceRecord, EngineState, GrandfatheredSet, MailboxInfo};
@@ -68,6 +69,19 @@ pub fn mode(
     Mode {
         kind,
         dry_run_reason,
+    }
+}
+
+/// An admin's override that expired since the last sync hands its device back to the policy:
+/// the sync that finds it expired is a full one, so the device is decided again even when
+/// nothing about it changed in Exchange.
+pub fn after_overrides_expired(mode: Mode, expired: usize) -> Mode {
+    if expired == 0 {
+        return mode;
+    }
+    Mode {
+        kind: SyncKind::Full,
+        ..mode
     }
 }
 
@@ -140,12 +154,61 @@ pub fn diff(
     c
 }
 
+/// Who made a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// An admin's one-off override (`eas-connector devices allow|block|quarantine`), which
+    /// wins over the policy while it is in force.
+    Override,
+    /// A step of the access policy (`inventory`, `rules`, `grandfathered`, or any other
+    /// [`super::policy::ComplianceSource`]'s name) or its `default`.
+    Policy(Arc<str>),
+}
+
+impl Source {
+    /// As the audit trail and reports write it (`override`, `rules`, …).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Source::Override => "override",
+            Source::Policy(s) => s,
+        }
+    }
+}
+
+/// The name, so a source reads as text where text is wanted (`&*decision.source`).
+impl std::ops::Deref for Source {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A decision as kept until it is recorded: source and reason shared between devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decided {
     pub action: Action,
-    pub source: Arc<str>,
+    pub source: Source,
     pub reason: Arc<str>,
+}
+
+/// A decision that an Exchange device access rule would override (Exchange applies a
+/// mailbox's own lists, then the organization's device access rules, then its default
+/// level). Filled by the plan's precedence check against the rules read on a full sync;
+/// `None` where no rule is known to stand in the decision's way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// The device access rule (its Exchange identity, e.g. `iPhone (DeviceType)`).
+    pub rule: String,
+    /// What that rule gives the device.
+    pub rule_action: Action,
+    /// What the connector did about it, in words (reported, blocked individually, …).
+    pub resolution: String,
 }
 
 /// What the plan does about one device.
@@ -157,6 +220,8 @@ pub struct DevicePlan {
     pub change: bool,
     /// The user is to be told (a new block or quarantine, not told before).
     pub notify: bool,
+    /// An Exchange device access rule would override the decision (see [`Conflict`]).
+    pub conflict: Option<Conflict>,
 }
 
 /// A mailbox to read (and change, unless a dry run).
@@ -211,6 +276,9 @@ pub struct PlanInput<'a> {
     pub devices: &'a DeviceSet,
     pub directory: &'a BTreeMap<String, MailboxInfo>,
     pub policy: &'a AccessPolicy,
+    /// The admin's overrides in force (the expired ones already taken out): each wins over
+    /// the policy for its device.
+    pub overrides: &'a Overrides,
     pub state: &'a EngineState,
     /// The engine had no device records when the sync started (its first sync): a device
     /// already where Exchange put it is no news to its user.
@@ -235,6 +303,7 @@ pub fn plan(input: &PlanInput<'_>) -> SyncPlan {
         devices,
         directory,
         policy,
+        overrides,
         state,
         bootstrap,
         dry_run,
@@ -250,8 +319,22 @@ pub fn plan(input: &PlanInput<'_>) -> SyncPlan {
     let mut jobs: BTreeMap<Arc<str>, Job> = BTreeMap::new();
     for d in devices.iter() {
         let info = directory.get(&*d.mailbox).unwrap_or(&NO_MAILBOX);
-        let decision = policy.decide(&devices.facts(d, info), &grandfathered);
-        let action = decision.action;
+        let decided = match overrides.get(&d.device_id) {
+            Some(o) => Decided {
+                action: o.action,
+                source: Source::Override,
+                reason: Arc::from(o.describe()),
+            },
+            None => {
+                let decision = policy.decide(&devices.facts(d, info), &grandfathered);
+                Decided {
+                    action: decision.action,
+                    source: Source::Policy(shared.get(&decision.source)),
+                    reason: shared.get(&decision.reason),
+                }
+            }
+        };
+        let action = decided.action;
         let prev = state.devices.get(&d.device_id.to_ascii_lowercase());
         let notify = !dry_run
             && policy.notifications.enabled
@@ -278,13 +361,10 @@ pub fn plan(input: &PlanInput<'_>) -> SyncPlan {
             job.wants.push((d.device_id.to_string(), action));
         }
         planned.push(DevicePlan {
-            decision: Decided {
-                action,
-                source: shared.get(&decision.source),
-                reason: shared.get(&decision.reason),
-            },
+            decision: decided,
             change,
             notify,
+            conflict: None,
         });
     }
     for (d, p) in devices.iter().zip(&planned) {
@@ -360,6 +440,8 @@ pub struct Settled {
     pub mails: Vec<Mail>,
     /// Something was changed in Exchange (the pass's own changes are to be read back).
     pub applied_any: bool,
+    /// Each device's outcome, in the order read.
+    pub outcomes: Vec<Outcome>,
 }
 
 /// Take Exchange's answers to the jobs: the mailboxes read teach the directory, changes and
@@ -420,6 +502,7 @@ pub fn settle(
             (None, true, false) => Outcome::Applied,
             (None, false, _) => Outcome::Unchanged,
         };
+        settled.outcomes.push(outcome);
         let prev = state.devices.get(&key).cloned();
         let info = directory.get(&*d.mailbox).unwrap_or(&NO_MAILBOX);
         let name = match &prev {
@@ -669,6 +752,7 @@ language = "en"
             devices,
             directory: dir,
             policy: p,
+            overrides: &Overrides::default(),
             state,
             bootstrap: state.devices.is_empty(),
             dry_run,
@@ -1132,6 +1216,67 @@ language = "en"
         assert_eq!(s.report.by_action.get("Quarantine"), Some(&1));
         assert_eq!(s.report.decided, 2);
         assert_eq!(s.report.changed_decisions, 2);
+    }
+
+    #[test]
+    fn an_override_wins_over_the_policy_and_is_a_typed_source() {
+        use crate::engine::overrides::{DeviceOverride, Overrides};
+        let p = policy();
+        let dir = directory(&[("Anna", "anna@contoso.test")]);
+        // The policy allows iPhones; the admin blocks this one (any case of the id).
+        let devices = [
+            device("A1", "Anna", "iPhone", "iOS 17", Allowed, Individual),
+            device("A2", "Anna", "iPhone", "iOS 17", Allowed, Individual),
+        ];
+        let mut o = Overrides::default();
+        o.set(DeviceOverride {
+            device_id: "a1".into(),
+            action: Action::Block,
+            reason: "reported stolen".into(),
+            by: "admin".into(),
+            at: "2026-12-01T00:00:00Z".into(),
+            until: Some("2026-12-08T00:00:00Z".into()),
+        });
+        let set = set(&devices);
+        let s = confirmed();
+        let plan = plan(&PlanInput {
+            devices: &set,
+            directory: &dir,
+            policy: &p,
+            overrides: &o,
+            state: &s,
+            bootstrap: false,
+            dry_run: false,
+        });
+        let d = &plan.devices[0];
+        assert_eq!(d.decision.action, Action::Block);
+        assert_eq!(d.decision.source, Source::Override);
+        assert_eq!(&*d.decision.source, "override");
+        assert!(
+            d.decision.reason.contains("reported stolen"),
+            "{:?}",
+            d.decision
+        );
+        assert!(d.decision.reason.contains("until 2026-12-08"));
+        assert!(
+            d.change && d.notify,
+            "off Anna's allowed list, and Anna is told"
+        );
+        assert!(d.conflict.is_none());
+        assert_eq!(
+            plan.devices[1].decision.source,
+            Source::Policy("rules".into())
+        );
+        assert_eq!(plan.jobs[0].wants[0], ("A1".to_string(), Action::Block));
+        // An override that expired hands the device back to the policy on a full sync.
+        let m = after_overrides_expired(
+            Mode {
+                kind: SyncKind::Quick,
+                dry_run_reason: None,
+            },
+            1,
+        );
+        assert_eq!(m.kind, SyncKind::Full);
     }
 
     #[test]

@@ -281,6 +281,8 @@ impl AccessPolicy {
             None => NotificationSettings {
                 enabled: true,
                 language: "en".into(),
+                enroll_url: None,
+                send_as: None,
             },
             Some(n) => {
                 let language = match &n.language {
@@ -299,9 +301,37 @@ impl AccessPolicy {
                         v
                     }
                 };
+                let enroll_url = n.enroll_url.as_ref().and_then(|u| {
+                    web_link(u.get_ref())
+                        .map_err(|why| {
+                            problems
+                                .push(at(u.span(), format!("enroll_url '{}' {why}", u.get_ref())))
+                        })
+                        .ok()
+                });
+                let send_as = n.send_as.as_ref().and_then(|a| {
+                    let v = a.get_ref().trim();
+                    let ok = v.split_once('@').is_some_and(|(l, d)| {
+                        !l.is_empty() && d.contains('.') && !v.contains(char::is_whitespace)
+                    });
+                    if ok {
+                        Some(v.to_string())
+                    } else {
+                        problems.push(at(
+                            a.span(),
+                            format!(
+                                "send_as '{}' is not an SMTP address (e.g. it-helpdesk@contoso.com)",
+                                a.get_ref()
+                            ),
+                        ));
+                        None
+                    }
+                });
                 NotificationSettings {
                     enabled: n.enabled.unwrap_or(true),
                     language,
+                    enroll_url,
+                    send_as,
                 }
             }
         };
@@ -315,6 +345,30 @@ impl AccessPolicy {
                 only_allowed: g.only_allowed.unwrap_or(true),
             },
         };
+        let mut audit_rotation = crate::logging::RotationPolicy::default();
+        if let Some(a) = &raw.audit {
+            if let Some(kb) = &a.max_file_kb {
+                match *kb.get_ref() {
+                    1..=1_048_576 => audit_rotation.max_bytes = kb.get_ref() * 1024,
+                    n => problems.push(at(
+                        kb.span(),
+                        format!("max_file_kb = {n}: use 1 to 1048576 (KB; the default is 10240)"),
+                    )),
+                }
+            }
+            if let Some(n) = &a.max_files {
+                match usize::try_from(*n.get_ref()) {
+                    Ok(v @ 1..=1000) => audit_rotation.max_files = v,
+                    _ => problems.push(at(
+                        n.span(),
+                        format!(
+                            "max_files = {}: use 1 to 1000 (files kept, the live one included; the default is 30)",
+                            n.get_ref()
+                        ),
+                    )),
+                }
+            }
+        }
         if !problems.is_empty() {
             problems.sort_by_key(|p| (p.file.clone(), p.line, p.column));
             return Err(PolicyError::Invalid(problems));
@@ -329,7 +383,12 @@ impl AccessPolicy {
             organization,
             mailbox_policy,
             notifications,
-            audit_unchanged: raw.audit.and_then(|a| a.log_unchanged).unwrap_or(false),
+            audit_unchanged: raw
+                .audit
+                .as_ref()
+                .and_then(|a| a.log_unchanged)
+                .unwrap_or(false),
+            audit_rotation,
             digest: format!("{digest:016x}"),
         })
     }
@@ -420,12 +479,35 @@ struct RawMailboxPolicy {
 struct RawNotifications {
     enabled: Option<bool>,
     language: Option<Spanned<String>>,
+    enroll_url: Option<Spanned<String>>,
+    send_as: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAudit {
     log_unchanged: Option<bool>,
+    max_file_kb: Option<Spanned<u64>>,
+    max_files: Option<Spanned<u64>>,
+}
+
+/// A link people may click: an absolute `http` or `https` URL with a host and no user or
+/// password in it. The error says what is wrong.
+pub fn web_link(text: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(text.trim()).map_err(|e| format!("is not a URL ({e})"))?;
+    if !matches!(u.scheme(), "https" | "http") {
+        return Err(format!(
+            "uses '{}:': only https:// (or http://) links are put in mail",
+            u.scheme()
+        ));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err("has no host name".into());
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("carries a user name or password: leave them out of the link".into());
+    }
+    Ok(u)
 }
 
 /// An example policy, documented, for `eas-connector policy example`.
@@ -482,6 +564,15 @@ RequireDeviceEncryption = true
 [notifications]
 enabled = true
 language = "en"              # en, nl or fr; files in Templates/ override the built-ins
+# A link to where users enroll their device, put in the quarantine mail ({{enroll_link}}).
+# enroll_url = "https://mdm.contoso.com/enroll"
+# Send as another address (the notification account needs SendAs on it).
+# send_as = "it-helpdesk@contoso.com"
+
+[audit]
+log_unchanged = false        # a line for every device on every sync, not only changes
+max_file_kb = 10240          # Logs/decisions.jsonl rotates at this size...
+max_files = 30               # ...and this many files are kept, the live one included
 "#;
 
 #[cfg(test)]
