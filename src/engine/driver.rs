@@ -455,15 +455,17 @@ impl<'a> Access<'a> {
         let rendered: Vec<_> = mails
             .into_iter()
             .map(|m| {
+                let n = &self.policy.notifications;
                 let (subject, body) =
-                    notify::render(dir, &self.policy.notifications.language, &m.facts);
+                    notify::render(dir, &n.language, n.enroll_url.as_ref(), &m.facts);
                 (m, subject, body)
             })
             .collect();
         let n = rendered.len();
+        let from = self.policy.notifications.send_as.as_deref();
         Queue::update(dir, |q| {
             for (m, subject, body) in rendered {
-                q.push(&m.device_id, &m.to, subject, body);
+                q.push_as(&m.device_id, &m.to, from, subject, body);
             }
         })
         .map_err(state_error)?;

@@ -635,6 +635,46 @@ mod tests {
     }
 
     #[test]
+    fn enroll_url_send_as_and_audit_rotation_are_checked() {
+        let ok = "[notifications]\nenroll_url = \"https://mdm.contoso.com/enroll\"\nsend_as = \"it-helpdesk@contoso.com\"\n[audit]\nmax_file_kb = 64\nmax_files = 5\n";
+        let p = AccessPolicy::parse(ok, Path::new("P.toml"), Path::new(".")).unwrap();
+        assert_eq!(
+            p.notifications.enroll_url.unwrap().as_str(),
+            "https://mdm.contoso.com/enroll"
+        );
+        assert_eq!(
+            p.notifications.send_as.as_deref(),
+            Some("it-helpdesk@contoso.com")
+        );
+        assert_eq!(
+            (p.audit_rotation.max_bytes, p.audit_rotation.max_files),
+            (64 * 1024, 5)
+        );
+        let bad = "[notifications]\nenroll_url = \"javascript:alert(1)\"\nsend_as = \"helpdesk\"\n[audit]\nmax_file_kb = 0\nmax_files = 0\n";
+        let e = AccessPolicy::parse(bad, Path::new("P.toml"), Path::new(".")).unwrap_err();
+        let PolicyError::Invalid(p) = e else { panic!() };
+        let at: Vec<(usize, &str)> = p.iter().map(|x| (x.line, x.message.as_str())).collect();
+        assert_eq!(at.len(), 4, "{at:?}");
+        assert!(at[0].1.contains("only https://"), "{at:?}");
+        assert!(at[1].1.contains("not an SMTP address"), "{at:?}");
+        assert!(
+            at[2].1.contains("max_file_kb") && at[3].1.contains("max_files"),
+            "{at:?}"
+        );
+        let e = AccessPolicy::parse(
+            "[notifications]\nenroll_url = \"mdm.contoso.com\"\n",
+            Path::new("P.toml"),
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("P.toml:2:14: enroll_url 'mdm.contoso.com' is not a URL"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn problems_have_lines() {
         let text = "default = \"Maybe\"\n\n[[rule]]\nname = \"r\"\naction = \"Allow\"\n\n[[rule]]\nname = \"s\"\ndevice_os = \"x\"\naction = \"Nope\"\n[mailbox_policy.password]\nMinPasswordLenght = 4\n";
         let e = AccessPolicy::parse(text, Path::new("P.toml"), Path::new(".")).unwrap_err();
