@@ -368,6 +368,65 @@ mod tests {
     }
 
     #[test]
+    fn each_server_gets_its_own_kerberos_spn() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = crate::config::ConfigLocation::new(Some(dir.path()), "contoso").unwrap();
+        let mut cfg = crate::config::ConnectorConfig::new("contoso");
+        cfg.set(
+            "ClientAccessServer",
+            "http://mail.contoso.com/PowerShell/, cas02.contoso.com",
+        )
+        .unwrap();
+        cfg.set("ServiceAccount/User", "svc@contoso.com").unwrap();
+        let pw = crate::secrets::Secret::new("pw");
+        let state = SyncState {
+            failover_servers: vec!["cas03.contoso.com".into()],
+            ..SyncState::default()
+        };
+        // Nothing configured: every server's SPN comes from its own host name (the
+        // authenticator makes HTTP/<host> from the endpoint it connects to).
+        let engine = configured_engine(&cfg, &loc, Some(&pw), None, None, false).unwrap();
+        let c = engine.candidates(&state);
+        let hosts: Vec<(&str, Option<&str>)> = c
+            .iter()
+            .map(|t| {
+                (
+                    t.powershell.host.as_str(),
+                    t.connect.kerberos.spn.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("mail.contoso.com", None),
+                ("cas02.contoso.com", None),
+                ("cas03.contoso.com", None)
+            ]
+        );
+        // A configured SPN is the first server's (a load-balanced name): the others still
+        // ask for their own.
+        cfg.set("Kerberos/ServicePrincipalName", "HTTP/mail.contoso.com")
+            .unwrap();
+        let engine = configured_engine(&cfg, &loc, Some(&pw), None, None, false).unwrap();
+        let spns: Vec<Option<String>> = engine
+            .candidates(&state)
+            .iter()
+            .map(|t| t.connect.kerberos.spn.clone())
+            .collect();
+        assert_eq!(
+            spns,
+            [Some("HTTP/mail.contoso.com".to_string()), None, None]
+        );
+        let (spn, _) = crate::wire::kerberos::names::service_principal(
+            None,
+            &engine.candidates(&state)[1].powershell.host,
+        )
+        .unwrap();
+        assert_eq!(spn.join("/"), "HTTP/cas02.contoso.com");
+    }
+
+    #[test]
     fn watermark_takes_the_later_time() {
         assert_eq!(
             later(None, "2026-11-01T00:00:00Z").as_deref(),
