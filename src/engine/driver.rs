@@ -421,7 +421,7 @@ impl<'a> Access<'a> {
         let (directory, state, report) = (&mut self.directory, &mut self.state, &mut self.report);
         let settled = plan::settle(&input, plan, results, directory, state, report);
         mem_mark("recorded");
-        let rows = listing::rows(&listing::RowsInput {
+        let rows = listing::RowsInput {
             devices,
             plans: &decided,
             outcomes: &settled.outcomes,
@@ -429,12 +429,19 @@ impl<'a> Access<'a> {
             state: &self.state,
             kind: self.mode.kind,
             now: &self.now,
-        });
+        };
+        let written = DeviceList::record(
+            &self.opts.org_dir,
+            listing::rows(&rows),
+            full_pass,
+            &self.now,
+        );
         drop(decided);
-        if let Err(e) = DeviceList::record(&self.opts.org_dir, rows, full_pass, &self.now) {
+        if let Err(e) = written {
             tracing::error!("could not write the device list: {e}");
             self.report.failures.push(format!("device list: {e}"));
         }
+        mem_mark("device list written");
         self.audit.extend(settled.audit);
         self.queue(settled.mails)?;
         let mut applied = settled.applied_any;

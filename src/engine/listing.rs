@@ -75,8 +75,9 @@ pub struct RowsInput<'a> {
     pub now: &'a str,
 }
 
-/// The rows of one settled pass, in the order read.
-pub fn rows(input: &RowsInput<'_>) -> Vec<DeviceRow> {
+/// The rows of one settled pass, in the order read, made one at a time (a full pass of a
+/// 100 000-device organization is written without holding them all).
+pub fn rows<'a>(input: &RowsInput<'a>) -> impl Iterator<Item = DeviceRow> + 'a {
     let RowsInput {
         devices,
         plans,
@@ -90,7 +91,7 @@ pub fn rows(input: &RowsInput<'_>) -> Vec<DeviceRow> {
         .iter()
         .zip(plans)
         .zip(outcomes)
-        .map(|((d, p), outcome)| {
+        .map(move |((d, p), outcome)| {
             let info = directory.get(&*d.mailbox);
             let smtp = info.map_or("", |i| i.smtp.as_str());
             let name = match state.devices.get(&d.device_id.to_ascii_lowercase()) {
@@ -126,7 +127,6 @@ pub fn rows(input: &RowsInput<'_>) -> Vec<DeviceRow> {
                 conflict: p.conflict.clone(),
             }
         })
-        .collect()
 }
 
 /// Why the list could not be read or written.
@@ -174,18 +174,25 @@ impl DeviceList {
     /// reads back keeps `applied` as its outcome (the read-back finds it unchanged).
     pub fn record(
         org_dir: &Path,
-        rows: Vec<DeviceRow>,
+        rows: impl Iterator<Item = DeviceRow>,
         replace: bool,
         now: &str,
     ) -> Result<(), ListingError> {
         let path = Self::path(org_dir);
         let _writer = crate::config::store::lock(&path, crate::config::store::LOCK_WAIT)?;
-        let mut list = if replace {
-            DeviceList::default()
-        } else {
-            // A damaged list is replaced by what is known now; the next full sync completes it.
-            Self::load(org_dir).unwrap_or_default()
-        };
+        if replace {
+            // Straight into the new file, row by row.
+            let streamed = Streamed {
+                synced_at: now,
+                rows: std::cell::RefCell::new(Some(rows)),
+            };
+            return crate::config::store::write_private_with(&path, |w| {
+                serde_json::to_writer(w, &streamed).map_err(std::io::Error::from)
+            })
+            .map_err(|source| ListingError::Write { path, source });
+        }
+        // A damaged list is replaced by what is known now; the next full sync completes it.
+        let mut list = Self::load(org_dir).unwrap_or_default();
         for mut row in rows {
             let key = row.device_id.to_ascii_lowercase();
             if let Some(old) = list.devices.get(&key) {
@@ -203,6 +210,33 @@ impl DeviceList {
             serde_json::to_writer(w, &list).map_err(std::io::Error::from)
         })
         .map_err(|source| ListingError::Write { path, source })
+    }
+}
+
+/// A [`DeviceList`] serialized from rows as they are made (same format).
+struct Streamed<'a, I> {
+    synced_at: &'a str,
+    rows: std::cell::RefCell<Option<I>>,
+}
+
+impl<I: Iterator<Item = DeviceRow>> Serialize for Streamed<'_, I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Rows<'r, I>(&'r std::cell::RefCell<Option<I>>);
+        impl<I: Iterator<Item = DeviceRow>> Serialize for Rows<'_, I> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let rows = self.0.borrow_mut().take();
+                s.collect_map(
+                    rows.into_iter()
+                        .flatten()
+                        .map(|r| (r.device_id.to_ascii_lowercase(), r)),
+                )
+            }
+        }
+        let mut st = s.serialize_struct("DeviceList", 2)?;
+        st.serialize_field("synced_at", &Some(self.synced_at))?;
+        st.serialize_field("devices", &Rows(&self.rows))?;
+        st.end()
     }
 }
 
@@ -240,7 +274,8 @@ mod tests {
             vec![
                 row("A", Outcome::Applied, t1),
                 row("B", Outcome::Unchanged, t1),
-            ],
+            ]
+            .into_iter(),
             true,
             t1,
         )
@@ -249,18 +284,30 @@ mod tests {
         let mut back = row("A", Outcome::Unchanged, t1);
         back.exchange_state = DeviceAccessState::Allowed;
         back.exchange_reason = DeviceAccessStateReason::Individual;
-        DeviceList::record(d.path(), vec![back], false, t1).unwrap();
+        DeviceList::record(d.path(), vec![back].into_iter(), false, t1).unwrap();
         let l = DeviceList::load(d.path()).unwrap();
         assert_eq!(l.devices["a"].outcome, Outcome::Applied);
         assert_eq!(l.devices["a"].exchange_state, DeviceAccessState::Allowed);
         // A later quick sync updates what it read and keeps the rest.
         let t2 = "2026-12-05T10:15:00Z";
-        DeviceList::record(d.path(), vec![row("C", Outcome::Unchanged, t2)], false, t2).unwrap();
+        DeviceList::record(
+            d.path(),
+            vec![row("C", Outcome::Unchanged, t2)].into_iter(),
+            false,
+            t2,
+        )
+        .unwrap();
         let l = DeviceList::load(d.path()).unwrap();
         assert_eq!(l.devices.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
         assert_eq!(l.synced_at.as_deref(), Some(t2));
         // The next full sync forgets devices gone from Exchange.
-        DeviceList::record(d.path(), vec![row("B", Outcome::Unchanged, t2)], true, t2).unwrap();
+        DeviceList::record(
+            d.path(),
+            vec![row("B", Outcome::Unchanged, t2)].into_iter(),
+            true,
+            t2,
+        )
+        .unwrap();
         let l = DeviceList::load(d.path()).unwrap();
         assert_eq!(l.devices.keys().collect::<Vec<_>>(), ["b"]);
         let json = serde_json::to_value(&l.devices["b"]).unwrap();
