@@ -827,10 +827,11 @@ fn devices_overrides_enroll_link_and_decision_rotation() {
     assert_eq!(blocked[0]["source"], "override");
     assert_eq!(blocked[0]["exchange_reason"], "Individual");
     assert_eq!(blocked[0]["override"]["status"], "in-force");
-    assert!(blocked[0]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("reported stolen"));
+    assert_eq!(blocked[0]["reason"], "reported stolen");
+    assert_eq!(
+        blocked[0]["override"]["until"].as_str().map(str::len),
+        Some(20)
+    );
     let table = org.ok(&["devices", "--state", "blocked"]);
     assert!(
         table.contains("DEVICE ID") && table.contains(&a) && table.contains("override"),

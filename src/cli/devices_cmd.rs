@@ -174,7 +174,7 @@ fn status_of(
     match row {
         _ if o.expired_at(now) => OverrideStatus::Expired,
         None => OverrideStatus::NotSeen,
-        Some(r) if r.source == "override" && r.action == o.action && r.reason == o.describe() => {
+        Some(r) if r.source == "override" && r.action == o.action && r.reason == o.reason => {
             OverrideStatus::InForce
         }
         Some(_) => OverrideStatus::Pending,
@@ -312,7 +312,12 @@ fn print_table(view: &ListView<'_>) {
     line(&header.map(str::to_string));
     for (row, v) in cells.iter().zip(&view.devices) {
         line(row);
-        println!("    reason: {}", v.row.reason);
+        match &v.override_ {
+            Some(o) if o.status == OverrideStatus::InForce => {
+                println!("    reason: {}", o.entry.describe())
+            }
+            _ => println!("    reason: {}", v.row.reason),
+        }
     }
     print_not_seen(&view.overrides_not_seen);
 }
@@ -406,7 +411,7 @@ fn set(args: SetArgs, action: Action, loc: &ConfigLocation) -> anyhow::Result<Ou
                     audit::rfc3339(t)
                 );
             }
-            Some(audit::rfc3339(t))
+            Some(audit::rfc3339(t.replace_nanosecond(0).unwrap_or(t)))
         }
     };
     let by = super::admin_name();

@@ -191,6 +191,9 @@ pub(super) fn run(cmd: EngineCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
     for s in &r.failovers {
         println!("  failed over to {s}");
     }
+    for d in &r.overrides_expired {
+        println!("  the override of {d} expired: the policy decides it again");
+    }
     for f in &r.failures {
         println!("  FAILED: {f}");
     }

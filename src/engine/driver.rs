@@ -406,7 +406,6 @@ impl<'a> Access<'a> {
             dry_run,
         });
         mem_mark("decided");
-        let decided = plan.devices.clone();
         let jobs = std::mem::take(&mut plan.jobs);
         let results =
             super::enforce::run_jobs(engine, sync_state, conn, jobs, dry_run, &mut self.report)
@@ -423,7 +422,7 @@ impl<'a> Access<'a> {
         mem_mark("recorded");
         let rows = listing::RowsInput {
             devices,
-            plans: &decided,
+            plans: &settled.decided,
             outcomes: &settled.outcomes,
             directory: &self.directory,
             state: &self.state,
@@ -436,7 +435,6 @@ impl<'a> Access<'a> {
             full_pass,
             &self.now,
         );
-        drop(decided);
         if let Err(e) = written {
             tracing::error!("could not write the device list: {e}");
             self.report.failures.push(format!("device list: {e}"));

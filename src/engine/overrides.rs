@@ -46,7 +46,7 @@ impl DeviceOverride {
             .is_some_and(|u| u <= now)
     }
 
-    /// The reason the audit trail and `devices` give for a decision it made.
+    /// For people: who set it, when, until when, and why.
     pub fn describe(&self) -> String {
         match &self.until {
             Some(u) => format!(
