@@ -124,7 +124,7 @@ pub fn rows<'a>(input: &RowsInput<'a>) -> impl Iterator<Item = DeviceRow> + 'a {
                 outcome: *outcome,
                 synced_at: now.to_string(),
                 sync: kind,
-                conflict: p.conflict.clone(),
+                conflict: p.conflict.as_deref().cloned(),
             }
         })
 }

@@ -220,8 +220,9 @@ pub struct DevicePlan {
     pub change: bool,
     /// The user is to be told (a new block or quarantine, not told before).
     pub notify: bool,
-    /// An Exchange device access rule would override the decision (see [`Conflict`]).
-    pub conflict: Option<Conflict>,
+    /// An Exchange device access rule would override the decision (see [`Conflict`]; boxed:
+    /// rare, and a plan holds one of these per device).
+    pub conflict: Option<Box<Conflict>>,
 }
 
 /// A mailbox to read (and change, unless a dry run).
@@ -1287,5 +1288,6 @@ language = "en"
     #[test]
     fn devices_stay_compact() {
         assert!(std::mem::size_of::<Seen>() <= 56);
+        assert!(std::mem::size_of::<DevicePlan>() <= 56);
     }
 }
