@@ -1,7 +1,9 @@
 //! CLIXML: round trips over every message in the recordings, every primitive,
 //! escapes, references, type-name sharing, JSON mapping, ErrorRecord helpers.
 
+mod clixml_pypsrp;
 mod common;
+mod support;
 
 use common::XorShift;
 use eas_connector::wire::capture::Capture;
@@ -320,4 +322,56 @@ fn progress_record_primitive_decodes() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// What a real server may put in an `<Obj>` (MS-PSRP 2.2.5.2.2), in any order: an unnamed
+/// `<Obj>` it extends (as in the held-back Windows Server 2016 response that once failed with
+/// "unexpected element <Obj> in <Obj> content"), property sets, and elements this decoder does
+/// not know — which are skipped and reported while the rest of the object is kept.
+#[test]
+fn every_obj_member_in_any_order_and_unknown_ones_skipped() {
+    use eas_connector::wire::clixml::{decode, ClixmlLimits};
+    let doc = r#"<Obj RefId="0">
+      <MS><S N="Name">iPhone</S><MS N="PSStandardMembers"><I32 N="Depth">2</I32></MS></MS>
+      <Obj RefId="1"><TN RefId="0"><T>Deserialized.Microsoft.Exchange.Data.Directory.ADObjectId</T><T>Deserialized.System.Object</T></TN><ToString>lab.test/Users/alice</ToString><Props><G N="ObjectGuid">3f2504e0-4f89-11d3-9a0c-0305e82c3301</G></Props></Obj>
+      <ToString>alice's iPhone</ToString>
+      <FutureThing><S>kept out</S></FutureThing>
+      <TN RefId="1"><T>Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.MobileDevice</T><T>Deserialized.System.Object</T></TN>
+      <Props><Obj N="Identity" RefId="2"><TNRef RefId="0" /><ToString>x</ToString></Obj><Unknown N="Odd">1</Unknown><Ref N="Again" RefId="1" /></Props>
+    </Obj>"#;
+    let d = decode(doc, &ClixmlLimits::default()).unwrap();
+    let o = d.value.as_object().unwrap();
+    assert_eq!(
+        o.type_names[0],
+        "Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.MobileDevice"
+    );
+    assert_eq!(o.to_string.as_deref(), Some("alice's iPhone"));
+    assert_eq!(o.get("Name").and_then(Value::as_str), Some("iPhone"));
+    match o.get("PSStandardMembers") {
+        Some(Value::MemberSet(props)) => {
+            assert_eq!(props[0].name, "Depth");
+            assert_eq!(props[0].value, Value::Int32(2));
+        }
+        other => panic!("property set: {other:?}"),
+    }
+    let base = o.base.as_ref().and_then(Value::as_object).unwrap();
+    assert_eq!(base.to_string.as_deref(), Some("lab.test/Users/alice"));
+    assert_eq!(
+        o.get("Identity").unwrap().type_names()[0],
+        "Deserialized.Microsoft.Exchange.Data.Directory.ADObjectId"
+    );
+    assert_eq!(o.get("Again").and_then(Value::as_object), Some(base));
+    let skipped: Vec<String> = d.skipped.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        skipped,
+        [
+            "skipped <FutureThing> in <Obj> content (not part of CLIXML)",
+            "skipped <Unknown> in a value position (not part of CLIXML)"
+        ]
+    );
+    assert_eq!(d.skipped_total, 2);
+    // The serializer writes a property set back as one, and the object decodes the same.
+    let again = decode(&to_clixml(&d.value), &ClixmlLimits::default()).unwrap();
+    assert_eq!(again.value, d.value);
+    assert_eq!(again.skipped_total, 0);
 }

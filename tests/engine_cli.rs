@@ -90,14 +90,19 @@ fn policy_check_enforce_and_report() {
     std::fs::create_dir_all(&logs).unwrap();
     std::fs::write(
         logs.join("decisions.jsonl"),
-        "{\"time\":\"2026-01-02T00:00:00Z\",\"device_id\":\"D1\",\"device\":\"a_iPhone\",\"user\":\"a@x\",\"mailbox\":\"x/Users/a\",\"source\":\"rules\",\"reason\":\"rule\",\"action\":\"Block\",\"outcome\":\"applied\",\"sync\":\"full\"}\n",
+        "{\"time\":\"2026-01-02T00:00:00Z\",\"device_id\":\"D1\",\"device\":\"a_iPhone\",\"user\":\"a@x\",\"mailbox\":\"x/Users/a\",\"source\":\"rules\",\"reason\":\"rule\",\"action\":\"Block\",\"outcome\":\"applied\",\"sync\":\"full\"}\n\
+         {\"time\":\"2026-01-03T00:00:00Z\",\"device_id\":\"D2\",\"device\":\"b_Android\",\"user\":\"b@x\",\"mailbox\":\"x/Users/b\",\"source\":\"default\",\"reason\":\"unknown device\",\"action\":\"Allow\",\"conflict\":{\"wanted\":\"Quarantine\",\"exchange\":\"Allow\",\"reason\":\"DeviceRule\",\"rule\":\"Android (DeviceType)\",\"resolution\":\"reported\"},\"outcome\":\"unchanged\",\"sync\":\"full\"}\n",
     )
     .unwrap();
     let o = run(dir.path(), &["report"]);
     assert!(o.status.success());
     let t = text(&o);
     assert!(
-        t.contains("1 decisions on 1 devices") && t.contains("a_iPhone Block"),
+        t.contains("2 decisions on 2 devices")
+            && t.contains("a_iPhone Block")
+            && t.contains(
+                "b_Android policy says Quarantine, device access rule \"Android (DeviceType)\" says Allow: left allowed"
+            ),
         "{t}"
     );
     let o = run(dir.path(), &["report", "--since", "2026-02-01", "--json"]);

@@ -9,8 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eas_connector::engine::notify::{EwsSender, EwsSettings};
+use eas_connector::engine::notify::{EwsSender, EwsSettings, Queue};
 use eas_connector::engine::policy::Action;
+use eas_connector::engine::precedence::Resolution;
 use eas_connector::engine::state::EngineState;
 use eas_connector::engine::target::Target;
 use eas_connector::engine::{AccessOptions, AccessReport, Engine, SyncKind, SyncState};
@@ -18,7 +19,7 @@ use eas_connector::exchange::client::Credentials;
 use eas_connector::lab::{ExchangeVersion, Lab, LabInfo, LabOptions};
 use eas_connector::secrets::Secret;
 use eas_connector::wire::exchange::{
-    AccessLevel, DeviceAccessState, ListUpdate, MultiValuedUpdate,
+    AccessLevel, DeviceAccessState, DeviceAccessStateReason, ListUpdate, MultiValuedUpdate,
 };
 
 async fn lab(devices: u32, dir: &Path) -> Lab {
@@ -532,4 +533,372 @@ async fn first_start_with_the_first_cas_down_uses_the_next_configured_one() {
         "the servers are learned now: {:?}",
         state.failover_servers
     );
+}
+
+/// Where a device starts in its mailbox's lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Listed {
+    Neither,
+    Allowed,
+    Blocked,
+}
+
+/// One device of the precedence table: its list, the device access rule that matches it and
+/// what the policy decides for it.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    index: usize,
+    listed: Listed,
+    rule: Option<AccessLevel>,
+    wanted: Action,
+}
+
+/// The device access rules of the precedence test, by model (other models: no rule).
+const PRECEDENCE_RULES: [(&str, AccessLevel); 3] = [
+    ("iPhone15C2", AccessLevel::Allow),
+    ("Outlook for iOS and Android", AccessLevel::Block),
+    ("SM-S918B", AccessLevel::Quarantine),
+];
+
+/// What Exchange (by its documented precedence) ends up doing with a device after the sync:
+/// the connector's lists first; on neither, the rule, else the default the connector keeps
+/// (Quarantine); a device a rule allows against the policy's Quarantine blocked individually
+/// when `rule_conflict = "block"`.
+fn exchange_after(c: &Case, block_conflicts: bool) -> (Action, Option<Action>) {
+    match (c.wanted, c.rule) {
+        (Action::Quarantine, Some(AccessLevel::Allow)) if block_conflicts => {
+            (Action::Block, Some(Action::Allow))
+        }
+        (Action::Quarantine, Some(l)) if l != AccessLevel::Quarantine => {
+            (Action::from(l), Some(Action::from(l)))
+        }
+        (w, _) => (w, None),
+    }
+}
+
+/// Every combination of individual list (none/allowed/blocked) × device access rule
+/// (allow/block/quarantine/none) × the organization's default level (allow/block/quarantine)
+/// × the policy's action (allow/block/quarantine), for both `rule_conflict` settings: one lab,
+/// every list × rule × action combination among its devices in each sync; what the connector
+/// records, reports and mails equals what the lab then does, and conflicts are reported and
+/// resolved as configured (a dry run reports the same conflicts first).
+#[tokio::test(flavor = "multi_thread")]
+async fn exchange_precedence_every_combination() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(120, &dir.path().join("lab")).await;
+    let info = lab.info().clone();
+    let cases: Vec<Case> = lab.with_org(|o| {
+        let mut seen: HashMap<Option<AccessLevel>, usize> = HashMap::new();
+        (0..o.devices.len())
+            .map(|index| {
+                let model = o.kind(&o.devices[index]).model;
+                let rule = PRECEDENCE_RULES
+                    .iter()
+                    .find(|(m, _)| *m == model)
+                    .map(|(_, l)| *l);
+                let k = seen.entry(rule).or_default();
+                let listed = [Listed::Neither, Listed::Allowed, Listed::Blocked][*k % 3];
+                let wanted = [Action::Allow, Action::Block, Action::Quarantine][(*k / 3) % 3];
+                *k += 1;
+                Case {
+                    index,
+                    listed,
+                    rule,
+                    wanted,
+                }
+            })
+            .collect()
+    });
+    let combos: BTreeSet<_> = cases.iter().map(|c| (c.listed, c.rule, c.wanted)).collect();
+    assert_eq!(
+        combos.len(),
+        3 * 4 * 3,
+        "every list × rule × action is present"
+    );
+    let ids: Vec<String> = lab.with_org(|o| {
+        cases
+            .iter()
+            .map(|c| o.device_id(&o.devices[c.index]))
+            .collect()
+    });
+    let mut csv = String::from("EAS device id,User,Compliant,Last check-in\n");
+    for (c, id) in cases.iter().zip(&ids) {
+        match c.wanted {
+            Action::Allow => csv.push_str(&format!("{id},,yes,2026-03-01\n")),
+            Action::Block => csv.push_str(&format!("{id},,no,2026-03-01\n")),
+            Action::Quarantine => {}
+        }
+    }
+
+    let mut round = 0;
+    let mut sync_state = SyncState::default();
+    let mut last = None;
+    for default in AccessLevel::ALL.iter().copied() {
+        for block_conflicts in [false, true] {
+            round += 1;
+            // The lab as the combinations say: lists, rules, default level.
+            lab.with_org_mut(|o| {
+                o.rules = PRECEDENCE_RULES
+                    .iter()
+                    .map(|(m, l)| eas_connector::lab::org::DeviceAccessRule {
+                        query_string: m.to_string(),
+                        characteristic:
+                            eas_connector::wire::exchange::DeviceAccessCharacteristic::DeviceModel,
+                        access_level: *l,
+                    })
+                    .collect();
+                for m in &mut o.mailboxes {
+                    m.allowed.clear();
+                    m.blocked.clear();
+                }
+                for (c, id) in cases.iter().zip(&ids) {
+                    let m = &mut o.mailboxes[o.devices[c.index].mailbox as usize];
+                    match c.listed {
+                        Listed::Neither => {}
+                        Listed::Allowed => m.allowed.push(id.clone()),
+                        Listed::Blocked => m.blocked.push(id.clone()),
+                    }
+                }
+                o.set_default_access_level(default, now());
+            });
+            let org = dir.path().join(format!("org{round}"));
+            std::fs::create_dir_all(&org).unwrap();
+            std::fs::write(org.join("inventory.csv"), &csv).unwrap();
+            let mode = if block_conflicts { "block" } else { "report" };
+            std::fs::write(
+                org.join("AccessPolicy.toml"),
+                format!(
+                    "precedence = [\"inventory\"]\ndefault = \"Quarantine\"\nrule_conflict = \"{mode}\"\n\
+                     [inventory]\nfiles = [\"inventory.csv\"]\nnoncompliant = \"Block\"\n\
+                     [notifications]\nlanguage = \"en\"\n"
+                ),
+            )
+            .unwrap();
+            // Mails are queued, not sent (sending is tested above): the queue is what users
+            // would be told.
+            let engine = Engine::new(target(&info, 4), true)
+                .with_access(AccessOptions::new(org.clone(), org.join("Logs")));
+            let want_conflicts: BTreeSet<&str> = cases
+                .iter()
+                .zip(&ids)
+                .filter(|(c, _)| exchange_after(c, block_conflicts).1.is_some())
+                .map(|(_, id)| id.as_str())
+                .collect();
+            let conflict_ids = |r: &AccessReport| -> BTreeSet<String> {
+                r.conflicts.iter().map(|c| c.device_id.clone()).collect()
+            };
+            if round == 1 {
+                // Not confirmed: the dry run reports the same conflicts and changes nothing.
+                let dry = engine
+                    .sync(SyncKind::Full, &mut SyncState::default(), |_| {})
+                    .await
+                    .unwrap()
+                    .access
+                    .unwrap();
+                assert!(dry.dry_run);
+                assert_eq!(
+                    conflict_ids(&dry),
+                    want_conflicts.iter().map(|s| s.to_string()).collect()
+                );
+            }
+            EngineState::confirm(&org, "test").unwrap();
+            sync_state = SyncState::default();
+            let r = engine
+                .sync(SyncKind::Full, &mut sync_state, |_| {})
+                .await
+                .unwrap()
+                .access
+                .unwrap();
+            last = Some((engine, org.clone()));
+            let what = format!("default {default}, rule_conflict {mode}");
+            assert!(!r.dry_run && r.failures.is_empty(), "{what}: {r:?}");
+            assert_eq!(
+                conflict_ids(&r),
+                want_conflicts.iter().map(|s| s.to_string()).collect(),
+                "{what}"
+            );
+            for c in &r.conflicts {
+                let case = &cases[ids.iter().position(|i| *i == c.device_id).unwrap()];
+                let blocked_individually = block_conflicts && case.rule == Some(AccessLevel::Allow);
+                assert_eq!(
+                    c.conflict.0.resolution,
+                    if blocked_individually {
+                        Resolution::BlockedIndividually
+                    } else {
+                        Resolution::Reported
+                    },
+                    "{what}: {c}"
+                );
+                assert_eq!(c.conflict.0.wanted, Action::Quarantine);
+            }
+
+            // What the connector recorded (and would mail) is what the lab does now.
+            let st = EngineState::load(&org).unwrap();
+            let queue = Queue::load(&org).unwrap();
+            let mut told = 0;
+            lab.with_org(|o| {
+                assert_eq!(o.settings.default_access_level, AccessLevel::Quarantine);
+                for (c, id) in cases.iter().zip(&ids) {
+                    let d = &o.devices[c.index];
+                    let rec = &st.devices[&id.to_ascii_lowercase()];
+                    let (want, _) = exchange_after(c, block_conflicts);
+                    assert_eq!(
+                        (d.state, rec.action),
+                        (state_of(want), want),
+                        "{what}: {c:?} ({:?})",
+                        d.reason
+                    );
+                    if let Some(n) = rec.notified {
+                        told += 1;
+                        assert_eq!(state_of(n), d.state, "{what}: {c:?} was told {n}");
+                        let mail = queue.mails.iter().find(|m| m.device_id == *id).unwrap();
+                        assert_eq!(
+                            mail.subject.contains("waiting for approval"),
+                            d.state == DeviceAccessState::Quarantined,
+                            "{what}: {c:?}: {}",
+                            mail.subject
+                        );
+                    }
+                    assert!(
+                        d.state != DeviceAccessState::Allowed || rec.notified.is_none(),
+                        "{what}: {c:?}"
+                    );
+                }
+            });
+            assert_eq!(queue.mails.len(), told, "{what}");
+            assert!(told > 0, "{what}");
+        }
+    }
+
+    // The rules are read on quick syncs too: a rule that now allows what the policy
+    // quarantines is a conflict at once (here blocked individually, the last round's setting).
+    let (engine, org) = last.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    lab.with_org_mut(|o| {
+        o.set_rule_level("SM-S918B (DeviceModel)", AccessLevel::Allow, now())
+            .unwrap()
+    });
+    let newly: BTreeSet<String> = cases
+        .iter()
+        .zip(&ids)
+        .filter(|(c, _)| c.rule == Some(AccessLevel::Quarantine) && c.wanted == Action::Quarantine)
+        .map(|(_, id)| id.clone())
+        .collect();
+    assert!(!newly.is_empty());
+    let quick = engine
+        .sync(SyncKind::Quick, &mut sync_state, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(quick.kind, SyncKind::Quick);
+    let r = quick.access.unwrap();
+    let now_conflicting: BTreeSet<String> =
+        r.conflicts.iter().map(|c| c.device_id.clone()).collect();
+    assert!(
+        newly.is_subset(&now_conflicting),
+        "{newly:?} {now_conflicting:?}"
+    );
+    let st = EngineState::load(&org).unwrap();
+    lab.with_org(|o| {
+        for (c, id) in cases.iter().zip(&ids) {
+            if newly.contains(id) {
+                let d = &o.devices[c.index];
+                assert_eq!(
+                    (d.state, d.reason),
+                    (
+                        DeviceAccessState::Blocked,
+                        DeviceAccessStateReason::Individual
+                    ),
+                    "{id}"
+                );
+                assert_eq!(st.devices[&id.to_ascii_lowercase()].action, Action::Block);
+            }
+        }
+    });
+}
+
+/// Rules on groups: members of "Sales" (through the nested, cyclic "Field Sales") are
+/// allowed, everyone else gets the default; a rule naming a group Exchange does not know is
+/// reported by rule and group, and the devices it would decide are left as they are.
+#[tokio::test(flavor = "multi_thread")]
+async fn group_rules_expand_nested_groups_and_hold_for_unknown_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(80, &dir.path().join("lab")).await;
+    let info = lab.info().clone();
+    // lab.json lists the groups, nesting included.
+    let sales = info.groups.iter().find(|g| g.name == "Sales").unwrap();
+    assert!(
+        !sales.security
+            && sales
+                .members
+                .contains(&"field-sales@contoso.test".to_string())
+    );
+    let org = dir.path().join("org");
+    std::fs::create_dir_all(&org).unwrap();
+    std::fs::write(
+        org.join("AccessPolicy.toml"),
+        r#"precedence = ["rules"]
+default = "Quarantine"
+[[rule]]
+name = "Ghosts"
+groups = ["No Such Group"]
+device_type = "Android"
+action = "Block"
+[[rule]]
+name = "Sales"
+groups = ["sales@contoso.test"]
+action = "Allow"
+[[rule]]
+name = "Field"
+groups = ["Field-Sales@contoso.test", "SALES@contoso.test"]
+device_type = "nothing"
+action = "Block"
+"#,
+    )
+    .unwrap();
+    EngineState::confirm(&org, "test").unwrap();
+    let engine = Engine::new(target(&info, 2), true)
+        .with_access(AccessOptions::new(org.clone(), org.join("Logs")));
+    let r = engine
+        .sync(SyncKind::Full, &mut SyncState::default(), |_| {})
+        .await
+        .unwrap()
+        .access
+        .unwrap();
+    assert!(
+        r.failures.len() == 1
+            && r.failures[0]
+                .contains("rule \"Ghosts\": group \"No Such Group\" could not be expanded")
+            && r.failures[0].contains("couldn't be found"),
+        "{:?}",
+        r.failures
+    );
+    // Sales, its nested Field Sales (which nests Sales again) and the unknown group: each
+    // read once, though three rules name them and they nest in a cycle.
+    assert_eq!(r.group_reads, 3);
+    let st = EngineState::load(&org).unwrap();
+    lab.with_org(|o| {
+        let sales = o.group_mailboxes("Sales").unwrap();
+        // Through the nested group: someone only in "Field Sales" counts.
+        assert!(sales.iter().any(|&m| m % 7 != 2), "{sales:?}");
+        let mut held = 0;
+        for d in &o.devices {
+            let id = o.device_id(d);
+            let m = &o.mailboxes[d.mailbox as usize];
+            if o.kind(d).device_type == "Android" {
+                held += 1;
+                assert!(!st.devices.contains_key(&id.to_ascii_lowercase()), "{id}");
+                assert!(!m.allowed.contains(&id) && !m.blocked.contains(&id), "{id}");
+                continue;
+            }
+            let want = if sales.contains(&d.mailbox) {
+                DeviceAccessState::Allowed
+            } else {
+                DeviceAccessState::Quarantined
+            };
+            assert_eq!(d.state, want, "{id} of {}", m.alias);
+        }
+        assert!(held > 0);
+        // Counted per pass, like `decided` (the settle pass reads them again).
+        assert!(r.held >= held, "{} < {held}", r.held);
+    });
 }

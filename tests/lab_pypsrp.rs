@@ -1,6 +1,7 @@
-//! The real `eas-connector lab` binary's `/PowerShell`, driven by an independent PSRP client:
-//! pypsrp (PyPI) through `tests/peers/pypsrp_lab.py`. Required when `EAS_TEST_PEERS=1`
-//! (scripts/test installs pypsrp), skipped with a note otherwise.
+//! The real `eas-connector lab` binary driven by independent Python clients: its `/PowerShell`
+//! by pypsrp (PyPI, `tests/peers/pypsrp_lab.py`), its EWS by exchangelib (PyPI,
+//! `tests/peers/exchangelib_lab.py`). Required when `EAS_TEST_PEERS=1` (scripts/test installs
+//! both), skipped with a note otherwise.
 
 mod support;
 
@@ -50,20 +51,7 @@ fn pypsrp_runs_the_connector_cmdlets_against_the_lab() {
     let Some(python) = pypsrp() else { return };
     let devices = 1200;
     let lab = LabProc::start(&["--servers", "2", "--devices", &devices.to_string()]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pypsrp_lab.py");
-    let out = Command::new(python)
-        .arg(&script)
-        .arg(lab.dir.path())
-        .arg(devices.to_string())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "pypsrp_lab.py failed:\n{stderr}\n{stdout}"
-    );
-    let r: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let r = run_peer(python, "pypsrp_lab.py", &lab, &devices.to_string());
     println!(
         "pypsrp fetched {devices} devices in {} s",
         r["fetch_seconds"]
@@ -151,4 +139,85 @@ fn pypsrp_runs_get_mobile_device_over_http_with_encryption() {
     let r = pypsrp_ntlm(python, &lab, &["http"]);
     let clear = r["clear_envelope"].as_str().unwrap();
     assert!(clear.contains("400"), "{clear}");
+}
+
+// exchangelib (PyPI), an EWS client no one here wrote, through `tests/peers/exchangelib_lab.py`,
+// signed in as the lab's notification account over NTLM: it learns the server version (its
+// ConvertId probe), reads the inbox and Sent Items counts, sends a mail with SendAndSaveCopy
+// that lands in the lab's outbox and Sent Items, finds it, and gets Exchange's error for an
+// operation the lab does not implement.
+
+/// Run `tests/peers/<script>` with `python` on the lab's folder and `arg`; its one JSON line.
+fn run_peer(python: &str, script: &str, lab: &LabProc, arg: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers")
+        .join(script);
+    let out = Command::new(python)
+        .arg(&path)
+        .arg(lab.dir.path())
+        .arg(arg)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script} failed:\n{stderr}\n{stdout}");
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+fn run_exchangelib(lab: &LabProc) -> serde_json::Value {
+    run_peer(
+        "python3",
+        "exchangelib_lab.py",
+        lab,
+        "anna.devries@contoso.test",
+    )
+}
+
+fn outbox(lab: &LabProc) -> Vec<serde_json::Value> {
+    let mut files: Vec<_> = std::fs::read_dir(lab.dir.path().join("outbox"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn exchangelib_reads_counts_and_sends_through_the_labs_ews() {
+    if !support::python_module("exchangelib", "exchangelib") {
+        return;
+    }
+    for (version, build, api) in [
+        ("2019", "15.2.1118.7", "Exchange2016"),
+        ("2010", "14.3.123.7", "Exchange2010_SP2"),
+    ] {
+        let lab = LabProc::start(&[
+            "--servers",
+            "1",
+            "--devices",
+            "5",
+            "--exchange-version",
+            version,
+        ]);
+        let r = run_exchangelib(&lab);
+        println!("Exchange {version}: {r}");
+        assert_eq!(r["build"], build, "{r}");
+        assert_eq!(r["api_version"], api, "{r}");
+        assert_eq!(r["inbox_total"], 0, "{r}");
+        assert_eq!(r["sent_before"], 0, "{r}");
+        assert_eq!(r["sent_after"], 1, "{r}");
+        assert_eq!(r["inbox_after"], 1, "{r}");
+        assert_eq!(r["sent_subjects"][0], "exchangelib to the lab", "{r}");
+        assert_eq!(r["inbox_subjects"][0], "exchangelib to the lab", "{r}");
+        assert_eq!(r["unimplemented"], "ErrorInvalidOperation", "{r}");
+        let mail = outbox(&lab);
+        assert_eq!(mail.len(), 1, "{mail:?}");
+        assert_eq!(mail[0]["subject"], "exchangelib to the lab");
+        assert_eq!(mail[0]["from"], "eas-notify@contoso.test");
+        assert_eq!(mail[0]["sent_by"], "LAB\\eas-notify");
+        assert_eq!(mail[0]["to"][0], "anna.devries@contoso.test");
+        assert_eq!(mail[0]["saved_copy"], true);
+    }
 }

@@ -2,7 +2,7 @@
 
 use eas_connector::wire::capture::{decode_capture, CaptureError, Direction};
 use eas_connector::wire::clixml::{
-    from_clixml, from_clixml_with_limits, ClixmlError, ClixmlLimits,
+    from_clixml, from_clixml_with_limits, ClixmlError, ClixmlLimits, Value,
 };
 use eas_connector::wire::psrp::{Message, MessageError, MessageType, MESSAGE_HEADER_LEN};
 use eas_connector::wire::wsman::{Envelope, EnvelopeError};
@@ -102,30 +102,43 @@ fn clixml_errors() {
         from_clixml("<Ref/>"),
         Err(ClixmlError::BadAttribute { .. })
     ));
-    assert!(matches!(
-        from_clixml("<Obj RefId=\"0\"><TNRef RefId=\"4\"/></Obj>"),
-        Err(ClixmlError::UnknownRef {
-            kind: "type name",
-            ..
-        })
-    ));
-    assert!(matches!(
-        from_clixml("<Obj RefId=\"0\"><DCT><En><S N=\"Key\">k</S></En></DCT></Obj>"),
-        Err(ClixmlError::BadDictionaryEntry("Value"))
-    ));
-    assert!(matches!(
-        from_clixml("<Obj RefId=\"0\"><DCT><X/></DCT></Obj>"),
-        Err(ClixmlError::UnexpectedElement { .. })
-    ));
+    // Inside an object, what cannot be kept is skipped and reported, not the whole value.
+    let skipped = |doc: &str| {
+        let d = eas_connector::wire::clixml::decode(doc, &Default::default()).unwrap();
+        d.skipped
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    assert_eq!(
+        skipped("<Obj RefId=\"0\"><TNRef RefId=\"4\"/></Obj>"),
+        "skipped <TNRef> in <Obj> content (a reference to unknown type names)"
+    );
+    assert_eq!(
+        skipped("<Obj RefId=\"0\"><DCT><En><S N=\"Key\">k</S></En></DCT></Obj>"),
+        "skipped <En> in <DCT> (an <En> without its Value)"
+    );
+    assert_eq!(
+        skipped("<Obj RefId=\"0\"><DCT><X/></DCT></Obj>"),
+        "skipped <X> in <DCT> (not an <En>)"
+    );
     assert!(matches!(
         from_clixml("<S>unterminated"),
         Err(ClixmlError::Xml(_))
     ));
-    // A self-reference is not resolvable (the object is not complete yet).
-    assert!(matches!(
-        from_clixml("<Obj RefId=\"0\"><MS><Ref N=\"me\" RefId=\"0\"/></MS></Obj>"),
-        Err(ClixmlError::UnknownRef { .. })
-    ));
+    // A self-reference is not resolvable (the object is not complete yet): that member is
+    // skipped and reported, the object is kept.
+    assert_eq!(
+        skipped("<Obj RefId=\"0\"><MS><Ref N=\"me\" RefId=\"0\"/><S N=\"x\">1</S></MS></Obj>"),
+        "skipped <Ref> in a value position (a reference to an unknown or incomplete object)"
+    );
+    assert_eq!(
+        from_clixml("<Obj RefId=\"0\"><MS><Ref N=\"me\" RefId=\"0\"/><S N=\"x\">1</S></MS></Obj>")
+            .unwrap()
+            .get("x"),
+        Some(&Value::String("1".into()))
+    );
     // Reference bomb: each level references the previous one twice.
     let mut doc = String::from("<Obj RefId=\"0\"><LST>");
     doc.push_str("<Obj RefId=\"1\"><LST><S>x</S><S>y</S></LST></Obj>");

@@ -2,10 +2,12 @@
 //! lab's /PowerShell (in-process), on Exchange 2019 and 2010 cmdlet sets; plus CAS failover
 //! and the engine's full and quick discovery.
 
+use std::collections::BTreeSet;
+
 use eas_connector::engine::target::{open_with_failover, Target};
 use eas_connector::engine::{Engine, SyncKind, SyncState};
 use eas_connector::exchange::ops::{Exchange as _, ExchangeError};
-use eas_connector::exchange::powershell::cmdlets::RoleGroup;
+use eas_connector::exchange::powershell::permissions::{self, Cmdlet, ManagementRole};
 use eas_connector::exchange::powershell::PsError;
 use eas_connector::exchange::powershell::RemotePowerShell;
 use eas_connector::lab::{ExchangeVersion, Lab, LabInfo, LabOptions};
@@ -73,16 +75,19 @@ async fn commands_servers_devices_and_statistics() {
 
     let limited = target(&info, "limited").open().await.unwrap();
     let check = limited.check_cmdlets().await.unwrap();
-    assert!(
-        check
-            .missing
-            .contains(&("Set-CASMailbox".to_string(), RoleGroup::RecipientManagement)),
-        "{check:?}"
-    );
-    assert!(
-        !check.missing.iter().any(|(c, _)| c.starts_with("Get-")),
-        "{check:?}"
-    );
+    let set_cas = check
+        .missing
+        .iter()
+        .find(|e| e.name == "Set-CASMailbox")
+        .unwrap_or_else(|| panic!("{check:?}"));
+    assert_eq!(set_cas.role, ManagementRole::MailRecipients);
+    // The view-only account lacks exactly the table's writes.
+    let missing: BTreeSet<&str> = check.missing.iter().map(|e| e.name).collect();
+    let writes: BTreeSet<&str> = permissions::required(true)
+        .map(|e| e.name)
+        .filter(|n| !n.starts_with("Get-"))
+        .collect();
+    assert_eq!(missing, writes);
 
     let servers = ex.get_exchange_servers().await.unwrap();
     assert_eq!(servers.len(), 2);
@@ -106,8 +111,6 @@ async fn commands_servers_devices_and_statistics() {
     assert_eq!(stats.device_id, d.device_id);
     assert!(stats.last_success_sync.is_some());
 
-    ex.view_entire_forest().await.unwrap();
-
     // A failing cmdlet comes back with Exchange's own error.
     let e = ex
         .get_device_statistics("nobody\\nothing")
@@ -118,6 +121,14 @@ async fn commands_servers_devices_and_statistics() {
             && e.is_refusal(),
         "{e:?}"
     );
+
+    // The operations call exactly the permission table's cmdlets for 2013+, and the
+    // permission check asks for exactly those (Get-Command aside: every session has it).
+    assert_eq!(every_operation(&info).await, table_for(true));
+    let asked: BTreeSet<&str> = permissions::required(true).map(|e| e.name).collect();
+    let mut all = asked.clone();
+    all.insert("Get-Command");
+    assert_eq!(all, table_for(true));
     assert!(e.to_string().contains("couldn't be found"), "{e}");
 }
 
@@ -285,6 +296,64 @@ async fn mailbox_lists_org_settings_rules_policies_and_wipe() {
     ex.clear_device(&d.identity).await.unwrap();
 }
 
+/// The permission table's cmdlets for a version (with or without the `*-MobileDevice*` ones).
+fn table_for(mobile: bool) -> BTreeSet<&'static str> {
+    permissions::TABLE
+        .iter()
+        .filter(|e| e.used.on(mobile))
+        .map(|e| e.name)
+        .collect()
+}
+
+/// Every operation of the `Exchange` trait once, on a fresh connection; the cmdlets it ran.
+async fn every_operation(info: &LabInfo) -> BTreeSet<&'static str> {
+    let ex = exchange(info).await;
+    ex.check_cmdlets().await.unwrap();
+    let devices = all_devices(&ex).await;
+    let d = &devices[0];
+    let mailbox = d.parsed_identity().unwrap().mailbox.to_string();
+    ex.get_mailbox_devices(&mailbox).await.unwrap();
+    ex.get_device_statistics(&d.identity).await.unwrap();
+    ex.get_cas_mailbox(&mailbox).await.unwrap().unwrap();
+    ex.get_cas_mailboxes(None, |_| {}).await.unwrap();
+    ex.update_device_lists(
+        &mailbox,
+        &ListUpdate::adding([d.device_id.clone()]),
+        &ListUpdate::default(),
+    )
+    .await
+    .unwrap();
+    let org = ex.get_org_settings().await.unwrap();
+    ex.set_org_settings(org.default_access_level, None, None)
+        .await
+        .unwrap();
+    ex.new_rule("Coverage", DeviceModel, AccessLevel::Block)
+        .await
+        .unwrap();
+    let rule = ex.get_rules().await.unwrap().pop().unwrap();
+    ex.set_rule(&rule.identity, AccessLevel::Allow)
+        .await
+        .unwrap();
+    ex.remove_rule(&rule.identity).await.unwrap();
+    assert!(!ex
+        .get_group_members("Sales")
+        .await
+        .unwrap()
+        .unwrap()
+        .is_empty());
+    ex.new_policy("Coverage", &[]).await.unwrap();
+    ex.get_policies().await.unwrap();
+    ex.set_policy(
+        "Coverage",
+        &[("AllowCamera".to_string(), SettingValue::Bool(false))],
+    )
+    .await
+    .unwrap();
+    ex.remove_policy("Coverage").await.unwrap();
+    ex.clear_device(&d.identity).await.unwrap();
+    ex.invoked().into_iter().map(Cmdlet::name).collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn exchange_2010_uses_the_activesync_cmdlets() {
     let (lab, _d) = lab(12, ExchangeVersion::V2010).await;
@@ -292,7 +361,8 @@ async fn exchange_2010_uses_the_activesync_cmdlets() {
     let ex = exchange(&info).await;
     let check = ex.check_cmdlets().await.unwrap();
     assert!(check.missing.is_empty(), "{check:?}");
-    assert!(!check.available.iter().any(|c| c == "Get-MobileDevice"));
+    assert!(!check.available.contains(&"Get-MobileDevice"));
+    assert_eq!(every_operation(&info).await, table_for(false));
     let devices = all_devices(&ex).await;
     assert_eq!(devices.len(), 12);
     let stats = ex

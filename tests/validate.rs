@@ -261,7 +261,9 @@ async fn bad_accounts_paths_and_mailboxes() {
     failed(&r, CheckId::Cmdlets, "LAB\\helpdesk may not run ");
     let c = r.get(CheckId::Cmdlets).unwrap();
     assert!(
-        c.detail.contains("Set-CASMailbox (Recipient Management)"),
+        c.detail.contains(
+            "Set-CASMailbox (role \"Mail Recipients\"; role groups: Recipient Management, Organization Management)"
+        ) && !c.detail.contains("Get-"),
         "{}",
         c.detail
     );
@@ -269,7 +271,7 @@ async fn bad_accounts_paths_and_mailboxes() {
         c.fix
             .as_deref()
             .unwrap()
-            .starts_with("add LAB\\helpdesk to: "),
+            .starts_with("add LAB\\helpdesk to: Organization Management (role \"Organization Client Access\"), Recipient Management (role \"Mail Recipients\"), Recipient Management (role \"Recipient Policies\")"),
         "{:?}",
         c.fix
     );

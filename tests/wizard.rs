@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, Once};
 
 use eas_connector::config::{fields, ConfigFile, ConfigLocation, ConnectorConfig};
-use eas_connector::probe::{CheckId, CheckResult, Report, Status};
+use eas_connector::probe::{CheckId, CheckResult, Finding, Fix, Report, Status};
 use eas_connector::secrets::{self, Preference, Secret, SecretKind};
 use eas_connector::service::manager::{InstallSpec, ServiceError, ServiceManager, ServiceState};
 use eas_connector::setup::{self, Plan};
@@ -52,6 +52,7 @@ impl Harness {
             location: ConfigLocation::new(Some(root), org).unwrap(),
             manager,
             dark: None,
+            no_service: None,
         });
         let mut h = Harness { w, rt };
         h.run(task);
@@ -82,7 +83,11 @@ impl Harness {
     }
 
     fn ui(&self) -> Simulator<'_, Message> {
-        Simulator::with_size(iced::Settings::default(), (1024.0, 768.0), self.w.view())
+        Simulator::with_size(iced::Settings::default(), (1024.0, 1200.0), self.w.view())
+    }
+
+    fn ui_at(&self, size: (f32, f32)) -> Simulator<'_, Message> {
+        Simulator::with_size(iced::Settings::default(), size, self.w.view())
     }
 
     fn sees(&self, s: &str) -> bool {
@@ -157,6 +162,17 @@ impl Harness {
         ids
     }
 
+    /// The ids of the text boxes, in the order Tab visits them.
+    fn box_order(&self) -> Vec<String> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let _ = self.ui().find(FocusOrder(seen.clone()));
+        let all = seen.lock().unwrap().clone();
+        let boxes = Arc::new(Mutex::new(Vec::new()));
+        let _ = self.ui().find(TextBoxes(boxes.clone()));
+        let boxes = boxes.lock().unwrap().clone();
+        all.into_iter().filter(|id| boxes.contains(id)).collect()
+    }
+
     fn next(&mut self) {
         assert!(
             self.w.can_continue(),
@@ -196,6 +212,26 @@ impl iced_test::Selector for FocusOrder {
     }
 }
 
+/// Records the id of every text box.
+struct TextBoxes(Arc<Mutex<Vec<String>>>);
+
+impl iced_test::Selector for TextBoxes {
+    type Output = ();
+
+    fn select(&mut self, candidate: selector::Candidate<'_>) -> Option<()> {
+        if let selector::Candidate::TextInput { id: Some(id), .. } = candidate {
+            let debug = format!("{id:?}");
+            let name = debug.split('"').nth(1).unwrap_or(&debug).to_string();
+            self.0.lock().unwrap().push(name);
+        }
+        None
+    }
+
+    fn description(&self) -> String {
+        "every text box".into()
+    }
+}
+
 fn next_label(step: Step, l: Lang) -> &'static str {
     match step {
         Step::Summary => l.t("Apply"),
@@ -221,7 +257,17 @@ fn report(failed: &[CheckId]) -> Report {
                 } else {
                     "fine".into()
                 },
-                fix: bad.then(|| format!("start the {} and retry", id.key())),
+                fix: bad.then(|| Fix::Refused.to_string()),
+                finding: Box::new(if bad {
+                    Finding::Error {
+                        text: format!("{} did not answer", id.title()),
+                    }
+                } else {
+                    Finding::DnsIsAddress {
+                        host: "10.0.0.5".into(),
+                    }
+                }),
+                remedy: bad.then(|| Box::new(Fix::Refused)),
                 sign_in: None,
             }
         })
@@ -325,12 +371,18 @@ fn new_setup_writes_config_and_passwords_without_a_service() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = Harness::new(dir.path(), "contoso", Lang::En, None);
     assert_eq!(h.w.welcome.existing, Existing::None);
-    assert!(!h.w.can_continue());
+    assert!(
+        h.w.can_continue(),
+        "the only choice, Set up new, is preselected"
+    );
     h.click_text("Set up new");
     h.next();
     fill_new(&mut h);
     connect_passes(&mut h);
-    assert!(h.sees("Write configuration only, no service: no service manager is available to this program (it needs administrator rights, or this build has none). Register the service later with eas-connector."));
+    assert!(h.sees("Write configuration only, no service: no service manager is available to this program. Register the service later, as administrator:"));
+    assert!(h
+        .shown_containing("--org contoso service install")
+        .is_some_and(|c| c.starts_with("eas-connector --config-dir")));
     h.next();
     assert_eq!(h.w.step, Step::Apply);
     assert!(h.w.apply.succeeded(), "{:?}", h.w.apply.outcome);
@@ -382,6 +434,14 @@ fn reconfigure_changes_only_the_proxy() {
     h.next();
     assert!(h.sees("The existing configuration is updated in place; settings you added by hand are kept, the previous file is kept as .bak."));
     assert!(h.sees("none typed; the stored ones are kept"));
+    // What changes, setting by setting, and nothing else; then every setting.
+    assert!(h.sees("What changes"));
+    assert!(h.sees("Use a proxy server: no → yes"));
+    assert!(h.sees("Proxy host: — → proxy.contoso.test"));
+    assert!(h.sees("Port: 8080 → 3128"), "the port's default was 8080");
+    assert!(!h.sees("Client Access Server: cas01.contoso.test → cas01.contoso.test"));
+    assert!(h.sees("All settings"));
+    assert!(h.sees("Quick sync every (minutes)"));
     h.next();
     assert!(h.w.apply.succeeded(), "{:?}", h.w.apply.outcome);
     let after = std::fs::read_to_string(loc.config_file()).unwrap();
@@ -518,7 +578,11 @@ fn failed_validation_is_shown_with_its_fix_and_blocks_next() {
     h.feed_checks(r);
     assert!(!h.w.can_continue());
     assert!(h.sees("Service account sign-in did not answer"));
-    assert!(h.sees("Fix: start the service_account and retry"));
+    // The fix in the wizard's words, with the way to the field it is about.
+    assert!(h.sees(
+        "Fix: check the server name and port; is IIS running and the firewall open on that port?"
+    ));
+    assert!(h.sees("Go to Server › Client Access Server"));
     assert!(h.sees(
         "Some checks failed. Follow the fix under each, go Back to change a setting, then Retry."
     ));
@@ -537,41 +601,23 @@ fn failed_validation_is_shown_with_its_fix_and_blocks_next() {
 
 #[test]
 fn keyboard_enter_escape_tab_and_alt_shortcuts() {
-    use iced::keyboard::{key::Named, Event, Key, Location, Modifiers};
-    let press = |key: Key, modifiers: Modifiers| Event::KeyPressed {
-        key: key.clone(),
-        modified_key: key,
-        physical_key: iced::keyboard::key::Physical::Unidentified(
-            iced::keyboard::key::NativeCode::Unidentified,
-        ),
-        location: Location::Standard,
-        modifiers,
-        text: None,
-        repeat: false,
-    };
-    assert!(matches!(
-        wizard::key_message(&press(Key::Named(Named::Tab), Modifiers::SHIFT)),
-        Some(Message::Focus { forward: false })
-    ));
-    assert!(matches!(
-        wizard::key_message(&press(Key::Named(Named::Enter), Modifiers::empty())),
-        Some(Message::Enter)
-    ));
-    assert!(matches!(
-        wizard::key_message(&press(Key::Character("U".into()), Modifiers::ALT)),
-        Some(Message::Shortcut('u'))
-    ));
-    assert!(wizard::key_message(&press(Key::Character("u".into()), Modifiers::empty())).is_none());
-
+    use iced::keyboard::{key::Named, Key, Modifiers};
+    assert_eq!(
+        wizard::keys::shortcut(&press(Key::Character("U".into()), Modifiers::ALT, None)),
+        Some('u')
+    );
+    assert!(wizard::keys::shortcut(&press(Key::Named(Named::Tab), Modifiers::ALT, None)).is_none());
+    assert!(
+        wizard::keys::shortcut(&press(Key::Character("u".into()), Modifiers::empty(), None))
+            .is_none()
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut h = Harness::new(dir.path(), "default", Lang::En, None);
-    h.send(Message::Enter);
     assert_eq!(
-        h.w.step,
-        Step::Welcome,
-        "Enter does nothing until a choice is made"
+        h.w.welcome.mode,
+        Some(Mode::New),
+        "the only choice is preselected"
     );
-    h.send(Message::Shortcut('s'));
     h.send(Message::Enter);
     assert_eq!(h.w.step, Step::ServerType);
     h.send(Message::Shortcut('h'));
@@ -659,6 +705,434 @@ fn every_page_renders_in_english_dutch_and_french() {
     assert_eq!(Lang::Fr.t("Next"), "Suivant");
 }
 
+/// A selector that matches nothing and records every text on the way.
+struct AllTexts(Arc<Mutex<Vec<String>>>);
+
+impl iced_test::Selector for AllTexts {
+    type Output = ();
+
+    fn select(&mut self, candidate: selector::Candidate<'_>) -> Option<()> {
+        if let selector::Candidate::Text { content, .. } = candidate {
+            self.0.lock().unwrap().push(content.to_string());
+        }
+        None
+    }
+
+    fn description(&self) -> String {
+        "every text".into()
+    }
+}
+
+/// A check result as the probe makes it, for the pages.
+fn result(id: CheckId, status: Status, finding: Finding, remedy: Option<Fix>) -> CheckResult {
+    CheckResult {
+        id,
+        key: id.key(),
+        number: id.number(),
+        title: id.title(),
+        status,
+        duration_ms: 7,
+        detail: finding.to_string(),
+        fix: remedy.as_ref().map(ToString::to_string),
+        finding: Box::new(finding),
+        remedy: remedy.map(Box::new),
+        sign_in: None,
+    }
+}
+
+/// Every page in Dutch and French, with field errors, failed checks with their details and
+/// fixes, and the Done page's store and next steps: no text on screen is one of the catalog's
+/// English strings, and none reads as English (the words below occur in no Dutch or French
+/// text). Parameters are chosen so that they are not English either.
+#[test]
+fn nothing_english_is_shown_in_dutch_or_french() {
+    use eas_connector::probe::finding::{HttpPowerShell, SignedInTo};
+    use eas_connector::probe::Account;
+    let english = [
+        // ("is" and "of" are Dutch words too.)
+        " the ", " and ", " not ", " with ", " check ", " enter ", "Fix:", " which ", " could ",
+        " no ", "Go to", " to ", " has ", " does ",
+    ];
+    let catalog: Vec<&str> = eas_connector::wizard::i18n::STRINGS
+        .iter()
+        .chain(eas_connector::wizard::words::STRINGS)
+        .map(|(en, _, _)| *en)
+        .collect();
+    for lang in [Lang::Nl, Lang::Fr] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = Harness::new(dir.path(), "default", lang, None);
+        let mut shown = Vec::new();
+        let collect = |h: &Harness, shown: &mut Vec<(Step, String)>| {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let _ = h.ui().find(AllTexts(seen.clone()));
+            for t in seen.lock().unwrap().iter() {
+                shown.push((h.w.step, t.clone()));
+            }
+        };
+        let ca = dir.path().join("ca.cer");
+        std::fs::write(&ca, [0x30u8, 0x82, 0x01]).unwrap();
+        let bad = eas_connector::wizard::form::Form {
+            cas: "cas01".into(),
+            show_advanced: true,
+            ews_url: "ftp://x".into(),
+            ca_file: ca.display().to_string(),
+            proxy_enabled: true,
+            proxy_port: "70000".into(),
+            proxy_use_credentials: true,
+            proxy_user: "a b".into(),
+            service_user: "nodomain".into(),
+            show_kerberos: true,
+            kerberos_realm: "corp\\x".into(),
+            kerberos_kdc: "dc1,,dc2".into(),
+            kerberos_spn: "nohttp".into(),
+            notify_user: "x@".into(),
+            notify_mailbox: "kein".into(),
+            parallel: true,
+            max_runspaces: "99".into(),
+            quick_sync: "zz".into(),
+            full_sync: "25:99".into(),
+            ..Default::default()
+        };
+        let checks = vec![
+            result(
+                CheckId::Config,
+                Status::Failed,
+                Finding::ConfigIncomplete {
+                    gaps: vec![
+                        eas_connector::probe::Gap::NoServicePassword,
+                        eas_connector::probe::Gap::NoProxyPassword,
+                    ],
+                },
+                Some(Fix::CompleteConfiguration),
+            ),
+            result(
+                CheckId::Dns,
+                Status::Warning,
+                Finding::DnsResolved {
+                    host: "cas01.contoso.test".into(),
+                    addresses: vec!["10.0.0.5".into()],
+                },
+                Some(Fix::NameBehindProxy),
+            ),
+            result(
+                CheckId::Tcp,
+                Status::Passed,
+                Finding::TcpConnected {
+                    peer: "10.0.0.5:443".into(),
+                    through_proxy: true,
+                    ms: 3,
+                },
+                None,
+            ),
+            result(
+                CheckId::Proxy,
+                Status::Failed,
+                Finding::ProxyCouldNotConnect {
+                    proxy: "proxy:8080".into(),
+                    target: "cas01:443".into(),
+                    status: 502,
+                },
+                Some(Fix::ProxyUnreachable),
+            ),
+            result(
+                CheckId::Tls,
+                Status::Failed,
+                Finding::TlsTrusted {
+                    http: Some(HttpPowerShell {
+                        url: "http://cas01/PowerShell/".into(),
+                        https: "cas01:443".into(),
+                    }),
+                    certificate: None,
+                },
+                Some(Fix::UnknownIssuer),
+            ),
+            result(
+                CheckId::WinRm,
+                Status::Failed,
+                Finding::Http404 {
+                    server: "cas01:443".into(),
+                    path: "/PowerShell".into(),
+                },
+                Some(Fix::NotExchangeCas),
+            ),
+            result(
+                CheckId::ServiceAccount,
+                Status::Failed,
+                Finding::SchemeNotOffered {
+                    url: "https://cas01/PowerShell".into(),
+                    scheme: "Basic".into(),
+                    offered: vec!["Negotiate".into()],
+                },
+                Some(Fix::SchemeUseKerberos),
+            ),
+            result(
+                CheckId::Runspace,
+                Status::Skipped,
+                Finding::SkippedAfter {
+                    number: 7,
+                    title: CheckId::ServiceAccount.title(),
+                },
+                None,
+            ),
+            result(
+                CheckId::Cmdlets,
+                Status::Failed,
+                Finding::CmdletsMissing {
+                    user: "CONTOSO\\svc".into(),
+                    missing: vec![("Get-MobileDevice".into(), "Recipient Management".into())],
+                },
+                Some(Fix::RoleGroups {
+                    user: "CONTOSO\\svc".into(),
+                    groups: vec!["Recipient Management".into()],
+                }),
+            ),
+            result(
+                CheckId::ExchangeServers,
+                Status::Warning,
+                Finding::Servers {
+                    count: 1,
+                    version: "2019".into(),
+                    names: vec!["CAS01".into()],
+                },
+                Some(Fix::NoFailoverPeer),
+            ),
+            result(
+                CheckId::Autodiscover,
+                Status::Failed,
+                Finding::Timeout { secs: 20 },
+                Some(Fix::PublishAutodiscover),
+            ),
+            result(
+                CheckId::Ews,
+                Status::Passed,
+                Finding::SignedIn {
+                    user: "eas-notify@contoso.test".into(),
+                    mechanism: "NTLM".into(),
+                    to: SignedInTo::EwsMailbox,
+                    kerberos_not_used: None,
+                },
+                None,
+            ),
+            result(
+                CheckId::ActiveSync,
+                Status::Failed,
+                Finding::NoCredentials,
+                Some(Fix::AccountCredentials(Account::Notification)),
+            ),
+        ];
+        let rep = Report {
+            ok: false,
+            checks: checks.clone(),
+            total_ms: 99,
+        };
+        for step in Step::ALL {
+            h.w.step = step;
+            h.w.form = bad.clone();
+            h.w.connect = Default::default();
+            if step == Step::Connect {
+                for c in &checks {
+                    h.w.connect.results.insert(c.id, c.clone());
+                }
+                h.w.connect.report = Some(rep.clone());
+            }
+            if step == Step::Done {
+                h.w.apply.outcome = Some(Ok(eas_connector::wizard::effects::Outcome {
+                    config_path: dir.path().join("c.xml"),
+                    secret_store: String::new(),
+                    backend: Some(secrets::Backend::File(dir.path().join("s"))),
+                    service: None,
+                }));
+            }
+            collect(&h, &mut shown);
+        }
+        // The Kerberos realm note, for an account and a server that give no realm.
+        h.w.step = Step::ServiceAccount;
+        h.w.form = eas_connector::wizard::form::Form {
+            cas: "10.0.0.5".into(),
+            service_user: "CONTOSO\\svc-eas".into(),
+            ..Default::default()
+        };
+        collect(&h, &mut shown);
+        assert!(
+            shown.iter().any(|(_, t)| t.contains("10.0.0.5")),
+            "the realm note is on the page"
+        );
+        for (step, text) in &shown {
+            if text.starts_with("eas-connector ") {
+                continue; // a command, the same in every language
+            }
+            for en in &catalog {
+                if lang.t(en) == *en || en.len() < 8 {
+                    continue; // the same word in both languages (e.g. "Proxy")
+                }
+                let longest = en.split("{}").max_by_key(|p| p.len()).unwrap_or(en);
+                assert!(
+                    longest.len() < 12 || !longest.trim().contains(' ') || !text.contains(longest),
+                    "{lang:?} {step:?} shows English {en:?} in {text:?}"
+                );
+            }
+            let padded = format!(" {text} ");
+            for w in english {
+                assert!(
+                    !padded.contains(w),
+                    "{lang:?} {step:?} shows English ({w:?}): {text:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Every text with its bounds.
+struct TextBounds(Arc<Mutex<Vec<(String, iced::Rectangle)>>>);
+
+impl iced_test::Selector for TextBounds {
+    type Output = ();
+
+    fn select(&mut self, candidate: selector::Candidate<'_>) -> Option<()> {
+        if let selector::Candidate::Text {
+            content, bounds, ..
+        } = candidate
+        {
+            self.0.lock().unwrap().push((content.to_string(), bounds));
+        }
+        None
+    }
+
+    fn description(&self) -> String {
+        "every text and its bounds".into()
+    }
+}
+
+/// The width `content` needs on one line at `size`, in the Simulator's font (the one its
+/// layout used).
+fn text_width(content: &str, size: f32) -> f32 {
+    use iced::advanced::text::{self, Paragraph as _};
+    let p = <iced::Renderer as text::Renderer>::Paragraph::with_text(text::Text {
+        content,
+        bounds: iced::Size::INFINITE,
+        size: iced::Pixels(size),
+        line_height: text::LineHeight::default(),
+        font: iced::Font::with_name("Fira Sans"),
+        align_x: text::Alignment::Default,
+        align_y: iced::alignment::Vertical::Top,
+        shaping: text::Shaping::Advanced,
+        wrapping: text::Wrapping::None,
+    });
+    p.min_width()
+}
+
+/// The labels that do not fit their widget in `ui` (`size` is the window): each text's size
+/// and line count are read from its height (the wizard's sizes at line height 1.3); a
+/// one-line text must fit its width, a wrapped one its longest word, and nothing may reach
+/// past the window's right edge.
+fn overflows(ui: &mut Simulator<'_, Message>, size: (f32, f32)) -> Vec<String> {
+    const SIZES: [f32; 9] = [13.0, 14.0, 15.0, 16.0, 17.0, 18.0, 20.0, 24.0, 12.0];
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let _ = ui.find(TextBounds(seen.clone()));
+    let mut out = Vec::new();
+    for (content, b) in seen.lock().unwrap().iter() {
+        if content.trim().is_empty() || b.height < 1.0 {
+            continue;
+        }
+        let best = SIZES
+            .iter()
+            .flat_map(|s| (1..=40).map(move |n| (*s, n)))
+            .min_by(|x, y| {
+                let dx = (x.1 as f32 * 1.3 * x.0 - b.height).abs();
+                let dy = (y.1 as f32 * 1.3 * y.0 - b.height).abs();
+                dx.partial_cmp(&dy).unwrap()
+            })
+            .unwrap();
+        let (s, n) = best;
+        let need = if n == 1 {
+            text_width(content, s)
+        } else {
+            // Paths and URLs are shown breakable at any glyph (ui::kv); their parts must fit.
+            content
+                .split(|c: char| c.is_whitespace() || c == '/' || c == '\\')
+                .map(|w| text_width(w, s))
+                .fold(0.0, f32::max)
+        };
+        if need > b.width + 1.0 {
+            out.push(format!(
+                "{content:?} needs {need:.0} px at {s} px but has {:.0} ({n} line(s))",
+                b.width
+            ));
+        }
+        if b.x + b.width > size.0 + 0.5 {
+            out.push(format!(
+                "{content:?} reaches past the window ({:.0} > {})",
+                b.x + b.width,
+                size.0
+            ));
+        }
+    }
+    out
+}
+
+/// Every page (and the cancel dialog) in every language at 1280×800 and 800×600, with
+/// errors, failed checks and the Done page's lists: no label is clipped by its widget or
+/// the window.
+#[test]
+fn no_label_overflows_at_800x600_or_1280x800_in_any_language() {
+    let mut problems = Vec::new();
+    for lang in [Lang::En, Lang::Nl, Lang::Fr] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = Harness::new(dir.path(), "default", lang, None);
+        h.send(Message::Next);
+        h.w.form = eas_connector::wizard::form::Form {
+            cas: "cas01".into(),
+            show_advanced: true,
+            proxy_enabled: true,
+            proxy_use_credentials: true,
+            show_kerberos: true,
+            parallel: true,
+            quick_sync: "2".into(),
+            ..Default::default()
+        };
+        h.w.connect.report = Some(report(&[CheckId::Tcp, CheckId::Ews]));
+        for c in &h.w.connect.report.clone().unwrap().checks {
+            h.w.connect.results.insert(c.id, c.clone());
+        }
+        h.w.apply.outcome = Some(Ok(eas_connector::wizard::effects::Outcome {
+            config_path: dir.path().join("ConnectorServiceConfiguration.xml"),
+            secret_store: String::new(),
+            backend: Some(secrets::Backend::File(dir.path().join("secrets.json"))),
+            service: None,
+        }));
+        for size in [(1280.0, 800.0), (800.0, 600.0)] {
+            for step in Step::ALL {
+                h.w.step = step;
+                let dialogs: &[bool] = if step == Step::Welcome {
+                    &[false, true]
+                } else {
+                    &[false]
+                };
+                for &dialog in dialogs {
+                    h.w.confirm_cancel = dialog;
+                    for o in overflows(&mut h.ui_at(size), size) {
+                        problems.push(format!("{lang:?} {size:?} {step:?} dialog={dialog}: {o}"));
+                    }
+                }
+                h.w.confirm_cancel = false;
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // On a wide screen the page keeps its maximum width.
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    h.send(Message::Next);
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Server);
+    let cas = h.ui_at((1920.0, 1080.0)).find(selector::id("cas")).unwrap();
+    assert!(
+        cas.bounds().width <= wizard::MAX_PAGE_WIDTH,
+        "{:?}",
+        cas.bounds()
+    );
+}
+
 #[test]
 fn lab_demo_fills_every_page_and_validates_against_the_lab() {
     let dir = tempfile::tempdir().unwrap();
@@ -704,6 +1178,24 @@ fn lab_demo_fills_every_page_and_validates_against_the_lab() {
         stored(&lab_loc, SecretKind::ServiceAccount).as_deref(),
         Some(info.accounts.service.password.as_str())
     );
+    // Done says the lab dies with the wizard, and how to run one for this organization.
+    assert!(h
+        .shown_containing("--org lab lab")
+        .is_some_and(|c| c.starts_with("eas-connector --config-dir")));
+    assert!(h
+        .shown_containing("The lab runs inside this wizard: it stops when the wizard closes")
+        .is_some());
+    // The lab's folder (its CA, its passwords) is owner-only, and gone with the wizard.
+    let folder = lab.folder().to_path_buf();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&folder).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{}", folder.display());
+    }
+    drop(h);
+    drop(lab);
+    assert!(!folder.exists(), "{} left behind", folder.display());
 }
 
 /// A new setup, from the Welcome page to the Service account page, with `cas` typed on the
@@ -837,11 +1329,11 @@ fn advanced_kerberos_settings_are_validated_and_written_to_the_configuration() {
     h.type_into("service-password", "Svc-Pa55!");
     // Collapsed by default; Tab visits the account and the password only.
     assert!(h.ui().find(selector::id("kerberos-realm")).is_err());
-    assert_eq!(h.focus_order(), ["service-user", "service-password"]);
+    assert_eq!(h.box_order(), ["service-user", "service-password"]);
     h.click_id("kerberos-advanced");
     assert!(h.w.form.show_kerberos);
     assert_eq!(
-        h.focus_order(),
+        h.box_order(),
         [
             "service-user",
             "service-password",
@@ -926,6 +1418,9 @@ fn connect_page_says_which_mechanism_signed_in() {
         for c in &mut r.checks {
             if c.id == CheckId::ServiceAccount {
                 c.detail = detail.to_string();
+                *c.finding = Finding::Error {
+                    text: detail.to_string(),
+                };
                 let ntlm = detail.contains("NTLM");
                 c.sign_in = Some(eas_connector::probe::SignIn {
                     mechanism: if ntlm {
@@ -968,29 +1463,46 @@ fn connect_page_says_which_mechanism_signed_in() {
     assert!(!h.sees("Signed in with NTLM (Negotiate)"));
 }
 
-/// Alt+`c` with the focus in text box `id`, as the window delivers it: the key press goes to
-/// the focused box (which types the letter), then the subscription's shortcut arrives.
-fn alt_letter(h: &mut Harness, id: &'static str, c: char) {
-    use iced::keyboard::{key, Event, Key, Location, Modifiers};
-    let event = Event::KeyPressed {
-        key: Key::Character(c.to_string().into()),
-        modified_key: Key::Character(c.to_string().into()),
+/// A key press as the window delivers it (`text` is what the key types).
+fn press(
+    key: iced::keyboard::Key,
+    modifiers: iced::keyboard::Modifiers,
+    text: Option<&str>,
+) -> iced::keyboard::Event {
+    use iced::keyboard::{key, Event, Location};
+    Event::KeyPressed {
+        key: key.clone(),
+        modified_key: key,
         physical_key: key::Physical::Unidentified(key::NativeCode::Unidentified),
         location: Location::Standard,
-        modifiers: Modifiers::ALT,
-        text: Some(c.to_string().into()),
+        modifiers,
+        text: text.map(Into::into),
         repeat: false,
-    };
+    }
+}
+
+/// Alt+`c` with the focus in text box `id`, through the Simulator as the window delivers it
+/// (the key press carries the letter as text): the messages it produced are fed to the wizard
+/// and returned.
+fn alt_letter(h: &mut Harness, id: &'static str, c: char) -> Vec<Message> {
+    use iced::keyboard::{Key, Modifiers};
     let mut ui = h.ui();
-    ui.click(selector::id(id)).unwrap();
-    ui.simulate([iced::Event::Keyboard(event.clone())]);
+    ui.click(selector::id(id))
+        .unwrap_or_else(|e| panic!("#{id} on {:?}: {e}", h.w.step));
+    let s = c.to_string();
+    ui.simulate([
+        iced::Event::Keyboard(iced::keyboard::Event::ModifiersChanged(Modifiers::ALT)),
+        iced::Event::Keyboard(press(
+            Key::Character(s.as_str().into()),
+            Modifiers::ALT,
+            Some(&s),
+        )),
+    ]);
     let msgs: Vec<_> = ui.into_messages().collect();
-    assert!(!msgs.is_empty(), "the focused box typed the letter");
-    for m in msgs {
+    for m in msgs.clone() {
         h.send(m);
     }
-    let shortcut = wizard::key_message(&event).expect("Alt+letter is a shortcut");
-    h.send(shortcut);
+    msgs
 }
 
 #[test]
@@ -1000,7 +1512,11 @@ fn alt_shortcuts_do_not_type_their_letter_into_the_focused_box() {
     to_service_account(&mut h, "cas01.corp.contoso.com");
     h.type_into("service-user", "CONTOSO\\svc-eas");
     h.type_into("service-password", "Svc-Pa55!");
-    alt_letter(&mut h, "service-user", 'a');
+    let msgs = alt_letter(&mut h, "service-user", 'a');
+    assert!(
+        matches!(msgs.as_slice(), [Message::Shortcut('a')]),
+        "only the shortcut, no typing: {msgs:?}"
+    );
     assert_eq!(h.w.form.service_user, "CONTOSO\\svc-eas");
     assert!(h.w.form.show_kerberos, "Alt+A opened the advanced settings");
     alt_letter(&mut h, "service-password", 'a');
@@ -1013,17 +1529,372 @@ fn alt_shortcuts_do_not_type_their_letter_into_the_focused_box() {
     assert_eq!(h.w.step, Step::Notification, "Alt+N went Next");
     assert_eq!(h.w.form.service_user, "CONTOSO\\svc-a", "without an 'n'");
     // AltGr (Ctrl+Alt on Windows) types characters such as \ and @; it is no shortcut.
-    use iced::keyboard::{key, Event, Key, Location, Modifiers};
-    let altgr = Event::KeyPressed {
-        key: Key::Character("@".into()),
-        modified_key: Key::Character("@".into()),
-        physical_key: key::Physical::Unidentified(key::NativeCode::Unidentified),
-        location: Location::Standard,
-        modifiers: Modifiers::ALT | Modifiers::CTRL,
-        text: Some("@".into()),
-        repeat: false,
+    use iced::keyboard::{Key, Modifiers};
+    let altgr = press(
+        Key::Character("@".into()),
+        Modifiers::ALT | Modifiers::CTRL,
+        Some("@"),
+    );
+    assert!(wizard::keys::shortcut(&altgr).is_none());
+}
+
+/// Every text box of every input page, with every Alt+letter: the Simulator produces the
+/// shortcut and nothing else, and no box's text changes (the issue's `cas01.contoso.comn`).
+#[test]
+fn no_alt_shortcut_ever_alters_a_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    h.send(Message::Next);
+    let pages: [(Step, &[&'static str]); 5] = [
+        (Step::Server, &["cas", "ews-url", "ca-file"]),
+        (
+            Step::Proxy,
+            &["proxy-host", "proxy-port", "proxy-user", "proxy-password"],
+        ),
+        (
+            Step::ServiceAccount,
+            &[
+                "service-user",
+                "service-password",
+                "kerberos-realm",
+                "kerberos-kdc",
+                "kerberos-spn",
+            ],
+        ),
+        (
+            Step::Notification,
+            &["notify-user", "notify-mailbox", "notify-password"],
+        ),
+        (Step::Options, &["max-runspaces", "quick-sync", "full-sync"]),
+    ];
+    for (step, ids) in pages {
+        for id in ids.iter().copied() {
+            // Every letter a page or the footer uses, and one nobody uses.
+            for c in ['a', 'b', 'c', 'f', 'n', 'p', 'u', 'z'] {
+                h.w.step = step;
+                h.w.form = eas_connector::wizard::form::Form {
+                    cas: "cas01.contoso.test".into(),
+                    show_advanced: true,
+                    ews_url: "https://cas01.contoso.test/EWS/Exchange.asmx".into(),
+                    proxy_enabled: true,
+                    proxy_host: "proxy.contoso.test".into(),
+                    proxy_use_credentials: true,
+                    proxy_user: "CONTOSO\\proxy".into(),
+                    proxy_password: Secret::new("Proxy-Pa55"),
+                    service_user: "CONTOSO\\svc-eas".into(),
+                    service_password: Secret::new("Svc-Pa55"),
+                    show_kerberos: true,
+                    notify_user: "eas-notify@contoso.test".into(),
+                    notify_mailbox: "eas-notify@contoso.test".into(),
+                    notify_password: Secret::new("Notify-Pa55"),
+                    parallel: true,
+                    ..Default::default()
+                };
+                let before = format!("{:?}", h.w.form.fields());
+                let before_pw: Vec<_> =
+                    h.w.form
+                        .typed_passwords()
+                        .into_iter()
+                        .map(|(k, s)| (k, s.expose().to_string()))
+                        .collect();
+                let mut ui = h.ui();
+                ui.click(selector::id(id))
+                    .unwrap_or_else(|e| panic!("#{id} on {step:?}: {e}"));
+                use iced::keyboard::{Key, Modifiers};
+                let s = c.to_string();
+                ui.simulate([iced::Event::Keyboard(press(
+                    Key::Character(s.as_str().into()),
+                    Modifiers::ALT,
+                    Some(&s),
+                ))]);
+                let msgs: Vec<_> = ui.into_messages().collect();
+                assert!(
+                    matches!(msgs.as_slice(), [Message::Shortcut(x)] if *x == c),
+                    "{step:?} #{id} Alt+{c}: {msgs:?}"
+                );
+                // What the shortcut itself does may toggle a section, never a text.
+                let toggles = h.w.form.clone();
+                for m in msgs {
+                    h.send_only(m);
+                }
+                let after = {
+                    let mut f = h.w.form.clone();
+                    f.show_advanced = toggles.show_advanced;
+                    f.proxy_enabled = toggles.proxy_enabled;
+                    f.proxy_use_credentials = toggles.proxy_use_credentials;
+                    f.parallel = toggles.parallel;
+                    f.cas_failover = toggles.cas_failover;
+                    format!("{:?}", f.fields())
+                };
+                assert_eq!(before, after, "{step:?} #{id} Alt+{c} changed a text");
+                let after_pw: Vec<_> =
+                    h.w.form
+                        .typed_passwords()
+                        .into_iter()
+                        .map(|(k, s)| (k, s.expose().to_string()))
+                        .collect();
+                if h.w.form.proxy_enabled && h.w.form.proxy_use_credentials {
+                    assert_eq!(before_pw, after_pw, "{step:?} #{id} Alt+{c}");
+                }
+                h.w.confirm_cancel = false;
+            }
+        }
+    }
+}
+
+/// Enter through the Simulator (the keyboard layer turns it into Next), its messages fed in.
+fn press_enter(h: &mut Harness) {
+    let mut ui = h.ui();
+    ui.tap_key(iced::keyboard::key::Named::Enter);
+    let msgs: Vec<_> = ui.into_messages().collect();
+    for m in msgs {
+        h.send(m);
+    }
+}
+
+/// Next refused says why, at the field and in the footer, and puts the focus there; required
+/// fields carry a mark; in the admin's language.
+#[test]
+fn next_refused_says_why_at_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    press_enter(&mut h);
+    press_enter(&mut h);
+    assert_eq!(h.w.step, Step::Server);
+    assert!(h.sees("*"), "the address is marked required");
+    assert!(
+        !h.sees("Required: fill this in to go on."),
+        "not before Next"
+    );
+    press_enter(&mut h);
+    assert_eq!(h.w.step, Step::Server, "refused");
+    assert!(h.sees("Required: fill this in to go on."));
+    assert!(h.sees("Fill in “Client Access Server” to go on."));
+    assert_eq!(focused(&mut h.ui()).as_deref(), Some("cas"));
+    h.type_into("cas", "cas01");
+    press_enter(&mut h);
+    assert!(h
+        .shown_containing("Correct “Client Access Server”: 'cas01' is not fully qualified")
+        .is_some());
+    h.type_into("cas", "cas01.contoso.test");
+    press_enter(&mut h);
+    assert_eq!(h.w.step, Step::Proxy);
+    assert!(
+        !h.sees("Required: fill this in to go on."),
+        "a new page starts clean"
+    );
+    press_enter(&mut h);
+    h.w.lang = Lang::Fr;
+    h.type_into("service-user", "CONTOSO\\svc-eas");
+    press_enter(&mut h);
+    assert_eq!(h.w.step, Step::ServiceAccount);
+    let why = format!("Remplissez « {} » pour continuer.", Lang::Fr.t("Password"));
+    assert!(h.sees(&why), "{why}");
+    assert!(h.sees(Lang::Fr.t("Required: fill this in to go on.")));
+    assert_eq!(focused(&mut h.ui()).as_deref(), Some("service-password"));
+}
+
+/// An existing connector opens on its status home: the service's state, last syncs and last
+/// error as `eas-connector status` reads them (the status file when the service is not
+/// running), Sync now (disabled without a running service), then Reconfigure / Replace.
+#[test]
+fn status_home_for_an_existing_connector() {
+    use eas_connector::service::status::{self, ErrorRecord, RunState, SyncRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let loc = existing(dir.path(), "contoso");
+    let at: jiff::Timestamp = "2026-12-05T10:00:00Z".parse().unwrap();
+    let st = status::Status {
+        format: status::STATUS_FORMAT,
+        organization: "contoso".into(),
+        state: RunState::Stopped,
+        last_quick_sync: Some(SyncRecord {
+            kind: eas_connector::engine::SyncKind::Quick,
+            started_at: at,
+            finished_at: at,
+            duration_ms: 812,
+            devices: 37,
+            server: "cas01.contoso.test".into(),
+            failed_over_from: vec![],
+        }),
+        last_error: Some(ErrorRecord {
+            at,
+            kind: None,
+            message: "cas01.contoso.test did not answer".into(),
+        }),
+        ..Default::default()
     };
-    assert!(wizard::key_message(&altgr).is_none());
+    st.write(&status::status_path(&loc)).unwrap();
+    let h = Harness::new(dir.path(), "contoso", Lang::En, None);
+    assert!(h.sees("Service status"));
+    assert!(h.sees("not running"));
+    assert!(h
+        .shown_containing("37 devices from cas01.contoso.test in 812 ms")
+        .is_some());
+    assert!(h
+        .shown_containing("cas01.contoso.test did not answer")
+        .is_some());
+    assert!(h.sees("none yet"), "no full sync yet");
+    assert!(
+        h.sees("Sync now needs the running service: start it with `eas-connector service start`.")
+    );
+    // Sync now is disabled without the service; Reconfigure and Replace follow.
+    let msgs = {
+        let mut ui = h.ui();
+        let _ = ui.click("Sync now (quick)");
+        ui.into_messages().collect::<Vec<_>>()
+    };
+    assert!(msgs.is_empty(), "{msgs:?}");
+    assert!(h.sees("Reconfigure"));
+    assert!(h.sees("Replace existing connector"));
+}
+
+/// The id of the focused widget in a fresh view (what the window shows after the last
+/// message), if any.
+fn focused(ui: &mut Simulator<'_, Message>) -> Option<String> {
+    ui.find(selector::is_focused()).ok().map(|t| {
+        let debug = format!("{t:?}");
+        debug.split('"').nth(1).unwrap_or(&debug).to_string()
+    })
+}
+
+/// Each page opens with its first text box focused, by id, whatever was focused on the page
+/// before (the Notification page used to open on its password box); fields that appear take
+/// the focus; Tab past the last control wraps to the first and Shift+Tab back.
+#[test]
+fn focus_on_entry_of_every_page_and_tab_wraps() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    assert_eq!(focused(&mut h.ui()), None, "Welcome has no text box");
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::ServerType);
+    h.send(Message::Next);
+    assert_eq!(focused(&mut h.ui()).as_deref(), Some("cas"));
+    h.type_into("cas", "cas01.contoso.test");
+    h.click_id("advanced");
+    assert_eq!(
+        focused(&mut h.ui()).as_deref(),
+        Some("ews-url"),
+        "fields appeared"
+    );
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Proxy);
+    assert_eq!(focused(&mut h.ui()), None, "no proxy: nothing to type");
+    h.click_id("proxy-enabled");
+    assert_eq!(focused(&mut h.ui()).as_deref(), Some("proxy-host"));
+    h.click_id("proxy-enabled");
+    h.send(Message::Next);
+    assert_eq!(focused(&mut h.ui()).as_deref(), Some("service-user"));
+    h.type_into("service-user", "CONTOSO\\svc-eas");
+    h.type_into("service-password", "Svc-Pa55!");
+    // The password box was focused last on this page: the next page still starts at its top.
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Notification);
+    assert_eq!(focused(&mut h.ui()).as_deref(), Some("notify-user"));
+    // Tab walks every focusable widget and wraps around, both ways: text boxes, check boxes,
+    // choices, buttons and the step list.
+    let order = h.focus_order();
+    for id in [
+        "step-1",
+        "step-6",
+        "notify-user",
+        "notify-password",
+        "back",
+        "next",
+        "cancel",
+    ] {
+        assert!(order.iter().any(|o| o == id), "{id} not in {order:?}");
+    }
+    let at = order.iter().position(|o| o == "notify-user").unwrap();
+    let n = order.len();
+    let mut ui = h.ui();
+    for k in 1..=n + 1 {
+        ui.tap_key(iced::keyboard::key::Named::Tab);
+        assert_eq!(
+            focused(&mut ui).as_deref(),
+            Some(order[(at + k) % n].as_str())
+        );
+    }
+    let shift_tab = |ui: &mut Simulator<'_, Message>| {
+        use iced::keyboard::{key::Named, Key, Modifiers};
+        ui.simulate([iced::Event::Keyboard(press(
+            Key::Named(Named::Tab),
+            Modifiers::SHIFT,
+            None,
+        ))]);
+    };
+    shift_tab(&mut ui);
+    shift_tab(&mut ui);
+    assert_eq!(
+        focused(&mut ui).as_deref(),
+        Some(order[(at + n - 1) % n].as_str()),
+        "Shift+Tab wraps back"
+    );
+    drop(ui);
+    h.type_into("notify-user", "eas-notify@contoso.test");
+    h.type_into("notify-mailbox", "eas-notify@contoso.test");
+    h.type_into("notify-password", "Notify-Pa55!");
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Options);
+    assert_eq!(
+        focused(&mut h.ui()).as_deref(),
+        h.w.first_field(),
+        "Options opens on its first box"
+    );
+    let first_box = h.box_order().first().cloned();
+    assert_eq!(first_box.as_deref(), h.w.first_field());
+}
+
+/// Buttons, check boxes and choices take the keyboard focus (iced cannot focus them): Tab
+/// reaches them, Space or Enter presses them, and the focused one is drawn with a ring.
+#[test]
+fn tab_reaches_every_control_and_space_presses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    let order = h.focus_order();
+    for id in ["step-1", "choice-new", "try-lab", "next", "cancel"] {
+        assert!(
+            order.iter().any(|o| o == id),
+            "Welcome: {id} not in {order:?}"
+        );
+    }
+    h.send(Message::Next);
+    h.send(Message::Next);
+    h.type_into("cas", "cas01.contoso.test");
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Proxy);
+    // Tab from nothing to the proxy check box, Space ticks it.
+    let order = h.focus_order();
+    let at = order.iter().position(|o| o == "proxy-enabled").unwrap();
+    let mut ui = h.ui();
+    for _ in 0..=at {
+        ui.tap_key(iced::keyboard::key::Named::Tab);
+    }
+    assert_eq!(focused(&mut ui).as_deref(), Some("proxy-enabled"));
+    ui.tap_key(iced::keyboard::key::Named::Space);
+    let msgs: Vec<_> = ui.into_messages().collect();
+    for m in msgs {
+        h.send(m);
+    }
+    assert!(h.w.form.proxy_enabled, "Space ticked the check box");
+    // Enter on a focused Back is Back, not Next (Tab from the proxy host, focused as it
+    // appeared, until Back).
+    let n = h.focus_order().len();
+    let mut ui = h.ui();
+    assert_eq!(focused(&mut ui).as_deref(), Some("proxy-host"));
+    for _ in 0..n {
+        if focused(&mut ui).as_deref() == Some("back") {
+            break;
+        }
+        ui.tap_key(iced::keyboard::key::Named::Tab);
+    }
+    assert_eq!(focused(&mut ui).as_deref(), Some("back"));
+    ui.tap_key(iced::keyboard::key::Named::Enter);
+    let msgs: Vec<_> = ui.into_messages().collect();
+    assert!(matches!(msgs.as_slice(), [Message::Back]), "{msgs:?}");
+    for m in msgs {
+        h.send(m);
+    }
+    assert_eq!(h.w.step, Step::Server);
 }
 
 /// The Connect page with the real checks (nothing fed) against the exchange-default lab, whose
@@ -1153,7 +2024,12 @@ fn connect_page_shows_real_kerberos_outcomes_against_a_real_kdc() {
     assert_eq!(shown, c.detail, "the detail is shown in full");
     let fix = c.fix.clone().unwrap();
     assert!(fix.contains("Kerberos/KdcAddress"), "{fix}");
-    assert!(h.sees(&format!("Fix: {fix}")));
+    // The wizard says it in its own words, and leads to the field.
+    let wizard_fix = h
+        .shown_containing("check the domain controllers (KDC) field, the DNS SRV record _kerberos._tcp.wizard.test, and that TCP port 88 to the domain controllers is open from this computer")
+        .unwrap_or_else(|| panic!("the fix in wizard words:\n{}", report.to_text()));
+    assert!(wizard_fix.starts_with("Fix: "), "{wizard_fix}");
+    assert!(h.sees("Go to Service account › Domain controllers / KDC (optional)"));
     assert!(!h.sees("Signed in with Kerberos"));
     assert!(h.sees(
         "Some checks failed. Follow the fix under each, go Back to change a setting, then Retry."
@@ -1181,7 +2057,10 @@ fn connect_page_shows_real_kerberos_outcomes_against_a_real_kdc() {
     assert!(shown.contains("svc-eas@WIZARD.TEST"), "{shown}");
     let fix = c.fix.clone().unwrap();
     assert!(fix.contains("set-password"), "{fix}");
-    assert!(h.sees(&format!("Fix: {fix}")));
+    assert!(h
+        .shown_containing("retype the account's current password; the connector stops retrying so it does not lock the account out")
+        .is_some_and(|f| f.starts_with("Fix: ")));
+    assert!(h.sees("Go to Service account › Account"));
     assert!(!h.w.can_continue());
     assert!(!h.w.connect.report_text().contains("Not-The-Password-1"));
     assert_eq!(

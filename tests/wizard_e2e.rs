@@ -1,5 +1,5 @@
 //! The real `eas-connector-setup` binary under Xvfb, driven with xdotool like an admin at the
-//! keyboard: Try the lab (Alt+T), Enter through every page, Connect against the lab, Apply
+//! keyboard: Try the lab (Alt+T), Enter and Alt+N (with the focus in a text box) through every page, Connect against the lab, Apply
 //! (configuration and passwords; a stand-in systemctl is offered, and must not be used for the
 //! lab), Finish; then the written configuration and the stored passwords are checked, and
 //! `eas-connector configure --answers` with the lab's answers file must write the same
@@ -174,7 +174,14 @@ fn setup_binary_under_xvfb_with_the_lab() {
         "Options",
         "Connect",
     ] {
-        x.key("Return");
+        // Alt+N where the focus is in a text box (the Server page opens in its address, the
+        // Service account page in its user): Next, and the `n` typed nowhere (the written
+        // configuration is compared with the CLI's below).
+        if matches!(page, "Proxy" | "Notification account") {
+            x.key("alt+n");
+        } else {
+            x.key("Return");
+        }
         assert!(
             x.wait_page(page, Duration::from_secs(5)),
             "{page}: {}",

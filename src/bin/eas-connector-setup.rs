@@ -101,23 +101,24 @@ fn main() -> ExitCode {
     };
     // The platform's service manager, when this process may register services; otherwise
     // the wizard says so and offers to write the configuration only.
-    let manager = match eas_connector::service::platform_manager() {
+    let (manager, no_service) = match eas_connector::service::platform_manager() {
         Ok(m) => match m.can_register() {
-            Ok(()) => Some(std::sync::Arc::from(m)),
+            Ok(()) => (Some(std::sync::Arc::from(m)), None),
             Err(e) => {
                 eprintln!("note: {e}; the wizard can write the configuration only");
-                None
+                (None, Some(e))
             }
         },
         Err(e) => {
             eprintln!("note: {e}; the wizard can write the configuration only");
-            None
+            (None, Some(e))
         }
     };
     let opts = wizard::Options {
         lang,
         location,
         manager,
+        no_service,
         dark: match args.theme.as_str() {
             "light" => Some(false),
             "dark" => Some(true),

@@ -284,10 +284,9 @@ fn print_table(view: &ListView<'_>) {
                 source,
                 r.outcome.to_string(),
                 r.synced_at.clone(),
-                r.conflict.as_ref().map_or_else(
-                    || "-".to_string(),
-                    |c| format!("rule {} gives {}: {}", c.rule, c.rule_action, c.resolution),
-                ),
+                r.conflict
+                    .as_ref()
+                    .map_or_else(|| "-".to_string(), ToString::to_string),
             ]
         })
         .collect();

@@ -181,6 +181,24 @@ pub(super) fn run(cmd: EngineCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
     for c in r.org_changes.iter().chain(&r.policy_changes) {
         println!("  {c}");
     }
+    if !r.conflicts.is_empty() {
+        println!(
+            "  {} conflict(s) with Exchange's device access rules (rule_conflict decides):",
+            r.conflicts.len()
+        );
+        for c in r.conflicts.iter().take(20) {
+            println!("    CONFLICT {c}");
+        }
+        if r.conflicts.len() > 20 {
+            println!("    … (--json for all)");
+        }
+    }
+    if r.held > 0 {
+        println!(
+            "  {} device(s) left as they were: a rule's group could not be expanded (see FAILED)",
+            r.held
+        );
+    }
     println!("  notifications queued: {}", r.notifications_queued);
     if let Some(n) = &r.notifications {
         println!(
@@ -247,6 +265,15 @@ pub(super) fn enforce(args: EnforceArgs, loc: &ConfigLocation) -> anyhow::Result
                 r.org_changes.join("; ")
             }
         );
+        if !r.conflicts.is_empty() {
+            println!(
+                "  {} decision(s) Exchange's device access rules override (rule_conflict decides):",
+                r.conflicts.len()
+            );
+            for c in r.conflicts.iter().take(20) {
+                println!("    CONFLICT {c}");
+            }
+        }
     }
     Ok(Outcome::Success)
 }
@@ -357,6 +384,14 @@ pub(super) fn report(args: ReportArgs, loc: &ConfigLocation) -> anyhow::Result<O
     }
     if s.files.len() > 1 {
         println!("  read {} files: {}", s.files.len(), s.files.join(", "));
+    }
+    if !s.conflicts.is_empty() {
+        println!("  overridden by Exchange's device access rules now (latest first):");
+        for r in &s.conflicts {
+            if let Some(c) = &r.conflict {
+                println!("    {} {} {c}", r.time, r.device);
+            }
+        }
     }
     if s.unreadable_lines > 0 {
         let lines: Vec<String> = s.unreadable_at.iter().map(|l| l.to_string()).collect();

@@ -178,6 +178,12 @@ fn print_record(label: &str, r: &Option<SyncRecord>) {
             for f in &r.failed_over_from {
                 println!("{:<16} (failed over from {}: {})", "", f.server, f.error);
             }
+            if r.conflicts > 0 {
+                println!(
+                    "{:<16} {} decision(s) overridden by Exchange's device access rules (`eas-connector report`)",
+                    "", r.conflicts
+                );
+            }
         }
     }
 }

@@ -202,6 +202,9 @@ fields! {
         "authenticate to the proxy (true/false)";
     PROXY_USER: "Proxy/User", proxy.user, |v| checked(v, validate::proxy_user),
         "proxy user (password in the credential store)";
+    PROXY_AUTHENTICATION_METHOD: "Proxy/AuthenticationMethod", proxy.authentication_method,
+        <AuthenticationMethod as Choice>::parse,
+        "how to sign in to the proxy: Auto (what its 407 offers: Negotiate, NTLM, Basic), Negotiate, Kerberos, Ntlm or Basic (sent up front)";
     SERVICE_ACCOUNT_USER: "ServiceAccount/User", service_account.user,
         |v| checked(v, validate::account),
         "Exchange service account, DOMAIN\\user or UPN";
@@ -313,7 +316,7 @@ mod tests {
             "ExchangeServerType" => "Hosted",
             "ClientAccessServer" | "HostedServerAddress" => "cas09.contoso.com",
             "ExchangeWebServiceURL" => "https://mail.contoso.com/EWS/Exchange.asmx",
-            "AuthenticationMethod" => "Ntlm",
+            "AuthenticationMethod" | "Proxy/AuthenticationMethod" => "Ntlm",
             "ChannelBinding" => "Off",
             "Kerberos/Realm" => "CORP.CONTOSO.COM",
             "Kerberos/KdcAddress" | "Proxy/Host" => "dc1.contoso.com",
@@ -397,7 +400,14 @@ mod tests {
         assert_eq!(find("kerberos.kdcaddress"), Some(&KERBEROS_KDC_ADDRESS));
         assert_eq!(
             section_order("Proxy"),
-            vec!["Enabled", "Host", "Port", "UseCredentials", "User"]
+            vec![
+                "Enabled",
+                "Host",
+                "Port",
+                "UseCredentials",
+                "User",
+                "AuthenticationMethod"
+            ]
         );
         assert_eq!(top_level_order()[0], "SchemaVersion");
         let managed: Vec<_> = FIELDS

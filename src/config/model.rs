@@ -251,6 +251,10 @@ pub struct ProxySettings {
     pub use_credentials: bool,
     /// `DOMAIN\user` or a plain user name for the proxy; the password is in the vault.
     pub user: Option<String>,
+    /// How to sign in to the proxy: `Auto` learns it from the proxy's 407 (Negotiate with
+    /// Kerberos, then NTLM, then Basic); `Basic` sends the password up front.
+    #[serde(default)]
+    pub authentication_method: AuthenticationMethod,
 }
 
 impl Default for ProxySettings {
@@ -261,6 +265,7 @@ impl Default for ProxySettings {
             port: 8080,
             use_credentials: false,
             user: None,
+            authentication_method: AuthenticationMethod::Auto,
         }
     }
 }

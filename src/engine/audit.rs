@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::overrides::OverrideEvent;
 use super::plan::Outcome;
 use super::policy::Action;
+use super::precedence::Conflict;
 use super::SyncKind;
 use crate::logging::RotationPolicy;
 
@@ -48,7 +49,12 @@ pub struct AuditRecord {
     /// `override`, `inventory`, `rules`, `grandfathered`, `default`.
     pub source: String,
     pub reason: String,
+    /// What Exchange does with the device: the policy's decision, or what an Exchange device
+    /// access rule makes of it (see `conflict`).
     pub action: Action,
+    /// The policy's decision that Exchange overrides, and how that was resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<Conflict>,
     /// The previous decision, when there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<Action>,
@@ -156,6 +162,9 @@ pub struct Summary {
     pub override_events: Vec<OverrideEvent>,
     /// The files read, oldest first (rotated ones, then the live one).
     pub files: Vec<String>,
+    /// Devices whose latest decision an Exchange device access rule overrides (at most 50,
+    /// newest first).
+    pub conflicts: Vec<AuditRecord>,
     /// Lines skipped because they are not a record (torn by a crash, damaged, not UTF-8).
     pub unreadable_lines: usize,
     /// Where the first few skipped lines are (file name and line number from 1).
@@ -272,6 +281,14 @@ pub fn summarize(logs_dir: &Path, since: Option<time::OffsetDateTime>) -> std::i
     }
     sum.override_events = events.into();
     sum.devices = latest.len();
+    let mut conflicts: Vec<AuditRecord> = latest
+        .values()
+        .filter(|r| r.conflict.is_some())
+        .cloned()
+        .collect();
+    conflicts.sort_by(|a, b| b.time.cmp(&a.time));
+    conflicts.truncate(50);
+    sum.conflicts = conflicts;
     let mut held: Vec<AuditRecord> = latest
         .into_values()
         .filter(|r| r.action != Action::Allow)
@@ -297,6 +314,7 @@ mod tests {
             source: "rules".into(),
             reason: "r".into(),
             action: Action::parse(action).unwrap(),
+            conflict: None,
             previous: None,
             outcome: Outcome::Applied,
             error: None,

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::policy::DeviceFacts;
+use super::policy::{DeviceFacts, GroupMembers};
 use super::state::MailboxInfo;
 use crate::exchange::ops::MobileDevice;
 use crate::wire::exchange::{DeviceAccessState, DeviceAccessStateReason};
@@ -130,7 +130,12 @@ impl DeviceSet {
     }
 
     /// What the policy's sources see of a device, with its mailbox's directory entry.
-    pub fn facts<'a>(&'a self, d: &'a Seen, info: &'a MailboxInfo) -> DeviceFacts<'a> {
+    pub fn facts<'a>(
+        &'a self,
+        d: &'a Seen,
+        info: &'a MailboxInfo,
+        groups: &'a GroupMembers,
+    ) -> DeviceFacts<'a> {
         DeviceFacts {
             device_id: &d.device_id,
             device_type: self.strings.str(d.device_type),
@@ -140,7 +145,9 @@ impl DeviceSet {
             user_display_name: self.strings.str(d.display),
             user_alias: &info.alias,
             user_smtp: &info.smtp,
+            mailbox: &d.mailbox,
             access_state: d.state,
+            groups,
         }
     }
 }

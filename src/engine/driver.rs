@@ -19,10 +19,12 @@ use std::time::{Duration, Instant};
 use super::audit::{self, AuditRecord};
 use super::devices::DeviceSet;
 use super::listing::{self, DeviceList};
+use super::groups;
 use super::notify::{self, MailSender, Queue};
 use super::overrides::{self, OverrideEvent, Overrides};
 use super::plan::{self, Mail, Mode, PlanInput, SettleInput};
-use super::policy::AccessPolicy;
+use super::policy::{AccessPolicy, GroupMembers};
+use super::precedence::{self, OrgAccess};
 use super::report::AccessReport;
 use super::state::{EngineState, MailboxInfo};
 use super::{later, mem_mark, Engine, EngineError, SyncKind, SyncOutcome, SyncState};
@@ -197,7 +199,7 @@ impl Conn {
         Ok(())
     }
 
-    fn failed(&self, error: ExchangeError) -> EngineError {
+    pub fn failed(&self, error: ExchangeError) -> EngineError {
         EngineError::Exchange {
             server: self.server.clone(),
             error,
@@ -315,6 +317,10 @@ struct Access<'a> {
     expired: Vec<OverrideEvent>,
     /// A full sync was asked for when the sync loaded the state.
     full_requested_at_load: bool,
+    /// The organization's device access rules, read on the sync's first pass.
+    org: OrgAccess,
+    /// The policy's groups, expanded on the sync's first pass.
+    groups: GroupMembers,
 }
 
 fn state_error(e: impl std::fmt::Display) -> EngineError {
@@ -370,6 +376,8 @@ impl<'a> Access<'a> {
             overrides,
             expired,
             full_requested_at_load,
+            org: OrgAccess::default(),
+            groups: GroupMembers::default(),
         })
     }
 
@@ -396,6 +404,9 @@ impl<'a> Access<'a> {
             let (policy, report) = (&self.policy, &mut self.report);
             plan::after_full_read(devices, policy, &mut self.state, dry_run, &self.now, report);
         }
+        if pass == 1 {
+            self.read_organization(conn).await?;
+        }
         let mut plan = plan::plan(&PlanInput {
             devices,
             directory: &self.directory,
@@ -404,6 +415,8 @@ impl<'a> Access<'a> {
             state: &self.state,
             bootstrap: self.bootstrap,
             dry_run,
+            org: &self.org,
+            groups: &self.groups,
         });
         mem_mark("decided");
         let jobs = std::mem::take(&mut plan.jobs);
@@ -450,6 +463,26 @@ impl<'a> Access<'a> {
         Ok(!dry_run && applied && pass < self.opts.max_passes)
     }
 
+    /// What decides besides the policy: the organization's device access rules (every sync:
+    /// a rule overrides the policy's Quarantine) and the members of the policy's groups.
+    async fn read_organization(&mut self, conn: &Conn) -> Result<(), EngineError> {
+        let rules = conn.ex.get_rules().await.map_err(|e| conn.failed(e))?;
+        let (org, unknown) = OrgAccess::from_rules(&rules, precedence::DEFAULT_ACCESS_LEVEL);
+        for r in unknown {
+            self.report.failures.push(format!(
+                "device access rule \"{r}\": its characteristic or access level is not known to this version; devices it matches may not be where the report says"
+            ));
+        }
+        self.org = org;
+        let expanded = groups::expand(&conn.ex, &self.policy)
+            .await
+            .map_err(|e| conn.failed(e))?;
+        self.report.failures.extend(expanded.problems);
+        self.report.group_reads = expanded.calls;
+        self.groups = expanded.members;
+        Ok(())
+    }
+
     /// Render the mails from the organization's templates and queue them; the queue is on
     /// disk before anything is sent.
     fn queue(&mut self, mails: Vec<Mail>) -> Result<(), EngineError> {
@@ -484,6 +517,7 @@ impl<'a> Access<'a> {
     async fn finish(mut self) -> Result<AccessReport, EngineError> {
         let opts = self.opts;
         self.report.mailbox_changes.sort();
+        self.report.conflicts.sort();
         let rotation = self.policy.audit_rotation;
         if let Err(e) = audit::append_events(&opts.logs_dir, rotation, &self.expired)
             .and_then(|()| audit::append(&opts.logs_dir, rotation, &self.audit))

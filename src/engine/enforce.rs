@@ -161,13 +161,14 @@ async fn org_settings(
     report: &mut AccessReport,
 ) -> Result<(), ExchangeError> {
     let cur = ex.get_org_settings().await?;
-    let level = (cur.default_access_level != Some(AccessLevel::Quarantine)).then(|| {
+    let want = super::precedence::DEFAULT_ACCESS_LEVEL;
+    let level = (cur.default_access_level != Some(want)).then(|| {
         report.org_changes.push(format!(
-            "DefaultAccessLevel: {} → Quarantine",
+            "DefaultAccessLevel: {} → {want}",
             cur.default_access_level
                 .map_or("(unknown)", AccessLevel::as_str)
         ));
-        AccessLevel::Quarantine
+        want
     });
     let admins = policy
         .organization

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::devices::DeviceSet;
-use super::plan::{Conflict, DevicePlan, Outcome};
+use super::plan::{DevicePlan, Outcome};
+use super::precedence::Conflict;
 use super::policy::Action;
 use super::state::{device_name, EngineState, MailboxInfo};
 use super::SyncKind;
@@ -124,7 +125,7 @@ pub fn rows<'a>(input: &RowsInput<'a>) -> impl Iterator<Item = DeviceRow> + 'a {
                 outcome: *outcome,
                 synced_at: now.to_string(),
                 sync: kind,
-                conflict: p.conflict.as_deref().cloned(),
+                conflict: p.conflict.clone(),
             }
         })
 }

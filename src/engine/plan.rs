@@ -18,8 +18,9 @@ use super::audit::AuditRecord;
 use super::devices::{DeviceSet, Interner, NoCase, Seen};
 use super::notify::MailFacts;
 use super::overrides::Overrides;
-use super::policy::{AccessPolicy, Action, Grandfathered};
-use super::report::{AccessReport, MailboxChange};
+use super::policy::{AccessPolicy, Action, Grandfathered, GroupMembers};
+use super::precedence::{self, Conflict, OrgAccess};
+use super::report::{AccessReport, ConflictOrd, DeviceConflict, MailboxChange};
 use super::state::{device_name, DeviceRecord, EngineState, GrandfatheredSet, MailboxInfo};
 use super::SyncKind;
 use crate::exchange::ops::CasMailbox;
@@ -197,32 +198,24 @@ pub struct Decided {
     pub reason: Arc<str>,
 }
 
-/// A decision that an Exchange device access rule would override (Exchange applies a
-/// mailbox's own lists, then the organization's device access rules, then its default
-/// level). Filled by the plan's precedence check against the rules read on a full sync;
-/// `None` where no rule is known to stand in the decision's way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Conflict {
-    /// The device access rule (its Exchange identity, e.g. `iPhone (DeviceType)`).
-    pub rule: String,
-    /// What that rule gives the device.
-    pub rule_action: Action,
-    /// What the connector did about it, in words (reported, blocked individually, …).
-    pub resolution: String,
-}
-
 /// What the plan does about one device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DevicePlan {
+    /// What Exchange will do with the device once its lists are changed (the policy's
+    /// decision put through Exchange's precedence, a conflict resolved): what is recorded,
+    /// reported and told.
     pub decision: Decided,
+    /// The policy's decision, when Exchange overrides it (see [`precedence`]).
+    pub conflict: Option<Conflict>,
+    /// The device is left as it is this time, and why (a rule's group could not be read).
+    pub held: Option<Arc<str>>,
+    /// Where the device goes in its mailbox's lists (Quarantine: on neither).
+    pub listed: Action,
     /// Exchange's state does not show the device where the decision puts it: its mailbox's
     /// lists are read and changed.
     pub change: bool,
     /// The user is to be told (a new block or quarantine, not told before).
     pub notify: bool,
-    /// An Exchange device access rule would override the decision (see [`Conflict`]; boxed:
-    /// rare, and a plan holds one of these per device).
-    pub conflict: Option<Box<Conflict>>,
 }
 
 /// A mailbox to read (and change, unless a dry run).
@@ -285,6 +278,10 @@ pub struct PlanInput<'a> {
     /// already where Exchange put it is no news to its user.
     pub bootstrap: bool,
     pub dry_run: bool,
+    /// The organization's device access rules and default level.
+    pub org: &'a OrgAccess,
+    /// The members of the groups the policy's rules name.
+    pub groups: &'a GroupMembers,
 }
 
 static NO_MAILBOX: MailboxInfo = MailboxInfo {
@@ -308,6 +305,8 @@ pub fn plan(input: &PlanInput<'_>) -> SyncPlan {
         state,
         bootstrap,
         dry_run,
+        org,
+        groups,
     } = *input;
     let grandfathered = Grandfathered(
         state
@@ -320,6 +319,7 @@ pub fn plan(input: &PlanInput<'_>) -> SyncPlan {
     let mut jobs: BTreeMap<Arc<str>, Job> = BTreeMap::new();
     for d in devices.iter() {
         let info = directory.get(&*d.mailbox).unwrap_or(&NO_MAILBOX);
+        let facts = devices.facts(d, info, groups);
         let over = if overrides.is_empty() {
             None
         } else {
@@ -334,7 +334,11 @@ pub fn plan(input: &PlanInput<'_>) -> SyncPlan {
                 reason: shared.get(&o.reason),
             },
             None => {
-                let decision = policy.decide(&devices.facts(d, info), &grandfathered);
+                let decision = policy.decide(&facts, &grandfathered);
+                if let Some(why) = &decision.held {
+                    planned.push(held(d, decision.source.as_str(), why, &mut shared));
+                    continue;
+                }
                 Decided {
                     action: decision.action,
                     source: Source::Policy(shared.get(&decision.source)),
@@ -342,7 +346,9 @@ pub fn plan(input: &PlanInput<'_>) -> SyncPlan {
                 }
             }
         };
-        let action = decided.action;
+        // An override goes through Exchange's precedence like the policy's decision.
+        let resolved = precedence::resolve(decided.action, org, &facts, policy.rule_conflict);
+        let action = resolved.exchange.action;
         let prev = state.devices.get(&d.device_id.to_ascii_lowercase());
         let notify = !dry_run
             && policy.notifications.enabled
@@ -354,7 +360,7 @@ pub fn plan(input: &PlanInput<'_>) -> SyncPlan {
                 // before counts; later, a new device is news.
                 None => !bootstrap || observed_action(d.state) != Some(action),
             };
-        let change = !state_matches(d.state, d.reason, action);
+        let change = !state_matches(d.state, d.reason, resolved.listed);
         if change || (notify && info.smtp.is_empty()) {
             let job = jobs.entry(d.mailbox.clone()).or_insert_with(|| Job {
                 mailbox: d.mailbox.clone(),
@@ -366,29 +372,64 @@ pub fn plan(input: &PlanInput<'_>) -> SyncPlan {
                 wants: Vec::new(),
                 sent_before: None,
             });
-            job.wants.push((d.device_id.to_string(), action));
+            job.wants.push((d.device_id.to_string(), resolved.listed));
         }
         planned.push(DevicePlan {
-            decision: decided,
+            decision: Decided {
+                action,
+                reason: match &resolved.conflict {
+                    None => decided.reason,
+                    Some(c) => Arc::from(format!("{}; {c}", decided.reason)),
+                },
+                source: decided.source,
+            },
+            listed: resolved.listed,
+            conflict: resolved.conflict,
+            held: None,
             change,
             notify,
-            conflict: None,
         });
     }
     for (d, p) in devices.iter().zip(&planned) {
+        if p.held.is_some() {
+            continue;
+        }
         if let Some(job) = jobs.get_mut(&d.mailbox) {
             if !job
                 .wants
                 .iter()
                 .any(|(id, _)| id.eq_ignore_ascii_case(&d.device_id))
             {
-                job.wants.push((d.device_id.to_string(), p.decision.action));
+                job.wants.push((d.device_id.to_string(), p.listed));
             }
         }
     }
     SyncPlan {
         devices: planned,
         jobs: jobs.into_values().collect(),
+    }
+}
+
+/// A device the policy cannot decide this time: left in its lists as it is, recorded as what
+/// Exchange does with it now, nobody told.
+fn held(d: &Seen, source: &str, why: &str, shared: &mut Interner) -> DevicePlan {
+    let now = observed_action(d.state).unwrap_or(Action::Quarantine);
+    let listed = if d.reason == DeviceAccessStateReason::Individual {
+        now
+    } else {
+        Action::Quarantine
+    };
+    DevicePlan {
+        decision: Decided {
+            action: now,
+            source: Source::Policy(shared.get(source)),
+            reason: shared.get(why),
+        },
+        conflict: None,
+        held: Some(shared.get(why)),
+        listed,
+        change: false,
+        notify: false,
     }
 }
 
@@ -502,6 +543,18 @@ pub fn settle(
     for (d, p) in devices.iter().zip(&plan.devices) {
         let decision = &p.decision;
         count(report, decision);
+        if p.held.is_some() {
+            // Left as it is: no record changes, nobody told.
+            report.held += 1;
+            continue;
+        }
+        if let Some(c) = &p.conflict {
+            report.conflicts.push(DeviceConflict {
+                device_id: d.device_id.to_string(),
+                mailbox: d.mailbox.to_string(),
+                conflict: ConflictOrd(c.clone()),
+            });
+        }
         let key = d.device_id.to_ascii_lowercase();
         let r = by_mailbox.get(&d.mailbox);
         let failed = r.and_then(|r| r.error.as_ref());
@@ -537,6 +590,7 @@ pub fn settle(
                 source: decision.source.to_string(),
                 reason: decision.reason.to_string(),
                 action: decision.action,
+                conflict: p.conflict.clone(),
                 previous: prev.as_ref().map(|p| p.action),
                 outcome,
                 error: failed.cloned(),
@@ -767,6 +821,8 @@ language = "en"
             state,
             bootstrap: state.devices.is_empty(),
             dry_run,
+            org: &OrgAccess::default(),
+            groups: &crate::engine::policy::NO_GROUPS,
         })
     }
 
@@ -1283,11 +1339,98 @@ language = "en"
             1,
         );
         assert_eq!(m.kind, SyncKind::Full);
+    fn a_rule_that_allows_what_the_policy_quarantines_is_a_conflict_never_a_quarantine_mail() {
+        use crate::engine::precedence::{AccessRule, Resolution, RuleConflict};
+        use crate::wire::exchange::{AccessLevel, DeviceAccessCharacteristic};
+        let org = OrgAccess {
+            rules: vec![AccessRule {
+                name: "Android (DeviceType)".into(),
+                characteristic: DeviceAccessCharacteristic::DeviceType,
+                query_string: "Android".into(),
+                level: AccessLevel::Allow,
+            }],
+            default_level: AccessLevel::Quarantine,
+        };
+        let dir = directory(&[("Cleo", "cleo@contoso.test")]);
+        // Exchange already lets it sync by the rule.
+        let devices = [MobileDevice {
+            access_control_rule: Some("Android (DeviceType)".into()),
+            ..device(
+                "C1",
+                "Cleo",
+                "Android",
+                "Android 14",
+                Allowed,
+                DeviceAccessStateReason::DeviceRule,
+            )
+        }];
+        let set = set(&devices);
+        for mode in [RuleConflict::Report, RuleConflict::Block] {
+            let mut p = policy();
+            p.rule_conflict = mode;
+            let state = confirmed();
+            let planned = plan(&PlanInput {
+                devices: &set,
+                directory: &dir,
+                policy: &p,
+                state: &state,
+                bootstrap: false,
+                dry_run: false,
+                org: &org,
+                groups: &crate::engine::policy::NO_GROUPS,
+            });
+            let d = &planned.devices[0];
+            let c = d.conflict.as_ref().unwrap();
+            assert_eq!((c.wanted, c.exchange), (Action::Quarantine, Action::Allow));
+            let mut results = answer(&planned, &devices, &[], false);
+            let mut directory = dir.clone();
+            let mut state = state;
+            let mut report = AccessReport::default();
+            let input = SettleInput {
+                devices: &set,
+                policy: &p,
+                kind: SyncKind::Full,
+                dry_run: false,
+                now: "2026-12-01T00:00:00Z",
+            };
+            let settled = settle(
+                &input,
+                planned.clone(),
+                std::mem::take(&mut results),
+                &mut directory,
+                &mut state,
+                &mut report,
+            );
+            assert_eq!(report.conflicts.len(), 1);
+            assert_eq!(settled.audit[0].conflict.as_ref(), Some(c));
+            match mode {
+                RuleConflict::Report => {
+                    // Left syncing: recorded as allowed, nobody told "quarantined".
+                    assert_eq!(c.resolution, Resolution::Reported);
+                    assert_eq!(d.decision.action, Action::Allow);
+                    assert!(!d.change && !d.notify && planned.jobs.is_empty());
+                    assert!(settled.mails.is_empty());
+                    assert_eq!(state.devices["c1"].action, Action::Allow);
+                }
+                RuleConflict::Block => {
+                    assert_eq!(c.resolution, Resolution::BlockedIndividually);
+                    assert_eq!(d.decision.action, Action::Block);
+                    assert_eq!(
+                        planned.jobs[0].wants,
+                        vec![("C1".to_string(), Action::Block)]
+                    );
+                    assert_eq!(settled.mails[0].facts.action, Action::Block);
+                    assert!(settled.mails[0]
+                        .facts
+                        .reason
+                        .contains("blocked individually"));
+                }
+            }
+        }
     }
 
     #[test]
     fn devices_stay_compact() {
         assert!(std::mem::size_of::<Seen>() <= 56);
-        assert!(std::mem::size_of::<DevicePlan>() <= 56);
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::notify::DrainReport;
+use super::precedence::Conflict;
 use crate::wire::exchange::ListUpdate;
 
 /// The change to one mailbox's lists (`ActiveSyncAllowedDeviceIDs`,
@@ -103,6 +104,17 @@ pub struct AccessReport {
     pub notifications: Option<DrainReport>,
     /// Mailboxes or settings that could not be changed, with Exchange's words.
     pub failures: Vec<String>,
+    /// Decisions an Exchange device access rule overrides, and how each was resolved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<DeviceConflict>,
+    /// `Get-DistributionGroupMember` calls (each group the rules name, and each nested one,
+    /// read once per sync).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub group_reads: usize,
+    /// Devices left as they were because a rule's group could not be expanded (over all
+    /// passes, like `decided`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held: usize,
     /// Devices grandfathered in this sync (the first full sync with grandfathering on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grandfathered: Option<usize>,
@@ -115,11 +127,53 @@ pub struct AccessReport {
     pub overrides_expired: Vec<String>,
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// One device whose decision Exchange overrides.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DeviceConflict {
+    pub device_id: String,
+    pub mailbox: String,
+    #[serde(flatten)]
+    pub conflict: ConflictOrd,
+}
+
+/// [`Conflict`], ordered by its text (for sorting reports).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConflictOrd(pub Conflict);
+
+impl PartialOrd for ConflictOrd {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ConflictOrd {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.to_string().cmp(&other.0.to_string())
+    }
+}
+
+impl std::fmt::Display for DeviceConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}): {}",
+            self.device_id, self.mailbox, self.conflict.0
+        )
+    }
+}
+
 impl AccessReport {
-    /// The same report with at most `n` mailbox changes (for keeping in the state file).
+    /// The same report with at most `n` mailbox changes and conflicts (for keeping in the
+    /// state file).
     pub fn truncated(&self, n: usize) -> AccessReport {
         let mut r = self.clone();
         r.mailbox_changes.truncate(n);
+        r.conflicts.truncate(n);
         r
     }
 }

@@ -55,6 +55,7 @@ pub fn connect_options(
         } else {
             None
         },
+        auth: auth_method(cfg.proxy.authentication_method),
     });
     let mut opts = ConnectOptions::new(
         cfg.trusted_ca_file.as_deref().map(std::path::Path::new),

@@ -134,20 +134,7 @@ fn retry_text(r: &Option<u64>) -> String {
 
 /// The schemes in a 401's `WWW-Authenticate` headers, e.g. `["Negotiate", "NTLM", "Basic"]`.
 pub fn offered_schemes(resp: &HttpResponse) -> Vec<String> {
-    let mut out = Vec::new();
-    for v in resp.header_values("www-authenticate") {
-        for part in v.split(',') {
-            let scheme = part.split_whitespace().next().unwrap_or_default();
-            // `realm="x"` continuation pieces are not schemes.
-            if !scheme.is_empty()
-                && !scheme.contains('=')
-                && !out.iter().any(|s: &String| s.eq_ignore_ascii_case(scheme))
-            {
-                out.push(scheme.to_string());
-            }
-        }
-    }
-    out
+    super::auth::schemes_in(&resp.header_values("www-authenticate"))
 }
 
 /// Whether a 401 lists what the server offers (bare scheme names, `Basic realm=…`) rather
@@ -163,14 +150,7 @@ fn is_fresh_offer(resp: &HttpResponse) -> bool {
 
 /// The token after `scheme` in a `WWW-Authenticate` header, if that scheme is offered.
 fn challenge_for(resp: &HttpResponse, scheme: &str) -> Option<String> {
-    resp.header_values("www-authenticate")
-        .into_iter()
-        .find_map(|v| {
-            let v = v.trim();
-            let (s, rest) = v.split_once(' ').unwrap_or((v, ""));
-            s.eq_ignore_ascii_case(scheme)
-                .then(|| rest.trim().to_string())
-        })
+    super::auth::challenge_in(&resp.header_values("www-authenticate"), scheme)
 }
 
 /// What each virtual directory offered in its last fresh 401, per process (scheme, host, port

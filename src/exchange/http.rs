@@ -1,7 +1,8 @@
 //! HTTP connections to Exchange, one TCP connection at a time, stage by stage.
 //!
 //! A [`Connection`] resolves the name, connects (directly or through an HTTP proxy's CONNECT
-//! tunnel, with Basic proxy credentials), does TLS against the system's trust store plus the
+//! tunnel, signing in to the proxy with Basic, NTLM or Negotiate as `Proxy/AuthenticationMethod`
+//! says, through the same authenticators as Exchange's sign-in), does TLS against the system's trust store plus the
 //! configured `TrustedCaFile`, and then speaks HTTP/1.1 with keep-alive on that one connection.
 //! Exchange's Windows authentication (NTLM/Negotiate) must finish on a single connection, and
 //! the validation engine must say which stage failed, so this layer owns the connection instead
@@ -13,7 +14,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
@@ -25,6 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use super::auth;
 use crate::secrets::Secret;
 
 /// Largest response body read from Exchange.
@@ -122,8 +123,12 @@ impl Endpoint {
 pub struct ProxyConfig {
     pub host: String,
     pub port: u16,
-    /// User and password for Basic proxy authentication.
+    /// User and password for proxy authentication.
     pub credentials: Option<(String, Secret)>,
+    /// How to sign in to the proxy (`Proxy/AuthenticationMethod`): `Basic` is sent up front;
+    /// the others first learn the schemes from the proxy's 407 and sign in as [`AuthMethod`]
+    /// allows (Kerberos inside Negotiate with the SPN `HTTP/<proxy host>`, NTLM, Basic).
+    pub auth: AuthMethod,
 }
 
 /// How a session authenticates (see [`super::client::Session::connect`]).
@@ -140,6 +145,19 @@ pub enum AuthMethod {
     Negotiate,
     Ntlm,
     Basic,
+}
+
+impl AuthMethod {
+    /// The value as written in the configuration.
+    pub fn as_config(self) -> &'static str {
+        match self {
+            AuthMethod::Auto => "Auto",
+            AuthMethod::Kerberos => "Kerberos",
+            AuthMethod::Negotiate => "Negotiate",
+            AuthMethod::Ntlm => "Ntlm",
+            AuthMethod::Basic => "Basic",
+        }
+    }
 }
 
 /// How to connect.
@@ -228,6 +246,14 @@ pub enum HttpError {
     ProxyUnreachable { proxy: String, detail: String },
     #[error("the proxy {proxy} rejected the credentials (HTTP {status}); check the proxy user and password")]
     ProxyAuth { proxy: String, status: u16 },
+    #[error("the proxy {proxy} asks for {offered} authentication, which Proxy/AuthenticationMethod {method} does not allow; set Proxy/AuthenticationMethod to Auto or to one the proxy offers")]
+    ProxyAuthScheme {
+        proxy: String,
+        offered: String,
+        method: &'static str,
+    },
+    #[error("signing in to the proxy {proxy} failed: {detail}")]
+    ProxySignIn { proxy: String, detail: String },
     #[error("the proxy {proxy} refused to connect to {target} (HTTP {status}{}){hint}", reason_suffix(.reason))]
     ProxyRefused {
         proxy: String,
@@ -488,34 +514,33 @@ async fn tcp_connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStre
     }))
 }
 
-/// Open a CONNECT tunnel through `proxy` to `host:port`.
-async fn proxy_tunnel(
-    proxy: &ProxyConfig,
-    host: &str,
-    port: u16,
+/// The proxy's answer to one CONNECT.
+struct ProxyAnswer {
+    status: u16,
+    reason: String,
+    /// `Proxy-Authenticate` values.
+    challenges: Vec<String>,
+    /// The proxy closes the connection after this answer.
+    close: bool,
+}
+
+/// Send one CONNECT (with `authorization` as `Proxy-Authorization`) and read the answer's head,
+/// and the body of a refusal, so the connection can carry the next CONNECT of a handshake.
+async fn connect_once(
+    s: &mut TcpStream,
+    proxy_name: &str,
+    target: &str,
+    authorization: Option<&str>,
     timeout: Duration,
-) -> Result<TcpStream, HttpError> {
-    let proxy_name = format!("{}:{}", proxy.host, proxy.port);
-    let mut s = tcp_connect(&proxy.host, proxy.port, timeout)
-        .await
-        .map_err(|e| HttpError::ProxyUnreachable {
-            proxy: proxy_name.clone(),
-            detail: e.to_string(),
-        })?;
-    let target = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    let mut req = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
-    if let Some((user, pass)) = &proxy.credentials {
-        let token =
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", pass.expose()));
-        req.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
+) -> Result<ProxyAnswer, HttpError> {
+    let mut req =
+        format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Connection: Keep-Alive\r\n");
+    if let Some(h) = authorization {
+        req.push_str(&format!("Proxy-Authorization: {h}\r\n"));
     }
     req.push_str("\r\n");
     let broken = |e: std::io::Error| HttpError::ProxyUnreachable {
-        proxy: proxy_name.clone(),
+        proxy: proxy_name.to_string(),
         detail: e.to_string(),
     };
     let exchange = async {
@@ -526,57 +551,307 @@ async fn proxy_tunnel(
         while !head.ends_with(b"\r\n\r\n") {
             if head.len() > 16 * 1024 {
                 return Err(HttpError::ProxyUnreachable {
-                    proxy: proxy_name.clone(),
+                    proxy: proxy_name.to_string(),
                     detail: "the proxy's answer to CONNECT is too long".into(),
                 });
             }
             let n = s.read(&mut b).await.map_err(broken)?;
             if n == 0 {
                 return Err(HttpError::ProxyUnreachable {
-                    proxy: proxy_name.clone(),
+                    proxy: proxy_name.to_string(),
                     detail: "the proxy closed the connection during CONNECT".into(),
                 });
             }
             head.push(b[0]);
         }
-        Ok(head)
+        let text = String::from_utf8_lossy(&head).into_owned();
+        let mut lines = text.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let mut parts = status_line.splitn(3, ' ');
+        let _version = parts.next();
+        let status: u16 = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+        let reason = parts.next().unwrap_or_default().trim().to_string();
+        let mut challenges = Vec::new();
+        let mut close = status_line.starts_with("HTTP/1.0");
+        let mut length = 0usize;
+        for line in lines {
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "proxy-authenticate" => challenges.push(value.to_string()),
+                "connection" | "proxy-connection" => {
+                    if value.eq_ignore_ascii_case("close") {
+                        close = true;
+                    } else if value.eq_ignore_ascii_case("keep-alive") {
+                        close = false;
+                    }
+                }
+                "content-length" => length = value.parse().unwrap_or(0),
+                "transfer-encoding" => close = true,
+                _ => {}
+            }
+        }
+        // A refusal's body (an error page) is read away; a 2xx has none: the tunnel follows.
+        if !(200..300).contains(&status) && !close {
+            if length > 1024 * 1024 {
+                close = true;
+            } else {
+                let mut body = vec![0u8; length];
+                s.read_exact(&mut body).await.map_err(broken)?;
+            }
+        }
+        Ok(ProxyAnswer {
+            status,
+            reason,
+            challenges,
+            close,
+        })
     };
-    let head = tokio::time::timeout(timeout, exchange)
+    tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| HttpError::ProxyUnreachable {
-            proxy: proxy_name.clone(),
+            proxy: proxy_name.to_string(),
             detail: format!("no answer to CONNECT within {} s", timeout.as_secs()),
-        })??;
-    let text = String::from_utf8_lossy(&head);
-    let status_line = text.lines().next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    let _version = parts.next();
-    let status: u16 = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
-    let reason = parts.next().unwrap_or_default().trim().to_string();
-    match status {
-        200..=299 => Ok(s),
-        // tinyproxy answers a wrong password with 401 and a missing one with 407.
-        407 | 401 => Err(HttpError::ProxyAuth {
-            proxy: proxy_name,
-            status,
-        }),
-        _ => {
-            let hint = if status == 403 {
-                format!("; the proxy's rules do not allow CONNECT to port {port} — ask for it to be allowed (e.g. tinyproxy ConnectPort, squid SSL_ports)")
-            } else if matches!(status, 500 | 502 | 503 | 504) {
-                format!("; the proxy could not reach {target} itself")
-            } else {
-                String::new()
-            };
-            Err(HttpError::ProxyRefused {
-                proxy: proxy_name,
-                target,
-                status,
-                reason,
-                hint,
-            })
+        })?
+}
+
+/// Signing in to a proxy on one connection to it: the handshake's state, the same for a
+/// CONNECT tunnel and for plain-HTTP requests sent through the proxy. `Basic` goes up front;
+/// the other methods learn the schemes from the first 407 and walk [`auth::plan`]'s
+/// mechanisms (Kerberos gives way to the next when no KDC answers).
+struct ProxyLogin {
+    name: String,
+    host: String,
+    method: AuthMethod,
+    creds: Option<auth::Credentials>,
+    /// The connection options for the proxy's sign-in: its own SPN (`HTTP/<proxy host>`), no
+    /// channel binding (the connection to the proxy is plain).
+    opts: ConnectOptions,
+    current: Option<Box<dyn auth::Authenticator>>,
+    plan: Option<std::collections::VecDeque<auth::Mechanism>>,
+}
+
+impl ProxyLogin {
+    fn new(proxy: &ProxyConfig, opts: &ConnectOptions) -> ProxyLogin {
+        let mut proxy_opts = opts.clone();
+        proxy_opts.kerberos.spn = None;
+        proxy_opts.channel_binding = false;
+        let creds = proxy
+            .credentials
+            .as_ref()
+            .map(|(user, password)| auth::Credentials {
+                user: user.clone(),
+                password: password.clone(),
+            });
+        let current: Option<Box<dyn auth::Authenticator>> = match (&creds, proxy.auth) {
+            (Some(c), AuthMethod::Basic) => Some(Box::new(auth::Basic::new(c))),
+            _ => None,
+        };
+        ProxyLogin {
+            name: format!("{}:{}", proxy.host, proxy.port),
+            host: proxy.host.clone(),
+            method: proxy.auth,
+            creds,
+            opts: proxy_opts,
+            current,
+            plan: None,
         }
     }
+
+    fn failed(&self, e: auth::AuthError) -> HttpError {
+        HttpError::ProxySignIn {
+            proxy: self.name.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    fn refused(&self) -> HttpError {
+        HttpError::ProxyAuth {
+            proxy: self.name.clone(),
+            status: 407,
+        }
+    }
+
+    /// The `Proxy-Authorization` for a request that answers no challenge: Basic's every time,
+    /// nothing on a connection a handshake already signed in.
+    fn header(&mut self) -> Result<Option<String>, HttpError> {
+        let Some(a) = self.current.as_mut() else {
+            return Ok(None);
+        };
+        match a.next(None) {
+            Ok(auth::Step::Send(h)) => Ok(Some(h)),
+            Ok(_) => Ok(None),
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    /// The proxy let the request through: check its last token, if the mechanism has one.
+    fn accepted(&mut self, challenges: &[String]) -> Result<(), HttpError> {
+        if let Some(a) = self.current.as_mut() {
+            let last = auth::challenge_in(challenges, a.scheme());
+            if let Err(e) = a.accepted(last.as_deref()) {
+                return Err(self.failed(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// The proxy answered 407: the header to send again with, and whether that must go on a
+    /// new connection (the proxy closed this one before a handshake began).
+    async fn challenged(
+        &mut self,
+        challenges: &[String],
+        close: bool,
+    ) -> Result<(Option<String>, bool), HttpError> {
+        let Some(c) = self.creds.clone() else {
+            return Err(self.refused());
+        };
+        // A handshake under way: answer the proxy's challenge on this connection.
+        if let Some(a) = self.current.as_mut() {
+            let token = auth::challenge_in(challenges, a.scheme()).unwrap_or_default();
+            match a.next(Some(&token)) {
+                Ok(auth::Step::Send(h)) if !close => return Ok((Some(h), false)),
+                Ok(auth::Step::Send(_)) => {
+                    return Err(HttpError::ProxyUnreachable {
+                        proxy: self.name.clone(),
+                        detail: format!(
+                            "the proxy closed the connection in the middle of the {} handshake",
+                            a.scheme()
+                        ),
+                    })
+                }
+                Ok(_) => {
+                    // Refused: the next mechanism of the plan, if any, else the error.
+                    if self.plan.as_ref().is_none_or(|p| p.is_empty()) {
+                        return Err(self.refused());
+                    }
+                }
+                Err(e) => return Err(self.failed(e)),
+            }
+        }
+        let method = self.method;
+        let plan = self
+            .plan
+            .get_or_insert_with(|| auth::plan(method, &auth::schemes_in(challenges), true).into());
+        if plan.is_empty() {
+            let offered = auth::schemes_in(challenges);
+            return Err(HttpError::ProxyAuthScheme {
+                proxy: self.name.clone(),
+                offered: if offered.is_empty() {
+                    "no".into()
+                } else {
+                    offered.join(", ")
+                },
+                method: method.as_config(),
+            });
+        }
+        let info = auth::ConnectionInfo {
+            authority: self.name.clone(),
+            https: false,
+            tls_server_end_point: None,
+            certificate: None,
+        };
+        // The next mechanism that can start: Kerberos gives way when no KDC answers.
+        while let Some(mech) = self.plan.as_mut().and_then(|p| p.pop_front()) {
+            let mut a = auth::authenticator(mech, &c, &self.host, &self.opts);
+            match a.prepare(&info).await {
+                Ok(()) => {
+                    let header = match a.next(None) {
+                        Ok(auth::Step::Send(h)) => Some(h),
+                        Ok(_) => None,
+                        Err(e) => return Err(self.failed(e)),
+                    };
+                    self.current = Some(a);
+                    return Ok((header, close));
+                }
+                Err(auth::AuthError::Kerberos(e))
+                    if e.is_unavailable() && self.plan.as_ref().is_some_and(|p| !p.is_empty()) =>
+                {
+                    tracing::info!(proxy = %self.name, error = %e, "Kerberos to the proxy is unavailable; trying the next mechanism");
+                }
+                Err(e) => return Err(self.failed(e)),
+            }
+        }
+        Err(self.refused())
+    }
+}
+
+/// Rounds of 407 a sign-in to the proxy may take.
+const PROXY_ROUNDS: usize = 12;
+
+/// Open a CONNECT tunnel through `proxy` to `host:port`, signing in to the proxy as its
+/// [`ProxyConfig::auth`] says. A handshake (NTLM, Negotiate) runs on one connection; each
+/// mechanism starts on a new one when the proxy closed the last.
+async fn proxy_tunnel(
+    proxy: &ProxyConfig,
+    host: &str,
+    port: u16,
+    opts: &ConnectOptions,
+) -> Result<TcpStream, HttpError> {
+    let timeout = opts.connect_timeout;
+    let mut login = ProxyLogin::new(proxy, opts);
+    let target = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut s = proxy_connect(proxy, timeout).await?;
+    let mut header = login.header()?;
+    for _ in 0..PROXY_ROUNDS {
+        let ans = connect_once(&mut s, &login.name, &target, header.as_deref(), timeout).await?;
+        match ans.status {
+            200..=299 => {
+                login.accepted(&ans.challenges)?;
+                return Ok(s);
+            }
+            407 => {
+                let (h, reconnect) = login.challenged(&ans.challenges, ans.close).await?;
+                header = h;
+                if reconnect {
+                    s = proxy_connect(proxy, timeout).await?;
+                }
+            }
+            // tinyproxy answers a wrong password with 401 and a missing one with 407.
+            401 => {
+                return Err(HttpError::ProxyAuth {
+                    proxy: login.name,
+                    status: 401,
+                })
+            }
+            status => {
+                let hint = if status == 403 {
+                    format!("; the proxy's rules do not allow CONNECT to port {port} — ask for it to be allowed (e.g. tinyproxy ConnectPort, squid SSL_ports)")
+                } else if matches!(status, 500 | 502 | 503 | 504) {
+                    format!("; the proxy could not reach {target} itself")
+                } else {
+                    String::new()
+                };
+                return Err(HttpError::ProxyRefused {
+                    proxy: login.name,
+                    target,
+                    status,
+                    reason: ans.reason,
+                    hint,
+                });
+            }
+        }
+    }
+    Err(HttpError::ProxySignIn {
+        proxy: login.name,
+        detail: format!("the proxy kept asking for authentication after {PROXY_ROUNDS} rounds"),
+    })
+}
+
+/// A TCP connection to the proxy itself.
+async fn proxy_connect(proxy: &ProxyConfig, timeout: Duration) -> Result<TcpStream, HttpError> {
+    tcp_connect(&proxy.host, proxy.port, timeout)
+        .await
+        .map_err(|e| HttpError::ProxyUnreachable {
+            proxy: format!("{}:{}", proxy.host, proxy.port),
+            detail: e.to_string(),
+        })
 }
 
 /// Any stream a connection can run on.
@@ -609,13 +884,50 @@ pub struct Connection {
     request_timeout: Duration,
     /// The TLS leaf certificate the server presented on this connection (DER), if HTTPS.
     leaf: Option<Vec<u8>>,
+    /// Plain HTTP through a proxy: requests go to the proxy in absolute form, signed in to it.
+    forward: Option<Forward>,
+}
+
+/// A plain-HTTP connection through a proxy: where it goes and the sign-in to it.
+struct Forward {
+    proxy: ProxyConfig,
+    connect_timeout: Duration,
+    login: ProxyLogin,
+}
+
+/// An HTTP/1.1 connection on `stream`, its driver spawned.
+async fn handshake(
+    stream: Box<dyn Io>,
+    target: String,
+) -> Result<SendRequest<Full<Bytes>>, HttpError> {
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| HttpError::Broken {
+            target,
+            detail: e.to_string(),
+        })?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
 }
 
 impl Connection {
     /// Connect to `endpoint`'s server (its path is not used here).
+    /// Through a proxy, HTTPS goes through a CONNECT tunnel and plain HTTP to the proxy as
+    /// absolute-form requests (proxies commonly refuse CONNECT to port 80).
     pub async fn open(endpoint: &Endpoint, opts: &ConnectOptions) -> Result<Connection, HttpError> {
+        let mut forward = None;
         let tcp = match &opts.proxy {
-            Some(p) => proxy_tunnel(p, &endpoint.host, endpoint.port, opts.connect_timeout).await?,
+            Some(p) if !endpoint.https => {
+                forward = Some(Forward {
+                    proxy: p.clone(),
+                    connect_timeout: opts.connect_timeout,
+                    login: ProxyLogin::new(p, opts),
+                });
+                proxy_connect(p, opts.connect_timeout).await?
+            }
+            Some(p) => proxy_tunnel(p, &endpoint.host, endpoint.port, opts).await?,
             None => tcp_connect(&endpoint.host, endpoint.port, opts.connect_timeout).await?,
         };
         let mut leaf = None;
@@ -644,20 +956,13 @@ impl Connection {
         } else {
             Box::new(tcp)
         };
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| HttpError::Broken {
-                target: endpoint.authority(),
-                detail: e.to_string(),
-            })?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let sender = handshake(stream, endpoint.authority()).await?;
         Ok(Connection {
             endpoint: endpoint.clone(),
             sender,
             request_timeout: opts.request_timeout,
             leaf,
+            forward,
         })
     }
 
@@ -684,7 +989,75 @@ impl Connection {
     }
 
     /// Send one request on this connection and read the whole response. `Host` is set here.
-    pub async fn send(&mut self, mut req: Request<Full<Bytes>>) -> Result<HttpResponse, HttpError> {
+    /// Through a proxy (plain HTTP), the request goes in absolute form with the proxy's
+    /// sign-in, sent again for each 407 of its handshake.
+    pub async fn send(&mut self, req: Request<Full<Bytes>>) -> Result<HttpResponse, HttpError> {
+        if self.forward.is_none() {
+            return self.send_once(req).await;
+        }
+        let (parts, body) = req.into_parts();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        let uri: hyper::Uri = format!("http://{}{path}", self.endpoint.authority())
+            .parse()
+            .map_err(|e| HttpError::BadUrl(format!("{path}: {e}")))?;
+        let mut header = match self.forward.as_mut() {
+            Some(f) => f.login.header()?,
+            None => None,
+        };
+        for _ in 0..PROXY_ROUNDS {
+            let mut r = Request::new(body.clone());
+            *r.method_mut() = parts.method.clone();
+            *r.uri_mut() = uri.clone();
+            *r.headers_mut() = parts.headers.clone();
+            if let Some(h) = &header {
+                if let Ok(v) = h.parse() {
+                    r.headers_mut()
+                        .insert(hyper::header::PROXY_AUTHORIZATION, v);
+                }
+            }
+            let resp = self.send_once(r).await?;
+            let Some(f) = self.forward.as_mut() else {
+                return Ok(resp);
+            };
+            let challenges = resp.header_values("proxy-authenticate");
+            if resp.status != 407 {
+                f.login.accepted(&challenges)?;
+                return Ok(resp);
+            }
+            let close = resp
+                .header_values("connection")
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case("close"))
+                || resp
+                    .header_values("proxy-connection")
+                    .iter()
+                    .any(|v| v.eq_ignore_ascii_case("close"))
+                || self.sender.is_closed();
+            let (h, reconnect) = f.login.challenged(&challenges, close).await?;
+            header = h;
+            if reconnect {
+                let tcp = proxy_connect(&f.proxy, f.connect_timeout).await?;
+                self.sender = handshake(Box::new(tcp), self.endpoint.authority()).await?;
+            }
+        }
+        Err(HttpError::ProxySignIn {
+            proxy: self
+                .forward
+                .as_ref()
+                .map(|f| f.login.name.clone())
+                .unwrap_or_default(),
+            detail: format!("the proxy kept asking for authentication after {PROXY_ROUNDS} rounds"),
+        })
+    }
+
+    async fn send_once(
+        &mut self,
+        mut req: Request<Full<Bytes>>,
+    ) -> Result<HttpResponse, HttpError> {
         let target = self.endpoint.authority();
         if let Ok(h) = target.parse() {
             req.headers_mut().insert(hyper::header::HOST, h);
@@ -727,10 +1100,31 @@ impl Connection {
     }
 }
 
+/// Plain HTTP through the proxy: one request for `endpoint`'s path, sent to the proxy in
+/// absolute form with its sign-in; the status it answered (a 502-504 is the proxy's own: it
+/// could not reach the server). `None` when the endpoint is HTTPS or no proxy is configured
+/// (then [`open_tcp`]'s CONNECT is the check).
+pub async fn forward_probe(
+    endpoint: &Endpoint,
+    opts: &ConnectOptions,
+) -> Option<Result<u16, HttpError>> {
+    if endpoint.https || opts.proxy.is_none() {
+        return None;
+    }
+    let run = async {
+        let mut c = Connection::open(endpoint, opts).await?;
+        let req = Request::get(endpoint.path.as_str())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| HttpError::BadUrl(e.to_string()))?;
+        Ok(c.send(req).await?.status)
+    };
+    Some(run.await)
+}
+
 /// A TCP stream to `endpoint`'s server: direct, or through the proxy's CONNECT tunnel.
 pub async fn open_tcp(endpoint: &Endpoint, opts: &ConnectOptions) -> Result<TcpStream, HttpError> {
     match &opts.proxy {
-        Some(p) => proxy_tunnel(p, &endpoint.host, endpoint.port, opts.connect_timeout).await,
+        Some(p) => proxy_tunnel(p, &endpoint.host, endpoint.port, opts).await,
         None => tcp_connect(&endpoint.host, endpoint.port, opts.connect_timeout).await,
     }
 }

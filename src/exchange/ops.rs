@@ -131,6 +131,24 @@ pub struct DeviceAccessRule {
     pub access_level: Option<AccessLevel>,
 }
 
+/// A member of a group (`Get-DistributionGroupMember`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GroupMember {
+    pub identity: String,
+    pub name: String,
+    pub alias: String,
+    pub primary_smtp_address: String,
+    /// `RecipientType` (`UserMailbox`, `MailUniversalDistributionGroup`, …).
+    pub recipient_type: String,
+}
+
+impl GroupMember {
+    /// A nested group (its members are members too).
+    pub fn is_group(&self) -> bool {
+        self.recipient_type.to_ascii_lowercase().contains("group")
+    }
+}
+
 /// `Get-ActiveSyncMailboxPolicy`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MailboxPolicy {
@@ -256,6 +274,13 @@ pub trait Exchange: Clone + Send + Sync + 'static {
     /// Remove a rule.
     fn remove_rule(&self, identity: &str)
         -> impl Future<Output = Result<(), ExchangeError>> + Send;
+
+    /// A group's direct members (`None`: Exchange knows no such group — its own words are
+    /// the `String`).
+    fn get_group_members(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = Result<Result<Vec<GroupMember>, String>, ExchangeError>> + Send;
 
     /// The ActiveSync (mobile device) mailbox policies.
     fn get_policies(

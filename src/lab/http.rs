@@ -547,12 +547,13 @@ async fn route(
                 Err(r) => return r,
             };
             let id = shared.mail_seq.fetch_add(1, Ordering::SeqCst) + 1;
+            let mail = endpoints::load_mail(&shared.outbox);
             let outcome = {
                 let org = match shared.org.read() {
                     Ok(o) => o,
                     Err(p) => p.into_inner(),
                 };
-                endpoints::ews(&org, &account, &body, id, now())
+                endpoints::ews(&org, &account, &body, &mail, id, now())
             };
             let EwsOutcome::Reply(code, xml, sent) = outcome;
             if let Some(mail) = sent {

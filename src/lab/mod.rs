@@ -210,6 +210,45 @@ pub struct LabInfo {
     /// `lab` or `exchange-default`.
     #[serde(default)]
     pub auth_profile: String,
+    /// The org's distribution and security groups, for trying group rules.
+    #[serde(default)]
+    pub groups: Vec<GroupInfo>,
+}
+
+/// A group as `lab.json` lists it: its address and its direct members' addresses (a nested
+/// group by its address too).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct GroupInfo {
+    pub name: String,
+    pub primary_smtp: String,
+    pub security: bool,
+    pub members: Vec<String>,
+}
+
+impl GroupInfo {
+    fn of(org: &Org) -> Vec<GroupInfo> {
+        org.groups
+            .iter()
+            .map(|g| GroupInfo {
+                name: g.name.clone(),
+                primary_smtp: g.primary_smtp.clone(),
+                security: g.security,
+                members: g
+                    .members
+                    .iter()
+                    .filter_map(|m| match m {
+                        org::GroupMember::Mailbox(i) => org
+                            .mailboxes
+                            .get(*i as usize)
+                            .map(|mb| mb.primary_smtp.clone()),
+                        org::GroupMember::Group(a) => {
+                            org.find_group(a).map(|n| n.primary_smtp.clone())
+                        }
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
 }
 
 /// State shared by every CAS: the org, accounts, outbox.
@@ -462,6 +501,11 @@ impl Lab {
             .read()
             .map(|o| o.name.clone())
             .unwrap_or_default();
+        let groups = shared
+            .org
+            .read()
+            .map(|o| GroupInfo::of(&o))
+            .unwrap_or_default();
         let info = LabInfo {
             org: org_name,
             exchange_version: format!("{:?}", opts.version)
@@ -495,6 +539,7 @@ impl Lab {
                 host: a.host().to_string(),
                 kdc: opts.kdc.clone(),
             }),
+            groups,
             auth_profile: match opts.auth_profile {
                 AuthProfile::Lab => "lab".into(),
                 AuthProfile::ExchangeDefault => "exchange-default".into(),

@@ -1,5 +1,6 @@
 //! The lab's simulated Exchange organization: mailboxes, ActiveSync devices, organization
-//! settings, device access rules and mailbox policies, in memory.
+//! settings, device access rules, mailbox policies and distribution/security groups (nested,
+//! cycles allowed as in Active Directory), in memory.
 //!
 //! Everything is generated deterministically from a seed, compactly enough that 100 000
 //! devices take a few megabytes (a device's strings are looked up from tables, not stored).
@@ -297,6 +298,38 @@ pub struct DeviceView {
     pub identity: String,
 }
 
+/// A member of a group.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum GroupMember {
+    /// A mailbox, by index.
+    Mailbox(u32),
+    /// A nested group, by alias.
+    Group(String),
+}
+
+/// A mail-enabled distribution or security group.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Group {
+    pub name: String,
+    pub alias: String,
+    pub primary_smtp: String,
+    /// A mail-enabled security group (else a distribution group).
+    pub security: bool,
+    /// Direct members.
+    pub members: Vec<GroupMember>,
+}
+
+impl Group {
+    /// Exchange's `RecipientType` for it.
+    pub fn recipient_type(&self) -> &'static str {
+        if self.security {
+            "MailUniversalSecurityGroup"
+        } else {
+            "MailUniversalDistributionGroup"
+        }
+    }
+}
+
 /// The whole organization.
 #[derive(Debug, Clone)]
 pub struct Org {
@@ -310,6 +343,7 @@ pub struct Org {
     pub policies: Vec<MailboxPolicy>,
     /// Remote wipes requested with `Clear-MobileDevice`, oldest first.
     pub wipes: Vec<WipeRequest>,
+    pub groups: Vec<Group>,
     alias_index: HashMap<String, u32>,
 }
 
@@ -514,10 +548,84 @@ impl Org {
                 ],
             }],
             wipes: Vec::new(),
+            groups: Vec::new(),
             alias_index,
         };
+        org.groups = org.generated_groups();
         org.reevaluate_all(None);
         org
+    }
+
+    /// Two groups that nest each other (as Active Directory allows): "Sales" (a
+    /// distribution group: every 7th person and "Field Sales") and "Field Sales" (a security
+    /// group: every 11th person and "Sales").
+    fn generated_groups(&self) -> Vec<Group> {
+        let people = |every: usize, at: usize| {
+            (2..self.mailboxes.len())
+                .filter(move |i| i % every == at)
+                .map(|i| GroupMember::Mailbox(i as u32))
+        };
+        let group = |name: &str, alias: &str, security: bool, members: Vec<GroupMember>| Group {
+            name: name.into(),
+            alias: alias.into(),
+            primary_smtp: format!("{alias}@{}", self.domain),
+            security,
+            members,
+        };
+        vec![
+            group(
+                "Sales",
+                "sales",
+                false,
+                people(7, 2)
+                    .chain([GroupMember::Group("field-sales".into())])
+                    .collect(),
+            ),
+            group(
+                "Field Sales",
+                "field-sales",
+                true,
+                people(11, 5)
+                    .chain([GroupMember::Group("sales".into())])
+                    .collect(),
+            ),
+        ]
+    }
+
+    /// The group with this name, alias, SMTP address or canonical name (`domain/Users/Name`).
+    pub fn find_group(&self, identity: &str) -> Option<&Group> {
+        let id = identity.trim();
+        let id = match id.rsplit_once('/') {
+            Some((ou, name)) if ou.to_ascii_lowercase().starts_with(&self.domain) => name,
+            _ => id,
+        };
+        self.groups.iter().find(|g| {
+            [&g.name, &g.alias, &g.primary_smtp]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(id))
+        })
+    }
+
+    /// Every mailbox in a group, through nested groups (each group once), by index.
+    pub fn group_mailboxes(&self, identity: &str) -> Option<std::collections::BTreeSet<u32>> {
+        let first = self.find_group(identity)?;
+        let mut out = std::collections::BTreeSet::new();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack = vec![first];
+        while let Some(g) = stack.pop() {
+            if !seen.insert(g.alias.to_lowercase()) {
+                continue;
+            }
+            for m in &g.members {
+                match m {
+                    GroupMember::Mailbox(i) => {
+                        out.insert(*i);
+                    }
+                    GroupMember::Group(a) => stack.extend(self.find_group(a)),
+                }
+            }
+        }
+        Some(out)
     }
 
     /// Device id as Exchange reports it, e.g. `ApplF1A2B3C4D5E6` or 32 hex digits.

@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use super::{CheckId, Input, Options, Outcome};
+use super::finding::{HttpPowerShell, SignedInTo};
+use super::{Account, CheckId, Finding, Fix, Gap, Input, Options, Outcome};
 use crate::engine::target;
 use crate::exchange::autodiscover::{self, AutodiscoverError};
 use crate::exchange::client::{Credentials, Session, SessionError};
 use crate::exchange::ews::{Ews, Mail};
-use crate::exchange::http::{self, ConnectOptions, Connection, Endpoint, HttpError, TlsFailure};
+use crate::exchange::http::{self, ConnectOptions, Connection, Endpoint, HttpError};
 use crate::exchange::ops::{Exchange as _, ExchangeError};
 use crate::exchange::powershell::RemotePowerShell;
 use crate::exchange::powershell::{PoolOptions, PsError, RunspacePool, SessionFactory};
@@ -74,21 +75,15 @@ impl Context {
     }
 
     fn endpoint(&self) -> Result<&Endpoint, Outcome> {
-        self.endpoint.as_ref().ok_or_else(|| {
-            Outcome::fail(
-                "no Exchange server is configured",
-                "set ClientAccessServer (on-premises) or HostedServerAddress (hosted)",
-            )
-        })
+        self.endpoint
+            .as_ref()
+            .ok_or_else(|| Outcome::fail(Finding::NoServer, Fix::SetServer))
     }
 
     fn connect(&self) -> Result<&ConnectOptions, Outcome> {
-        self.connect.as_ref().map_err(|e| {
-            Outcome::fail(
-                e.to_string(),
-                "fix TrustedCaFile: it must be a PEM file of CA certificates",
-            )
-        })
+        self.connect
+            .as_ref()
+            .map_err(|e| Outcome::error(e, Fix::CaFileNotPem))
     }
 
     fn service(&self) -> Option<Credentials> {
@@ -116,10 +111,7 @@ impl Context {
         let ep = self.endpoint()?.clone();
         let connect = self.connect()?.clone();
         let creds = self.service().ok_or_else(|| {
-            Outcome::fail(
-                "no service account credentials",
-                "set ServiceAccount/User and store its password",
-            )
+            Outcome::fail(Finding::NoServiceCredentials, Fix::SetServiceCredentials)
         })?;
         let mut po = PoolOptions::exchange(&ep.url());
         po.resource_uri = self.opts.resource_uri.clone();
@@ -134,94 +126,84 @@ impl Context {
         });
         RunspacePool::open(Session::connect(ep, connect, &creds), factory, &po)
             .await
-            .map_err(|e| ps_failure(&e, &creds.user))
+            .map_err(|e| ps_failure(&e, Account::Service))
     }
 }
 
 /// Turn a connection error into an outcome with a fix.
 fn http_failure(e: &HttpError) -> Outcome {
-    let fix = match e {
-        HttpError::Dns { .. } => "check the server name, or that this machine's DNS servers know it",
-        HttpError::Refused { .. } => "check the server name and port; is IIS running and the firewall open on that port?",
-        HttpError::ConnectTimeout { .. } | HttpError::Timeout { .. } => "check firewalls between this machine and the server",
-        HttpError::ProxyUnreachable { .. } => "check Proxy/Host and Proxy/Port, and that the proxy is running",
-        HttpError::ProxyAuth { .. } => "check Proxy/User and the stored proxy password",
-        HttpError::ProxyRefused { .. } => "ask the proxy's administrator to allow CONNECT to this server and port",
-        HttpError::Tls { failure, .. } => match failure {
-            TlsFailure::UnknownIssuer => "add the issuing CA certificate (PEM) to TrustedCaFile, or to this machine's trusted root store",
-            TlsFailure::NameMismatch => "use the name the certificate was issued for as ClientAccessServer, or reissue the certificate with this name",
-            TlsFailure::Expired | TlsFailure::NotYetValid => "renew the server's certificate, and check both machines' clocks",
-            TlsFailure::NotTls => "this port serves plain HTTP; use the HTTPS port (443) or enable SSL on the site",
-            _ => "check the server's TLS configuration",
-        },
-        HttpError::TrustedCa { .. } => "fix TrustedCaFile: it must be a readable PEM file of CA certificates",
-        _ => "check the network path to the server and retry",
-    };
-    Outcome::fail(e.to_string(), fix)
+    Outcome::error(e, Fix::for_http(e))
 }
 
-fn session_failure(e: &SessionError, what: &str) -> Outcome {
+fn session_failure(e: &SessionError, account: Account) -> Outcome {
     match e {
         SessionError::Http(h) => http_failure(h),
-        SessionError::Unauthorized { .. } => Outcome::fail(e.to_string(), format!("check {what}'s user name (DOMAIN\\user or UPN) and re-enter its password")),
+        SessionError::Unauthorized { .. } => Outcome::error(e, Fix::AccountCredentials(account)),
         SessionError::SchemeNotOffered {
             url,
             scheme,
             offered,
         } => Outcome::fail(
-            format!(
-                "{url}: the server does not accept {scheme} (it offers {})",
-                offered.join(", ")
-            ),
-            crate::exchange::client::scheme_fix(scheme, offered),
-        ),
-        SessionError::NoSupportedScheme { .. } => Outcome::fail(
-            e.to_string(),
-            "the connector signs in with Kerberos, Negotiate, NTLM, or Basic over HTTPS; check the virtual directory's authentication",
-        ),
-        SessionError::HandshakeCut { .. } => Outcome::fail(
-            e.to_string(),
-            "Kerberos and NTLM need one kept-alive connection from start to end: let the proxy or load balancer keep connections (or pin them)",
-        ),
-        SessionError::Throttled { .. } => Outcome::fail(e.to_string(), "the server is overloaded or throttling this account; retry later"),
-        SessionError::Kerberos { url, error } => Outcome::fail(format!("{url}: {error}"), error.fix()),
-        SessionError::KerberosOnly { url, offered, kerberos } => Outcome::fail(
-            format!(
-                "{url}: the server accepts Kerberos only (it offers {}), and Kerberos could not be used: {kerberos}",
-                offered.join(", ")
-            ),
-            format!("make Kerberos work, the server needs no change: {}", kerberos.fix()),
-        ),
-        SessionError::Auth(_) => Outcome::fail(e.to_string(), "check the account"),
-        SessionError::BasicOverPlainHttp { .. } => Outcome::fail(
-            e.to_string(),
-            "use an https:// address, or set AuthenticationMethod to Auto, Kerberos, Negotiate or Ntlm (WinRM messages are then encrypted over HTTP)",
-        ),
-        SessionError::EncryptionUnavailable { .. } | SessionError::Encryption { .. } => Outcome::fail(
-            e.to_string(),
-            "use an https:// address; WinRM over plain HTTP needs Kerberos, NTLM or Negotiate with message encryption",
-        ),
-    }
-}
-
-fn exchange_failure(e: &ExchangeError, user: &str) -> Outcome {
-    match e {
-        ExchangeError::PowerShell(e) => ps_failure(e, user),
-    }
-}
-
-fn ps_failure(e: &PsError, user: &str) -> Outcome {
-    match e {
-        PsError::Session(s) => session_failure(s, user),
-        PsError::Fault { fault, .. } => Outcome::fail(
-            e.to_string(),
-            match fault.subcode.as_deref() {
-                Some("AccessDenied") => "the account may not use remote PowerShell: Set-User <account> -RemotePowerShellEnabled $true".to_string(),
-                _ => "read the server's message; check the PowerShell virtual directory and the account's rights".to_string(),
+            Finding::SchemeNotOffered {
+                url: url.to_string(),
+                scheme: scheme.to_string(),
+                offered: offered.clone(),
+            },
+            if crate::exchange::client::scheme_fix(scheme, offered)
+                == Fix::SchemeUseKerberos.to_string()
+            {
+                Fix::SchemeUseKerberos
+            } else {
+                Fix::SchemeOther
             },
         ),
-        PsError::Protocol { .. } => Outcome::fail(e.to_string(), "check that the path is Exchange's PowerShell virtual directory (/PowerShell)"),
-        _ => Outcome::fail(e.to_string(), "retry; if it persists, check the Exchange server's event log"),
+        SessionError::NoSupportedScheme { .. } => Outcome::error(e, Fix::NoSupportedScheme),
+        SessionError::HandshakeCut { .. } => Outcome::error(e, Fix::HandshakeCut),
+        SessionError::Throttled { .. } => Outcome::error(e, Fix::Throttled),
+        SessionError::Kerberos { url, error } => Outcome::fail(
+            Finding::Error {
+                text: format!("{url}: {error}"),
+            },
+            Fix::for_kerberos(error),
+        ),
+        SessionError::KerberosOnly {
+            url,
+            offered,
+            kerberos,
+        } => Outcome::fail(
+            Finding::KerberosOnly {
+                url: url.to_string(),
+                offered: offered.clone(),
+                kerberos: kerberos.to_string(),
+            },
+            Fix::MakeKerberosWork(Box::new(Fix::for_kerberos(kerberos))),
+        ),
+        SessionError::Auth(_) => Outcome::error(e, Fix::CheckAccount),
+        SessionError::BasicOverPlainHttp { .. } => Outcome::error(e, Fix::BasicOverHttp),
+        SessionError::EncryptionUnavailable { .. } | SessionError::Encryption { .. } => {
+            Outcome::error(e, Fix::NeedsHttps)
+        }
+    }
+}
+
+fn exchange_failure(e: &ExchangeError, account: Account) -> Outcome {
+    match e {
+        ExchangeError::PowerShell(e) => ps_failure(e, account),
+    }
+}
+
+fn ps_failure(e: &PsError, account: Account) -> Outcome {
+    match e {
+        PsError::Session(s) => session_failure(s, account),
+        PsError::Fault { fault, .. } => Outcome::error(
+            e,
+            match fault.subcode.as_deref() {
+                Some("AccessDenied") => Fix::RemotePowerShell,
+                _ => Fix::ServerMessage,
+            },
+        ),
+        PsError::Protocol { .. } => Outcome::error(e, Fix::PowerShellPath),
+        _ => Outcome::error(e, Fix::RetryEventLog),
     }
 }
 
@@ -246,36 +228,35 @@ pub(super) async fn run(id: CheckId, ctx: &Context) -> Outcome {
 
 fn config(ctx: &Context) -> Result<Outcome, Outcome> {
     let cfg = &ctx.input.config;
-    let mut problems: Vec<String> = ctx
+    let mut gaps: Vec<Gap> = ctx
         .input
         .config_problems
         .iter()
-        .map(|p| p.to_string())
+        .map(|p| Gap::Field(p.to_string()))
         .collect();
     if ctx.input.service_password.is_none() {
-        problems.push("no service account password is stored".into());
+        gaps.push(Gap::NoServicePassword);
     }
     if ctx.input.notification_password.is_none() {
-        problems.push("no notification account password is stored".into());
+        gaps.push(Gap::NoNotificationPassword);
     }
     if cfg.proxy.enabled && cfg.proxy.use_credentials && ctx.input.proxy_password.is_none() {
-        problems.push("no proxy password is stored".into());
+        gaps.push(Gap::NoProxyPassword);
     }
-    if ctx.endpoint.is_none() && problems.is_empty() {
-        problems.push("no usable Exchange server address".into());
+    if ctx.endpoint.is_none() && gaps.is_empty() {
+        gaps.push(Gap::NoServerAddress);
     }
     if let Err(e) = &ctx.connect {
-        problems.push(e.to_string());
+        gaps.push(Gap::Connection(e.to_string()));
     }
-    if problems.is_empty() {
-        Ok(Outcome::pass(format!(
-            "complete; {}",
-            ctx.endpoint.as_ref().map(|e| e.url()).unwrap_or_default()
-        )))
+    if gaps.is_empty() {
+        Ok(Outcome::pass(Finding::ConfigComplete {
+            url: ctx.endpoint.as_ref().map(|e| e.url()).unwrap_or_default(),
+        }))
     } else {
         Err(Outcome::fail(
-            problems.join("; "),
-            "complete the configuration (setup wizard, `config set`, `config set-password`)",
+            Finding::ConfigIncomplete { gaps },
+            Fix::CompleteConfiguration,
         ))
     }
 }
@@ -283,17 +264,24 @@ fn config(ctx: &Context) -> Result<Outcome, Outcome> {
 async fn dns(ctx: &Context) -> Result<Outcome, Outcome> {
     let ep = ctx.endpoint()?;
     if ep.host.parse::<std::net::IpAddr>().is_ok() {
-        return Ok(Outcome::pass(format!("{} is an IP address", ep.host)));
+        return Ok(Outcome::pass(Finding::DnsIsAddress {
+            host: ep.host.clone(),
+        }));
     }
     match http::resolve_all(&ep.host, ep.port).await {
         Ok(addrs) => {
             let mut list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
             list.dedup();
-            Ok(Outcome::pass(format!("{} → {}", ep.host, list.join(", "))))
+            Ok(Outcome::pass(Finding::DnsResolved {
+                host: ep.host.clone(),
+                addresses: list,
+            }))
         }
         Err(e) if ctx.proxy_enabled() => Ok(Outcome::warn(
-            format!("{e}; the proxy resolves names itself, so this may be fine"),
-            "if the connection fails too, check the name",
+            Finding::DnsBehindProxy {
+                error: e.to_string(),
+            },
+            Fix::NameBehindProxy,
         )),
         Err(e) => Err(http_failure(&e)),
     }
@@ -301,7 +289,7 @@ async fn dns(ctx: &Context) -> Result<Outcome, Outcome> {
 
 async fn proxy(ctx: &Context) -> Result<Outcome, Outcome> {
     if !ctx.proxy_enabled() {
-        return Ok(Outcome::not_applicable("not used (Proxy/Enabled is false)"));
+        return Ok(Outcome::not_applicable(Finding::ProxyNotUsed));
     }
     let ep = ctx.endpoint()?;
     let connect = ctx.connect()?;
@@ -310,18 +298,23 @@ async fn proxy(ctx: &Context) -> Result<Outcome, Outcome> {
         .as_ref()
         .map(|p| format!("{}:{}", p.host, p.port))
         .unwrap_or_default();
+    // Plain HTTP goes to the proxy as requests, not through CONNECT.
+    if let Some(r) = http::forward_probe(ep, connect).await {
+        return match r {
+            Ok(_) => Ok(Outcome::pass(Finding::ProxyAccepted { proxy: p })),
+            Err(e) => Err(http_failure(&e)),
+        };
+    }
     match http::open_tcp(ep, connect).await {
-        Ok(_) => Ok(Outcome::pass(format!(
-            "{p} accepted CONNECT to {}",
-            ep.authority()
-        ))),
+        Ok(_) => Ok(Outcome::pass(Finding::ProxyConnected {
+            proxy: p,
+            target: ep.authority(),
+        })),
         // The proxy works but could not reach the server: that is the TCP check's failure.
         Err(HttpError::ProxyRefused {
             status: 500 | 502 | 503 | 504,
             ..
-        }) => Ok(Outcome::pass(format!(
-            "{p} accepted the request and credentials"
-        ))),
+        }) => Ok(Outcome::pass(Finding::ProxyAccepted { proxy: p })),
         Err(e) => Err(http_failure(&e)),
     }
 }
@@ -330,19 +323,43 @@ async fn tcp(ctx: &Context) -> Result<Outcome, Outcome> {
     let ep = ctx.endpoint()?;
     let connect = ctx.connect()?;
     let t0 = std::time::Instant::now();
+    if let Some(r) = http::forward_probe(ep, connect).await {
+        return match r {
+            Ok(status @ 502..=504) => Err(Outcome::fail(
+                Finding::ProxyCouldNotConnect {
+                    proxy: connect
+                        .proxy
+                        .as_ref()
+                        .map(|p| format!("{}:{}", p.host, p.port))
+                        .unwrap_or_default(),
+                    target: ep.authority(),
+                    status,
+                },
+                Fix::ProxyMayReach,
+            )),
+            Ok(_) => Ok(Outcome::pass(Finding::TcpConnected {
+                peer: ep.authority(),
+                through_proxy: true,
+                ms: t0.elapsed().as_millis(),
+            })),
+            Err(e) => Err(http_failure(&e)),
+        };
+    }
     match http::open_tcp(ep, connect).await {
         Ok(s) => {
-            let peer = if ctx.proxy_enabled() {
-                format!("{} through the proxy", ep.authority())
+            let through_proxy = ctx.proxy_enabled();
+            let peer = if through_proxy {
+                ep.authority()
             } else {
                 s.peer_addr()
                     .map(|a| a.to_string())
                     .unwrap_or_else(|_| ep.authority())
             };
-            Ok(Outcome::pass(format!(
-                "connected to {peer} in {} ms",
-                t0.elapsed().as_millis()
-            )))
+            Ok(Outcome::pass(Finding::TcpConnected {
+                peer,
+                through_proxy,
+                ms: t0.elapsed().as_millis(),
+            }))
         }
         Err(HttpError::ProxyRefused {
             status,
@@ -350,8 +367,12 @@ async fn tcp(ctx: &Context) -> Result<Outcome, Outcome> {
             target,
             ..
         }) if matches!(status, 500 | 502 | 503 | 504) => Err(Outcome::fail(
-            format!("the proxy {proxy} could not connect to {target} (HTTP {status})"),
-            "check the server name and port, and that the proxy may reach it",
+            Finding::ProxyCouldNotConnect {
+                proxy,
+                target,
+                status,
+            },
+            Fix::ProxyMayReach,
         )),
         Err(e) => Err(http_failure(&e)),
     }
@@ -363,40 +384,42 @@ async fn tls(ctx: &Context) -> Result<Outcome, Outcome> {
     // Over http:// PowerShell is sealed by Kerberos/NTLM; EWS, Autodiscover and ActiveSync
     // still use HTTPS on the same server, so that is the certificate to check.
     let https;
-    let (ep, prefix) = if ep.https {
-        (ep, String::new())
+    let (ep, http) = if ep.https {
+        (ep, None)
     } else {
         https = Endpoint::parse(&format!("https://{}/", ep.authority()))
-            .map_err(|e| Outcome::fail(e.to_string(), "check the server address"))?;
+            .map_err(|e| Outcome::error(&e, Fix::ServerAddress))?;
         (
             &https,
-            format!(
-                "PowerShell uses {} (messages sealed); HTTPS for EWS and ActiveSync at {}: ",
-                ep.url(),
-                https.authority()
-            ),
+            Some(HttpPowerShell {
+                url: ep.url(),
+                https: https.authority(),
+            }),
         )
     };
     match Connection::open(ep, connect).await {
-        Ok(_) => {
-            let cert = http::peer_certificate(ep, connect).await;
-            Ok(Outcome::pass(match cert {
-                Some(c) => format!("{prefix}trusted; {c}"),
-                None => format!("{prefix}trusted"),
-            }))
-        }
-        Err(e @ HttpError::Tls { .. }) => {
-            let mut o = http_failure(&e);
-            o.detail = format!("{prefix}{}", o.detail);
-            if let Some(c) = http::peer_certificate(ep, connect).await {
-                o.detail = format!("{}; the server's certificate: {c}", o.detail);
-            }
-            Err(o)
-        }
+        Ok(_) => Ok(Outcome::pass(Finding::TlsTrusted {
+            http,
+            certificate: http::peer_certificate(ep, connect)
+                .await
+                .map(|c| c.to_string()),
+        })),
         Err(e) => {
-            let mut o = http_failure(&e);
-            o.detail = format!("{prefix}{}", o.detail);
-            Err(o)
+            let certificate = if matches!(e, HttpError::Tls { .. }) {
+                http::peer_certificate(ep, connect)
+                    .await
+                    .map(|c| c.to_string())
+            } else {
+                None
+            };
+            Err(Outcome::fail(
+                Finding::TlsFailed {
+                    http,
+                    error: e.to_string(),
+                    certificate,
+                },
+                Fix::for_http(&e),
+            ))
         }
     }
 }
@@ -410,20 +433,34 @@ async fn winrm(ctx: &Context) -> Result<Outcome, Outcome> {
     let req = hyper::Request::post(&ep.path)
         .header("content-type", "application/soap+xml;charset=UTF-8")
         .body(http_body_util::Full::new(bytes::Bytes::new()))
-        .map_err(|e| Outcome::fail(e.to_string(), "check the PowerShell path"))?;
+        .map_err(|e| Outcome::error(&e, Fix::PowerShellPathInvalid))?;
     let resp = c.send(req).await.map_err(|e| http_failure(&e))?;
     let schemes = crate::exchange::client::offered_schemes(&resp);
     match resp.status {
-        401 if !schemes.is_empty() => Ok(Outcome::pass(format!("{} asks for authentication: {}", ep.url(), schemes.join(", ")))),
+        401 if !schemes.is_empty() => Ok(Outcome::pass(Finding::AsksForAuthentication {
+            url: ep.url(),
+            schemes,
+        })),
         503 => Err(Outcome::fail(
-            format!("{} answers HTTP 503: the server is throttling requests or overloaded", ep.authority()),
-            "wait and retry; if it persists, check the Exchange server's load and throttling policy",
+            Finding::Http503 {
+                server: ep.authority(),
+            },
+            Fix::Throttled503,
         )),
         404 => Err(Outcome::fail(
-            format!("{} answers HTTP 404: there is no PowerShell virtual directory at {}", ep.authority(), ep.path),
-            "Exchange's endpoint is /PowerShell; check the server is an Exchange CAS",
+            Finding::Http404 {
+                server: ep.authority(),
+                path: ep.path.clone(),
+            },
+            Fix::NotExchangeCas,
         )),
-        s => Err(Outcome::fail(format!("{} answers HTTP {s} instead of asking for authentication; it does not look like Exchange's PowerShell endpoint", ep.url()), "check the server name and the path /PowerShell")),
+        status => Err(Outcome::fail(
+            Finding::NotPowerShell {
+                url: ep.url(),
+                status,
+            },
+            Fix::NotPowerShell,
+        )),
     }
 }
 
@@ -433,12 +470,9 @@ async fn service_account(ctx: &Context) -> Result<Outcome, Outcome> {
 
 async fn service_sign_in(ctx: &Context) -> Result<Outcome, Outcome> {
     let ep = ctx.endpoint()?.clone();
-    let creds = ctx.service().ok_or_else(|| {
-        Outcome::fail(
-            "no service account credentials",
-            "set ServiceAccount/User and store its password",
-        )
-    })?;
+    let creds = ctx
+        .service()
+        .ok_or_else(|| Outcome::fail(Finding::NoServiceCredentials, Fix::SetServiceCredentials))?;
     let mut s = Session::connect(ep.clone(), ctx.connect()?.clone(), &creds);
     match s
         .request(
@@ -450,27 +484,25 @@ async fn service_sign_in(ctx: &Context) -> Result<Outcome, Outcome> {
         .await
     {
         // Anything but 401 means the server accepted who we are (the empty body itself is rejected).
-        Ok(_) => Ok(signed_in(&creds.user, &s, "")),
-        Err(e) => Err(session_failure(
-            &e,
-            crate::config::fields::SERVICE_ACCOUNT_USER.path,
-        )),
+        Ok(_) => Ok(signed_in(&creds.user, &s, SignedInTo::PowerShell)),
+        Err(e) => Err(session_failure(&e, Account::Service)),
     }
 }
 
 /// "LAB\\svc signed in with Kerberos{what}" — and, when Kerberos was passed over, why — with
 /// the mechanism as data for the wizard.
-fn signed_in(user: &str, s: &Session, what: &str) -> Outcome {
+fn signed_in(user: &str, s: &Session, to: SignedInTo) -> Outcome {
     let mech = s
         .mechanism_used()
         .map(|m| m.to_string())
         .unwrap_or_else(|| "no authentication asked".into());
     let not_used = s.kerberos_unavailable().map(|k| k.to_string());
-    let detail = match &not_used {
-        Some(k) => format!("{user} signed in with {mech}{what}; Kerberos was not used: {k}"),
-        None => format!("{user} signed in with {mech}{what}"),
-    };
-    let outcome = Outcome::pass(detail);
+    let outcome = Outcome::pass(Finding::SignedIn {
+        user: user.to_string(),
+        mechanism: mech,
+        to,
+        kerberos_not_used: not_used.clone(),
+    });
     match s.mechanism_used() {
         Some(mechanism) => outcome.with_sign_in(super::SignIn {
             mechanism,
@@ -483,14 +515,15 @@ fn signed_in(user: &str, s: &Session, what: &str) -> Outcome {
 async fn runspace(ctx: &Context) -> Result<Outcome, Outcome> {
     let pool = ctx.open_pool().await?;
     let _ = pool.clone().close().await;
-    Ok(Outcome::pass(format!(
-        "opened a runspace in {}",
-        ctx.opts
+    Ok(Outcome::pass(Finding::RunspaceOpened {
+        configuration: ctx
+            .opts
             .resource_uri
             .rsplit('/')
             .next()
             .unwrap_or("Microsoft.Exchange")
-    )))
+            .to_string(),
+    }))
 }
 
 async fn cmdlets(ctx: &Context) -> Result<Outcome, Outcome> {
@@ -502,39 +535,46 @@ async fn cmdlets(ctx: &Context) -> Result<Outcome, Outcome> {
     }
     let result = ex.check_cmdlets().await;
     let _ = pool.close().await;
-    let check = result.map_err(|e| ps_failure(&e, &user))?;
+    let check = result.map_err(|e| ps_failure(&e, Account::Service))?;
     if check.missing.is_empty() {
-        return Ok(Outcome::pass(format!(
-            "all {} required cmdlets are available to {user}",
-            check.available.len()
-        )));
+        return Ok(Outcome::pass(Finding::CmdletsAvailable {
+            count: check.available.len(),
+            user,
+        }));
     }
-    let mut groups: Vec<&str> = check.missing.iter().map(|(_, g)| g.label()).collect();
-    groups.sort_unstable();
-    groups.dedup();
-    let list: Vec<String> = check
+    // Per missing role, the least privileged role group that has it.
+    let mut groups: Vec<String> = check
         .missing
         .iter()
-        .map(|(c, g)| format!("{c} ({})", g.label()))
+        .map(|e| match e.role.role_groups().first() {
+            Some(g) => format!("{} (role \"{}\")", g.label(), e.role.label()),
+            None => format!("role \"{}\"", e.role.label()),
+        })
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let missing: Vec<(String, String)> = check
+        .missing
+        .iter()
+        .map(|e| (e.name.to_string(), e.role.describe()))
         .collect();
     Err(Outcome::fail(
-        format!(
-            "{user} may not run {} required cmdlet(s): {}",
-            check.missing.len(),
-            list.join(", ")
-        ),
-        format!("add {user} to: {}", groups.join(", ")),
+        Finding::CmdletsMissing {
+            user: user.clone(),
+            missing,
+        },
+        Fix::RoleGroups { user, groups },
     ))
 }
 
 async fn exchange_servers(ctx: &Context) -> Result<Outcome, Outcome> {
     let pool = ctx.open_pool().await?;
-    let user = ctx.service_user();
+
     let result = RemotePowerShell::new(pool.clone(), None)
         .get_exchange_servers()
         .await;
     let _ = pool.close().await;
-    let servers = result.map_err(|e| exchange_failure(&e, &user))?;
+    let servers = result.map_err(|e| exchange_failure(&e, Account::Service))?;
     let cas: Vec<_> = servers
         .iter()
         .filter(|s| s.is_client_access_server)
@@ -555,16 +595,13 @@ async fn exchange_servers(ctx: &Context) -> Result<Outcome, Outcome> {
             }
         })
         .collect();
-    let detail = format!(
-        "{} Client Access Server(s), {version}: {}",
-        cas.len(),
-        names.join(", ")
-    );
+    let detail = Finding::Servers {
+        count: cas.len(),
+        version: version.to_string(),
+        names,
+    };
     if ctx.input.config.is_cas_failover_enabled && cas.len() < 2 {
-        return Ok(Outcome::warn(
-            detail,
-            "CAS failover is on, but there is no other server to fail over to",
-        ));
+        return Ok(Outcome::warn(detail, Fix::NoFailoverPeer));
     }
     Ok(Outcome::pass(detail))
 }
@@ -573,16 +610,14 @@ async fn exchange_servers(ctx: &Context) -> Result<Outcome, Outcome> {
 async fn autodiscover_check(ctx: &Context) -> Result<(Outcome, String), Outcome> {
     if let Some(url) = &ctx.input.config.exchange_web_service_url {
         return Ok((
-            Outcome::pass(format!(
-                "ExchangeWebServiceURL is set ({url}); Autodiscover is not used"
-            )),
+            Outcome::pass(Finding::EwsUrlSet { url: url.clone() }),
             url.clone(),
         ));
     }
     let creds = ctx.notification().ok_or_else(|| {
         Outcome::fail(
-            "no notification account credentials",
-            "set NotificationAccount/User and store its password",
+            Finding::NoNotificationCredentials,
+            Fix::SetNotificationCredentials,
         )
     })?;
     let mailbox = ctx
@@ -591,27 +626,40 @@ async fn autodiscover_check(ctx: &Context) -> Result<(Outcome, String), Outcome>
         .notification_account
         .mailbox
         .clone()
-        .ok_or_else(|| {
-            Outcome::fail("no notification mailbox", "set NotificationAccount/Mailbox")
-        })?;
-    match autodiscover::discover(&mailbox, ctx.cas_address().as_deref(), ctx.connect()?, &creds).await {
+        .ok_or_else(|| Outcome::fail(Finding::NoMailbox, Fix::SetMailbox))?;
+    match autodiscover::discover(
+        &mailbox,
+        ctx.cas_address().as_deref(),
+        ctx.connect()?,
+        &creds,
+    )
+    .await
+    {
         Ok(d) => {
             let via = d.attempts.last().map(|a| a.step).unwrap_or("Autodiscover");
-            Ok((Outcome::pass(format!("{} → {} (via {via})", d.email, d.ews_url)), d.ews_url))
+            Ok((
+                Outcome::pass(Finding::Discovered {
+                    email: d.email.clone(),
+                    url: d.ews_url.clone(),
+                    via: via.to_string(),
+                }),
+                d.ews_url,
+            ))
         }
-        Err(e @ AutodiscoverError::UnknownMailbox { .. }) => Err(Outcome::fail(e.to_string(), "check NotificationAccount/Mailbox: it must be the primary SMTP address of an existing mailbox")),
-        Err(e) => Err(Outcome::fail(e.to_string(), "publish Autodiscover for the mailbox's domain, or set ExchangeWebServiceURL")),
+        Err(e @ AutodiscoverError::UnknownMailbox { .. }) => {
+            Err(Outcome::error(&e, Fix::UnknownMailbox))
+        }
+        Err(e) => Err(Outcome::error(&e, Fix::PublishAutodiscover)),
     }
 }
 
 async fn ews(ctx: &Context) -> Result<Outcome, Outcome> {
     let (_, url) = autodiscover_check(ctx).await?;
-    let ep = Endpoint::parse(&url)
-        .map_err(|e| Outcome::fail(e.to_string(), "check ExchangeWebServiceURL"))?;
+    let ep = Endpoint::parse(&url).map_err(|e| Outcome::error(&e, Fix::CheckEwsUrl))?;
     let creds = ctx.notification().ok_or_else(|| {
         Outcome::fail(
-            "no notification account credentials",
-            "set NotificationAccount/User and store its password",
+            Finding::NoNotificationCredentials,
+            Fix::SetNotificationCredentials,
         )
     })?;
     let mut client = Ews::new(
@@ -619,13 +667,8 @@ async fn ews(ctx: &Context) -> Result<Outcome, Outcome> {
         &ep.path,
     );
     let fail = |e: crate::exchange::ews::EwsError| match e {
-        crate::exchange::ews::EwsError::Session(s) => {
-            session_failure(&s, "NotificationAccount/User")
-        }
-        other => Outcome::fail(
-            other.to_string(),
-            "check that the notification account owns the mailbox and may use EWS",
-        ),
+        crate::exchange::ews::EwsError::Session(s) => session_failure(&s, Account::Notification),
+        other => Outcome::error(&other, Fix::MailboxOwner),
     };
     client.check_mailbox().await.map_err(fail)?;
     if ctx.opts.send_test_mail {
@@ -646,13 +689,13 @@ async fn ews(ctx: &Context) -> Result<Outcome, Outcome> {
         return Ok(signed_in(
             &creds.user,
             client.session(),
-            &format!(" to EWS and sent a test mail to {to}"),
+            SignedInTo::EwsTestMail { to },
         ));
     }
     Ok(signed_in(
         &creds.user,
         client.session(),
-        " to EWS and opened the mailbox",
+        SignedInTo::EwsMailbox,
     ))
 }
 
@@ -661,24 +704,20 @@ async fn activesync_check(ctx: &Context) -> Result<Outcome, Outcome> {
     let creds = ctx
         .notification()
         .or_else(|| ctx.service())
-        .ok_or_else(|| Outcome::fail("no credentials", "store the account passwords"))?;
+        .ok_or_else(|| Outcome::fail(Finding::NoCredentials, Fix::StorePasswords))?;
     // ActiveSync is served over HTTPS even when PowerShell is reached over http://.
     let ep = Endpoint::parse(&format!(
         "https://{}/Microsoft-Server-ActiveSync",
         ep.authority()
     ))
-    .map_err(|e| Outcome::fail(e.to_string(), "check the server address"))?;
+    .map_err(|e| Outcome::error(&e, Fix::ServerAddress))?;
     let mut s = Session::connect(ep, ctx.connect()?.clone(), &creds);
     match activesync::options(&mut s).await {
-        Ok(info) => Ok(Outcome::pass(format!(
-            "ActiveSync {} offers protocol versions {}",
-            info.server_version.unwrap_or_default(),
-            info.protocol_versions.join(", ")
-        ))),
-        Err(ActiveSyncError::Session(e)) => Err(session_failure(&e, "NotificationAccount/User")),
-        Err(e) => Err(Outcome::fail(
-            e.to_string(),
-            "check that the Microsoft-Server-ActiveSync virtual directory exists and is enabled",
-        )),
+        Ok(info) => Ok(Outcome::pass(Finding::ActiveSync {
+            version: info.server_version.unwrap_or_default(),
+            protocols: info.protocol_versions,
+        })),
+        Err(ActiveSyncError::Session(e)) => Err(session_failure(&e, Account::Notification)),
+        Err(e) => Err(Outcome::error(&e, Fix::ActiveSyncDirectory)),
     }
 }

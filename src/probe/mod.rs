@@ -9,6 +9,9 @@
 //! configuration or the vault, and never puts a password into a detail.
 
 mod checks;
+pub mod finding;
+
+pub use finding::{Account, Finding, Fix, Gap};
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -155,10 +158,16 @@ pub struct CheckResult {
     pub title: &'static str,
     pub status: Status,
     pub duration_ms: u64,
-    /// What was found (never a password).
+    /// What was found (never a password), in English: [`CheckResult::finding`]'s text.
     pub detail: String,
-    /// What to do, when something is wrong.
+    /// What to do, when something is wrong, in English: [`CheckResult::remedy`]'s text.
     pub fix: Option<String>,
+    /// What was found, as data (the wizard renders it in the admin's language).
+    #[serde(skip)]
+    pub finding: Box<Finding>,
+    /// What to do, as data.
+    #[serde(skip)]
+    pub remedy: Option<Box<Fix>>,
     /// How the account signed in (checks 7 and 12, when they passed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sign_in: Option<SignIn>,
@@ -200,56 +209,48 @@ pub struct SignIn {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub status: Status,
-    pub detail: String,
-    pub fix: Option<String>,
+    pub finding: Box<Finding>,
+    pub fix: Option<Box<Fix>>,
     pub sign_in: Option<SignIn>,
 }
 
 impl Outcome {
-    pub fn pass(detail: impl Into<String>) -> Self {
+    fn new(status: Status, finding: Finding, fix: Option<Fix>) -> Self {
         Outcome {
-            status: Status::Passed,
-            detail: detail.into(),
-            fix: None,
+            status,
+            finding: Box::new(finding),
+            fix: fix.map(Box::new),
             sign_in: None,
         }
     }
-    pub fn warn(detail: impl Into<String>, fix: impl Into<String>) -> Self {
-        Outcome {
-            status: Status::Warning,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-            sign_in: None,
-        }
+    pub fn pass(finding: Finding) -> Self {
+        Self::new(Status::Passed, finding, None)
     }
-    pub fn fail(detail: impl Into<String>, fix: impl Into<String>) -> Self {
-        Outcome {
-            status: Status::Failed,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-            sign_in: None,
-        }
+    pub fn warn(finding: Finding, fix: Fix) -> Self {
+        Self::new(Status::Warning, finding, Some(fix))
     }
-    pub fn skip(detail: impl Into<String>) -> Self {
-        Outcome {
-            status: Status::Skipped,
-            detail: detail.into(),
-            fix: None,
-            sign_in: None,
-        }
+    pub fn fail(finding: Finding, fix: Fix) -> Self {
+        Self::new(Status::Failed, finding, Some(fix))
+    }
+    /// A failure reported by a lower layer, in its words, with our fix.
+    pub fn error(error: &impl std::fmt::Display, fix: Fix) -> Self {
+        Self::fail(
+            Finding::Error {
+                text: error.to_string(),
+            },
+            fix,
+        )
+    }
+    pub fn skip(finding: Finding) -> Self {
+        Self::new(Status::Skipped, finding, None)
     }
     /// The same outcome, saying how the account signed in.
     pub fn with_sign_in(mut self, sign_in: SignIn) -> Self {
         self.sign_in = Some(sign_in);
         self
     }
-    pub fn not_applicable(detail: impl Into<String>) -> Self {
-        Outcome {
-            status: Status::NotApplicable,
-            detail: detail.into(),
-            fix: None,
-            sign_in: None,
-        }
+    pub fn not_applicable(finding: Finding) -> Self {
+        Self::new(Status::NotApplicable, finding, None)
     }
 }
 
@@ -365,8 +366,10 @@ pub async fn validate(
                 let outcome = match tokio::time::timeout(timeout, checks::run(id, &ctx)).await {
                     Ok(o) => o,
                     Err(_) => Outcome::fail(
-                        format!("no answer within {} s", timeout.as_secs()),
-                        "the server or the network is too slow or drops packets; check its load and any firewall, then retry",
+                        Finding::Timeout {
+                            secs: timeout.as_secs(),
+                        },
+                        Fix::SlowNetwork,
                     ),
                 };
                 let _ = tx.send((id, outcome, t0.elapsed()));
@@ -384,8 +387,10 @@ pub async fn validate(
         title: id.title(),
         status: o.status,
         duration_ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
-        detail: o.detail,
-        fix: o.fix,
+        detail: o.finding.to_string(),
+        fix: o.fix.as_ref().map(ToString::to_string),
+        finding: o.finding,
+        remedy: o.fix,
         sign_in: o.sign_in,
     };
     loop {
@@ -406,9 +411,12 @@ pub async fn validate(
                     let r = &finals[bad];
                     // Name the root cause, not the chain of skips leading to it.
                     let reason = if r.status == Status::Failed {
-                        format!("skipped: {}. {} failed", r.number, r.title)
+                        Finding::SkippedAfter {
+                            number: r.number,
+                            title: r.title,
+                        }
                     } else {
-                        r.detail.clone()
+                        (*r.finding).clone()
                     };
                     if let Some(t) = tasks.get(&id) {
                         t.abort();

@@ -73,6 +73,13 @@ pub struct SyncRecord {
     pub server: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_over_from: Vec<FailedServer>,
+    /// Decisions Exchange's device access rules override (access control only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub conflicts: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl SyncRecord {
@@ -92,6 +99,7 @@ impl SyncRecord {
                     error: error.clone(),
                 })
                 .collect(),
+            conflicts: o.access.as_ref().map_or(0, |a| a.conflicts.len()),
         }
     }
 }
@@ -240,6 +248,7 @@ mod tests {
                 server: "cas01.contoso.com".into(),
                 error: "connection refused".into(),
             }],
+            conflicts: 2,
         });
         s.last_error = Some(ErrorRecord {
             at: t,

@@ -68,9 +68,109 @@ pub async fn detect(loc: ConfigLocation, register_service: bool) -> Existing {
     .unwrap_or_else(|e| Existing::Unreadable(e.to_string()))
 }
 
-/// A running in-process lab, shared with the app; dropping the last handle stops it.
+/// An existing connector's service, as `eas-connector status` sees it: from the running
+/// service over the control channel, else from its status file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Home {
+    /// The service answered on its control channel.
+    pub running: bool,
+    pub status: Option<crate::service::status::Status>,
+    /// Why the status could not be read (in the status module's words).
+    pub error: Option<String>,
+}
+
+/// Read an existing connector's status (the same channel and file as `eas-connector status`).
+pub async fn read_home(loc: ConfigLocation) -> Home {
+    use crate::service::{control, status};
+    tokio::task::spawn_blocking(move || {
+        if control::is_running(&loc) {
+            match control::request(
+                &loc,
+                &control::Request::Status,
+                std::time::Duration::from_secs(5),
+            ) {
+                Ok(control::Reply::Status { status }) => {
+                    return Home {
+                        running: true,
+                        status: Some(*status),
+                        error: None,
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Home {
+                        running: true,
+                        status: status::Status::read(&status::status_path(&loc))
+                            .ok()
+                            .flatten(),
+                        error: Some(e.to_string()),
+                    }
+                }
+            }
+        }
+        match status::Status::read(&status::status_path(&loc)) {
+            Ok(s) => Home {
+                running: false,
+                status: s,
+                error: None,
+            },
+            Err(e) => Home {
+                running: false,
+                status: None,
+                error: Some(e.to_string()),
+            },
+        }
+    })
+    .await
+    .unwrap_or(Home {
+        running: false,
+        status: None,
+        error: None,
+    })
+}
+
+/// Ask the running service for a sync now, without waiting for it (`eas-connector sync
+/// --no-wait`). The reply in the control module's words when it is an error.
+pub async fn sync_now(loc: ConfigLocation, kind: crate::engine::SyncKind) -> Result<(), String> {
+    use crate::service::control;
+    tokio::task::spawn_blocking(move || {
+        match control::request(
+            &loc,
+            &control::Request::Sync { kind, wait: false },
+            std::time::Duration::from_secs(10),
+        ) {
+            Ok(control::Reply::Queued { .. } | control::Reply::Synced { .. }) => Ok(()),
+            Ok(control::Reply::SyncFailed { error, .. } | control::Reply::Error { error }) => {
+                Err(error)
+            }
+            Ok(other) => Err(format!("{other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()))
+}
+
+/// A running in-process lab, shared with the app; dropping the last handle stops it and
+/// removes its folder (its CA, its accounts' passwords, its answers file).
 #[derive(Clone)]
-pub struct LabHandle(pub Arc<Lab>);
+pub struct LabHandle(pub Arc<Lab>, Arc<LabFolder>);
+
+/// The lab's folder: created owner-only (0700), removed when the wizard lets go of the lab.
+struct LabFolder(PathBuf);
+
+impl Drop for LabFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl LabHandle {
+    /// The lab's folder (owner-only; gone when the last handle is dropped).
+    pub fn folder(&self) -> &std::path::Path {
+        &self.1 .0
+    }
+}
 
 impl fmt::Debug for LabHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -78,16 +178,29 @@ impl fmt::Debug for LabHandle {
     }
 }
 
-/// Start the lab Exchange on loopback (free ports, state in a temporary folder).
+/// Start the lab Exchange on loopback (free ports, state in an owner-only temporary folder
+/// that is removed when the wizard closes).
 pub async fn start_lab() -> Result<LabHandle, String> {
     let state_dir =
         std::env::temp_dir().join(format!("eas-connector-setup-lab-{}", std::process::id()));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    // A folder left by an earlier run with this process id is someone else's: start afresh.
+    let _ = std::fs::remove_dir_all(&state_dir);
+    builder
+        .create(&state_dir)
+        .map_err(|e| format!("{}: {e}", state_dir.display()))?;
+    let folder = Arc::new(LabFolder(state_dir.clone()));
     Lab::start(LabOptions {
         state_dir,
         ..LabOptions::default()
     })
     .await
-    .map(|lab| LabHandle(Arc::new(lab)))
+    .map(|lab| LabHandle(Arc::new(lab), folder))
     .map_err(|e| e.to_string())
 }
 
@@ -138,7 +251,10 @@ pub fn validate(loc: ConfigLocation, plan: Plan) -> impl Stream<Item = connect::
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub config_path: PathBuf,
+    /// Where the passwords went, as setup reports it (English).
     pub secret_store: String,
+    /// The same store as data, for the Done page's own words.
+    pub backend: Option<crate::secrets::Backend>,
     /// Service name and state, when a service was registered.
     pub service: Option<(String, String)>,
 }
@@ -174,10 +290,17 @@ pub fn apply(
                 let _ = sink.try_send(apply::Message::Progress(p));
             })
             .await;
+            // The store setup used is now recorded for the organization: open it again
+            // (quietly) to name it in the admin's language.
+            let backend = setup::store_preference(plan.register_service)
+                .ok()
+                .and_then(|p| crate::secrets::open(&loc, p).ok())
+                .map(|o| o.store.backend());
             let outcome = result
                 .map(|a| Outcome {
                     config_path: a.config_path,
                     secret_store: a.secret_store,
+                    backend,
                     service: a.service.map(|(n, s)| (n, format!("{s:?}"))),
                 })
                 .map_err(|e| explain(&e));
@@ -186,18 +309,46 @@ pub fn apply(
     )
 }
 
-/// Ask for a PEM file with the platform's file dialog; `None` when cancelled or unavailable.
-pub async fn pick_ca_file() -> Option<PathBuf> {
-    rfd::AsyncFileDialog::new()
+/// What the file dialog gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Picked {
+    File(PathBuf),
+    Cancelled,
+    /// No dialog could open (no desktop portal on Linux): the path must be typed.
+    Unavailable,
+}
+
+/// Ask for a PEM file with the platform's file dialog. rfd answers "nothing" both when the
+/// admin cancels and when no dialog can open; an answer sooner than a person can cancel
+/// (or no session bus for the portal at all) means no dialog opened.
+pub async fn pick_ca_file() -> Picked {
+    if cfg!(all(unix, not(target_os = "macos")))
+        && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
+    {
+        return Picked::Unavailable;
+    }
+    let t0 = std::time::Instant::now();
+    match rfd::AsyncFileDialog::new()
         .set_title("Trusted CA certificates (PEM)")
         .add_filter("PEM certificates", &["pem", "crt", "cer"])
         .pick_file()
         .await
-        .map(|f| f.path().to_path_buf())
+    {
+        Some(f) => Picked::File(f.path().to_path_buf()),
+        None if t0.elapsed() < std::time::Duration::from_millis(400) => Picked::Unavailable,
+        None => Picked::Cancelled,
+    }
+}
+
+/// Why a folder could not be opened: the program that was tried, and the system's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenFolderError {
+    pub program: &'static str,
+    pub error: String,
 }
 
 /// Open a folder in the platform's file manager, without waiting for it.
-pub fn open_folder(path: &std::path::Path) -> Result<(), String> {
+pub fn open_folder(path: &std::path::Path) -> Result<(), OpenFolderError> {
     let program = if cfg!(windows) {
         "explorer"
     } else if cfg!(target_os = "macos") {
@@ -212,5 +363,8 @@ pub fn open_folder(path: &std::path::Path) -> Result<(), String> {
         .stderr(std::process::Stdio::null())
         .spawn()
         .map(|_| ())
-        .map_err(|e| format!("could not start {program}: {e}"))
+        .map_err(|e| OpenFolderError {
+            program,
+            error: e.to_string(),
+        })
 }

@@ -2,11 +2,16 @@
 //!
 //! The form holds every field of the wizard's input pages as the text in its box. Field
 //! errors come from the configuration module's own validators ([`ConnectorConfig::set`]), so
-//! the wizard accepts exactly what `eas-connector config set` accepts. Passwords are
+//! the wizard accepts exactly what `eas-connector config set` accepts (and a trusted CA file
+//! must also exist and hold a PEM certificate: the only file this module reads). Passwords are
 //! [`Secret`]s: typed ones replace the stored ones, empty ones keep what is stored. This module
-//! does no I/O and must never put a password into an error, a label or a `Debug` string.
+//! does no other I/O and must never put a password into an error, a label or a `Debug` string.
 
-use crate::config::{fields, ConnectorConfig, ExchangeServerType, Field};
+use super::i18n::Lang;
+use crate::config::validate::{shown, ValueError};
+use crate::config::{
+    fields, AuthenticationMethod, Choice, ConnectorConfig, ExchangeServerType, Field, LogLevel,
+};
 use crate::secrets::{Secret, SecretKind};
 use crate::setup::Plan;
 use crate::wire::kerberos::names::{self, NameError, RealmSource};
@@ -33,6 +38,8 @@ pub struct Form {
     pub kerberos_realm: String,
     pub kerberos_kdc: String,
     pub kerberos_spn: String,
+    /// How the service account signs in (`AuthenticationMethod`).
+    pub auth_method: AuthenticationMethod,
     pub notify_user: String,
     pub notify_mailbox: String,
     pub notify_password: Secret,
@@ -41,6 +48,12 @@ pub struct Form {
     pub max_runspaces: String,
     pub quick_sync: String,
     pub full_sync: String,
+    /// How much the service logs (`LogLevel`).
+    pub log_level: LogLevel,
+    /// Next was refused on this page: empty required fields say so.
+    pub show_required: bool,
+    /// Browse… found no file dialog: the CA file's path is to be typed.
+    pub no_file_dialog: bool,
     /// Which passwords are already in the vault (kept unless retyped).
     pub stored: Stored,
 }
@@ -93,6 +106,7 @@ impl Form {
             kerberos_realm: fields::KERBEROS_REALM.get(c),
             kerberos_kdc: fields::KERBEROS_KDC_ADDRESS.get(c),
             kerberos_spn: fields::KERBEROS_SPN.get(c),
+            auth_method: c.authentication_method,
             notify_user: fields::NOTIFICATION_ACCOUNT_USER.get(c),
             notify_mailbox: fields::NOTIFICATION_MAILBOX.get(c),
             notify_password: Secret::new(""),
@@ -101,6 +115,9 @@ impl Form {
             max_runspaces: fields::MAX_PARALLEL_RUNSPACES.get(c),
             quick_sync: fields::QUICK_SYNC_INTERVAL.get(c),
             full_sync: fields::FULL_SYNC_TIME.get(c),
+            log_level: c.log_level,
+            show_required: false,
+            no_file_dialog: false,
             stored,
         }
     }
@@ -151,6 +168,11 @@ impl Form {
             (&fields::MAX_PARALLEL_RUNSPACES, self.max_runspaces.clone()),
             (&fields::QUICK_SYNC_INTERVAL, self.quick_sync.clone()),
             (&fields::FULL_SYNC_TIME, self.full_sync.clone()),
+            (
+                &fields::AUTHENTICATION_METHOD,
+                self.auth_method.name().to_string(),
+            ),
+            (&fields::LOG_LEVEL, self.log_level.name().to_string()),
         ];
         f.into_iter()
             .map(|(k, v)| (k, v.trim().to_string()))
@@ -207,19 +229,55 @@ impl Form {
         }
     }
 
-    /// The configuration module's complaint about a field's value, if any. Empty values are
-    /// not errors here; [`Form::missing`] reports required fields.
+    /// The configuration module's complaint about a field's value, if any, in English. Empty
+    /// values are not errors here; [`Form::missing`] reports required fields.
     pub fn error(&self, field: &Field) -> Option<String> {
+        self.error_in(Lang::En, field)
+    }
+
+    /// [`Form::error`] in the admin's language; after a refused Next also "required" under
+    /// an empty required field.
+    pub fn error_in(&self, l: Lang, field: &Field) -> Option<String> {
+        if self.show_required && self.required(field) && self.missing(field) {
+            return Some(l.t("Required: fill this in to go on.").to_string());
+        }
+        self.problem(field).map(|p| p.text(l))
+    }
+
+    /// The message under a password box after a refused Next, when none is typed or stored.
+    pub fn password_error(&self, l: Lang, kind: SecretKind) -> Option<String> {
+        (self.show_required && !self.has_password(kind))
+            .then(|| l.t("Required: fill this in to go on.").to_string())
+    }
+
+    /// Whether a field must be filled in (with the sections now switched on).
+    pub fn required(&self, field: &Field) -> bool {
+        let address = match self.server_type {
+            ExchangeServerType::OnPremises => &fields::CLIENT_ACCESS_SERVER,
+            ExchangeServerType::Hosted => &fields::HOSTED_SERVER_ADDRESS,
+        };
+        *field == *address
+            || *field == fields::SERVICE_ACCOUNT_USER
+            || *field == fields::NOTIFICATION_ACCOUNT_USER
+            || *field == fields::NOTIFICATION_MAILBOX
+            || (self.proxy_enabled && *field == fields::PROXY_HOST)
+            || (self.proxy_enabled && self.proxy_use_credentials && *field == fields::PROXY_USER)
+    }
+
+    /// What is wrong with a field's value, as data.
+    pub fn problem(&self, field: &Field) -> Option<Problem> {
         let raw = self.raw(field);
         let v = raw.trim();
         if v.is_empty() {
             return None;
         }
-        if *field == fields::TRUSTED_CA_FILE && !std::path::Path::new(v).is_file() {
-            return Some(format!("'{v}' does not exist or is not a file; give the full path of a PEM file, or clear the field"));
+        if *field == fields::TRUSTED_CA_FILE {
+            if let Some(p) = ca_file_problem(v) {
+                return Some(p);
+            }
         }
         let mut c = ConnectorConfig::new("default");
-        field.set(&mut c, v).err().map(|e| e.to_string())
+        field.set(&mut c, v).err().map(Problem::Value)
     }
 
     /// A field's text as typed, also while its page does not write it (the address of the
@@ -237,51 +295,6 @@ impl Form {
     /// Whether a required text field is still empty.
     pub fn missing(&self, field: &Field) -> bool {
         self.raw(field).trim().is_empty()
-    }
-
-    /// Every text box's content, in a fixed order (passwords included: only compared here,
-    /// never shown or kept).
-    fn texts(&self) -> [&str; 19] {
-        [
-            &self.cas,
-            &self.hosted,
-            &self.ews_url,
-            &self.ca_file,
-            &self.proxy_host,
-            &self.proxy_port,
-            &self.proxy_user,
-            self.proxy_password.expose(),
-            &self.service_user,
-            self.service_password.expose(),
-            &self.kerberos_realm,
-            &self.kerberos_kdc,
-            &self.kerberos_spn,
-            &self.notify_user,
-            &self.notify_mailbox,
-            self.notify_password.expose(),
-            &self.max_runspaces,
-            &self.quick_sync,
-            &self.full_sync,
-        ]
-    }
-
-    /// Whether the only difference from `before` is the letter `c` (either case) typed into
-    /// one text box: what a focused box does with an Alt+letter shortcut's key press.
-    pub fn only_typed(&self, before: &Form, c: char) -> bool {
-        let mut changed = self
-            .texts()
-            .into_iter()
-            .zip(before.texts())
-            .filter(|(now, was)| now != was);
-        let (Some((now, was)), None) = (changed.next(), changed.next()) else {
-            return false;
-        };
-        now.char_indices().any(|(i, ch)| {
-            ch.eq_ignore_ascii_case(&c)
-                && now[..i].len() + now[i + ch.len_utf8()..].len() == was.len()
-                && was.starts_with(&now[..i])
-                && was.ends_with(&now[i + ch.len_utf8()..])
-        })
     }
 
     /// Whether a password is either typed or stored.
@@ -400,6 +413,61 @@ impl Form {
     }
 }
 
+/// What is wrong with a value the admin typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The configuration validators refused it.
+    Value(ValueError),
+    /// The CA file does not exist or is a folder.
+    NoSuchFile(String),
+    /// The CA file holds no PEM certificate (e.g. a DER `.cer`).
+    NotPem(String),
+    /// The CA file could not be read.
+    Unreadable { path: String, error: String },
+}
+
+impl Problem {
+    /// The message under the field.
+    pub fn text(&self, l: Lang) -> String {
+        match self {
+            Problem::Value(e) => super::words::value_error(l, e),
+            Problem::NoSuchFile(p) => l.f(
+                "'{}' does not exist or is not a file; give the full path of a PEM file, or clear the field",
+                &[&shown(p)],
+            ),
+            Problem::NotPem(p) => l.f(
+                "'{}' holds no PEM certificate (-----BEGIN CERTIFICATE-----); choose the CA certificate exported as Base-64 (PEM), or clear the field",
+                &[&shown(p)],
+            ),
+            Problem::Unreadable { path, error } => {
+                l.f("'{}' could not be read: {}", &[&shown(path), error])
+            }
+        }
+    }
+}
+
+/// Whether a CA file can be used: it exists and holds at least one PEM certificate. Reads at
+/// most 4 MiB (a bundle of every public root is about 250 KiB).
+fn ca_file_problem(path: &str) -> Option<Problem> {
+    use std::io::Read;
+    let p = std::path::Path::new(path);
+    if !p.is_file() {
+        return Some(Problem::NoSuchFile(path.to_string()));
+    }
+    let mut buf = Vec::new();
+    match std::fs::File::open(p).and_then(|f| f.take(4 << 20).read_to_end(&mut buf)) {
+        Err(e) => Some(Problem::Unreadable {
+            path: path.to_string(),
+            error: e.to_string(),
+        }),
+        Ok(_) => {
+            let text = String::from_utf8_lossy(&buf);
+            (!text.contains("-----BEGIN CERTIFICATE-----"))
+                .then(|| Problem::NotPem(path.to_string()))
+        }
+    }
+}
+
 /// The Kerberos settings on the Service account page (advanced).
 pub const KERBEROS_FIELDS: [&Field; 3] = [
     &fields::KERBEROS_REALM,
@@ -515,29 +583,5 @@ mod tests {
         ));
         assert!(!f.kerberos_open());
         assert!(f.fields().contains(&(&fields::KERBEROS_SPN, String::new())));
-    }
-
-    #[test]
-    fn a_shortcut_letter_typed_into_a_box_is_recognized() {
-        let before = Form {
-            service_user: "CONTOSO\\svc".into(),
-            ..Form::default()
-        };
-        let mut f = before.clone();
-        f.service_user.push('a');
-        assert!(f.only_typed(&before, 'a'));
-        assert!(!f.only_typed(&before, 'n'));
-        f.service_user = "aCONTOSO\\svc".into();
-        assert!(f.only_typed(&before, 'a'), "wherever the cursor was");
-        f.service_user = "CONTOSO\\svcA".into();
-        assert!(f.only_typed(&before, 'a'), "with Shift too");
-        f.service_user = "CONTOSO\\svcaa".into();
-        assert!(!f.only_typed(&before, 'a'), "two letters are typing");
-        f.service_user = before.service_user.clone();
-        f.service_password = Secret::new("a");
-        assert!(f.only_typed(&before, 'a'));
-        f.notify_user = "a".into();
-        assert!(!f.only_typed(&before, 'a'), "two boxes changed");
-        assert!(!before.only_typed(&before, 'a'));
     }
 }

@@ -1,9 +1,10 @@
 //! The wizard's languages: English, Dutch and French, chosen from the OS locale or `--lang`.
 //!
 //! Strings are written in English at the call site and looked up here (the gettext pattern);
-//! a string without a translation shows in English. Messages from the configuration
-//! validators and the checks stay in English (they name configuration elements). This module
-//! only maps text; it must never see a password.
+//! a string without a translation shows in English (a test fails when one is missing). The
+//! configuration validators' messages and the checks' findings and fixes arrive as data and
+//! are worded by `words`, whose strings are part of this catalog. This module only maps text;
+//! it must never see a password.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -87,6 +88,7 @@ fn table() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
     T.get_or_init(|| {
         STRINGS
             .iter()
+            .chain(super::words::STRINGS)
             .map(|(en, nl, fr)| (*en, (*nl, *fr)))
             .collect()
     })
@@ -934,6 +936,61 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "proxywachtwoord",
         "mot de passe du proxy",
     ),
+    (
+        "Kept in the password store (the operating system's, or an owner-only file where there is none; the Done page says which), never in the configuration file.",
+        "Bewaard in de wachtwoordopslag (die van het besturingssysteem, of een bestand dat alleen de eigenaar kan lezen als die er niet is; de pagina Klaar zegt welke), nooit in het configuratiebestand.",
+        "Conservé dans le magasin de mots de passe (celui du système, ou un fichier lisible par son seul propriétaire à défaut ; la page Terminé indique lequel), jamais dans le fichier de configuration.",
+    ),
+    ("Automatic (recommended)", "Automatisch (aanbevolen)", "Automatique (recommandé)"),
+    ("Basic (HTTPS only)", "Basic (alleen HTTPS)", "Basic (HTTPS uniquement)"),
+    (
+        "Automatic signs in with Kerberos when the domain answers, else NTLM; Basic only over HTTPS.",
+        "Automatisch meldt aan met Kerberos als het domein antwoordt, anders met NTLM; Basic alleen via HTTPS.",
+        "Automatique s’authentifie par Kerberos quand le domaine répond, sinon par NTLM ; Basic seulement en HTTPS.",
+    ),
+    ("errors", "fouten", "erreurs"),
+    ("warnings", "waarschuwingen", "avertissements"),
+    ("information (recommended)", "informatie (aanbevolen)", "informations (recommandé)"),
+    ("debugging", "foutopsporing", "débogage"),
+    ("everything (trace)", "alles (trace)", "tout (trace)"),
+    ("Log level", "Logniveau", "Niveau de journalisation"),
+    (
+        "What the service writes to its log folder; debugging and trace are for support.",
+        "Wat de service in zijn logmap schrijft; foutopsporing en trace zijn voor support.",
+        "Ce que le service écrit dans son dossier de journaux ; débogage et trace servent au support.",
+    ),
+    ("Required: fill this in to go on.", "Verplicht: vul dit in om verder te gaan.", "Obligatoire : remplissez ce champ pour continuer."),
+    ("Choose what to do: one of the choices above.", "Kies wat u wilt doen: een van de keuzes hierboven.", "Choisissez quoi faire : l’un des choix ci-dessus."),
+    ("Wait for the checks to finish.", "Wacht tot de controles klaar zijn.", "Attendez la fin des vérifications."),
+    ("Some checks failed: follow the fix under each, then Retry.", "Sommige controles zijn mislukt: volg de oplossing onder elk ervan en kies Opnieuw.", "Certaines vérifications ont échoué : suivez la correction sous chacune, puis Réessayer."),
+    ("Wait for the setup to finish.", "Wacht tot de installatie klaar is.", "Attendez la fin de l’installation."),
+    ("Fill in “{}” to go on.", "Vul „{}” in om verder te gaan.", "Remplissez « {} » pour continuer."),
+    ("Correct “{}”: {}", "Verbeter „{}”: {}", "Corrigez « {} » : {}"),
+    ("Write configuration only, no service: registering a service needs administrator rights (root on Linux). Start the setup as administrator to register it now, or later, as administrator:", "Alleen configuratie schrijven, geen service: een service registreren vereist beheerdersrechten (root op Linux). Start de installatie als beheerder om hem nu te registreren, of later, als beheerder:", "Écrire la configuration seulement, sans service : enregistrer un service exige les droits d’administrateur (root sous Linux). Lancez l’installation en administrateur pour l’enregistrer maintenant, ou plus tard, en administrateur :"),
+    ("Write configuration only, no service: no service manager runs here ({}). Register the service later, where one runs, as administrator:", "Alleen configuratie schrijven, geen service: hier draait geen servicebeheer ({}). Registreer de service later, waar er een draait, als beheerder:", "Écrire la configuration seulement, sans service : aucun gestionnaire de services ne tourne ici ({}). Enregistrez le service plus tard, là où il en tourne un, en administrateur :"),
+    ("Write configuration only, no service: no service manager is available to this program. Register the service later, as administrator:", "Alleen configuratie schrijven, geen service: dit programma heeft geen servicebeheer tot zijn beschikking. Registreer de service later, als beheerder:", "Écrire la configuration seulement, sans service : aucun gestionnaire de services n’est disponible pour ce programme. Enregistrez le service plus tard, en administrateur :"),
+    ("No file manager could be opened ({}: {}). The folder is {}", "Er kon geen bestandsbeheerder worden geopend ({}: {}). De map is {}", "Aucun gestionnaire de fichiers n’a pu s’ouvrir ({} : {}). Le dossier est {}"),
+    ("No file dialog can open on this computer (no desktop portal): type the file's full path in the box.", "Op deze computer kan geen bestandsvenster openen (geen desktopportaal): typ het volledige pad van het bestand in het vak.", "Aucune boîte de dialogue de fichiers ne peut s’ouvrir sur cet ordinateur (pas de portail de bureau) : tapez le chemin complet du fichier dans le champ."),
+    ("Service status", "Status van de service", "État du service"),
+    ("running (starting)", "actief (start op)", "actif (démarrage)"),
+    ("running (syncing now)", "actief (synchroniseert nu)", "actif (synchronisation en cours)"),
+    ("stopping", "stopt", "en cours d’arrêt"),
+    ("running (waiting for the next sync)", "actief (wacht op de volgende synchronisatie)", "actif (attend la prochaine synchronisation)"),
+    ("running", "actief", "actif"),
+    ("not running", "niet actief", "arrêté"),
+    ("{}: {} devices from {} in {} ms", "{}: {} apparaten van {} in {} ms", "{} : {} appareils depuis {} en {} ms"),
+    ("none yet", "nog geen", "aucune pour l’instant"),
+    ("Last quick sync", "Laatste snelle synchronisatie", "Dernière synchronisation rapide"),
+    ("Last full sync", "Laatste volledige synchronisatie", "Dernière synchronisation complète"),
+    ("Last error", "Laatste fout", "Dernière erreur"),
+    ("Next quick sync", "Volgende snelle synchronisatie", "Prochaine synchronisation rapide"),
+    ("The service has not run yet for this organization (no status file).", "De service heeft voor deze organisatie nog niet gedraaid (geen statusbestand).", "Le service n’a pas encore tourné pour cette organisation (pas de fichier d’état)."),
+    ("Sync now (quick)", "Nu synchroniseren (snel)", "Synchroniser maintenant (rapide)"),
+    ("Full sync now", "Nu volledig synchroniseren", "Synchronisation complète maintenant"),
+    ("Refresh", "Vernieuwen", "Actualiser"),
+    ("The service runs a quick sync now.", "De service voert nu een snelle synchronisatie uit.", "Le service lance maintenant une synchronisation rapide."),
+    ("The service runs a full sync now.", "De service voert nu een volledige synchronisatie uit.", "Le service lance maintenant une synchronisation complète."),
+    ("Sync now needs the running service: start it with `eas-connector service start`.", "Nu synchroniseren vereist de actieve service: start hem met `eas-connector service start`.", "Synchroniser maintenant exige le service actif : démarrez-le avec `eas-connector service start`."),
 ];
 
 #[cfg(test)]
@@ -995,6 +1052,7 @@ mod tests {
             include_str!("pages/service_account.rs"),
             include_str!("pages/summary.rs"),
             include_str!("pages/welcome.rs"),
+            include_str!("words.rs"),
         ];
         let found: Vec<String> = sources.iter().flat_map(|s| looked_up(s)).collect();
         assert!(
@@ -1021,7 +1079,7 @@ mod tests {
 
     #[test]
     fn every_translation_is_complete_and_keeps_placeholders() {
-        for (en, nl, fr) in STRINGS {
+        for (en, nl, fr) in STRINGS.iter().chain(super::super::words::STRINGS) {
             assert!(!nl.is_empty() && !fr.is_empty(), "{en}");
             let n = en.matches("{}").count();
             assert_eq!(nl.matches("{}").count(), n, "{en}");

@@ -9,17 +9,18 @@
 //! password: password boxes are masked and the report holds no secrets.
 
 pub mod effects;
+pub mod focus;
 pub mod form;
 pub mod i18n;
+pub mod keys;
 pub mod pages;
 pub mod ui;
+pub mod words;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use iced::keyboard::{key::Named, Key};
 use iced::widget::{button, column, container, opaque, row, scrollable, stack, text, Space};
-use iced::{Element, Length, Subscription, Task, Theme};
+use iced::{Element, Length, Task, Theme};
 
 use crate::config::{ConfigLocation, ExchangeServerType};
 use crate::secrets::Secret;
@@ -36,6 +37,15 @@ use pages::{
 /// The id of the scrollable that holds the current page.
 const PAGE_SCROLL: &str = "page";
 
+/// The ids of the step list's entries (for the focus and tests).
+pub const STEP_IDS: [&str; 11] = [
+    "step-1", "step-2", "step-3", "step-4", "step-5", "step-6", "step-7", "step-8", "step-9",
+    "step-10", "step-11",
+];
+
+/// The widest the page's content gets (fields, notes), whatever the window's width.
+pub const MAX_PAGE_WIDTH: f32 = 820.0;
+
 /// The organization the lab demonstration writes to (never the admin's real one).
 pub const LAB_ORG: &str = "lab";
 
@@ -49,6 +59,8 @@ pub struct Options {
     pub manager: Option<Arc<dyn ServiceManager>>,
     /// Force a light or dark theme; `None` follows the system.
     pub dark: Option<bool>,
+    /// Why there is no service manager, when `manager` is `None`.
+    pub no_service: Option<crate::service::manager::ServiceError>,
 }
 
 /// The pages, in order.
@@ -162,10 +174,14 @@ pub enum Message {
     Done(done::Message),
     /// The search for an existing connector finished.
     Detected(Existing),
+    /// The existing connector's service status was read.
+    HomeRead(Box<effects::Home>),
+    /// The service answered a "Sync now".
+    SyncAsked(crate::engine::SyncKind, Result<(), String>),
     /// The lab started (or could not).
     LabStarted(Result<LabHandle, String>),
-    /// The file dialog returned a CA file (or was cancelled).
-    CaFilePicked(Option<PathBuf>),
+    /// The file dialog returned a CA file (or was cancelled, or could not open).
+    CaFilePicked(effects::Picked),
     /// Go to the previous page (Back button, Alt+B).
     Back,
     /// Go to the next page (Next button, Enter, Alt+N).
@@ -176,8 +192,6 @@ pub enum Message {
     Cancel,
     /// The answer to "Cancel setup?": `true` quits.
     ConfirmCancel(bool),
-    /// Tab / Shift+Tab: move the keyboard focus.
-    Focus { forward: bool },
     /// Enter was pressed.
     Enter,
     /// Esc was pressed.
@@ -193,6 +207,7 @@ pub struct Wizard {
     pub loc: ConfigLocation,
     requested: ConfigLocation,
     pub manager: Option<Arc<dyn ServiceManager>>,
+    no_service: Option<crate::service::manager::ServiceError>,
     pub step: Step,
     pub welcome: welcome::State,
     pub form: Form,
@@ -204,10 +219,8 @@ pub struct Wizard {
     /// A short note for the Done page (e.g. a folder that could not be opened).
     pub note: Option<String>,
     connect_task: Option<iced::task::Handle>,
-    /// The form before the last message, when that message was an edit on an input page: an
-    /// Alt+letter shortcut right after it may have to take back the letter the focused text
-    /// box typed ([`Wizard::update`]).
-    before_edit: Option<Form>,
+    /// Which widget the keyboard layer focuses next ([`keys`]).
+    pub focus: keys::FocusRequest,
 }
 
 impl Wizard {
@@ -219,12 +232,15 @@ impl Wizard {
             requested: opts.location.clone(),
             register_service: opts.manager.is_some(),
             manager: opts.manager,
+            no_service: opts.no_service,
             step: Step::Welcome,
             welcome: welcome::State {
                 org: opts.location.org().to_string(),
                 existing: Existing::Checking,
                 mode: None,
                 lab: LabStatus::Off,
+                home: None,
+                sync_note: None,
             },
             form: Form::default(),
             connect: connect::State::default(),
@@ -233,7 +249,7 @@ impl Wizard {
             lab: None,
             note: None,
             connect_task: None,
-            before_edit: None,
+            focus: keys::FocusRequest::default(),
         };
         let task = Task::perform(
             effects::detect(opts.location, w.register_service),
@@ -275,6 +291,154 @@ impl Wizard {
         }
     }
 
+    /// Why Next is refused on the current page, in the admin's language, and the field to fix
+    /// first (which then gets the focus). `None` when Next is allowed.
+    pub fn why_not(&self) -> Option<(Option<&'static str>, String)> {
+        use crate::config::fields as fl;
+        use crate::secrets::SecretKind;
+        if self.can_continue() {
+            return None;
+        }
+        let l = self.lang;
+        let f = &self.form;
+        // (widget id, label, the field, or the password it stands for)
+        enum What {
+            Field(&'static crate::config::Field),
+            Password(SecretKind),
+        }
+        let mut list: Vec<(&'static str, &'static str, What)> = Vec::new();
+        match self.step {
+            Step::Welcome => {
+                return Some((
+                    None,
+                    l.t("Choose what to do: one of the choices above.").into(),
+                ))
+            }
+            Step::Server => {
+                list.push(match f.server_type {
+                    ExchangeServerType::OnPremises => (
+                        "cas",
+                        "Client Access Server",
+                        What::Field(&fl::CLIENT_ACCESS_SERVER),
+                    ),
+                    ExchangeServerType::Hosted => (
+                        "hosted",
+                        "Hosted server address",
+                        What::Field(&fl::HOSTED_SERVER_ADDRESS),
+                    ),
+                });
+                list.push(("ews-url", "EWS URL (optional)", What::Field(&fl::EWS_URL)));
+                list.push((
+                    "ca-file",
+                    "Trusted CA file (optional)",
+                    What::Field(&fl::TRUSTED_CA_FILE),
+                ));
+            }
+            Step::Proxy => {
+                list.push(("proxy-host", "Proxy host", What::Field(&fl::PROXY_HOST)));
+                list.push(("proxy-port", "Port", What::Field(&fl::PROXY_PORT)));
+                if f.proxy_use_credentials {
+                    list.push(("proxy-user", "Proxy user", What::Field(&fl::PROXY_USER)));
+                    list.push((
+                        "proxy-password",
+                        "Proxy password",
+                        What::Password(SecretKind::Proxy),
+                    ));
+                }
+            }
+            Step::ServiceAccount => {
+                list.push((
+                    "service-user",
+                    "Account",
+                    What::Field(&fl::SERVICE_ACCOUNT_USER),
+                ));
+                list.push((
+                    "service-password",
+                    "Password",
+                    What::Password(SecretKind::ServiceAccount),
+                ));
+                list.push((
+                    "kerberos-realm",
+                    "Kerberos realm (optional)",
+                    What::Field(&fl::KERBEROS_REALM),
+                ));
+                list.push((
+                    "kerberos-kdc",
+                    "Domain controllers / KDC (optional)",
+                    What::Field(&fl::KERBEROS_KDC_ADDRESS),
+                ));
+                list.push((
+                    "kerberos-spn",
+                    "Service principal name (optional)",
+                    What::Field(&fl::KERBEROS_SPN),
+                ));
+            }
+            Step::Notification => {
+                list.push((
+                    "notify-user",
+                    "Account",
+                    What::Field(&fl::NOTIFICATION_ACCOUNT_USER),
+                ));
+                list.push((
+                    "notify-mailbox",
+                    "Mailbox (sender address)",
+                    What::Field(&fl::NOTIFICATION_MAILBOX),
+                ));
+                list.push((
+                    "notify-password",
+                    "Password",
+                    What::Password(SecretKind::NotificationAccount),
+                ));
+            }
+            Step::Options => {
+                list.push((
+                    "max-runspaces",
+                    "Parallel runspaces",
+                    What::Field(&fl::MAX_PARALLEL_RUNSPACES),
+                ));
+                list.push((
+                    "quick-sync",
+                    "Quick sync every (minutes)",
+                    What::Field(&fl::QUICK_SYNC_INTERVAL),
+                ));
+                list.push((
+                    "full-sync",
+                    "Full sync daily at",
+                    What::Field(&fl::FULL_SYNC_TIME),
+                ));
+            }
+            Step::Connect if self.connect.running => {
+                return Some((None, l.t("Wait for the checks to finish.").into()))
+            }
+            Step::Connect => {
+                return Some((
+                    None,
+                    l.t("Some checks failed: follow the fix under each, then Retry.")
+                        .into(),
+                ))
+            }
+            Step::Apply => return Some((None, l.t("Wait for the setup to finish.").into())),
+            _ => {}
+        }
+        for (id, label, what) in list {
+            let problem = match what {
+                What::Field(field) if f.required(field) && f.missing(field) => {
+                    Some(l.f("Fill in “{}” to go on.", &[l.t(label)]))
+                }
+                What::Field(field) => f
+                    .problem(field)
+                    .map(|p| l.f("Correct “{}”: {}", &[l.t(label), &p.text(l)])),
+                What::Password(kind) => {
+                    (!f.has_password(kind)).then(|| l.f("Fill in “{}” to go on.", &[l.t(label)]))
+                }
+            };
+            if let Some(p) = problem {
+                return Some((Some(id), p));
+            }
+        }
+        None
+    }
+
     /// Whether Back is allowed on the current page.
     pub fn can_go_back(&self) -> bool {
         match self.step {
@@ -309,12 +473,13 @@ impl Wizard {
             tasks.push(self.stop_checks());
         }
         self.step = step;
+        self.form.show_required = false;
         match step {
             Step::Connect if !self.connect.passed() => tasks.push(self.run_checks()),
             Step::Apply => tasks.push(self.run_apply()),
             _ => {}
         }
-        tasks.push(iced::widget::operation::focus_next());
+        self.focus.to(self.first_field());
         // Each page starts at its top, not where the previous one was scrolled to.
         tasks.push(iced::widget::operation::snap_to(
             PAGE_SCROLL,
@@ -369,10 +534,64 @@ impl Wizard {
 
     /// Apply a page's change to the form, then what every form change needs.
     fn edit(&mut self, change: impl FnOnce(&mut Form)) -> Task<Message> {
-        self.before_edit = Some(self.form.clone());
+        let before = self.form.clone();
         change(&mut self.form);
         self.form_changed();
+        self.focus_appeared(&before);
         Task::none()
+    }
+
+    /// "Go to <page> › <field>" from a fix: the page, its section opened, the field focused.
+    fn go_to(&mut self, p: words::Place) -> Task<Message> {
+        match p.id {
+            "ews-url" | "ca-file" => self.form.show_advanced = true,
+            "kerberos-realm" | "kerberos-kdc" | "kerberos-spn" => self.form.show_kerberos = true,
+            _ => {}
+        }
+        let task = self.enter(p.step);
+        self.focus.to(Some(p.id));
+        task
+    }
+
+    /// The first text box of the current page, which gets the focus when the page opens.
+    pub fn first_field(&self) -> Option<&'static str> {
+        let f = &self.form;
+        match self.step {
+            Step::Server => Some(match f.server_type {
+                ExchangeServerType::OnPremises => "cas",
+                ExchangeServerType::Hosted => "hosted",
+            }),
+            Step::Proxy => f.proxy_enabled.then_some("proxy-host"),
+            Step::ServiceAccount => Some("service-user"),
+            Step::Notification => Some("notify-user"),
+            Step::Options => Some(if f.parallel {
+                "max-runspaces"
+            } else {
+                "quick-sync"
+            }),
+            _ => None,
+        }
+    }
+
+    /// When a check box made fields appear, the first of them gets the focus.
+    fn focus_appeared(&mut self, before: &Form) {
+        let f = &self.form;
+        let appeared = if f.proxy_enabled && !before.proxy_enabled {
+            Some("proxy-host")
+        } else if f.proxy_use_credentials && !before.proxy_use_credentials {
+            Some("proxy-user")
+        } else if f.show_advanced && !before.show_advanced {
+            Some("ews-url")
+        } else if f.kerberos_open() && !before.kerberos_open() {
+            Some("kerberos-realm")
+        } else if f.parallel && !before.parallel {
+            Some("max-runspaces")
+        } else {
+            None
+        };
+        if appeared.is_some() {
+            self.focus.to(appeared);
+        }
     }
 
     fn form_changed(&mut self) {
@@ -416,16 +635,6 @@ impl Wizard {
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
-        let before_edit = self.before_edit.take();
-        if let (Message::Shortcut(c), Some(before)) = (&message, before_edit) {
-            // The key press of Alt+letter reaches the focused text box too, which types the
-            // letter (iced's text input ignores Alt) before the shortcut arrives (widget
-            // messages come before subscription ones). Take that letter back.
-            if self.form.only_typed(&before, *c) {
-                self.form = before;
-                self.form_changed();
-            }
-        }
         if self.confirm_cancel {
             match message {
                 Message::ConfirmCancel(_) | Message::Enter | Message::Escape => {}
@@ -446,6 +655,16 @@ impl Wizard {
                     self.register_service = self.manager.is_some();
                     self.form_changed();
                     Task::none()
+                }
+                Some(welcome::Event::SyncNow(kind)) => {
+                    Task::perform(effects::sync_now(self.requested.clone(), kind), move |r| {
+                        Message::SyncAsked(kind, r)
+                    })
+                }
+                Some(welcome::Event::Refresh) => {
+                    Task::perform(effects::read_home(self.requested.clone()), |h| {
+                        Message::HomeRead(Box::new(h))
+                    })
                 }
                 Some(welcome::Event::StartLab) => {
                     Task::perform(effects::start_lab(), Message::LabStarted)
@@ -482,17 +701,45 @@ impl Wizard {
                 self.welcome.lab = LabStatus::Failed(e);
                 Task::none()
             }
-            Message::Detected(existing) => {
-                self.welcome.existing = existing;
+            Message::HomeRead(home) => {
+                self.welcome.home = Some(*home);
                 Task::none()
+            }
+            Message::SyncAsked(kind, r) => {
+                self.welcome.sync_note = Some(r.map(|()| kind));
+                Task::perform(effects::read_home(self.requested.clone()), |h| {
+                    Message::HomeRead(Box::new(h))
+                })
+            }
+            Message::Detected(existing) => {
+                // A single choice is preselected, so Enter goes on.
+                let only = match &existing {
+                    Existing::None => Some(Mode::New),
+                    _ => None,
+                };
+                let found = matches!(existing, Existing::Found { .. });
+                self.welcome.existing = existing;
+                if found {
+                    // The status home: the service's state first.
+                    return Task::perform(effects::read_home(self.requested.clone()), |h| {
+                        Message::HomeRead(Box::new(h))
+                    });
+                }
+                match only {
+                    Some(mode) if self.welcome.mode.is_none() => {
+                        self.update(Message::Welcome(welcome::Message::Choose(mode)))
+                    }
+                    _ => Task::none(),
+                }
             }
             Message::ServerType(m) => self.edit(|f| {
                 server_type::update(f, m);
             }),
             Message::Server(m) => {
-                self.before_edit = Some(self.form.clone());
+                let before = self.form.clone();
                 let ev = server::update(&mut self.form, m);
                 self.form_changed();
+                self.focus_appeared(&before);
                 match ev {
                     Some(server::Event::BrowseCaFile) => {
                         Task::perform(effects::pick_ca_file(), Message::CaFilePicked)
@@ -500,12 +747,19 @@ impl Wizard {
                     None => Task::none(),
                 }
             }
-            Message::CaFilePicked(Some(p)) => {
+            Message::CaFilePicked(effects::Picked::File(p)) => {
                 self.form.ca_file = p.display().to_string();
+                self.form.no_file_dialog = false;
                 self.form_changed();
                 Task::none()
             }
-            Message::CaFilePicked(None) => Task::none(),
+            Message::CaFilePicked(effects::Picked::Cancelled) => Task::none(),
+            Message::CaFilePicked(effects::Picked::Unavailable) => {
+                // Say so at the field, and put the cursor there to type the path.
+                self.form.no_file_dialog = true;
+                self.focus.to(Some("ca-file"));
+                Task::none()
+            }
             Message::Proxy(m) => self.edit(|f| {
                 proxy::update(f, m);
             }),
@@ -528,6 +782,7 @@ impl Wizard {
                     Some(connect::Event::Run) => self.run_checks(),
                     Some(connect::Event::Cancel) => self.stop_checks(),
                     Some(connect::Event::Copy(s)) => iced::clipboard::write(s),
+                    Some(connect::Event::GoTo(p)) => self.go_to(p),
                     None => Task::none(),
                 }
             }
@@ -542,7 +797,12 @@ impl Wizard {
             Message::Done(m) => match done::update(&self.done_context(), m) {
                 Some(done::Event::Open(p)) => {
                     let _ = std::fs::create_dir_all(&p);
-                    self.note = effects::open_folder(&p).err();
+                    self.note = effects::open_folder(&p).err().map(|e| {
+                        self.lang.f(
+                            "No file manager could be opened ({}: {}). The folder is {}",
+                            &[e.program, &e.error, &p.display().to_string()],
+                        )
+                    });
                     Task::none()
                 }
                 None => Task::none(),
@@ -563,7 +823,12 @@ impl Wizard {
                 if self.confirm_cancel {
                     return self.update(Message::ConfirmCancel(true));
                 }
-                if !self.can_continue() {
+                if let Some((id, _)) = self.why_not() {
+                    // Say why at the field (and in the footer), and go there.
+                    self.form.show_required = true;
+                    if id.is_some() {
+                        self.focus.to(id);
+                    }
                     return Task::none();
                 }
                 if self.step == Step::Done {
@@ -597,13 +862,6 @@ impl Wizard {
                     Task::none()
                 }
             }
-            Message::Focus { forward } => {
-                if forward {
-                    iced::widget::operation::focus_next()
-                } else {
-                    iced::widget::operation::focus_previous()
-                }
-            }
             Message::Shortcut(c) => match c {
                 'n' => self.update(Message::Next),
                 'b' => self.update(Message::Back),
@@ -632,21 +890,31 @@ impl Wizard {
         }
     }
 
+    /// `--config-dir DIR --org NAME` for CLI commands about this organization, leaving out
+    /// what is the default.
+    fn cli_args(&self) -> String {
+        let mut args = Vec::new();
+        let default_root = ConfigLocation::new(None, self.loc.org())
+            .map(|d| d.root() == self.loc.root())
+            .unwrap_or(false);
+        if !default_root {
+            args.push(format!("--config-dir \"{}\"", self.loc.root().display()));
+        }
+        if self.loc.org() != "default" {
+            args.push(format!("--org {}", self.loc.org()));
+        }
+        args.join(" ")
+    }
+
     fn done_context(&self) -> done::Context<'_> {
         done::Context {
             outcome: self.apply.outcome.as_ref().and_then(|r| r.as_ref().ok()),
             config_dir: self.loc.org_dir(),
             logs_dir: self.loc.logs_dir(),
             message: self.note.as_deref(),
+            cli_args: self.cli_args(),
+            lab: self.welcome.mode == Some(Mode::Lab),
         }
-    }
-
-    /// Keyboard: Tab/Shift+Tab move focus, Enter is Next, Esc is Cancel, Alt+letter shortcuts.
-    pub fn subscription(&self) -> Subscription<Message> {
-        iced::event::listen_with(|event, _status, _window| match event {
-            iced::Event::Keyboard(k) => key_message(&k),
-            _ => None,
-        })
     }
 
     fn page(&self) -> Element<'_, Message> {
@@ -671,6 +939,12 @@ impl Wizard {
                         .as_ref()
                         .map(|m| (m.service_name(self.loc.org()), m.describe())),
                     register_service: self.register_service,
+                    no_service: self.no_service.as_ref(),
+                    cli_args: self.cli_args(),
+                    before: match (&self.welcome.existing, self.mode()) {
+                        (Existing::Found { config, .. }, Mode::Reconfigure) => Some(config),
+                        _ => None,
+                    },
                 },
                 l,
             )
@@ -727,7 +1001,8 @@ impl Wizard {
                     }
                     st
                 });
-            col = col.push(b);
+            let jump = self.can_jump(s).then_some(Message::GoTo(s));
+            col = col.push(focus::focusable(STEP_IDS[s.number() - 1], b, jump));
         }
         container(col)
             .width(Length::Fixed(265.0))
@@ -763,15 +1038,20 @@ impl Wizard {
                     radius: 0.0.into(),
                 })
         });
+        // The outer container loosens the scrollable's minimum width, so that the page's
+        // maximum width holds on wide screens (fields of 1 600 px at 1920 px otherwise).
         let content = scrollable(
-            container(self.page())
-                .padding(iced::Padding {
-                    top: 20.0,
-                    right: 28.0,
-                    bottom: 24.0,
-                    left: 28.0,
-                })
-                .max_width(820),
+            container(
+                container(self.page())
+                    .padding(iced::Padding {
+                        top: 20.0,
+                        right: 28.0,
+                        bottom: 24.0,
+                        left: 28.0,
+                    })
+                    .max_width(MAX_PAGE_WIDTH),
+            )
+            .width(Length::Fill),
         )
         .id(PAGE_SCROLL)
         .spacing(6)
@@ -784,26 +1064,36 @@ impl Wizard {
         };
         let mut buttons = row![].spacing(8).align_y(iced::Center);
         if self.step != Step::Done {
-            buttons = buttons.push(
+            let back = self.can_go_back().then_some(Message::Back);
+            buttons = buttons.push(focus::focusable(
+                "back",
                 button(text(l.t("Back")).size(ui::BODY))
                     .padding([8, 18])
                     .style(ui::plain_button)
-                    .on_press_maybe(self.can_go_back().then_some(Message::Back)),
-            );
+                    .on_press_maybe(back.clone()),
+                back,
+            ));
         }
-        buttons = buttons.push(
+        let next = self.can_continue().then_some(Message::Next);
+        buttons = buttons.push(focus::focusable(
+            "next",
             button(text(next_label).size(ui::BODY))
                 .padding([8, 22])
                 .style(button::primary)
-                .on_press_maybe(self.can_continue().then_some(Message::Next)),
-        );
+                .on_press_maybe(next.clone()),
+            // Refused: Next says why (the page's Enter does the same).
+            Some(Message::Next),
+        ));
         if self.step != Step::Done {
-            buttons = buttons.push(
+            let cancel = (!self.apply.running).then_some(Message::Cancel);
+            buttons = buttons.push(focus::focusable(
+                "cancel",
                 button(text(l.t("Cancel")).size(ui::BODY))
                     .padding([8, 18])
                     .style(ui::plain_button)
-                    .on_press_maybe((!self.apply.running).then_some(Message::Cancel)),
-            );
+                    .on_press_maybe(cancel.clone()),
+                cancel,
+            ));
         }
         let footer = container(
             row![
@@ -812,10 +1102,19 @@ impl Wizard {
                     .style(ui::muted),
                 // Fills the room the buttons leave, wrapping rather than pushing them out of
                 // the window (French at the default size).
-                text(l.t("Enter: Next · Esc: Cancel · Tab: next field · Alt+letter: option"))
+                match self.why_not().filter(|_| self.form.show_required) {
+                    // After a refused Next: why, where the key hints were.
+                    Some((_, why)) => text(why)
+                        .size(ui::SMALL)
+                        .style(text::danger)
+                        .width(Length::Fill),
+                    None => text(
+                        l.t("Enter: Next · Esc: Cancel · Tab: next field · Alt+letter: option")
+                    )
                     .size(ui::SMALL)
                     .style(ui::muted)
                     .width(Length::Fill),
+                },
                 buttons,
             ]
             .spacing(20)
@@ -834,7 +1133,7 @@ impl Wizard {
             footer,
         ];
         if !self.confirm_cancel {
-            return body.into();
+            return keys::keys(body, self.focus).into();
         }
         let dialog = container(
             column![
@@ -843,14 +1142,22 @@ impl Wizard {
                     .size(ui::BODY),
                 row![
                     Space::new().width(Length::Fill),
-                    button(text(l.t("Continue setup")).size(ui::BODY))
-                        .padding([8, 18])
-                        .style(ui::plain_button)
-                        .on_press(Message::ConfirmCancel(false)),
-                    button(text(l.t("Cancel setup")).size(ui::BODY))
-                        .padding([8, 18])
-                        .style(button::danger)
-                        .on_press(Message::ConfirmCancel(true)),
+                    focus::focusable(
+                        "continue-setup",
+                        button(text(l.t("Continue setup")).size(ui::BODY))
+                            .padding([8, 18])
+                            .style(ui::plain_button)
+                            .on_press(Message::ConfirmCancel(false)),
+                        Some(Message::ConfirmCancel(false)),
+                    ),
+                    focus::focusable(
+                        "cancel-setup",
+                        button(text(l.t("Cancel setup")).size(ui::BODY))
+                            .padding([8, 18])
+                            .style(button::danger)
+                            .on_press(Message::ConfirmCancel(true)),
+                        Some(Message::ConfirmCancel(true)),
+                    ),
                 ]
                 .spacing(8),
                 text(l.t("Enter: cancel setup · Esc: continue"))
@@ -871,34 +1178,13 @@ impl Wizard {
                     radius: 8.0.into(),
                 })
         });
-        stack![
+        let layered = stack![
             body,
             opaque(container(dialog).center(Length::Fill).style(|_t: &Theme| {
                 container::Style::default().background(iced::Color::from_rgba(0.0, 0.0, 0.0, 0.45))
             }))
-        ]
-        .into()
-    }
-}
-
-/// What a key press means to the wizard, if anything.
-pub fn key_message(event: &iced::keyboard::Event) -> Option<Message> {
-    let iced::keyboard::Event::KeyPressed { key, modifiers, .. } = event else {
-        return None;
-    };
-    match key.as_ref() {
-        Key::Named(Named::Tab) => Some(Message::Focus {
-            forward: !modifiers.shift(),
-        }),
-        Key::Named(Named::Enter) => Some(Message::Enter),
-        Key::Named(Named::Escape) => Some(Message::Escape),
-        // Not with Ctrl: AltGr is Ctrl+Alt on Windows, and it types `\`, `@`, `€` on many
-        // layouts.
-        Key::Character(c) if modifiers.alt() && !modifiers.control() => c
-            .chars()
-            .next()
-            .map(|c| Message::Shortcut(c.to_ascii_lowercase())),
-        _ => None,
+        ];
+        keys::keys(layered, self.focus).into()
     }
 }
 
@@ -913,11 +1199,10 @@ pub fn run(opts: Options) -> iced::Result {
         Wizard::view,
     )
     .title(Wizard::title)
-    .subscription(Wizard::subscription)
     .theme(move |_: &Wizard| theme.clone())
     .window(iced::window::Settings {
         size: iced::Size::new(980.0, 720.0),
-        min_size: Some(iced::Size::new(820.0, 600.0)),
+        min_size: Some(iced::Size::new(800.0, 600.0)),
         ..iced::window::Settings::default()
     })
     .run()

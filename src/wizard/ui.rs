@@ -34,6 +34,31 @@ pub fn field<'a, M: 'a>(
         .into()
 }
 
+/// A [`field`] that must be filled in: its label carries a red `*`.
+pub fn required_field<'a, M: 'a>(
+    label: &'a str,
+    input: impl Into<Element<'a, M>>,
+    error: Option<String>,
+    hint: &'a str,
+) -> Element<'a, M> {
+    let below: Element<'a, M> = match error {
+        Some(e) => text(e).size(SMALL).style(text::danger).into(),
+        None if !hint.is_empty() => text(hint).size(SMALL).style(muted).into(),
+        None => Space::new().height(0).into(),
+    };
+    column![
+        row![
+            text(label).size(BODY).font(BOLD),
+            text("*").size(BODY).font(BOLD).style(text::danger),
+        ]
+        .spacing(3),
+        input.into(),
+        below
+    ]
+    .spacing(4)
+    .into()
+}
+
 /// A text box with an id (for focus and tests), sized for the content column.
 pub fn input<'a, M: Clone + 'a>(
     id: &'static str,
@@ -67,15 +92,23 @@ pub fn check<'a, M: Clone + 'a>(
     checked: bool,
     on_toggle: impl Fn(bool) -> M + 'a,
 ) -> Element<'a, M> {
+    let activate = on_toggle(!checked);
     row![
-        container(
-            iced::widget::checkbox(checked)
-                .label(label)
-                .on_toggle(on_toggle)
-                .size(18)
-                .text_size(BODY)
-        )
-        .id(id),
+        // Fill: the shortcut is laid out first and keeps its width; the label wraps. The id is
+        // on the check box's own bounds (tests click its centre).
+        container(super::focus::focusable(
+            id,
+            container(
+                iced::widget::checkbox(checked)
+                    .label(label)
+                    .on_toggle(on_toggle)
+                    .size(18)
+                    .text_size(BODY)
+            )
+            .id(id),
+            Some(activate),
+        ))
+        .width(Length::Fill),
         text(shortcut).size(SMALL).style(muted),
     ]
     .spacing(10)
@@ -90,15 +123,21 @@ pub fn radio<'a, M: Clone + 'a, V: Copy + Eq + 'a>(
     shortcut: &'static str,
     value: V,
     selected: Option<V>,
-    on_click: impl FnOnce(V) -> M,
+    on_click: impl Fn(V) -> M,
 ) -> Element<'a, M> {
+    let activate = on_click(value);
     row![
-        container(
-            iced::widget::radio(label, value, selected, on_click)
-                .size(18)
-                .text_size(BODY)
-        )
-        .id(id),
+        container(super::focus::focusable(
+            id,
+            container(
+                iced::widget::radio(label, value, selected, on_click)
+                    .size(18)
+                    .text_size(BODY)
+            )
+            .id(id),
+            Some(activate),
+        ))
+        .width(Length::Fill),
         text(shortcut).size(SMALL).style(muted),
     ]
     .spacing(10)
@@ -164,7 +203,11 @@ pub fn muted(theme: &Theme) -> text::Style {
 pub fn kv<'a, M: 'a>(key: &'a str, value: impl text::IntoFragment<'a>) -> Element<'a, M> {
     row![
         text(key).size(BODY).font(BOLD).width(Length::Fixed(210.0)),
-        text(value).size(BODY).width(Length::Fill),
+        // Paths and URLs break anywhere rather than run out of the window.
+        text(value)
+            .size(BODY)
+            .width(Length::Fill)
+            .wrapping(text::Wrapping::WordOrGlyph),
     ]
     .spacing(12)
     .into()

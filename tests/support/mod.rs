@@ -95,6 +95,136 @@ impl Drop for Tinyproxy {
     }
 }
 
+/// Whether `child` comes to listen on 127.0.0.1:`port` within `wait` (false at once if it
+/// exits).
+fn listening(child: &mut Child, port: u16, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A folder squid's helpers (run as the `proxy` user) can read, holding `files` (name, bytes).
+pub fn readable_by_proxy_user(files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (name, bytes) in files {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    dir
+}
+
+/// A running squid (Debian's squid 5), with its access log.
+pub struct Squid {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Squid {
+    /// The access log so far: one line per request, with the user name squid authenticated.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
+    }
+
+    /// The access log once `done` holds for it (squid writes a line when it closes the
+    /// transaction, which may come just after the client got its answer); after 200 looks,
+    /// the log as it is.
+    pub fn access_log_when(&self, done: impl Fn(&str) -> bool) -> String {
+        for _ in 0..200 {
+            let log = self.access_log();
+            if done(&log) {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.access_log()
+    }
+}
+
+impl Drop for Squid {
+    fn drop(&mut self) {
+        // SIGTERM first (shutdown_lifetime 0: squid stops its helpers and exits at once).
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start squid on loopback that lets every authenticated client CONNECT anywhere. `auth` holds
+/// its `auth_param` lines (e.g. NTLM through `ntlm_fake_auth`, which takes any password);
+/// `env` is given to squid and its helpers (a keytab for `negotiate_kerberos_auth`). `None`
+/// (with a note) when squid is not installed and peers are optional.
+pub fn squid(auth: &[String], env: &[(&str, &Path)]) -> Option<Squid> {
+    let bin = peer_program("squid", "squid")?;
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        // squid started as root runs as the `proxy` user: its files must be reachable.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let port = free_port();
+        let d = dir.path().display();
+        let conf = dir.path().join("squid.conf");
+        let mut f = std::fs::File::create(&conf).unwrap();
+        writeln!(
+            f,
+            "http_port 127.0.0.1:{port}\npid_filename {d}/squid.pid\ncache_log {d}/cache.log\naccess_log stdio:{d}/access.log squid\ncache deny all\ncoredump_dir {d}\nnetdb_filename none\npinger_enable off\nshutdown_lifetime 0 seconds\ndns_defnames off\nbuffered_logs off"
+        )
+        .unwrap();
+        for line in auth {
+            writeln!(f, "{line}").unwrap();
+        }
+        writeln!(
+            f,
+            "acl authed proxy_auth REQUIRED\nhttp_access allow authed\nhttp_access deny all"
+        )
+        .unwrap();
+        drop(f);
+        let mut cmd = Command::new(&bin);
+        cmd.arg("-N").arg("-f").arg(&conf);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut proxy = Squid { child, port, dir };
+        if listening(&mut proxy.child, port, Duration::from_secs(15)) {
+            return Some(proxy);
+        }
+        eprintln!(
+            "squid did not start:\n{}",
+            std::fs::read_to_string(proxy.dir.path().join("cache.log")).unwrap_or_default()
+        );
+        drop(proxy);
+    }
+    panic!("squid did not start");
+}
+
 /// Start tinyproxy on loopback with Basic auth `user:pass`; `connect_ports` limits CONNECT.
 pub fn tinyproxy(user: &str, pass: &str, connect_ports: &[u16]) -> Option<Tinyproxy> {
     let bin = peer_program("tinyproxy", "tinyproxy")?;
@@ -121,15 +251,8 @@ pub fn tinyproxy(user: &str, pass: &str, connect_ports: &[u16]) -> Option<Tinypr
             port,
             _dir: dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(proxy);
-            }
-            if let Ok(Some(_)) = proxy.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if listening(&mut proxy.child, port, Duration::from_secs(5)) {
+            return Some(proxy);
         }
         let _ = proxy.child.kill();
         let _ = proxy.child.wait();

@@ -130,6 +130,22 @@ impl AccessPolicy {
                     }
                 })
             };
+            let mut groups = Vec::new();
+            for g in r.groups.iter().flatten() {
+                let name = g.get_ref().trim();
+                if name.is_empty() || name.contains('*') {
+                    problems.push(at(
+                        g.span(),
+                        format!(
+                            "rule \"{name_}\": '{}' is not a group: give its name, alias or address, without wildcards",
+                            g.get_ref(),
+                            name_ = r.name.get_ref().trim()
+                        ),
+                    ));
+                } else {
+                    groups.push(name.to_string());
+                }
+            }
             let users: Vec<Pattern> = match &r.user {
                 None => Vec::new(),
                 Some(StringOrList::One(s)) => vec![Pattern::new(s)],
@@ -142,6 +158,7 @@ impl AccessPolicy {
                 device_os: pat(&r.device_os, &mut problems),
                 user_agent: pat(&r.user_agent, &mut problems),
                 users,
+                groups,
                 action: act,
                 line,
             };
@@ -150,11 +167,12 @@ impl AccessPolicy {
                 && rule.device_os.is_none()
                 && rule.user_agent.is_none()
                 && rule.users.is_empty()
+                && rule.groups.is_empty()
             {
                 problems.push(at(
                     r.name.span(),
                     format!(
-                        "rule \"{}\" matches nothing: give device_type, device_model, device_os, user_agent or user",
+                        "rule \"{}\" matches nothing: give device_type, device_model, device_os, user_agent, user or groups",
                         rule.name
                     ),
                 ));
@@ -369,6 +387,19 @@ impl AccessPolicy {
                 }
             }
         }
+        let rule_conflict = match &raw.rule_conflict {
+            None => RuleConflict::default(),
+            Some(s) => RuleConflict::parse(s.get_ref()).unwrap_or_else(|| {
+                problems.push(at(
+                    s.span(),
+                    format!(
+                        "rule_conflict '{}' is not known: use \"report\" (leave the device where Exchange's device access rule puts it, and report it) or \"block\" (block it individually)",
+                        s.get_ref()
+                    ),
+                ));
+                RuleConflict::default()
+            }),
+        };
         if !problems.is_empty() {
             problems.sort_by_key(|p| (p.file.clone(), p.line, p.column));
             return Err(PolicyError::Invalid(problems));
@@ -389,6 +420,7 @@ impl AccessPolicy {
                 .and_then(|a| a.log_unchanged)
                 .unwrap_or(false),
             audit_rotation,
+            rule_conflict,
             digest: format!("{digest:016x}"),
         })
     }
@@ -400,6 +432,7 @@ struct RawPolicy {
     precedence: Option<Vec<Spanned<String>>>,
     default: Option<Spanned<String>>,
     dry_run: Option<bool>,
+    rule_conflict: Option<Spanned<String>>,
     grandfathering: Option<RawGrandfathering>,
     inventory: Option<RawInventory>,
     rule: Option<Vec<RawRule>>,
@@ -451,6 +484,7 @@ struct RawRule {
     device_os: Option<Spanned<String>>,
     user_agent: Option<Spanned<String>>,
     user: Option<StringOrList>,
+    groups: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -520,6 +554,10 @@ precedence = ["inventory", "rules", "grandfathered"]
 default = "Quarantine"
 # true: compute and report every change, enforce nothing.
 dry_run = false
+# When an Exchange device access rule would override a decision (the policy says Quarantine,
+# a rule allows the device): "report" leaves the device where the rule puts it and reports
+# the conflict; "block" blocks the device individually (its mailbox's blocked list).
+rule_conflict = "report"
 
 [grandfathering]
 # Allow the devices that exist when the connector is first enabled.
@@ -547,6 +585,14 @@ action = "Block"
 name = "Board members"
 user = ["ceo@contoso.com", "cfo@contoso.com"]
 action = "Allow"
+
+# Distribution or security groups (name, alias or address), nested groups included; a group
+# Exchange does not know is reported and the devices the rule would decide are left alone.
+# [[rule]]
+# name = "Sales"
+# groups = ["Sales", "field-sales@contoso.com"]
+# device_type = "iPhone"
+# action = "Allow"
 
 [organization]
 admin_mail_recipients = ["helpdesk@contoso.com"]
@@ -580,6 +626,17 @@ max_files = 30               # ...and this many files are kept, the live one inc
 mod tests {
     use super::*;
 
+    /// The example's groups: "Sales" has Sam, nested "field-sales@" nobody.
+    fn sales() -> &'static GroupMembers {
+        static G: std::sync::OnceLock<GroupMembers> = std::sync::OnceLock::new();
+        G.get_or_init(|| {
+            let mut g = GroupMembers::default();
+            g.insert("sales", ["sam@contoso.com".to_string()]);
+            g.insert("Field-Sales@contoso.com", []);
+            g
+        })
+    }
+
     fn facts<'a>(id: &'a str, os: &'a str, smtp: &'a str) -> DeviceFacts<'a> {
         DeviceFacts {
             device_id: id,
@@ -590,7 +647,9 @@ mod tests {
             user_display_name: "Anna",
             user_alias: "anna",
             user_smtp: smtp,
+            mailbox: "contoso.com/Users/Anna",
             access_state: DeviceAccessState::Allowed,
+            groups: sales(),
         }
     }
 
@@ -606,7 +665,20 @@ mod tests {
         // reads the CSV too.
         let p = AccessPolicy::parse(EXAMPLE, Path::new("AccessPolicy.toml"), dir.path()).unwrap();
         assert_eq!(p.inventory.entries.len(), 1);
-        let with_files = EXAMPLE.replace("# files = ", "files = ");
+        assert_eq!(p.rules.0.len(), 2, "the group rule is commented out");
+        let uncommented: String = EXAMPLE
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(r)
+                    if r.starts_with("[[rule]]") || r.contains(" = ") && !r.contains("files") =>
+                {
+                    r
+                }
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let with_files = uncommented.replace("# files = ", "files = ");
         let p =
             AccessPolicy::parse(&with_files, Path::new("AccessPolicy.toml"), dir.path()).unwrap();
         assert_eq!(p.inventory.entries.len(), 3);
@@ -630,6 +702,21 @@ mod tests {
             (d.action, d.source.as_str()),
             (Action::Quarantine, "default")
         );
+        let d = p.decide(&facts("S1", "iOS 17", "Sam@contoso.com"), &g);
+        assert_eq!(
+            (d.action, d.reason.as_str()),
+            (Action::Allow, "rule \"Sales\" (line 45)")
+        );
+        // A group Exchange could not expand holds the device instead of deciding it.
+        let mut broken = GroupMembers::default();
+        broken.insert_error("sales", "not found".into());
+        let f = DeviceFacts {
+            groups: &broken,
+            ..facts("S1", "iOS 17", "sam@contoso.com")
+        };
+        let d = p.decide(&f, &g);
+        assert!(d.held.unwrap().contains("group \"Sales\": not found"));
+        assert_eq!(p.rule_conflict, RuleConflict::Report);
         let ms = p.mailbox_policy.unwrap();
         assert_eq!(ms.settings.len(), 3);
     }
@@ -683,6 +770,21 @@ mod tests {
         assert_eq!(lines, vec![1, 4, 10, 12], "{p:?}");
         assert!(p[1].message.contains("matches nothing"));
         assert!(p[3].message.contains("MinPasswordLenght"));
+        let text = "rule_conflict = \"allow\"\n[[rule]]\nname = \"g\"\ndevice_type = \"x\"\ngroups = [\"*\"]\naction = \"Allow\"\n";
+        let e = AccessPolicy::parse(text, Path::new("P.toml"), Path::new(".")).unwrap_err();
+        let PolicyError::Invalid(p) = e else { panic!() };
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].message.contains("\"report\"") && p[0].line == 1,
+            "{p:?}"
+        );
+        assert!(
+            p[1].message.contains("is not a group") && p[1].line == 5,
+            "{p:?}"
+        );
+        let ok = "rule_conflict = \"Block\"\n";
+        let p = AccessPolicy::parse(ok, Path::new("P.toml"), Path::new(".")).unwrap();
+        assert_eq!(p.rule_conflict, RuleConflict::Block);
         let e =
             AccessPolicy::parse("defualt = 1\n", Path::new("P.toml"), Path::new(".")).unwrap_err();
         let PolicyError::Invalid(p) = e else { panic!() };

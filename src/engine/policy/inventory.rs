@@ -46,6 +46,7 @@ impl ComplianceSource for Inventory {
             Some(Verdict {
                 action: Action::Allow,
                 reason: format!("managed and compliant ({})", e.origin),
+                held: None,
             })
         } else {
             self.noncompliant.map(|action| Verdict {
@@ -59,6 +60,7 @@ impl ComplianceSource for Inventory {
                     },
                     e.origin
                 ),
+                held: None,
             })
         }
     }

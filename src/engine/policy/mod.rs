@@ -21,11 +21,12 @@ mod inventory;
 pub use file::{web_link, EXAMPLE};
 pub use inventory::{parse_date, parse_inventory, Inventory, InventoryEntry};
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::precedence::RuleConflict;
 pub use crate::wire::exchange::SettingValue;
 use crate::wire::exchange::{AccessLevel, DeviceAccessState};
 
@@ -167,8 +168,79 @@ pub struct DeviceFacts<'a> {
     pub user_display_name: &'a str,
     pub user_alias: &'a str,
     pub user_smtp: &'a str,
+    /// The mailbox's identity as Exchange writes it (`contoso.com/Users/Anna`).
+    pub mailbox: &'a str,
     /// Exchange's `DeviceAccessState` now.
     pub access_state: DeviceAccessState,
+    /// The members of the groups the rules name, as expanded for this sync.
+    pub groups: &'a GroupMembers,
+}
+
+/// The members of the groups the policy's rules name (`groups = [...]`), expanded through
+/// Exchange once per sync: by group (as written in the policy, any case), the primary SMTP
+/// addresses and aliases of its members, nested groups included; or why the group could not
+/// be expanded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupMembers {
+    groups: BTreeMap<String, Result<BTreeSet<String>, String>>,
+}
+
+/// Nobody is a member of anything (a policy without group rules).
+pub static NO_GROUPS: GroupMembers = GroupMembers {
+    groups: BTreeMap::new(),
+};
+
+/// Whether a device's user is in a rule's groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Membership {
+    Member,
+    NotMember,
+    /// A group could not be expanded (and the user is in none of the others): the rule can
+    /// neither match nor be skipped.
+    Unknown(String),
+}
+
+impl GroupMembers {
+    /// A group's members (addresses or aliases, any case).
+    pub fn insert(&mut self, group: &str, members: impl IntoIterator<Item = String>) {
+        let set = members.into_iter().map(|m| m.to_lowercase()).collect();
+        self.groups.insert(group.trim().to_lowercase(), Ok(set));
+    }
+
+    /// A group that could not be expanded, and why.
+    pub fn insert_error(&mut self, group: &str, error: String) {
+        self.groups.insert(group.trim().to_lowercase(), Err(error));
+    }
+
+    /// Whether `group` was expanded (or tried).
+    pub fn contains(&self, group: &str) -> bool {
+        self.groups.contains_key(&group.trim().to_lowercase())
+    }
+
+    /// Whether a user (by any of `keys`: SMTP address, alias) is in any of `groups`.
+    pub fn membership(&self, groups: &[String], keys: &[&str]) -> Membership {
+        let mut unknown = None;
+        for g in groups {
+            match self.groups.get(&g.trim().to_lowercase()) {
+                Some(Ok(members)) => {
+                    if keys
+                        .iter()
+                        .any(|k| !k.is_empty() && members.contains(&k.to_lowercase()))
+                    {
+                        return Membership::Member;
+                    }
+                }
+                Some(Err(e)) => unknown = unknown.or_else(|| Some(format!("group \"{g}\": {e}"))),
+                None => {
+                    unknown = unknown.or_else(|| Some(format!("group \"{g}\" was not expanded")))
+                }
+            }
+        }
+        match unknown {
+            Some(e) => Membership::Unknown(e),
+            None => Membership::NotMember,
+        }
+    }
 }
 
 /// A source's answer.
@@ -177,6 +249,9 @@ pub struct Verdict {
     pub action: Action,
     /// Which rule or record decided, for people (`rule "Block old iOS"`, `inventory.csv:12`).
     pub reason: String,
+    /// The source cannot decide this time (a rule's group could not be expanded): the device
+    /// is left as it is, and this says why.
+    pub held: Option<String>,
 }
 
 /// Something that can say whether a device may sync: the policy file's inventory and rules
@@ -198,14 +273,20 @@ pub struct Rule {
     pub user_agent: Option<Pattern>,
     /// Any of these matches the user's SMTP address, alias or display name.
     pub users: Vec<Pattern>,
+    /// Distribution or security groups (name or address as written): the user is a member
+    /// of one of them, directly or through nested groups.
+    pub groups: Vec<String>,
     pub action: Action,
     pub line: usize,
 }
 
 impl Rule {
-    pub fn matches(&self, d: &DeviceFacts<'_>) -> bool {
+    /// Whether the rule applies to the device: `Member` when it does, `NotMember` when it
+    /// does not, `Unknown` when everything else matches but a group it names could not be
+    /// expanded.
+    pub fn applies(&self, d: &DeviceFacts<'_>) -> Membership {
         let one = |p: &Option<Pattern>, v: &str| p.as_ref().is_none_or(|p| p.matches(v));
-        one(&self.device_type, d.device_type)
+        let rest = one(&self.device_type, d.device_type)
             && one(&self.device_model, d.device_model)
             && one(&self.device_os, d.device_os)
             && one(&self.user_agent, d.user_agent)
@@ -214,7 +295,19 @@ impl Rule {
                     [d.user_smtp, d.user_alias, d.user_display_name]
                         .iter()
                         .any(|v| !v.is_empty() && p.matches(v))
-                }))
+                }));
+        if !rest {
+            Membership::NotMember
+        } else if self.groups.is_empty() {
+            Membership::Member
+        } else {
+            d.groups
+                .membership(&self.groups, &[d.user_smtp, d.user_alias, d.mailbox])
+        }
+    }
+
+    pub fn matches(&self, d: &DeviceFacts<'_>) -> bool {
+        self.applies(d) == Membership::Member
     }
 }
 
@@ -227,9 +320,23 @@ impl ComplianceSource for RuleSet {
         "rules"
     }
     fn verdict(&self, d: &DeviceFacts<'_>) -> Option<Verdict> {
-        self.0.iter().find(|r| r.matches(d)).map(|r| Verdict {
-            action: r.action,
-            reason: format!("rule \"{}\" (line {})", r.name, r.line),
+        self.0.iter().find_map(|r| {
+            let reason = || format!("rule \"{}\" (line {})", r.name, r.line);
+            match r.applies(d) {
+                Membership::NotMember => None,
+                Membership::Member => Some(Verdict {
+                    action: r.action,
+                    reason: reason(),
+                    held: None,
+                }),
+                // Safe: never treat everyone as a non-member of a group Exchange did not
+                // expand; the device keeps what it has until the group can be read.
+                Membership::Unknown(why) => Some(Verdict {
+                    action: r.action,
+                    held: Some(format!("{}: {why}", reason())),
+                    reason: reason(),
+                }),
+            }
         })
     }
 }
@@ -249,6 +356,7 @@ impl ComplianceSource for Grandfathered<'_> {
             .then(|| Verdict {
                 action: Action::Allow,
                 reason: "existed when the connector was enabled".into(),
+                held: None,
             })
     }
 }
@@ -388,6 +496,8 @@ pub struct AccessPolicy {
     pub audit_unchanged: bool,
     /// When `Logs/decisions.jsonl` rotates and how many files are kept.
     pub audit_rotation: crate::logging::RotationPolicy,
+    /// What to do when an Exchange device access rule would override a decision.
+    pub rule_conflict: RuleConflict,
     /// FNV-1a digest of the policy text and the inventory files (changes trigger a full sync).
     pub digest: String,
 }
@@ -410,6 +520,8 @@ pub struct Decision {
     /// `inventory`, `rules`, `grandfathered` or `default`.
     pub source: String,
     pub reason: String,
+    /// Not decided this time: the device is left as it is (see [`Verdict::held`]).
+    pub held: Option<String>,
 }
 
 impl AccessPolicy {
@@ -426,6 +538,7 @@ impl AccessPolicy {
                     action: v.action,
                     source: src.name().to_string(),
                     reason: v.reason,
+                    held: v.held,
                 };
             }
         }
@@ -433,6 +546,7 @@ impl AccessPolicy {
             action: self.default,
             source: "default".into(),
             reason: "unknown device".into(),
+            held: None,
         }
     }
 }

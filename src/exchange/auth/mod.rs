@@ -197,6 +197,36 @@ pub fn authenticator(
     }
 }
 
+/// The schemes in `WWW-Authenticate` (or `Proxy-Authenticate`) header values, e.g.
+/// `["Negotiate", "NTLM", "Basic"]`.
+pub fn schemes_in(values: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in values {
+        for part in v.split(',') {
+            let scheme = part.split_whitespace().next().unwrap_or_default();
+            // `realm="x"` continuation pieces are not schemes.
+            if !scheme.is_empty()
+                && !scheme.contains('=')
+                && !out.iter().any(|s: &String| s.eq_ignore_ascii_case(scheme))
+            {
+                out.push(scheme.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The token after `scheme` in `WWW-Authenticate` (or `Proxy-Authenticate`) header values, if
+/// that scheme is offered.
+pub fn challenge_in(values: &[String], scheme: &str) -> Option<String> {
+    values.iter().find_map(|v| {
+        let v = v.trim();
+        let (s, rest) = v.split_once(' ').unwrap_or((v, ""));
+        s.eq_ignore_ascii_case(scheme)
+            .then(|| rest.trim().to_string())
+    })
+}
+
 pub(super) fn offers(offered: &[String], scheme: &str) -> bool {
     offered.iter().any(|o| o.eq_ignore_ascii_case(scheme))
 }

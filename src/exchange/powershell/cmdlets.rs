@@ -6,16 +6,23 @@
 //! wrapped value, list), because Exchange versions differ; writing sends exactly the
 //! parameters Exchange documents, with minimal `@{Add=…;Remove=…}` updates for the device
 //! lists. The version decides between the 2010 (`*-ActiveSyncDevice`) and 2013+
-//! (`*-MobileDevice`) cmdlet names. Also here: the permission check (which required cmdlets
-//! the account may run, and the role group that grants each). It decides nothing about access
-//! control.
+//! (`*-MobileDevice`) cmdlet names. Every command is made from a [`Cmdlet`] of the one
+//! permission table ([`super::permissions`]), never from a name, so nothing is called that the
+//! permission check does not ask for; the cmdlets called are recorded
+//! ([`RemotePowerShell::invoked`]) for the test that compares them with the table. Also here:
+//! the permission check (which of the table's cmdlets the account may run). It decides
+//! nothing about access control.
 
 use std::collections::BTreeMap;
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use super::permissions::{self, Cmdlet, Entry};
 use super::{PipelineReport, PsError, RunspacePool};
 use crate::exchange::ops::{
     CasMailbox, DeviceAccessRule, DeviceStatistics, Exchange, ExchangeError, ExchangeServer,
-    MailboxPolicy, MobileDevice, OrgSettings, ServerVersion,
+    GroupMember, MailboxPolicy, MobileDevice, OrgSettings, ServerVersion,
 };
 use crate::wire::clixml::{PsObject, Value};
 use crate::wire::exchange::opath::Filter;
@@ -25,117 +32,12 @@ use crate::wire::exchange::{
 };
 use crate::wire::psrp::objects::Command;
 
-/// The Exchange role group that grants a cmdlet, for the permission check's fix hint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum RoleGroup {
-    ViewOnlyOrganizationManagement,
-    RecipientManagement,
-    /// The Organization Client Access role (in Organization Management).
-    OrganizationClientAccess,
-}
-
-impl RoleGroup {
-    pub fn label(self) -> &'static str {
-        match self {
-            RoleGroup::ViewOnlyOrganizationManagement => "View-Only Organization Management",
-            RoleGroup::RecipientManagement => "Recipient Management",
-            RoleGroup::OrganizationClientAccess => {
-                "Organization Management (Organization Client Access role)"
-            }
-        }
-    }
-}
-
-/// The cmdlets the connector needs on every version, with the group that grants each.
-pub const REQUIRED_CMDLETS: &[(&str, RoleGroup)] = &[
-    ("Get-Command", RoleGroup::ViewOnlyOrganizationManagement),
-    (
-        "Get-ExchangeServer",
-        RoleGroup::ViewOnlyOrganizationManagement,
-    ),
-    ("Get-Recipient", RoleGroup::ViewOnlyOrganizationManagement),
-    (
-        "Set-ADServerSettings",
-        RoleGroup::ViewOnlyOrganizationManagement,
-    ),
-    (
-        "Get-ActiveSyncOrganizationSettings",
-        RoleGroup::ViewOnlyOrganizationManagement,
-    ),
-    (
-        "Set-ActiveSyncOrganizationSettings",
-        RoleGroup::OrganizationClientAccess,
-    ),
-    ("Get-CASMailbox", RoleGroup::ViewOnlyOrganizationManagement),
-    ("Set-CASMailbox", RoleGroup::RecipientManagement),
-    (
-        "Get-ActiveSyncMailboxPolicy",
-        RoleGroup::ViewOnlyOrganizationManagement,
-    ),
-    (
-        "Set-ActiveSyncMailboxPolicy",
-        RoleGroup::OrganizationClientAccess,
-    ),
-    (
-        "New-ActiveSyncMailboxPolicy",
-        RoleGroup::OrganizationClientAccess,
-    ),
-    (
-        "Remove-ActiveSyncMailboxPolicy",
-        RoleGroup::OrganizationClientAccess,
-    ),
-    (
-        "Get-ActiveSyncDeviceAccessRule",
-        RoleGroup::ViewOnlyOrganizationManagement,
-    ),
-    (
-        "Set-ActiveSyncDeviceAccessRule",
-        RoleGroup::OrganizationClientAccess,
-    ),
-    (
-        "New-ActiveSyncDeviceAccessRule",
-        RoleGroup::OrganizationClientAccess,
-    ),
-    (
-        "Remove-ActiveSyncDeviceAccessRule",
-        RoleGroup::OrganizationClientAccess,
-    ),
-    (
-        "Get-ActiveSyncDeviceStatistics",
-        RoleGroup::ViewOnlyOrganizationManagement,
-    ),
-    (
-        "Get-ActiveSyncDevice",
-        RoleGroup::ViewOnlyOrganizationManagement,
-    ),
-    (
-        "Get-ActiveSyncDeviceClass",
-        RoleGroup::ViewOnlyOrganizationManagement,
-    ),
-    ("Clear-ActiveSyncDevice", RoleGroup::RecipientManagement),
-    ("Remove-ActiveSyncDevice", RoleGroup::RecipientManagement),
-];
-
-/// The extra cmdlets needed on Exchange 2013 and later.
-pub const REQUIRED_CMDLETS_2013: &[(&str, RoleGroup)] = &[
-    (
-        "Get-MobileDevice",
-        RoleGroup::ViewOnlyOrganizationManagement,
-    ),
-    (
-        "Get-MobileDeviceStatistics",
-        RoleGroup::ViewOnlyOrganizationManagement,
-    ),
-    ("Clear-MobileDevice", RoleGroup::RecipientManagement),
-    ("Remove-MobileDevice", RoleGroup::RecipientManagement),
-];
-
-/// Which of the required cmdlets the account may run.
+/// Which of the cmdlets the connector calls on this server the account may run.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CmdletCheck {
-    pub available: Vec<String>,
-    /// Missing cmdlets with the role group that grants each.
-    pub missing: Vec<(String, RoleGroup)>,
+    pub available: Vec<&'static str>,
+    /// Missing cmdlets, each with the role and role groups that grant it.
+    pub missing: Vec<&'static Entry>,
 }
 
 /// A property as text: strings, enums (their label), dates, numbers, bools.
@@ -243,6 +145,8 @@ fn cas_mailbox(o: &PsObject) -> CasMailbox {
 pub struct RemotePowerShell {
     pool: RunspacePool,
     version: Option<ServerVersion>,
+    /// Every cmdlet this connection (and its clones) has been asked to run.
+    invoked: Arc<Mutex<BTreeSet<Cmdlet>>>,
 }
 
 /// The end of a streamed read: what the pipeline said besides its objects is logged (a
@@ -264,7 +168,11 @@ impl RemotePowerShell {
     /// Operations over `pool`; `version` decides between the 2010 and 2013+ cmdlet names
     /// (learn it with [`Exchange::get_exchange_servers`] when unknown).
     pub fn new(pool: RunspacePool, version: Option<ServerVersion>) -> Self {
-        RemotePowerShell { pool, version }
+        RemotePowerShell {
+            pool,
+            version,
+            invoked: Arc::default(),
+        }
     }
 
     pub fn pool(&self) -> &RunspacePool {
@@ -277,6 +185,29 @@ impl RemotePowerShell {
 
     fn mobile(&self) -> bool {
         self.version.is_none_or(|v| v.has_mobile_device_cmdlets())
+    }
+
+    /// The command for a cmdlet of the permission table (recorded as invoked).
+    fn cmd(&self, c: Cmdlet) -> Command {
+        debug_assert!(
+            c.entry().used.on(self.mobile()),
+            "{} is not in the permission table for this version",
+            c.name()
+        );
+        if let Ok(mut seen) = self.invoked.lock() {
+            seen.insert(c);
+        }
+        Command::new(c.name())
+    }
+
+    /// Of two names of one operation, the one this server's version has.
+    fn pick(&self, activesync: Cmdlet, mobile: Cmdlet) -> Command {
+        self.cmd(Cmdlet::pick(self.mobile(), activesync, mobile))
+    }
+
+    /// The cmdlets asked to run so far (by this connection and its clones).
+    pub fn invoked(&self) -> BTreeSet<Cmdlet> {
+        self.invoked.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     async fn objects(&self, cmd: Command) -> Result<Vec<PsObject>, PsError> {
@@ -302,46 +233,27 @@ impl RemotePowerShell {
 
     /// `Get-Command`: names of the cmdlets this account may run.
     pub async fn get_command(&self) -> Result<Vec<String>, PsError> {
-        let objs = self.objects(Command::new("Get-Command")).await?;
+        let objs = self.objects(self.cmd(Cmdlet::GetCommand)).await?;
         Ok(objs
             .iter()
             .filter_map(|o| prop(o, "Name").or_else(|| o.to_string.clone()))
             .collect())
     }
 
-    /// Which required cmdlets are available (the 2013+ ones only when the version says so).
+    /// Which of the cmdlets the connector calls on this server's version the account may run
+    /// (the version decides between the 2010 and the 2013+ names).
     pub async fn check_cmdlets(&self) -> Result<CmdletCheck, PsError> {
         let have = self.get_command().await?;
         let mut available = Vec::new();
         let mut missing = Vec::new();
-        let extra: &[(&str, RoleGroup)] = if self.mobile() {
-            REQUIRED_CMDLETS_2013
-        } else {
-            &[]
-        };
-        for (name, role) in REQUIRED_CMDLETS.iter().chain(extra) {
-            if have.iter().any(|h| h.eq_ignore_ascii_case(name)) {
-                available.push(name.to_string());
+        for e in permissions::required(self.mobile()) {
+            if have.iter().any(|h| h.eq_ignore_ascii_case(e.name)) {
+                available.push(e.name);
             } else {
-                missing.push((name.to_string(), *role));
+                missing.push(e);
             }
         }
         Ok(CmdletCheck { available, missing })
-    }
-
-    /// `Set-ADServerSettings -ViewEntireForest $true` (multi-domain forests).
-    pub async fn view_entire_forest(&self) -> Result<(), PsError> {
-        self.run(Command::new("Set-ADServerSettings").arg("ViewEntireForest", Value::Bool(true)))
-            .await
-            .map(|_| ())
-    }
-
-    fn policy_noun(&self) -> &'static str {
-        if self.mobile() {
-            "MobileDeviceMailboxPolicy"
-        } else {
-            "ActiveSyncMailboxPolicy"
-        }
     }
 
     fn with_settings(mut cmd: Command, settings: &[(String, SettingValue)]) -> Command {
@@ -355,7 +267,7 @@ impl RemotePowerShell {
 impl Exchange for RemotePowerShell {
     /// `Get-ExchangeServer`: every server, with its version.
     async fn get_exchange_servers(&self) -> Result<Vec<ExchangeServer>, ExchangeError> {
-        let objs = self.objects(Command::new("Get-ExchangeServer")).await?;
+        let objs = self.objects(self.cmd(Cmdlet::GetExchangeServer)).await?;
         Ok(objs
             .iter()
             .map(|o| {
@@ -379,11 +291,10 @@ impl Exchange for RemotePowerShell {
         filter: Option<&Filter>,
         mut each: impl FnMut(MobileDevice) + Send,
     ) -> Result<(), ExchangeError> {
-        let mut cmd = if self.mobile() {
-            Command::new("Get-MobileDevice").switch("ActiveSync")
-        } else {
-            Command::new("Get-ActiveSyncDevice")
-        };
+        let mut cmd = self.pick(Cmdlet::GetActiveSyncDevice, Cmdlet::GetMobileDevice);
+        if self.mobile() {
+            cmd = cmd.switch("ActiveSync");
+        }
         cmd = cmd.arg("ResultSize", "Unlimited");
         if let Some(f) = filter {
             cmd = cmd.arg("Filter", f.to_string());
@@ -401,11 +312,7 @@ impl Exchange for RemotePowerShell {
 
     /// Devices of one mailbox.
     async fn get_mailbox_devices(&self, mailbox: &str) -> Result<Vec<MobileDevice>, ExchangeError> {
-        let cmd = if self.mobile() {
-            Command::new("Get-MobileDevice")
-        } else {
-            Command::new("Get-ActiveSyncDevice")
-        };
+        let cmd = self.pick(Cmdlet::GetActiveSyncDevice, Cmdlet::GetMobileDevice);
         let objs = self.objects(cmd.arg("Mailbox", mailbox)).await?;
         Ok(objs
             .iter()
@@ -418,14 +325,11 @@ impl Exchange for RemotePowerShell {
         &self,
         identity: &str,
     ) -> Result<Option<DeviceStatistics>, ExchangeError> {
-        let name = if self.mobile() {
-            "Get-MobileDeviceStatistics"
-        } else {
-            "Get-ActiveSyncDeviceStatistics"
-        };
-        let objs = self
-            .objects(Command::new(name).arg("Identity", identity))
-            .await?;
+        let cmd = self.pick(
+            Cmdlet::GetActiveSyncDeviceStatistics,
+            Cmdlet::GetMobileDeviceStatistics,
+        );
+        let objs = self.objects(cmd.arg("Identity", identity)).await?;
         Ok(objs.first().map(|o| DeviceStatistics {
             device_id: prop(o, "DeviceID")
                 .or_else(|| prop(o, "DeviceId"))
@@ -439,7 +343,7 @@ impl Exchange for RemotePowerShell {
     /// `Get-CASMailbox -Identity`.
     async fn get_cas_mailbox(&self, identity: &str) -> Result<Option<CasMailbox>, ExchangeError> {
         let objs = self
-            .objects(Command::new("Get-CASMailbox").arg("Identity", identity))
+            .objects(self.cmd(Cmdlet::GetCasMailbox).arg("Identity", identity))
             .await?;
         Ok(objs.first().map(cas_mailbox))
     }
@@ -451,7 +355,9 @@ impl Exchange for RemotePowerShell {
         filter: Option<&Filter>,
         mut each: impl FnMut(CasMailbox) + Send,
     ) -> Result<(), ExchangeError> {
-        let mut cmd = Command::new("Get-CASMailbox").arg("ResultSize", "Unlimited");
+        let mut cmd = self
+            .cmd(Cmdlet::GetCasMailbox)
+            .arg("ResultSize", "Unlimited");
         if let Some(f) = filter {
             cmd = cmd.arg("Filter", f.to_string());
         }
@@ -474,7 +380,7 @@ impl Exchange for RemotePowerShell {
         allowed: &ListUpdate,
         blocked: &ListUpdate,
     ) -> Result<(), ExchangeError> {
-        let mut cmd = Command::new("Set-CASMailbox").arg("Identity", identity);
+        let mut cmd = self.cmd(Cmdlet::SetCasMailbox).arg("Identity", identity);
         for (name, update) in [
             ("ActiveSyncAllowedDeviceIDs", allowed),
             ("ActiveSyncBlockedDeviceIDs", blocked),
@@ -492,7 +398,7 @@ impl Exchange for RemotePowerShell {
     /// `Get-ActiveSyncOrganizationSettings`.
     async fn get_org_settings(&self) -> Result<OrgSettings, ExchangeError> {
         let objs = self
-            .objects(Command::new("Get-ActiveSyncOrganizationSettings"))
+            .objects(self.cmd(Cmdlet::GetActiveSyncOrganizationSettings))
             .await?;
         let o = objs.first().ok_or_else(|| PsError::Protocol {
             url: self.pool.url().to_string(),
@@ -512,7 +418,7 @@ impl Exchange for RemotePowerShell {
         admin_mail_recipients: Option<&[String]>,
         user_mail_insert: Option<&str>,
     ) -> Result<(), ExchangeError> {
-        let mut cmd = Command::new("Set-ActiveSyncOrganizationSettings");
+        let mut cmd = self.cmd(Cmdlet::SetActiveSyncOrganizationSettings);
         if let Some(l) = default_access_level {
             cmd = cmd.arg("DefaultAccessLevel", l.as_str());
         }
@@ -528,7 +434,7 @@ impl Exchange for RemotePowerShell {
     /// `Get-ActiveSyncDeviceAccessRule`.
     async fn get_rules(&self) -> Result<Vec<DeviceAccessRule>, ExchangeError> {
         let objs = self
-            .objects(Command::new("Get-ActiveSyncDeviceAccessRule"))
+            .objects(self.cmd(Cmdlet::GetActiveSyncDeviceAccessRule))
             .await?;
         Ok(objs
             .iter()
@@ -551,7 +457,7 @@ impl Exchange for RemotePowerShell {
         access_level: AccessLevel,
     ) -> Result<(), ExchangeError> {
         self.done(
-            Command::new("New-ActiveSyncDeviceAccessRule")
+            self.cmd(Cmdlet::NewActiveSyncDeviceAccessRule)
                 .arg("QueryString", query_string)
                 .arg("Characteristic", characteristic.as_str())
                 .arg("AccessLevel", access_level.as_str()),
@@ -566,7 +472,7 @@ impl Exchange for RemotePowerShell {
         access_level: AccessLevel,
     ) -> Result<(), ExchangeError> {
         self.done(
-            Command::new("Set-ActiveSyncDeviceAccessRule")
+            self.cmd(Cmdlet::SetActiveSyncDeviceAccessRule)
                 .arg("Identity", identity)
                 .arg("AccessLevel", access_level.as_str()),
         )
@@ -576,17 +482,46 @@ impl Exchange for RemotePowerShell {
     /// `Remove-ActiveSyncDeviceAccessRule -Identity -Confirm:$false`.
     async fn remove_rule(&self, identity: &str) -> Result<(), ExchangeError> {
         self.done(
-            Command::new("Remove-ActiveSyncDeviceAccessRule")
+            self.cmd(Cmdlet::RemoveActiveSyncDeviceAccessRule)
                 .arg("Identity", identity)
                 .arg("Confirm", Value::Bool(false)),
         )
         .await
     }
 
+    /// `Get-DistributionGroupMember -Identity -ResultSize Unlimited`; a group Exchange refuses
+    /// (not found, not a group it can list) is `Err` with Exchange's words.
+    async fn get_group_members(
+        &self,
+        group: &str,
+    ) -> Result<Result<Vec<GroupMember>, String>, ExchangeError> {
+        let cmd = self
+            .cmd(Cmdlet::GetDistributionGroupMember)
+            .arg("Identity", group)
+            .arg("ResultSize", "Unlimited");
+        match self.objects(cmd).await {
+            Ok(objs) => Ok(Ok(objs
+                .iter()
+                .map(|o| GroupMember {
+                    identity: prop(o, "Identity").unwrap_or_default(),
+                    name: prop(o, "Name").unwrap_or_default(),
+                    alias: prop(o, "Alias").unwrap_or_default(),
+                    primary_smtp_address: prop(o, "PrimarySmtpAddress").unwrap_or_default(),
+                    recipient_type: prop(o, "RecipientType").unwrap_or_default(),
+                })
+                .collect())),
+            Err(e @ PsError::PipelineFailed { .. }) => Ok(Err(e.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// `Get-MobileDeviceMailboxPolicy` / `Get-ActiveSyncMailboxPolicy`.
     async fn get_policies(&self) -> Result<Vec<MailboxPolicy>, ExchangeError> {
         let objs = self
-            .objects(Command::new(format!("Get-{}", self.policy_noun())))
+            .objects(self.pick(
+                Cmdlet::GetActiveSyncMailboxPolicy,
+                Cmdlet::GetMobileDeviceMailboxPolicy,
+            ))
             .await?;
         Ok(objs
             .iter()
@@ -617,7 +552,11 @@ impl Exchange for RemotePowerShell {
         settings: &[(String, SettingValue)],
     ) -> Result<(), ExchangeError> {
         let cmd = Self::with_settings(
-            Command::new(format!("New-{}", self.policy_noun())).arg("Name", name),
+            self.pick(
+                Cmdlet::NewActiveSyncMailboxPolicy,
+                Cmdlet::NewMobileDeviceMailboxPolicy,
+            )
+            .arg("Name", name),
             settings,
         );
         self.done(cmd).await
@@ -630,7 +569,11 @@ impl Exchange for RemotePowerShell {
         settings: &[(String, SettingValue)],
     ) -> Result<(), ExchangeError> {
         let cmd = Self::with_settings(
-            Command::new(format!("Set-{}", self.policy_noun())).arg("Identity", name),
+            self.pick(
+                Cmdlet::SetActiveSyncMailboxPolicy,
+                Cmdlet::SetMobileDeviceMailboxPolicy,
+            )
+            .arg("Identity", name),
             settings,
         );
         self.done(cmd).await
@@ -639,22 +582,20 @@ impl Exchange for RemotePowerShell {
     /// `Remove-…MailboxPolicy -Identity -Confirm:$false`.
     async fn remove_policy(&self, name: &str) -> Result<(), ExchangeError> {
         self.done(
-            Command::new(format!("Remove-{}", self.policy_noun()))
-                .arg("Identity", name)
-                .arg("Confirm", Value::Bool(false)),
+            self.pick(
+                Cmdlet::RemoveActiveSyncMailboxPolicy,
+                Cmdlet::RemoveMobileDeviceMailboxPolicy,
+            )
+            .arg("Identity", name)
+            .arg("Confirm", Value::Bool(false)),
         )
         .await
     }
 
     /// `Clear-MobileDevice` / `Clear-ActiveSyncDevice -Identity -Confirm:$false` (remote wipe).
     async fn clear_device(&self, identity: &str) -> Result<(), ExchangeError> {
-        let name = if self.mobile() {
-            "Clear-MobileDevice"
-        } else {
-            "Clear-ActiveSyncDevice"
-        };
         self.done(
-            Command::new(name)
+            self.pick(Cmdlet::ClearActiveSyncDevice, Cmdlet::ClearMobileDevice)
                 .arg("Identity", identity)
                 .arg("Confirm", Value::Bool(false)),
         )

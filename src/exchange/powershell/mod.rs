@@ -10,6 +10,7 @@
 //! remote PowerShell implementation of [`crate::exchange::ops::Exchange`].
 
 pub mod cmdlets;
+pub mod permissions;
 
 pub use cmdlets::RemotePowerShell;
 
@@ -109,6 +110,8 @@ pub struct PipelineReport {
     pub errors: Vec<PsErrorRecord>,
     /// Warnings (WARNING_RECORD), e.g. Exchange's "more results available".
     pub warnings: Vec<String>,
+    /// CLIXML elements the decoder did not know and skipped (each one logged).
+    pub skipped_elements: usize,
 }
 
 /// Where and how to open the pool.
@@ -406,13 +409,28 @@ impl RunspacePool {
                 .await?;
             pending.extend(msgs);
             while let Some(m) = pending.pop_front() {
-                let v = m
-                    .value()
-                    .map_err(|e| PsError::Protocol {
-                        url: self.inner.url.clone(),
-                        detail: e.to_string(),
-                    })?
-                    .unwrap_or(Value::Nil);
+                let decoded = m.decode_value().map_err(|e| PsError::Protocol {
+                    url: self.inner.url.clone(),
+                    detail: e.to_string(),
+                })?;
+                let v = match decoded {
+                    Some(d) => {
+                        if d.skipped_total > 0 {
+                            report.skipped_elements += d.skipped_total;
+                            for s in &d.skipped {
+                                tracing::warn!(
+                                    pipeline = name,
+                                    psrp_message = %m.message_type.name(),
+                                    element = %s.element,
+                                    context = s.context,
+                                    "CLIXML element skipped (not understood); the rest of the object is kept"
+                                );
+                            }
+                        }
+                        d.value
+                    }
+                    None => Value::Nil,
+                };
                 match m.message_type.known() {
                     Some(MessageType::PipelineOutput) => {
                         report.objects += 1;

@@ -202,6 +202,9 @@ fn reads(t: &mut Lab) {
     t.run(c("Get-Recipient").arg("Identity", alias.as_str()));
     t.run(c("Get-Recipient").arg("Filter", format!("Alias -eq '{alias}'")));
     t.run(c("Get-Recipient").arg("Filter", "Bogus -eq 1"));
+    t.run(c("Get-DistributionGroupMember").arg("Identity", "Field Sales"));
+    t.run(c("Get-DistributionGroupMember").arg("Identity", "sales@contoso.test"));
+    t.run(c("Get-DistributionGroupMember").arg("Identity", "No Such Group"));
     t.run(
         c("Get-Recipient")
             .arg("RecipientTypeDetails", "UserMailbox")

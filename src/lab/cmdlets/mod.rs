@@ -10,8 +10,8 @@
 //! The families, one module each: `discovery` (Get-Command), `servers` (Get-ExchangeServer,
 //! Set-ADServerSettings), `mailboxes` (Get-Recipient, Get/Set-CASMailbox), `devices` (Get,
 //! statistics, Clear and Remove of mobile devices), `classes` (Get-ActiveSyncDeviceClass),
-//! `organization` (Get/Set-ActiveSyncOrganizationSettings), `rules` (device access rules) and
-//! `policies` (mailbox policies). Adding a cmdlet is one type in its family's module (or a
+//! `organization` (Get/Set-ActiveSyncOrganizationSettings), `rules` (device access rules),
+//! `policies` (mailbox policies) and `groups` (Get-DistributionGroupMember). Adding a cmdlet is one type in its family's module (or a
 //! new module) and one line in [`TABLE`]; the tests walk the table, so a cmdlet added by half
 //! fails them.
 //!
@@ -40,6 +40,7 @@ mod classes;
 mod devices;
 mod discovery;
 mod error;
+mod groups;
 mod mailboxes;
 mod organization;
 mod params;
@@ -306,6 +307,7 @@ pub static TABLE: &[&dyn Cmdlet] = &[
     &classes::GetDeviceClass,
     &mailboxes::GetCasMailbox,
     &mailboxes::SetCasMailbox,
+    &groups::GetDistributionGroupMember,
     &devices::ClearDevice(Naming::MobileDevice),
     &devices::ClearDevice(Naming::ActiveSync),
     &devices::RemoveDevice(Naming::MobileDevice),

@@ -18,7 +18,8 @@ use crate::lab::org::{ExchangeVersion, MailboxPolicy, Org, POLICY_SETTINGS};
 use crate::wire::clixml::Value;
 
 /// Who may change policies.
-const ORG_CLIENT_ACCESS: Needs = Needs::Role(Role::OrganizationClientAccess);
+/// Who may change mailbox policies (the Recipient Policies role is in Recipient Management).
+const RECIPIENT_POLICIES: Needs = Needs::Role(Role::RecipientManagement);
 
 /// `-IsDefault` and its 2010 spelling `-IsDefaultPolicy` (both taken under either name).
 const IS_DEFAULT: [&str; 2] = ["IsDefault", "IsDefaultPolicy"];
@@ -77,7 +78,7 @@ impl Cmdlet for NewPolicy {
                 "New-MobileDeviceMailboxPolicy",
             ),
             parameters: Parameters::named(NEW_PARAMETERS.as_slice()),
-            needs: ORG_CLIENT_ACCESS,
+            needs: RECIPIENT_POLICIES,
             versions: self.0.versions(),
         }
     }
@@ -111,7 +112,7 @@ impl Cmdlet for SetPolicy {
                 "Set-MobileDeviceMailboxPolicy",
             ),
             parameters: Parameters::identity(SET_PARAMETERS.as_slice()),
-            needs: ORG_CLIENT_ACCESS,
+            needs: RECIPIENT_POLICIES,
             versions: self.0.versions(),
         }
     }
@@ -138,7 +139,7 @@ impl Cmdlet for RemovePolicy {
                 "Remove-MobileDeviceMailboxPolicy",
             ),
             parameters: Parameters::identity(&["Identity"]),
-            needs: ORG_CLIENT_ACCESS,
+            needs: RECIPIENT_POLICIES,
             versions: self.0.versions(),
         }
     }

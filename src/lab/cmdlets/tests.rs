@@ -2,7 +2,7 @@
 //! the org; and a walk of [`TABLE`] that fails for a cmdlet added by half.
 
 use super::*;
-use crate::lab::accounts::Accounts;
+use crate::lab::accounts::{Accounts, Role};
 use crate::lab::org::LAB_EPOCH;
 use crate::wire::clixml::ErrorRecord;
 use crate::wire::exchange::{DeviceAccessState, DeviceAccessStateReason};
@@ -563,4 +563,51 @@ fn a_cmdlet_reading_a_parameter_it_does_not_declare_stops_debug_builds() {
     let spec = devices::GetDevice(Naming::MobileDevice).spec();
     let p = Params::bind(spec.name, &Command::new(spec.name), spec.parameters).unwrap();
     let _ = p.string("Colour");
+}
+
+/// The lab's cmdlets agree with the connector's permission table: every cmdlet the connector
+/// calls on a version exists in the lab for that version (and none the connector uses only on
+/// the other), and the lab grants it as the table says — reads to any management role, writes
+/// by their role (Organization Client Access; Mail Recipients and Recipient Policies, which
+/// the lab's Recipient Management holds).
+#[test]
+fn the_lab_and_the_permission_table_agree() {
+    use crate::exchange::powershell::permissions::{ManagementRole, TABLE};
+    for v in [
+        ExchangeVersion::V2010,
+        ExchangeVersion::V2013,
+        ExchangeVersion::V2016,
+        ExchangeVersion::V2019,
+    ] {
+        for e in TABLE {
+            let spec = lab_spec(e.name);
+            let spec = spec.unwrap_or_else(|| panic!("{} is not a lab cmdlet", e.name));
+            if e.used.on(v.has_mobile_device_cmdlets()) {
+                assert!(spec.versions.include(v), "{} on {v:?}", e.name);
+            }
+            let want = if e.role == ManagementRole::Session {
+                Needs::Anyone
+            } else if e.name.starts_with("Get-") {
+                Needs::View
+            } else {
+                match e.role {
+                    ManagementRole::OrganizationClientAccess => {
+                        Needs::Role(Role::OrganizationClientAccess)
+                    }
+                    ManagementRole::MailRecipients | ManagementRole::RecipientPolicies => {
+                        Needs::Role(Role::RecipientManagement)
+                    }
+                    other => panic!("{}: a write with role {other:?}", e.name),
+                }
+            };
+            assert_eq!(spec.needs, want, "{}", e.name);
+        }
+    }
+}
+
+fn lab_spec(name: &str) -> Option<Spec> {
+    TABLE
+        .iter()
+        .map(|c| c.spec())
+        .find(|s| s.name.eq_ignore_ascii_case(name))
 }

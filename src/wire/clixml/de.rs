@@ -7,6 +7,15 @@
 //! that are already complete are accepted, and the total number of values a
 //! document may expand to is capped, so a reference bomb is an error and not
 //! an out-of-memory. This module must not panic on any input.
+//!
+//! An `<Obj>` may hold, in any order (MS-PSRP 2.2.5.2.2): `<TN>`/`<TNRef>`, `<ToString>`,
+//! one value it extends (a primitive, an enum's integer, or an unnamed `<Obj>`/`<Ref>`), one
+//! container (`<LST>`, `<STK>`, `<QUE>`, `<IE>`, `<DCT>`), `<Props>` and `<MS>` (whose
+//! `<MS N>` children are property sets). What a real server may add that this decoder does
+//! not know — an unknown element, a second base value, a `<Ref>` to an object that is not
+//! complete (a cycle), an `<En>` without its key — is skipped and reported as a [`Skipped`],
+//! so one odd member never costs the whole message. Only a root element that is no value at
+//! all, text that does not parse as its type, broken XML and exceeded limits are errors.
 
 use std::collections::HashMap;
 
@@ -42,16 +51,95 @@ impl Default for ClixmlLimits {
     }
 }
 
-/// Decode one CLIXML value (the root element) with default limits.
+/// What was skipped while decoding: an element the decoder does not know at its position, or
+/// one it cannot keep (see the module doc). Carried to the caller, who logs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The element's local name (at most 64 characters).
+    pub element: String,
+    /// Where it was and why it was skipped, e.g. `"<Obj> content"`.
+    pub context: &'static str,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "skipped <{}> in {}", self.element, self.context)
+    }
+}
+
+/// At most this many [`Skipped`] are kept one by one; [`Decoded::skipped_total`] counts all.
+pub const MAX_SKIPPED_KEPT: usize = 64;
+
+/// A decoded value and what was skipped to get it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub value: Value,
+    /// The first [`MAX_SKIPPED_KEPT`] skipped elements, in document order.
+    pub skipped: Vec<Skipped>,
+    /// How many elements were skipped in all.
+    pub skipped_total: usize,
+}
+
+/// The skipped-element record both decoders keep.
+#[derive(Debug, Default)]
+struct SkipLog {
+    kept: Vec<Skipped>,
+    total: usize,
+    /// Above 0 while a `<Ref>` re-decodes its object: what it skips was reported already.
+    replaying: usize,
+}
+
+impl SkipLog {
+    fn push(&mut self, element: &str, context: &'static str) {
+        if self.replaying > 0 {
+            return;
+        }
+        self.total = self.total.saturating_add(1);
+        if self.kept.len() < MAX_SKIPPED_KEPT {
+            self.kept.push(Skipped {
+                element: element.chars().take(64).collect(),
+                context,
+            });
+        }
+    }
+
+    fn into_decoded(self, value: Value) -> Decoded {
+        Decoded {
+            value,
+            skipped: self.kept,
+            skipped_total: self.total,
+        }
+    }
+}
+
+/// Why an element is skipped, one wording per case for both decoders.
+const IN_OBJ: &str = "<Obj> content (not part of CLIXML)";
+const SECOND_BASE: &str = "<Obj> content (a second base value)";
+const SECOND_COLLECTION: &str = "<Obj> content (a second container)";
+const IN_VALUE: &str = "a value position (not part of CLIXML)";
+const IN_TN: &str = "<TN> (not a <T>)";
+const IN_DCT: &str = "<DCT> (not an <En>)";
+const EN_KEY: &str = "<DCT> (an <En> without its Key)";
+const EN_VALUE: &str = "<DCT> (an <En> without its Value)";
+const IN_PR: &str = "<PR> (not a progress record field)";
+const CYCLE_REF: &str = "a value position (a reference to an unknown or incomplete object)";
+const UNKNOWN_TNREF: &str = "<Obj> content (a reference to unknown type names)";
+
+/// Decode one CLIXML value (the root element) with default limits. What was skipped is
+/// dropped; use [`decode`] to see it.
 pub fn from_clixml(text: &str) -> Result<Value, ClixmlError> {
     from_clixml_with_limits(text, &ClixmlLimits::default())
 }
 
+/// [`decode`] without the record of what was skipped.
+pub fn from_clixml_with_limits(text: &str, limits: &ClixmlLimits) -> Result<Value, ClixmlError> {
+    decode(text, limits).map(|d| d.value)
+}
+
 /// Decode one CLIXML value with explicit limits. A leading UTF-8 BOM is
 /// ignored. Streams through the XML without building a tree; the result is
-/// the one of [`from_clixml_tree_with_limits`] (XML errors anywhere win over
-/// CLIXML errors).
-pub fn from_clixml_with_limits(text: &str, limits: &ClixmlLimits) -> Result<Value, ClixmlError> {
+/// the one of [`decode_tree`] (XML errors anywhere win over CLIXML errors).
+pub fn decode(text: &str, limits: &ClixmlLimits) -> Result<Decoded, ClixmlError> {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let mut p = Pull::new(text, &limits.xml, false)?;
     let root = loop {
@@ -60,10 +148,10 @@ pub fn from_clixml_with_limits(text: &str, limits: &ClixmlLimits) -> Result<Valu
         }
     };
     let mut d = Stream::new(limits);
-    match d.value(&mut p, &root) {
+    match d.root(&mut p, &root) {
         Ok(v) => {
             p.finish()?;
-            Ok(v)
+            Ok(d.skipped.into_decoded(v))
         }
         Err(ClixmlError::Xml(e)) => Err(ClixmlError::Xml(e)),
         Err(e) => {
@@ -73,16 +161,22 @@ pub fn from_clixml_with_limits(text: &str, limits: &ClixmlLimits) -> Result<Valu
     }
 }
 
-/// The reference decoder: builds the element tree first, then walks it.
-/// Slower than [`from_clixml_with_limits`]; kept to cross-check it.
+/// [`decode_tree`] without the record of what was skipped.
 pub fn from_clixml_tree_with_limits(
     text: &str,
     limits: &ClixmlLimits,
 ) -> Result<Value, ClixmlError> {
+    decode_tree(text, limits).map(|d| d.value)
+}
+
+/// The reference decoder: builds the element tree first, then walks it.
+/// Slower than [`decode`]; kept to cross-check it.
+pub fn decode_tree(text: &str, limits: &ClixmlLimits) -> Result<Decoded, ClixmlError> {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let root = xml::parse_local(text, &limits.xml)?;
     let mut d = Decoder::new(limits);
-    d.value(&root)
+    let v = d.root(&root)?;
+    Ok(d.skipped.into_decoded(v))
 }
 
 /// Decode an `<Objs>` document (as written by `Export-Clixml` or a
@@ -96,13 +190,14 @@ pub fn from_clixml_document(text: &str) -> Result<Vec<Value>, ClixmlError> {
     let root = xml::parse_local(text, &limits.xml)?;
     let mut d = Decoder::new(&limits);
     if root.name == "Objs" {
-        root.children.iter().map(|c| d.value(c)).collect()
+        root.children.iter().map(|c| d.root(c)).collect()
     } else {
-        Ok(vec![d.value(&root)?])
+        Ok(vec![d.root(&root)?])
     }
 }
 
 struct Decoder<'a> {
+    skipped: SkipLog,
     objects: HashMap<&'a str, &'a Element>,
     type_names: HashMap<String, Vec<String>>,
     values: usize,
@@ -159,6 +254,7 @@ fn ref_id(el: &Element, element: &'static str) -> Result<String, ClixmlError> {
 impl<'a> Decoder<'a> {
     fn new(limits: &ClixmlLimits) -> Self {
         Decoder {
+            skipped: SkipLog::default(),
             objects: HashMap::new(),
             type_names: HashMap::new(),
             values: 0,
@@ -178,7 +274,25 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
-    fn value(&mut self, el: &'a Element) -> Result<Value, ClixmlError> {
+    /// The root value: an element that is no value at all is an error here.
+    fn root(&mut self, el: &'a Element) -> Result<Value, ClixmlError> {
+        if el.name == "Ref" {
+            let id = ref_id(el, "Ref")?;
+            if !self.objects.contains_key(id.as_str()) {
+                return Err(ClixmlError::UnknownRef { kind: "object", id });
+            }
+        }
+        match self.value(el)? {
+            Some(v) => Ok(v),
+            None => Err(ClixmlError::UnexpectedElement {
+                element: el.name.chars().take(64).collect(),
+                context: "a value position",
+            }),
+        }
+    }
+
+    /// A value, or `None` when the element was skipped (and recorded).
+    fn value(&mut self, el: &'a Element) -> Result<Option<Value>, ClixmlError> {
         if self.nesting >= self.max_nesting {
             return Err(ClixmlError::TooDeep {
                 limit: self.max_nesting,
@@ -190,23 +304,32 @@ impl<'a> Decoder<'a> {
         r
     }
 
-    fn value_inner(&mut self, el: &'a Element) -> Result<Value, ClixmlError> {
+    fn value_inner(&mut self, el: &'a Element) -> Result<Option<Value>, ClixmlError> {
         self.count(1)?;
-        Ok(match el.name.as_str() {
+        Ok(Some(match el.name.as_str() {
             "PR" => Value::ProgressRecord(Box::new(self.progress(el)?)),
             "Obj" => self.object(el)?,
             "Ref" => {
                 let id = ref_id(el, "Ref")?;
-                let target = *self
-                    .objects
-                    .get(id.as_str())
-                    .ok_or(ClixmlError::UnknownRef { kind: "object", id })?;
+                let Some(target) = self.objects.get(id.as_str()).copied() else {
+                    self.skipped.push("Ref", CYCLE_REF);
+                    return Ok(None);
+                };
                 // Re-decoding the referenced (complete) element gives an equal
                 // value; every value it yields is counted against the cap.
-                self.object(target)?
+                self.skipped.replaying += 1;
+                let v = self.object(target);
+                self.skipped.replaying -= 1;
+                v?
             }
-            other => primitive(other, &el.text)?,
-        })
+            other => match primitive(other, &el.text)? {
+                Some(v) => v,
+                None => {
+                    self.skipped.push(other, IN_VALUE);
+                    return Ok(None);
+                }
+            },
+        }))
     }
 
     fn progress(&mut self, el: &Element) -> Result<ProgressRecord, ClixmlError> {
@@ -216,10 +339,7 @@ impl<'a> Decoder<'a> {
             let t = c.text.as_str();
             saw_av |= c.name == "AV";
             if !progress_field(&mut pr, &c.name, t)? {
-                return Err(ClixmlError::UnexpectedElement {
-                    element: c.name.chars().take(64).collect(),
-                    context: "<PR>",
-                });
+                self.skipped.push(&c.name, IN_PR);
             }
         }
         if !saw_av {
@@ -229,15 +349,34 @@ impl<'a> Decoder<'a> {
     }
 
     fn properties(&mut self, el: &'a Element) -> Result<Vec<Property>, ClixmlError> {
-        el.children
-            .iter()
-            .map(|c| {
-                Ok(Property {
-                    name: escape::decode(c.attr("N").unwrap_or("")),
-                    value: self.value(c)?,
-                })
-            })
-            .collect()
+        let mut out = Vec::with_capacity(el.children.len());
+        for c in &el.children {
+            let name = escape::decode(c.attr("N").unwrap_or(""));
+            let value = if c.name == "MS" {
+                // A property set: counted as one value, nested like one.
+                self.count(1)?;
+                self.enter()?;
+                let r = self.properties(c);
+                self.nesting -= 1;
+                Some(Value::MemberSet(r?))
+            } else {
+                self.value(c)?
+            };
+            if let Some(value) = value {
+                out.push(Property { name, value });
+            }
+        }
+        Ok(out)
+    }
+
+    fn enter(&mut self) -> Result<(), ClixmlError> {
+        if self.nesting >= self.max_nesting {
+            return Err(ClixmlError::TooDeep {
+                limit: self.max_nesting,
+            });
+        }
+        self.nesting += 1;
+        Ok(())
     }
 
     fn object(&mut self, el: &'a Element) -> Result<Value, ClixmlError> {
@@ -245,12 +384,14 @@ impl<'a> Decoder<'a> {
         for c in &el.children {
             match c.name.as_str() {
                 "TN" => {
-                    let names: Vec<String> = c
-                        .children
-                        .iter()
-                        .filter(|t| t.name == "T")
-                        .map(|t| escape::decode(&t.text))
-                        .collect();
+                    let mut names = Vec::new();
+                    for t in &c.children {
+                        if t.name == "T" {
+                            names.push(escape::decode(&t.text));
+                        } else {
+                            self.skipped.push(&t.name, IN_TN);
+                        }
+                    }
                     if let Some(id) = c.attr("RefId") {
                         self.type_names.insert(id.to_string(), names.clone());
                     }
@@ -258,66 +399,67 @@ impl<'a> Decoder<'a> {
                 }
                 "TNRef" => {
                     let id = ref_id(c, "TNRef")?;
-                    obj.type_names =
-                        self.type_names
-                            .get(&id)
-                            .cloned()
-                            .ok_or(ClixmlError::UnknownRef {
-                                kind: "type name",
-                                id,
-                            })?;
+                    match self.type_names.get(&id) {
+                        Some(names) => obj.type_names = names.clone(),
+                        None => self.skipped.push("TNRef", UNKNOWN_TNREF),
+                    }
                 }
                 "ToString" => obj.to_string = Some(escape::decode(&c.text)),
-                "Props" => obj.adapted = self.properties(c)?,
-                "MS" => obj.extended = self.properties(c)?,
+                "Props" => obj.adapted.extend(self.properties(c)?),
+                "MS" => obj.extended.extend(self.properties(c)?),
                 "LST" | "STK" | "QUE" | "IE" => {
-                    let kind = match c.name.as_str() {
-                        "LST" => ListKind::List,
-                        "STK" => ListKind::Stack,
-                        "QUE" => ListKind::Queue,
-                        _ => ListKind::Enumerable,
-                    };
-                    let items = c
-                        .children
-                        .iter()
-                        .map(|i| self.value(i))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    obj.collection = Some(Collection::List { kind, items });
+                    let kind = list_kind(&c.name);
+                    let mut items = Vec::with_capacity(c.children.len());
+                    for i in &c.children {
+                        items.extend(self.value(i)?);
+                    }
+                    set_collection(
+                        &mut obj,
+                        &mut self.skipped,
+                        &c.name,
+                        Collection::List { kind, items },
+                    );
                 }
                 "DCT" => {
                     let mut entries = Vec::with_capacity(c.children.len());
                     for en in &c.children {
                         if en.name != "En" {
-                            return Err(ClixmlError::UnexpectedElement {
-                                element: en.name.chars().take(64).collect(),
-                                context: "<DCT>",
-                            });
+                            self.skipped.push(&en.name, IN_DCT);
+                            continue;
                         }
-                        let key = en
-                            .children
-                            .iter()
-                            .find(|k| k.attr("N") == Some("Key"))
-                            .ok_or(ClixmlError::BadDictionaryEntry("Key"))?;
-                        let val = en
-                            .children
-                            .iter()
-                            .find(|k| k.attr("N") == Some("Value"))
-                            .ok_or(ClixmlError::BadDictionaryEntry("Value"))?;
-                        let k = self.value(key)?;
-                        let v = self.value(val)?;
-                        entries.push((k, v));
+                        // The first Key and the first Value, in document order.
+                        let (mut k, mut v) = (None, None);
+                        let (mut saw_k, mut saw_v) = (false, false);
+                        for kv in &en.children {
+                            match kv.attr("N") {
+                                Some("Key") if !saw_k => {
+                                    saw_k = true;
+                                    k = self.value(kv)?;
+                                }
+                                Some("Value") if !saw_v => {
+                                    saw_v = true;
+                                    v = self.value(kv)?;
+                                }
+                                _ => {}
+                            }
+                        }
+                        dict_entry(&mut self.skipped, &mut entries, k, v);
                     }
-                    obj.collection = Some(Collection::Dictionary(entries));
+                    set_collection(
+                        &mut obj,
+                        &mut self.skipped,
+                        "DCT",
+                        Collection::Dictionary(entries),
+                    );
                 }
-                _ => {
-                    let v = self.value(c)?;
-                    if matches!(v, Value::Object(_)) {
-                        return Err(ClixmlError::UnexpectedElement {
-                            element: c.name.chars().take(64).collect(),
-                            context: "<Obj> content",
-                        });
+                other => {
+                    if !is_value_element(other) {
+                        self.skipped.push(other, IN_OBJ);
+                        continue;
                     }
-                    obj.base = Some(v);
+                    if let Some(v) = self.value(c)? {
+                        set_base(&mut obj, &mut self.skipped, other, v);
+                    }
                 }
             }
         }
@@ -338,6 +480,7 @@ struct Span<'a> {
 /// [`PullEvent`]s. A `<Ref>` re-decodes the referenced object's source text,
 /// as the tree decoder re-decodes its element, so counts and nesting match.
 struct Stream<'a> {
+    skipped: SkipLog,
     objects: HashMap<String, Span<'a>>,
     type_names: HashMap<String, Vec<String>>,
     values: usize,
@@ -370,6 +513,7 @@ fn each_child<'a>(p: &mut Pull<'a>, mut f: impl FnMut(&mut Pull<'a>, Tag<'a>) ->
 impl<'a> Stream<'a> {
     fn new(limits: &ClixmlLimits) -> Self {
         Stream {
+            skipped: SkipLog::default(),
             objects: HashMap::new(),
             type_names: HashMap::new(),
             values: 0,
@@ -390,47 +534,81 @@ impl<'a> Stream<'a> {
         Ok(())
     }
 
-    fn value(&mut self, p: &mut Pull<'a>, s: &Tag<'a>) -> R<Value> {
+    fn enter(&mut self) -> R<()> {
         if self.nesting >= self.max_nesting {
             return Err(ClixmlError::TooDeep {
                 limit: self.max_nesting,
             });
         }
         self.nesting += 1;
+        Ok(())
+    }
+
+    /// The root value: an element that is no value at all is an error here.
+    fn root(&mut self, p: &mut Pull<'a>, s: &Tag<'a>) -> R<Value> {
+        if s.local_name() == "Ref" {
+            let id = start_attr(s, "RefId").ok_or(ClixmlError::BadAttribute {
+                element: "Ref",
+                attribute: "RefId",
+            })?;
+            if !self.objects.contains_key(id.as_ref()) {
+                return Err(ClixmlError::UnknownRef {
+                    kind: "object",
+                    id: id.into_owned(),
+                });
+            }
+        }
+        match self.value(p, s)? {
+            Some(v) => Ok(v),
+            None => Err(ClixmlError::UnexpectedElement {
+                element: tag(s),
+                context: "a value position",
+            }),
+        }
+    }
+
+    /// A value, or `None` when the element was skipped (and recorded).
+    fn value(&mut self, p: &mut Pull<'a>, s: &Tag<'a>) -> R<Option<Value>> {
+        self.enter()?;
         let r = self.value_inner(p, s);
         self.nesting -= 1;
         r
     }
 
-    fn value_inner(&mut self, p: &mut Pull<'a>, s: &Tag<'a>) -> R<Value> {
+    fn value_inner(&mut self, p: &mut Pull<'a>, s: &Tag<'a>) -> R<Option<Value>> {
         self.count()?;
         let name = s.local_name();
         match name {
-            "Obj" => return self.object(p, s),
-            "PR" => return Ok(Value::ProgressRecord(Box::new(self.progress(p)?))),
+            "Obj" => return self.object(p, s).map(Some),
+            "PR" => return Ok(Some(Value::ProgressRecord(Box::new(self.progress(p)?)))),
             "Ref" => {
                 let id = start_attr(s, "RefId").ok_or(ClixmlError::BadAttribute {
                     element: "Ref",
                     attribute: "RefId",
                 })?;
                 p.skip()?;
-                let span = self
-                    .objects
-                    .get(id.as_ref())
-                    .map(|s| s.text)
-                    .ok_or_else(|| ClixmlError::UnknownRef {
-                        kind: "object",
-                        id: id.into_owned(),
-                    })?;
+                let Some(span) = self.objects.get(id.as_ref()).map(|s| s.text) else {
+                    self.skipped.push("Ref", CYCLE_REF);
+                    return Ok(None);
+                };
                 let mut sub = Pull::new(span, &self.xml, false)?;
                 let root = loop {
                     if let PullEvent::Start(s) = sub.next_event()? {
                         break s;
                     }
                 };
-                return self.object(&mut sub, &root);
+                self.skipped.replaying += 1;
+                let v = self.object(&mut sub, &root);
+                self.skipped.replaying -= 1;
+                return v.map(Some);
             }
             _ => {}
+        }
+        if !is_value_element(name) {
+            // Skipped whole, whatever it holds.
+            p.skip()?;
+            self.skipped.push(name, IN_VALUE);
+            return Ok(None);
         }
         let t = p.text()?;
         primitive(name, t.as_ref())
@@ -445,10 +623,7 @@ impl<'a> Stream<'a> {
             let t = t.as_ref();
             saw_av |= name == "AV";
             if !progress_field(&mut pr, name, t)? {
-                return Err(ClixmlError::UnexpectedElement {
-                    element: tag(&c),
-                    context: "<PR>",
-                });
+                self.skipped.push(name, IN_PR);
             }
             Ok(())
         })?;
@@ -462,8 +637,19 @@ impl<'a> Stream<'a> {
         let mut out = Vec::new();
         each_child(p, |p, c| {
             let name = escape::decode(start_attr(&c, "N").as_deref().unwrap_or(""));
-            let value = self.value(p, &c)?;
-            out.push(Property { name, value });
+            let value = if c.local_name() == "MS" {
+                // A property set: counted as one value, nested like one.
+                self.count()?;
+                self.enter()?;
+                let r = self.properties(p);
+                self.nesting -= 1;
+                Some(Value::MemberSet(r?))
+            } else {
+                self.value(p, &c)?
+            };
+            if let Some(value) = value {
+                out.push(Property { name, value });
+            }
             Ok(())
         })?;
         Ok(out)
@@ -482,6 +668,7 @@ impl<'a> Stream<'a> {
                             names.push(escape::decode(&p.text()?));
                         } else {
                             p.skip()?;
+                            self.skipped.push(t.local_name(), IN_TN);
                         }
                         Ok(())
                     })?;
@@ -496,66 +683,78 @@ impl<'a> Stream<'a> {
                         attribute: "RefId",
                     })?;
                     p.skip()?;
-                    obj.type_names =
-                        self.type_names.get(id.as_ref()).cloned().ok_or_else(|| {
-                            ClixmlError::UnknownRef {
-                                kind: "type name",
-                                id: id.into_owned(),
-                            }
-                        })?;
+                    match self.type_names.get(id.as_ref()) {
+                        Some(names) => obj.type_names = names.clone(),
+                        None => self.skipped.push("TNRef", UNKNOWN_TNREF),
+                    }
                 }
                 "ToString" => obj.to_string = Some(escape::decode(&p.text()?)),
-                "Props" => obj.adapted = self.properties(p)?,
-                "MS" => obj.extended = self.properties(p)?,
+                "Props" => {
+                    let props = self.properties(p)?;
+                    obj.adapted.extend(props);
+                }
+                "MS" => {
+                    let props = self.properties(p)?;
+                    obj.extended.extend(props);
+                }
                 "LST" | "STK" | "QUE" | "IE" => {
-                    let kind = match name {
-                        "LST" => ListKind::List,
-                        "STK" => ListKind::Stack,
-                        "QUE" => ListKind::Queue,
-                        _ => ListKind::Enumerable,
-                    };
+                    let kind = list_kind(name);
                     let mut items = Vec::new();
                     each_child(p, |p, i| {
-                        items.push(self.value(p, &i)?);
+                        items.extend(self.value(p, &i)?);
                         Ok(())
                     })?;
-                    obj.collection = Some(Collection::List { kind, items });
+                    set_collection(
+                        &mut obj,
+                        &mut self.skipped,
+                        name,
+                        Collection::List { kind, items },
+                    );
                 }
                 "DCT" => {
                     let mut entries = Vec::new();
                     each_child(p, |p, en| {
                         if en.local_name() != "En" {
-                            return Err(ClixmlError::UnexpectedElement {
-                                element: tag(&en),
-                                context: "<DCT>",
-                            });
+                            p.skip()?;
+                            self.skipped.push(en.local_name(), IN_DCT);
+                            return Ok(());
                         }
-                        let mut key = None;
-                        let mut val = None;
-                        each_child(p, |p, k| {
-                            match start_attr(&k, "N").as_deref() {
-                                Some("Key") if key.is_none() => key = Some(self.value(p, &k)?),
-                                Some("Value") if val.is_none() => val = Some(self.value(p, &k)?),
+                        // The first Key and the first Value, in document order.
+                        let (mut k, mut v) = (None, None);
+                        let (mut saw_k, mut saw_v) = (false, false);
+                        each_child(p, |p, kv| {
+                            match start_attr(&kv, "N").as_deref() {
+                                Some("Key") if !saw_k => {
+                                    saw_k = true;
+                                    k = self.value(p, &kv)?;
+                                }
+                                Some("Value") if !saw_v => {
+                                    saw_v = true;
+                                    v = self.value(p, &kv)?;
+                                }
                                 _ => p.skip()?,
                             }
                             Ok(())
                         })?;
-                        let k = key.ok_or(ClixmlError::BadDictionaryEntry("Key"))?;
-                        let v = val.ok_or(ClixmlError::BadDictionaryEntry("Value"))?;
-                        entries.push((k, v));
+                        dict_entry(&mut self.skipped, &mut entries, k, v);
                         Ok(())
                     })?;
-                    obj.collection = Some(Collection::Dictionary(entries));
+                    set_collection(
+                        &mut obj,
+                        &mut self.skipped,
+                        "DCT",
+                        Collection::Dictionary(entries),
+                    );
                 }
-                _ => {
-                    let v = self.value(p, &c)?;
-                    if matches!(v, Value::Object(_)) {
-                        return Err(ClixmlError::UnexpectedElement {
-                            element: tag(&c),
-                            context: "<Obj> content",
-                        });
+                other => {
+                    if !is_value_element(other) {
+                        p.skip()?;
+                        self.skipped.push(other, IN_OBJ);
+                        return Ok(());
                     }
-                    obj.base = Some(v);
+                    if let Some(v) = self.value(p, &c)? {
+                        set_base(&mut obj, &mut self.skipped, other, v);
+                    }
                 }
             }
             Ok(())
@@ -568,10 +767,85 @@ impl<'a> Stream<'a> {
     }
 }
 
+/// A dictionary entry with both its key and value, else the record of what it lacks.
+fn dict_entry(
+    skipped: &mut SkipLog,
+    entries: &mut Vec<(Value, Value)>,
+    k: Option<Value>,
+    v: Option<Value>,
+) {
+    match (k, v) {
+        (Some(k), Some(v)) => entries.push((k, v)),
+        (None, _) => skipped.push("En", EN_KEY),
+        (_, None) => skipped.push("En", EN_VALUE),
+    }
+}
+
+/// The object's container, unless it has one already (then `tag` is skipped).
+fn set_collection(obj: &mut PsObject, skipped: &mut SkipLog, tag: &str, c: Collection) {
+    if obj.collection.is_some() {
+        skipped.push(tag, SECOND_COLLECTION);
+    } else {
+        obj.collection = Some(c);
+    }
+}
+
+/// The value the object extends, unless it has one already (then `tag` is skipped).
+fn set_base(obj: &mut PsObject, skipped: &mut SkipLog, tag: &str, v: Value) {
+    if obj.base.is_some() {
+        skipped.push(tag, SECOND_BASE);
+    } else {
+        obj.base = Some(v);
+    }
+}
+
+fn list_kind(name: &str) -> ListKind {
+    match name {
+        "LST" => ListKind::List,
+        "STK" => ListKind::Stack,
+        "QUE" => ListKind::Queue,
+        _ => ListKind::Enumerable,
+    }
+}
+
+/// The element names that are values (MS-PSRP 2.2.5.1 primitives, `<Obj>`, `<Ref>`).
+fn is_value_element(name: &str) -> bool {
+    matches!(
+        name,
+        "Obj"
+            | "Ref"
+            | "PR"
+            | "Nil"
+            | "S"
+            | "C"
+            | "B"
+            | "DT"
+            | "TS"
+            | "By"
+            | "SB"
+            | "U16"
+            | "I16"
+            | "U32"
+            | "I32"
+            | "U64"
+            | "I64"
+            | "Sg"
+            | "Db"
+            | "D"
+            | "BA"
+            | "G"
+            | "URI"
+            | "Version"
+            | "XD"
+            | "SBK"
+            | "SS"
+    )
+}
+
 /// A primitive value (every element that holds only text), the same for the tree and the
-/// streaming decoder; anything else is an unexpected element.
-fn primitive(name: &str, t: &str) -> R<Value> {
-    Ok(match name {
+/// streaming decoder; `None` for a name that is no primitive.
+fn primitive(name: &str, t: &str) -> R<Option<Value>> {
+    Ok(Some(match name {
         "Nil" => Value::Nil,
         "S" => Value::String(escape::decode(t)),
         "C" => Value::Char(parse_num("C", t)?),
@@ -597,13 +871,8 @@ fn primitive(name: &str, t: &str) -> R<Value> {
         "XD" => Value::XmlDocument(escape::decode(t)),
         "SBK" => Value::ScriptBlock(escape::decode(t)),
         "SS" => Value::SecureString(t.trim().to_string()),
-        other => {
-            return Err(ClixmlError::UnexpectedElement {
-                element: other.chars().take(64).collect(),
-                context: "a value position",
-            })
-        }
-    })
+        _ => return Ok(None),
+    }))
 }
 
 /// One child of `<PR>` into `pr`; `Ok(false)` for a name a progress record does not have.

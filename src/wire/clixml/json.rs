@@ -132,5 +132,11 @@ pub fn to_json(v: &Value) -> Json {
             "status_description": pr.status_description,
         }),
         Value::Object(o) => object(o),
+        Value::MemberSet(props) => Json::Object(
+            props
+                .iter()
+                .map(|p| (p.name.clone(), to_json(&p.value)))
+                .collect(),
+        ),
     }
 }

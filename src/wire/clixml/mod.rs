@@ -7,7 +7,8 @@
 //! extended `<MS>`, lists/stacks/queues/enumerables and dictionaries, enums as
 //! objects wrapping their integer). `<TN>`/`<TNRef>` sharing and `<Ref>` object
 //! references are resolved while decoding and re-created while encoding, so
-//! they are not part of the model. This module must not know about PSRP
+//! they are not part of the model. An element the decoder does not know inside an object is
+//! skipped and reported ([`Skipped`]), never the loss of the whole value. This module must not know about PSRP
 //! message framing or WS-Man, and decoding must never panic on input: depth,
 //! element count and reference-expansion are capped ([`ClixmlLimits`]).
 
@@ -18,8 +19,8 @@ pub mod json;
 pub mod ser;
 
 pub use de::{
-    from_clixml, from_clixml_document, from_clixml_tree_with_limits, from_clixml_with_limits,
-    ClixmlLimits,
+    decode, decode_tree, from_clixml, from_clixml_document, from_clixml_tree_with_limits,
+    from_clixml_with_limits, ClixmlLimits, Decoded, Skipped,
 };
 pub use error_record::{CategoryInfo, ErrorRecord, ErrorRecordBuilder};
 pub use ser::{to_clixml, to_clixml_document};
@@ -52,9 +53,6 @@ pub enum ClixmlError {
     /// `<Ref>`/`<TNRef>` pointing at an id not (yet) defined.
     #[error("reference to unknown {kind} RefId {id}")]
     UnknownRef { kind: &'static str, id: String },
-    /// `<En>` without a `Key` or `Value` child.
-    #[error("dictionary entry lacks its {0}")]
-    BadDictionaryEntry(&'static str),
     /// Object references would expand past [`ClixmlLimits::max_values`].
     #[error("CLIXML expands to more than {limit} values")]
     TooManyValues { limit: usize },
@@ -124,7 +122,8 @@ pub struct PsObject {
     pub type_names: Vec<String>,
     /// `<ToString>`.
     pub to_string: Option<String>,
-    /// A primitive the object wraps (for enums, the integer value).
+    /// The value the object extends: a primitive (an extended primitive, an enum's
+    /// integer) or an unnamed `<Obj>`/`<Ref>` directly in the object's content.
     pub base: Option<Value>,
     /// List or dictionary content.
     pub collection: Option<Collection>,
@@ -270,6 +269,9 @@ pub enum Value {
     ProgressRecord(Box<ProgressRecord>),
     /// `<Obj>`.
     Object(Box<PsObject>),
+    /// A property set (`<MS N="...">` nested in `<MS>`, MS-PSRP 2.2.5.2.9): a named group of
+    /// extended properties. Only a property's value is ever one.
+    MemberSet(Vec<Property>),
 }
 
 impl Value {
@@ -449,6 +451,7 @@ impl Value {
             Value::SecureString(_) => "SS",
             Value::ProgressRecord(_) => "PR",
             Value::Object(_) => "Obj",
+            Value::MemberSet(_) => "MS",
         }
     }
 

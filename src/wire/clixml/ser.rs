@@ -131,6 +131,14 @@ impl Serializer {
             Value::SecureString(s) => self.simple("SS", name, s),
             Value::ProgressRecord(pr) => self.progress(pr, name),
             Value::Object(o) => self.object(o, name),
+            Value::MemberSet(props) => {
+                self.open("MS", name);
+                self.out.push('>');
+                for p in props {
+                    self.value(&p.value, Some(&p.name));
+                }
+                self.out.push_str("</MS>");
+            }
         }
     }
 

@@ -256,11 +256,17 @@ impl Message {
     /// Deserialize the data; `None` when the data is empty or only whitespace
     /// (END_OF_PIPELINE_INPUT, for one).
     pub fn value(&self) -> Result<Option<Value>, MessageError> {
+        Ok(self.decode_value()?.map(|d| d.value))
+    }
+
+    /// [`Message::value`] with what the decoder skipped (elements it does not know), for the
+    /// caller to log.
+    pub fn decode_value(&self) -> Result<Option<clixml::Decoded>, MessageError> {
         let s = self.data_str()?;
         if s.trim().is_empty() {
             return Ok(None);
         }
-        clixml::from_clixml(s)
+        clixml::decode(s, &clixml::ClixmlLimits::default())
             .map(Some)
             .map_err(|source| MessageError::Clixml {
                 message_type: self.message_type.name(),

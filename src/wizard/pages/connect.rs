@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use iced::widget::{button, column, container, row, text};
 use iced::{Element, Length, Theme};
 
+use super::super::focus::focusable;
 use super::super::i18n::Lang;
 use super::super::ui;
+use super::super::words::{self, Place};
 use crate::exchange::client::Mechanism;
 use crate::probe::{CheckId, CheckResult, Report, Status};
 
@@ -37,6 +39,8 @@ pub enum Message {
     Cancel,
     /// Copy the report to the clipboard.
     Copy,
+    /// Go to the page and field a fix is about.
+    GoTo(Place),
 }
 
 /// What the app must do.
@@ -48,6 +52,8 @@ pub enum Event {
     Cancel,
     /// Put this text on the clipboard.
     Copy(String),
+    /// Open the page of this setting, focused on its field.
+    GoTo(Place),
 }
 
 impl State {
@@ -96,6 +102,7 @@ impl State {
                 self.copied = true;
                 Some(Event::Copy(self.report_text()))
             }
+            Message::GoTo(p) => (!self.running).then_some(Event::GoTo(p)),
         }
     }
 
@@ -182,27 +189,40 @@ impl State {
         } else {
             ui::note(ui::NoteKind::Info, l.t("Not run yet."))
         };
+        let retry = (!self.running).then_some(Message::Retry);
+        let cancel = self.running.then_some(Message::Cancel);
+        let copy = (!self.results.is_empty() || self.error.is_some()).then_some(Message::Copy);
         let buttons = row![
-            button(text(l.t("Retry")).size(ui::BODY))
+            focusable(
+                "retry",
+                button(text(l.t("Retry")).size(ui::BODY))
+                    .padding([6, 14])
+                    .style(ui::plain_button)
+                    .on_press_maybe(retry.clone()),
+                retry,
+            ),
+            focusable(
+                "cancel-checks",
+                button(text(l.t("Cancel checks")).size(ui::BODY))
+                    .padding([6, 14])
+                    .style(ui::plain_button)
+                    .on_press_maybe(cancel.clone()),
+                cancel,
+            ),
+            focusable(
+                "copy-report",
+                button(
+                    text(if self.copied {
+                        l.t("Copied")
+                    } else {
+                        l.t("Copy report")
+                    })
+                    .size(ui::BODY)
+                )
                 .padding([6, 14])
                 .style(ui::plain_button)
-                .on_press_maybe((!self.running).then_some(Message::Retry)),
-            button(text(l.t("Cancel checks")).size(ui::BODY))
-                .padding([6, 14])
-                .style(ui::plain_button)
-                .on_press_maybe(self.running.then_some(Message::Cancel)),
-            button(
-                text(if self.copied {
-                    l.t("Copied")
-                } else {
-                    l.t("Copy report")
-                })
-                .size(ui::BODY)
-            )
-            .padding([6, 14])
-            .style(ui::plain_button)
-            .on_press_maybe(
-                (!self.results.is_empty() || self.error.is_some()).then_some(Message::Copy)
+                .on_press_maybe(copy.clone()),
+                copy,
             ),
             text("Alt+R · Alt+X · Alt+C")
                 .size(ui::SMALL)
@@ -279,9 +299,10 @@ fn check_row<'a>(
     let mut col = column![head].spacing(2);
     match r {
         Some(c) => {
-            if !c.detail.is_empty() {
+            let detail = words::finding(l, &c.finding);
+            if !detail.is_empty() {
                 col = col.push(
-                    container(text(c.detail.clone()).size(ui::SMALL).style(ui::muted)).padding(
+                    container(text(detail).size(ui::SMALL).style(ui::muted)).padding(
                         iced::Padding {
                             left: 28.0,
                             ..iced::Padding::ZERO
@@ -289,13 +310,31 @@ fn check_row<'a>(
                     ),
                 );
             }
-            if let Some(fix) = &c.fix {
+            if let Some(fix) = &c.remedy {
+                let line = text(l.f("Fix: {}", &[&words::fix(l, fix)]))
+                    .size(ui::SMALL)
+                    .style(status_style(Some(c.status)));
+                let place = fix.setting().and_then(words::place);
                 col = col.push(
-                    container(
-                        text(l.f("Fix: {}", &[fix]))
-                            .size(ui::SMALL)
-                            .style(status_style(Some(c.status))),
-                    )
+                    container(match place {
+                        Some(p) => column![
+                            line,
+                            focusable(
+                                // One per check: its key is the id.
+                                id.key(),
+                                button(
+                                    text(l.f("Go to {}", &[&words::place_text(l, &p)]))
+                                        .size(ui::SMALL)
+                                )
+                                .padding([3, 10])
+                                .style(ui::plain_button)
+                                .on_press(Message::GoTo(p)),
+                                Some(Message::GoTo(p)),
+                            ),
+                        ]
+                        .spacing(4),
+                        None => column![line],
+                    })
                     .padding(iced::Padding {
                         left: 28.0,
                         ..iced::Padding::ZERO

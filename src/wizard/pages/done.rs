@@ -1,5 +1,6 @@
-//! Page 11, Done: where the configuration and passwords went, the service's state, the first
-//! sync's status when known, and buttons to open the configuration and log folders.
+//! Page 11, Done: where the configuration and passwords went, the service's state, the next
+//! steps with the exact commands for this organization, and buttons to open the configuration
+//! and log folders.
 
 use std::path::PathBuf;
 
@@ -32,6 +33,80 @@ pub struct Context<'a> {
     pub config_dir: PathBuf,
     pub logs_dir: PathBuf,
     pub message: Option<&'a str>,
+    /// `--config-dir DIR --org NAME` as the CLI needs them for this organization (empty for
+    /// the default folder and organization).
+    pub cli_args: String,
+    /// The lab demonstration wrote this organization (its lab stops with the wizard).
+    pub lab: bool,
+}
+
+/// The Done page's words for where the passwords are.
+fn store_text(l: Lang, o: &Outcome) -> String {
+    use crate::secrets::Backend;
+    match &o.backend {
+        Some(Backend::OsVault(name)) => l.f(
+            "{} (the operating system's encrypted store)",
+            &[name],
+        ),
+        Some(Backend::Systemd(dir)) => l.f(
+            "systemd credentials in {} (encrypted with this machine's key; only root and the service can read them)",
+            &[&dir.display().to_string()],
+        ),
+        Some(Backend::File(p)) => l.f(
+            "file {} (NOT encrypted; only its owner can read it)",
+            &[&p.display().to_string()],
+        ),
+        None => o.secret_store.clone(),
+    }
+}
+
+/// The next steps: (what, exact command).
+pub fn next_steps(cx: &Context<'_>, l: Lang) -> Vec<(String, String)> {
+    let cmd = |rest: &str| {
+        if cx.cli_args.is_empty() {
+            format!("eas-connector {rest}")
+        } else {
+            format!("eas-connector {} {rest}", cx.cli_args)
+        }
+    };
+    let mut steps = Vec::new();
+    let service = cx.outcome.is_some_and(|o| o.service.is_some());
+    if cx.lab {
+        steps.push((
+            l.t("The lab runs inside this wizard: it stops when the wizard closes, and this organization then points at nothing. Run a lab of your own for it:").to_string(),
+            cmd("lab"),
+        ));
+    } else if !service {
+        steps.push((
+            l.t("Register and start the service (as administrator or root):")
+                .to_string(),
+            cmd("service install"),
+        ));
+    }
+    steps.push((
+        l.t("See the service's state, last syncs and last error:")
+            .to_string(),
+        cmd("status"),
+    ));
+    steps.push((
+        l.t("Ask the service for a sync now:").to_string(),
+        cmd("sync --quick"),
+    ));
+    steps.push((
+        l.t("Preview the access decisions, changing nothing:")
+            .to_string(),
+        cmd("engine run --full --dry-run"),
+    ));
+    steps.push((
+        l.t("Check the access policy file:").to_string(),
+        cmd("policy check"),
+    ));
+    steps.push((
+        l.t("Turn enforcement on when the preview is right:")
+            .to_string(),
+        cmd("enforce --confirm"),
+    ));
+    steps
 }
 
 pub fn update(cx: &Context<'_>, msg: Message) -> Option<Event> {
@@ -60,7 +135,7 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
             l.t("Configuration file"),
             o.config_path.display().to_string(),
         ));
-        col = col.push(ui::kv(l.t("Passwords"), o.secret_store.clone()));
+        col = col.push(ui::kv(l.t("Passwords"), store_text(l, o)));
         let (service, sync) = match &o.service {
             Some((name, state)) => (
                 format!("{name}: {state}"),
@@ -74,20 +149,40 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
         col = col.push(ui::kv(l.t("Service"), service));
         col = col.push(ui::kv(l.t("First sync"), sync));
     }
+    let mut steps = column![text(l.t("Next steps")).size(ui::BODY).font(ui::BOLD)].spacing(6);
+    for (what, command) in next_steps(&cx, l) {
+        steps = steps.push(
+            column![
+                text(what).size(ui::SMALL),
+                text(command).size(ui::SMALL).font(iced::Font::MONOSPACE),
+            ]
+            .spacing(2),
+        );
+    }
+    col = col.push(steps);
     col = col.push(
         row![
-            button(text(l.t("Open configuration folder")).size(ui::BODY))
-                .padding([6, 14])
-                .style(ui::plain_button)
-                .on_press(Message::OpenConfig),
-            button(text(l.t("Open log folder")).size(ui::BODY))
-                .padding([6, 14])
-                .style(ui::plain_button)
-                .on_press(Message::OpenLogs),
+            super::super::focus::focusable(
+                "open-config",
+                button(text(l.t("Open configuration folder")).size(ui::BODY))
+                    .padding([6, 14])
+                    .style(ui::plain_button)
+                    .on_press(Message::OpenConfig),
+                Some(Message::OpenConfig),
+            ),
+            super::super::focus::focusable(
+                "open-logs",
+                button(text(l.t("Open log folder")).size(ui::BODY))
+                    .padding([6, 14])
+                    .style(ui::plain_button)
+                    .on_press(Message::OpenLogs),
+                Some(Message::OpenLogs),
+            ),
             text("Alt+O · Alt+L").size(ui::SMALL).style(ui::muted),
         ]
         .spacing(8)
-        .align_y(iced::Center),
+        .align_y(iced::Center)
+        .wrap(),
     );
     if let Some(m) = cx.message {
         col = col.push(text(m).size(ui::SMALL).style(ui::muted));

@@ -8,7 +8,7 @@ use iced::Element;
 use super::super::form::Form;
 use super::super::i18n::Lang;
 use super::super::ui;
-use crate::secrets::Secret;
+use crate::secrets::{Secret, SecretKind};
 
 /// Input to the notification account page.
 #[derive(Debug, Clone)]
@@ -41,19 +41,19 @@ pub fn shortcut(_form: &Form, _c: char) -> Option<Message> {
 pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
     column![
         ui::para(l.t("Users get an email when their device is blocked or quarantined. Give the account that sends it, through Exchange Web Services.")),
-        ui::field(
+        ui::required_field(
             l.t("Account"),
             ui::input("notify-user", "CONTOSO\\eas-notify", &form.notify_user, Message::User),
-            form.error(&fields::NOTIFICATION_ACCOUNT_USER),
+            form.error_in(l, &fields::NOTIFICATION_ACCOUNT_USER),
             l.t("DOMAIN\\user or user@contoso.com"),
         ),
-        ui::field(
+        ui::required_field(
             l.t("Mailbox (sender address)"),
             ui::input("notify-mailbox", "eas-notify@contoso.com", &form.notify_mailbox, Message::Mailbox),
-            form.error(&fields::NOTIFICATION_MAILBOX),
+            form.error_in(l, &fields::NOTIFICATION_MAILBOX),
             "",
         ),
-        ui::field(
+        ui::required_field(
             l.t("Password"),
             ui::password(
                 "notify-password",
@@ -61,7 +61,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 form.notify_password.expose(),
                 |s| Message::Password(Secret::new(s)),
             ),
-            None,
+            form.password_error(l, SecretKind::NotificationAccount),
             if form.stored.notification {
                 l.t("A password is stored; type a new one only to change it.")
             } else {

@@ -1,7 +1,7 @@
 //! Page 7, Options: CAS failover, parallel commands, and how often the connector syncs. Only
 //! edits the form.
 
-use crate::config::fields;
+use crate::config::{fields, LogLevel};
 use iced::widget::{column, row};
 use iced::{Element, Length};
 
@@ -22,6 +22,8 @@ pub enum Message {
     QuickSync(String),
     /// The daily full-sync time changed.
     FullSync(String),
+    /// `LogLevel` chosen.
+    LogLevel(LogLevel),
 }
 
 /// This page needs nothing from the app.
@@ -35,6 +37,7 @@ pub fn update(form: &mut Form, msg: Message) -> Option<Event> {
         Message::MaxRunspaces(v) => form.max_runspaces = v,
         Message::QuickSync(v) => form.quick_sync = v,
         Message::FullSync(v) => form.full_sync = v,
+        Message::LogLevel(v) => form.log_level = v,
     }
     None
 }
@@ -75,7 +78,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                     &form.max_runspaces,
                     Message::MaxRunspaces,
                 ),
-                form.error(&fields::MAX_PARALLEL_RUNSPACES),
+                form.error_in(l, &fields::MAX_PARALLEL_RUNSPACES),
                 l.t("1 to 16"),
             ))
             .max_width(260),
@@ -86,19 +89,44 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
             iced::widget::container(ui::field(
                 l.t("Quick sync every (minutes)"),
                 ui::input("quick-sync", "15", &form.quick_sync, Message::QuickSync),
-                form.error(&fields::QUICK_SYNC_INTERVAL),
+                form.error_in(l, &fields::QUICK_SYNC_INTERVAL),
                 l.t("5 to 1440"),
             ))
             .width(Length::Fill),
             iced::widget::container(ui::field(
                 l.t("Full sync daily at"),
                 ui::input("full-sync", "02:00", &form.full_sync, Message::FullSync),
-                form.error(&fields::FULL_SYNC_TIME),
+                form.error_in(l, &fields::FULL_SYNC_TIME),
                 l.t("HH:MM, 24-hour, local time"),
             ))
             .width(Length::Fill),
         ]
         .spacing(16),
     );
+    let mut levels = row![].spacing(18);
+    for (level, id, label) in [
+        (LogLevel::Error, "log-error", l.t("errors")),
+        (LogLevel::Warn, "log-warn", l.t("warnings")),
+        (LogLevel::Info, "log-info", l.t("information (recommended)")),
+        (LogLevel::Debug, "log-debug", l.t("debugging")),
+        (LogLevel::Trace, "log-trace", l.t("everything (trace)")),
+    ] {
+        levels = levels.push(super::super::focus::focusable(
+            id,
+            iced::widget::container(
+                iced::widget::radio(label, level, Some(form.log_level), Message::LogLevel)
+                    .size(18)
+                    .text_size(ui::BODY),
+            )
+            .id(id),
+            Some(Message::LogLevel(level)),
+        ));
+    }
+    col = col.push(ui::field(
+        l.t("Log level"),
+        levels.wrap(),
+        None,
+        l.t("What the service writes to its log folder; debugging and trace are for support."),
+    ));
     col.into()
 }

@@ -8,7 +8,7 @@ use iced::{Element, Length};
 use super::super::form::Form;
 use super::super::i18n::Lang;
 use super::super::ui;
-use crate::secrets::Secret;
+use crate::secrets::{Secret, SecretKind};
 
 /// Input to the proxy page.
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
     if form.proxy_enabled {
         col = col.push(
             row![
-                iced::widget::container(ui::field(
+                iced::widget::container(ui::required_field(
                     l.t("Proxy host"),
                     ui::input(
                         "proxy-host",
@@ -74,14 +74,14 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                         &form.proxy_host,
                         Message::Host
                     ),
-                    form.error(&fields::PROXY_HOST),
+                    form.error_in(l, &fields::PROXY_HOST),
                     "",
                 ))
                 .width(Length::FillPortion(3)),
                 iced::widget::container(ui::field(
                     l.t("Port"),
                     ui::input("proxy-port", "8080", &form.proxy_port, Message::Port),
-                    form.error(&fields::PROXY_PORT),
+                    form.error_in(l, &fields::PROXY_PORT),
                     "",
                 ))
                 .width(Length::FillPortion(1)),
@@ -96,7 +96,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
             Message::UseCredentials,
         ));
         if form.proxy_use_credentials {
-            col = col.push(ui::field(
+            col = col.push(ui::required_field(
                 l.t("Proxy user"),
                 ui::input(
                     "proxy-user",
@@ -104,10 +104,10 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                     &form.proxy_user,
                     Message::User,
                 ),
-                form.error(&fields::PROXY_USER),
+                form.error_in(l, &fields::PROXY_USER),
                 "",
             ));
-            col = col.push(ui::field(
+            col = col.push(ui::required_field(
                 l.t("Proxy password"),
                 ui::password(
                     "proxy-password",
@@ -119,7 +119,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                     form.proxy_password.expose(),
                     |s| Message::Password(Secret::new(s)),
                 ),
-                None,
+                form.password_error(l, SecretKind::Proxy),
                 if form.stored.proxy {
                     l.t("A password is stored; type a new one only to change it.")
                 } else {

@@ -57,7 +57,7 @@ pub fn shortcut(form: &Form, c: char) -> Option<Message> {
 pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
     let mut col = column![].spacing(18);
     col = match form.server_type {
-        ExchangeServerType::OnPremises => col.push(ui::field(
+        ExchangeServerType::OnPremises => col.push(ui::required_field(
             l.t("Client Access Server"),
             ui::input(
                 "cas",
@@ -65,10 +65,10 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.cas,
                 Message::Cas,
             ),
-            form.error(&fields::CLIENT_ACCESS_SERVER),
+            form.error_in(l, &fields::CLIENT_ACCESS_SERVER),
             l.t("host[:port], e.g. cas01.contoso.com, connects over HTTPS. An Exchange with Microsoft's default settings is reached at http://<fqdn>/PowerShell/: sign-in with Kerberos, every message encrypted."),
         )),
-        ExchangeServerType::Hosted => col.push(ui::field(
+        ExchangeServerType::Hosted => col.push(ui::required_field(
             l.t("Hosted server address"),
             ui::input(
                 "hosted",
@@ -76,7 +76,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.hosted,
                 Message::Hosted,
             ),
-            form.error(&fields::HOSTED_SERVER_ADDRESS),
+            form.error_in(l, &fields::HOSTED_SERVER_ADDRESS),
             l.t("host[:port] or the https:// address your provider gave you."),
         )),
     };
@@ -96,21 +96,29 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.ews_url,
                 Message::EwsUrl,
             ),
-            form.error(&fields::EWS_URL),
+            form.error_in(l, &fields::EWS_URL),
             l.t("Leave empty to find it with Autodiscover."),
         ));
         col = col.push(ui::field(
             l.t("Trusted CA file (optional)"),
             row![
                 ui::input("ca-file", "C:\\certs\\contoso-ca.pem", &form.ca_file, Message::CaFile),
-                button(l.t("Browse…"))
-                    .padding([8, 14])
-                    .style(ui::plain_button)
-                    .on_press(Message::Browse),
+                super::super::focus::focusable(
+                    "browse",
+                    button(l.t("Browse…"))
+                        .padding([8, 14])
+                        .style(ui::plain_button)
+                        .on_press(Message::Browse),
+                    Some(Message::Browse),
+                ),
             ]
             .spacing(8),
-            form.error(&fields::TRUSTED_CA_FILE),
-            l.t("A PEM file with your internal CA, when Exchange's certificate is not publicly trusted."),
+            form.error_in(l, &fields::TRUSTED_CA_FILE),
+            if form.no_file_dialog {
+                l.t("No file dialog can open on this computer (no desktop portal): type the file's full path in the box.")
+            } else {
+                l.t("A PEM file with your internal CA, when Exchange's certificate is not publicly trusted.")
+            },
         ));
     }
     col.into()

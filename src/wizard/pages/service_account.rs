@@ -10,7 +10,8 @@ use iced::Element;
 use super::super::form::Form;
 use super::super::i18n::Lang;
 use super::super::ui;
-use crate::secrets::Secret;
+use crate::config::AuthenticationMethod;
+use crate::secrets::{Secret, SecretKind};
 
 /// Input to the service account page.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub enum Message {
     Kdc(String),
     /// `Kerberos/ServicePrincipalName` changed.
     Spn(String),
+    /// `AuthenticationMethod` chosen.
+    Method(AuthenticationMethod),
 }
 
 /// This page needs nothing from the app.
@@ -41,6 +44,7 @@ pub fn update(form: &mut Form, msg: Message) -> Option<Event> {
         Message::Realm(v) => form.kerberos_realm = v,
         Message::Kdc(v) => form.kerberos_kdc = v,
         Message::Spn(v) => form.kerberos_spn = v,
+        Message::Method(m) => form.auth_method = m,
     }
     None
 }
@@ -63,22 +67,64 @@ pub fn realm_note<'a, M: 'a>(form: &Form, l: Lang) -> Option<Element<'a, M>> {
             ui::NoteKind::Warning,
             l.f(
                 "Kerberos realm: not found — {}. To use Kerberos, enter the realm under the advanced settings.",
-                &[&e.to_string()],
+                &[&super::super::words::name_error(l, &e)],
             ),
         ),
     })
 }
 
+/// `AuthenticationMethod`: one choice per method, Automatic first.
+fn method_choice(form: &Form, l: Lang) -> Element<'_, Message> {
+    let choices = [
+        (
+            AuthenticationMethod::Auto,
+            "auth-auto",
+            l.t("Automatic (recommended)"),
+        ),
+        (AuthenticationMethod::Kerberos, "auth-kerberos", "Kerberos"),
+        (
+            AuthenticationMethod::Negotiate,
+            "auth-negotiate",
+            "Negotiate",
+        ),
+        (AuthenticationMethod::Ntlm, "auth-ntlm", "NTLM"),
+        (
+            AuthenticationMethod::Basic,
+            "auth-basic",
+            l.t("Basic (HTTPS only)"),
+        ),
+    ];
+    let mut list = iced::widget::row![].spacing(18);
+    for (m, id, label) in choices {
+        list = list.push(super::super::focus::focusable(
+            id,
+            iced::widget::container(
+                iced::widget::radio(label, m, Some(form.auth_method), Message::Method)
+                    .size(18)
+                    .text_size(ui::BODY),
+            )
+            .id(id),
+            Some(Message::Method(m)),
+        ));
+    }
+    ui::field(
+        l.t("Authentication method"),
+        iced::widget::container(list.wrap()).id("auth-method"),
+        None,
+        l.t("Automatic signs in with Kerberos when the domain answers, else NTLM; Basic only over HTTPS."),
+    )
+}
+
 pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
     let mut col = column![
         ui::para(l.t("The account the connector uses for Exchange remote PowerShell. It needs the Organization Management role, or a role with the Get-/Set-CASMailbox and ActiveSync device cmdlets.")),
-        ui::field(
+        ui::required_field(
             l.t("Account"),
             ui::input("service-user", "CONTOSO\\svc-eas", &form.service_user, Message::User),
-            form.error(&fields::SERVICE_ACCOUNT_USER),
+            form.error_in(l, &fields::SERVICE_ACCOUNT_USER),
             l.t("DOMAIN\\user or user@contoso.com"),
         ),
-        ui::field(
+        ui::required_field(
             l.t("Password"),
             ui::password(
                 "service-password",
@@ -86,13 +132,14 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 form.service_password.expose(),
                 |s| Message::Password(Secret::new(s)),
             ),
-            None,
+            form.password_error(l, SecretKind::ServiceAccount),
             if form.stored.service {
                 l.t("A password is stored; type a new one only to change it.")
             } else {
-                l.t("Kept in the operating system's credential store, never in the configuration file.")
+                l.t("Kept in the password store (the operating system's, or an owner-only file where there is none; the Done page says which), never in the configuration file.")
             },
         ),
+        method_choice(form, l),
     ]
     .spacing(18);
     // The realm note comes and goes as the account is typed; it shares one child of the page's
@@ -119,7 +166,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.kerberos_realm,
                 Message::Realm,
             ),
-            form.error(&fields::KERBEROS_REALM),
+            form.error_in(l, &fields::KERBEROS_REALM),
             l.t("The Active Directory DNS domain. Empty: the account's UPN suffix, else the Exchange server's DNS domain."),
         ));
         col = col.push(ui::field(
@@ -130,7 +177,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.kerberos_kdc,
                 Message::Kdc,
             ),
-            form.error(&fields::KERBEROS_KDC_ADDRESS),
+            form.error_in(l, &fields::KERBEROS_KDC_ADDRESS),
             l.t("host[:port], comma-separated. Empty: the realm's DNS SRV records (_kerberos._tcp)."),
         ));
         col = col.push(ui::field(
@@ -141,7 +188,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 &form.kerberos_spn,
                 Message::Spn,
             ),
-            form.error(&fields::KERBEROS_SPN),
+            form.error_in(l, &fields::KERBEROS_SPN),
             l.t("Empty: HTTP/<server FQDN>. For a load-balanced name with an alternate service account."),
         ));
     }

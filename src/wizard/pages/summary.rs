@@ -8,6 +8,7 @@ use iced::Element;
 use super::super::form::Form;
 use super::super::i18n::Lang;
 use super::super::ui;
+use super::super::words;
 use super::welcome::Mode;
 use crate::config::{fields, ConfigLocation};
 use crate::secrets::{self, StoreKind};
@@ -32,6 +33,12 @@ pub struct Context<'a> {
     /// `(service name, manager description)` when a service manager is available.
     pub service: Option<(String, String)>,
     pub register_service: bool,
+    /// Why no service manager is available, when none is.
+    pub no_service: Option<&'a crate::service::manager::ServiceError>,
+    /// `--config-dir … --org …` for the command shown.
+    pub cli_args: String,
+    /// On Reconfigure: the configuration as it is now, to list what changes.
+    pub before: Option<&'a crate::config::ConnectorConfig>,
 }
 
 pub fn update(register: &mut bool, available: bool, msg: Message) -> Option<Event> {
@@ -119,6 +126,47 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
             l.t("Passwords go to"),
             store_text(l, cx.loc, cx.register_service),
         ));
+    if let Some(before) = cx.before {
+        let mut changes =
+            column![text(l.t("What changes")).size(ui::BODY).font(ui::BOLD)].spacing(4);
+        let mut any = false;
+        for (field, _) in f.fields() {
+            let (old, new) = (field.get(before), f.written(field));
+            if old != new {
+                any = true;
+                changes = changes.push(
+                    text(l.f(
+                        "{}: {} → {}",
+                        &[
+                            l.t(words::setting_label(field)),
+                            &words::setting_value(l, &old),
+                            &words::setting_value(l, &new),
+                        ],
+                    ))
+                    .size(ui::BODY)
+                    .wrapping(text::Wrapping::WordOrGlyph),
+                );
+            }
+        }
+        for (kind, _) in f.typed_passwords() {
+            any = true;
+            changes = changes.push(
+                text(l.f("a new password is stored: {}", &[l.t(kind.label())])).size(ui::BODY),
+            );
+        }
+        if !any {
+            changes = changes.push(ui::para(l.t("Nothing changes in the configuration.")));
+        }
+        col = col.push(changes);
+    }
+    let mut all = column![text(l.t("All settings")).size(ui::BODY).font(ui::BOLD)].spacing(6);
+    for (field, _) in f.fields() {
+        all = all.push(ui::kv(
+            l.t(words::setting_label(field)),
+            words::setting_value(l, &f.written(field)),
+        ));
+    }
+    col = col.push(all);
     let replaced = match cx.mode {
         Mode::Replace => Some(l.t("The existing configuration is replaced; the previous file is kept as ConnectorServiceConfiguration.xml.bak.")),
         Mode::Reconfigure => Some(l.t("The existing configuration is updated in place; settings you added by hand are kept, the previous file is kept as .bak.")),
@@ -148,15 +196,26 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
                 ));
             }
         }
-        None => {
+        None if cx.mode == Mode::Lab => {
             col = col.push(ui::note(
                 ui::NoteKind::Info,
-                if cx.mode == Mode::Lab {
-                    l.t("Write configuration only, no service: the lab lives inside this wizard and stops when it closes, so no service is registered for it.")
-                } else {
-                    l.t("Write configuration only, no service: no service manager is available to this program (it needs administrator rights, or this build has none). Register the service later with eas-connector.")
-                },
+                l.t("Write configuration only, no service: the lab lives inside this wizard and stops when it closes, so no service is registered for it."),
             ));
+        }
+        None => {
+            use crate::service::manager::ServiceError;
+            let why = match cx.no_service {
+                Some(ServiceError::NotElevated { .. }) => l.t("Write configuration only, no service: registering a service needs administrator rights (root on Linux). Start the setup as administrator to register it now, or later, as administrator:").to_string(),
+                Some(ServiceError::Unavailable(detail)) => l.f("Write configuration only, no service: no service manager runs here ({}). Register the service later, where one runs, as administrator:", &[detail]),
+                _ => l.t("Write configuration only, no service: no service manager is available to this program. Register the service later, as administrator:").to_string(),
+            };
+            let command = if cx.cli_args.is_empty() {
+                "eas-connector service install".to_string()
+            } else {
+                format!("eas-connector {} service install", cx.cli_args)
+            };
+            col = col.push(ui::note(ui::NoteKind::Info, why));
+            col = col.push(text(command).size(ui::SMALL).font(iced::Font::MONOSPACE));
         }
     }
     col.into()

@@ -5,9 +5,10 @@
 use iced::widget::{button, column, row, text};
 use iced::{Element, Length};
 
-use super::super::effects::Existing;
+use super::super::effects::{Existing, Home};
 use super::super::i18n::Lang;
 use super::super::ui;
+use crate::engine::SyncKind;
 
 /// How this run treats the organization's existing connector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,10 @@ pub struct State {
     pub existing: Existing,
     pub mode: Option<Mode>,
     pub lab: LabStatus,
+    /// An existing connector's service status (the status home), once read.
+    pub home: Option<Home>,
+    /// The answer to the last "Sync now".
+    pub sync_note: Option<Result<SyncKind, String>>,
 }
 
 /// Input to the Welcome page.
@@ -46,6 +51,10 @@ pub struct State {
 pub enum Message {
     /// The admin chose how to treat the existing connector.
     Choose(Mode),
+    /// Ask the running service for a sync now.
+    SyncNow(SyncKind),
+    /// Read the status again.
+    Refresh,
     /// The admin asked to try the wizard against the built-in lab.
     TryLab,
 }
@@ -55,6 +64,10 @@ pub enum Message {
 pub enum Event {
     /// Pre-fill the form for this mode.
     Chosen(Mode),
+    /// Send the service a sync request.
+    SyncNow(SyncKind),
+    /// Read the service's status again.
+    Refresh,
     /// Start the lab in-process.
     StartLab,
 }
@@ -76,6 +89,8 @@ impl State {
                 self.mode = Some(m);
                 Some(Event::Chosen(m))
             }
+            Message::SyncNow(kind) => Some(Event::SyncNow(kind)),
+            Message::Refresh => Some(Event::Refresh),
             Message::TryLab => {
                 if self.lab == LabStatus::Starting {
                     return None;
@@ -161,6 +176,9 @@ impl State {
                 )]
             }
         };
+        if let (Existing::Found { .. }, Some(home)) = (&self.existing, &self.home) {
+            col = col.push(self.home_view(home, l));
+        }
         for (mode, title, about, key) in choices {
             let selected = self.mode == Some(mode);
             let card = button(
@@ -181,7 +199,17 @@ impl State {
             .width(Length::Fill)
             .style(ui::card(selected))
             .on_press(Message::Choose(mode));
-            col = col.push(card);
+            let id = match mode {
+                Mode::New => "choice-new",
+                Mode::Reconfigure => "choice-reconfigure",
+                Mode::Replace => "choice-replace",
+                Mode::Lab => "choice-lab",
+            };
+            col = col.push(super::super::focus::focusable(
+                id,
+                card,
+                Some(Message::Choose(mode)),
+            ));
         }
         let lab_line: Element<'_, Message> = match &self.lab {
             LabStatus::Off => text(l.t(
@@ -205,8 +233,125 @@ impl State {
         .padding([8, 14])
         .style(ui::plain_button)
         .on_press_maybe((self.lab != LabStatus::Starting).then_some(Message::TryLab));
+        let lab_button = super::super::focus::focusable(
+            "try-lab",
+            lab_button,
+            (self.lab != LabStatus::Starting).then_some(Message::TryLab),
+        );
         col = col.push(iced::widget::rule::horizontal(1));
         col = col.push(column![lab_button, lab_line].spacing(8));
+        col.into()
+    }
+}
+
+impl State {
+    /// The status home: what `eas-connector status` says about the service, and Sync now.
+    fn home_view<'a>(&self, home: &'a Home, l: Lang) -> Element<'a, Message> {
+        use super::super::focus::focusable;
+        let mut col = column![text(l.t("Service status")).size(17).font(ui::BOLD)].spacing(6);
+        let when = |t: &jiff::Timestamp| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        };
+        let state = match (&home.status, home.running) {
+            (Some(s), true) => l.t(match s.state.as_str() {
+                "starting" => "running (starting)",
+                "syncing" => "running (syncing now)",
+                "stopping" => "stopping",
+                _ => "running (waiting for the next sync)",
+            }),
+            (_, true) => l.t("running"),
+            (_, false) => l.t("not running"),
+        };
+        col = col.push(ui::kv(l.t("Service"), state));
+        if let Some(s) = &home.status {
+            let sync = |r: &Option<crate::service::status::SyncRecord>| match r {
+                Some(r) => l.f(
+                    "{}: {} devices from {} in {} ms",
+                    &[
+                        &when(&r.finished_at),
+                        &r.devices.to_string(),
+                        &r.server,
+                        &r.duration_ms.to_string(),
+                    ],
+                ),
+                None => l.t("none yet").to_string(),
+            };
+            col = col.push(ui::kv(l.t("Last quick sync"), sync(&s.last_quick_sync)));
+            col = col.push(ui::kv(l.t("Last full sync"), sync(&s.last_full_sync)));
+            col = col.push(ui::kv(
+                l.t("Last error"),
+                match &s.last_error {
+                    Some(e) => format!("{}: {}", when(&e.at), e.message),
+                    None => l.t("none").to_string(),
+                },
+            ));
+            if let Some(next) = &s.next_quick_sync {
+                col = col.push(ui::kv(l.t("Next quick sync"), when(next)));
+            }
+            if let Some(p) = &s.paused {
+                col = col.push(ui::note(ui::NoteKind::Warning, p.clone()));
+            }
+        } else if !home.running {
+            col = col.push(ui::para(l.t(
+                "The service has not run yet for this organization (no status file).",
+            )));
+        }
+        if let Some(e) = &home.error {
+            col = col.push(text(e.clone()).size(ui::SMALL).style(ui::muted));
+        }
+        let quick = home.running.then_some(Message::SyncNow(SyncKind::Quick));
+        let full = home.running.then_some(Message::SyncNow(SyncKind::Full));
+        col = col.push(
+            row![
+                focusable(
+                    "sync-quick",
+                    button(text(l.t("Sync now (quick)")).size(ui::BODY))
+                        .padding([6, 14])
+                        .style(ui::plain_button)
+                        .on_press_maybe(quick.clone()),
+                    quick,
+                ),
+                focusable(
+                    "sync-full",
+                    button(text(l.t("Full sync now")).size(ui::BODY))
+                        .padding([6, 14])
+                        .style(ui::plain_button)
+                        .on_press_maybe(full.clone()),
+                    full,
+                ),
+                focusable(
+                    "refresh",
+                    button(text(l.t("Refresh")).size(ui::BODY))
+                        .padding([6, 14])
+                        .style(ui::plain_button)
+                        .on_press(Message::Refresh),
+                    Some(Message::Refresh),
+                ),
+            ]
+            .spacing(8)
+            .wrap(),
+        );
+        match &self.sync_note {
+            Some(Ok(SyncKind::Quick)) => {
+                col = col.push(ui::note(
+                    ui::NoteKind::Success,
+                    l.t("The service runs a quick sync now."),
+                ))
+            }
+            Some(Ok(SyncKind::Full)) => {
+                col = col.push(ui::note(
+                    ui::NoteKind::Success,
+                    l.t("The service runs a full sync now."),
+                ))
+            }
+            Some(Err(e)) => col = col.push(ui::note(ui::NoteKind::Error, e.clone())),
+            None => {}
+        }
+        if !home.running {
+            col = col.push(text(l.t("Sync now needs the running service: start it with `eas-connector service start`.")).size(ui::SMALL).style(ui::muted));
+        }
         col.into()
     }
 }
