@@ -1314,6 +1314,8 @@ language = "en"
             state: &s,
             bootstrap: false,
             dry_run: false,
+            org: &OrgAccess::default(),
+            groups: &crate::engine::policy::NO_GROUPS,
         });
         let d = &plan.devices[0];
         assert_eq!(d.decision.action, Action::Block);
@@ -1339,6 +1341,9 @@ language = "en"
             1,
         );
         assert_eq!(m.kind, SyncKind::Full);
+    }
+
+    #[test]
     fn a_rule_that_allows_what_the_policy_quarantines_is_a_conflict_never_a_quarantine_mail() {
         use crate::engine::precedence::{AccessRule, Resolution, RuleConflict};
         use crate::wire::exchange::{AccessLevel, DeviceAccessCharacteristic};
@@ -1373,6 +1378,7 @@ language = "en"
                 devices: &set,
                 directory: &dir,
                 policy: &p,
+                overrides: &Default::default(),
                 state: &state,
                 bootstrap: false,
                 dry_run: false,

@@ -542,8 +542,8 @@ fn create_item(
     }
     // `From` on the message: Exchange sends as that address only with SendAs on it.
     let from = match req.text("Message/From/Mailbox/EmailAddress") {
-        None => own.primary_smtp.clone(),
-        Some(f) if account.may_send_as(f, &own.primary_smtp) => f.to_string(),
+        None => mbx.smtp.to_string(),
+        Some(f) if account.may_send_as(f, mbx.smtp) => f.to_string(),
         Some(_) => {
             return EwsOutcome::Reply(
                 200,
@@ -646,6 +646,7 @@ mod tests {
             &org,
             &acc.notification,
             req("IT-Helpdesk@contoso.test").as_bytes(),
+            &[],
             1,
             5,
         );
@@ -655,6 +656,7 @@ mod tests {
             &org,
             &acc.notification,
             req("ceo@contoso.test").as_bytes(),
+            &[],
             2,
             5,
         );
@@ -669,6 +671,7 @@ mod tests {
             &org,
             &acc.notification,
             req("eas-notify@contoso.test").as_bytes(),
+            &[],
             3,
             5,
         );
