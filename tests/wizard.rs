@@ -1715,6 +1715,7 @@ fn status_home_for_an_existing_connector() {
             devices: 37,
             server: "cas01.contoso.test".into(),
             failed_over_from: vec![],
+            conflicts: 0,
         }),
         last_error: Some(ErrorRecord {
             at,
