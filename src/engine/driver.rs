@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use super::audit::{self, AuditRecord};
 use super::devices::DeviceSet;
-use super::listing::{self, DeviceList};
 use super::groups;
+use super::listing::{self, DeviceList};
 use super::notify::{self, MailSender, Queue};
 use super::overrides::{self, OverrideEvent, Overrides};
 use super::plan::{self, Mail, Mode, PlanInput, SettleInput};

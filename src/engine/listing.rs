@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::devices::DeviceSet;
 use super::plan::{DevicePlan, Outcome};
-use super::precedence::Conflict;
 use super::policy::Action;
+use super::precedence::Conflict;
 use super::state::{device_name, EngineState, MailboxInfo};
 use super::SyncKind;
 use crate::config::OrgFile;
