@@ -492,6 +492,49 @@ async fn a_cas_stopped_mid_enforcement_loses_and_doubles_nothing() {
     assert_eq!(again.access.unwrap().set_cas_mailbox_calls, 0);
 }
 
+/// The very first start (no full sync ever done, so no servers learned from Exchange) with
+/// the first configured CAS down: the sync runs on the second one of `ClientAccessServer`.
+#[tokio::test(flavor = "multi_thread")]
+async fn first_start_with_the_first_cas_down_uses_the_next_configured_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab(20, &dir.path().join("lab")).await;
+    let info = lab.info().clone();
+    lab.stop_server(&info.servers[0].name).unwrap();
+    let loc = eas_connector::config::ConfigLocation::new(Some(&dir.path().join("cfg")), "default")
+        .unwrap();
+    let mut c = eas_connector::config::ConnectorConfig::new("default");
+    c.set(
+        "ClientAccessServer",
+        &format!("{}, {}", info.servers[0].address, info.servers[1].address),
+    )
+    .unwrap();
+    c.set("TrustedCaFile", &info.ca_file.display().to_string())
+        .unwrap();
+    c.set("ServiceAccount/User", &info.accounts.service.user)
+        .unwrap();
+    let pw = Secret::new(info.accounts.service.password.clone());
+    let engine =
+        eas_connector::engine::configured_engine(&c, &loc, Some(&pw), None, None, false).unwrap();
+    let mut state = SyncState::default();
+    let out = engine
+        .sync(SyncKind::Full, &mut state, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(out.server, info.servers[1].address);
+    assert_eq!(out.devices, 20);
+    let tried: Vec<&str> = out
+        .failed_over_from
+        .iter()
+        .map(|(s, _)| s.as_str())
+        .collect();
+    assert_eq!(tried, [info.servers[0].address.as_str()]);
+    assert!(
+        state.failover_servers.len() == 2,
+        "the servers are learned now: {:?}",
+        state.failover_servers
+    );
+}
+
 /// Where a device starts in its mailbox's lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Listed {

@@ -142,6 +142,7 @@ async fn ews_checks_the_mailbox_and_sends_mail_to_the_outbox() {
         to: vec!["anna.devries@contoso.test".into()],
         subject: "Your phone & EAS".into(),
         html_body: "<p>Hello</p>".into(),
+        from: None,
     })
     .await
     .unwrap();
@@ -164,6 +165,7 @@ async fn ews_checks_the_mailbox_and_sends_mail_to_the_outbox() {
             to: vec![],
             subject: "x".into(),
             html_body: "x".into(),
+            from: None,
         })
         .await
         .unwrap_err();
@@ -171,6 +173,39 @@ async fn ews_checks_the_mailbox_and_sends_mail_to_the_outbox() {
         matches!(e, EwsError::Response { ref code, .. } if code == "ErrorInvalidRecipients"),
         "{e:?}"
     );
+
+    // Sent as another address: with the SendAs right the lab grants (it-helpdesk@), the
+    // mail leaves as that address; without it, Exchange's ErrorSendAsDenied and no mail.
+    ews.send(&Mail {
+        to: vec!["anna.devries@contoso.test".into()],
+        subject: "as helpdesk".into(),
+        html_body: "<p>Hi</p>".into(),
+        from: Some("it-helpdesk@contoso.test".into()),
+    })
+    .await
+    .unwrap();
+    let e = ews
+        .send(&Mail {
+            to: vec!["anna.devries@contoso.test".into()],
+            subject: "as the ceo".into(),
+            html_body: "<p>Hi</p>".into(),
+            from: Some("ceo@contoso.test".into()),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, EwsError::Response { ref code, .. } if code == "ErrorSendAsDenied"),
+        "{e:?}"
+    );
+    let mut sent: Vec<serde_json::Value> = std::fs::read_dir(&info.outbox_dir)
+        .unwrap()
+        .flatten()
+        .map(|f| serde_json::from_slice(&std::fs::read(f.path()).unwrap()).unwrap())
+        .collect();
+    sent.sort_by_key(|m| m["id"].as_u64());
+    assert_eq!(sent.len(), 2, "the denied mail was not sent");
+    assert_eq!(sent[1]["from"], "it-helpdesk@contoso.test");
+    assert_eq!(sent[1]["sent_by"], info.accounts.notification.user);
 
     // The limited account has no mailbox.
     let mut limited = Ews::new(session(&info, "limited"), "/EWS/Exchange.asmx");

@@ -602,6 +602,7 @@ fn files_with_secrets_or_ids_are_owner_only() {
         lab.dir.path().join("answers.toml"),
         dir.join("ConnectorSecrets.json"),
         dir.join("EngineState.json"),
+        dir.join("Devices.json"),
         dir.join("EngineRunSyncState.json"),
         dir.join("SyncState.json"),
         dir.join("Logs").join("decisions.jsonl"),
@@ -723,5 +724,229 @@ fn a_quick_dry_run_keeps_the_full_review_for_enforce() {
     assert!(
         log.lines().all(|l| l.contains(" eas_connector::")),
         "only our own lines at info:\n{log}"
+    );
+}
+
+/// The admin's daily work against the lab: `devices` (before any sync, after a dry run, after
+/// enforcing; filtered by state and user; `--org` with a typo), one-off overrides (set,
+/// pre-registered, applied over the policy, cleared, expired and reported once), the
+/// quarantine mail with a clickable enrollment link sent as the help desk's address, and
+/// `Logs/decisions.jsonl` rotating while `report` reads every file.
+#[test]
+fn devices_overrides_enroll_link_and_decision_rotation() {
+    let lab = Lab::start(30, 0);
+    let org = Org::for_lab(&lab);
+    let devices = |args: &[&str]| -> serde_json::Value {
+        let mut a = vec!["devices", "--json"];
+        a.extend_from_slice(args);
+        serde_json::from_str(&org.ok(&a)).unwrap()
+    };
+    let text = org.ok(&["devices"]);
+    assert!(text.contains("No device list yet"), "{text}");
+    let typo = org
+        .cmd(&["devices"])
+        .args(["--org", "contso"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&typo.stderr);
+    assert_eq!(typo.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no organization 'contso'") && err.contains(ORG),
+        "{err}"
+    );
+
+    std::fs::write(
+        org.org_dir().join("AccessPolicy.toml"),
+        "default = \"Quarantine\"\n\
+         [organization]\n\
+         user_mail_insert = \"Questions: https://help.contoso.test/eas <b>now</b>\"\n\
+         [notifications]\n\
+         enroll_url = \"https://mdm.contoso.test/enroll?src=eas&lang=en\"\n\
+         send_as = \"it-helpdesk@contoso.test\"\n\
+         [audit]\n\
+         log_unchanged = true\n\
+         max_file_kb = 8\n\
+         max_files = 3\n",
+    )
+    .unwrap();
+    org.ok(&["engine", "run", "--full", "--dry-run"]);
+    let listed = devices(&[]);
+    let rows = listed["devices"].as_array().unwrap();
+    assert_eq!(rows.len(), 30, "{listed:#}");
+    assert!(rows.iter().all(|r| r["outcome"] != "applied"
+        && r["action"] == "Quarantine"
+        && r["source"] == "default"
+        && r["exchange_state"].is_string()
+        && r["exchange_reason"].is_string()
+        && r["synced_at"].is_string()
+        && r["conflict"].is_null()));
+    let a = rows[0]["device_id"].as_str().unwrap().to_string();
+    let b = rows[1]["device_id"].as_str().unwrap().to_string();
+    let user = rows[0]["user"].as_str().unwrap().to_string();
+    let mine = devices(&["--user", &user]);
+    assert!(mine["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["user"] == user.as_str()));
+
+    // Overrides: a reason is required; an id no sync has seen is kept, and said so.
+    let no_reason = org.run(&["devices", "block", &a]);
+    assert_eq!(no_reason.status.code(), Some(2));
+    org.ok(&[
+        "devices",
+        "block",
+        &a,
+        "--reason",
+        "reported stolen",
+        "--until",
+        "7d",
+    ]);
+    let pre = org.ok(&[
+        "devices",
+        "allow",
+        "NOTSEENYET01",
+        "--reason",
+        "CEO's new phone",
+    ]);
+    assert!(
+        pre.contains("no sync has seen device NOTSEENYET01"),
+        "{pre}"
+    );
+    let listed = devices(&[]);
+    assert_eq!(listed["overrides_not_seen"][0]["device_id"], "NOTSEENYET01");
+    assert_eq!(listed["overrides_not_seen"][0]["status"], "not-seen");
+
+    // Enforcing: the override wins over the policy's Quarantine.
+    org.ok(&["enforce", "--confirm"]);
+    org.ok(&["engine", "run", "--quick"]);
+    let blocked = devices(&["--state", "blocked"]);
+    let blocked = blocked["devices"].as_array().unwrap();
+    assert_eq!(blocked.len(), 1, "{blocked:#?}");
+    assert_eq!(blocked[0]["device_id"], a.as_str());
+    assert_eq!(blocked[0]["source"], "override");
+    assert_eq!(blocked[0]["exchange_reason"], "Individual");
+    assert_eq!(blocked[0]["override"]["status"], "in-force");
+    assert_eq!(blocked[0]["reason"], "reported stolen");
+    assert_eq!(
+        blocked[0]["override"]["until"].as_str().map(str::len),
+        Some(20)
+    );
+    let table = org.ok(&["devices", "--state", "blocked"]);
+    assert!(
+        table.contains("DEVICE ID") && table.contains(&a) && table.contains("override"),
+        "{table}"
+    );
+
+    // The quarantine mail: HTML, sent as the help desk, with real links.
+    let mut mails: Vec<serde_json::Value> = std::fs::read_dir(lab.dir.path().join("outbox"))
+        .unwrap()
+        .flatten()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+        .collect();
+    mails.sort_by_key(|m| m["id"].as_u64());
+    let quarantined = mails
+        .iter()
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .contains("waiting for approval")
+        })
+        .unwrap_or_else(|| panic!("no quarantine mail in {mails:#?}"));
+    assert_eq!(quarantined["body_type"], "HTML");
+    assert_eq!(quarantined["from"], "it-helpdesk@contoso.test");
+    let body = quarantined["body"].as_str().unwrap();
+    assert!(
+        body.contains("<a href=\"https://mdm.contoso.test/enroll?src=eas&amp;lang=en\">"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<a href=\"https://help.contoso.test/eas\">https://help.contoso.test/eas</a> &lt;b&gt;now&lt;/b&gt;"),
+        "{body}"
+    );
+
+    // Cleared: the policy decides again; clearing twice says there is none.
+    org.ok(&["devices", "clear", &a]);
+    let again = org.run(&["devices", "clear", &a]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("has no override"));
+    // An override whose time has passed (its file edited as time would) is ignored by the
+    // next sync, taken out and reported once.
+    org.ok(&[
+        "devices",
+        "block",
+        &b,
+        "--reason",
+        "until Friday",
+        "--until",
+        "1h",
+    ]);
+    let path = org.org_dir().join("DeviceOverrides.json");
+    let mut o: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    o["devices"][b.to_ascii_lowercase()]["until"] = "2020-01-01T00:00:00Z".into();
+    std::fs::write(&path, serde_json::to_vec(&o).unwrap()).unwrap();
+    let run: serde_json::Value =
+        serde_json::from_str(&org.ok(&["engine", "run", "--quick", "--json"])).unwrap();
+    assert_eq!(
+        run["kind"], "full",
+        "a cleared or expired override forces a full sync"
+    );
+    assert_eq!(run["access"]["overrides_expired"], serde_json::json!([b]));
+    org.ok(&["engine", "run", "--quick"]);
+    let listed = devices(&[]);
+    let row = |id: &str| {
+        listed["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["device_id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row(&a)["action"], "Quarantine");
+    assert_eq!(row(&b)["action"], "Quarantine");
+    assert_eq!(row(&b)["exchange_state"], "Quarantined");
+
+    // The audit trail rotated (8 KB files, 3 kept) and the report reads every file.
+    let logs = org.org_dir().join("Logs");
+    assert!(logs.join("decisions.jsonl.1").exists());
+    assert!(
+        !logs.join("decisions.jsonl.3").exists(),
+        "3 files kept in all"
+    );
+    let live_lines = std::fs::read_to_string(logs.join("decisions.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    let report: serde_json::Value =
+        serde_json::from_str(&org.ok(&["report", "--since", "1h", "--json"])).unwrap();
+    assert!(
+        report["decisions"].as_u64().unwrap() as usize > live_lines,
+        "{report:#}"
+    );
+    assert_eq!(report["files"][2], "decisions.jsonl");
+    assert_eq!(report["unreadable_lines"], 0);
+    let events: Vec<(String, String)> = report["override_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_string(),
+                e["device_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // The events of the first files may have rotated away; those kept are in order, and the
+    // expiry is there exactly once.
+    assert_eq!(
+        events.iter().filter(|(e, _)| e == "expired").count(),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        events.last().map(|(e, d)| (e.as_str(), d.as_str())),
+        Some(("expired", b.as_str()))
     );
 }

@@ -209,6 +209,9 @@ pub(super) fn run(cmd: EngineCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
     for s in &r.failovers {
         println!("  failed over to {s}");
     }
+    for d in &r.overrides_expired {
+        println!("  the override of {d} expired: the policy decides it again");
+    }
     for f in &r.failures {
         println!("  FAILED: {f}");
     }
@@ -229,9 +232,7 @@ fn counts(m: &std::collections::BTreeMap<String, usize>) -> String {
 pub(super) fn enforce(args: EnforceArgs, loc: &ConfigLocation) -> anyhow::Result<Outcome> {
     let dir = loc.org_dir();
     if args.confirm {
-        let by = std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "unknown".into());
+        let by = super::admin_name();
         let s = EngineState::confirm(&dir, &by)?;
         println!(
             "Enforcement confirmed ({} by {}); the next sync is a full sync that enforces the policy.",
@@ -362,6 +363,28 @@ pub(super) fn report(args: ReportArgs, loc: &ConfigLocation) -> anyhow::Result<O
             );
         }
     }
+    if !s.overrides.is_empty() {
+        println!("  overrides: {}", counts(&s.overrides));
+        for e in &s.override_events {
+            println!(
+                "    {} {} {} {} by {}: {}{}",
+                e.time,
+                e.event,
+                e.device_id,
+                e.entry.action,
+                e.by,
+                e.entry.reason,
+                e.entry
+                    .until
+                    .as_deref()
+                    .map(|u| format!(" (until {u})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if s.files.len() > 1 {
+        println!("  read {} files: {}", s.files.len(), s.files.join(", "));
+    }
     if !s.conflicts.is_empty() {
         println!("  overridden by Exchange's device access rules now (latest first):");
         for r in &s.conflicts {
@@ -371,11 +394,11 @@ pub(super) fn report(args: ReportArgs, loc: &ConfigLocation) -> anyhow::Result<O
         }
     }
     if s.unreadable_lines > 0 {
-        let lines: Vec<String> = s.unreadable_at.iter().map(usize::to_string).collect();
+        let lines: Vec<String> = s.unreadable_at.iter().map(|l| l.to_string()).collect();
         println!(
-            "  {} unreadable line(s) skipped in {} (torn by a crash or damaged; line {}{}); the other decisions are counted",
+            "  {} unreadable line(s) skipped in {} (torn by a crash or damaged; at {}{}); the other decisions are counted",
             s.unreadable_lines,
-            audit_file.display(),
+            loc.logs_dir().display(),
             lines.join(", "),
             if s.unreadable_lines > lines.len() { ", …" } else { "" }
         );

@@ -7,6 +7,7 @@
 
 mod config_cmd;
 mod configure_cmd;
+mod devices_cmd;
 mod diag_cmd;
 mod engine_cmd;
 mod lab_cmd;
@@ -84,6 +85,9 @@ pub enum Command {
     Policy(engine_cmd::PolicyCommand),
     /// Summarise the audit trail of access decisions.
     Report(engine_cmd::ReportArgs),
+    /// Every device with Exchange's state, the connector's decision and why; `allow`,
+    /// `block`, `quarantine` and `clear` set and remove an admin's one-off override.
+    Devices(devices_cmd::DevicesArgs),
 }
 
 impl Command {
@@ -95,6 +99,7 @@ impl Command {
             Command::Service(s) => s.writes(),
             Command::Run => true,
             Command::Engine(_) | Command::Enforce(_) => true,
+            Command::Devices(d) => d.writes(),
             Command::Lab(_)
             | Command::Diag(_)
             | Command::Validate(_)
@@ -165,5 +170,33 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Enforce(a) => engine_cmd::enforce(a, &loc),
         Command::Policy(p) => engine_cmd::policy(p, &loc),
         Command::Report(r) => engine_cmd::report(r, &loc),
+        Command::Devices(d) => devices_cmd::run(d, &loc),
     }
+}
+
+/// The error for an `--org` with nothing of its own (`missing` says what was looked for):
+/// a typo, so it lists the organizations that exist.
+fn unknown_org(loc: &ConfigLocation, missing: &str) -> anyhow::Error {
+    let known = loc.existing_orgs();
+    anyhow::anyhow!(
+        "no organization '{}' under {}: {missing}; {}",
+        loc.org(),
+        loc.root().display(),
+        if known.is_empty() {
+            "none is configured here (pass --config-dir DIR, or set one up with eas-connector-setup)"
+                .to_string()
+        } else {
+            format!(
+                "the organizations here are: {} (pass --org NAME)",
+                known.join(", ")
+            )
+        }
+    )
+}
+
+/// Who runs this command, for the audit trail and confirmations.
+fn admin_name() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
 }

@@ -264,20 +264,10 @@ pub(super) fn status(args: StatusArgs, loc: &ConfigLocation) -> anyhow::Result<O
         && file_error.is_none()
         && !loc.config_file().is_file()
     {
-        let known = loc.existing_orgs();
-        bail!(
-            "no organization '{}' under {}: no configuration, no status, no running service; {}",
-            loc.org(),
-            loc.root().display(),
-            if known.is_empty() {
-                "none is configured here (pass --config-dir DIR, or set one up with eas-connector-setup)".to_string()
-            } else {
-                format!(
-                    "the organizations here are: {} (pass --org NAME)",
-                    known.join(", ")
-                )
-            }
-        );
+        return Err(super::unknown_org(
+            loc,
+            "no configuration, no status, no running service",
+        ));
     }
     let shown = live.or(file_status);
     // What the user is told is wrong makes the exit code 1.

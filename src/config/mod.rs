@@ -58,11 +58,15 @@ pub enum OrgFile {
     NotificationQueue,
     /// The sync state of `eas-connector engine run` (apart from the service's).
     RunSyncState,
+    /// The admin's one-off device overrides (`devices allow|block|quarantine|clear`).
+    Overrides,
+    /// Every device as the last syncs saw and decided it (what `devices` lists).
+    Devices,
 }
 
 impl OrgFile {
     /// Every entry, in the order `config purge` lists them.
-    pub const ALL: [OrgFile; 14] = [
+    pub const ALL: [OrgFile; 16] = [
         OrgFile::Config,
         OrgFile::ConfigBackup,
         OrgFile::Logs,
@@ -77,6 +81,8 @@ impl OrgFile {
         OrgFile::Policy,
         OrgFile::NotificationQueue,
         OrgFile::RunSyncState,
+        OrgFile::Overrides,
+        OrgFile::Devices,
     ];
 
     /// The file's (or folder's) own name.
@@ -96,6 +102,8 @@ impl OrgFile {
             OrgFile::Policy => "AccessPolicy.toml",
             OrgFile::NotificationQueue => "NotificationQueue.json",
             OrgFile::RunSyncState => "EngineRunSyncState.json",
+            OrgFile::Overrides => "DeviceOverrides.json",
+            OrgFile::Devices => "Devices.json",
         }
     }
 

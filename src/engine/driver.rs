@@ -2,9 +2,10 @@
 //! then those learned on earlier full syncs), learns the organization's servers on a full
 //! sync, reads devices (all of them, with the mailbox directory, on a full sync; those
 //! changed since the watermark otherwise), failing over when a CAS stops answering mid-read,
-//! and then — with access control — loads the policy and the engine's state, hands what it
-//! read to [`super::plan`], sends the jobs ([`super::enforce`]), writes the audit trail, the
-//! notification queue and the state, and drains the queue. After enforcing it reads back the
+//! and then — with access control — loads the policy, the admin's overrides (taking out,
+//! once, those that expired) and the engine's state, hands what it read to [`super::plan`],
+//! sends the jobs ([`super::enforce`]), writes the audit trail, the device list `devices`
+//! shows, the notification queue and the state, and drains the queue. After enforcing it reads back the
 //! devices its changes touched (another pass) so the watermark moves past its own changes.
 //!
 //! Discovery is the same driver without a policy: connect, learn, read. A dry run reads
@@ -18,7 +19,9 @@ use std::time::{Duration, Instant};
 use super::audit::{self, AuditRecord};
 use super::devices::DeviceSet;
 use super::groups;
+use super::listing::{self, DeviceList};
 use super::notify::{self, MailSender, Queue};
+use super::overrides::{self, OverrideEvent, Overrides};
 use super::plan::{self, Mail, Mode, PlanInput, SettleInput};
 use super::policy::{AccessPolicy, GroupMembers};
 use super::precedence::{self, OrgAccess};
@@ -308,6 +311,12 @@ struct Access<'a> {
     now: String,
     report: AccessReport,
     audit: Vec<AuditRecord>,
+    /// The admin's overrides in force.
+    overrides: Overrides,
+    /// Overrides found expired (and taken out of the file) by this sync.
+    expired: Vec<OverrideEvent>,
+    /// A full sync was asked for when the sync loaded the state.
+    full_requested_at_load: bool,
     /// The organization's device access rules, read on the sync's first pass.
     org: OrgAccess,
     /// The policy's groups, expanded on the sync's first pass.
@@ -316,6 +325,20 @@ struct Access<'a> {
 
 fn state_error(e: impl std::fmt::Display) -> EngineError {
     EngineError::State(e.to_string())
+}
+
+/// The overrides in force at `now`, and those that expired, taken out of the file under its
+/// lock (so each is reported by one sync only). The file is rewritten only when one expired.
+fn load_overrides(
+    org_dir: &std::path::Path,
+    now: time::OffsetDateTime,
+) -> Result<(Overrides, Vec<overrides::DeviceOverride>), EngineError> {
+    let loaded = Overrides::load(org_dir).map_err(state_error)?;
+    if !loaded.devices.values().any(|o| o.expired_at(now)) {
+        return Ok((loaded, Vec::new()));
+    }
+    let (kept, expired) = Overrides::update(org_dir, now, |o| o.clone()).map_err(state_error)?;
+    Ok((kept, expired))
 }
 
 impl<'a> Access<'a> {
@@ -328,9 +351,13 @@ impl<'a> Access<'a> {
         mem_mark("policy loaded");
         let mut state = EngineState::load(&opts.org_dir).map_err(state_error)?;
         mem_mark("state loaded");
-        let mode = plan::mode(requested, opts.dry_run, &policy, &state, has_watermark);
         let now = time::OffsetDateTime::now_utc();
+        let (overrides, expired) = load_overrides(&opts.org_dir, now)?;
+        let mode = plan::mode(requested, opts.dry_run, &policy, &state, has_watermark);
+        let mode = plan::after_overrides_expired(mode, expired.len());
+        let expired = overrides::expired_events(expired, &audit::rfc3339(now));
         policy.inventory.now = Some(now);
+        let full_requested_at_load = state.full_sync_requested;
         Ok(Access {
             opts,
             bootstrap: state.devices.is_empty(),
@@ -346,6 +373,9 @@ impl<'a> Access<'a> {
             mode,
             now: audit::rfc3339(now),
             audit: Vec::new(),
+            overrides,
+            expired,
+            full_requested_at_load,
             org: OrgAccess::default(),
             groups: GroupMembers::default(),
         })
@@ -381,6 +411,7 @@ impl<'a> Access<'a> {
             devices,
             directory: &self.directory,
             policy: &self.policy,
+            overrides: &self.overrides,
             state: &self.state,
             bootstrap: self.bootstrap,
             dry_run,
@@ -402,6 +433,26 @@ impl<'a> Access<'a> {
         let (directory, state, report) = (&mut self.directory, &mut self.state, &mut self.report);
         let settled = plan::settle(&input, plan, results, directory, state, report);
         mem_mark("recorded");
+        let rows = listing::RowsInput {
+            devices,
+            plans: &settled.decided,
+            outcomes: &settled.outcomes,
+            directory: &self.directory,
+            state: &self.state,
+            kind: self.mode.kind,
+            now: &self.now,
+        };
+        let written = DeviceList::record(
+            &self.opts.org_dir,
+            listing::rows(&rows),
+            full_pass,
+            &self.now,
+        );
+        if let Err(e) = written {
+            tracing::error!("could not write the device list: {e}");
+            self.report.failures.push(format!("device list: {e}"));
+        }
+        mem_mark("device list written");
         self.audit.extend(settled.audit);
         self.queue(settled.mails)?;
         let mut applied = settled.applied_any;
@@ -442,15 +493,17 @@ impl<'a> Access<'a> {
         let rendered: Vec<_> = mails
             .into_iter()
             .map(|m| {
+                let n = &self.policy.notifications;
                 let (subject, body) =
-                    notify::render(dir, &self.policy.notifications.language, &m.facts);
+                    notify::render(dir, &n.language, n.enroll_url.as_ref(), &m.facts);
                 (m, subject, body)
             })
             .collect();
         let n = rendered.len();
+        let from = self.policy.notifications.send_as.as_deref();
         Queue::update(dir, |q| {
             for (m, subject, body) in rendered {
-                q.push(&m.device_id, &m.to, subject, body);
+                q.push_as(&m.device_id, &m.to, from, subject, body);
             }
         })
         .map_err(state_error)?;
@@ -465,10 +518,17 @@ impl<'a> Access<'a> {
         let opts = self.opts;
         self.report.mailbox_changes.sort();
         self.report.conflicts.sort();
-        if let Err(e) = audit::append(&opts.logs_dir, &self.audit) {
+        let rotation = self.policy.audit_rotation;
+        if let Err(e) = audit::append_events(&opts.logs_dir, rotation, &self.expired)
+            .and_then(|()| audit::append(&opts.logs_dir, rotation, &self.audit))
+        {
             tracing::error!("could not write the audit trail: {e}");
             self.report.failures.push(format!("audit trail: {e}"));
         }
+        for e in &self.expired {
+            tracing::info!(device = %e.device_id, "override expired: {}", e.entry.describe());
+        }
+        self.report.overrides_expired = self.expired.iter().map(|e| e.device_id.clone()).collect();
         mem_mark("audited");
         // `enforce --confirm` edits the same file: one writer at a time, and what it wrote
         // while this sync ran is kept.
@@ -493,7 +553,10 @@ impl<'a> Access<'a> {
             self.state.policy_digest = Some(self.policy.digest);
         }
         let on_disk = EngineState::load(&opts.org_dir).map_err(state_error)?;
+        // A full sync asked for while this one ran (an override set or cleared) still runs.
+        let asked_meanwhile = on_disk.full_sync_requested && !self.full_requested_at_load;
         self.state.keep_changes_made_meanwhile(on_disk);
+        self.state.full_sync_requested |= asked_meanwhile;
         self.state.save(&opts.org_dir).map_err(state_error)?;
         // Sending mail can take a while; nobody waits for it to confirm.
         drop(writer);

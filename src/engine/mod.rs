@@ -13,7 +13,9 @@
 //! With [`Engine::with_access`] a sync also decides ([`policy`]), enforces per mailbox with
 //! minimal `Set-CASMailbox` diffs re-read just before each change, mails users ([`notify`])
 //! and writes the audit trail ([`audit`]); what it remembers per device lives in the
-//! organization folder ([`state`]), not in [`SyncState`]. Without it, a sync only discovers.
+//! organization folder ([`state`]), not in [`SyncState`]; an admin's one-off
+//! [`overrides`] win over the policy; what `devices` lists is kept in [`listing`]. Without
+//! it, a sync only discovers.
 //!
 //! The work is split as a plan and a driver: [`plan`] decides everything without I/O (and is
 //! where the tests of decisions live), `driver` reads, sends and writes, `enforce` sends the
@@ -27,7 +29,9 @@ mod devices;
 mod driver;
 mod enforce;
 mod groups;
+pub mod listing;
 pub mod notify;
+pub mod overrides;
 pub mod plan;
 pub mod policy;
 pub mod precedence;
@@ -363,6 +367,65 @@ mod tests {
         cfg.set("IsCasFailoverEnabled", "false").unwrap();
         let engine = configured_engine(&cfg, &loc, Some(&pw), None, None, false).unwrap();
         assert_eq!(engine.candidates(&state).len(), 1);
+    }
+
+    #[test]
+    fn each_server_gets_its_own_kerberos_spn() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = crate::config::ConfigLocation::new(Some(dir.path()), "contoso").unwrap();
+        let mut cfg = crate::config::ConnectorConfig::new("contoso");
+        cfg.set(
+            "ClientAccessServer",
+            "http://mail.contoso.com/PowerShell/, cas02.contoso.com",
+        )
+        .unwrap();
+        cfg.set("ServiceAccount/User", "svc@contoso.com").unwrap();
+        let pw = crate::secrets::Secret::new("pw");
+        let state = SyncState {
+            failover_servers: vec!["cas03.contoso.com".into()],
+            ..SyncState::default()
+        };
+        // Nothing configured: every server's SPN comes from its own host name (the
+        // authenticator makes HTTP/<host> from the endpoint it connects to).
+        let engine = configured_engine(&cfg, &loc, Some(&pw), None, None, false).unwrap();
+        let c = engine.candidates(&state);
+        let hosts: Vec<(&str, Option<&str>)> = c
+            .iter()
+            .map(|t| {
+                (
+                    t.powershell.host.as_str(),
+                    t.connect.kerberos.spn.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("mail.contoso.com", None),
+                ("cas02.contoso.com", None),
+                ("cas03.contoso.com", None)
+            ]
+        );
+        // A configured SPN is the first server's (a load-balanced name): the others still
+        // ask for their own.
+        cfg.set("Kerberos/ServicePrincipalName", "HTTP/mail.contoso.com")
+            .unwrap();
+        let engine = configured_engine(&cfg, &loc, Some(&pw), None, None, false).unwrap();
+        let spns: Vec<Option<String>> = engine
+            .candidates(&state)
+            .iter()
+            .map(|t| t.connect.kerberos.spn.clone())
+            .collect();
+        assert_eq!(
+            spns,
+            [Some("HTTP/mail.contoso.com".to_string()), None, None]
+        );
+        let (spn, _) = crate::wire::kerberos::names::service_principal(
+            None,
+            &engine.candidates(&state)[1].powershell.host,
+        )
+        .unwrap();
+        assert_eq!(spn.join("/"), "HTTP/cas02.contoso.com");
     }
 
     #[test]

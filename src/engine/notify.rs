@@ -3,7 +3,12 @@
 //!
 //! Messages come from templates in English, Dutch and French; a file
 //! `Templates/<lang>/<blocked|quarantined>.html` in the organization folder (first line
-//! `Subject: …`, then the HTML body) overrides the built-in one. Mails wait in a persistent
+//! `Subject: …`, then the HTML body) overrides the built-in one. Every value put into a
+//! template is HTML-escaped; the only markup made from data is a link: the policy's
+//! `enroll_url` (`{{enroll_link}}`, and a sentence with it in the built-in quarantine mail)
+//! and the `http(s)://` URLs in the organization's own words (`{{instructions}}`), each
+//! checked to be an http or https URL and attribute-escaped in its `href`. Mail may be sent
+//! as another address (the policy's `send_as`, EWS `From`), which needs the SendAs right. Mails wait in a persistent
 //! queue (`NotificationQueue.json`): written before any attempt, removed only after EWS
 //! accepted the message, retried with back-off on later syncs; a failure never stops or
 //! delays enforcement and never loses a message. Which state a user was told about is kept
@@ -37,11 +42,11 @@ pub struct MailFacts {
 }
 
 const EN_BLOCKED: &str = "Subject: Your device {{device}} can no longer sync with your mailbox\n\n<p>Hello {{user}},</p><p>Your device <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) has been <b>blocked</b> from synchronizing mail, calendar and contacts.</p><p>Reason: {{reason}}.</p><p>What to do: contact your IT helpdesk if you need this device; a blocked device stays blocked until IT changes the policy.</p><p>{{instructions}}</p>";
-const EN_QUARANTINED: &str = "Subject: Your device {{device}} is waiting for approval\n\n<p>Hello {{user}},</p><p>Your device <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) has been put in <b>quarantine</b>: it cannot sync mail, calendar and contacts until it is approved.</p><p>Reason: {{reason}}.</p><p>What to do: enroll the device in device management (or ask your IT helpdesk to approve it). It will sync again within minutes after approval.</p><p>{{instructions}}</p>";
+const EN_QUARANTINED: &str = "Subject: Your device {{device}} is waiting for approval\n\n<p>Hello {{user}},</p><p>Your device <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) has been put in <b>quarantine</b>: it cannot sync mail, calendar and contacts until it is approved.</p><p>Reason: {{reason}}.</p><p>What to do: enroll the device in device management (or ask your IT helpdesk to approve it). It will sync again within minutes after approval.</p>{{enroll_paragraph}}<p>{{instructions}}</p>";
 const NL_BLOCKED: &str = "Subject: Uw apparaat {{device}} kan niet meer synchroniseren met uw mailbox\n\n<p>Beste {{user}},</p><p>Uw apparaat <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) is <b>geblokkeerd</b> voor het synchroniseren van e-mail, agenda en contactpersonen.</p><p>Reden: {{reason}}.</p><p>Wat te doen: neem contact op met uw IT-helpdesk als u dit apparaat nodig hebt; een geblokkeerd apparaat blijft geblokkeerd tot IT het beleid wijzigt.</p><p>{{instructions}}</p>";
-const NL_QUARANTINED: &str = "Subject: Uw apparaat {{device}} wacht op goedkeuring\n\n<p>Beste {{user}},</p><p>Uw apparaat <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) staat in <b>quarantaine</b>: het kan geen e-mail, agenda en contactpersonen synchroniseren tot het is goedgekeurd.</p><p>Reden: {{reason}}.</p><p>Wat te doen: meld het apparaat aan bij apparaatbeheer (of vraag uw IT-helpdesk om goedkeuring). Na goedkeuring synchroniseert het binnen enkele minuten weer.</p><p>{{instructions}}</p>";
+const NL_QUARANTINED: &str = "Subject: Uw apparaat {{device}} wacht op goedkeuring\n\n<p>Beste {{user}},</p><p>Uw apparaat <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) staat in <b>quarantaine</b>: het kan geen e-mail, agenda en contactpersonen synchroniseren tot het is goedgekeurd.</p><p>Reden: {{reason}}.</p><p>Wat te doen: meld het apparaat aan bij apparaatbeheer (of vraag uw IT-helpdesk om goedkeuring). Na goedkeuring synchroniseert het binnen enkele minuten weer.</p>{{enroll_paragraph}}<p>{{instructions}}</p>";
 const FR_BLOCKED: &str = "Subject: Votre appareil {{device}} ne peut plus se synchroniser avec votre boîte aux lettres\n\n<p>Bonjour {{user}},</p><p>Votre appareil <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) a été <b>bloqué</b> : il ne peut plus synchroniser la messagerie, le calendrier et les contacts.</p><p>Motif : {{reason}}.</p><p>Que faire : contactez votre support informatique si vous avez besoin de cet appareil ; il restera bloqué tant que la stratégie n’est pas modifiée.</p><p>{{instructions}}</p>";
-const FR_QUARANTINED: &str = "Subject: Votre appareil {{device}} attend une approbation\n\n<p>Bonjour {{user}},</p><p>Votre appareil <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) a été mis en <b>quarantaine</b> : il ne peut pas synchroniser la messagerie, le calendrier et les contacts avant d’être approuvé.</p><p>Motif : {{reason}}.</p><p>Que faire : inscrivez l’appareil dans la gestion des appareils (ou demandez son approbation au support informatique). Il se synchronisera à nouveau quelques minutes après l’approbation.</p><p>{{instructions}}</p>";
+const FR_QUARANTINED: &str = "Subject: Votre appareil {{device}} attend une approbation\n\n<p>Bonjour {{user}},</p><p>Votre appareil <b>{{device}}</b> ({{device_model}}, ID {{device_id}}) a été mis en <b>quarantaine</b> : il ne peut pas synchroniser la messagerie, le calendrier et les contacts avant d’être approuvé.</p><p>Motif : {{reason}}.</p><p>Que faire : inscrivez l’appareil dans la gestion des appareils (ou demandez son approbation au support informatique). Il se synchronisera à nouveau quelques minutes après l’approbation.</p>{{enroll_paragraph}}<p>{{instructions}}</p>";
 
 /// The built-in template for a language and action (`en` when the language is unknown).
 pub fn builtin(language: &str, action: Action) -> &'static str {
@@ -62,15 +67,77 @@ fn template_file(org_dir: &Path, language: &str, action: Action) -> PathBuf {
     })
 }
 
+/// Escaped for HTML text and double- or single-quoted attribute values.
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
-/// Subject and HTML body for `facts`, from the org folder's template or the built-in one.
-pub fn render(org_dir: &Path, language: &str, facts: &MailFacts) -> (String, String) {
+/// A clickable link to `url` (already checked to be http or https), showing `text`.
+fn anchor(url: &url::Url, text: &str) -> String {
+    format!(
+        "<a href=\"{}\">{}</a>",
+        html_escape(url.as_str()),
+        html_escape(text)
+    )
+}
+
+/// Admin text as HTML: escaped, with each `http://` or `https://` URL in it made a link
+/// (the URL ends at white space, a quote or an angle bracket; trailing punctuation stays
+/// text). Anything that does not parse as such a URL stays text.
+pub fn linkify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = text;
+    loop {
+        let start = ["https://", "http://"]
+            .iter()
+            .filter_map(|p| {
+                rest.char_indices().map(|(i, _)| i).find(|&i| {
+                    rest[i..]
+                        .get(..p.len())
+                        .is_some_and(|s| s.eq_ignore_ascii_case(p))
+                })
+            })
+            .min();
+        let Some(start) = start else {
+            out.push_str(&html_escape(rest));
+            return out;
+        };
+        out.push_str(&html_escape(&rest[..start]));
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'))
+            .unwrap_or(tail.len());
+        let candidate = tail[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')']);
+        match super::policy::web_link(candidate) {
+            Ok(u) if !candidate.is_empty() => out.push_str(&anchor(&u, candidate)),
+            _ => out.push_str(&html_escape(candidate)),
+        }
+        rest = &tail[candidate.len()..];
+    }
+}
+
+/// The sentence with the enrollment link in the built-in quarantine mails.
+fn enroll_sentence(language: &str) -> &'static str {
+    match language {
+        "nl" => "Meld uw apparaat hier aan:",
+        "fr" => "Inscrivez votre appareil ici :",
+        _ => "Enroll your device here:",
+    }
+}
+
+/// Subject and HTML body for `facts`, from the org folder's template or the built-in one;
+/// `enroll_url` (the policy's, already checked) fills `{{enroll_link}}`, `{{enroll_url}}` and
+/// `{{enroll_paragraph}}` (all empty without one).
+pub fn render(
+    org_dir: &Path,
+    language: &str,
+    enroll_url: Option<&url::Url>,
+    facts: &MailFacts,
+) -> (String, String) {
     let custom = std::fs::read_to_string(template_file(org_dir, language, facts.action)).ok();
     let template = custom
         .as_deref()
@@ -82,6 +149,7 @@ pub fn render(org_dir: &Path, language: &str, facts: &MailFacts) -> (String, Str
         ),
         _ => ("Your mobile device's access to your mailbox", template),
     };
+    let link = enroll_url.map(|u| anchor(u, u.as_str()));
     let fill = |t: &str, escape: bool| {
         let e = |s: &str| {
             if escape {
@@ -90,14 +158,32 @@ pub fn render(org_dir: &Path, language: &str, facts: &MailFacts) -> (String, Str
                 s.to_string()
             }
         };
-        t.replace("{{user}}", &e(&facts.user))
+        let (enroll_link, enroll_text, enroll_paragraph, instructions) = if escape {
+            (
+                link.clone().unwrap_or_default(),
+                enroll_url
+                    .map(|u| html_escape(u.as_str()))
+                    .unwrap_or_default(),
+                link.as_ref()
+                    .map(|l| format!("<p>{} {l}</p>", enroll_sentence(language)))
+                    .unwrap_or_default(),
+                linkify(&facts.instructions),
+            )
+        } else {
+            let url = enroll_url.map(|u| u.to_string()).unwrap_or_default();
+            (url.clone(), url, String::new(), facts.instructions.clone())
+        };
+        t.replace("{{enroll_link}}", &enroll_link)
+            .replace("{{enroll_url}}", &enroll_text)
+            .replace("{{enroll_paragraph}}", &enroll_paragraph)
+            .replace("{{user}}", &e(&facts.user))
             .replace("{{device}}", &e(&facts.device))
             .replace("{{device_type}}", &e(&facts.device_type))
             .replace("{{device_model}}", &e(&facts.device_model))
             .replace("{{device_id}}", &e(&facts.device_id))
             .replace("{{state}}", &e(facts.action.as_str()))
             .replace("{{reason}}", &e(&facts.reason))
-            .replace("{{instructions}}", &e(&facts.instructions))
+            .replace("{{instructions}}", &instructions)
     };
     (fill(subject, false), fill(body, true))
 }
@@ -111,6 +197,9 @@ pub struct QueuedMail {
     pub subject: String,
     pub html_body: String,
     pub queued_at: String,
+    /// Sent as this address (EWS `From`), else as the notification mailbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     pub attempts: u32,
     /// Unix seconds before which it is not tried again.
     pub not_before: i64,
@@ -173,6 +262,18 @@ impl Queue {
     }
 
     pub fn push(&mut self, device_id: &str, to: &str, subject: String, html_body: String) {
+        self.push_as(device_id, to, None, subject, html_body);
+    }
+
+    /// Queue a mail sent as `from` (see [`QueuedMail::from`]).
+    pub fn push_as(
+        &mut self,
+        device_id: &str,
+        to: &str,
+        from: Option<&str>,
+        subject: String,
+        html_body: String,
+    ) {
         self.mails.push(QueuedMail {
             id: uuid::Uuid::new_v4().to_string(),
             device_id: device_id.to_string(),
@@ -180,6 +281,7 @@ impl Queue {
             subject,
             html_body,
             queued_at: super::audit::now_rfc3339(),
+            from: from.map(str::to_string),
             attempts: 0,
             not_before: 0,
             last_error: None,
@@ -264,7 +366,17 @@ impl MailSender for EwsSender {
                 // Rediscover and reconnect next time.
                 self.client = None;
             }
-            r.map_err(|e| e.to_string())
+            r.map_err(|e| match (&e, &mail.from) {
+                (crate::exchange::ews::EwsError::Response { code, .. }, Some(from))
+                    if code == "ErrorSendAsDenied" =>
+                {
+                    format!(
+                        "{e} — the notification account {} has no SendAs right on {from}: grant it (Add-ADPermission -Identity <{from}'s mailbox or group> -User <account> -ExtendedRights \"Send As\"), or remove send_as from the access policy's [notifications]",
+                        self.settings.credentials.user
+                    )
+                }
+                _ => e.to_string(),
+            })
         })
     }
 }
@@ -310,6 +422,7 @@ pub async fn drain(
             to: vec![m.to.clone()],
             subject: m.subject.clone(),
             html_body: m.html_body.clone(),
+            from: m.from.clone(),
         };
         match sender.send(&mail).await {
             Ok(()) => {
@@ -374,15 +487,15 @@ mod tests {
     #[test]
     fn templates_in_three_languages_and_overrides() {
         let d = tempfile::tempdir().unwrap();
-        let (s, b) = render(d.path(), "en", &facts(Action::Block));
+        let (s, b) = render(d.path(), "en", None, &facts(Action::Block));
         assert_eq!(
             s,
             "Your device anna_iPhone can no longer sync with your mailbox"
         );
         assert!(b.contains("Anna &lt;x&gt;") && b.contains("blocked") && b.contains("https://mdm"));
-        let (s, _) = render(d.path(), "nl", &facts(Action::Quarantine));
+        let (s, _) = render(d.path(), "nl", None, &facts(Action::Quarantine));
         assert!(s.contains("wacht op goedkeuring"));
-        let (s, _) = render(d.path(), "fr", &facts(Action::Block));
+        let (s, _) = render(d.path(), "fr", None, &facts(Action::Block));
         assert!(s.starts_with("Votre appareil"));
         let t = d.path().join("Templates/en");
         std::fs::create_dir_all(&t).unwrap();
@@ -391,11 +504,77 @@ mod tests {
             "Subject: Nope {{device}}\n\n<p>{{reason}}</p>",
         )
         .unwrap();
-        let (s, b) = render(d.path(), "en", &facts(Action::Block));
+        let (s, b) = render(d.path(), "en", None, &facts(Action::Block));
         assert_eq!(
             (s.as_str(), b.as_str()),
             ("Nope anna_iPhone", "<p>rule &quot;Old iOS&quot;</p>")
         );
+    }
+
+    #[test]
+    fn links_are_real_anchors_and_admin_text_stays_text() {
+        let d = tempfile::tempdir().unwrap();
+        let url =
+            super::super::policy::web_link("https://mdm.contoso.com/enroll?a=1&b=\"x\"").unwrap();
+        let mut f = facts(Action::Quarantine);
+        f.instructions =
+            "Questions? <script>alert(1)</script> See https://help.contoso.com/eas, or javascript:alert(1).".into();
+        let (_, b) = render(d.path(), "en", Some(&url), &f);
+        assert!(
+            b.contains("<p>Enroll your device here: <a href=\"https://mdm.contoso.com/enroll?a=1&amp;b=%22x%22\">https://mdm.contoso.com/enroll?a=1&amp;b=%22x%22</a></p>"),
+            "{b}"
+        );
+        assert!(
+            b.contains("See <a href=\"https://help.contoso.com/eas\">https://help.contoso.com/eas</a>, or javascript:alert(1).</p>"),
+            "{b}"
+        );
+        assert!(
+            b.contains("&lt;script&gt;") && !b.contains("<script>"),
+            "{b}"
+        );
+        // Without a URL the sentence is left out; Dutch and French have their own.
+        let (_, b) = render(d.path(), "en", None, &f);
+        assert!(!b.contains("Enroll your device here"), "{b}");
+        let (_, b) = render(d.path(), "nl", Some(&url), &f);
+        assert!(b.contains("Meld uw apparaat hier aan: <a href="), "{b}");
+        // A custom template places the link itself.
+        let t = d.path().join("Templates/en");
+        std::fs::create_dir_all(&t).unwrap();
+        std::fs::write(
+            t.join("quarantined.html"),
+            "Subject: Enroll {{device}}\n\n<p>Go to {{enroll_link}} ({{enroll_url}})</p>",
+        )
+        .unwrap();
+        let (s, b) = render(d.path(), "en", Some(&url), &f);
+        assert_eq!(s, "Enroll anna_iPhone");
+        assert!(
+            b.starts_with("<p>Go to <a href=\"https://mdm.contoso.com/enroll?"),
+            "{b}"
+        );
+    }
+
+    #[test]
+    fn only_http_and_https_urls_become_links() {
+        assert_eq!(
+            linkify("a http://x.test/p?q=<b> b"),
+            "a <a href=\"http://x.test/p?q=\">http://x.test/p?q=</a>&lt;b&gt; b"
+        );
+        assert_eq!(linkify("https:// nothing"), "https:// nothing");
+        assert_eq!(
+            linkify("HTTPS://X.test."),
+            "<a href=\"https://x.test/\">HTTPS://X.test</a>."
+        );
+        assert_eq!(linkify("ftp://x.test"), "ftp://x.test");
+        assert_eq!(linkify("it's \"fine\""), "it&#39;s &quot;fine&quot;");
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "mailto:a@b.c",
+            "https://u:p@x.test",
+            "/relative",
+        ] {
+            assert!(super::super::policy::web_link(bad).is_err(), "{bad}");
+        }
     }
 
     struct Flaky(usize, Vec<String>);

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::audit::AuditRecord;
 use super::devices::{DeviceSet, Interner, NoCase, Seen};
 use super::notify::MailFacts;
+use super::overrides::Overrides;
 use super::policy::{AccessPolicy, Action, Grandfathered, GroupMembers};
 use super::precedence::{self, Conflict, OrgAccess};
 use super::report::{AccessReport, ConflictOrd, DeviceConflict, MailboxChange};
@@ -69,6 +70,19 @@ pub fn mode(
     Mode {
         kind,
         dry_run_reason,
+    }
+}
+
+/// An admin's override that expired since the last sync hands its device back to the policy:
+/// the sync that finds it expired is a full one, so the device is decided again even when
+/// nothing about it changed in Exchange.
+pub fn after_overrides_expired(mode: Mode, expired: usize) -> Mode {
+    if expired == 0 {
+        return mode;
+    }
+    Mode {
+        kind: SyncKind::Full,
+        ..mode
     }
 }
 
@@ -141,11 +155,46 @@ pub fn diff(
     c
 }
 
+/// Who made a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// An admin's one-off override (`eas-connector devices allow|block|quarantine`), which
+    /// wins over the policy while it is in force.
+    Override,
+    /// A step of the access policy (`inventory`, `rules`, `grandfathered`, or any other
+    /// [`super::policy::ComplianceSource`]'s name) or its `default`.
+    Policy(Arc<str>),
+}
+
+impl Source {
+    /// As the audit trail and reports write it (`override`, `rules`, …).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Source::Override => "override",
+            Source::Policy(s) => s,
+        }
+    }
+}
+
+/// The name, so a source reads as text where text is wanted (`&*decision.source`).
+impl std::ops::Deref for Source {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A decision as kept until it is recorded: source and reason shared between devices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decided {
     pub action: Action,
-    pub source: Arc<str>,
+    pub source: Source,
     pub reason: Arc<str>,
 }
 
@@ -221,6 +270,9 @@ pub struct PlanInput<'a> {
     pub devices: &'a DeviceSet,
     pub directory: &'a BTreeMap<String, MailboxInfo>,
     pub policy: &'a AccessPolicy,
+    /// The admin's overrides in force (the expired ones already taken out): each wins over
+    /// the policy for its device.
+    pub overrides: &'a Overrides,
     pub state: &'a EngineState,
     /// The engine had no device records when the sync started (its first sync): a device
     /// already where Exchange put it is no news to its user.
@@ -249,6 +301,7 @@ pub fn plan(input: &PlanInput<'_>) -> SyncPlan {
         devices,
         directory,
         policy,
+        overrides,
         state,
         bootstrap,
         dry_run,
@@ -267,12 +320,34 @@ pub fn plan(input: &PlanInput<'_>) -> SyncPlan {
     for d in devices.iter() {
         let info = directory.get(&*d.mailbox).unwrap_or(&NO_MAILBOX);
         let facts = devices.facts(d, info, groups);
-        let decision = policy.decide(&facts, &grandfathered);
-        if let Some(why) = &decision.held {
-            planned.push(held(d, decision.source.as_str(), why, &mut shared));
-            continue;
-        }
-        let resolved = precedence::resolve(decision.action, org, &facts, policy.rule_conflict);
+        let over = if overrides.is_empty() {
+            None
+        } else {
+            overrides.get(&d.device_id)
+        };
+        let decided = match over {
+            // The admin's own words are the reason (the user's mail quotes it); who set it,
+            // when and until when are in the override's own audit lines.
+            Some(o) => Decided {
+                action: o.action,
+                source: Source::Override,
+                reason: shared.get(&o.reason),
+            },
+            None => {
+                let decision = policy.decide(&facts, &grandfathered);
+                if let Some(why) = &decision.held {
+                    planned.push(held(d, decision.source.as_str(), why, &mut shared));
+                    continue;
+                }
+                Decided {
+                    action: decision.action,
+                    source: Source::Policy(shared.get(&decision.source)),
+                    reason: shared.get(&decision.reason),
+                }
+            }
+        };
+        // An override goes through Exchange's precedence like the policy's decision.
+        let resolved = precedence::resolve(decided.action, org, &facts, policy.rule_conflict);
         let action = resolved.exchange.action;
         let prev = state.devices.get(&d.device_id.to_ascii_lowercase());
         let notify = !dry_run
@@ -302,11 +377,11 @@ pub fn plan(input: &PlanInput<'_>) -> SyncPlan {
         planned.push(DevicePlan {
             decision: Decided {
                 action,
-                source: shared.get(&decision.source),
                 reason: match &resolved.conflict {
-                    None => shared.get(&decision.reason),
-                    Some(c) => Arc::from(format!("{}; {c}", decision.reason)),
+                    None => decided.reason,
+                    Some(c) => Arc::from(format!("{}; {c}", decided.reason)),
                 },
+                source: decided.source,
             },
             listed: resolved.listed,
             conflict: resolved.conflict,
@@ -347,7 +422,7 @@ fn held(d: &Seen, source: &str, why: &str, shared: &mut Interner) -> DevicePlan 
     DevicePlan {
         decision: Decided {
             action: now,
-            source: shared.get(source),
+            source: Source::Policy(shared.get(source)),
             reason: shared.get(why),
         },
         conflict: None,
@@ -414,6 +489,10 @@ pub struct Settled {
     pub mails: Vec<Mail>,
     /// Something was changed in Exchange (the pass's own changes are to be read back).
     pub applied_any: bool,
+    /// Each device's outcome, in the order read.
+    pub outcomes: Vec<Outcome>,
+    /// The plan's decisions, handed back (for the device list).
+    pub decided: Vec<DevicePlan>,
 }
 
 /// Take Exchange's answers to the jobs: the mailboxes read teach the directory, changes and
@@ -461,7 +540,7 @@ pub fn settle(
         by_mailbox.insert(r.mailbox.clone(), r);
     }
     let mut names: Option<HashMap<String, Vec<String>>> = None;
-    for (d, p) in devices.iter().zip(plan.devices) {
+    for (d, p) in devices.iter().zip(&plan.devices) {
         let decision = &p.decision;
         count(report, decision);
         if p.held.is_some() {
@@ -486,6 +565,7 @@ pub fn settle(
             (None, true, false) => Outcome::Applied,
             (None, false, _) => Outcome::Unchanged,
         };
+        settled.outcomes.push(outcome);
         let prev = state.devices.get(&key).cloned();
         let info = directory.get(&*d.mailbox).unwrap_or(&NO_MAILBOX);
         let name = match &prev {
@@ -560,6 +640,7 @@ pub fn settle(
             },
         );
     }
+    settled.decided = plan.devices;
     settled
 }
 
@@ -736,6 +817,7 @@ language = "en"
             devices,
             directory: dir,
             policy: p,
+            overrides: &Overrides::default(),
             state,
             bootstrap: state.devices.is_empty(),
             dry_run,
@@ -1204,6 +1286,64 @@ language = "en"
     }
 
     #[test]
+    fn an_override_wins_over_the_policy_and_is_a_typed_source() {
+        use crate::engine::overrides::{DeviceOverride, Overrides};
+        let p = policy();
+        let dir = directory(&[("Anna", "anna@contoso.test")]);
+        // The policy allows iPhones; the admin blocks this one (any case of the id).
+        let devices = [
+            device("A1", "Anna", "iPhone", "iOS 17", Allowed, Individual),
+            device("A2", "Anna", "iPhone", "iOS 17", Allowed, Individual),
+        ];
+        let mut o = Overrides::default();
+        o.set(DeviceOverride {
+            device_id: "a1".into(),
+            action: Action::Block,
+            reason: "reported stolen".into(),
+            by: "admin".into(),
+            at: "2026-12-01T00:00:00Z".into(),
+            until: Some("2026-12-08T00:00:00Z".into()),
+        });
+        let set = set(&devices);
+        let s = confirmed();
+        let plan = plan(&PlanInput {
+            devices: &set,
+            directory: &dir,
+            policy: &p,
+            overrides: &o,
+            state: &s,
+            bootstrap: false,
+            dry_run: false,
+            org: &OrgAccess::default(),
+            groups: &crate::engine::policy::NO_GROUPS,
+        });
+        let d = &plan.devices[0];
+        assert_eq!(d.decision.action, Action::Block);
+        assert_eq!(d.decision.source, Source::Override);
+        assert_eq!(&*d.decision.source, "override");
+        assert_eq!(&*d.decision.reason, "reported stolen");
+        assert!(
+            d.change && d.notify,
+            "off Anna's allowed list, and Anna is told"
+        );
+        assert!(d.conflict.is_none());
+        assert_eq!(
+            plan.devices[1].decision.source,
+            Source::Policy("rules".into())
+        );
+        assert_eq!(plan.jobs[0].wants[0], ("A1".to_string(), Action::Block));
+        // An override that expired hands the device back to the policy on a full sync.
+        let m = after_overrides_expired(
+            Mode {
+                kind: SyncKind::Quick,
+                dry_run_reason: None,
+            },
+            1,
+        );
+        assert_eq!(m.kind, SyncKind::Full);
+    }
+
+    #[test]
     fn a_rule_that_allows_what_the_policy_quarantines_is_a_conflict_never_a_quarantine_mail() {
         use crate::engine::precedence::{AccessRule, Resolution, RuleConflict};
         use crate::wire::exchange::{AccessLevel, DeviceAccessCharacteristic};
@@ -1238,6 +1378,7 @@ language = "en"
                 devices: &set,
                 directory: &dir,
                 policy: &p,
+                overrides: &Default::default(),
                 state: &state,
                 bootstrap: false,
                 dry_run: false,

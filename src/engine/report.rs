@@ -122,6 +122,9 @@ pub struct AccessReport {
     /// Servers switched to during the sync after a CAS stopped answering.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failovers: Vec<String>,
+    /// Devices whose admin override expired (found, and taken out of the file, by this sync).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides_expired: Vec<String>,
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -134,18 +134,31 @@ impl Target {
             "http"
         };
         let ep = Endpoint::parse(&format!("{scheme}://{address}{}", self.powershell.path)).ok()?;
-        Some(Target {
-            powershell: ep,
-            ..self.clone()
-        })
+        Some(self.moved_to(ep))
     }
 
     /// The same target at another configured address (its own scheme and path).
     pub fn at(&self, address: &ServerAddress) -> Result<Target, TargetError> {
-        Ok(Target {
-            powershell: endpoint(address, "/PowerShell/")?,
+        Ok(self.moved_to(endpoint(address, "/PowerShell/")?))
+    }
+
+    /// This target on another server. Kerberos there asks for that server's own SPN,
+    /// `HTTP/<its FQDN>`: `Kerberos/ServicePrincipalName` names the configured (first) server
+    /// — e.g. a load-balanced name served by an alternate service account — and is kept only
+    /// for a server on that same host.
+    fn moved_to(&self, powershell: Endpoint) -> Target {
+        let mut t = Target {
+            powershell,
             ..self.clone()
-        })
+        };
+        if !t
+            .powershell
+            .host
+            .eq_ignore_ascii_case(&self.powershell.host)
+        {
+            t.connect.kerberos.spn = None;
+        }
+        t
     }
 
     /// `host[:port]` of this target's server.

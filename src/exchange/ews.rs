@@ -48,6 +48,8 @@ pub struct Mail {
     pub subject: String,
     /// HTML body.
     pub html_body: String,
+    /// Send as this address (`From`; the account needs SendAs on it), else as the mailbox.
+    pub from: Option<String>,
 }
 
 /// The `CreateItem` request for `mail`.
@@ -62,8 +64,15 @@ pub fn create_item_body(mail: &Mail) -> String {
             )
         })
         .collect();
+    // `From` comes after the recipients in the schema's order of Message's elements.
+    let from = mail.from.as_deref().map_or_else(String::new, |f| {
+        format!(
+            "<t:From><t:Mailbox><t:EmailAddress>{}</t:EmailAddress></t:Mailbox></t:From>",
+            esc(f)
+        )
+    });
     format!(
-        "{ENVELOPE_START}<m:CreateItem MessageDisposition=\"SendAndSaveCopy\"><m:SavedItemFolderId><t:DistinguishedFolderId Id=\"sentitems\"/></m:SavedItemFolderId><m:Items><t:Message><t:Subject>{}</t:Subject><t:Body BodyType=\"HTML\">{}</t:Body><t:ToRecipients>{recipients}</t:ToRecipients></t:Message></m:Items></m:CreateItem>{ENVELOPE_END}",
+        "{ENVELOPE_START}<m:CreateItem MessageDisposition=\"SendAndSaveCopy\"><m:SavedItemFolderId><t:DistinguishedFolderId Id=\"sentitems\"/></m:SavedItemFolderId><m:Items><t:Message><t:Subject>{}</t:Subject><t:Body BodyType=\"HTML\">{}</t:Body><t:ToRecipients>{recipients}</t:ToRecipients>{from}</t:Message></m:Items></m:CreateItem>{ENVELOPE_END}",
         esc(&mail.subject),
         esc(&mail.html_body)
     )
@@ -184,10 +193,22 @@ mod tests {
             to: vec!["a@b.test".into()],
             subject: "A & B".into(),
             html_body: "<p>x</p>".into(),
+            from: None,
         });
         assert!(
             b.contains("<t:Subject>A &amp; B</t:Subject>") && b.contains("&lt;p&gt;x&lt;/p&gt;")
         );
         assert!(b.contains("MessageDisposition=\"SendAndSaveCopy\""));
+        assert!(!b.contains("<t:From>"));
+        let b = create_item_body(&Mail {
+            to: vec!["a@b.test".into()],
+            subject: "s".into(),
+            html_body: "b".into(),
+            from: Some("it-helpdesk@b.test".into()),
+        });
+        assert!(
+            b.contains("</t:ToRecipients><t:From><t:Mailbox><t:EmailAddress>it-helpdesk@b.test</t:EmailAddress></t:Mailbox></t:From></t:Message>"),
+            "{b}"
+        );
     }
 }

@@ -2,13 +2,18 @@
 //!
 //! Three accounts: the connector's service account (every role the connector needs), a limited
 //! help-desk account (view-only, so the permission check has something to find), and the
-//! notification account with its mailbox. Passwords are derived from the seed so runs are
+//! notification account with its mailbox and the SendAs right on the help desk's address
+//! ([`SEND_AS_ALIAS`]@domain), as an admin grants it with `Add-ADPermission … -ExtendedRights
+//! "Send As"`. Passwords are derived from the seed so runs are
 //! repeatable. This module checks credentials; it must not log a password.
 
 use super::org::SplitMix;
 
 /// NetBIOS domain of the lab.
 pub const DOMAIN: &str = "LAB";
+
+/// The address the notification account may send as (`it-helpdesk@<domain>`).
+pub const SEND_AS_ALIAS: &str = "it-helpdesk";
 
 /// An Exchange management role, as the permission check reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -34,6 +39,16 @@ pub struct Account {
     pub roles: Vec<Role>,
     /// Alias of the account's own mailbox.
     pub mailbox: Option<String>,
+    /// SMTP addresses it holds the SendAs right on (besides its own mailbox's).
+    pub send_as: Vec<String>,
+}
+
+impl Account {
+    /// Whether it may send mail as `address` (its own mailbox's, or one it has SendAs on).
+    pub fn may_send_as(&self, address: &str, own_smtp: &str) -> bool {
+        address.eq_ignore_ascii_case(own_smtp)
+            || self.send_as.iter().any(|a| a.eq_ignore_ascii_case(address))
+    }
 }
 
 impl Account {
@@ -73,6 +88,7 @@ impl Accounts {
             password: password(rng),
             roles,
             mailbox: mailbox.then(|| alias.to_string()),
+            send_as: Vec::new(),
         };
         Accounts {
             service: make(
@@ -92,7 +108,10 @@ impl Accounts {
                 false,
                 &mut rng,
             ),
-            notification: make("eas-notify", vec![], true, &mut rng),
+            notification: Account {
+                send_as: vec![format!("{SEND_AS_ALIAS}@{domain}")],
+                ..make("eas-notify", vec![], true, &mut rng)
+            },
         }
     }
 

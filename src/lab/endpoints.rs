@@ -540,6 +540,23 @@ fn create_item(
             None,
         );
     }
+    // `From` on the message: Exchange sends as that address only with SendAs on it.
+    let from = match req.text("Message/From/Mailbox/EmailAddress") {
+        None => mbx.smtp.to_string(),
+        Some(f) if account.may_send_as(f, mbx.smtp) => f.to_string(),
+        Some(_) => {
+            return EwsOutcome::Reply(
+                200,
+                ews_error(
+                    version,
+                    "CreateItem",
+                    "ErrorSendAsDenied",
+                    "The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account., Cannot submit message.",
+                ),
+                None,
+            )
+        }
+    };
     let subject = req.text("Message/Subject").unwrap_or_default().to_string();
     let body_text = req.text("Message/Body").unwrap_or_default().to_string();
     let body_type = req.attr("Body", "BodyType").unwrap_or("Text").to_string();
@@ -556,7 +573,7 @@ fn create_item(
     let sent = sends.then(|| SentMail {
         id: next_id,
         time: now,
-        from: mbx.smtp.to_string(),
+        from,
         to,
         subject,
         body_type,
@@ -616,6 +633,49 @@ mod tests {
             scan(body.as_bytes()).unwrap().text("Error/ErrorCode"),
             Some("500")
         );
+    }
+
+    #[test]
+    fn create_item_sends_as_another_address_only_with_send_as() {
+        let org = Org::generate(1, 10, ExchangeVersion::V2019);
+        let acc = Accounts::generate(1, &org.domain);
+        let req = |from: &str| {
+            format!("<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:t=\"http://schemas.microsoft.com/exchange/services/2006/types\" xmlns:m=\"http://schemas.microsoft.com/exchange/services/2006/messages\"><soap:Body><m:CreateItem MessageDisposition=\"SendAndSaveCopy\"><m:Items><t:Message><t:Subject>S</t:Subject><t:Body BodyType=\"HTML\">B</t:Body><t:ToRecipients><t:Mailbox><t:EmailAddress>anna.devries@contoso.test</t:EmailAddress></t:Mailbox></t:ToRecipients><t:From><t:Mailbox><t:EmailAddress>{from}</t:EmailAddress></t:Mailbox></t:From></t:Message></m:Items></m:CreateItem></soap:Body></soap:Envelope>")
+        };
+        let EwsOutcome::Reply(_, body, sent) = ews(
+            &org,
+            &acc.notification,
+            req("IT-Helpdesk@contoso.test").as_bytes(),
+            &[],
+            1,
+            5,
+        );
+        assert!(body.contains("ResponseClass=\"Success\""), "{body}");
+        assert_eq!(sent.unwrap().from, "IT-Helpdesk@contoso.test");
+        let EwsOutcome::Reply(code, body, sent) = ews(
+            &org,
+            &acc.notification,
+            req("ceo@contoso.test").as_bytes(),
+            &[],
+            2,
+            5,
+        );
+        assert_eq!(code, 200);
+        assert!(
+            body.contains("<m:ResponseCode>ErrorSendAsDenied</m:ResponseCode>"),
+            "{body}"
+        );
+        assert!(sent.is_none(), "nothing sent");
+        // Its own address needs no right.
+        let EwsOutcome::Reply(_, _, sent) = ews(
+            &org,
+            &acc.notification,
+            req("eas-notify@contoso.test").as_bytes(),
+            &[],
+            3,
+            5,
+        );
+        assert!(sent.is_some());
     }
 
     #[test]

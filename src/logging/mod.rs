@@ -19,7 +19,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
-pub use rotate::{RotatingFile, RotationPolicy};
+pub use rotate::{numbered, rotated, shift, RotatingFile, RotationPolicy};
 
 /// How to log.
 #[derive(Debug, Clone)]

@@ -42,10 +42,57 @@ struct Inner {
 #[derive(Clone)]
 pub struct RotatingFile(Arc<Mutex<Inner>>);
 
-fn numbered(path: &Path, n: usize) -> PathBuf {
+/// `<path>.<n>`: the `n`th older file.
+pub fn numbered(path: &Path, n: usize) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(format!(".{n}"));
     PathBuf::from(s)
+}
+
+/// Rotate `path` (closed by the caller): it becomes `<path>.1`, older ones shift up, and the
+/// oldest beyond `max_files` (the live one included) is deleted.
+pub fn shift(path: &Path, max_files: usize) -> io::Result<()> {
+    let keep_old = max_files.saturating_sub(1);
+    if keep_old == 0 {
+        let _ = fs::remove_file(path);
+    } else {
+        let _ = fs::remove_file(numbered(path, keep_old));
+        for n in (1..keep_old).rev() {
+            let from = numbered(path, n);
+            if from.exists() {
+                fs::rename(&from, numbered(path, n + 1))?;
+            }
+        }
+        fs::rename(path, numbered(path, 1))?;
+    }
+    Ok(())
+}
+
+/// The rotated files of `path` that exist, oldest first (`<path>.N` … `<path>.1`; the
+/// live file not included).
+pub fn rotated(path: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let mut found: Vec<(usize, PathBuf)> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let n = e
+                        .file_name()
+                        .to_string_lossy()
+                        .strip_prefix(&prefix)?
+                        .parse::<usize>()
+                        .ok()?;
+                    Some((n, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
+    found.into_iter().map(|(_, p)| p).collect()
 }
 
 impl Inner {
@@ -58,19 +105,7 @@ impl Inner {
 
     fn rotate(&mut self) -> io::Result<()> {
         self.file = None;
-        let keep_old = self.policy.max_files.saturating_sub(1);
-        if keep_old == 0 {
-            let _ = fs::remove_file(&self.path);
-        } else {
-            let _ = fs::remove_file(numbered(&self.path, keep_old));
-            for n in (1..keep_old).rev() {
-                let from = numbered(&self.path, n);
-                if from.exists() {
-                    fs::rename(&from, numbered(&self.path, n + 1))?;
-                }
-            }
-            fs::rename(&self.path, numbered(&self.path, 1))?;
-        }
+        shift(&self.path, self.policy.max_files)?;
         self.open()
     }
 

@@ -683,6 +683,7 @@ async fn ews(ctx: &Context) -> Result<Outcome, Outcome> {
             to: vec![to.clone()],
             subject: "EAS Connector test mail".into(),
             html_body: "<p>This is a test mail from EAS Connector's connectivity validation. Notifications to device owners will come from this mailbox.</p>".into(),
+            from: None,
         };
         client.send(&mail).await.map_err(fail)?;
         return Ok(signed_in(

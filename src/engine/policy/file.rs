@@ -299,6 +299,8 @@ impl AccessPolicy {
             None => NotificationSettings {
                 enabled: true,
                 language: "en".into(),
+                enroll_url: None,
+                send_as: None,
             },
             Some(n) => {
                 let language = match &n.language {
@@ -317,9 +319,37 @@ impl AccessPolicy {
                         v
                     }
                 };
+                let enroll_url = n.enroll_url.as_ref().and_then(|u| {
+                    web_link(u.get_ref())
+                        .map_err(|why| {
+                            problems
+                                .push(at(u.span(), format!("enroll_url '{}' {why}", u.get_ref())))
+                        })
+                        .ok()
+                });
+                let send_as = n.send_as.as_ref().and_then(|a| {
+                    let v = a.get_ref().trim();
+                    let ok = v.split_once('@').is_some_and(|(l, d)| {
+                        !l.is_empty() && d.contains('.') && !v.contains(char::is_whitespace)
+                    });
+                    if ok {
+                        Some(v.to_string())
+                    } else {
+                        problems.push(at(
+                            a.span(),
+                            format!(
+                                "send_as '{}' is not an SMTP address (e.g. it-helpdesk@contoso.com)",
+                                a.get_ref()
+                            ),
+                        ));
+                        None
+                    }
+                });
                 NotificationSettings {
                     enabled: n.enabled.unwrap_or(true),
                     language,
+                    enroll_url,
+                    send_as,
                 }
             }
         };
@@ -333,6 +363,30 @@ impl AccessPolicy {
                 only_allowed: g.only_allowed.unwrap_or(true),
             },
         };
+        let mut audit_rotation = crate::logging::RotationPolicy::default();
+        if let Some(a) = &raw.audit {
+            if let Some(kb) = &a.max_file_kb {
+                match *kb.get_ref() {
+                    1..=1_048_576 => audit_rotation.max_bytes = kb.get_ref() * 1024,
+                    n => problems.push(at(
+                        kb.span(),
+                        format!("max_file_kb = {n}: use 1 to 1048576 (KB; the default is 10240)"),
+                    )),
+                }
+            }
+            if let Some(n) = &a.max_files {
+                match usize::try_from(*n.get_ref()) {
+                    Ok(v @ 1..=1000) => audit_rotation.max_files = v,
+                    _ => problems.push(at(
+                        n.span(),
+                        format!(
+                            "max_files = {}: use 1 to 1000 (files kept, the live one included; the default is 30)",
+                            n.get_ref()
+                        ),
+                    )),
+                }
+            }
+        }
         let rule_conflict = match &raw.rule_conflict {
             None => RuleConflict::default(),
             Some(s) => RuleConflict::parse(s.get_ref()).unwrap_or_else(|| {
@@ -360,7 +414,12 @@ impl AccessPolicy {
             organization,
             mailbox_policy,
             notifications,
-            audit_unchanged: raw.audit.and_then(|a| a.log_unchanged).unwrap_or(false),
+            audit_unchanged: raw
+                .audit
+                .as_ref()
+                .and_then(|a| a.log_unchanged)
+                .unwrap_or(false),
+            audit_rotation,
             rule_conflict,
             digest: format!("{digest:016x}"),
         })
@@ -454,12 +513,35 @@ struct RawMailboxPolicy {
 struct RawNotifications {
     enabled: Option<bool>,
     language: Option<Spanned<String>>,
+    enroll_url: Option<Spanned<String>>,
+    send_as: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAudit {
     log_unchanged: Option<bool>,
+    max_file_kb: Option<Spanned<u64>>,
+    max_files: Option<Spanned<u64>>,
+}
+
+/// A link people may click: an absolute `http` or `https` URL with a host and no user or
+/// password in it. The error says what is wrong.
+pub fn web_link(text: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(text.trim()).map_err(|e| format!("is not a URL ({e})"))?;
+    if !matches!(u.scheme(), "https" | "http") {
+        return Err(format!(
+            "uses '{}:': only https:// (or http://) links are put in mail",
+            u.scheme()
+        ));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err("has no host name".into());
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("carries a user name or password: leave them out of the link".into());
+    }
+    Ok(u)
 }
 
 /// An example policy, documented, for `eas-connector policy example`.
@@ -528,6 +610,15 @@ RequireDeviceEncryption = true
 [notifications]
 enabled = true
 language = "en"              # en, nl or fr; files in Templates/ override the built-ins
+# A link to where users enroll their device, put in the quarantine mail ({{enroll_link}}).
+# enroll_url = "https://mdm.contoso.com/enroll"
+# Send as another address (the notification account needs SendAs on it).
+# send_as = "it-helpdesk@contoso.com"
+
+[audit]
+log_unchanged = false        # a line for every device on every sync, not only changes
+max_file_kb = 10240          # Logs/decisions.jsonl rotates at this size...
+max_files = 30               # ...and this many files are kept, the live one included
 "#;
 
 #[cfg(test)]
@@ -628,6 +719,46 @@ mod tests {
         assert_eq!(p.rule_conflict, RuleConflict::Report);
         let ms = p.mailbox_policy.unwrap();
         assert_eq!(ms.settings.len(), 3);
+    }
+
+    #[test]
+    fn enroll_url_send_as_and_audit_rotation_are_checked() {
+        let ok = "[notifications]\nenroll_url = \"https://mdm.contoso.com/enroll\"\nsend_as = \"it-helpdesk@contoso.com\"\n[audit]\nmax_file_kb = 64\nmax_files = 5\n";
+        let p = AccessPolicy::parse(ok, Path::new("P.toml"), Path::new(".")).unwrap();
+        assert_eq!(
+            p.notifications.enroll_url.unwrap().as_str(),
+            "https://mdm.contoso.com/enroll"
+        );
+        assert_eq!(
+            p.notifications.send_as.as_deref(),
+            Some("it-helpdesk@contoso.com")
+        );
+        assert_eq!(
+            (p.audit_rotation.max_bytes, p.audit_rotation.max_files),
+            (64 * 1024, 5)
+        );
+        let bad = "[notifications]\nenroll_url = \"javascript:alert(1)\"\nsend_as = \"helpdesk\"\n[audit]\nmax_file_kb = 0\nmax_files = 0\n";
+        let e = AccessPolicy::parse(bad, Path::new("P.toml"), Path::new(".")).unwrap_err();
+        let PolicyError::Invalid(p) = e else { panic!() };
+        let at: Vec<(usize, &str)> = p.iter().map(|x| (x.line, x.message.as_str())).collect();
+        assert_eq!(at.len(), 4, "{at:?}");
+        assert!(at[0].1.contains("only https://"), "{at:?}");
+        assert!(at[1].1.contains("not an SMTP address"), "{at:?}");
+        assert!(
+            at[2].1.contains("max_file_kb") && at[3].1.contains("max_files"),
+            "{at:?}"
+        );
+        let e = AccessPolicy::parse(
+            "[notifications]\nenroll_url = \"mdm.contoso.com\"\n",
+            Path::new("P.toml"),
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("P.toml:2:14: enroll_url 'mdm.contoso.com' is not a URL"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@
 mod file;
 mod inventory;
 
-pub use file::EXAMPLE;
+pub use file::{web_link, EXAMPLE};
 pub use inventory::{parse_date, parse_inventory, Inventory, InventoryEntry};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -473,6 +473,11 @@ pub struct NotificationSettings {
     pub enabled: bool,
     /// `en`, `nl` or `fr`.
     pub language: String,
+    /// Where users enroll their device (`http`/`https` only): a link in the quarantine mail.
+    pub enroll_url: Option<url::Url>,
+    /// The address the mail is sent as (EWS `From`); the notification account needs SendAs
+    /// on it. `None`: the notification mailbox itself.
+    pub send_as: Option<String>,
 }
 
 /// The whole policy, validated.
@@ -489,6 +494,8 @@ pub struct AccessPolicy {
     pub notifications: NotificationSettings,
     /// Write an audit line for every device on every sync, not only for changes.
     pub audit_unchanged: bool,
+    /// When `Logs/decisions.jsonl` rotates and how many files are kept.
+    pub audit_rotation: crate::logging::RotationPolicy,
     /// What to do when an Exchange device access rule would override a decision.
     pub rule_conflict: RuleConflict,
     /// FNV-1a digest of the policy text and the inventory files (changes trigger a full sync).
