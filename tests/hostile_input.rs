@@ -263,8 +263,7 @@ fn report_counts_torn_and_damaged_audit_lines_by_number() {
     assert!(text.contains("2 decisions"), "{text}");
     assert!(
         text.contains("2 unreadable line(s) skipped in")
-            && text.contains("decisions.jsonl")
-            && text.contains("line 2, 4"),
+            && text.contains("decisions.jsonl:2, decisions.jsonl:4"),
         "{text}"
     );
 }
