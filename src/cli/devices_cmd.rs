@@ -90,17 +90,21 @@ pub struct ClearArgs {
     device_id: String,
 }
 
-fn parse_state(s: &str) -> Result<DeviceAccessState, String> {
-    DeviceAccessState::parse(s).ok_or_else(|| {
-        format!(
-            "'{s}' is not an Exchange device state: use {}",
-            DeviceAccessState::ALL
-                .iter()
-                .map(|v| v.as_str().to_ascii_lowercase())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })
+/// A `--state` that is not one of Exchange's device states.
+#[derive(Debug, thiserror::Error)]
+#[error("'{0}' is not an Exchange device state: use {states}", states = state_names())]
+struct UnknownState(String);
+
+fn state_names() -> String {
+    DeviceAccessState::ALL
+        .iter()
+        .map(|v| v.as_str().to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn parse_state(s: &str) -> Result<DeviceAccessState, UnknownState> {
+    DeviceAccessState::parse(s).ok_or_else(|| UnknownState(s.to_string()))
 }
 
 pub(super) fn run(args: DevicesArgs, loc: &ConfigLocation) -> anyhow::Result<Outcome> {

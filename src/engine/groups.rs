@@ -39,8 +39,10 @@ pub async fn expand(ex: &impl Exchange, policy: &AccessPolicy) -> Result<Expande
     }
     let mut out = Expanded::default();
     // Each group's direct members, read once per sync (nested groups are shared).
-    let mut read: BTreeMap<String, Result<Vec<crate::exchange::ops::GroupMember>, String>> =
-        BTreeMap::new();
+    let mut read: BTreeMap<
+        String,
+        Result<Vec<crate::exchange::ops::GroupMember>, crate::exchange::ops::GroupRefused>,
+    > = BTreeMap::new();
     for (key, (name, rules)) in wanted {
         let mut members = BTreeSet::new();
         let mut seen = BTreeSet::new();
@@ -99,7 +101,7 @@ pub async fn expand(ex: &impl Exchange, policy: &AccessPolicy) -> Result<Expande
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
-                out.members.insert_error(&name, e);
+                out.members.insert_error(&name, e.to_string());
             }
             None => out.members.insert(&name, members),
         }

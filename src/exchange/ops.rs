@@ -131,6 +131,12 @@ pub struct DeviceAccessRule {
     pub access_level: Option<AccessLevel>,
 }
 
+/// Exchange refused to list a group's members (no such group, or not one this account may
+/// read): its own words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct GroupRefused(pub String);
+
 /// A member of a group (`Get-DistributionGroupMember`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GroupMember {
@@ -275,12 +281,11 @@ pub trait Exchange: Clone + Send + Sync + 'static {
     fn remove_rule(&self, identity: &str)
         -> impl Future<Output = Result<(), ExchangeError>> + Send;
 
-    /// A group's direct members (`None`: Exchange knows no such group — its own words are
-    /// the `String`).
+    /// A group's direct members, or Exchange's refusal (no such group) in its own words.
     fn get_group_members(
         &self,
         group: &str,
-    ) -> impl Future<Output = Result<Result<Vec<GroupMember>, String>, ExchangeError>> + Send;
+    ) -> impl Future<Output = Result<Result<Vec<GroupMember>, GroupRefused>, ExchangeError>> + Send;
 
     /// The ActiveSync (mobile device) mailbox policies.
     fn get_policies(

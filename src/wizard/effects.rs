@@ -129,9 +129,26 @@ pub async fn read_home(loc: ConfigLocation) -> Home {
     })
 }
 
+/// Why the service did not take a "sync now".
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SyncRequestError {
+    /// The service answered with an error, in its words.
+    #[error("the service did not start the sync: {0}")]
+    Refused(String),
+    /// The service's answer is not one to a sync request (another version of it runs).
+    #[error("the service answered {0}; install the same version of the connector and its service")]
+    Unexpected(String),
+    /// The control channel could not be used.
+    #[error("{0}")]
+    Unreachable(String),
+}
+
 /// Ask the running service for a sync now, without waiting for it (`eas-connector sync
-/// --no-wait`). The reply in the control module's words when it is an error.
-pub async fn sync_now(loc: ConfigLocation, kind: crate::engine::SyncKind) -> Result<(), String> {
+/// --no-wait`).
+pub async fn sync_now(
+    loc: ConfigLocation,
+    kind: crate::engine::SyncKind,
+) -> Result<(), SyncRequestError> {
     use crate::service::control;
     tokio::task::spawn_blocking(move || {
         match control::request(
@@ -141,14 +158,14 @@ pub async fn sync_now(loc: ConfigLocation, kind: crate::engine::SyncKind) -> Res
         ) {
             Ok(control::Reply::Queued { .. } | control::Reply::Synced { .. }) => Ok(()),
             Ok(control::Reply::SyncFailed { error, .. } | control::Reply::Error { error }) => {
-                Err(error)
+                Err(SyncRequestError::Refused(error))
             }
-            Ok(other) => Err(format!("{other:?}")),
-            Err(e) => Err(e.to_string()),
+            Ok(other) => Err(SyncRequestError::Unexpected(format!("{other:?}"))),
+            Err(e) => Err(SyncRequestError::Unreachable(e.to_string())),
         }
     })
     .await
-    .unwrap_or_else(|e| Err(e.to_string()))
+    .unwrap_or_else(|e| Err(SyncRequestError::Unreachable(e.to_string())))
 }
 
 /// A running in-process lab, shared with the app; dropping the last handle stops it and

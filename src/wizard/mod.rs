@@ -177,7 +177,10 @@ pub enum Message {
     /// The existing connector's service status was read.
     HomeRead(Box<effects::Home>),
     /// The service answered a "Sync now".
-    SyncAsked(crate::engine::SyncKind, Result<(), String>),
+    SyncAsked(
+        crate::engine::SyncKind,
+        Result<(), effects::SyncRequestError>,
+    ),
     /// The lab started (or could not).
     LabStarted(Result<LabHandle, String>),
     /// The file dialog returned a CA file (or was cancelled, or could not open).

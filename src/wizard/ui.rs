@@ -24,14 +24,13 @@ pub fn field<'a, M: 'a>(
     error: Option<String>,
     hint: &'a str,
 ) -> Element<'a, M> {
-    let below: Element<'a, M> = match error {
-        Some(e) => text(e).size(SMALL).style(text::danger).into(),
-        None if !hint.is_empty() => text(hint).size(SMALL).style(muted).into(),
-        None => Space::new().height(0).into(),
-    };
-    column![text(label).size(BODY).font(BOLD), input.into(), below]
-        .spacing(4)
-        .into()
+    column![
+        text(label).size(BODY).font(BOLD),
+        input.into(),
+        below(error, hint)
+    ]
+    .spacing(4)
+    .into()
 }
 
 /// A [`field`] that must be filled in: its label carries a red `*`.
@@ -41,11 +40,6 @@ pub fn required_field<'a, M: 'a>(
     error: Option<String>,
     hint: &'a str,
 ) -> Element<'a, M> {
-    let below: Element<'a, M> = match error {
-        Some(e) => text(e).size(SMALL).style(text::danger).into(),
-        None if !hint.is_empty() => text(hint).size(SMALL).style(muted).into(),
-        None => Space::new().height(0).into(),
-    };
     column![
         row![
             text(label).size(BODY).font(BOLD),
@@ -53,10 +47,19 @@ pub fn required_field<'a, M: 'a>(
         ]
         .spacing(3),
         input.into(),
-        below
+        below(error, hint)
     ]
     .spacing(4)
     .into()
+}
+
+/// What stands under a field: its error (red), else its hint (muted), else nothing.
+fn below<'a, M: 'a>(error: Option<String>, hint: &'a str) -> Element<'a, M> {
+    match error {
+        Some(e) => text(e).size(SMALL).style(text::danger).into(),
+        None if !hint.is_empty() => text(hint).size(SMALL).style(muted).into(),
+        None => Space::new().height(0).into(),
+    }
 }
 
 /// A text box with an id (for focus and tests), sized for the content column.

@@ -525,21 +525,31 @@ struct RawAudit {
     max_files: Option<Spanned<u64>>,
 }
 
+/// Why a text is not a link people may click (said after the text: "'x' is not a URL").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("is not a URL ({0}): write it as https://host/path")]
+    NotUrl(url::ParseError),
+    #[error("uses '{0}:': only https:// (or http://) links are put in mail")]
+    Scheme(String),
+    #[error("has no host name: write it as https://host/path")]
+    NoHost,
+    #[error("carries a user name or password: leave them out of the link")]
+    Credentials,
+}
+
 /// A link people may click: an absolute `http` or `https` URL with a host and no user or
-/// password in it. The error says what is wrong.
-pub fn web_link(text: &str) -> Result<url::Url, String> {
-    let u = url::Url::parse(text.trim()).map_err(|e| format!("is not a URL ({e})"))?;
+/// password in it.
+pub fn web_link(text: &str) -> Result<url::Url, LinkError> {
+    let u = url::Url::parse(text.trim()).map_err(LinkError::NotUrl)?;
     if !matches!(u.scheme(), "https" | "http") {
-        return Err(format!(
-            "uses '{}:': only https:// (or http://) links are put in mail",
-            u.scheme()
-        ));
+        return Err(LinkError::Scheme(u.scheme().to_string()));
     }
     if u.host_str().is_none_or(str::is_empty) {
-        return Err("has no host name".into());
+        return Err(LinkError::NoHost);
     }
     if !u.username().is_empty() || u.password().is_some() {
-        return Err("carries a user name or password: leave them out of the link".into());
+        return Err(LinkError::Credentials);
     }
     Ok(u)
 }

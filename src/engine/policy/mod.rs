@@ -18,7 +18,7 @@
 mod file;
 mod inventory;
 
-pub use file::{web_link, EXAMPLE};
+pub use file::{web_link, LinkError, EXAMPLE};
 pub use inventory::{parse_date, parse_inventory, Inventory, InventoryEntry};
 
 use std::collections::{BTreeMap, BTreeSet};

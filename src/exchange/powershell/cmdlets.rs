@@ -22,7 +22,7 @@ use super::permissions::{self, Cmdlet, Entry};
 use super::{PipelineReport, PsError, RunspacePool};
 use crate::exchange::ops::{
     CasMailbox, DeviceAccessRule, DeviceStatistics, Exchange, ExchangeError, ExchangeServer,
-    GroupMember, MailboxPolicy, MobileDevice, OrgSettings, ServerVersion,
+    GroupMember, GroupRefused, MailboxPolicy, MobileDevice, OrgSettings, ServerVersion,
 };
 use crate::wire::clixml::{PsObject, Value};
 use crate::wire::exchange::opath::Filter;
@@ -494,7 +494,7 @@ impl Exchange for RemotePowerShell {
     async fn get_group_members(
         &self,
         group: &str,
-    ) -> Result<Result<Vec<GroupMember>, String>, ExchangeError> {
+    ) -> Result<Result<Vec<GroupMember>, GroupRefused>, ExchangeError> {
         let cmd = self
             .cmd(Cmdlet::GetDistributionGroupMember)
             .arg("Identity", group)
@@ -510,7 +510,7 @@ impl Exchange for RemotePowerShell {
                     recipient_type: prop(o, "RecipientType").unwrap_or_default(),
                 })
                 .collect())),
-            Err(e @ PsError::PipelineFailed { .. }) => Ok(Err(e.to_string())),
+            Err(e @ PsError::PipelineFailed { .. }) => Ok(Err(GroupRefused(e.to_string()))),
             Err(e) => Err(e.into()),
         }
     }

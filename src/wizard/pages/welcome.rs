@@ -43,7 +43,7 @@ pub struct State {
     /// An existing connector's service status (the status home), once read.
     pub home: Option<Home>,
     /// The answer to the last "Sync now".
-    pub sync_note: Option<Result<SyncKind, String>>,
+    pub sync_note: Option<Result<SyncKind, crate::wizard::effects::SyncRequestError>>,
 }
 
 /// Input to the Welcome page.
@@ -346,7 +346,7 @@ impl State {
                     l.t("The service runs a full sync now."),
                 ))
             }
-            Some(Err(e)) => col = col.push(ui::note(ui::NoteKind::Error, e.clone())),
+            Some(Err(e)) => col = col.push(ui::note(ui::NoteKind::Error, e.to_string())),
             None => {}
         }
         if !home.running {
