@@ -129,17 +129,9 @@ macro_rules! cmdlets {
         ];
 
         impl Cmdlet {
-            /// Its table entry.
+            /// Its table entry: [`TABLE`] lists the cmdlets in declaration order.
             pub fn entry(self) -> &'static Entry {
-                match self {
-                    $(Cmdlet::$variant => &Entry {
-                        cmdlet: Cmdlet::$variant,
-                        name: $name,
-                        used: Used::$used,
-                        role: ManagementRole::$role,
-                        purpose: $purpose,
-                    },)+
-                }
+                &TABLE[self as usize]
             }
         }
     };
