@@ -616,9 +616,7 @@ fn open_quietly(loc: &ConfigLocation, pref: Preference) -> Result<OpenedStore, S
             warning,
         });
     }
-    let facts = auto_facts(loc)?;
-    let org = loc.org().to_string();
-    match choose_auto(&facts, move || probe_os(&org)) {
+    match decide_auto(loc)? {
         AutoChoice::Use(kind) => Ok(OpenedStore {
             store: open_kind(loc, kind)?,
             kind,
@@ -640,23 +638,28 @@ fn open_quietly(loc: &ConfigLocation, pref: Preference) -> Result<OpenedStore, S
     }
 }
 
-/// The store [`open`] would take for `pref`, without asking any store: `None` when it depends
-/// on whether the account's OS store answers (then it, else the file). For the wizard's
-/// Summary.
-pub fn foresee(loc: &ConfigLocation, pref: Preference) -> Result<Option<StoreKind>, SecretError> {
-    Ok(match pref {
-        Preference::Systemd => Some(StoreKind::Systemd),
-        Preference::Os => Some(StoreKind::Os),
-        Preference::File => Some(StoreKind::File),
-        Preference::Auto if cfg!(windows) => Some(StoreKind::Os),
-        Preference::Auto => match choose_auto(&auto_facts(loc)?, || {
-            Err(ProbeFailure::Failed(String::new()))
-        }) {
-            AutoChoice::Use(k) => Some(k),
-            AutoChoice::File(_) => Some(StoreKind::File),
-            AutoChoice::Refuse(_) => None,
+/// The store [`open`] takes for `pref`, decided exactly as [`open`] decides (for `Auto`:
+/// the organization's record, then whether this account's OS store answers), without opening
+/// it. The wizard's Summary says it before anything is written; it may wait for the OS
+/// store's answer (bounded like [`open`]'s), so call it off the UI thread.
+pub fn chosen_store(loc: &ConfigLocation, pref: Preference) -> Result<StoreKind, SecretError> {
+    match pref {
+        Preference::Systemd => Ok(StoreKind::Systemd),
+        Preference::Os => Ok(StoreKind::Os),
+        Preference::File => Ok(StoreKind::File),
+        Preference::Auto => match decide_auto(loc)? {
+            AutoChoice::Use(kind) => Ok(kind),
+            AutoChoice::File(_) => Ok(StoreKind::File),
+            AutoChoice::Refuse(why) => Err(unreachable_os(why)),
         },
-    })
+    }
+}
+
+/// `auto`'s decision for the organization, asking this account's OS store when it must.
+fn decide_auto(loc: &ConfigLocation) -> Result<AutoChoice, SecretError> {
+    let facts = auto_facts(loc)?;
+    let org = loc.org().to_string();
+    Ok(choose_auto(&facts, move || probe_os(&org)))
 }
 
 /// The OS vault as this platform's service can use it: on Windows with the service's

@@ -129,6 +129,27 @@ pub async fn read_home(loc: ConfigLocation) -> Home {
     })
 }
 
+/// The password store setup will use for `loc`: `secrets::chosen_store`, the decision
+/// `secrets::open` takes when configure stores the passwords (it may ask the OS store).
+pub async fn store_choice(
+    loc: ConfigLocation,
+    register_service: bool,
+) -> Result<secrets::StoreKind, Arc<secrets::SecretError>> {
+    tokio::task::spawn_blocking(move || {
+        setup::store_preference(register_service)
+            .and_then(|pref| secrets::chosen_store(&loc, pref))
+            .map_err(Arc::new)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(Arc::new(secrets::SecretError::Unreachable {
+            store: "password store",
+            reason: e.to_string(),
+            fix: "go back one page and open the Summary again",
+        }))
+    })
+}
+
 /// Why the service did not take a "sync now".
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SyncRequestError {

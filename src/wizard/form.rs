@@ -31,6 +31,8 @@ pub struct Form {
     pub proxy_use_credentials: bool,
     pub proxy_user: String,
     pub proxy_password: Secret,
+    /// How the connector signs in to the proxy (`Proxy/AuthenticationMethod`).
+    pub proxy_auth_method: AuthenticationMethod,
     pub service_user: String,
     pub service_password: Secret,
     /// The Service account page's advanced Kerberos settings are shown.
@@ -98,6 +100,7 @@ impl Form {
             proxy_use_credentials: c.proxy.use_credentials,
             proxy_user: fields::PROXY_USER.get(c),
             proxy_password: Secret::new(""),
+            proxy_auth_method: c.proxy.authentication_method,
             service_user: fields::SERVICE_ACCOUNT_USER.get(c),
             service_password: Secret::new(""),
             show_kerberos: c.kerberos.realm.is_some()
@@ -157,6 +160,10 @@ impl Form {
                 self.proxy_use_credentials.to_string(),
             ),
             (&fields::PROXY_USER, self.proxy_user.clone()),
+            (
+                &fields::PROXY_AUTHENTICATION_METHOD,
+                self.proxy_auth_method.name().to_string(),
+            ),
             (&fields::SERVICE_ACCOUNT_USER, self.service_user.clone()),
             (&fields::KERBEROS_REALM, self.kerberos_realm.clone()),
             (&fields::KERBEROS_KDC_ADDRESS, self.kerberos_kdc.clone()),

@@ -991,6 +991,14 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("The service runs a quick sync now.", "De service voert nu een snelle synchronisatie uit.", "Le service lance maintenant une synchronisation rapide."),
     ("The service runs a full sync now.", "De service voert nu een volledige synchronisatie uit.", "Le service lance maintenant une synchronisation complète."),
     ("Sync now needs the running service: start it with `eas-connector service start`.", "Nu synchroniseren vereist de actieve service: start hem met `eas-connector service start`.", "Synchroniser maintenant exige le service actif : démarrez-le avec `eas-connector service start`."),
+    ("Proxy authentication method", "Aanmeldmethode voor de proxy", "Méthode d’authentification du proxy"),
+    (
+        "Automatic uses what the proxy offers when it asks (Negotiate, NTLM, Basic); the others are sent from the first request.",
+        "Automatisch gebruikt wat de proxy aanbiedt als hij erom vraagt (Negotiate, NTLM, Basic); de andere worden vanaf het eerste verzoek meegestuurd.",
+        "Automatique utilise ce que le proxy propose quand il le demande (Negotiate, NTLM, Basic) ; les autres sont envoyées dès la première requête.",
+    ),
+    ("Finding out which password store will be used…", "Nagaan welke wachtwoordopslag gebruikt wordt…", "Recherche du magasin de mots de passe qui sera utilisé…"),
+    ("No password store can be used, so Apply will stop before writing anything: {}", "Er is geen bruikbare wachtwoordopslag, dus Toepassen stopt voordat er iets geschreven wordt: {}", "Aucun magasin de mots de passe n’est utilisable, donc Appliquer s’arrêtera avant d’écrire quoi que ce soit : {}"),
 ];
 
 #[cfg(test)]

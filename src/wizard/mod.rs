@@ -181,6 +181,8 @@ pub enum Message {
         crate::engine::SyncKind,
         Result<(), effects::SyncRequestError>,
     ),
+    /// The password store setup will use was found out (for the Summary).
+    StoreChosen(Result<crate::secrets::StoreKind, Arc<crate::secrets::SecretError>>),
     /// The lab started (or could not).
     LabStarted(Result<LabHandle, String>),
     /// The file dialog returned a CA file (or was cancelled, or could not open).
@@ -224,6 +226,8 @@ pub struct Wizard {
     connect_task: Option<iced::task::Handle>,
     /// Which widget the keyboard layer focuses next ([`keys`]).
     pub focus: keys::FocusRequest,
+    /// The password store setup will use, found out on entering the Summary.
+    pub store: Option<Result<crate::secrets::StoreKind, Arc<crate::secrets::SecretError>>>,
 }
 
 impl Wizard {
@@ -253,6 +257,7 @@ impl Wizard {
             note: None,
             connect_task: None,
             focus: keys::FocusRequest::default(),
+            store: None,
         };
         let task = Task::perform(
             effects::detect(opts.location, w.register_service),
@@ -480,6 +485,13 @@ impl Wizard {
         match step {
             Step::Connect if !self.connect.passed() => tasks.push(self.run_checks()),
             Step::Apply => tasks.push(self.run_apply()),
+            Step::Summary => {
+                self.store = None;
+                tasks.push(Task::perform(
+                    effects::store_choice(self.loc.clone(), self.register_service),
+                    Message::StoreChosen,
+                ));
+            }
             _ => {}
         }
         self.focus.to(self.first_field());
@@ -702,6 +714,10 @@ impl Wizard {
             }
             Message::LabStarted(Err(e)) => {
                 self.welcome.lab = LabStatus::Failed(e);
+                Task::none()
+            }
+            Message::StoreChosen(choice) => {
+                self.store = Some(choice);
                 Task::none()
             }
             Message::HomeRead(home) => {
@@ -948,6 +964,7 @@ impl Wizard {
                         (Existing::Found { config, .. }, Mode::Reconfigure) => Some(config),
                         _ => None,
                     },
+                    store: self.store.as_ref(),
                 },
                 l,
             )

@@ -39,6 +39,8 @@ pub fn place(field: &Field) -> Option<Place> {
         p(Step::Proxy, "proxy-host", "Proxy host")
     } else if *f == fields::PROXY_USER {
         p(Step::Proxy, "proxy-user", "Proxy user")
+    } else if *f == fields::PROXY_AUTHENTICATION_METHOD {
+        p(Step::Proxy, "proxy-auth-auto", "Authentication method")
     } else if *f == fields::SERVICE_ACCOUNT_USER {
         p(Step::ServiceAccount, "service-user", "Account")
     } else if *f == fields::AUTHENTICATION_METHOD {
@@ -82,7 +84,7 @@ pub fn place(field: &Field) -> Option<Place> {
 
 /// The wizard's name for a configuration setting (its label where it has a field).
 pub fn setting_label(f: &Field) -> &'static str {
-    let table: [(&Field, &str); 23] = [
+    let table: [(&Field, &str); 24] = [
         (&fields::EXCHANGE_SERVER_TYPE, "Exchange server type"),
         (&fields::CLIENT_ACCESS_SERVER, "Client Access Server"),
         (&fields::HOSTED_SERVER_ADDRESS, "Hosted server address"),
@@ -96,6 +98,10 @@ pub fn setting_label(f: &Field) -> &'static str {
             "The proxy requires a user name and password",
         ),
         (&fields::PROXY_USER, "Proxy user"),
+        (
+            &fields::PROXY_AUTHENTICATION_METHOD,
+            "Proxy authentication method",
+        ),
         (&fields::SERVICE_ACCOUNT_USER, "Service account"),
         (&fields::AUTHENTICATION_METHOD, "Authentication method"),
         (&fields::KERBEROS_REALM, "Kerberos realm (optional)"),

@@ -11,8 +11,8 @@ use super::super::ui;
 use super::super::words;
 use super::welcome::Mode;
 use crate::config::{fields, ConfigLocation};
-use crate::secrets::{self, StoreKind};
-use crate::setup;
+use crate::secrets::{SecretError, StoreKind};
+use std::sync::Arc;
 
 /// Input to the Summary page.
 #[derive(Debug, Clone)]
@@ -39,6 +39,8 @@ pub struct Context<'a> {
     pub cli_args: String,
     /// On Reconfigure: the configuration as it is now, to list what changes.
     pub before: Option<&'a crate::config::ConnectorConfig>,
+    /// The password store setup will use; `None` while it is being found out.
+    pub store: Option<&'a Result<StoreKind, Arc<SecretError>>>,
 }
 
 pub fn update(register: &mut bool, available: bool, msg: Message) -> Option<Event> {
@@ -55,18 +57,16 @@ pub fn shortcut(register: bool, c: char) -> Option<Message> {
     }
 }
 
-fn store_text(l: Lang, loc: &ConfigLocation, register: bool) -> String {
-    let pref = match setup::store_preference(register) {
-        Ok(p) => p,
-        Err(e) => return e.to_string(),
-    };
-    match secrets::foresee(loc, pref) {
-        Ok(Some(StoreKind::Systemd)) => l.t("systemd credentials in the organization's Credentials folder: encrypted with this machine's key; only root and the service (when it starts) can read them.").to_string(),
-        Ok(Some(StoreKind::Os)) if cfg!(windows) => l.t("Windows Credential Manager, and an encrypted copy (DPAPI) for the service that only SYSTEM and Administrators can read.").to_string(),
-        Ok(Some(StoreKind::Os)) => l.t("Your desktop keyring (the Secret Service).").to_string(),
-        Ok(Some(StoreKind::File)) => l.t("The file ConnectorSecrets.json beside the configuration: NOT encrypted, readable by its owner only (mode 0600). Move the passwords with `eas-connector config migrate-secrets`.").to_string(),
-        Ok(None) => l.t("Your desktop keyring (the Secret Service); if this account has none, the file ConnectorSecrets.json: NOT encrypted, readable by its owner only, and said every time.").to_string(),
-        Err(e) => e.to_string(),
+/// Where the passwords go: the store setup will really use (decided off the UI thread by
+/// `secrets::chosen_store`, as configure decides), `None` while that is being found out.
+fn store_text(l: Lang, choice: Option<&Result<StoreKind, Arc<SecretError>>>) -> String {
+    match choice {
+        None => l.t("Finding out which password store will be used…").to_string(),
+        Some(Ok(StoreKind::Systemd)) => l.t("systemd credentials in the organization's Credentials folder: encrypted with this machine's key; only root and the service (when it starts) can read them.").to_string(),
+        Some(Ok(StoreKind::Os)) if cfg!(windows) => l.t("Windows Credential Manager, and an encrypted copy (DPAPI) for the service that only SYSTEM and Administrators can read.").to_string(),
+        Some(Ok(StoreKind::Os)) => l.t("Your desktop keyring (the Secret Service).").to_string(),
+        Some(Ok(StoreKind::File)) => l.t("The file ConnectorSecrets.json beside the configuration: NOT encrypted, readable by its owner only (mode 0600). Move the passwords with `eas-connector config migrate-secrets`.").to_string(),
+        Some(Err(e)) => l.f("No password store can be used, so Apply will stop before writing anything: {}", &[&e.to_string()]),
     }
 }
 
@@ -124,7 +124,7 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
         .push(ui::kv(l.t("Passwords to store"), passwords))
         .push(ui::kv(
             l.t("Passwords go to"),
-            store_text(l, cx.loc, cx.register_service),
+            store_text(l, cx.store),
         ));
     if let Some(before) = cx.before {
         let mut changes =
