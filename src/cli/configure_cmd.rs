@@ -58,7 +58,9 @@ pub(super) fn run(args: ConfigureArgs, loc: &ConfigLocation) -> anyhow::Result<O
     let result = rt.block_on(setup::apply(loc, &plan, manager.as_deref(), |p| match p {
         Progress::Started(s) => println!("→ {}", s.label()),
         Progress::Done(_, d) => println!("  ✔ {d}"),
-        Progress::Failed(_, d) => println!("  ✘ {}", d.lines().next().unwrap_or_default()),
+        Progress::Failed(_, d) => {
+            println!("  ✘ {}", d.to_string().lines().next().unwrap_or_default())
+        }
         Progress::RolledBack(_, d) => println!("  ↩ {d}"),
         Progress::Check(c) => println!(
             "    {} {:>2}. {:<28} {}",

@@ -65,12 +65,77 @@ impl Step {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
     Started(Step),
-    Done(Step, String),
-    Failed(Step, String),
+    Done(Step, Detail),
+    Failed(Step, Detail),
     /// A step was undone after a later failure.
-    RolledBack(Step, String),
+    RolledBack(Step, Detail),
     /// A validation check finished (for a live checklist).
     Check(probe::CheckResult),
+}
+
+/// What a step did, or what undoing it did, as data: the CLI prints its English `Display`,
+/// the wizard words it in the admin's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    /// Validation: every check passed.
+    ChecksPassed { ms: u64 },
+    /// Validation: at least one check failed.
+    ChecksFailed,
+    /// The running service was stopped before its files changed.
+    Stopped { service: String },
+    /// The configuration was written.
+    Wrote { path: PathBuf },
+    /// Passwords were stored.
+    PasswordsStored {
+        count: usize,
+        store: secrets::Backend,
+    },
+    /// The service was registered with the platform's manager.
+    Registered { service: String, manager: String },
+    /// The service was started; its state just after.
+    StartedService {
+        service: String,
+        state: ServiceState,
+    },
+    /// Undo: the service that ran before was started again.
+    RestartedPrevious,
+    /// Undo: the previous configuration file is back (or there was none, and there is none).
+    RestoredConfig,
+    /// Undo: the previous configuration could not be put back (its .bak is there).
+    ConfigNotRestored,
+    /// Undo: the previous passwords are back.
+    RestoredPasswords,
+    /// Undo: the service this setup registered was removed.
+    RemovedService,
+    /// The step failed: the error's English text (its `SetupError`, whole, is what `apply`
+    /// returns).
+    Error(String),
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Detail::ChecksPassed { ms } => write!(f, "all checks passed in {ms} ms"),
+            Detail::ChecksFailed => f.write_str("one or more checks failed"),
+            Detail::Stopped { service } => write!(f, "stopped {service}"),
+            Detail::Wrote { path } => write!(f, "wrote {}", path.display()),
+            Detail::PasswordsStored { count, store } => {
+                write!(f, "{count} password(s) in {store}")
+            }
+            Detail::Registered { service, manager } => {
+                write!(f, "registered {service} with {manager}")
+            }
+            Detail::StartedService { service, state } => write!(f, "{service} is {state:?}"),
+            Detail::RestartedPrevious => f.write_str("started the previous service again"),
+            Detail::RestoredConfig => f.write_str("restored the previous configuration"),
+            Detail::ConfigNotRestored => {
+                f.write_str("could not restore the previous configuration; see the .bak file")
+            }
+            Detail::RestoredPasswords => f.write_str("restored the previous passwords"),
+            Detail::RemovedService => f.write_str("removed the new service"),
+            Detail::Error(e) => f.write_str(e),
+        }
+    }
 }
 
 /// Why setting up failed. After an error, everything is as it was before.
@@ -241,15 +306,14 @@ pub async fn apply(
         )
         .await;
         if !report.ok {
-            progress(Progress::Failed(
-                Step::Validate,
-                "one or more checks failed".into(),
-            ));
+            progress(Progress::Failed(Step::Validate, Detail::ChecksFailed));
             return Err(SetupError::Validation(Box::new(report)));
         }
         progress(Progress::Done(
             Step::Validate,
-            format!("all checks passed in {} ms", report.total_ms),
+            Detail::ChecksPassed {
+                ms: report.total_ms,
+            },
         ));
         validation = Some(report);
     }
@@ -283,13 +347,15 @@ pub async fn apply(
             })?;
             progress(Progress::Done(
                 Step::StopOldService,
-                format!("stopped {}", m.service_name(loc.org())),
+                Detail::Stopped {
+                    service: m.service_name(loc.org()),
+                },
             ));
             undo.push(Box::new(move |p| {
                 let _ = m.start(loc.org());
                 p(Progress::RolledBack(
                     Step::StopOldService,
-                    "started the previous service again".into(),
+                    Detail::RestartedPrevious,
                 ));
             }));
         }
@@ -300,7 +366,9 @@ pub async fn apply(
         file.save()?;
         progress(Progress::Done(
             Step::WriteConfig,
-            format!("wrote {}", file.path().display()),
+            Detail::Wrote {
+                path: file.path().to_path_buf(),
+            },
         ));
         let path = loc.config_file();
         let backup = old_config.clone();
@@ -312,9 +380,9 @@ pub async fn apply(
             p(Progress::RolledBack(
                 Step::WriteConfig,
                 if restored {
-                    "restored the previous configuration".into()
+                    Detail::RestoredConfig
                 } else {
-                    "could not restore the previous configuration; see the .bak file".into()
+                    Detail::ConfigNotRestored
                 },
             ));
         }));
@@ -329,11 +397,10 @@ pub async fn apply(
         }
         progress(Progress::Done(
             Step::StoreSecrets,
-            format!(
-                "{} password(s) in {}",
-                plan.passwords.len(),
-                store.backend()
-            ),
+            Detail::PasswordsStored {
+                count: plan.passwords.len(),
+                store: store.backend(),
+            },
         ));
         let store_ref = store.as_ref();
         let olds = old_secrets.clone();
@@ -346,7 +413,7 @@ pub async fn apply(
             }
             p(Progress::RolledBack(
                 Step::StoreSecrets,
-                "restored the previous passwords".into(),
+                Detail::RestoredPasswords,
             ));
         }));
 
@@ -381,11 +448,10 @@ pub async fn apply(
             })?;
         progress(Progress::Done(
             Step::RegisterService,
-            format!(
-                "registered {} with {}",
-                m.service_name(loc.org()),
-                m.describe()
-            ),
+            Detail::Registered {
+                service: m.service_name(loc.org()),
+                manager: m.describe(),
+            },
         ));
         if old_state
             .as_ref()
@@ -395,7 +461,7 @@ pub async fn apply(
                 let _ = m.uninstall(loc.org());
                 p(Progress::RolledBack(
                     Step::RegisterService,
-                    "removed the new service".into(),
+                    Detail::RemovedService,
                 ));
             }));
         }
@@ -408,7 +474,10 @@ pub async fn apply(
         let state = m.state(loc.org()).unwrap_or(ServiceState::Starting);
         progress(Progress::Done(
             Step::StartService,
-            format!("{} is {:?}", m.service_name(loc.org()), state),
+            Detail::StartedService {
+                service: m.service_name(loc.org()),
+                state: state.clone(),
+            },
         ));
         Ok(Some((m.service_name(loc.org()), state)))
     }
@@ -428,7 +497,7 @@ pub async fn apply(
                 SetupError::Secrets { step, .. } | SetupError::Service { step, .. } => *step,
                 _ => Step::WriteConfig,
             };
-            progress(Progress::Failed(step, e.to_string()));
+            progress(Progress::Failed(step, Detail::Error(e.to_string())));
             let mut report = |p: Progress| progress(p);
             while let Some(u) = undo.pop() {
                 u(&mut report);

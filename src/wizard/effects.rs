@@ -18,7 +18,7 @@ use crate::config::{ConfigError, ConfigFile, ConfigLocation, ConnectorConfig};
 use crate::lab::{Lab, LabOptions};
 use crate::secrets::{self, SecretKind, SecretStore};
 use crate::service::manager::ServiceManager;
-use crate::setup::{self, Plan, Progress, SetupError};
+use crate::setup::{self, Plan, Progress};
 
 /// What the Welcome page found for the organization.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +33,46 @@ pub enum Existing {
         stored: Stored,
     },
     /// A file exists but cannot be read; Replace is the way out.
-    Unreadable(String),
+    Unreadable(Unreadable),
+}
+
+/// Why an existing configuration cannot be read, as the Welcome page words it. The parser's
+/// and the file system's own text is kept in English, as a detail.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unreadable {
+    /// Not a configuration file the connector can parse (XML syntax).
+    Malformed { path: PathBuf, detail: String },
+    /// Parsed, but settings have values that cannot be used.
+    Invalid {
+        path: PathBuf,
+        problems: Vec<crate::config::FieldProblem>,
+    },
+    /// Anything else (permissions, a lock held, the folder): the error's text.
+    Other(String),
+}
+
+impl From<ConfigError> for Unreadable {
+    fn from(e: ConfigError) -> Self {
+        match e {
+            ConfigError::Malformed { path, source } => Unreadable::Malformed {
+                path,
+                detail: source.to_string(),
+            },
+            ConfigError::Invalid { path, problems } => Unreadable::Invalid { path, problems },
+            other => Unreadable::Other(other.to_string()),
+        }
+    }
+}
+
+/// Why the lab demonstration could not start.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LabStartError {
+    /// Its owner-only folder could not be made.
+    #[error("{path}: {reason}")]
+    Folder { path: PathBuf, reason: String },
+    /// The lab itself failed to start (its ports, its files).
+    #[error("{0}")]
+    Lab(Arc<crate::lab::LabError>),
 }
 
 fn open_store(loc: &ConfigLocation, register_service: bool) -> Option<Box<dyn SecretStore>> {
@@ -62,10 +101,10 @@ pub async fn detect(loc: ConfigLocation, register_service: bool) -> Existing {
             }
         }
         Err(ConfigError::NotFound { .. }) => Existing::None,
-        Err(e) => Existing::Unreadable(e.to_string()),
+        Err(e) => Existing::Unreadable(e.into()),
     })
     .await
-    .unwrap_or_else(|e| Existing::Unreadable(e.to_string()))
+    .unwrap_or_else(|e| Existing::Unreadable(Unreadable::Other(e.to_string())))
 }
 
 /// An existing connector's service, as `eas-connector status` sees it: from the running
@@ -218,13 +257,15 @@ impl fmt::Debug for LabHandle {
 
 /// Start the lab Exchange on loopback (free ports, state in an owner-only temporary folder
 /// that is removed when the wizard closes).
-pub async fn start_lab() -> Result<LabHandle, String> {
+pub async fn start_lab() -> Result<LabHandle, LabStartError> {
     let state_dir =
         std::env::temp_dir().join(format!("eas-connector-setup-lab-{}", std::process::id()));
     // A folder left by an earlier run with this process id is someone else's: start afresh.
     let _ = std::fs::remove_dir_all(&state_dir);
-    crate::config::store::create_private_dir(&state_dir)
-        .map_err(|e| format!("{}: {e}", state_dir.display()))?;
+    crate::config::store::create_private_dir(&state_dir).map_err(|e| LabStartError::Folder {
+        path: state_dir.clone(),
+        reason: e.to_string(),
+    })?;
     let folder = Arc::new(LabFolder(state_dir.clone()));
     Lab::start(LabOptions {
         state_dir,
@@ -232,7 +273,7 @@ pub async fn start_lab() -> Result<LabHandle, String> {
     })
     .await
     .map(|lab| LabHandle(Arc::new(lab), folder))
-    .map_err(|e| e.to_string())
+    .map_err(|e| LabStartError::Lab(Arc::new(e)))
 }
 
 /// Validate `plan` for `loc` (the Connect page): one message per finished check, then the
@@ -287,24 +328,7 @@ pub struct Outcome {
     /// The same store as data, for the Done page's own words.
     pub backend: Option<crate::secrets::Backend>,
     /// Service name and state, when a service was registered.
-    pub service: Option<(String, String)>,
-}
-
-/// Why setting up failed, for people: what happened and what to do. Everything was undone.
-pub fn explain(e: &SetupError) -> String {
-    use crate::service::manager::ServiceError;
-    match e {
-        SetupError::Service {
-            source: ServiceError::NotElevated { .. },
-            ..
-        } => format!("{e}. Restart the setup as administrator, or untick “Register and start the service” on the Summary page to write the configuration only."),
-        SetupError::Service {
-            source: ServiceError::Unavailable(_),
-            ..
-        } => format!("{e}. Untick “Register and start the service” on the Summary page to write the configuration only."),
-        SetupError::Validation(_) => format!("{e}. Go back to Connect and fix what failed."),
-        _ => e.to_string(),
-    }
+    pub service: Option<(String, crate::service::manager::ServiceState)>,
 }
 
 /// Apply `plan` (the Apply page): every step's progress, then the outcome.
@@ -332,9 +356,9 @@ pub fn apply(
                     config_path: a.config_path,
                     secret_store: a.secret_store,
                     backend,
-                    service: a.service.map(|(n, s)| (n, format!("{s:?}"))),
+                    service: a.service,
                 })
-                .map_err(|e| explain(&e));
+                .map_err(Arc::new);
             let _ = tx.send(apply::Message::Finished(outcome)).await;
         },
     )

@@ -1061,6 +1061,10 @@ mod tests {
             include_str!("pages/summary.rs"),
             include_str!("pages/welcome.rs"),
             include_str!("words.rs"),
+            include_str!("effects.rs"),
+            include_str!("ui.rs"),
+            include_str!("focus.rs"),
+            include_str!("keys.rs"),
         ];
         let found: Vec<String> = sources.iter().flat_map(|s| looked_up(s)).collect();
         assert!(

@@ -184,7 +184,7 @@ pub enum Message {
     /// The password store setup will use was found out (for the Summary).
     StoreChosen(Result<crate::secrets::StoreKind, Arc<crate::secrets::SecretError>>),
     /// The lab started (or could not).
-    LabStarted(Result<LabHandle, String>),
+    LabStarted(Result<LabHandle, effects::LabStartError>),
     /// The file dialog returned a CA file (or was cancelled, or could not open).
     CaFilePicked(effects::Picked),
     /// Go to the previous page (Back button, Alt+B).
@@ -535,10 +535,7 @@ impl Wizard {
             self.apply.lines.push(apply::Line {
                 step: crate::setup::Step::Validate,
                 state: apply::LineState::Done,
-                detail: self.lang.f(
-                    "all checks passed on the Connect page in {} ms",
-                    &[&r.total_ms.to_string()],
-                ),
+                detail: apply::LineDetail::PassedOnConnect { ms: r.total_ms },
             });
         }
         Task::run(

@@ -492,6 +492,178 @@ pub fn value_error(l: Lang, e: &ValueError) -> String {
     }
 }
 
+/// A service's state as the service manager reports it.
+pub fn service_state(l: Lang, s: &crate::service::manager::ServiceState) -> String {
+    use crate::service::manager::ServiceState;
+    match s {
+        ServiceState::NotInstalled => l.t("not registered").to_string(),
+        ServiceState::Stopped => l.t("stopped").to_string(),
+        ServiceState::Starting => l.t("starting").to_string(),
+        ServiceState::Running => l.t("running").to_string(),
+        ServiceState::Stopping => l.t("stopping").to_string(),
+        ServiceState::Failed(why) => l.f("failed ({})", &[why]),
+    }
+}
+
+/// Where passwords are kept, in the admin's language.
+pub fn backend(l: Lang, b: &crate::secrets::Backend) -> String {
+    use crate::secrets::Backend;
+    match b {
+        Backend::OsVault(name) => l.f("{} (the operating system's encrypted store)", &[name]),
+        Backend::Systemd(dir) => l.f(
+            "systemd credentials in {} (encrypted with this machine's key; only root and the service can read them)",
+            &[&dir.display().to_string()],
+        ),
+        Backend::File(p) => l.f(
+            "file {} (NOT encrypted; only its owner can read it)",
+            &[&p.display().to_string()],
+        ),
+    }
+}
+
+/// What a setup step did (or what undoing it did), for the Apply page.
+pub fn setup_detail(l: Lang, d: &crate::setup::Detail) -> String {
+    use crate::setup::Detail;
+    match d {
+        Detail::ChecksPassed { ms } => l.f("all checks passed in {} ms", &[&ms.to_string()]),
+        Detail::ChecksFailed => l.t("one or more checks failed").to_string(),
+        Detail::Stopped { service } => l.f("stopped {}", &[service]),
+        Detail::Wrote { path } => l.f("wrote {}", &[&path.display().to_string()]),
+        Detail::PasswordsStored { count, store } => l.f(
+            "{} password(s) in {}",
+            &[&count.to_string(), &backend(l, store)],
+        ),
+        Detail::Registered { service, manager } => {
+            l.f("registered {} with {}", &[service, manager])
+        }
+        Detail::StartedService { service, state } => {
+            format!("{service}: {}", service_state(l, state))
+        }
+        Detail::RestartedPrevious => l.t("started the previous service again").to_string(),
+        Detail::RestoredConfig => l.t("restored the previous configuration").to_string(),
+        Detail::ConfigNotRestored => l
+            .t("could not restore the previous configuration; see the .bak file")
+            .to_string(),
+        Detail::RestoredPasswords => l.t("restored the previous passwords").to_string(),
+        Detail::RemovedService => l.t("removed the new service").to_string(),
+        // The error itself, worded, stands at the top of the page.
+        Detail::Error(_) => l
+            .t("failed: what happened and what to do is above")
+            .to_string(),
+    }
+}
+
+/// Why setting up failed, in the admin's language: what happened and what to do. Everything
+/// was undone. The English text of lower-level errors (the file system's, the service
+/// manager's, the password store's) is shown as it is.
+pub fn setup_error(l: Lang, e: &crate::setup::SetupError) -> String {
+    use crate::service::manager::ServiceError;
+    use crate::setup::SetupError;
+    let undone = l.t("everything done before was undone");
+    match e {
+        SetupError::Config(c) => l.f("The configuration could not be written: {}", &[&c.to_string()]),
+        SetupError::Field { field, problem } => {
+            let name = fields::find(field)
+                .and_then(place)
+                .map(|p| place_text(l, &p))
+                .unwrap_or_else(|| field.to_string());
+            format!("{name}: {}", value_error(l, problem))
+        }
+        SetupError::Validation(report) => {
+            let failed: Vec<String> = report
+                .checks
+                .iter()
+                .filter(|c| c.status == crate::probe::Status::Failed)
+                .map(|c| format!("{}. {}: {}", c.number, l.t(c.title), finding(l, &c.finding)))
+                .collect();
+            l.f(
+                "Validation failed ({}); nothing was changed. Go back to Connect and fix what failed.",
+                &[&failed.join("; ")],
+            )
+        }
+        SetupError::Secrets { step, source } => l.f(
+            "{}: the password store failed ({}); {}.",
+            &[l.t(step.label()), &source.to_string(), undone],
+        ),
+        SetupError::Service {
+            step,
+            source: ServiceError::NotElevated { .. },
+            ..
+        } => l.f(
+            "{}: this needs administrator rights (root on Linux); {}. Restart the setup as administrator, or untick “Register and start the service” on the Summary page to write the configuration only.",
+            &[l.t(step.label()), undone],
+        ),
+        SetupError::Service {
+            step,
+            source: ServiceError::Unavailable(detail),
+            ..
+        } => l.f(
+            "{}: no service manager is available here ({}); {}. Untick “Register and start the service” on the Summary page to write the configuration only.",
+            &[l.t(step.label()), detail, undone],
+        ),
+        SetupError::Service {
+            step,
+            source: ServiceError::Failed { detail, service, .. },
+            ..
+        } => l.f(
+            "{}: the service manager refused for {} ({}); {}. See the system log for the service, or untick “Register and start the service” on the Summary page to write the configuration only.",
+            &[l.t(step.label()), service, detail, undone],
+        ),
+        SetupError::Incomplete(problems) => l.f(
+            "The configuration is incomplete: {}. Fill in the pages named.",
+            &[&problems.join("; ")],
+        ),
+    }
+}
+
+/// Why the organization's configuration cannot be read (Welcome), and the way out.
+pub fn unreadable(l: Lang, u: &super::effects::Unreadable) -> String {
+    use super::effects::Unreadable;
+    match u {
+        Unreadable::Malformed { path, detail } => l.f(
+            "The configuration {} cannot be read ({}). It was left untouched: Replace writes a new one and keeps this one as .bak, or correct it by hand.",
+            &[&path.display().to_string(), detail],
+        ),
+        Unreadable::Invalid { path, problems } => {
+            let list: Vec<String> = problems
+                .iter()
+                .map(|p| {
+                    let name = fields::find(&p.field)
+                        .map(|f| l.t(setting_label(f)).to_string())
+                        .unwrap_or_else(|| p.field.clone());
+                    match p.line {
+                        Some(n) => l.f("{} (line {}): {}", &[&name, &n.to_string(), &p.problem]),
+                        None => format!("{name}: {}", p.problem),
+                    }
+                })
+                .collect();
+            l.f(
+                "The configuration {} has settings that cannot be used: {}. Reconfigure is not possible: Replace writes a new one and keeps this one as .bak, or correct it by hand.",
+                &[&path.display().to_string(), &list.join("; ")],
+            )
+        }
+        Unreadable::Other(detail) => l.f(
+            "The configuration cannot be read: {}. Replace writes a new one, or correct the cause and open the wizard again.",
+            &[detail],
+        ),
+    }
+}
+
+/// Why the lab demonstration did not start, and what to do.
+pub fn lab_start_error(l: Lang, e: &super::effects::LabStartError) -> String {
+    use super::effects::LabStartError;
+    match e {
+        LabStartError::Folder { path, reason } => l.f(
+            "The lab could not start: its folder {} could not be created ({}). Check the free space and permissions of the temporary folder, then try again.",
+            &[&path.display().to_string(), reason],
+        ),
+        LabStartError::Lab(e) => l.f(
+            "The lab could not start: {}. Try again; `eas-connector lab` in a terminal shows more.",
+            &[&e.to_string()],
+        ),
+    }
+}
+
 /// (English, Dutch, French) for the strings above; merged into the wizard's catalog.
 pub const STRINGS: &[(&str, &str, &str)] = &[
     ("complete; {}", "volledig; {}", "complète ; {}"),
@@ -664,4 +836,34 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("Check the access policy file:", "Controleer het toegangsbeleid:", "Vérifier le fichier de stratégie d’accès :"),
     ("Turn enforcement on when the preview is right:", "Zet de handhaving aan als het voorbeeld klopt:", "Activer l’application quand l’aperçu est correct :"),
     ("Next steps", "Volgende stappen", "Étapes suivantes"),
+    ("not registered", "niet geregistreerd", "non enregistré"),
+    ("stopped", "gestopt", "arrêté"),
+    ("starting", "start op", "en cours de démarrage"),
+    ("failed ({})", "mislukt ({})", "en échec ({})"),
+    ("all checks passed in {} ms", "alle controles geslaagd in {} ms", "toutes les vérifications réussies en {} ms"),
+    ("one or more checks failed", "een of meer controles zijn mislukt", "une ou plusieurs vérifications ont échoué"),
+    ("stopped {}", "{} gestopt", "{} arrêté"),
+    ("wrote {}", "{} geschreven", "{} écrit"),
+    ("{} password(s) in {}", "{} wachtwoord(en) in {}", "{} mot(s) de passe dans {}"),
+    ("registered {} with {}", "{} geregistreerd bij {}", "{} enregistré auprès de {}"),
+    ("started the previous service again", "de vorige service weer gestart", "le service précédent a été redémarré"),
+    ("restored the previous configuration", "de vorige configuratie teruggezet", "la configuration précédente a été rétablie"),
+    ("could not restore the previous configuration; see the .bak file", "de vorige configuratie kon niet worden teruggezet; zie het .bak-bestand", "la configuration précédente n’a pas pu être rétablie ; voyez le fichier .bak"),
+    ("restored the previous passwords", "de vorige wachtwoorden teruggezet", "les mots de passe précédents ont été rétablis"),
+    ("removed the new service", "de nieuwe service verwijderd", "le nouveau service a été supprimé"),
+    ("failed: what happened and what to do is above", "mislukt: wat er gebeurde en wat u kunt doen staat hierboven", "échec : ce qui s’est passé et quoi faire figurent ci-dessus"),
+    ("everything done before was undone", "alles wat al gedaan was, is ongedaan gemaakt", "tout ce qui avait été fait a été annulé"),
+    ("The configuration could not be written: {}", "De configuratie kon niet worden geschreven: {}", "La configuration n’a pas pu être écrite : {}"),
+    ("Validation failed ({}); nothing was changed. Go back to Connect and fix what failed.", "De validatie is mislukt ({}); er is niets gewijzigd. Ga terug naar Verbinden en los op wat mislukte.", "La validation a échoué ({}) ; rien n’a été modifié. Revenez à Connexion et corrigez ce qui a échoué."),
+    ("{}: the password store failed ({}); {}.", "{}: de wachtwoordopslag faalde ({}); {}.", "{} : le magasin de mots de passe a échoué ({}) ; {}."),
+    ("{}: this needs administrator rights (root on Linux); {}. Restart the setup as administrator, or untick “Register and start the service” on the Summary page to write the configuration only.", "{}: dit vereist beheerdersrechten (root op Linux); {}. Start de installatie opnieuw als beheerder, of vink „De service registreren en starten” uit op de pagina Overzicht om alleen de configuratie te schrijven.", "{} : il faut les droits d’administrateur (root sous Linux) ; {}. Relancez l’installation en administrateur, ou décochez « Enregistrer et démarrer le service » sur la page Récapitulatif pour écrire la configuration seulement."),
+    ("{}: no service manager is available here ({}); {}. Untick “Register and start the service” on the Summary page to write the configuration only.", "{}: hier is geen servicebeheer beschikbaar ({}); {}. Vink „De service registreren en starten” uit op de pagina Overzicht om alleen de configuratie te schrijven.", "{} : aucun gestionnaire de services n’est disponible ici ({}) ; {}. Décochez « Enregistrer et démarrer le service » sur la page Récapitulatif pour écrire la configuration seulement."),
+    ("{}: the service manager refused for {} ({}); {}. See the system log for the service, or untick “Register and start the service” on the Summary page to write the configuration only.", "{}: het servicebeheer weigerde voor {} ({}); {}. Zie het systeemlogboek voor de service, of vink „De service registreren en starten” uit op de pagina Overzicht om alleen de configuratie te schrijven.", "{} : le gestionnaire de services a refusé pour {} ({}) ; {}. Consultez le journal système pour le service, ou décochez « Enregistrer et démarrer le service » sur la page Récapitulatif pour écrire la configuration seulement."),
+    ("The configuration is incomplete: {}. Fill in the pages named.", "De configuratie is onvolledig: {}. Vul de genoemde pagina’s in.", "La configuration est incomplète : {}. Remplissez les pages citées."),
+    ("The configuration {} cannot be read ({}). It was left untouched: Replace writes a new one and keeps this one as .bak, or correct it by hand.", "De configuratie {} is onleesbaar ({}). Ze is ongewijzigd gelaten: Vervangen schrijft een nieuwe en bewaart deze als .bak, of verbeter haar met de hand.", "La configuration {} est illisible ({}). Elle a été laissée intacte : Remplacer en écrit une nouvelle et garde celle-ci en .bak, ou corrigez-la à la main."),
+    ("{} (line {}): {}", "{} (regel {}): {}", "{} (ligne {}) : {}"),
+    ("The configuration {} has settings that cannot be used: {}. Reconfigure is not possible: Replace writes a new one and keeps this one as .bak, or correct it by hand.", "De configuratie {} heeft onbruikbare instellingen: {}. Opnieuw configureren kan niet: Vervangen schrijft een nieuwe en bewaart deze als .bak, of verbeter haar met de hand.", "La configuration {} contient des réglages inutilisables : {}. Reconfigurer est impossible : Remplacer en écrit une nouvelle et garde celle-ci en .bak, ou corrigez-la à la main."),
+    ("The configuration cannot be read: {}. Replace writes a new one, or correct the cause and open the wizard again.", "De configuratie is onleesbaar: {}. Vervangen schrijft een nieuwe, of los de oorzaak op en open de wizard opnieuw.", "La configuration est illisible : {}. Remplacer en écrit une nouvelle, ou corrigez la cause et rouvrez l’assistant."),
+    ("The lab could not start: its folder {} could not be created ({}). Check the free space and permissions of the temporary folder, then try again.", "Het lab kon niet starten: zijn map {} kon niet worden aangemaakt ({}). Controleer de vrije ruimte en rechten van de tijdelijke map en probeer het opnieuw.", "Le labo n’a pas pu démarrer : son dossier {} n’a pas pu être créé ({}). Vérifiez l’espace libre et les droits du dossier temporaire, puis réessayez."),
+    ("The lab could not start: {}. Try again; `eas-connector lab` in a terminal shows more.", "Het lab kon niet starten: {}. Probeer het opnieuw; `eas-connector lab` in een terminal toont meer.", "Le labo n’a pas pu démarrer : {}. Réessayez ; `eas-connector lab` dans un terminal en dit plus."),
 ];

@@ -42,20 +42,8 @@ pub struct Context<'a> {
 
 /// The Done page's words for where the passwords are.
 fn store_text(l: Lang, o: &Outcome) -> String {
-    use crate::secrets::Backend;
     match &o.backend {
-        Some(Backend::OsVault(name)) => l.f(
-            "{} (the operating system's encrypted store)",
-            &[name],
-        ),
-        Some(Backend::Systemd(dir)) => l.f(
-            "systemd credentials in {} (encrypted with this machine's key; only root and the service can read them)",
-            &[&dir.display().to_string()],
-        ),
-        Some(Backend::File(p)) => l.f(
-            "file {} (NOT encrypted; only its owner can read it)",
-            &[&p.display().to_string()],
-        ),
+        Some(b) => super::super::words::backend(l, b),
         None => o.secret_store.clone(),
     }
 }
@@ -138,7 +126,7 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
         col = col.push(ui::kv(l.t("Passwords"), store_text(l, o)));
         let (service, sync) = match &o.service {
             Some((name, state)) => (
-                format!("{name}: {state}"),
+                format!("{name}: {}", super::super::words::service_state(l, state)),
                 l.t("The service runs its first sync now; see the log folder or `eas-connector status`.").to_string(),
             ),
             None => (

@@ -122,10 +122,7 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
             f.notify_mailbox.clone(),
         ))
         .push(ui::kv(l.t("Passwords to store"), passwords))
-        .push(ui::kv(
-            l.t("Passwords go to"),
-            store_text(l, cx.store),
-        ));
+        .push(ui::kv(l.t("Passwords go to"), store_text(l, cx.store)));
     if let Some(before) = cx.before {
         let mut changes =
             column![text(l.t("What changes")).size(ui::BODY).font(ui::BOLD)].spacing(4);

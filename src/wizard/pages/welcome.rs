@@ -24,13 +24,13 @@ pub enum Mode {
 }
 
 /// The lab's state, as the Welcome page shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub enum LabStatus {
     #[default]
     Off,
     Starting,
     Running(String),
-    Failed(String),
+    Failed(crate::wizard::effects::LabStartError),
 }
 
 /// What the Welcome page shows.
@@ -92,7 +92,7 @@ impl State {
             Message::SyncNow(kind) => Some(Event::SyncNow(kind)),
             Message::Refresh => Some(Event::Refresh),
             Message::TryLab => {
-                if self.lab == LabStatus::Starting {
+                if matches!(self.lab, LabStatus::Starting) {
                     return None;
                 }
                 self.lab = LabStatus::Starting;
@@ -113,7 +113,7 @@ impl State {
     }
 
     pub fn can_continue(&self) -> bool {
-        self.mode.is_some() && self.lab != LabStatus::Starting
+        self.mode.is_some() && !matches!(self.lab, LabStatus::Starting)
     }
 
     pub fn view(&self, l: Lang) -> Element<'_, Message> {
@@ -167,7 +167,10 @@ impl State {
                 ]
             }
             Existing::Unreadable(e) => {
-                col = col.push(ui::note(ui::NoteKind::Error, e.clone()));
+                col = col.push(ui::note(
+                    ui::NoteKind::Error,
+                    super::super::words::unreadable(l, e),
+                ));
                 vec![(
                     Mode::Replace,
                     l.t("Replace existing connector"),
@@ -220,7 +223,10 @@ impl State {
             .into(),
             LabStatus::Starting => text(l.t("Starting the lab Exchange…")).size(ui::SMALL).into(),
             LabStatus::Running(s) => ui::note(ui::NoteKind::Success, s.clone()),
-            LabStatus::Failed(e) => ui::note(ui::NoteKind::Error, e.clone()),
+            LabStatus::Failed(e) => ui::note(
+                ui::NoteKind::Error,
+                super::super::words::lab_start_error(l, e),
+            ),
         };
         let lab_button = button(
             row![
@@ -232,11 +238,11 @@ impl State {
         )
         .padding([8, 14])
         .style(ui::plain_button)
-        .on_press_maybe((self.lab != LabStatus::Starting).then_some(Message::TryLab));
+        .on_press_maybe((!matches!(self.lab, LabStatus::Starting)).then_some(Message::TryLab));
         let lab_button = super::super::focus::focusable(
             "try-lab",
             lab_button,
-            (self.lab != LabStatus::Starting).then_some(Message::TryLab),
+            (!matches!(self.lab, LabStatus::Starting)).then_some(Message::TryLab),
         );
         col = col.push(iced::widget::rule::horizontal(1));
         col = col.push(column![lab_button, lab_line].spacing(8));
