@@ -523,7 +523,16 @@ fn replace_with_a_failing_service_rolls_everything_back() {
         Some(Err(e)) => e.clone(),
         other => panic!("expected a failure, got {other:?}"),
     };
-    assert!(err.contains("the service exited at once"), "{err}");
+    assert!(
+        err.to_string().contains("the service exited at once"),
+        "{err}"
+    );
+    // On the page, the explanation says what to do, with the manager's words in it.
+    assert!(
+        h.shown_containing("the service manager refused for")
+            .is_some_and(|t| t.contains("the service exited at once")),
+        "the failure is explained on the page"
+    );
     assert!(!h.w.can_continue(), "no Next after a failure");
     assert!(h.w.can_go_back(), "Back to the Summary after a failure");
     let undone: Vec<_> =
@@ -676,7 +685,9 @@ fn every_page_renders_in_english_dutch_and_french() {
         h.send_only(Message::Apply(wizard::pages::apply::Message::Progress(
             setup::Progress::Done(
                 setup::Step::WriteConfig,
-                "wrote ConnectorServiceConfiguration.xml".into(),
+                setup::Detail::Wrote {
+                    path: "ConnectorServiceConfiguration.xml".into(),
+                },
             ),
         )));
         for step in Step::ALL {
@@ -751,7 +762,9 @@ fn nothing_english_is_shown_in_dutch_or_french() {
     let english = [
         // ("is" and "of" are Dutch words too.)
         " the ", " and ", " not ", " with ", " check ", " enter ", "Fix:", " which ", " could ",
-        " no ", "Go to", " to ", " has ", " does ",
+        " no ", "Go to", " to ", " has ", " does ", " was ", " were ", " failed", " passed ",
+        " wrote ", " stopped ", " registered ", " restored ", " removed ", " password",
+        " cannot ", " what ", " needs ", " running", " undone", " started",
     ];
     let catalog: Vec<&str> = eas_connector::wizard::i18n::STRINGS
         .iter()
@@ -944,6 +957,137 @@ fn nothing_english_is_shown_in_dutch_or_french() {
                 }));
             }
             collect(&h, &mut shown);
+        }
+        // Apply: every step's line, each kind of failure's explanation, and a service's state.
+        {
+            use eas_connector::service::manager::{ServiceError, ServiceState};
+            use eas_connector::setup::{Detail, Progress, SetupError, Step as S};
+            use wizard::pages::apply;
+            h.w.step = Step::Apply;
+            let details = [
+                (S::Validate, Detail::ChecksPassed { ms: 5 }),
+                (S::Validate, Detail::ChecksFailed),
+                (S::StopOldService, Detail::Stopped { service: "eas@x".into() }),
+                (S::WriteConfig, Detail::Wrote { path: "/c/x.xml".into() }),
+                (
+                    S::StoreSecrets,
+                    Detail::PasswordsStored {
+                        count: 2,
+                        store: secrets::Backend::File("/c/s.json".into()),
+                    },
+                ),
+                (
+                    S::RegisterService,
+                    Detail::Registered {
+                        service: "eas@x".into(),
+                        manager: "systemd".into(),
+                    },
+                ),
+                (
+                    S::StartService,
+                    Detail::StartedService {
+                        service: "eas@x".into(),
+                        state: ServiceState::Running,
+                    },
+                ),
+            ];
+            let undone = [
+                (S::StopOldService, Detail::RestartedPrevious),
+                (S::WriteConfig, Detail::RestoredConfig),
+                (S::WriteConfig, Detail::ConfigNotRestored),
+                (S::StoreSecrets, Detail::RestoredPasswords),
+                (S::RegisterService, Detail::RemovedService),
+            ];
+            let errors = vec![
+                SetupError::Service {
+                    step: S::RegisterService,
+                    source: ServiceError::NotElevated { action: "x" },
+                    hint: "",
+                },
+                SetupError::Service {
+                    step: S::RegisterService,
+                    source: ServiceError::Unavailable("systemd?".into()),
+                    hint: "",
+                },
+                SetupError::Service {
+                    step: S::StartService,
+                    source: ServiceError::Failed {
+                        action: "start",
+                        service: "eas@x".into(),
+                        detail: "exit 1".into(),
+                    },
+                    hint: "",
+                },
+                SetupError::Secrets {
+                    step: S::StoreSecrets,
+                    source: secrets::SecretError::SystemdUnsupported,
+                },
+                SetupError::Validation(Box::new(rep.clone())),
+                SetupError::Incomplete(vec!["ServiceAccount/User".into()]),
+                SetupError::Field {
+                    field: "ServiceAccount/User",
+                    problem: eas_connector::config::validate::ValueError::NoDomain("svc".into()),
+                },
+            ];
+            for e in errors {
+                h.w.apply = apply::State::default();
+                for (step, d) in details.iter().cloned() {
+                    h.send_only(Message::Apply(apply::Message::Progress(Progress::Started(step))));
+                    h.send_only(Message::Apply(apply::Message::Progress(Progress::Done(step, d))));
+                }
+                h.send_only(Message::Apply(apply::Message::Progress(Progress::Failed(
+                    S::StartService,
+                    Detail::Error(e.to_string()),
+                ))));
+                for (step, d) in undone.iter().cloned() {
+                    h.send_only(Message::Apply(apply::Message::Progress(Progress::RolledBack(
+                        step, d,
+                    ))));
+                }
+                h.send_only(Message::Apply(apply::Message::Finished(Err(Arc::new(e)))));
+                collect(&h, &mut shown);
+            }
+            h.w.apply = apply::State::default();
+            h.w.step = Step::Done;
+            h.w.apply.outcome = Some(Ok(eas_connector::wizard::effects::Outcome {
+                config_path: dir.path().join("c.xml"),
+                secret_store: String::new(),
+                backend: Some(secrets::Backend::Systemd(dir.path().join("Credentials"))),
+                service: Some(("eas@x".into(), ServiceState::Failed("exit 1".into()))),
+            }));
+            collect(&h, &mut shown);
+        }
+        // Welcome: a configuration that cannot be read, and a lab that did not start.
+        {
+            use eas_connector::wizard::effects::{LabStartError, Unreadable};
+            use eas_connector::wizard::pages::welcome::LabStatus;
+            h.w.step = Step::Welcome;
+            for u in [
+                Unreadable::Malformed {
+                    path: "/c/x.xml".into(),
+                    detail: "<x> 3:4".into(),
+                },
+                Unreadable::Invalid {
+                    path: "/c/x.xml".into(),
+                    problems: vec![eas_connector::config::FieldProblem {
+                        field: "Proxy/Port".into(),
+                        line: Some(3),
+                        column: Some(4),
+                        problem: "70000".into(),
+                        fix: None,
+                    }],
+                },
+                Unreadable::Other("EACCES".into()),
+            ] {
+                h.w.welcome.existing = Existing::Unreadable(u);
+                h.w.welcome.lab = LabStatus::Failed(LabStartError::Folder {
+                    path: "/tmp/x".into(),
+                    reason: "ENOSPC".into(),
+                });
+                collect(&h, &mut shown);
+            }
+            h.w.welcome.existing = Existing::None;
+            h.w.welcome.lab = LabStatus::Off;
         }
         // The Kerberos realm note, for an account and a server that give no realm.
         h.w.step = Step::ServiceAccount;

@@ -582,8 +582,8 @@ pub fn setup_error(l: Lang, e: &crate::setup::SetupError) -> String {
             )
         }
         SetupError::Secrets { step, source } => l.f(
-            "{}: the password store failed ({}); {}.",
-            &[l.t(step.label()), &source.to_string(), undone],
+            "{}: {}; {}.",
+            &[l.t(step.label()), &secret_error(l, source), undone],
         ),
         SetupError::Service {
             step,
@@ -612,6 +612,46 @@ pub fn setup_error(l: Lang, e: &crate::setup::SetupError) -> String {
         SetupError::Incomplete(problems) => l.f(
             "The configuration is incomplete: {}. Fill in the pages named.",
             &[&problems.join("; ")],
+        ),
+    }
+}
+
+/// Why the password store could not be used, and what to do. The store's and the system's
+/// own words are kept as they are.
+pub fn secret_error(l: Lang, e: &crate::secrets::SecretError) -> String {
+    use crate::secrets::{SecretError, STORE_ENV};
+    match e {
+        SecretError::Vault { store, what, reason } => l.f(
+            "the {} could not be used for the {}: {}",
+            &[store, what, reason],
+        ),
+        SecretError::File { path, action, reason } => l.f(
+            "the passwords file {} could not be {}: {}",
+            &[&path.display().to_string(), action, reason],
+        ),
+        SecretError::FileTooOpen { path, mode } => l.f(
+            "the passwords file {} can be read by other users (mode {}); run `chmod 600 {}` and make it owned by the service's user",
+            &[&path.display().to_string(), &format!("{mode:o}"), &path.display().to_string()],
+        ),
+        SecretError::BadPreference(v) => l.f(
+            "{}='{}' is not a password store; use auto, systemd, secret-service (or os) or file",
+            &[STORE_ENV, v],
+        ),
+        SecretError::Unreachable { store, reason, .. } => l.f(
+            "the {} could not be used ({}); start or unlock it and try again (nothing was switched to another store)",
+            &[store, reason],
+        ),
+        SecretError::Busy(lock) => l.f(
+            "the passwords were not changed because another program is changing them ({}); try again when it has finished",
+            &[&lock.to_string()],
+        ),
+        SecretError::FileUnsupported(why) => l.f(
+            "the passwords file is for Linux only, and here the system's password store must work ({})",
+            &[why],
+        ),
+        SecretError::SystemdUnsupported => l.f(
+            "systemd credentials exist on Linux only; choose another store with {} (auto, os)",
+            &[STORE_ENV],
         ),
     }
 }
@@ -855,7 +895,15 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("everything done before was undone", "alles wat al gedaan was, is ongedaan gemaakt", "tout ce qui avait été fait a été annulé"),
     ("The configuration could not be written: {}", "De configuratie kon niet worden geschreven: {}", "La configuration n’a pas pu être écrite : {}"),
     ("Validation failed ({}); nothing was changed. Go back to Connect and fix what failed.", "De validatie is mislukt ({}); er is niets gewijzigd. Ga terug naar Verbinden en los op wat mislukte.", "La validation a échoué ({}) ; rien n’a été modifié. Revenez à Connexion et corrigez ce qui a échoué."),
-    ("{}: the password store failed ({}); {}.", "{}: de wachtwoordopslag faalde ({}); {}.", "{} : le magasin de mots de passe a échoué ({}) ; {}."),
+    ("{}: {}; {}.", "{}: {}; {}.", "{} : {} ; {}."),
+    ("the {} could not be used for the {}: {}", "de {} kon niet worden gebruikt voor het {}: {}", "le {} n’a pas pu servir pour le {} : {}"),
+    ("the passwords file {} could not be {}: {}", "het wachtwoordbestand {} kon niet worden {}: {}", "le fichier de mots de passe {} n’a pas pu être {} : {}"),
+    ("the passwords file {} can be read by other users (mode {}); run `chmod 600 {}` and make it owned by the service's user", "het wachtwoordbestand {} is leesbaar voor andere gebruikers (modus {}); voer `chmod 600 {}` uit en maak de gebruiker van de service eigenaar", "le fichier de mots de passe {} est lisible par d’autres utilisateurs (mode {}) ; exécutez `chmod 600 {}` et donnez-le à l’utilisateur du service"),
+    ("{}='{}' is not a password store; use auto, systemd, secret-service (or os) or file", "{}='{}' is geen wachtwoordopslag; gebruik auto, systemd, secret-service (of os) of file", "{}='{}' n’est pas un magasin de mots de passe ; utilisez auto, systemd, secret-service (ou os) ou file"),
+    ("the {} could not be used ({}); start or unlock it and try again (nothing was switched to another store)", "de {} kon niet worden gebruikt ({}); start of ontgrendel hem en probeer het opnieuw (er is niet naar een andere opslag overgeschakeld)", "le {} n’a pas pu servir ({}) ; démarrez-le ou déverrouillez-le et réessayez (rien n’a été basculé vers un autre magasin)"),
+    ("the passwords were not changed because another program is changing them ({}); try again when it has finished", "de wachtwoorden zijn niet gewijzigd omdat een ander programma ze wijzigt ({}); probeer het opnieuw als het klaar is", "les mots de passe n’ont pas été modifiés car un autre programme les modifie ({}) ; réessayez quand il aura fini"),
+    ("the passwords file is for Linux only, and here the system's password store must work ({})", "het wachtwoordbestand bestaat alleen op Linux, en hier moet de wachtwoordopslag van het systeem werken ({})", "le fichier de mots de passe n’existe que sous Linux, et ici le magasin du système doit fonctionner ({})"),
+    ("systemd credentials exist on Linux only; choose another store with {} (auto, os)", "systemd-credentials bestaan alleen op Linux; kies een andere opslag met {} (auto, os)", "les identifiants systemd n’existent que sous Linux ; choisissez un autre magasin avec {} (auto, os)"),
     ("{}: this needs administrator rights (root on Linux); {}. Restart the setup as administrator, or untick “Register and start the service” on the Summary page to write the configuration only.", "{}: dit vereist beheerdersrechten (root op Linux); {}. Start de installatie opnieuw als beheerder, of vink „De service registreren en starten” uit op de pagina Overzicht om alleen de configuratie te schrijven.", "{} : il faut les droits d’administrateur (root sous Linux) ; {}. Relancez l’installation en administrateur, ou décochez « Enregistrer et démarrer le service » sur la page Récapitulatif pour écrire la configuration seulement."),
     ("{}: no service manager is available here ({}); {}. Untick “Register and start the service” on the Summary page to write the configuration only.", "{}: hier is geen servicebeheer beschikbaar ({}); {}. Vink „De service registreren en starten” uit op de pagina Overzicht om alleen de configuratie te schrijven.", "{} : aucun gestionnaire de services n’est disponible ici ({}) ; {}. Décochez « Enregistrer et démarrer le service » sur la page Récapitulatif pour écrire la configuration seulement."),
     ("{}: the service manager refused for {} ({}); {}. See the system log for the service, or untick “Register and start the service” on the Summary page to write the configuration only.", "{}: het servicebeheer weigerde voor {} ({}); {}. Zie het systeemlogboek voor de service, of vink „De service registreren en starten” uit op de pagina Overzicht om alleen de configuratie te schrijven.", "{} : le gestionnaire de services a refusé pour {} ({}) ; {}. Consultez le journal système pour le service, ou décochez « Enregistrer et démarrer le service » sur la page Récapitulatif pour écrire la configuration seulement."),

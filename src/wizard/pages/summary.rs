@@ -66,7 +66,7 @@ fn store_text(l: Lang, choice: Option<&Result<StoreKind, Arc<SecretError>>>) -> 
         Some(Ok(StoreKind::Os)) if cfg!(windows) => l.t("Windows Credential Manager, and an encrypted copy (DPAPI) for the service that only SYSTEM and Administrators can read.").to_string(),
         Some(Ok(StoreKind::Os)) => l.t("Your desktop keyring (the Secret Service).").to_string(),
         Some(Ok(StoreKind::File)) => l.t("The file ConnectorSecrets.json beside the configuration: NOT encrypted, readable by its owner only (mode 0600). Move the passwords with `eas-connector config migrate-secrets`.").to_string(),
-        Some(Err(e)) => l.f("No password store can be used, so Apply will stop before writing anything: {}", &[&e.to_string()]),
+        Some(Err(e)) => l.f("No password store can be used, so Apply will stop before writing anything: {}", &[&words::secret_error(l, e)]),
     }
 }
 
