@@ -761,10 +761,36 @@ fn nothing_english_is_shown_in_dutch_or_french() {
     use eas_connector::probe::Account;
     let english = [
         // ("is" and "of" are Dutch words too.)
-        " the ", " and ", " not ", " with ", " check ", " enter ", "Fix:", " which ", " could ",
-        " no ", "Go to", " to ", " has ", " does ", " was ", " were ", " failed", " passed ",
-        " wrote ", " stopped ", " registered ", " restored ", " removed ", " password",
-        " cannot ", " what ", " needs ", " running", " undone", " started",
+        " the ",
+        " and ",
+        " not ",
+        " with ",
+        " check ",
+        " enter ",
+        "Fix:",
+        " which ",
+        " could ",
+        " no ",
+        "Go to",
+        " to ",
+        " has ",
+        " does ",
+        " was ",
+        " were ",
+        " failed",
+        " passed ",
+        " wrote ",
+        " stopped ",
+        " registered ",
+        " restored ",
+        " removed ",
+        " password",
+        " cannot ",
+        " what ",
+        " needs ",
+        " running",
+        " undone",
+        " started",
     ];
     let catalog: Vec<&str> = eas_connector::wizard::i18n::STRINGS
         .iter()
@@ -967,8 +993,18 @@ fn nothing_english_is_shown_in_dutch_or_french() {
             let details = [
                 (S::Validate, Detail::ChecksPassed { ms: 5 }),
                 (S::Validate, Detail::ChecksFailed),
-                (S::StopOldService, Detail::Stopped { service: "eas@x".into() }),
-                (S::WriteConfig, Detail::Wrote { path: "/c/x.xml".into() }),
+                (
+                    S::StopOldService,
+                    Detail::Stopped {
+                        service: "eas@x".into(),
+                    },
+                ),
+                (
+                    S::WriteConfig,
+                    Detail::Wrote {
+                        path: "/c/x.xml".into(),
+                    },
+                ),
                 (
                     S::StoreSecrets,
                     Detail::PasswordsStored {
@@ -1032,17 +1068,21 @@ fn nothing_english_is_shown_in_dutch_or_french() {
             for e in errors {
                 h.w.apply = apply::State::default();
                 for (step, d) in details.iter().cloned() {
-                    h.send_only(Message::Apply(apply::Message::Progress(Progress::Started(step))));
-                    h.send_only(Message::Apply(apply::Message::Progress(Progress::Done(step, d))));
+                    h.send_only(Message::Apply(apply::Message::Progress(Progress::Started(
+                        step,
+                    ))));
+                    h.send_only(Message::Apply(apply::Message::Progress(Progress::Done(
+                        step, d,
+                    ))));
                 }
                 h.send_only(Message::Apply(apply::Message::Progress(Progress::Failed(
                     S::StartService,
                     Detail::Error(e.to_string()),
                 ))));
                 for (step, d) in undone.iter().cloned() {
-                    h.send_only(Message::Apply(apply::Message::Progress(Progress::RolledBack(
-                        step, d,
-                    ))));
+                    h.send_only(Message::Apply(apply::Message::Progress(
+                        Progress::RolledBack(step, d),
+                    )));
                 }
                 h.send_only(Message::Apply(apply::Message::Finished(Err(Arc::new(e)))));
                 collect(&h, &mut shown);
@@ -1891,6 +1931,165 @@ fn status_home_for_an_existing_connector() {
     assert!(msgs.is_empty(), "{msgs:?}");
     assert!(h.sees("Reconfigure"));
     assert!(h.sees("Replace existing connector"));
+}
+
+/// A service manager with the organization's service installed (and stopped).
+#[derive(Default)]
+struct Installed {
+    calls: Mutex<Vec<String>>,
+}
+
+impl ServiceManager for Installed {
+    fn describe(&self) -> String {
+        "test service manager".into()
+    }
+    fn service_name(&self, org: &str) -> String {
+        format!("eas-connector@{org}")
+    }
+    fn install(&self, org: &str, _spec: &InstallSpec) -> Result<(), ServiceError> {
+        self.calls.lock().unwrap().push(format!("install {org}"));
+        Ok(())
+    }
+    fn uninstall(&self, org: &str) -> Result<(), ServiceError> {
+        self.calls.lock().unwrap().push(format!("uninstall {org}"));
+        Ok(())
+    }
+    fn start(&self, _org: &str) -> Result<(), ServiceError> {
+        Ok(())
+    }
+    fn stop(&self, _org: &str) -> Result<(), ServiceError> {
+        Ok(())
+    }
+    fn state(&self, _org: &str) -> Result<ServiceState, ServiceError> {
+        let removed = self
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|c| c.starts_with("uninstall"));
+        Ok(if removed {
+            ServiceState::NotInstalled
+        } else {
+            ServiceState::Stopped
+        })
+    }
+    fn installed(&self) -> Result<Vec<String>, ServiceError> {
+        Ok(vec![])
+    }
+}
+
+/// The status home counts the devices of the last sync by Exchange's state (the list
+/// `eas-connector devices` reads) and the conflicts with Exchange's rules, says what to do
+/// about them, and Remove asks first (Enter keeps the connector), says what goes and what
+/// stays, then removes the service, the passwords and the folder.
+#[test]
+fn status_home_counts_devices_and_conflicts_and_remove_asks_first() {
+    use eas_connector::engine::listing::{DeviceList, DeviceRow};
+    use eas_connector::engine::policy::Action;
+    use eas_connector::engine::precedence::{Conflict, Resolution};
+    use eas_connector::wire::exchange::{DeviceAccessState as S, DeviceAccessStateReason as R};
+    let dir = tempfile::tempdir().unwrap();
+    let loc = existing(dir.path(), "contoso");
+    let row = |id: &str, state: S, conflict: bool| DeviceRow {
+        device_id: id.into(),
+        name: format!("u_{id}"),
+        user: "u@contoso.test".into(),
+        mailbox: "contoso.test/Users/u".into(),
+        device_type: "iPhone".into(),
+        device_model: "iPhone".into(),
+        exchange_state: state,
+        exchange_reason: if conflict {
+            R::DeviceRule
+        } else {
+            R::Individual
+        },
+        action: Action::Allow,
+        source: "rules".into(),
+        reason: "r".into(),
+        outcome: eas_connector::engine::plan::Outcome::Unchanged,
+        synced_at: "2026-12-05T10:00:00Z".into(),
+        sync: eas_connector::engine::SyncKind::Full,
+        conflict: conflict.then(|| Conflict {
+            wanted: Action::Allow,
+            exchange: Action::Block,
+            reason: R::DeviceRule,
+            rule: Some("Block Androids".into()),
+            resolution: Resolution::Reported,
+        }),
+    };
+    let rows = [
+        row("a1", S::Allowed, false),
+        row("a2", S::Allowed, false),
+        row("a3", S::Allowed, false),
+        row("b1", S::Blocked, true),
+        row("b2", S::Blocked, true),
+        row("q1", S::Quarantined, false),
+        row("d1", S::DeviceDiscovery, false),
+    ];
+    let list = DeviceList {
+        synced_at: Some("2026-12-05T10:00:00Z".into()),
+        devices: rows
+            .iter()
+            .map(|r| (r.device_id.clone(), r.clone()))
+            .collect(),
+    };
+    std::fs::write(
+        DeviceList::path(&loc.org_dir()),
+        serde_json::to_vec(&list).unwrap(),
+    )
+    .unwrap();
+    let manager = Arc::new(Installed::default());
+    let mut h = Harness::new(dir.path(), "contoso", Lang::En, Some(manager.clone()));
+    assert!(h.sees("Devices (Exchange's state)"));
+    assert!(
+        h.sees("3 allowed · 2 blocked · 1 quarantined · 1 other"),
+        "counts"
+    );
+    assert!(h.sees("Conflicts"));
+    assert!(
+        h.shown_containing("2 devices: an Exchange device access rule decides otherwise")
+            .is_some_and(|t| t.contains("eas-connector devices")),
+        "the conflicts and what to do"
+    );
+    // Remove asks first; Enter keeps the connector.
+    h.click_text("Remove this connector…");
+    let plan = h.w.confirm_remove.clone().expect("Remove asks first");
+    assert_eq!(plan.service.as_deref(), Some("eas-connector@contoso"));
+    assert!(h.sees("Remove the connector of “contoso”?"));
+    assert!(h
+        .shown_containing("the service eas-connector@contoso, stopped and unregistered")
+        .is_some());
+    assert!(h
+        .shown_containing("ConnectorServiceConfiguration.xml")
+        .is_some_and(|t| t.starts_with("• the folder ")));
+    assert!(h.shown_containing("Kept: Exchange as it is").is_some());
+    assert_eq!(
+        h.w.focus.target,
+        Some("keep-connector"),
+        "the focus is on Keep"
+    );
+    h.send(Message::Enter);
+    assert!(h.w.confirm_remove.is_none(), "Enter closed the question");
+    assert!(loc.org_dir().exists(), "Enter removed nothing");
+    assert!(manager.calls.lock().unwrap().is_empty());
+    // Asked again and confirmed: service, passwords and folder go.
+    h.click_text("Remove this connector…");
+    h.click_id("confirm-remove");
+    assert_eq!(
+        manager.calls.lock().unwrap().as_slice(),
+        ["uninstall contoso"]
+    );
+    assert!(!loc.org_dir().exists(), "the folder is gone");
+    assert!(
+        stored(&loc, SecretKind::ServiceAccount).is_none(),
+        "passwords gone"
+    );
+    let said = h
+        .shown_containing("The connector was removed (service eas-connector@contoso; folder ")
+        .expect("Remove says what it did");
+    assert!(said.contains("Exchange was not changed."), "{said}");
+    assert!(matches!(h.w.welcome.existing, Existing::None));
+    assert!(h.sees("Set up new"), "a new setup is offered");
 }
 
 /// The id of the focused widget in a fresh view (what the window shows after the last

@@ -10,6 +10,7 @@
 //! Progress is reported step by step for the wizard. It never prints and never logs a password.
 
 pub mod answers;
+pub mod remove;
 
 use std::path::PathBuf;
 

@@ -109,17 +109,42 @@ pub async fn detect(loc: ConfigLocation, register_service: bool) -> Existing {
 
 /// An existing connector's service, as `eas-connector status` sees it: from the running
 /// service over the control channel, else from its status file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Home {
     /// The service answered on its control channel.
     pub running: bool,
     pub status: Option<crate::service::status::Status>,
     /// Why the status could not be read (in the status module's words).
     pub error: Option<String>,
+    /// The devices of the last syncs by Exchange's state, and the conflicts (the list
+    /// `eas-connector devices` shows); `None` when no sync wrote one yet.
+    pub devices: Option<crate::engine::listing::Tally>,
+    /// When the device list was written (the last sync's time, as recorded).
+    pub devices_synced_at: Option<String>,
+    /// Why the device list could not be read.
+    pub devices_error: Option<String>,
 }
 
-/// Read an existing connector's status (the same channel and file as `eas-connector status`).
+/// Read an existing connector's status (the same channel and file as `eas-connector status`)
+/// and its device list (the file `eas-connector devices` reads).
 pub async fn read_home(loc: ConfigLocation) -> Home {
+    let dir = loc.org_dir();
+    let mut home = read_status(loc).await;
+    let list =
+        tokio::task::spawn_blocking(move || crate::engine::listing::DeviceList::load(&dir)).await;
+    match list {
+        Ok(Ok(list)) if list.synced_at.is_some() => {
+            home.devices = Some(list.tally());
+            home.devices_synced_at = list.synced_at;
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => home.devices_error = Some(e.to_string()),
+        Err(e) => home.devices_error = Some(e.to_string()),
+    }
+    home
+}
+
+async fn read_status(loc: ConfigLocation) -> Home {
     use crate::service::{control, status};
     tokio::task::spawn_blocking(move || {
         if control::is_running(&loc) {
@@ -132,7 +157,7 @@ pub async fn read_home(loc: ConfigLocation) -> Home {
                     return Home {
                         running: true,
                         status: Some(*status),
-                        error: None,
+                        ..Home::default()
                     }
                 }
                 Ok(_) => {}
@@ -143,29 +168,61 @@ pub async fn read_home(loc: ConfigLocation) -> Home {
                             .ok()
                             .flatten(),
                         error: Some(e.to_string()),
+                        ..Home::default()
                     }
                 }
             }
         }
         match status::Status::read(&status::status_path(&loc)) {
             Ok(s) => Home {
-                running: false,
                 status: s,
-                error: None,
+                ..Home::default()
             },
             Err(e) => Home {
-                running: false,
-                status: None,
                 error: Some(e.to_string()),
+                ..Home::default()
             },
         }
     })
     .await
-    .unwrap_or(Home {
-        running: false,
-        status: None,
-        error: None,
+    .unwrap_or_default()
+}
+
+/// What removing the organization would delete (the status home's Remove, before asking).
+/// `manager` is the wizard's service manager; without one the platform's is asked whether a
+/// service is installed.
+pub async fn removal_plan(
+    loc: ConfigLocation,
+    manager: Option<Arc<dyn ServiceManager>>,
+) -> Result<setup::remove::Removal, setup::remove::RemoveError> {
+    tokio::task::spawn_blocking(move || {
+        let fallback = match &manager {
+            Some(_) => None,
+            None => crate::service::platform_manager().ok(),
+        };
+        let m = manager.as_deref().or(fallback.as_deref());
+        setup::remove::plan(&loc, m)
     })
+    .await
+    .unwrap_or_else(|e| Err(setup::remove::RemoveError::Folder(e.to_string())))
+}
+
+/// Remove the organization: its service, passwords and folder (`service uninstall` and
+/// `config purge`).
+pub async fn remove(
+    loc: ConfigLocation,
+    manager: Option<Arc<dyn ServiceManager>>,
+) -> Result<setup::remove::Removed, setup::remove::RemoveError> {
+    tokio::task::spawn_blocking(move || {
+        let fallback = match &manager {
+            Some(_) => None,
+            None => crate::service::platform_manager().ok(),
+        };
+        let m = manager.as_deref().or(fallback.as_deref());
+        setup::remove::remove(&loc, m)
+    })
+    .await
+    .unwrap_or_else(|e| Err(setup::remove::RemoveError::Folder(e.to_string())))
 }
 
 /// The password store setup will use for `loc`: `secrets::chosen_store`, the decision

@@ -183,6 +183,12 @@ pub enum Message {
     ),
     /// The password store setup will use was found out (for the Summary).
     StoreChosen(Result<crate::secrets::StoreKind, Arc<crate::secrets::SecretError>>),
+    /// What Remove would delete was found out (then the admin is asked).
+    RemovalPlanned(Result<crate::setup::remove::Removal, crate::setup::remove::RemoveError>),
+    /// The answer to "Remove the connector?": `true` removes it.
+    ConfirmRemove(bool),
+    /// Remove finished.
+    Removed(Result<crate::setup::remove::Removed, crate::setup::remove::RemoveError>),
     /// The lab started (or could not).
     LabStarted(Result<LabHandle, effects::LabStartError>),
     /// The file dialog returned a CA file (or was cancelled, or could not open).
@@ -228,6 +234,8 @@ pub struct Wizard {
     pub focus: keys::FocusRequest,
     /// The password store setup will use, found out on entering the Summary.
     pub store: Option<Result<crate::secrets::StoreKind, Arc<crate::secrets::SecretError>>>,
+    /// Remove asks first: what it would delete, while the question is open.
+    pub confirm_remove: Option<crate::setup::remove::Removal>,
 }
 
 impl Wizard {
@@ -248,6 +256,7 @@ impl Wizard {
                 lab: LabStatus::Off,
                 home: None,
                 sync_note: None,
+                removed: None,
             },
             form: Form::default(),
             connect: connect::State::default(),
@@ -258,6 +267,7 @@ impl Wizard {
             connect_task: None,
             focus: keys::FocusRequest::default(),
             store: None,
+            confirm_remove: None,
         };
         let task = Task::perform(
             effects::detect(opts.location, w.register_service),
@@ -647,6 +657,16 @@ impl Wizard {
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
+        if self.confirm_remove.is_some() {
+            match message {
+                // Enter and Esc keep the connector: removing takes a deliberate press.
+                Message::Enter | Message::Escape | Message::Cancel => {
+                    return self.update(Message::ConfirmRemove(false))
+                }
+                Message::ConfirmRemove(_) => {}
+                _ => return Task::none(),
+            }
+        }
         if self.confirm_cancel {
             match message {
                 Message::ConfirmCancel(_) | Message::Enter | Message::Escape => {}
@@ -678,6 +698,10 @@ impl Wizard {
                         Message::HomeRead(Box::new(h))
                     })
                 }
+                Some(welcome::Event::PlanRemoval) => Task::perform(
+                    effects::removal_plan(self.requested.clone(), self.manager.clone()),
+                    Message::RemovalPlanned,
+                ),
                 Some(welcome::Event::StartLab) => {
                     Task::perform(effects::start_lab(), Message::LabStarted)
                 }
@@ -711,6 +735,42 @@ impl Wizard {
             }
             Message::LabStarted(Err(e)) => {
                 self.welcome.lab = LabStatus::Failed(e);
+                Task::none()
+            }
+            Message::RemovalPlanned(Ok(plan)) => {
+                self.welcome.removed = None;
+                self.confirm_remove = Some(plan);
+                self.focus.to(Some("keep-connector"));
+                Task::none()
+            }
+            Message::RemovalPlanned(Err(e)) => {
+                self.welcome.removed = Some(Err(e));
+                Task::none()
+            }
+            Message::ConfirmRemove(yes) => {
+                self.confirm_remove = None;
+                if yes {
+                    Task::perform(
+                        effects::remove(self.requested.clone(), self.manager.clone()),
+                        Message::Removed,
+                    )
+                } else {
+                    Task::none()
+                }
+            }
+            Message::Removed(r) => {
+                let ok = r.is_ok();
+                self.welcome.removed = Some(r);
+                if ok {
+                    // Nothing is configured now: the page offers Set up new.
+                    self.welcome.home = None;
+                    self.welcome.mode = None;
+                    self.welcome.existing = Existing::Checking;
+                    return Task::perform(
+                        effects::detect(self.requested.clone(), self.register_service),
+                        Message::Detected,
+                    );
+                }
                 Task::none()
             }
             Message::StoreChosen(choice) => {
@@ -1149,6 +1209,50 @@ impl Wizard {
             iced::widget::rule::horizontal(1),
             footer,
         ];
+        if let Some(plan) = &self.confirm_remove {
+            let (gone, kept) = words::removal_lines(l, plan);
+            let mut list = column![text(l.t("This deletes:")).size(ui::BODY)].spacing(4);
+            for g in gone {
+                list = list.push(
+                    text(format!("• {g}"))
+                        .size(ui::BODY)
+                        .wrapping(text::Wrapping::WordOrGlyph),
+                );
+            }
+            let dialog = column![
+                text(l.f("Remove the connector of “{}”?", &[&plan.org]))
+                    .size(20)
+                    .font(ui::BOLD),
+                list,
+                text(kept).size(ui::BODY),
+                row![
+                    Space::new().width(Length::Fill),
+                    focus::focusable(
+                        "keep-connector",
+                        button(text(l.t("Keep the connector")).size(ui::BODY))
+                            .padding([8, 18])
+                            .style(ui::plain_button)
+                            .on_press(Message::ConfirmRemove(false)),
+                        Some(Message::ConfirmRemove(false)),
+                    ),
+                    focus::focusable(
+                        "confirm-remove",
+                        button(text(l.t("Remove")).size(ui::BODY))
+                            .padding([8, 18])
+                            .style(button::danger)
+                            .on_press(Message::ConfirmRemove(true)),
+                        Some(Message::ConfirmRemove(true)),
+                    ),
+                ]
+                .spacing(8)
+                .wrap(),
+                text(l.t("Esc or Enter: keep it · Tab to Remove, then Space: remove"))
+                    .size(ui::SMALL)
+                    .style(ui::muted),
+            ]
+            .spacing(14);
+            return keys::keys(modal(body, dialog.into(), 560.0), self.focus).into();
+        }
         if !self.confirm_cancel {
             return keys::keys(body, self.focus).into();
         }
@@ -1203,6 +1307,34 @@ impl Wizard {
         ];
         keys::keys(layered, self.focus).into()
     }
+}
+
+/// `dialog` over `body`, which it dims and keeps from input.
+fn modal<'a>(
+    body: impl Into<Element<'a, Message>>,
+    dialog: Element<'a, Message>,
+    width: f32,
+) -> Element<'a, Message> {
+    let dialog = container(dialog)
+        .padding(24)
+        .max_width(width)
+        .style(|t: &Theme| {
+            let p = t.extended_palette();
+            container::Style::default()
+                .background(p.background.base.color)
+                .border(iced::Border {
+                    color: p.background.strong.color,
+                    width: 1.0,
+                    radius: 8.0.into(),
+                })
+        });
+    stack![
+        body.into(),
+        opaque(container(dialog).center(Length::Fill).style(|_t: &Theme| {
+            container::Style::default().background(iced::Color::from_rgba(0.0, 0.0, 0.0, 0.45))
+        }))
+    ]
+    .into()
 }
 
 /// Open the wizard's window and run until it closes.

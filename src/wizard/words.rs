@@ -656,6 +656,69 @@ pub fn secret_error(l: Lang, e: &crate::secrets::SecretError) -> String {
     }
 }
 
+/// What Remove would delete, one line each, then what is kept (the confirmation).
+pub fn removal_lines(l: Lang, r: &crate::setup::remove::Removal) -> (Vec<String>, String) {
+    let mut gone = Vec::new();
+    if let Some(s) = &r.service {
+        gone.push(l.f("the service {}, stopped and unregistered", &[s]));
+    }
+    match &r.folder {
+        Some(f) if !f.entries.is_empty() => gone.push(l.f(
+            "the folder {} with everything in it: {}",
+            &[&f.dir.display().to_string(), &f.entries.join(", ")],
+        )),
+        Some(f) => gone.push(l.f("the empty folder {}", &[&f.dir.display().to_string()])),
+        None => {}
+    }
+    gone.push(match r.vault {
+        Some(v) => l.f("the organization's passwords, from {} too", &[v]),
+        None => l.t("the organization's passwords").to_string(),
+    });
+    let kept = l.t("Kept: Exchange as it is (devices keep the access state the connector gave them), this program, and the other organizations. This cannot be undone.").to_string();
+    (gone, kept)
+}
+
+/// What Remove did.
+pub fn removed(l: Lang, r: &crate::setup::remove::Removed) -> String {
+    let mut parts = Vec::new();
+    if let Some(s) = &r.service {
+        parts.push(l.f("service {}", &[s]));
+    }
+    if let Some(f) = &r.folder {
+        parts.push(l.f("folder {}", &[&f.display().to_string()]));
+    }
+    if !r.passwords.from_vault.is_empty() {
+        let labels: Vec<&str> = r
+            .passwords
+            .from_vault
+            .iter()
+            .map(|k| l.t(k.label()))
+            .collect();
+        parts.push(l.f("passwords: {}", &[&labels.join(", ")]));
+    }
+    let mut s = l.f(
+        "The connector was removed ({}). Exchange was not changed.",
+        &[&parts.join("; ")],
+    );
+    if let Some(why) = &r.passwords.vault_skipped {
+        s.push(' ');
+        s.push_str(&l.f("The system's password store was not searched: {}", &[why]));
+    }
+    s
+}
+
+/// Why Remove did not (fully) work, and what to do.
+pub fn remove_error(l: Lang, e: &crate::setup::remove::RemoveError) -> String {
+    use crate::service::manager::ServiceError;
+    use crate::setup::remove::RemoveError;
+    match e {
+        RemoveError::Service(ServiceError::NotElevated { .. }) => l.t("Nothing was removed: removing the service needs administrator rights (root on Linux). Start the setup as administrator and Remove again, or run `eas-connector service uninstall` then `eas-connector config purge` as administrator.").to_string(),
+        RemoveError::Service(other) => l.f("Nothing was removed: the service could not be removed ({}). Run `eas-connector service uninstall` as administrator to see more.", &[&other.to_string()]),
+        RemoveError::Secrets(why) => l.f("The service was removed, but the passwords could not be deleted ({}); the folder was kept. Run `eas-connector config purge` to try again.", &[why]),
+        RemoveError::Folder(why) => l.f("The folder could not be deleted ({}). Run `eas-connector config purge` to try again.", &[why]),
+    }
+}
+
 /// Why the organization's configuration cannot be read (Welcome), and the way out.
 pub fn unreadable(l: Lang, u: &super::effects::Unreadable) -> String {
     use super::effects::Unreadable;
@@ -914,4 +977,30 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("The configuration cannot be read: {}. Replace writes a new one, or correct the cause and open the wizard again.", "De configuratie is onleesbaar: {}. Vervangen schrijft een nieuwe, of los de oorzaak op en open de wizard opnieuw.", "La configuration est illisible : {}. Remplacer en écrit une nouvelle, ou corrigez la cause et rouvrez l’assistant."),
     ("The lab could not start: its folder {} could not be created ({}). Check the free space and permissions of the temporary folder, then try again.", "Het lab kon niet starten: zijn map {} kon niet worden aangemaakt ({}). Controleer de vrije ruimte en rechten van de tijdelijke map en probeer het opnieuw.", "Le labo n’a pas pu démarrer : son dossier {} n’a pas pu être créé ({}). Vérifiez l’espace libre et les droits du dossier temporaire, puis réessayez."),
     ("The lab could not start: {}. Try again; `eas-connector lab` in a terminal shows more.", "Het lab kon niet starten: {}. Probeer het opnieuw; `eas-connector lab` in een terminal toont meer.", "Le labo n’a pas pu démarrer : {}. Réessayez ; `eas-connector lab` dans un terminal en dit plus."),
+    ("the service {}, stopped and unregistered", "de service {}, gestopt en afgemeld", "le service {}, arrêté et désenregistré"),
+    ("the folder {} with everything in it: {}", "de map {} met alles erin: {}", "le dossier {} avec tout son contenu : {}"),
+    ("the empty folder {}", "de lege map {}", "le dossier vide {}"),
+    ("the organization's passwords, from {} too", "de wachtwoorden van de organisatie, ook uit {}", "les mots de passe de l’organisation, aussi dans {}"),
+    ("the organization's passwords", "de wachtwoorden van de organisatie", "les mots de passe de l’organisation"),
+    ("Kept: Exchange as it is (devices keep the access state the connector gave them), this program, and the other organizations. This cannot be undone.", "Blijft: Exchange zoals het is (apparaten houden de toegangsstatus die de connector ze gaf), dit programma en de andere organisaties. Dit kan niet ongedaan worden gemaakt.", "Conservés : Exchange tel quel (les appareils gardent l’état d’accès que le connecteur leur a donné), ce programme et les autres organisations. C’est irréversible."),
+    ("service {}", "service {}", "service {}"),
+    ("folder {}", "map {}", "dossier {}"),
+    ("passwords: {}", "wachtwoorden: {}", "mots de passe : {}"),
+    ("The connector was removed ({}). Exchange was not changed.", "De connector is verwijderd ({}). Exchange is niet gewijzigd.", "Le connecteur a été supprimé ({}). Exchange n’a pas été modifié."),
+    ("The system's password store was not searched: {}", "De wachtwoordopslag van het systeem is niet doorzocht: {}", "Le magasin de mots de passe du système n’a pas été parcouru : {}"),
+    ("Nothing was removed: removing the service needs administrator rights (root on Linux). Start the setup as administrator and Remove again, or run `eas-connector service uninstall` then `eas-connector config purge` as administrator.", "Er is niets verwijderd: de service verwijderen vereist beheerdersrechten (root op Linux). Start de installatie als beheerder en kies opnieuw Verwijderen, of voer als beheerder `eas-connector service uninstall` en daarna `eas-connector config purge` uit.", "Rien n’a été supprimé : supprimer le service exige les droits d’administrateur (root sous Linux). Lancez l’installation en administrateur et supprimez à nouveau, ou exécutez en administrateur `eas-connector service uninstall` puis `eas-connector config purge`."),
+    ("Nothing was removed: the service could not be removed ({}). Run `eas-connector service uninstall` as administrator to see more.", "Er is niets verwijderd: de service kon niet worden verwijderd ({}). Voer als beheerder `eas-connector service uninstall` uit voor meer informatie.", "Rien n’a été supprimé : le service n’a pas pu être supprimé ({}). Exécutez `eas-connector service uninstall` en administrateur pour en savoir plus."),
+    ("The service was removed, but the passwords could not be deleted ({}); the folder was kept. Run `eas-connector config purge` to try again.", "De service is verwijderd, maar de wachtwoorden konden niet worden gewist ({}); de map is bewaard. Voer `eas-connector config purge` uit om het opnieuw te proberen.", "Le service a été supprimé, mais les mots de passe n’ont pas pu être effacés ({}) ; le dossier a été conservé. Exécutez `eas-connector config purge` pour réessayer."),
+    ("The folder could not be deleted ({}). Run `eas-connector config purge` to try again.", "De map kon niet worden verwijderd ({}). Voer `eas-connector config purge` uit om het opnieuw te proberen.", "Le dossier n’a pas pu être supprimé ({}). Exécutez `eas-connector config purge` pour réessayer."),
+    ("Devices (Exchange's state)", "Apparaten (status in Exchange)", "Appareils (état dans Exchange)"),
+    ("{} allowed · {} blocked · {} quarantined · {} other", "{} toegestaan · {} geblokkeerd · {} in quarantaine · {} overig", "{} autorisés · {} bloqués · {} en quarantaine · {} autres"),
+    ("Conflicts", "Conflicten", "Conflits"),
+    ("{} devices: an Exchange device access rule decides otherwise than the access policy, and Exchange's rule wins. See which with `eas-connector devices` (column CONFLICT), then change the rule in Exchange, or the policy.", "{} apparaten: een toegangsregel van Exchange beslist anders dan het toegangsbeleid, en de regel van Exchange wint. Zie welke met `eas-connector devices` (kolom CONFLICT) en pas dan de regel in Exchange aan, of het beleid.", "{} appareils : une règle d’accès d’Exchange décide autrement que la stratégie d’accès, et la règle d’Exchange l’emporte. Voyez lesquels avec `eas-connector devices` (colonne CONFLICT), puis modifiez la règle dans Exchange, ou la stratégie."),
+    ("no list yet: no sync has finished", "nog geen lijst: er is nog geen synchronisatie voltooid", "pas encore de liste : aucune synchronisation n’est terminée"),
+    ("Remove this connector…", "Deze connector verwijderen…", "Supprimer ce connecteur…"),
+    ("Remove the connector of “{}”?", "De connector van „{}” verwijderen?", "Supprimer le connecteur de « {} » ?"),
+    ("This deletes:", "Dit verwijdert:", "Ceci supprime :"),
+    ("Keep the connector", "Connector behouden", "Garder le connecteur"),
+    ("Remove", "Verwijderen", "Supprimer"),
+    ("Esc or Enter: keep it · Tab to Remove, then Space: remove", "Esc of Enter: behouden · Tab naar Verwijderen, dan Spatie: verwijderen", "Échap ou Entrée : garder · Tab jusqu’à Supprimer, puis Espace : supprimer"),
 ];

@@ -9,6 +9,7 @@ use super::super::effects::{Existing, Home};
 use super::super::i18n::Lang;
 use super::super::ui;
 use crate::engine::SyncKind;
+use crate::setup::remove::{RemoveError, Removed};
 
 /// How this run treats the organization's existing connector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,8 @@ pub struct State {
     pub home: Option<Home>,
     /// The answer to the last "Sync now".
     pub sync_note: Option<Result<SyncKind, crate::wizard::effects::SyncRequestError>>,
+    /// What the last Remove did (or why it did not).
+    pub removed: Option<Result<Removed, RemoveError>>,
 }
 
 /// Input to the Welcome page.
@@ -57,6 +60,8 @@ pub enum Message {
     Refresh,
     /// The admin asked to try the wizard against the built-in lab.
     TryLab,
+    /// Remove this organization's connector (asks first).
+    Remove,
 }
 
 /// What the app must do.
@@ -70,6 +75,8 @@ pub enum Event {
     Refresh,
     /// Start the lab in-process.
     StartLab,
+    /// Find out what removing would delete, then ask.
+    PlanRemoval,
 }
 
 impl State {
@@ -91,6 +98,7 @@ impl State {
             }
             Message::SyncNow(kind) => Some(Event::SyncNow(kind)),
             Message::Refresh => Some(Event::Refresh),
+            Message::Remove => Some(Event::PlanRemoval),
             Message::TryLab => {
                 if matches!(self.lab, LabStatus::Starting) {
                     return None;
@@ -122,6 +130,21 @@ impl State {
         ))]
         .spacing(16);
         col = col.push(ui::kv(l.t("Organization"), self.org.clone()));
+        match &self.removed {
+            Some(Ok(r)) => {
+                col = col.push(ui::note(
+                    ui::NoteKind::Success,
+                    super::super::words::removed(l, r),
+                ))
+            }
+            Some(Err(e)) => {
+                col = col.push(ui::note(
+                    ui::NoteKind::Error,
+                    super::super::words::remove_error(l, e),
+                ))
+            }
+            None => {}
+        }
         let choices: Vec<(Mode, &str, &str, &'static str)> = match &self.existing {
             Existing::Checking => {
                 col = col.push(ui::para(l.t("Looking for an existing connector…")));
@@ -307,6 +330,48 @@ impl State {
         if let Some(e) = &home.error {
             col = col.push(text(e.clone()).size(ui::SMALL).style(ui::muted));
         }
+        match &home.devices {
+            Some(t) => {
+                col = col.push(ui::kv(
+                    l.t("Devices (Exchange's state)"),
+                    l.f(
+                        "{} allowed · {} blocked · {} quarantined · {} other",
+                        &[
+                            &t.allowed.to_string(),
+                            &t.blocked.to_string(),
+                            &t.quarantined.to_string(),
+                            &t.other.to_string(),
+                        ],
+                    ),
+                ));
+                col = col.push(ui::kv(
+                    l.t("Conflicts"),
+                    if t.conflicts == 0 {
+                        l.t("none").to_string()
+                    } else {
+                        t.conflicts.to_string()
+                    },
+                ));
+                if t.conflicts > 0 {
+                    col = col.push(ui::note(
+                        ui::NoteKind::Warning,
+                        l.f(
+                            "{} devices: an Exchange device access rule decides otherwise than the access policy, and Exchange's rule wins. See which with `eas-connector devices` (column CONFLICT), then change the rule in Exchange, or the policy.",
+                            &[&t.conflicts.to_string()],
+                        ),
+                    ));
+                }
+            }
+            None => {
+                col = col.push(ui::kv(
+                    l.t("Devices (Exchange's state)"),
+                    l.t("no list yet: no sync has finished").to_string(),
+                ));
+            }
+        }
+        if let Some(e) = &home.devices_error {
+            col = col.push(text(e.clone()).size(ui::SMALL).style(ui::muted));
+        }
         let quick = home.running.then_some(Message::SyncNow(SyncKind::Quick));
         let full = home.running.then_some(Message::SyncNow(SyncKind::Full));
         col = col.push(
@@ -334,6 +399,14 @@ impl State {
                         .style(ui::plain_button)
                         .on_press(Message::Refresh),
                     Some(Message::Refresh),
+                ),
+                focusable(
+                    "remove",
+                    button(text(l.t("Remove this connector…")).size(ui::BODY))
+                        .padding([6, 14])
+                        .style(button::danger)
+                        .on_press(Message::Remove),
+                    Some(Message::Remove),
                 ),
             ]
             .spacing(8)
