@@ -1126,8 +1126,65 @@ fn nothing_english_is_shown_in_dutch_or_french() {
                 });
                 collect(&h, &mut shown);
             }
-            h.w.welcome.existing = Existing::None;
+            // The status home, with devices, conflicts and a sync refused; the question
+            // Remove asks, and what it did or why not.
+            use eas_connector::setup::remove::{Removal, RemoveError, Removed};
+            h.w.welcome.existing = Existing::Found {
+                config: Box::new(ConnectorConfig::new("x")),
+                stored: Default::default(),
+            };
             h.w.welcome.lab = LabStatus::Off;
+            h.w.welcome.home = Some(eas_connector::wizard::effects::Home {
+                running: false,
+                status: Some(Default::default()),
+                devices: Some(eas_connector::engine::listing::Tally {
+                    allowed: 3,
+                    blocked: 2,
+                    quarantined: 1,
+                    other: 1,
+                    conflicts: 2,
+                }),
+                ..Default::default()
+            });
+            h.w.welcome.sync_note = Some(Err(
+                eas_connector::wizard::effects::SyncRequestError::Refused("x".into()),
+            ));
+            for removed in [
+                Ok(Removed {
+                    service: Some("eas@x".into()),
+                    folder: Some("/c/x".into()),
+                    passwords: secrets::Purged {
+                        from_vault: vec![SecretKind::ServiceAccount],
+                        file: None,
+                        vault_skipped: Some("D-Bus?".into()),
+                    },
+                }),
+                Err(RemoveError::Service(ServiceError::NotElevated {
+                    action: "x",
+                })),
+                Err(RemoveError::Service(ServiceError::Unavailable("?".into()))),
+                Err(RemoveError::Secrets("EACCES".into())),
+                Err(RemoveError::Folder("EBUSY".into())),
+            ] {
+                h.w.welcome.removed = Some(removed);
+                collect(&h, &mut shown);
+            }
+            h.w.confirm_remove = Some(Removal {
+                org: "x".into(),
+                service: Some("eas@x".into()),
+                folder: Some(eas_connector::config::purge::OrgFolder {
+                    org: "x".into(),
+                    dir: "/c/x".into(),
+                    entries: vec!["Logs".into()],
+                }),
+                vault: Some("Secret Service"),
+            });
+            collect(&h, &mut shown);
+            h.w.confirm_remove = None;
+            h.w.welcome.removed = None;
+            h.w.welcome.home = None;
+            h.w.welcome.sync_note = None;
+            h.w.welcome.existing = Existing::None;
         }
         // The Kerberos realm note, for an account and a server that give no realm.
         h.w.step = Step::ServiceAccount;

@@ -656,6 +656,22 @@ pub fn secret_error(l: Lang, e: &crate::secrets::SecretError) -> String {
     }
 }
 
+/// Why the service did not take "Sync now".
+pub fn sync_request_error(l: Lang, e: &super::effects::SyncRequestError) -> String {
+    use super::effects::SyncRequestError;
+    match e {
+        SyncRequestError::Refused(why) => l.f("The service did not start the sync: {}", &[why]),
+        SyncRequestError::Unexpected(what) => l.f(
+            "The service gave an answer that is not one to a sync request ({}): install the same version of the connector and its service.",
+            &[what],
+        ),
+        SyncRequestError::Unreachable(why) => l.f(
+            "The service could not be reached ({}). Refresh, or see `eas-connector status`.",
+            &[why],
+        ),
+    }
+}
+
 /// What Remove would delete, one line each, then what is kept (the confirmation).
 pub fn removal_lines(l: Lang, r: &crate::setup::remove::Removal) -> (Vec<String>, String) {
     let mut gone = Vec::new();
@@ -1003,4 +1019,7 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("Keep the connector", "Connector behouden", "Garder le connecteur"),
     ("Remove", "Verwijderen", "Supprimer"),
     ("Esc or Enter: keep it · Tab to Remove, then Space: remove", "Esc of Enter: behouden · Tab naar Verwijderen, dan Spatie: verwijderen", "Échap ou Entrée : garder · Tab jusqu’à Supprimer, puis Espace : supprimer"),
+    ("The service did not start the sync: {}", "De service is de synchronisatie niet begonnen: {}", "Le service n’a pas lancé la synchronisation : {}"),
+    ("The service gave an answer that is not one to a sync request ({}): install the same version of the connector and its service.", "De service gaf een antwoord dat niet bij een synchronisatieverzoek hoort ({}): installeer dezelfde versie van de connector en zijn service.", "Le service a donné une réponse qui ne correspond pas à une demande de synchronisation ({}) : installez la même version du connecteur et de son service."),
+    ("The service could not be reached ({}). Refresh, or see `eas-connector status`.", "De service was niet bereikbaar ({}). Vernieuw, of zie `eas-connector status`.", "Le service est injoignable ({}). Actualisez, ou voyez `eas-connector status`."),
 ];

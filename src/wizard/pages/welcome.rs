@@ -425,7 +425,12 @@ impl State {
                     l.t("The service runs a full sync now."),
                 ))
             }
-            Some(Err(e)) => col = col.push(ui::note(ui::NoteKind::Error, e.to_string())),
+            Some(Err(e)) => {
+                col = col.push(ui::note(
+                    ui::NoteKind::Error,
+                    super::super::words::sync_request_error(l, e),
+                ))
+            }
             None => {}
         }
         if !home.running {
