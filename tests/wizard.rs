@@ -33,6 +33,15 @@ fn init_env() {
     });
 }
 
+/// The window's settings that matter to layout: its default font (`wizard::run` sets the
+/// same), so the Simulator lays out with the font the window shows.
+fn settings() -> iced::Settings {
+    iced::Settings {
+        default_font: wizard::ui::FONT,
+        ..iced::Settings::default()
+    }
+}
+
 /// A wizard with a runtime that runs the tasks `update` returns.
 struct Harness {
     w: Wizard,
@@ -83,11 +92,11 @@ impl Harness {
     }
 
     fn ui(&self) -> Simulator<'_, Message> {
-        Simulator::with_size(iced::Settings::default(), (1024.0, 1200.0), self.w.view())
+        Simulator::with_size(settings(), (1024.0, 1200.0), self.w.view())
     }
 
     fn ui_at(&self, size: (f32, f32)) -> Simulator<'_, Message> {
-        Simulator::with_size(iced::Settings::default(), size, self.w.view())
+        Simulator::with_size(settings(), size, self.w.view())
     }
 
     fn sees(&self, s: &str) -> bool {
@@ -1223,18 +1232,39 @@ fn nothing_english_is_shown_in_dutch_or_french() {
     }
 }
 
-/// Every text with its bounds.
-struct TextBounds(Arc<Mutex<Vec<(String, iced::Rectangle)>>>);
+/// Every text with its bounds, and the bounds of the containers that say a text's face
+/// (`wizard::ui::bold` and `mono`).
+#[derive(Default)]
+struct Texts {
+    texts: Vec<(String, iced::Rectangle)>,
+    bold: Vec<iced::Rectangle>,
+    mono: Vec<iced::Rectangle>,
+}
+
+struct TextBounds(Arc<Mutex<Texts>>);
 
 impl iced_test::Selector for TextBounds {
     type Output = ();
 
     fn select(&mut self, candidate: selector::Candidate<'_>) -> Option<()> {
-        if let selector::Candidate::Text {
-            content, bounds, ..
-        } = candidate
-        {
-            self.0.lock().unwrap().push((content.to_string(), bounds));
+        let mut seen = self.0.lock().unwrap();
+        match candidate {
+            selector::Candidate::Text {
+                content, bounds, ..
+            } => seen.texts.push((content.to_string(), bounds)),
+            selector::Candidate::Container {
+                id: Some(id),
+                bounds,
+                ..
+            } => {
+                let debug = format!("{id:?}");
+                if debug.contains(wizard::ui::BOLD_ID) {
+                    seen.bold.push(bounds);
+                } else if debug.contains(wizard::ui::MONO_ID) {
+                    seen.mono.push(bounds);
+                }
+            }
+            _ => {}
         }
         None
     }
@@ -1244,16 +1274,16 @@ impl iced_test::Selector for TextBounds {
     }
 }
 
-/// The width `content` needs on one line at `size`, in the Simulator's font (the one its
-/// layout used).
-fn text_width(content: &str, size: f32) -> f32 {
+/// The width `content` needs on one line at `size` in `font` (the wizard's own: the window
+/// and the Simulator lay out with it).
+fn text_width(content: &str, size: f32, font: iced::Font) -> f32 {
     use iced::advanced::text::{self, Paragraph as _};
     let p = <iced::Renderer as text::Renderer>::Paragraph::with_text(text::Text {
         content,
         bounds: iced::Size::INFINITE,
         size: iced::Pixels(size),
         line_height: text::LineHeight::default(),
-        font: iced::Font::with_name("Fira Sans"),
+        font,
         align_x: text::Alignment::Default,
         align_y: iced::alignment::Vertical::Top,
         shaping: text::Shaping::Advanced,
@@ -1262,19 +1292,36 @@ fn text_width(content: &str, size: f32) -> f32 {
     p.min_width()
 }
 
-/// The labels that do not fit their widget in `ui` (`size` is the window): each text's size
-/// and line count are read from its height (the wizard's sizes at line height 1.3); a
+/// The labels that do not fit their widget in `ui` (`size` is the window), measured with the
+/// wizard's fonts: [`wizard::ui::FONT`], its bold for the texts `ui::bold` marks, and
+/// [`wizard::ui::MONO`] for those `ui::mono` marks (the window and the Simulator lay out with
+/// the same). Each text's size and line count are read from its height (line height 1.3): a
 /// one-line text must fit its width, a wrapped one its longest word, and nothing may reach
 /// past the window's right edge.
 fn overflows(ui: &mut Simulator<'_, Message>, size: (f32, f32)) -> Vec<String> {
+    use wizard::ui::{BOLD, FONT, MONO};
     const SIZES: [f32; 9] = [13.0, 14.0, 15.0, 16.0, 17.0, 18.0, 20.0, 24.0, 12.0];
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::new(Mutex::new(Texts::default()));
     let _ = ui.find(TextBounds(seen.clone()));
+    let seen = seen.lock().unwrap();
+    let same = |a: &iced::Rectangle, b: &iced::Rectangle| {
+        (a.x - b.x).abs() < 0.5
+            && (a.y - b.y).abs() < 0.5
+            && (a.width - b.width).abs() < 0.5
+            && (a.height - b.height).abs() < 0.5
+    };
     let mut out = Vec::new();
-    for (content, b) in seen.lock().unwrap().iter() {
+    for (content, b) in seen.texts.iter() {
         if content.trim().is_empty() || b.height < 1.0 {
             continue;
         }
+        let (face, font) = if seen.bold.iter().any(|c| same(c, b)) {
+            ("bold", BOLD)
+        } else if seen.mono.iter().any(|c| same(c, b)) {
+            ("mono", MONO)
+        } else {
+            ("regular", FONT)
+        };
         let best = SIZES
             .iter()
             .flat_map(|s| (1..=40).map(move |n| (*s, n)))
@@ -1286,17 +1333,19 @@ fn overflows(ui: &mut Simulator<'_, Message>, size: (f32, f32)) -> Vec<String> {
             .unwrap();
         let (s, n) = best;
         let need = if n == 1 {
-            text_width(content, s)
+            text_width(content, s, font)
         } else {
-            // Paths and URLs are shown breakable at any glyph (ui::kv); their parts must fit.
+            // Lines break at spaces and after hyphens; paths and URLs at their separators
+            // too (ui::kv): each part must fit.
             content
                 .split(|c: char| c.is_whitespace() || c == '/' || c == '\\')
-                .map(|w| text_width(w, s))
+                .flat_map(|w| w.split_inclusive('-'))
+                .map(|w| text_width(w, s, font))
                 .fold(0.0, f32::max)
         };
         if need > b.width + 1.0 {
             out.push(format!(
-                "{content:?} needs {need:.0} px at {s} px but has {:.0} ({n} line(s))",
+                "{content:?} needs {need:.0} px at {s} px {face} but has {:.0} ({n} line(s))",
                 b.width
             ));
         }
@@ -1308,7 +1357,73 @@ fn overflows(ui: &mut Simulator<'_, Message>, size: (f32, f32)) -> Vec<String> {
             ));
         }
     }
+    assert!(
+        !seen.bold.is_empty(),
+        "the selector sees the bold texts' containers"
+    );
     out
+}
+
+/// Welcome as the status home of a configured connector: its service, devices, conflicts,
+/// a refused sync and a removal that failed; with `ask`, the Remove question over it.
+fn status_home(w: &mut Wizard, ask: bool) {
+    use eas_connector::setup::remove::{Removal, RemoveError};
+    w.welcome.existing = Existing::Found {
+        config: Box::new(ConnectorConfig::new("contoso")),
+        stored: Default::default(),
+    };
+    let at: jiff::Timestamp = "2026-12-05T10:00:00Z".parse().unwrap();
+    let record = eas_connector::service::status::SyncRecord {
+        kind: eas_connector::engine::SyncKind::Quick,
+        started_at: at,
+        finished_at: at,
+        duration_ms: 812,
+        devices: 1234,
+        server: "cas01.contoso.com".into(),
+        failed_over_from: vec![],
+        conflicts: 2,
+    };
+    w.welcome.home = Some(eas_connector::wizard::effects::Home {
+        running: true,
+        status: Some(eas_connector::service::status::Status {
+            last_quick_sync: Some(record.clone()),
+            last_full_sync: Some(record),
+            last_error: Some(eas_connector::service::status::ErrorRecord {
+                at,
+                kind: None,
+                message: "cas01.contoso.com did not answer within 20 s".into(),
+            }),
+            next_quick_sync: Some(at),
+            ..Default::default()
+        }),
+        devices: Some(eas_connector::engine::listing::Tally {
+            allowed: 1200,
+            blocked: 30,
+            quarantined: 4,
+            other: 0,
+            conflicts: 2,
+        }),
+        ..Default::default()
+    });
+    w.welcome.removed = Some(Err(RemoveError::Service(ServiceError::NotElevated {
+        action: "uninstall",
+    })));
+    w.confirm_remove = ask.then(|| Removal {
+        org: "contoso".into(),
+        service: Some("eas-connector@contoso.service".into()),
+        folder: Some(eas_connector::config::purge::OrgFolder {
+            org: "contoso".into(),
+            dir: "/etc/eas-connector/contoso".into(),
+            entries: vec![
+                "ConnectorServiceConfiguration.xml".into(),
+                "ConnectorServiceConfiguration.xml.bak".into(),
+                "Devices.json".into(),
+                "Logs".into(),
+                "Status.json".into(),
+            ],
+        }),
+        vault: Some("Secret Service"),
+    });
 }
 
 /// Every page (and the cancel dialog) in every language at 1280×800 and 800×600, with
@@ -1344,16 +1459,23 @@ fn no_label_overflows_at_800x600_or_1280x800_in_any_language() {
         for size in [(1280.0, 800.0), (800.0, 600.0)] {
             for step in Step::ALL {
                 h.w.step = step;
-                let dialogs: &[bool] = if step == Step::Welcome {
-                    &[false, true]
+                // Welcome also as the status home, with the cancel and the Remove question.
+                let variants: &[&str] = if step == Step::Welcome {
+                    &["page", "cancel", "home", "remove"]
                 } else {
-                    &[false]
+                    &["page"]
                 };
-                for &dialog in dialogs {
-                    h.w.confirm_cancel = dialog;
-                    for o in overflows(&mut h.ui_at(size), size) {
-                        problems.push(format!("{lang:?} {size:?} {step:?} dialog={dialog}: {o}"));
+                for &variant in variants {
+                    h.w.confirm_cancel = variant == "cancel";
+                    if matches!(variant, "home" | "remove") {
+                        status_home(&mut h.w, variant == "remove");
                     }
+                    for o in overflows(&mut h.ui_at(size), size) {
+                        problems.push(format!("{lang:?} {size:?} {step:?} {variant}: {o}"));
+                    }
+                    h.w.confirm_remove = None;
+                    h.w.welcome.home = None;
+                    h.w.welcome.existing = Existing::None;
                 }
                 h.w.confirm_cancel = false;
             }

@@ -1044,15 +1044,10 @@ impl Wizard {
             } else {
                 " "
             };
+            let name = text(format!("{}. {}", s.number(), s.title(l))).size(14);
             let label = row![
                 text(mark).size(ui::SMALL).width(Length::Fixed(16.0)),
-                text(format!("{}. {}", s.number(), s.title(l)))
-                    .size(14)
-                    .font(if current {
-                        ui::BOLD
-                    } else {
-                        iced::Font::DEFAULT
-                    }),
+                if current { ui::bold(name) } else { name.into() },
             ]
             .spacing(4)
             .align_y(iced::Center);
@@ -1098,7 +1093,7 @@ impl Wizard {
                 text(l.t("EAS Connector Setup"))
                     .size(ui::SMALL)
                     .style(ui::muted),
-                text(self.step.title(l)).size(24).font(ui::BOLD),
+                ui::bold(text(self.step.title(l)).size(24)),
                 text(self.step.subtitle(l)).size(14),
             ]
             .spacing(2),
@@ -1220,9 +1215,7 @@ impl Wizard {
                 );
             }
             let dialog = column![
-                text(l.f("Remove the connector of “{}”?", &[&plan.org]))
-                    .size(20)
-                    .font(ui::BOLD),
+                ui::bold(text(l.f("Remove the connector of “{}”?", &[&plan.org])).size(20)),
                 list,
                 text(kept).size(ui::BODY),
                 row![
@@ -1258,7 +1251,7 @@ impl Wizard {
         }
         let dialog = container(
             column![
-                text(l.t("Cancel setup?")).size(20).font(ui::BOLD),
+                ui::bold(text(l.t("Cancel setup?")).size(20)),
                 text(l.t("Nothing has been written yet; the connector stays as it was."))
                     .size(ui::BODY),
                 row![
@@ -1348,6 +1341,7 @@ pub fn run(opts: Options) -> iced::Result {
         Wizard::view,
     )
     .title(Wizard::title)
+    .default_font(ui::FONT)
     .theme(move |_: &Wizard| theme.clone())
     .window(iced::window::Settings {
         size: iced::Size::new(980.0, 720.0),

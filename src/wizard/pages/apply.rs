@@ -157,7 +157,7 @@ impl State {
                                     }),
                                 }
                             }),
-                        text(label).size(ui::BODY).font(ui::BOLD),
+                        ui::bold(text(label).size(ui::BODY)),
                     ]
                     .spacing(8),
                     text(match &line.detail {

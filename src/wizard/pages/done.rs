@@ -137,12 +137,12 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
         col = col.push(ui::kv(l.t("Service"), service));
         col = col.push(ui::kv(l.t("First sync"), sync));
     }
-    let mut steps = column![text(l.t("Next steps")).size(ui::BODY).font(ui::BOLD)].spacing(6);
+    let mut steps = column![ui::bold(text(l.t("Next steps")).size(ui::BODY))].spacing(6);
     for (what, command) in next_steps(&cx, l) {
         steps = steps.push(
             column![
                 text(what).size(ui::SMALL),
-                text(command).size(ui::SMALL).font(iced::Font::MONOSPACE),
+                ui::mono(text(command).size(ui::SMALL)),
             ]
             .spacing(2),
         );

@@ -124,8 +124,7 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
         .push(ui::kv(l.t("Passwords to store"), passwords))
         .push(ui::kv(l.t("Passwords go to"), store_text(l, cx.store)));
     if let Some(before) = cx.before {
-        let mut changes =
-            column![text(l.t("What changes")).size(ui::BODY).font(ui::BOLD)].spacing(4);
+        let mut changes = column![ui::bold(text(l.t("What changes")).size(ui::BODY))].spacing(4);
         let mut any = false;
         for (field, _) in f.fields() {
             let (old, new) = (field.get(before), f.written(field));
@@ -156,7 +155,7 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
         }
         col = col.push(changes);
     }
-    let mut all = column![text(l.t("All settings")).size(ui::BODY).font(ui::BOLD)].spacing(6);
+    let mut all = column![ui::bold(text(l.t("All settings")).size(ui::BODY))].spacing(6);
     for (field, _) in f.fields() {
         all = all.push(ui::kv(
             l.t(words::setting_label(field)),
@@ -212,7 +211,7 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
                 format!("eas-connector {} service install", cx.cli_args)
             };
             col = col.push(ui::note(ui::NoteKind::Info, why));
-            col = col.push(text(command).size(ui::SMALL).font(iced::Font::MONOSPACE));
+            col = col.push(ui::mono(text(command).size(ui::SMALL)));
         }
     }
     col.into()

@@ -211,7 +211,7 @@ impl State {
                 column![
                     row![
                         text(if selected { "◉" } else { "○" }).size(18),
-                        text(title).size(17).font(ui::BOLD),
+                        ui::bold(text(title).size(17)),
                         iced::widget::Space::new().width(Length::Fill),
                         text(key).size(ui::SMALL).style(ui::muted),
                     ]
@@ -277,7 +277,7 @@ impl State {
     /// The status home: what `eas-connector status` says about the service, and Sync now.
     fn home_view<'a>(&self, home: &'a Home, l: Lang) -> Element<'a, Message> {
         use super::super::focus::focusable;
-        let mut col = column![text(l.t("Service status")).size(17).font(ui::BOLD)].spacing(6);
+        let mut col = column![ui::bold(text(l.t("Service status")).size(17))].spacing(6);
         let when = |t: &jiff::Timestamp| {
             t.to_zoned(jiff::tz::TimeZone::system())
                 .strftime("%Y-%m-%d %H:%M")
