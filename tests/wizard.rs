@@ -2595,3 +2595,192 @@ fn connect_page_shows_real_kerberos_outcomes_against_a_real_kdc() {
     drop(h);
     drop(lab);
 }
+
+/// Every control of every page (with every section open), of the status home and of both
+/// dialogs is in the Tab order, in reading order after the step list; over a dialog Tab
+/// reaches the dialog's buttons only, and wraps.
+#[test]
+fn tab_reaches_every_control_of_every_page_and_dialog() {
+    let dir = tempfile::tempdir().unwrap();
+    let manager: Arc<dyn ServiceManager> = Arc::new(Installed::default());
+    let mut h = Harness::new(dir.path(), "default", Lang::En, Some(manager));
+    h.w.form = eas_connector::wizard::form::Form {
+        cas: "cas01".into(),
+        show_advanced: true,
+        proxy_enabled: true,
+        proxy_use_credentials: true,
+        show_kerberos: true,
+        parallel: true,
+        ..Default::default()
+    };
+    h.w.connect.report = Some(report(&[CheckId::Tcp]));
+    for c in &h.w.connect.report.clone().unwrap().checks {
+        h.w.connect.results.insert(c.id, c.clone());
+    }
+    let steps: Vec<String> = (1..=11).map(|n| format!("step-{n}")).collect();
+    let expected: [(Step, &[&str]); 11] = [
+        (Step::Welcome, &["choice-new", "try-lab"]),
+        (Step::ServerType, &["type-onprem", "type-hosted"]),
+        (
+            Step::Server,
+            &["cas", "advanced", "ews-url", "ca-file", "browse"],
+        ),
+        (
+            Step::Proxy,
+            &[
+                "proxy-enabled",
+                "proxy-host",
+                "proxy-port",
+                "proxy-credentials",
+                "proxy-user",
+                "proxy-password",
+                "proxy-auth-auto",
+                "proxy-auth-kerberos",
+                "proxy-auth-negotiate",
+                "proxy-auth-ntlm",
+                "proxy-auth-basic",
+            ],
+        ),
+        (
+            Step::ServiceAccount,
+            &[
+                "service-user",
+                "service-password",
+                "auth-auto",
+                "auth-kerberos",
+                "auth-negotiate",
+                "auth-ntlm",
+                "auth-basic",
+                "kerberos-advanced",
+                "kerberos-realm",
+                "kerberos-kdc",
+                "kerberos-spn",
+            ],
+        ),
+        (
+            Step::Notification,
+            &["notify-user", "notify-mailbox", "notify-password"],
+        ),
+        (
+            Step::Options,
+            &[
+                "failover",
+                "parallel",
+                "max-runspaces",
+                "quick-sync",
+                "full-sync",
+                "log-error",
+                "log-warn",
+                "log-info",
+                "log-debug",
+                "log-trace",
+            ],
+        ),
+        (
+            Step::Connect,
+            &["retry", "cancel-checks", "copy-report", "tcp"],
+        ),
+        (Step::Summary, &["register-service"]),
+        (Step::Apply, &[]),
+        (Step::Done, &["open-config", "open-logs"]),
+    ];
+    for (step, page) in expected {
+        h.w.step = step;
+        let footer: &[&str] = if step == Step::Done {
+            &["next"]
+        } else {
+            &["back", "next", "cancel"]
+        };
+        let want: Vec<String> = steps
+            .iter()
+            .cloned()
+            .chain(page.iter().chain(footer).map(|s| s.to_string()))
+            .collect();
+        assert_eq!(h.focus_order(), want, "{step:?}");
+    }
+    // The status home.
+    h.w.step = Step::Welcome;
+    status_home(&mut h.w, false);
+    let home = h.focus_order();
+    for id in [
+        "sync-quick",
+        "sync-full",
+        "refresh",
+        "remove",
+        "choice-reconfigure",
+        "choice-replace",
+    ] {
+        assert!(
+            home.iter().any(|o| o == id),
+            "status home: {id} in {home:?}"
+        );
+    }
+    // Over a dialog, Tab goes round its buttons only.
+    for (ask, ids) in [
+        (true, ["keep-connector", "confirm-remove"]),
+        (false, ["continue-setup", "cancel-setup"]),
+    ] {
+        status_home(&mut h.w, ask);
+        h.w.confirm_cancel = !ask;
+        let mut ui = h.ui();
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            ui.tap_key(iced::keyboard::key::Named::Tab);
+            seen.push(focused(&mut ui).unwrap_or_default());
+        }
+        assert_eq!(
+            seen,
+            [ids[0], ids[1], ids[0], ids[1], ids[0]],
+            "Tab over the dialog"
+        );
+        drop(ui);
+        h.w.confirm_cancel = false;
+        h.w.confirm_remove = None;
+    }
+}
+
+/// Browse… when no file dialog can open (no desktop portal): the field says so, gets the
+/// focus, and the path typed there is taken (a PEM file), while a file that is not PEM is
+/// refused at the field.
+#[test]
+fn file_picker_falls_back_to_a_typed_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    h.click_text("Set up new");
+    h.next();
+    h.click_id("type-onprem");
+    h.next();
+    assert_eq!(h.w.step, Step::Server);
+    h.type_into("cas", "cas01.contoso.test");
+    h.click_id("advanced");
+    // The click asks for the dialog; its answer is fed here (no portal in a test).
+    let msgs = {
+        let mut ui = h.ui();
+        ui.click(selector::id("browse")).unwrap();
+        ui.into_messages().collect::<Vec<_>>()
+    };
+    assert!(!msgs.is_empty(), "Browse… does something");
+    for m in msgs {
+        h.send_only(m);
+    }
+    h.send(Message::CaFilePicked(
+        eas_connector::wizard::effects::Picked::Unavailable,
+    ));
+    assert!(h.sees(
+        "No file dialog can open on this computer (no desktop portal): type the file's full path in the box."
+    ));
+    assert_eq!(h.w.focus.target, Some("ca-file"));
+    let pem = dir.path().join("ca.pem");
+    let ca = rcgen::generate_simple_self_signed(vec!["ca.contoso.test".into()]).unwrap();
+    std::fs::write(&pem, ca.cert.pem()).unwrap();
+    h.type_into("ca-file", &pem.display().to_string());
+    assert_eq!(h.w.form.ca_file, pem.display().to_string());
+    assert!(h.w.can_continue(), "a PEM file is taken");
+    let der = dir.path().join("ca.cer");
+    std::fs::write(&der, [0x30u8, 0x82, 0x01]).unwrap();
+    h.type_into("ca-file", &der.display().to_string());
+    assert!(!h.w.can_continue(), "a file that is not PEM is refused");
+    let (id, why) = h.w.why_not().expect("Next is refused");
+    assert_eq!(id, Some("ca-file"));
+    assert!(why.contains("holds no PEM certificate"), "{why}");
+}

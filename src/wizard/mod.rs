@@ -1244,7 +1244,9 @@ impl Wizard {
                     .style(ui::muted),
             ]
             .spacing(14);
-            return keys::keys(modal(body, dialog.into(), 560.0), self.focus).into();
+            return keys::keys(modal(body, dialog.into(), 560.0), self.focus)
+                .modal(&["keep-connector", "confirm-remove"])
+                .into();
         }
         if !self.confirm_cancel {
             return keys::keys(body, self.focus).into();
@@ -1298,7 +1300,9 @@ impl Wizard {
                 container::Style::default().background(iced::Color::from_rgba(0.0, 0.0, 0.0, 0.45))
             }))
         ];
-        keys::keys(layered, self.focus).into()
+        keys::keys(layered, self.focus)
+            .modal(&["continue-setup", "cancel-setup"])
+            .into()
     }
 }
 
