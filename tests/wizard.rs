@@ -2682,7 +2682,7 @@ fn tab_reaches_every_control_of_every_page_and_dialog() {
         ),
         (Step::Summary, &["register-service"]),
         (Step::Apply, &[]),
-        (Step::Done, &["open-config", "open-logs"]),
+        (Step::Done, &["open-config", "open-logs", "open-policy"]),
     ];
     for (step, page) in expected {
         h.w.step = step;
@@ -2783,4 +2783,28 @@ fn file_picker_falls_back_to_a_typed_path() {
     let (id, why) = h.w.why_not().expect("Next is refused");
     assert_eq!(id, Some("ca-file"));
     assert!(why.contains("holds no PEM certificate"), "{why}");
+}
+
+/// Done offers the access policy: without one yet, it says that syncs stop until there is
+/// one and gives the exact command that writes the example there.
+#[test]
+fn done_offers_the_access_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "contoso", Lang::En, None);
+    h.w.step = Step::Done;
+    h.click_id("open-policy");
+    let policy = ConfigLocation::new(Some(dir.path()), "contoso")
+        .unwrap()
+        .file(eas_connector::config::OrgFile::Policy);
+    let note = h
+        .shown_containing("There is no access policy yet")
+        .expect("the note");
+    assert!(
+        note.contains(&format!(
+            "--org contoso policy example > \"{}\"",
+            policy.display()
+        )),
+        "{note}"
+    );
+    assert!(note.contains("eas-connector --config-dir"), "{note}");
 }

@@ -999,6 +999,8 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ),
     ("Finding out which password store will be used…", "Nagaan welke wachtwoordopslag gebruikt wordt…", "Recherche du magasin de mots de passe qui sera utilisé…"),
     ("No password store can be used, so Apply will stop before writing anything: {}", "Er is geen bruikbare wachtwoordopslag, dus Toepassen stopt voordat er iets geschreven wordt: {}", "Aucun magasin de mots de passe n’est utilisable, donc Appliquer s’arrêtera avant d’écrire quoi que ce soit : {}"),
+    ("Open the access policy", "Toegangsbeleid openen", "Ouvrir la stratégie d’accès"),
+    ("There is no access policy yet ({}): syncs stop until there is one, and no device is changed. Start from the example: {}", "Er is nog geen toegangsbeleid ({}): synchronisaties stoppen tot er een is, en er wordt geen apparaat gewijzigd. Begin met het voorbeeld: {}", "Il n’y a pas encore de stratégie d’accès ({}) : les synchronisations s’arrêtent tant qu’il n’y en a pas, et aucun appareil n’est modifié. Partez de l’exemple : {}"),
 ];
 
 #[cfg(test)]

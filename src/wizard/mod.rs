@@ -881,6 +881,22 @@ impl Wizard {
                     });
                     Task::none()
                 }
+                Some(done::Event::NoPolicy(p)) => {
+                    let write = format!(
+                        "eas-connector {}policy example > \"{}\"",
+                        if self.cli_args().is_empty() {
+                            String::new()
+                        } else {
+                            format!("{} ", self.cli_args())
+                        },
+                        p.display()
+                    );
+                    self.note = Some(self.lang.f(
+                        "There is no access policy yet ({}): syncs stop until there is one, and no device is changed. Start from the example: {}",
+                        &[&p.display().to_string(), &write],
+                    ));
+                    Task::none()
+                }
                 None => Task::none(),
             },
             Message::Back => {
@@ -987,6 +1003,7 @@ impl Wizard {
             outcome: self.apply.outcome.as_ref().and_then(|r| r.as_ref().ok()),
             config_dir: self.loc.org_dir(),
             logs_dir: self.loc.logs_dir(),
+            policy: self.loc.file(crate::config::OrgFile::Policy),
             message: self.note.as_deref(),
             cli_args: self.cli_args(),
             lab: self.welcome.mode == Some(Mode::Lab),

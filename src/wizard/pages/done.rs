@@ -18,13 +18,17 @@ pub enum Message {
     OpenConfig,
     /// Open the log folder.
     OpenLogs,
+    /// Open the access policy file.
+    OpenPolicy,
 }
 
 /// What the app must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// Open this folder in the file manager.
+    /// Open this folder (or file) with the desktop's program for it.
     Open(PathBuf),
+    /// There is no access policy file yet at this path.
+    NoPolicy(PathBuf),
 }
 
 /// What the Done page shows.
@@ -32,6 +36,8 @@ pub struct Context<'a> {
     pub outcome: Option<&'a Outcome>,
     pub config_dir: PathBuf,
     pub logs_dir: PathBuf,
+    /// The organization's access policy file (which may not exist yet).
+    pub policy: PathBuf,
     pub message: Option<&'a str>,
     /// `--config-dir DIR --org NAME` as the CLI needs them for this organization (empty for
     /// the default folder and organization).
@@ -101,6 +107,8 @@ pub fn update(cx: &Context<'_>, msg: Message) -> Option<Event> {
     Some(match msg {
         Message::OpenConfig => Event::Open(cx.config_dir.clone()),
         Message::OpenLogs => Event::Open(cx.logs_dir.clone()),
+        Message::OpenPolicy if cx.policy.is_file() => Event::Open(cx.policy.clone()),
+        Message::OpenPolicy => Event::NoPolicy(cx.policy.clone()),
     })
 }
 
@@ -108,6 +116,7 @@ pub fn shortcut(c: char) -> Option<Message> {
     match c {
         'o' => Some(Message::OpenConfig),
         'l' => Some(Message::OpenLogs),
+        'p' => Some(Message::OpenPolicy),
         _ => None,
     }
 }
@@ -166,7 +175,17 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
                     .on_press(Message::OpenLogs),
                 Some(Message::OpenLogs),
             ),
-            text("Alt+O · Alt+L").size(ui::SMALL).style(ui::muted),
+            super::super::focus::focusable(
+                "open-policy",
+                button(text(l.t("Open the access policy")).size(ui::BODY))
+                    .padding([6, 14])
+                    .style(ui::plain_button)
+                    .on_press(Message::OpenPolicy),
+                Some(Message::OpenPolicy),
+            ),
+            text("Alt+O · Alt+L · Alt+P")
+                .size(ui::SMALL)
+                .style(ui::muted),
         ]
         .spacing(8)
         .align_y(iced::Center)
