@@ -1,5 +1,7 @@
 //! The wizard's side effects, as plain futures and streams: detecting an existing
-//! connector, starting the lab, validating, applying, picking a file, opening a folder.
+//! connector and reading its status and device list, asking it for a sync, removing it,
+//! finding the password store setup will use, starting the lab, validating, applying,
+//! picking a file, opening a folder.
 //!
 //! The app wraps them in iced `Task`s so the UI thread never blocks; tests run the very same
 //! functions. Validation and setup go through `setup::validate_plan` and `setup::apply`, the

@@ -1,7 +1,9 @@
 //! The wizard's words for what other modules report as data: the checks' findings and fixes
 //! (`probe::Finding`, `probe::Fix`), the configuration validators' complaints
-//! (`config::validate::ValueError`), and where a setting lives in the wizard ("Go to
-//! Server › Trusted CA file"). The CLI keeps the English `Display` of the same values; here
+//! (`config::validate::ValueError`), setup's progress and failures (`setup::Detail`,
+//! `setup::SetupError`, `secrets::SecretError`), an unreadable configuration, a lab that did not
+//! start, the status home's sync requests and Remove (`setup::remove`), and where a setting
+//! lives in the wizard ("Go to Server › Trusted CA file"). The CLI keeps the English `Display` of the same values; here
 //! fixes speak of pages and fields instead of configuration elements, in the admin's
 //! language. Parameters (names, addresses, numbers, and the English text of lower-level
 //! errors) are shown as they are. Only text; no state, no I/O, never a password.
