@@ -125,7 +125,7 @@ impl Operation for Focuser {
         state: &mut dyn Focusable,
     ) {
         if let Some(only) = self.only {
-            if !only.iter().any(|o| id == Some(&widget::Id::new(*o))) {
+            if !only.iter().any(|o| id == Some(&widget::Id::new(o))) {
                 if matches!(self.target, Some(FocusTarget::Index(_))) {
                     state.unfocus();
                 }
