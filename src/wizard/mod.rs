@@ -1254,8 +1254,7 @@ impl Wizard {
                         Some(Message::ConfirmRemove(true)),
                     ),
                 ]
-                .spacing(8)
-                .wrap(),
+                .spacing(8),
                 text(l.t("Esc or Enter: keep it · Tab to Remove, then Space: remove"))
                     .size(ui::SMALL)
                     .style(ui::muted),

@@ -680,10 +680,18 @@ pub fn removal_lines(l: Lang, r: &crate::setup::remove::Removal) -> (Vec<String>
     if let Some(s) = &r.service {
         gone.push(l.f("the service {}, stopped and unregistered", &[s]));
     }
+    // Lock files (".x.lock") go too, but say nothing to the admin.
+    let shown: Vec<&str> = r
+        .folder
+        .iter()
+        .flat_map(|f| f.entries.iter())
+        .filter(|e| !e.starts_with('.'))
+        .map(String::as_str)
+        .collect();
     match &r.folder {
-        Some(f) if !f.entries.is_empty() => gone.push(l.f(
+        Some(f) if !shown.is_empty() => gone.push(l.f(
             "the folder {} with everything in it: {}",
-            &[&f.dir.display().to_string(), &f.entries.join(", ")],
+            &[&f.dir.display().to_string(), &shown.join(", ")],
         )),
         Some(f) => gone.push(l.f("the empty folder {}", &[&f.dir.display().to_string()])),
         None => {}
