@@ -27,6 +27,9 @@ pub struct Plan {
     pub fields: Vec<(&'static Field, String)>,
     /// Passwords to store; passwords not given keep their stored value.
     pub passwords: Vec<(SecretKind, Secret)>,
+    /// The cloud app's certificate and key to store ([`crate::cloud::certificate::import_file`]);
+    /// `None` keeps what is stored.
+    pub cloud_certificate: Option<crate::cloud::AppCertificate>,
     /// Start from a fresh configuration instead of the existing one (Replace).
     pub replace: bool,
     /// Register and start the service.
@@ -263,7 +266,7 @@ pub async fn apply(
     let old_config = std::fs::read(loc.config_file()).ok();
     let mut old_secrets = Vec::new();
     for k in SecretKind::ALL {
-        old_secrets.push((k, store.get(k).ok().flatten()));
+        old_secrets.push((k, crate::secrets::get_any(store.as_ref(), k).ok().flatten()));
     }
     let service_name = manager.map(|m| m.service_name(loc.org()));
     let old_state = match manager {
@@ -327,11 +330,24 @@ pub async fn apply(
                 source,
             })?;
         }
+        if let Some(cert) = &plan.cloud_certificate {
+            crate::cloud::certificate::save(store.as_ref(), cert).map_err(|source| {
+                SetupError::Secrets {
+                    step: Step::StoreSecrets,
+                    source,
+                }
+            })?;
+        }
         progress(Progress::Done(
             Step::StoreSecrets,
             format!(
-                "{} password(s) in {}",
+                "{} password(s){} in {}",
                 plan.passwords.len(),
+                if plan.cloud_certificate.is_some() {
+                    " and the cloud certificate"
+                } else {
+                    ""
+                },
                 store.backend()
             ),
         ));
@@ -340,7 +356,7 @@ pub async fn apply(
         undo.push(Box::new(move |p| {
             for (k, old) in olds {
                 let _ = match old {
-                    Some(s) => store_ref.set(k, &s),
+                    Some(s) => crate::secrets::set_any(store_ref, k, &s),
                     None => store_ref.delete(k).map(|_| ()),
                 };
             }
