@@ -153,3 +153,56 @@ fn show(loc: &ConfigLocation) -> anyhow::Result<Outcome> {
     }
     Ok(Outcome::Success)
 }
+
+/// `eas-connector intune …`: the Intune source's snapshot.
+#[derive(Debug, Subcommand)]
+pub enum IntuneCommand {
+    /// Accept a read of Intune that shrank more than the policy's max_shrink_percent: it
+    /// becomes the snapshot the next sync decides with.
+    Accept,
+    /// Show the snapshot in force and any read waiting for acceptance.
+    Show,
+}
+
+impl IntuneCommand {
+    pub fn writes(&self) -> bool {
+        matches!(self, IntuneCommand::Accept)
+    }
+}
+
+pub(super) fn intune(cmd: IntuneCommand, loc: &ConfigLocation) -> anyhow::Result<Outcome> {
+    match cmd {
+        IntuneCommand::Accept => {
+            let a = crate::engine::intune::accept(&loc.org_dir())?;
+            tracing::info!(previous = a.previous, accepted = a.accepted, admin = %super::admin_name(), "shrunken Intune read accepted");
+            println!(
+                "accepted Intune's read: {} enrolled devices (the previous snapshot had {}); the next sync decides with it",
+                a.accepted, a.previous
+            );
+            Ok(Outcome::Success)
+        }
+        IntuneCommand::Show => {
+            for (f, what) in [
+                (OrgFile::IntuneSnapshot, "snapshot in force"),
+                (OrgFile::IntunePending, "waiting for `intune accept`"),
+            ] {
+                let path = loc.file(f);
+                match std::fs::read(&path) {
+                    Ok(b) => {
+                        let s: crate::engine::policy::intune::IntuneSnapshot =
+                            serde_json::from_slice(&b)
+                                .with_context(|| format!("{} is damaged", path.display()))?;
+                        println!(
+                            "{what}: {} enrolled devices with an EAS id of {} managed, read {}",
+                            s.devices.len(),
+                            s.managed_devices,
+                            s.taken_at.map(|t| t.to_string()).unwrap_or_default()
+                        );
+                    }
+                    Err(_) => println!("{what}: none"),
+                }
+            }
+            Ok(Outcome::Success)
+        }
+    }
+}

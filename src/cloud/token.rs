@@ -265,13 +265,8 @@ struct TokenAnswer {
     expires_in: Option<serde_json::Value>,
 }
 
-/// Ask the token endpoint for a token for `scope` (e.g. `https://graph.microsoft.com/.default`).
-pub async fn request_token(
-    http: &mut CloudHttp,
-    identity: &AppIdentity,
-    scope: &str,
-) -> Result<AccessToken, TokenError> {
-    let url = identity.token_url();
+/// The form body of a client-credentials token request (it holds the secret or assertion).
+fn token_form(identity: &AppIdentity, scope: &str, url: &str) -> Result<String, TokenError> {
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     form.append_pair("grant_type", "client_credentials")
         .append_pair("client_id", &identity.client_id)
@@ -283,7 +278,7 @@ pub async fn request_token(
         AppCredential::Certificate(cert, alg) => {
             let now = jiff::Timestamp::now().as_second();
             let jti = uuid::Uuid::new_v4().to_string();
-            let assertion = client_assertion(cert, *alg, &identity.client_id, &url, now, &jti)?;
+            let assertion = client_assertion(cert, *alg, &identity.client_id, url, now, &jti)?;
             form.append_pair(
                 "client_assertion_type",
                 "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
@@ -291,7 +286,17 @@ pub async fn request_token(
             .append_pair("client_assertion", &assertion);
         }
     }
-    let body = zeroize::Zeroizing::new(form.finish());
+    Ok(form.finish())
+}
+
+/// Ask the token endpoint for a token for `scope` (e.g. `https://graph.microsoft.com/.default`).
+pub async fn request_token(
+    http: &mut CloudHttp,
+    identity: &AppIdentity,
+    scope: &str,
+) -> Result<AccessToken, TokenError> {
+    let url = identity.token_url();
+    let body = zeroize::Zeroizing::new(token_form(identity, scope, &url)?);
     let started = Instant::now();
     let resp = http
         .send(&url, |path| {
