@@ -49,6 +49,24 @@ pub enum CloudSetupError {
     Http(#[from] HttpError),
 }
 
+/// The credential `cfg`'s `Cloud/Credential` names, from `store`.
+pub fn credential(
+    cfg: &ConnectorConfig,
+    store: &dyn SecretStore,
+    alg: AssertionAlg,
+) -> Result<AppCredential, CloudSetupError> {
+    Ok(match cfg.cloud.credential {
+        CloudCredential::Secret => {
+            AppCredential::Secret(store.get(SecretKind::CloudClientSecret)?.ok_or_else(|| {
+                CloudSetupError::NoSecret {
+                    org: cfg.organization.clone(),
+                }
+            })?)
+        }
+        CloudCredential::Certificate => AppCredential::Certificate(certificate::load(store)?, alg),
+    })
+}
+
 /// The app identity of `cfg`'s `<Cloud>` with its credential from `store`.
 pub fn identity(
     cfg: &ConnectorConfig,
@@ -59,16 +77,7 @@ pub fn identity(
     let (Some(tenant), Some(client_id)) = (&c.tenant_id, &c.application_id) else {
         return Err(CloudSetupError::NotConfigured);
     };
-    let credential = match c.credential {
-        CloudCredential::Secret => {
-            AppCredential::Secret(store.get(SecretKind::CloudClientSecret)?.ok_or_else(|| {
-                CloudSetupError::NoSecret {
-                    org: cfg.organization.clone(),
-                }
-            })?)
-        }
-        CloudCredential::Certificate => AppCredential::Certificate(certificate::load(store)?, alg),
-    };
+    let credential = credential(cfg, store, alg)?;
     Ok(AppIdentity {
         authority: c.authority.clone(),
         tenant: tenant.clone(),

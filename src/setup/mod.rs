@@ -172,9 +172,21 @@ fn password(
 }
 
 /// Run the checks for a plan (the wizard's Connect page), streaming results to `progress`.
+/// Check 14 (Intune) runs without a cloud credential here; [`validate_plan_with_cloud`]
+/// gives it one.
 pub async fn validate_plan(
     config: &ConnectorConfig,
     passwords: [Option<Secret>; 3],
+    progress: &mut (impl FnMut(Progress) + Send),
+) -> Report {
+    validate_plan_with_cloud(config, passwords, None, progress).await
+}
+
+/// [`validate_plan`] with the cloud app's credential for check 14.
+pub async fn validate_plan_with_cloud(
+    config: &ConnectorConfig,
+    passwords: [Option<Secret>; 3],
+    cloud_credential: Option<crate::cloud::AppCredential>,
     progress: &mut (impl FnMut(Progress) + Send),
 ) -> Report {
     let [service_password, notification_password, proxy_password] = passwords;
@@ -184,6 +196,7 @@ pub async fn validate_plan(
         service_password,
         notification_password,
         proxy_password,
+        cloud_credential,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let run = probe::validate(input, probe::Options::default(), Some(tx));
@@ -233,13 +246,28 @@ pub async fn apply(
     let mut validation = None;
     if !plan.skip_validation {
         progress(Progress::Started(Step::Validate));
-        let report = validate_plan(
+        let cloud_credential = if file.config.cloud.is_configured() {
+            let alg = crate::cloud::AssertionAlg::default();
+            match (&plan.cloud_certificate, file.config.cloud.credential) {
+                (Some(c), crate::config::model::CloudCredential::Certificate) => {
+                    Some(crate::cloud::AppCredential::Certificate(c.clone(), alg))
+                }
+                (_, crate::config::model::CloudCredential::Secret) => {
+                    pw(SecretKind::CloudClientSecret).map(crate::cloud::AppCredential::Secret)
+                }
+                _ => crate::cloud::credential(&file.config, store.as_ref(), alg).ok(),
+            }
+        } else {
+            None
+        };
+        let report = validate_plan_with_cloud(
             &file.config,
             [
                 pw(SecretKind::ServiceAccount),
                 pw(SecretKind::NotificationAccount),
                 pw(SecretKind::Proxy),
             ],
+            cloud_credential,
             &mut progress,
         )
         .await;

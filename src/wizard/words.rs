@@ -303,6 +303,9 @@ pub fn finding(l: Lang, f: &Finding) -> String {
             &[&number.to_string(), l.t(title)],
         ),
         Finding::Error { text } => text.clone(),
+        // Check 14's words are English until the wizard's Compliance source page gives them
+        // its own.
+        f @ (Finding::CloudNotConfigured | Finding::IntuneRead { .. }) => f.to_string(),
     }
 }
 
@@ -427,6 +430,7 @@ pub fn fix(l: Lang, f: &Fix) -> String {
             return l.f("make Kerberos work (the server needs no change): {}", &[&fix(l, inner)])
         }
         Fix::Other(s) => return s.clone(),
+        Fix::Cloud(c) => return c.to_string(),
     };
     l.t(s).to_string()
 }
