@@ -151,8 +151,8 @@ async def page_devices(top):
         devices.extend(page.value)
         pages += 1
         link = page.odata_next_link
-    report["graph_pages"] = pages
-    report["graph_context"] = first.additional_data.get("@odata.context")
+    report.setdefault("graph_pages", pages)
+    report.setdefault("graph_context", first.additional_data.get("@odata.context"))
     return devices
 
 
@@ -224,5 +224,72 @@ report["assertion_wrong_aud"] = post(assertion(aud="https://login.microsoftonlin
 report["assertion_expired"] = post(assertion(exp_in=-3600))
 report["assertion_wrong_iss"] = post(assertion(iss=str(uuid.uuid4())))
 report["assertion_hs256"] = post(jwt.encode({"aud": token_url}, "k" * 32, algorithm="HS256", headers={"x5t": x5t}))
+
+# Consistency with the lab's Exchange: every EAS id Graph lists is an ActiveSync device of
+# the org, and some ActiveSync devices are not enrolled (no record).
+control = lab["control"]
+ctl = requests.Session()
+ctl.headers["Authorization"] = "Bearer " + control["token"]
+exchange_ids = {d["device_id"].upper() for d in ctl.get(control["url"] + "/devices").json()}
+graph_eas = set(report["graph_eas_ids"])
+report["graph_eas_not_in_exchange"] = len(graph_eas - exchange_ids)
+report["exchange_not_enrolled"] = len(exchange_ids - graph_eas)
+report["graph_eas_lower_case"] = sum(1 for d in devices if d.eas_device_id.islower())
+del report["graph_eas_ids"]
+
+# The switches, through the control endpoint, seen by raw requests and by the Graph SDK.
+def graph_get(tok=None):
+    return requests.get(
+        graph + "?$top=5&$select=id",
+        headers={"Authorization": "Bearer " + (tok or token)},
+        verify=ca,
+    )
+
+
+ctl.post(control["url"] + "/cloud/throttle?count=2")
+r1, r2, r3 = graph_get(), graph_get(), graph_get()
+report["throttled"] = [r1.status_code, r1.headers.get("Retry-After"), r1.json()["error"]["code"], r2.status_code, r3.status_code]
+# The SDK's retry handler honours 429 + Retry-After: 0 and gets the page on its own.
+ctl.post(control["url"] + "/cloud/throttle?count=2&retry_after=0")
+report["sdk_after_throttle"] = len(asyncio.run(page_devices(1000)))
+report["sdk_throttled_requests"] = ctl.get(control["url"] + "/cloud").json()["requests_throttled"]
+
+ctl.post(control["url"] + "/cloud/outage?mode=503")
+r = graph_get()
+report["outage_503"] = [r.status_code, r.json()["error"]["code"]]
+ctl.post(control["url"] + "/cloud/outage?mode=refuse")
+try:
+    graph_get()
+    report["outage_refused"] = "answered"
+except requests.exceptions.ConnectionError:
+    report["outage_refused"] = "refused"
+ctl.post(control["url"] + "/cloud/outage?mode=off")
+report["after_outage"] = graph_get().status_code
+
+ctl.post(control["url"] + "/cloud/permission?granted=0")
+r = graph_get()
+report["permission_revoked"] = [r.status_code, r.json()["error"]["code"]]
+ctl.post(control["url"] + "/cloud/permission?granted=1")
+report["permission_granted"] = graph_get().status_code
+
+ctl.post(control["url"] + "/cloud/secret?expired=1")
+report["secret_expired"] = acquire("secret_expired_msal", secret) is None and report["secret_expired_msal"]["error_codes"]
+ctl.post(control["url"] + "/cloud/secret?expired=0")
+
+ctl.post(control["url"] + "/cloud/tokens/expire")
+r = graph_get()
+report["token_expired"] = [r.status_code, r.json()["error"]["code"], r.json()["error"]["message"]]
+
+# A device's compliance changed through the control endpoint shows in Graph.
+fresh = app(secret).acquire_token_for_client(scopes=scope)["access_token"]
+some = next(d for d in devices if d.eas_device_id)
+ctl.post(control["url"] + "/cloud/devices/" + some.eas_device_id + "?complianceState=error")
+r = requests.get(graph + "?$select=id,complianceState", headers={"Authorization": "Bearer " + fresh}, verify=ca).json()
+pages = [r]
+while "@odata.nextLink" in pages[-1]:
+    pages.append(requests.get(pages[-1]["@odata.nextLink"], headers={"Authorization": "Bearer " + fresh}, verify=ca).json())
+report["compliance_switch"] = next(
+    d["complianceState"] for p in pages for d in p["value"] if d["id"] == some.id
+)
 
 print(json.dumps(report))
