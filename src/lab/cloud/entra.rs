@@ -790,6 +790,7 @@ pub(crate) async fn handle(cloud: &Cloud, req: Request<Incoming>) -> Resp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::{Lab, LabOptions};
 
     #[test]
     fn rsa_components_read_a_pkcs1_key() {
@@ -805,5 +806,259 @@ mod tests {
         assert_eq!(s.len(), 40);
         assert_eq!(&s[3..4], "~");
         assert_ne!(s, new_secret());
+    }
+
+    async fn lab(dir: &std::path::Path) -> Lab {
+        Lab::start(LabOptions {
+            servers: 1,
+            devices: 50,
+            state_dir: dir.to_path_buf(),
+            ..LabOptions::default()
+        })
+        .await
+        .unwrap()
+    }
+
+    /// A client assertion signed with the lab app's key file.
+    fn assertion(lab: &Lab, alg: &str, claims: Value) -> String {
+        let info = lab.info().cloud.clone().unwrap();
+        let pem = std::fs::read_to_string(&info.private_key_file).unwrap();
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        let key = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).unwrap();
+        let cloud = &lab.shared.cloud;
+        let header = if alg == "PS256" {
+            json!({"alg": alg, "typ": "JWT", "x5t#S256": b64url(&cloud.app.sha256)})
+        } else {
+            json!({"alg": alg, "typ": "JWT", "x5t": b64url(&cloud.app.sha1)})
+        };
+        let input = format!(
+            "{}.{}",
+            b64url(header.to_string().as_bytes()),
+            b64url(claims.to_string().as_bytes())
+        );
+        let mut sig = vec![0u8; key.public_modulus_len()];
+        let enc: &'static dyn aws_lc_rs::signature::RsaEncoding = if alg == "PS256" {
+            &aws_lc_rs::signature::RSA_PSS_SHA256
+        } else {
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256
+        };
+        key.sign(
+            enc,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            input.as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
+        format!("{input}.{}", b64url(&sig))
+    }
+
+    fn request(lab: &Lab, assertion: Option<String>, secret: Option<&str>) -> TokenRequest {
+        let cloud = &lab.shared.cloud;
+        TokenRequest {
+            grant_type: Some("client_credentials".into()),
+            client_id: Some(cloud.app.application_id.clone()),
+            scope: Some(format!("{}/.default", cloud.graph_url)),
+            client_secret: secret.map(str::to_string),
+            assertion_type: assertion.as_ref().map(|_| JWT_BEARER.to_string()),
+            assertion,
+        }
+    }
+
+    fn code(r: Result<Value, EntraError>) -> u32 {
+        r.err().map(|e| e.code).unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn the_token_endpoint_checks_secret_and_assertions_like_entra() {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = lab(dir.path()).await;
+        let cloud = lab.shared.cloud.clone();
+        let tenant = cloud.tenant_id.clone();
+        let t = now();
+        let secret =
+            std::fs::read_to_string(&lab.info().cloud.clone().unwrap().client_secret_file).unwrap();
+
+        // The secret: a token Graph accepts, with the permission as a role.
+        let ok = cloud
+            .token(&tenant, &request(&lab, None, Some(&secret)), t)
+            .unwrap();
+        assert_eq!(ok["token_type"], "Bearer");
+        assert_eq!(ok["expires_in"], 3599);
+        let token = ok["access_token"].as_str().unwrap();
+        assert_eq!(
+            validate(&cloud, token, t).unwrap().roles,
+            vec![PERMISSION.to_string()]
+        );
+        assert_eq!(
+            validate(&cloud, token, t + TOKEN_LIFETIME + 1).err(),
+            Some(TokenProblem::Expired)
+        );
+        let mut forged = token.to_string();
+        forged.pop();
+        forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(validate(&cloud, &forged, t).is_err());
+        assert_eq!(
+            code(cloud.token(&tenant, &request(&lab, None, Some("nope")), t)),
+            7000215
+        );
+        assert_eq!(
+            code(cloud.token("other.example", &request(&lab, None, Some(&secret)), t)),
+            90002
+        );
+        assert_eq!(
+            code(cloud.token(&tenant, &request(&lab, None, None), t)),
+            7000218
+        );
+        let mut r = request(&lab, None, Some(&secret));
+        r.scope = Some(format!(
+            "{}/DeviceManagementManagedDevices.Read.All",
+            cloud.graph_url
+        ));
+        assert_eq!(code(cloud.token(&tenant, &r, t)), 1002012);
+        r.scope = Some("https://outlook.office365.com/.default".into());
+        assert_eq!(code(cloud.token(&tenant, &r, t)), 500011);
+        r.scope = Some(format!("{GRAPH_APP_ID}/.default"));
+        assert!(cloud.token(&tenant, &r, t).is_ok());
+        r.client_id = Some("11111111-2222-3333-4444-555555555555".into());
+        assert_eq!(code(cloud.token(&tenant, &r, t)), 700016);
+
+        // Client assertions.
+        let app = cloud.app.application_id.clone();
+        let claims = |aud: String, jti: &str, nbf: i64, exp: i64| json!({"aud": aud, "iss": app, "sub": app, "jti": jti, "nbf": nbf, "exp": exp, "iat": nbf});
+        let url = cloud.token_url(&tenant);
+        for (alg, jti) in [("RS256", "a"), ("PS256", "b")] {
+            let a = assertion(&lab, alg, claims(url.clone(), jti, t - 10, t + 600));
+            let ok = cloud
+                .token(&tenant, &request(&lab, Some(a.clone()), None), t)
+                .unwrap();
+            assert!(validate(&cloud, ok["access_token"].as_str().unwrap(), t).is_ok());
+            // The same assertion again: replayed.
+            assert_eq!(
+                code(cloud.token(&tenant, &request(&lab, Some(a), None), t)),
+                50013
+            );
+        }
+        let by_domain = format!("{}/{TENANT_DOMAIN}/oauth2/v2.0/token", cloud.authority);
+        let a = assertion(&lab, "PS256", claims(by_domain, "c", t - 10, t + 600));
+        assert!(cloud
+            .token(TENANT_DOMAIN, &request(&lab, Some(a), None), t)
+            .is_ok());
+        let a = assertion(&lab, "PS256", claims(url.clone(), "d", t - 900, t - 600));
+        assert_eq!(
+            code(cloud.token(&tenant, &request(&lab, Some(a), None), t)),
+            700024
+        );
+        let a = assertion(&lab, "PS256", claims(url.clone(), "e", t + 900, t + 1200));
+        assert_eq!(
+            code(cloud.token(&tenant, &request(&lab, Some(a), None), t)),
+            700024
+        );
+        // Within the allowed skew.
+        let a = assertion(&lab, "PS256", claims(url.clone(), "f", t + 60, t + 600));
+        assert!(cloud
+            .token(&tenant, &request(&lab, Some(a), None), t)
+            .is_ok());
+        let a = assertion(
+            &lab,
+            "PS256",
+            claims(format!("{}/v2.0", cloud.authority), "g", t, t + 600),
+        );
+        assert_eq!(
+            code(cloud.token(&tenant, &request(&lab, Some(a), None), t)),
+            700023
+        );
+        let mut a = assertion(&lab, "RS256", claims(url.clone(), "h", t, t + 600));
+        a.truncate(a.len() - 4);
+        a.push_str("AAAA");
+        assert_eq!(
+            code(cloud.token(&tenant, &request(&lab, Some(a), None), t)),
+            700027
+        );
+        assert_eq!(
+            code(cloud.token(&tenant, &request(&lab, Some("not.a.jwt".into()), None), t)),
+            50027
+        );
+
+        // Switches: revoked permission (no role), expired secret, expired tokens.
+        cloud.set_permission(false);
+        let ok = cloud
+            .token(&tenant, &request(&lab, None, Some(&secret)), t)
+            .unwrap();
+        assert!(validate(&cloud, ok["access_token"].as_str().unwrap(), t)
+            .unwrap()
+            .roles
+            .is_empty());
+        cloud.set_permission(true);
+        cloud.set_secret_expired(true);
+        assert_eq!(
+            code(cloud.token(&tenant, &request(&lab, None, Some(&secret)), t)),
+            7000222
+        );
+        cloud.set_secret_expired(false);
+        let ok = cloud
+            .token(&tenant, &request(&lab, None, Some(&secret)), t)
+            .unwrap();
+        cloud.expire_tokens();
+        assert_eq!(
+            validate(&cloud, ok["access_token"].as_str().unwrap(), t).err(),
+            Some(TokenProblem::Expired)
+        );
+        let ok = cloud
+            .token(&tenant, &request(&lab, None, Some(&secret)), t)
+            .unwrap();
+        assert!(validate(&cloud, ok["access_token"].as_str().unwrap(), t).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_app_files_are_owner_only_and_listed_in_lab_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = lab(dir.path()).await;
+        let json: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("lab.json")).unwrap()).unwrap();
+        let c = &json["cloud"];
+        for k in ["tenant_id", "authority", "graph_url", "application_id"] {
+            assert!(c[k].as_str().is_some_and(|v| !v.is_empty()), "{k}: {c}");
+        }
+        for k in [
+            "client_secret_file",
+            "certificate_file",
+            "private_key_file",
+            "pfx_file",
+        ] {
+            let path = std::path::PathBuf::from(c[k].as_str().unwrap());
+            assert!(path.starts_with(dir.path()), "{k}");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{k}");
+            }
+        }
+        let key = std::fs::read_to_string(c["private_key_file"].as_str().unwrap()).unwrap();
+        assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let cert = std::fs::read_to_string(c["certificate_file"].as_str().unwrap()).unwrap();
+        assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
+        let cloud = &lab.shared.cloud;
+        assert_eq!(
+            c["certificate_thumbprint"],
+            super::super::hex_upper(&cloud.app.sha1)
+        );
+        // The secret is in its file and in no other file of the folder but that one.
+        let secret = std::fs::read_to_string(c["client_secret_file"].as_str().unwrap()).unwrap();
+        for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            if e.path().is_file()
+                && e.path() != std::path::Path::new(c["client_secret_file"].as_str().unwrap())
+            {
+                let text = String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).to_string();
+                assert!(!text.contains(&secret), "{}", e.path().display());
+            }
+        }
+        assert_eq!(
+            cloud.discovery()["token_endpoint"],
+            format!("{}/{}/oauth2/v2.0/token", cloud.authority, cloud.tenant_id)
+        );
     }
 }

@@ -766,6 +766,56 @@ mod tests {
         assert!(stale > 100, "{stale}");
     }
 
+    /// Paging 20 000 devices 1 000 at a time through nextLink's skiptoken: every record once,
+    /// every EAS id one of the org's devices, the last page without a nextLink.
+    #[tokio::test]
+    async fn paging_twenty_thousand_devices_gives_every_record_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = crate::lab::Lab::start(crate::lab::LabOptions {
+            servers: 1,
+            devices: 20_000,
+            state_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let cloud = lab.shared.cloud.clone();
+        let exchange: std::collections::HashSet<String> = lab.with_org(|o| {
+            o.devices
+                .iter()
+                .map(|d| o.device_id(d).to_uppercase())
+                .collect()
+        });
+        let mut query =
+            Some("$select=id,easDeviceId,complianceState&$top=1000&$count=true".to_string());
+        let (mut ids, mut pages, mut eas) = (std::collections::HashSet::new(), 0, 0);
+        let mut total = 0;
+        while let Some(raw) = query.take() {
+            let q = parse_query(Some(&raw)).ok().unwrap();
+            let v = lab.with_org(|org| {
+                let dir = cloud.directory.read().unwrap();
+                page(&cloud, org, &dir, &q, 1_800_000_000)
+            });
+            pages += 1;
+            total = v["@odata.count"].as_u64().unwrap();
+            for d in v["value"].as_array().unwrap() {
+                assert_eq!(d.as_object().unwrap().len(), 3);
+                assert!(ids.insert(d["id"].as_str().unwrap().to_string()));
+                let e = d["easDeviceId"].as_str().unwrap();
+                if !e.is_empty() {
+                    eas += 1;
+                    assert!(exchange.contains(&e.to_uppercase()), "{e}");
+                }
+            }
+            query = v["@odata.nextLink"]
+                .as_str()
+                .map(|l| l.split_once('?').unwrap().1.to_string());
+        }
+        assert_eq!(ids.len() as u64, total);
+        assert_eq!(pages, total.div_ceil(1000));
+        assert!(eas > 15_000 && eas < 18_500, "{eas}");
+    }
+
     #[test]
     fn skiptokens_round_trip_and_refuse_garbage() {
         assert_eq!(decode_skiptoken(&encode_skiptoken(12_345)), Some(12_345));
