@@ -310,6 +310,7 @@ fn existing(root: &Path, org: &str) -> ConfigLocation {
                 Secret::new("Old-Notify-Pa55"),
             ),
         ],
+        cloud_certificate: None,
         replace: false,
         register_service: false,
         skip_validation: true,
@@ -1018,6 +1019,7 @@ fn nothing_english_is_shown_in_dutch_or_french() {
                     S::StoreSecrets,
                     Detail::PasswordsStored {
                         count: 2,
+                        certificate: true,
                         store: secrets::Backend::File("/c/s.json".into()),
                     },
                 ),
@@ -2493,6 +2495,7 @@ fn connect_page_shows_real_kerberos_outcomes_against_a_real_kdc() {
                 Secret::new(&notify.password),
             ),
         ],
+        cloud_certificate: None,
         replace: false,
         register_service: false,
         skip_validation: true,

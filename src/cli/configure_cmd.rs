@@ -47,6 +47,7 @@ pub(super) fn run(args: ConfigureArgs, loc: &ConfigLocation) -> anyhow::Result<O
     let plan = Plan {
         fields: parsed.fields,
         passwords: parsed.passwords,
+        cloud_certificate: parsed.cloud_certificate,
         replace: args.replace,
         register_service: !args.no_service,
         skip_validation: args.skip_validation,

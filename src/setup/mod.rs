@@ -28,6 +28,9 @@ pub struct Plan {
     pub fields: Vec<(&'static Field, String)>,
     /// Passwords to store; passwords not given keep their stored value.
     pub passwords: Vec<(SecretKind, Secret)>,
+    /// The cloud app's certificate and key to store ([`crate::cloud::certificate::import_file`]);
+    /// `None` keeps what is stored.
+    pub cloud_certificate: Option<crate::cloud::AppCertificate>,
     /// Start from a fresh configuration instead of the existing one (Replace).
     pub replace: bool,
     /// Register and start the service.
@@ -89,6 +92,8 @@ pub enum Detail {
     /// Passwords were stored.
     PasswordsStored {
         count: usize,
+        /// The cloud app's certificate was stored too.
+        certificate: bool,
         store: secrets::Backend,
     },
     /// The service was registered with the platform's manager.
@@ -120,8 +125,17 @@ impl std::fmt::Display for Detail {
             Detail::ChecksFailed => f.write_str("one or more checks failed"),
             Detail::Stopped { service } => write!(f, "stopped {service}"),
             Detail::Wrote { path } => write!(f, "wrote {}", path.display()),
-            Detail::PasswordsStored { count, store } => {
-                write!(f, "{count} password(s) in {store}")
+            Detail::PasswordsStored {
+                count,
+                certificate,
+                store,
+            } => {
+                let cert = if *certificate {
+                    " and the cloud certificate"
+                } else {
+                    ""
+                };
+                write!(f, "{count} password(s){cert} in {store}")
             }
             Detail::Registered { service, manager } => {
                 write!(f, "registered {service} with {manager}")
@@ -235,9 +249,21 @@ fn password(
 }
 
 /// Run the checks for a plan (the wizard's Connect page), streaming results to `progress`.
+/// Check 14 (Intune) runs without a cloud credential here; [`validate_plan_with_cloud`]
+/// gives it one.
 pub async fn validate_plan(
     config: &ConnectorConfig,
     passwords: [Option<Secret>; 3],
+    progress: &mut (impl FnMut(Progress) + Send),
+) -> Report {
+    validate_plan_with_cloud(config, passwords, None, progress).await
+}
+
+/// [`validate_plan`] with the cloud app's credential for check 14.
+pub async fn validate_plan_with_cloud(
+    config: &ConnectorConfig,
+    passwords: [Option<Secret>; 3],
+    cloud_credential: Option<crate::cloud::AppCredential>,
     progress: &mut (impl FnMut(Progress) + Send),
 ) -> Report {
     let [service_password, notification_password, proxy_password] = passwords;
@@ -247,6 +273,7 @@ pub async fn validate_plan(
         service_password,
         notification_password,
         proxy_password,
+        cloud_credential,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let run = probe::validate(input, probe::Options::default(), Some(tx));
@@ -296,13 +323,28 @@ pub async fn apply(
     let mut validation = None;
     if !plan.skip_validation {
         progress(Progress::Started(Step::Validate));
-        let report = validate_plan(
+        let cloud_credential = if file.config.cloud.is_configured() {
+            let alg = crate::cloud::AssertionAlg::default();
+            match (&plan.cloud_certificate, file.config.cloud.credential) {
+                (Some(c), crate::config::model::CloudCredential::Certificate) => {
+                    Some(crate::cloud::AppCredential::Certificate(c.clone(), alg))
+                }
+                (_, crate::config::model::CloudCredential::Secret) => {
+                    pw(SecretKind::CloudClientSecret).map(crate::cloud::AppCredential::Secret)
+                }
+                _ => crate::cloud::credential(&file.config, store.as_ref(), alg).ok(),
+            }
+        } else {
+            None
+        };
+        let report = validate_plan_with_cloud(
             &file.config,
             [
                 pw(SecretKind::ServiceAccount),
                 pw(SecretKind::NotificationAccount),
                 pw(SecretKind::Proxy),
             ],
+            cloud_credential,
             &mut progress,
         )
         .await;
@@ -328,7 +370,7 @@ pub async fn apply(
     let old_config = std::fs::read(loc.config_file()).ok();
     let mut old_secrets = Vec::new();
     for k in SecretKind::ALL {
-        old_secrets.push((k, store.get(k).ok().flatten()));
+        old_secrets.push((k, crate::secrets::get_any(store.as_ref(), k).ok().flatten()));
     }
     let service_name = manager.map(|m| m.service_name(loc.org()));
     let old_state = match manager {
@@ -396,10 +438,19 @@ pub async fn apply(
                 source,
             })?;
         }
+        if let Some(cert) = &plan.cloud_certificate {
+            crate::cloud::certificate::save(store.as_ref(), cert).map_err(|source| {
+                SetupError::Secrets {
+                    step: Step::StoreSecrets,
+                    source,
+                }
+            })?;
+        }
         progress(Progress::Done(
             Step::StoreSecrets,
             Detail::PasswordsStored {
                 count: plan.passwords.len(),
+                certificate: plan.cloud_certificate.is_some(),
                 store: store.backend(),
             },
         ));
@@ -408,7 +459,7 @@ pub async fn apply(
         undo.push(Box::new(move |p| {
             for (k, old) in olds {
                 let _ = match old {
-                    Some(s) => store_ref.set(k, &s),
+                    Some(s) => crate::secrets::set_any(store_ref, k, &s),
                     None => store_ref.delete(k).map(|_| ()),
                 };
             }

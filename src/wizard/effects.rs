@@ -346,7 +346,7 @@ pub fn validate(loc: ConfigLocation, plan: Plan) -> impl Stream<Item = connect::
                 let (loc2, plan2) = (loc.clone(), plan.clone());
                 let passwords = tokio::task::spawn_blocking(move || {
                     let store = open_store(&loc2, plan2.register_service);
-                    SecretKind::ALL.map(|k| {
+                    SecretKind::ACCOUNTS.map(|k| {
                         plan2
                             .passwords
                             .iter()

@@ -74,6 +74,10 @@ impl Stored {
             SecretKind::ServiceAccount => self.service,
             SecretKind::NotificationAccount => self.notification,
             SecretKind::Proxy => self.proxy,
+            // The cloud's credential is not on this form.
+            SecretKind::CloudClientSecret
+            | SecretKind::CloudCertificate
+            | SecretKind::CloudPrivateKey => false,
         }
     }
 }
@@ -209,6 +213,7 @@ impl Form {
         Plan {
             fields: self.fields(),
             passwords: self.typed_passwords(),
+            cloud_certificate: None,
             replace,
             register_service,
             skip_validation: false,
@@ -310,6 +315,9 @@ impl Form {
             SecretKind::ServiceAccount => &self.service_password,
             SecretKind::NotificationAccount => &self.notify_password,
             SecretKind::Proxy => &self.proxy_password,
+            SecretKind::CloudClientSecret
+            | SecretKind::CloudCertificate
+            | SecretKind::CloudPrivateKey => return self.stored.has(kind),
         };
         !typed.is_empty() || self.stored.has(kind)
     }

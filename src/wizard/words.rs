@@ -311,6 +311,9 @@ pub fn finding(l: Lang, f: &Finding) -> String {
             &[&number.to_string(), l.t(title)],
         ),
         Finding::Error { text } => text.clone(),
+        // Check 14's words are English until the wizard's Compliance source page gives them
+        // its own.
+        f @ (Finding::CloudNotConfigured | Finding::IntuneRead { .. }) => f.to_string(),
     }
 }
 
@@ -435,6 +438,7 @@ pub fn fix(l: Lang, f: &Fix) -> String {
             return l.f("make Kerberos work (the server needs no change): {}", &[&fix(l, inner)])
         }
         Fix::Other(s) => return s.clone(),
+        Fix::Cloud(c) => return c.to_string(),
     };
     l.t(s).to_string()
 }
@@ -531,8 +535,20 @@ pub fn setup_detail(l: Lang, d: &crate::setup::Detail) -> String {
         Detail::ChecksFailed => l.t("one or more checks failed").to_string(),
         Detail::Stopped { service } => l.f("stopped {}", &[service]),
         Detail::Wrote { path } => l.f("wrote {}", &[&path.display().to_string()]),
-        Detail::PasswordsStored { count, store } => l.f(
+        Detail::PasswordsStored {
+            count,
+            certificate: false,
+            store,
+        } => l.f(
             "{} password(s) in {}",
+            &[&count.to_string(), &backend(l, store)],
+        ),
+        Detail::PasswordsStored {
+            count,
+            certificate: true,
+            store,
+        } => l.f(
+            "{} password(s) and the cloud certificate in {}",
             &[&count.to_string(), &backend(l, store)],
         ),
         Detail::Registered { service, manager } => {
@@ -1032,4 +1048,5 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("The service did not start the sync: {}", "De service is de synchronisatie niet begonnen: {}", "Le service n’a pas lancé la synchronisation : {}"),
     ("The service gave an answer that is not one to a sync request ({}): install the same version of the connector and its service.", "De service gaf een antwoord dat niet bij een synchronisatieverzoek hoort ({}): installeer dezelfde versie van de connector en zijn service.", "Le service a donné une réponse qui ne correspond pas à une demande de synchronisation ({}) : installez la même version du connecteur et de son service."),
     ("The service could not be reached ({}). Refresh, or see `eas-connector status`.", "De service was niet bereikbaar ({}). Vernieuw, of zie `eas-connector status`.", "Le service est injoignable ({}). Actualisez, ou voyez `eas-connector status`."),
+    ("{} password(s) and the cloud certificate in {}", "{} wachtwoord(en) en het cloudcertificaat in {}", "{} mot(s) de passe et le certificat cloud dans {}"),
 ];
