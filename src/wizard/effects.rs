@@ -93,6 +93,11 @@ pub async fn detect(loc: ConfigLocation, register_service: bool) -> Existing {
                         service: has(SecretKind::ServiceAccount),
                         notification: has(SecretKind::NotificationAccount),
                         proxy: has(SecretKind::Proxy),
+                        cloud_secret: has(SecretKind::CloudClientSecret),
+                        cloud_certificate: matches!(
+                            store.get_bytes(SecretKind::CloudCertificate),
+                            Ok(Some(_))
+                        ),
                     }
                 }
                 None => Stored::default(),
@@ -364,11 +369,17 @@ pub fn validate(loc: ConfigLocation, plan: Plan) -> impl Stream<Item = connect::
                 .await
                 .map_err(|e| e.to_string())?;
                 let mut sink = tx.clone();
-                let report = setup::validate_plan(&file.config, passwords, &mut |p| {
-                    if let Progress::Check(c) = p {
-                        let _ = sink.try_send(connect::Message::Checked(c));
-                    }
-                })
+                let credential = cloud_credential(&loc, &plan, &file.config).await;
+                let report = setup::validate_plan_with_cloud(
+                    &file.config,
+                    passwords,
+                    credential,
+                    &mut |p| {
+                        if let Progress::Check(c) = p {
+                            let _ = sink.try_send(connect::Message::Checked(c));
+                        }
+                    },
+                )
                 .await;
                 Ok::<_, String>(report)
             }
@@ -376,6 +387,108 @@ pub fn validate(loc: ConfigLocation, plan: Plan) -> impl Stream<Item = connect::
             let _ = tx.send(connect::Message::Finished(result)).await;
         },
     )
+}
+
+/// The cloud app's credential for check 14 as `plan` would leave it: the certificate read
+/// on the Compliance source page, the secret typed there, else the one stored (unless the plan
+/// replaces everything). `None` without an Intune source.
+async fn cloud_credential(
+    loc: &ConfigLocation,
+    plan: &Plan,
+    config: &ConnectorConfig,
+) -> Option<crate::cloud::AppCredential> {
+    use crate::cloud::{AppCredential, AssertionAlg};
+    use crate::config::model::CloudCredential;
+    if !config.cloud.is_configured() {
+        return None;
+    }
+    let alg = AssertionAlg::default();
+    match (&plan.cloud_certificate, config.cloud.credential) {
+        (Some(c), CloudCredential::Certificate) => {
+            return Some(AppCredential::Certificate(c.clone(), alg))
+        }
+        (_, CloudCredential::Secret) => {
+            if let Some((_, s)) = plan
+                .passwords
+                .iter()
+                .find(|(k, _)| *k == SecretKind::CloudClientSecret)
+            {
+                return Some(AppCredential::Secret(s.clone()));
+            }
+        }
+        _ => {}
+    }
+    if plan.replace {
+        return None;
+    }
+    let (loc, config, register) = (loc.clone(), config.clone(), plan.register_service);
+    tokio::task::spawn_blocking(move || {
+        let store = open_store(&loc, register)?;
+        crate::cloud::credential(&config, store.as_ref(), alg).ok()
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// Why the Compliance source page's Test could not run.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TestError {
+    /// The settings do not make a configuration yet (in setup's words).
+    #[error("{0}")]
+    Settings(String),
+}
+
+/// Check 14 alone, for the Compliance source page's Test: sign in to Entra ID as the app the
+/// plan configures, with its credential, and read the first page of Intune's devices.
+pub async fn test_intune(
+    loc: ConfigLocation,
+    plan: Plan,
+) -> Result<crate::probe::Outcome, TestError> {
+    let file =
+        setup::planned_config(&loc, &plan).map_err(|e| TestError::Settings(e.to_string()))?;
+    let credential = cloud_credential(&loc, &plan, &file.config).await;
+    let proxy = match plan.passwords.iter().find(|(k, _)| *k == SecretKind::Proxy) {
+        Some((_, s)) => Some(s.clone()),
+        None if !plan.replace => {
+            let (loc, register) = (loc.clone(), plan.register_service);
+            tokio::task::spawn_blocking(move || {
+                open_store(&loc, register).and_then(|s| s.get(SecretKind::Proxy).ok().flatten())
+            })
+            .await
+            .ok()
+            .flatten()
+        }
+        None => None,
+    };
+    Ok(crate::probe::intune_check(
+        &file.config,
+        credential,
+        proxy.as_ref(),
+        std::time::Duration::from_secs(20),
+    )
+    .await)
+}
+
+/// Ask for the cloud app's certificate (PEM with its key, or PFX) with the platform's file
+/// dialog; as [`pick_ca_file`], `Unavailable` when no dialog can open.
+pub async fn pick_certificate() -> Picked {
+    if cfg!(all(unix, not(target_os = "macos")))
+        && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
+    {
+        return Picked::Unavailable;
+    }
+    let t0 = std::time::Instant::now();
+    match rfd::AsyncFileDialog::new()
+        .set_title("The app's certificate (PEM with its key, or PFX)")
+        .add_filter("Certificates", &["pem", "pfx", "p12"])
+        .pick_file()
+        .await
+    {
+        Some(f) => Picked::File(f.path().to_path_buf()),
+        None if t0.elapsed() < std::time::Duration::from_millis(400) => Picked::Unavailable,
+        None => Picked::Cancelled,
+    }
 }
 
 /// What the Done page shows about a finished setup.

@@ -8,6 +8,8 @@
 //! does no other I/O and must never put a password into an error, a label or a `Debug` string.
 
 use super::i18n::Lang;
+use crate::cloud::certificate::{AppCertificate, ImportError};
+use crate::config::model::CloudCredential;
 use crate::config::validate::{shown, ValueError};
 use crate::config::{
     fields, AuthenticationMethod, Choice, ConnectorConfig, ExchangeServerType, Field, LogLevel,
@@ -15,6 +17,7 @@ use crate::config::{
 use crate::secrets::{Secret, SecretKind};
 use crate::setup::Plan;
 use crate::wire::kerberos::names::{self, NameError, RealmSource};
+use std::sync::Arc;
 
 /// Every value the input pages edit.
 #[derive(Debug, Clone)]
@@ -56,6 +59,22 @@ pub struct Form {
     pub show_required: bool,
     /// Browse… found no file dialog: the CA file's path is to be typed.
     pub no_file_dialog: bool,
+    /// Compliance source: Intune (Microsoft Graph) besides the access policy file.
+    pub intune: bool,
+    pub cloud_tenant: String,
+    pub cloud_app: String,
+    /// How the app signs in to Entra ID (`Cloud/Credential`).
+    pub cloud_credential: CloudCredential,
+    /// The app's certificate file (PEM with its key, or PFX), as typed or picked.
+    pub cloud_cert_file: String,
+    /// The PFX's password (empty for none or a PEM).
+    pub cloud_cert_password: Secret,
+    /// The certificate file, read and checked when its path or password changed.
+    pub cloud_cert: Option<Result<Arc<AppCertificate>, Arc<ImportError>>>,
+    /// The app's client secret (its Value).
+    pub cloud_secret: Secret,
+    /// Browse… found no file dialog for the certificate: its path is to be typed.
+    pub no_cert_dialog: bool,
     /// Which passwords are already in the vault (kept unless retyped).
     pub stored: Stored,
 }
@@ -66,6 +85,10 @@ pub struct Stored {
     pub service: bool,
     pub notification: bool,
     pub proxy: bool,
+    /// The cloud app's client secret.
+    pub cloud_secret: bool,
+    /// The cloud app's certificate and key.
+    pub cloud_certificate: bool,
 }
 
 impl Stored {
@@ -74,10 +97,8 @@ impl Stored {
             SecretKind::ServiceAccount => self.service,
             SecretKind::NotificationAccount => self.notification,
             SecretKind::Proxy => self.proxy,
-            // The cloud's credential is not on this form.
-            SecretKind::CloudClientSecret
-            | SecretKind::CloudCertificate
-            | SecretKind::CloudPrivateKey => false,
+            SecretKind::CloudClientSecret => self.cloud_secret,
+            SecretKind::CloudCertificate | SecretKind::CloudPrivateKey => self.cloud_certificate,
         }
     }
 }
@@ -125,6 +146,15 @@ impl Form {
             log_level: c.log_level,
             show_required: false,
             no_file_dialog: false,
+            intune: c.cloud.is_configured(),
+            cloud_tenant: fields::CLOUD_TENANT_ID.get(c),
+            cloud_app: fields::CLOUD_APPLICATION_ID.get(c),
+            cloud_credential: c.cloud.credential,
+            cloud_cert_file: String::new(),
+            cloud_cert_password: Secret::new(""),
+            cloud_cert: None,
+            cloud_secret: Secret::new(""),
+            no_cert_dialog: false,
             stored,
         }
     }
@@ -184,6 +214,27 @@ impl Form {
                 self.auth_method.name().to_string(),
             ),
             (&fields::LOG_LEVEL, self.log_level.name().to_string()),
+            // "Access policy file only" leaves no Intune source configured.
+            (
+                &fields::CLOUD_TENANT_ID,
+                if self.intune {
+                    self.cloud_tenant.clone()
+                } else {
+                    String::new()
+                },
+            ),
+            (
+                &fields::CLOUD_APPLICATION_ID,
+                if self.intune {
+                    self.cloud_app.clone()
+                } else {
+                    String::new()
+                },
+            ),
+            (
+                &fields::CLOUD_CREDENTIAL,
+                self.cloud_credential.name().to_string(),
+            ),
         ];
         f.into_iter()
             .map(|(k, v)| (k, v.trim().to_string()))
@@ -205,7 +256,59 @@ impl Form {
         if self.proxy_enabled && self.proxy_use_credentials && !self.proxy_password.is_empty() {
             out.push((SecretKind::Proxy, self.proxy_password.clone()));
         }
+        if self.intune
+            && self.cloud_credential == CloudCredential::Secret
+            && !self.cloud_secret.is_empty()
+        {
+            out.push((SecretKind::CloudClientSecret, self.cloud_secret.clone()));
+        }
         out
+    }
+
+    /// The certificate to import, when Intune signs in with one and a file was read.
+    pub fn cloud_certificate(&self) -> Option<AppCertificate> {
+        match (&self.cloud_cert, self.intune, self.cloud_credential) {
+            (Some(Ok(c)), true, CloudCredential::Certificate) => Some((**c).clone()),
+            _ => None,
+        }
+    }
+
+    /// Read the certificate file again (after its path or password changed): `None` while
+    /// the path names no file.
+    pub fn read_cloud_certificate(&mut self) {
+        let path = self.cloud_cert_file.trim();
+        self.cloud_cert = (!path.is_empty() && std::path::Path::new(path).is_file()).then(|| {
+            let password =
+                (!self.cloud_cert_password.is_empty()).then_some(&self.cloud_cert_password);
+            crate::cloud::certificate::import_file(std::path::Path::new(path), password)
+                .map(Arc::new)
+                .map_err(Arc::new)
+        });
+    }
+
+    /// The Compliance source page is complete: the policy file alone, or Intune's tenant,
+    /// application and a credential (a certificate read without error, a secret typed, or
+    /// either already stored).
+    pub fn compliance_ok(&self) -> bool {
+        if !self.intune {
+            return true;
+        }
+        let ids = self.ok(
+            &[&fields::CLOUD_TENANT_ID, &fields::CLOUD_APPLICATION_ID],
+            &[&fields::CLOUD_TENANT_ID, &fields::CLOUD_APPLICATION_ID],
+        );
+        ids && self.cloud_credential_ok()
+    }
+
+    /// Intune's credential is there: typed, read, or stored.
+    pub fn cloud_credential_ok(&self) -> bool {
+        match self.cloud_credential {
+            CloudCredential::Certificate => match &self.cloud_cert {
+                Some(r) => r.is_ok(),
+                None => self.cloud_cert_file.trim().is_empty() && self.stored.cloud_certificate,
+            },
+            CloudCredential::Secret => self.has_password(SecretKind::CloudClientSecret),
+        }
     }
 
     /// The plan for `setup::apply` / `setup::validate_plan`.
@@ -213,7 +316,7 @@ impl Form {
         Plan {
             fields: self.fields(),
             passwords: self.typed_passwords(),
-            cloud_certificate: None,
+            cloud_certificate: self.cloud_certificate(),
             replace,
             register_service,
             skip_validation: false,
@@ -274,6 +377,8 @@ impl Form {
             || *field == fields::NOTIFICATION_MAILBOX
             || (self.proxy_enabled && *field == fields::PROXY_HOST)
             || (self.proxy_enabled && self.proxy_use_credentials && *field == fields::PROXY_USER)
+            || (self.intune
+                && (*field == fields::CLOUD_TENANT_ID || *field == fields::CLOUD_APPLICATION_ID))
     }
 
     /// What is wrong with a field's value, as data.
@@ -315,9 +420,10 @@ impl Form {
             SecretKind::ServiceAccount => &self.service_password,
             SecretKind::NotificationAccount => &self.notify_password,
             SecretKind::Proxy => &self.proxy_password,
-            SecretKind::CloudClientSecret
-            | SecretKind::CloudCertificate
-            | SecretKind::CloudPrivateKey => return self.stored.has(kind),
+            SecretKind::CloudClientSecret => &self.cloud_secret,
+            SecretKind::CloudCertificate | SecretKind::CloudPrivateKey => {
+                return self.cloud_certificate().is_some() || self.stored.has(kind)
+            }
         };
         !typed.is_empty() || self.stored.has(kind)
     }
