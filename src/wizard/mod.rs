@@ -30,17 +30,17 @@ use form::Form;
 use i18n::Lang;
 use pages::welcome::{LabStatus, Mode};
 use pages::{
-    apply, connect, done, notification, options, proxy, server, server_type, service_account,
-    summary, welcome,
+    apply, compliance, connect, done, notification, options, proxy, server, server_type,
+    service_account, summary, welcome,
 };
 
 /// The id of the scrollable that holds the current page.
 const PAGE_SCROLL: &str = "page";
 
 /// The ids of the step list's entries (for the focus and tests).
-pub const STEP_IDS: [&str; 11] = [
+pub const STEP_IDS: [&str; 12] = [
     "step-1", "step-2", "step-3", "step-4", "step-5", "step-6", "step-7", "step-8", "step-9",
-    "step-10", "step-11",
+    "step-10", "step-11", "step-12",
 ];
 
 /// The widest the page's content gets (fields, notes), whatever the window's width.
@@ -73,6 +73,7 @@ pub enum Step {
     ServiceAccount,
     Notification,
     Options,
+    Compliance,
     Connect,
     Summary,
     Apply,
@@ -80,7 +81,7 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 11] = [
+    pub const ALL: [Step; 12] = [
         Step::Welcome,
         Step::ServerType,
         Step::Server,
@@ -88,6 +89,7 @@ impl Step {
         Step::ServiceAccount,
         Step::Notification,
         Step::Options,
+        Step::Compliance,
         Step::Connect,
         Step::Summary,
         Step::Apply,
@@ -120,6 +122,7 @@ impl Step {
             Step::ServiceAccount => "Service account",
             Step::Notification => "Notification account",
             Step::Options => "Options",
+            Step::Compliance => "Compliance source",
             Step::Connect => "Connect",
             Step::Summary => "Summary",
             Step::Apply => "Apply",
@@ -139,6 +142,7 @@ impl Step {
             Step::ServiceAccount => "The account that manages mobile devices in Exchange.",
             Step::Notification => "The mailbox that tells users what to do.",
             Step::Options => "Failover, performance and sync schedule.",
+            Step::Compliance => "Whether Microsoft Intune's compliance state counts too.",
             Step::Connect => "Checking that everything works, before anything is written.",
             Step::Summary => "What will be written, and where.",
             Step::Apply => "Writing the configuration and passwords, and registering the service.",
@@ -164,6 +168,13 @@ pub enum Message {
     Notification(notification::Message),
     /// Input to the options page.
     Options(options::Message),
+    /// Input to the Compliance source page.
+    Compliance(compliance::Message),
+    /// Check 14 alone finished (the Compliance source page's Test).
+    IntuneTested(Result<crate::probe::Outcome, effects::TestError>),
+    /// The file dialog returned the cloud app's certificate (or was cancelled, or could not
+    /// open).
+    CertificatePicked(effects::Picked),
     /// Input to the Connect page (including check results).
     Connect(connect::Message),
     /// Input to the Summary page.
@@ -222,6 +233,7 @@ pub struct Wizard {
     pub step: Step,
     pub welcome: welcome::State,
     pub form: Form,
+    pub compliance: compliance::State,
     pub connect: connect::State,
     pub apply: apply::State,
     pub register_service: bool,
@@ -259,6 +271,7 @@ impl Wizard {
                 removed: None,
             },
             form: Form::default(),
+            compliance: compliance::State::default(),
             connect: connect::State::default(),
             apply: apply::State::default(),
             confirm_cancel: false,
@@ -302,6 +315,7 @@ impl Wizard {
             Step::ServiceAccount => self.form.service_ok(),
             Step::Notification => self.form.notification_ok(),
             Step::Options => self.form.options_ok(),
+            Step::Compliance => self.form.compliance_ok(),
             Step::Connect => !self.connect.running && self.connect.passed(),
             Step::Summary => true,
             Step::Apply => self.apply.succeeded(),
@@ -424,6 +438,40 @@ impl Wizard {
                     "Full sync daily at",
                     What::Field(&fl::FULL_SYNC_TIME),
                 ));
+            }
+            Step::Compliance => {
+                list.push((
+                    "cloud-tenant",
+                    "Directory (tenant) ID",
+                    What::Field(&fl::CLOUD_TENANT_ID),
+                ));
+                list.push((
+                    "cloud-app",
+                    "Application (client) ID",
+                    What::Field(&fl::CLOUD_APPLICATION_ID),
+                ));
+                if !f.cloud_credential_ok() {
+                    return Some(match (f.cloud_credential, &f.cloud_cert) {
+                        (crate::config::model::CloudCredential::Secret, _) => (
+                            Some("cloud-secret"),
+                            l.f(
+                                "Fill in “{}” to go on.",
+                                &[l.t("Client secret (its Value)")],
+                            ),
+                        ),
+                        (_, Some(Err(e))) => (
+                            Some("cloud-cert"),
+                            l.f(
+                                "Correct “{}”: {}",
+                                &[l.t("Certificate file"), &words::import_error(l, e)],
+                            ),
+                        ),
+                        _ => (
+                            Some("cloud-cert"),
+                            l.f("Fill in “{}” to go on.", &[l.t("Certificate file")]),
+                        ),
+                    });
+                }
             }
             Step::Connect if self.connect.running => {
                 return Some((None, l.t("Wait for the checks to finish.").into()))
@@ -568,6 +616,7 @@ impl Wizard {
         match p.id {
             "ews-url" | "ca-file" => self.form.show_advanced = true,
             "kerberos-realm" | "kerberos-kdc" | "kerberos-spn" => self.form.show_kerberos = true,
+            "cloud-tenant" | "cloud-app" | "cred-certificate" => self.form.intune = true,
             _ => {}
         }
         let task = self.enter(p.step);
@@ -591,6 +640,7 @@ impl Wizard {
             } else {
                 "quick-sync"
             }),
+            Step::Compliance => f.intune.then_some("cloud-tenant"),
             _ => None,
         }
     }
@@ -608,6 +658,8 @@ impl Wizard {
             Some("kerberos-realm")
         } else if f.parallel && !before.parallel {
             Some("max-runspaces")
+        } else if f.intune && !before.intune {
+            Some("cloud-tenant")
         } else {
             None
         };
@@ -848,6 +900,49 @@ impl Wizard {
             Message::Options(m) => self.edit(|f| {
                 options::update(f, m);
             }),
+            Message::Compliance(m) => {
+                let before = self.form.clone();
+                let ev = compliance::update(&mut self.form, m);
+                self.form_changed();
+                self.focus_appeared(&before);
+                if ev.is_none() {
+                    // An edit: the last test no longer speaks for these values.
+                    self.compliance.result = None;
+                }
+                match ev {
+                    Some(compliance::Event::BrowseCertificate) => {
+                        Task::perform(effects::pick_certificate(), Message::CertificatePicked)
+                    }
+                    Some(compliance::Event::Test) => {
+                        self.compliance.testing = true;
+                        self.compliance.result = None;
+                        Task::perform(
+                            effects::test_intune(self.loc.clone(), self.plan()),
+                            Message::IntuneTested,
+                        )
+                    }
+                    None => Task::none(),
+                }
+            }
+            Message::IntuneTested(r) => {
+                self.compliance.testing = false;
+                self.compliance.result = Some(r);
+                Task::none()
+            }
+            Message::CertificatePicked(effects::Picked::File(p)) => {
+                self.form.cloud_cert_file = p.display().to_string();
+                self.form.no_cert_dialog = false;
+                self.form.read_cloud_certificate();
+                self.compliance.result = None;
+                self.form_changed();
+                Task::none()
+            }
+            Message::CertificatePicked(effects::Picked::Cancelled) => Task::none(),
+            Message::CertificatePicked(effects::Picked::Unavailable) => {
+                self.form.no_cert_dialog = true;
+                self.focus.to(Some("cloud-cert"));
+                Task::none()
+            }
             Message::Connect(m) => {
                 let finished = matches!(m, connect::Message::Finished(_));
                 let ev = self.connect.update(m);
@@ -975,6 +1070,7 @@ impl Wizard {
             Step::ServiceAccount => service_account::shortcut(f, c).map(Message::ServiceAccount),
             Step::Notification => notification::shortcut(f, c).map(Message::Notification),
             Step::Options => options::shortcut(f, c).map(Message::Options),
+            Step::Compliance => compliance::shortcut(f, c).map(Message::Compliance),
             Step::Connect => self.connect.shortcut(c).map(Message::Connect),
             Step::Summary => summary::shortcut(self.register_service, c).map(Message::Summary),
             Step::Apply => None,
@@ -1021,6 +1117,7 @@ impl Wizard {
             Step::ServiceAccount => service_account::view(f, l).map(Message::ServiceAccount),
             Step::Notification => notification::view(f, l).map(Message::Notification),
             Step::Options => options::view(f, l).map(Message::Options),
+            Step::Compliance => compliance::view(f, &self.compliance, l).map(Message::Compliance),
             Step::Connect => self.connect.view(l).map(Message::Connect),
             Step::Summary => summary::view(
                 summary::Context {
@@ -1186,9 +1283,15 @@ impl Wizard {
         }
         let footer = container(
             row![
-                text(l.f("Step {} of {}", &[&self.step.number().to_string(), "11"]))
-                    .size(ui::SMALL)
-                    .style(ui::muted),
+                text(l.f(
+                    "Step {} of {}",
+                    &[
+                        &self.step.number().to_string(),
+                        &Step::ALL.len().to_string()
+                    ]
+                ))
+                .size(ui::SMALL)
+                .style(ui::muted),
                 // Fills the room the buttons leave, wrapping rather than pushing them out of
                 // the window (French at the default size).
                 match self.why_not().filter(|_| self.form.show_required) {

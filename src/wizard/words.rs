@@ -73,6 +73,12 @@ pub fn place(field: &Field) -> Option<Place> {
             "notify-mailbox",
             "Mailbox (sender address)",
         )
+    } else if *f == fields::CLOUD_TENANT_ID {
+        p(Step::Compliance, "cloud-tenant", "Directory (tenant) ID")
+    } else if *f == fields::CLOUD_APPLICATION_ID {
+        p(Step::Compliance, "cloud-app", "Application (client) ID")
+    } else if *f == fields::CLOUD_CREDENTIAL {
+        p(Step::Compliance, "cred-certificate", "Sign-in with")
     } else if *f == fields::CAS_FAILOVER {
         p(
             Step::Options,
@@ -86,7 +92,7 @@ pub fn place(field: &Field) -> Option<Place> {
 
 /// The wizard's name for a configuration setting (its label where it has a field).
 pub fn setting_label(f: &Field) -> &'static str {
-    let table: [(&Field, &str); 24] = [
+    let table: [(&Field, &str); 27] = [
         (&fields::EXCHANGE_SERVER_TYPE, "Exchange server type"),
         (&fields::CLIENT_ACCESS_SERVER, "Client Access Server"),
         (&fields::HOSTED_SERVER_ADDRESS, "Hosted server address"),
@@ -126,6 +132,9 @@ pub fn setting_label(f: &Field) -> &'static str {
         (&fields::QUICK_SYNC_INTERVAL, "Quick sync every (minutes)"),
         (&fields::FULL_SYNC_TIME, "Full sync daily at"),
         (&fields::LOG_LEVEL, "Log level"),
+        (&fields::CLOUD_TENANT_ID, "Directory (tenant) ID"),
+        (&fields::CLOUD_APPLICATION_ID, "Application (client) ID"),
+        (&fields::CLOUD_CREDENTIAL, "Sign-in with"),
     ];
     table
         .iter()
@@ -311,9 +320,24 @@ pub fn finding(l: Lang, f: &Finding) -> String {
             &[&number.to_string(), l.t(title)],
         ),
         Finding::Error { text } => text.clone(),
-        // Check 14's words are English until the wizard's Compliance source page gives them
-        // its own.
-        f @ (Finding::CloudNotConfigured | Finding::IntuneRead { .. }) => f.to_string(),
+        Finding::CloudNotConfigured => l
+            .t("no Intune source: the Compliance source page has the access policy file only")
+            .to_string(),
+        Finding::IntuneRead {
+            devices,
+            with_eas,
+            more_pages,
+            graph,
+        } => {
+            let mut s = l.f(
+                "signed in to Entra ID; {} returned {} managed devices on the first page ({} with an ActiveSync id)",
+                &[graph, &devices.to_string(), &with_eas.to_string()],
+            );
+            if *more_pages {
+                s.push_str(l.t(", more pages follow"));
+            }
+            s
+        }
     }
 }
 
@@ -438,7 +462,19 @@ pub fn fix(l: Lang, f: &Fix) -> String {
             return l.f("make Kerberos work (the server needs no change): {}", &[&fix(l, inner)])
         }
         Fix::Other(s) => return s.clone(),
-        Fix::Cloud(c) => return c.to_string(),
+        Fix::Cloud(c) => {
+            use crate::probe::finding::CloudFix;
+            match c {
+                CloudFix::Identity => "check the Directory (tenant) ID and the Application (client) ID on the Compliance source page, as the app registration's Overview shows them",
+                CloudFix::Credential => "choose the app's certificate file, or type its client secret's Value, on the Compliance source page",
+                CloudFix::CertificateNotUploaded => "upload the certificate's public part (.cer) to the app registration under Certificates & secrets › Certificates",
+                CloudFix::Consent => "in the app registration's API permissions add Microsoft Graph › Application › DeviceManagementManagedDevices.Read.All and click “Grant admin consent”",
+                CloudFix::Clock => "synchronize this computer's clock (NTP): Entra ID refuses sign-ins outside their valid time",
+                CloudFix::Proxy => "let this computer reach login.microsoftonline.com and graph.microsoft.com, through the proxy (Proxy page) when it has no direct internet access; a TLS-inspecting proxy's CA goes in the trusted CA file (Server page)",
+                CloudFix::Addresses => "check Cloud/Authority and Cloud/GraphUrl (national clouds have their own): eas-connector config set",
+                CloudFix::Retry => "Microsoft Graph is throttling or unavailable: test again later",
+            }
+        }
     };
     l.t(s).to_string()
 }
@@ -685,6 +721,34 @@ pub fn sync_request_error(l: Lang, e: &super::effects::SyncRequestError) -> Stri
         ),
         SyncRequestError::Unreachable(why) => l.f(
             "The service could not be reached ({}). Refresh, or see `eas-connector status`.",
+            &[why],
+        ),
+    }
+}
+
+/// Why the app's certificate file cannot be used, and what to do.
+pub fn import_error(l: Lang, e: &crate::cloud::ImportError) -> String {
+    use crate::cloud::ImportError;
+    let p = |p: &std::path::Path| p.display().to_string();
+    match e {
+        ImportError::Read { path, source } => l.f("{} could not be read ({}); check the path and that this account may read it", &[&p(path), &source.to_string()]),
+        ImportError::NoCertificate { path } => l.f("{} holds no certificate; choose a PEM file with the certificate and its private key, or a PFX (.pfx/.p12)", &[&p(path)]),
+        ImportError::NoKey { path } => l.f("{} holds no private key; put the certificate's private key in the same PEM file, or export a PFX with its private key", &[&p(path)]),
+        ImportError::EncryptedPem { path } => l.f("{}'s private key is encrypted; export it unencrypted into a PEM only you can read, or choose the PFX and type its password", &[&p(path)]),
+        ImportError::Pfx { path, reason } => l.f("{} could not be opened as a PFX ({}); type its password below if it has one, else check the file is a PKCS#12 export", &[&p(path), reason]),
+        ImportError::NotRsa { path } => l.f("{}'s private key is not an RSA key; Entra ID sign-ins here need an RSA certificate (e.g. New-SelfSignedCertificate -KeyAlgorithm RSA -KeyLength 2048)", &[&p(path)]),
+        ImportError::Mismatch { path } => l.f("{}'s private key does not belong to its certificate; export the certificate together with its own key", &[&p(path)]),
+        ImportError::BadCertificate { path, reason } => l.f("{}'s certificate could not be read: {}", &[&p(path), reason]),
+        ImportError::Expired { path, not_after } => l.f("{}'s certificate expired on {}; create a new one, upload it to the app registration and choose it here", &[&p(path), &not_after.strftime("%Y-%m-%d").to_string()]),
+    }
+}
+
+/// Why the Compliance source page's Test did not run.
+pub fn test_error(l: Lang, e: &super::effects::TestError) -> String {
+    use super::effects::TestError;
+    match e {
+        TestError::Settings(why) => l.f(
+            "The test could not run: {}. Correct the pages before this one.",
             &[why],
         ),
     }
@@ -1049,4 +1113,25 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("The service gave an answer that is not one to a sync request ({}): install the same version of the connector and its service.", "De service gaf een antwoord dat niet bij een synchronisatieverzoek hoort ({}): installeer dezelfde versie van de connector en zijn service.", "Le service a donné une réponse qui ne correspond pas à une demande de synchronisation ({}) : installez la même version du connecteur et de son service."),
     ("The service could not be reached ({}). Refresh, or see `eas-connector status`.", "De service was niet bereikbaar ({}). Vernieuw, of zie `eas-connector status`.", "Le service est injoignable ({}). Actualisez, ou voyez `eas-connector status`."),
     ("{} password(s) and the cloud certificate in {}", "{} wachtwoord(en) en het cloudcertificaat in {}", "{} mot(s) de passe et le certificat cloud dans {}"),
+    ("no Intune source: the Compliance source page has the access policy file only", "geen Intune-bron: de pagina Nalevingsbron heeft alleen het toegangsbeleidsbestand", "pas de source Intune : la page Source de conformité n’a que le fichier de stratégie d’accès"),
+    ("signed in to Entra ID; {} returned {} managed devices on the first page ({} with an ActiveSync id)", "aangemeld bij Entra ID; {} gaf {} beheerde apparaten op de eerste pagina ({} met een ActiveSync-id)", "connecté à Entra ID ; {} a renvoyé {} appareils gérés sur la première page ({} avec un identifiant ActiveSync)"),
+    (", more pages follow", ", er volgen meer pagina’s", ", d’autres pages suivent"),
+    ("check the Directory (tenant) ID and the Application (client) ID on the Compliance source page, as the app registration's Overview shows them", "controleer de map-id (tenant) en de toepassings-id (client) op de pagina Nalevingsbron, zoals het overzicht van de app-registratie ze toont", "vérifiez l’ID de l’annuaire (locataire) et l’ID d’application (client) sur la page Source de conformité, tels que la vue d’ensemble de l’inscription d’application les montre"),
+    ("choose the app's certificate file, or type its client secret's Value, on the Compliance source page", "kies het certificaatbestand van de app, of typ de waarde van het clientgeheim, op de pagina Nalevingsbron", "choisissez le fichier de certificat de l’application, ou tapez la valeur de son secret client, sur la page Source de conformité"),
+    ("upload the certificate's public part (.cer) to the app registration under Certificates & secrets › Certificates", "upload het openbare deel van het certificaat (.cer) naar de app-registratie onder Certificaten en geheimen › Certificaten", "téléversez la partie publique du certificat (.cer) dans l’inscription d’application sous Certificats et secrets › Certificats"),
+    ("in the app registration's API permissions add Microsoft Graph › Application › DeviceManagementManagedDevices.Read.All and click “Grant admin consent”", "voeg in de API-machtigingen van de app-registratie Microsoft Graph › Toepassing › DeviceManagementManagedDevices.Read.All toe en klik op „Beheerderstoestemming verlenen”", "dans les autorisations d’API de l’inscription d’application, ajoutez Microsoft Graph › Application › DeviceManagementManagedDevices.Read.All et cliquez sur « Accorder un consentement d’administrateur »"),
+    ("synchronize this computer's clock (NTP): Entra ID refuses sign-ins outside their valid time", "synchroniseer de klok van deze computer (NTP): Entra ID weigert aanmeldingen buiten hun geldige tijd", "synchronisez l’horloge de cet ordinateur (NTP) : Entra ID refuse les connexions hors de leur période de validité"),
+    ("let this computer reach login.microsoftonline.com and graph.microsoft.com, through the proxy (Proxy page) when it has no direct internet access; a TLS-inspecting proxy's CA goes in the trusted CA file (Server page)", "laat deze computer login.microsoftonline.com en graph.microsoft.com bereiken, via de proxy (pagina Proxy) als hij geen directe internettoegang heeft; de CA van een proxy die TLS inspecteert hoort in het vertrouwde CA-bestand (pagina Server)", "permettez à cet ordinateur de joindre login.microsoftonline.com et graph.microsoft.com, par le proxy (page Proxy) s’il n’a pas d’accès direct à internet ; l’AC d’un proxy qui inspecte TLS va dans le fichier d’AC de confiance (page Serveur)"),
+    ("check Cloud/Authority and Cloud/GraphUrl (national clouds have their own): eas-connector config set", "controleer Cloud/Authority en Cloud/GraphUrl (nationale clouds hebben eigen adressen): eas-connector config set", "vérifiez Cloud/Authority et Cloud/GraphUrl (les clouds nationaux ont les leurs) : eas-connector config set"),
+    ("Microsoft Graph is throttling or unavailable: test again later", "Microsoft Graph remt af of is onbereikbaar: test later opnieuw", "Microsoft Graph limite les requêtes ou est indisponible : testez plus tard"),
+    ("{} could not be read ({}); check the path and that this account may read it", "{} kon niet worden gelezen ({}); controleer het pad en of dit account het mag lezen", "{} n’a pas pu être lu ({}) ; vérifiez le chemin et que ce compte peut le lire"),
+    ("{} holds no certificate; choose a PEM file with the certificate and its private key, or a PFX (.pfx/.p12)", "{} bevat geen certificaat; kies een PEM-bestand met het certificaat en zijn privésleutel, of een PFX (.pfx/.p12)", "{} ne contient aucun certificat ; choisissez un fichier PEM avec le certificat et sa clé privée, ou un PFX (.pfx/.p12)"),
+    ("{} holds no private key; put the certificate's private key in the same PEM file, or export a PFX with its private key", "{} bevat geen privésleutel; zet de privésleutel van het certificaat in hetzelfde PEM-bestand, of exporteer een PFX met zijn privésleutel", "{} ne contient aucune clé privée ; mettez la clé privée du certificat dans le même fichier PEM, ou exportez un PFX avec sa clé privée"),
+    ("{}'s private key is encrypted; export it unencrypted into a PEM only you can read, or choose the PFX and type its password", "de privésleutel van {} is versleuteld; exporteer hem onversleuteld naar een PEM dat alleen u kunt lezen, of kies de PFX en typ zijn wachtwoord", "la clé privée de {} est chiffrée ; exportez-la en clair dans un PEM que vous seul pouvez lire, ou choisissez le PFX et tapez son mot de passe"),
+    ("{} could not be opened as a PFX ({}); type its password below if it has one, else check the file is a PKCS#12 export", "{} kon niet als PFX worden geopend ({}); typ hieronder zijn wachtwoord als het er een heeft, controleer anders of het bestand een PKCS#12-export is", "{} n’a pas pu être ouvert comme PFX ({}) ; tapez son mot de passe ci-dessous s’il en a un, sinon vérifiez que le fichier est un export PKCS#12"),
+    ("{}'s private key is not an RSA key; Entra ID sign-ins here need an RSA certificate (e.g. New-SelfSignedCertificate -KeyAlgorithm RSA -KeyLength 2048)", "de privésleutel van {} is geen RSA-sleutel; aanmelden bij Entra ID vereist hier een RSA-certificaat (bijv. New-SelfSignedCertificate -KeyAlgorithm RSA -KeyLength 2048)", "la clé privée de {} n’est pas une clé RSA ; la connexion à Entra ID exige ici un certificat RSA (p. ex. New-SelfSignedCertificate -KeyAlgorithm RSA -KeyLength 2048)"),
+    ("{}'s private key does not belong to its certificate; export the certificate together with its own key", "de privésleutel van {} hoort niet bij zijn certificaat; exporteer het certificaat samen met zijn eigen sleutel", "la clé privée de {} n’appartient pas à son certificat ; exportez le certificat avec sa propre clé"),
+    ("{}'s certificate could not be read: {}", "het certificaat van {} kon niet worden gelezen: {}", "le certificat de {} n’a pas pu être lu : {}"),
+    ("{}'s certificate expired on {}; create a new one, upload it to the app registration and choose it here", "het certificaat van {} is verlopen op {}; maak een nieuw, upload het naar de app-registratie en kies het hier", "le certificat de {} a expiré le {} ; créez-en un nouveau, téléversez-le dans l’inscription d’application et choisissez-le ici"),
+    ("The test could not run: {}. Correct the pages before this one.", "De test kon niet worden uitgevoerd: {}. Verbeter de pagina’s hiervoor.", "Le test n’a pas pu s’exécuter : {}. Corrigez les pages précédentes."),
 ];

@@ -116,11 +116,32 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
     if !kerberos.is_empty() {
         col = col.push(ui::kv("Kerberos", kerberos.join(" · ")));
     }
+    let compliance = if f.intune {
+        use crate::config::model::CloudCredential;
+        let credential = match (f.cloud_credential, f.cloud_certificate()) {
+            (CloudCredential::Certificate, Some(c)) => l.f(
+                "certificate {} (its key goes to the password store)",
+                &[&c.thumbprint],
+            ),
+            (CloudCredential::Certificate, None) => l.t("the stored certificate").to_string(),
+            (CloudCredential::Secret, _) if !f.cloud_secret.is_empty() => {
+                l.t("a client secret (to the password store)").to_string()
+            }
+            (CloudCredential::Secret, _) => l.t("the stored client secret").to_string(),
+        };
+        l.f(
+            "Intune and the access policy file: tenant {}, application {}, {}",
+            &[f.cloud_tenant.trim(), f.cloud_app.trim(), &credential],
+        )
+    } else {
+        l.t("the access policy file only").to_string()
+    };
     col = col
         .push(ui::kv(
             l.t("Notification mailbox"),
             f.notify_mailbox.clone(),
         ))
+        .push(ui::kv(l.t("Compliance source"), compliance))
         .push(ui::kv(l.t("Passwords to store"), passwords))
         .push(ui::kv(l.t("Passwords go to"), store_text(l, cx.store)));
     if let Some(before) = cx.before {
