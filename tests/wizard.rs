@@ -363,9 +363,13 @@ fn fill_new(h: &mut Harness) {
     h.type_into("quick-sync", "20");
 }
 
-/// Go from Options to Connect without running the checks, and feed a passing run.
+/// Go from Options (past Compliance source, the policy file only) to Connect without running
+/// the checks, and feed a passing run.
 fn connect_passes(h: &mut Harness) {
     assert!(h.w.can_continue());
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Compliance);
+    assert!(h.w.can_continue(), "the policy file alone needs nothing");
     h.send_only(Message::Next);
     assert_eq!(h.w.step, Step::Connect);
     assert!(h.w.connect.running);
@@ -585,14 +589,18 @@ fn failed_validation_is_shown_with_its_fix_and_blocks_next() {
     h.click_text("Set up new");
     h.next();
     fill_new(&mut h);
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Compliance);
     h.send_only(Message::Next);
+    assert_eq!(h.w.step, Step::Connect);
     // Partial progress is visible while running.
     let r = report(&[CheckId::ServiceAccount]);
     h.send_only(Message::Connect(connect::Message::Checked(
         r.checks[0].clone(),
     )));
     assert!(
-        h.sees("Checking… 1 of 13 done. The checks run at the same time; each stops after 20 s.")
+        h.shown_containing("Checking… 1 of ").is_some_and(|t| t.ends_with("done. The checks run at the same time; each stops after 20 s.")),
+        "{:?}", h.shown_containing("Checking…")
     );
     h.feed_checks(r);
     assert!(!h.w.can_continue());
@@ -1514,7 +1522,9 @@ fn lab_demo_fills_every_page_and_validates_against_the_lab() {
         h.next();
     }
     assert_eq!(h.w.step, Step::Options);
-    h.next(); // runs the 13 checks against the lab for real
+    h.next();
+    assert_eq!(h.w.step, Step::Compliance);
+    h.next(); // runs the 14 checks against the lab for real
     assert_eq!(h.w.step, Step::Connect);
     assert!(!h.w.connect.running);
     let report = h.w.connect.report.clone().expect("a report");
@@ -1799,6 +1809,8 @@ fn connect_page_says_which_mechanism_signed_in() {
         }
         r
     };
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Compliance);
     h.send_only(Message::Next);
     assert_eq!(h.w.step, Step::Connect);
     assert!(
@@ -2520,7 +2532,7 @@ fn connect_page_shows_real_kerberos_outcomes_against_a_real_kdc() {
     // 1. All good: the 13 checks run for real on arrival; the service account signs in with
     // Kerberos, with a ticket the KDC issued.
     let tgts = realm.tgts_issued();
-    h.click_text("8. Connect");
+    h.click_text("9. Connect");
     assert_eq!(h.w.step, Step::Connect);
     let (report, c) = check7(&h);
     assert!(report.ok, "{}", report.to_text());
@@ -2614,14 +2626,15 @@ fn tab_reaches_every_control_of_every_page_and_dialog() {
         proxy_use_credentials: true,
         show_kerberos: true,
         parallel: true,
+        intune: true,
         ..Default::default()
     };
     h.w.connect.report = Some(report(&[CheckId::Tcp]));
     for c in &h.w.connect.report.clone().unwrap().checks {
         h.w.connect.results.insert(c.id, c.clone());
     }
-    let steps: Vec<String> = (1..=11).map(|n| format!("step-{n}")).collect();
-    let expected: [(Step, &[&str]); 11] = [
+    let steps: Vec<String> = (1..=12).map(|n| format!("step-{n}")).collect();
+    let expected: [(Step, &[&str]); 12] = [
         (Step::Welcome, &["choice-new", "try-lab"]),
         (Step::ServerType, &["type-onprem", "type-hosted"]),
         (
@@ -2677,6 +2690,13 @@ fn tab_reaches_every_control_of_every_page_and_dialog() {
                 "log-info",
                 "log-debug",
                 "log-trace",
+            ],
+        ),
+        (
+            Step::Compliance,
+            &[
+                "source-policy", "source-intune", "cloud-tenant", "cloud-app", "cred-certificate",
+                "cred-secret", "cloud-cert", "cloud-browse", "cloud-cert-password", "cloud-test",
             ],
         ),
         (
