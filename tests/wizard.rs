@@ -599,8 +599,11 @@ fn failed_validation_is_shown_with_its_fix_and_blocks_next() {
         r.checks[0].clone(),
     )));
     assert!(
-        h.shown_containing("Checking… 1 of ").is_some_and(|t| t.ends_with("done. The checks run at the same time; each stops after 20 s.")),
-        "{:?}", h.shown_containing("Checking…")
+        h.shown_containing("Checking… 1 of ").is_some_and(
+            |t| t.ends_with("done. The checks run at the same time; each stops after 20 s.")
+        ),
+        "{:?}",
+        h.shown_containing("Checking…")
     );
     h.feed_checks(r);
     assert!(!h.w.can_continue());
@@ -1524,10 +1527,33 @@ fn lab_demo_fills_every_page_and_validates_against_the_lab() {
     assert_eq!(h.w.step, Step::Options);
     h.next();
     assert_eq!(h.w.step, Step::Compliance);
+    // The lab's cloud: Intune, signing in with the PFX the lab issued (read on the spot),
+    // and Test runs check 14 against the lab's Entra ID and Graph for real.
+    assert!(
+        h.w.form.intune,
+        "the lab's cloud fills in the Compliance source page"
+    );
+    assert!(
+        h.shown_containing("thumbprint").is_some(),
+        "the certificate was read"
+    );
+    h.click_id("cloud-test");
+    match &h.w.compliance.result {
+        Some(Ok(o)) => assert_eq!(o.status, eas_connector::probe::Status::Passed, "{o:?}"),
+        other => panic!("Test: {other:?}"),
+    }
+    assert!(h
+        .shown_containing("signed in to Entra ID; ")
+        .is_some_and(|t| t.contains("managed devices on the first page")));
     h.next(); // runs the 14 checks against the lab for real
     assert_eq!(h.w.step, Step::Connect);
     assert!(!h.w.connect.running);
     let report = h.w.connect.report.clone().expect("a report");
+    assert_eq!(
+        report.get(CheckId::Intune).map(|c| c.status),
+        Some(Status::Passed),
+        "check 14 against the lab's cloud"
+    );
     for id in [CheckId::Config, CheckId::Dns, CheckId::Tcp, CheckId::Tls] {
         assert_eq!(
             report.get(id).unwrap().status,
@@ -2695,8 +2721,16 @@ fn tab_reaches_every_control_of_every_page_and_dialog() {
         (
             Step::Compliance,
             &[
-                "source-policy", "source-intune", "cloud-tenant", "cloud-app", "cred-certificate",
-                "cred-secret", "cloud-cert", "cloud-browse", "cloud-cert-password", "cloud-test",
+                "source-policy",
+                "source-intune",
+                "cloud-tenant",
+                "cloud-app",
+                "cred-certificate",
+                "cred-secret",
+                "cloud-cert",
+                "cloud-browse",
+                "cloud-cert-password",
+                "cloud-test",
             ],
         ),
         (

@@ -63,6 +63,10 @@ pub struct Form {
     pub intune: bool,
     pub cloud_tenant: String,
     pub cloud_app: String,
+    /// `Cloud/Authority` and `Cloud/GraphUrl`: Microsoft's public cloud unless the
+    /// configuration (a national cloud) or the lab says otherwise; not on the page.
+    pub cloud_authority: String,
+    pub cloud_graph_url: String,
     /// How the app signs in to Entra ID (`Cloud/Credential`).
     pub cloud_credential: CloudCredential,
     /// The app's certificate file (PEM with its key, or PFX), as typed or picked.
@@ -149,6 +153,8 @@ impl Form {
             intune: c.cloud.is_configured(),
             cloud_tenant: fields::CLOUD_TENANT_ID.get(c),
             cloud_app: fields::CLOUD_APPLICATION_ID.get(c),
+            cloud_authority: fields::CLOUD_AUTHORITY.get(c),
+            cloud_graph_url: fields::CLOUD_GRAPH_URL.get(c),
             cloud_credential: c.cloud.credential,
             cloud_cert_file: String::new(),
             cloud_cert_password: Secret::new(""),
@@ -235,6 +241,8 @@ impl Form {
                 &fields::CLOUD_CREDENTIAL,
                 self.cloud_credential.name().to_string(),
             ),
+            (&fields::CLOUD_AUTHORITY, self.cloud_authority.clone()),
+            (&fields::CLOUD_GRAPH_URL, self.cloud_graph_url.clone()),
         ];
         f.into_iter()
             .map(|(k, v)| (k, v.trim().to_string()))

@@ -706,6 +706,18 @@ impl Wizard {
             notify_password: Secret::new(info.accounts.notification.password.clone()),
             ..Form::default()
         };
+        // The lab's cloud: Intune through its app, signing in with the PFX it issued.
+        if let Some(c) = &info.cloud {
+            self.form.intune = true;
+            self.form.cloud_tenant = c.tenant_id.clone();
+            self.form.cloud_app = c.application_id.clone();
+            self.form.cloud_authority = c.authority.clone();
+            self.form.cloud_graph_url = c.graph_url.clone();
+            self.form.cloud_credential = crate::config::model::CloudCredential::Certificate;
+            self.form.cloud_cert_file = c.pfx_file.display().to_string();
+            self.form.cloud_cert_password = Secret::new(c.pfx_password.clone());
+            self.form.read_cloud_certificate();
+        }
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {

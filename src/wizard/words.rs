@@ -92,7 +92,7 @@ pub fn place(field: &Field) -> Option<Place> {
 
 /// The wizard's name for a configuration setting (its label where it has a field).
 pub fn setting_label(f: &Field) -> &'static str {
-    let table: [(&Field, &str); 27] = [
+    let table: [(&Field, &str); 29] = [
         (&fields::EXCHANGE_SERVER_TYPE, "Exchange server type"),
         (&fields::CLIENT_ACCESS_SERVER, "Client Access Server"),
         (&fields::HOSTED_SERVER_ADDRESS, "Hosted server address"),
@@ -135,6 +135,8 @@ pub fn setting_label(f: &Field) -> &'static str {
         (&fields::CLOUD_TENANT_ID, "Directory (tenant) ID"),
         (&fields::CLOUD_APPLICATION_ID, "Application (client) ID"),
         (&fields::CLOUD_CREDENTIAL, "Sign-in with"),
+        (&fields::CLOUD_AUTHORITY, "Entra ID sign-in address"),
+        (&fields::CLOUD_GRAPH_URL, "Microsoft Graph address"),
     ];
     table
         .iter()
@@ -1134,4 +1136,6 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("{}'s certificate could not be read: {}", "het certificaat van {} kon niet worden gelezen: {}", "le certificat de {} n’a pas pu être lu : {}"),
     ("{}'s certificate expired on {}; create a new one, upload it to the app registration and choose it here", "het certificaat van {} is verlopen op {}; maak een nieuw, upload het naar de app-registratie en kies het hier", "le certificat de {} a expiré le {} ; créez-en un nouveau, téléversez-le dans l’inscription d’application et choisissez-le ici"),
     ("The test could not run: {}. Correct the pages before this one.", "De test kon niet worden uitgevoerd: {}. Verbeter de pagina’s hiervoor.", "Le test n’a pas pu s’exécuter : {}. Corrigez les pages précédentes."),
+    ("Entra ID sign-in address", "Aanmeldadres van Entra ID", "Adresse de connexion d’Entra ID"),
+    ("Microsoft Graph address", "Adres van Microsoft Graph", "Adresse de Microsoft Graph"),
 ];
