@@ -851,6 +851,13 @@ fn nothing_english_is_shown_in_dutch_or_french() {
             max_runspaces: "99".into(),
             quick_sync: "zz".into(),
             full_sync: "25:99".into(),
+            intune: true,
+            cloud_tenant: "x y".into(),
+            cloud_app: "zz".into(),
+            cloud_cert_file: ca.display().to_string(),
+            cloud_cert: Some(Err(Arc::new(
+                eas_connector::cloud::ImportError::NoCertificate { path: ca.clone() },
+            ))),
             ..Default::default()
         };
         let checks = vec![
@@ -1117,6 +1124,94 @@ fn nothing_english_is_shown_in_dutch_or_french() {
                 backend: Some(secrets::Backend::Systemd(dir.path().join("Credentials"))),
                 service: Some(("eas@x".into(), ServiceState::Failed("exit 1".into()))),
             }));
+            collect(&h, &mut shown);
+        }
+        // Compliance source: Test's outcomes, each of check 14's fixes, a test that could not
+        // run, and the other certificate problems.
+        {
+            use eas_connector::probe::finding::CloudFix;
+            h.w.step = Step::Compliance;
+            h.w.form = bad.clone();
+            let outcome = |status: Status, finding: Finding, fix: Option<Fix>| {
+                eas_connector::probe::Outcome {
+                    status,
+                    finding: Box::new(finding),
+                    fix: fix.map(Box::new),
+                    sign_in: None,
+                }
+            };
+            let mut results = vec![
+                Ok(outcome(
+                    Status::Passed,
+                    Finding::IntuneRead {
+                        devices: 999,
+                        with_eas: 99,
+                        more_pages: true,
+                        graph: "https://graph.x".into(),
+                    },
+                    None,
+                )),
+                Ok(outcome(
+                    Status::NotApplicable,
+                    Finding::CloudNotConfigured,
+                    None,
+                )),
+                Err(eas_connector::wizard::effects::TestError::Settings(
+                    "x".into(),
+                )),
+            ];
+            for fix in [
+                CloudFix::Identity,
+                CloudFix::Credential,
+                CloudFix::CertificateNotUploaded,
+                CloudFix::Consent,
+                CloudFix::Clock,
+                CloudFix::Proxy,
+                CloudFix::Addresses,
+                CloudFix::Retry,
+            ] {
+                results.push(Ok(outcome(
+                    Status::Failed,
+                    Finding::Error {
+                        text: "AADSTS700016".into(),
+                    },
+                    Some(Fix::Cloud(fix)),
+                )));
+            }
+            for r in results {
+                h.w.compliance.result = Some(r);
+                collect(&h, &mut shown);
+            }
+            h.w.compliance.result = None;
+            use eas_connector::cloud::ImportError as E;
+            let p = || std::path::PathBuf::from("/c/app.pfx");
+            for e in [
+                E::Read {
+                    path: p(),
+                    source: std::io::Error::from_raw_os_error(13),
+                },
+                E::NoKey { path: p() },
+                E::EncryptedPem { path: p() },
+                E::Pfx {
+                    path: p(),
+                    reason: "MAC".into(),
+                },
+                E::NotRsa { path: p() },
+                E::Mismatch { path: p() },
+                E::BadCertificate {
+                    path: p(),
+                    reason: "DER".into(),
+                },
+                E::Expired {
+                    path: p(),
+                    not_after: "2026-01-01T00:00:00Z".parse().unwrap(),
+                },
+            ] {
+                h.w.form.cloud_cert = Some(Err(Arc::new(e)));
+                collect(&h, &mut shown);
+            }
+            h.w.form.cloud_credential = eas_connector::config::model::CloudCredential::Secret;
+            h.w.form.show_required = true;
             collect(&h, &mut shown);
         }
         // Welcome: a configuration that cannot be read, and a lab that did not start.
@@ -1457,8 +1552,22 @@ fn no_label_overflows_at_800x600_or_1280x800_in_any_language() {
             show_kerberos: true,
             parallel: true,
             quick_sync: "2".into(),
+            intune: true,
+            cloud_cert: Some(Err(Arc::new(eas_connector::cloud::ImportError::NotRsa {
+                path: dir.path().join("eas-connector-app-certificate.pfx"),
+            }))),
             ..Default::default()
         };
+        h.w.compliance.result = Some(Ok(eas_connector::probe::Outcome {
+            status: Status::Failed,
+            finding: Box::new(Finding::Error {
+                text: "AADSTS7000215: Invalid client secret provided.".into(),
+            }),
+            fix: Some(Box::new(Fix::Cloud(
+                eas_connector::probe::finding::CloudFix::Consent,
+            ))),
+            sign_in: None,
+        }));
         h.w.connect.report = Some(report(&[CheckId::Tcp, CheckId::Ews]));
         for c in &h.w.connect.report.clone().unwrap().checks {
             h.w.connect.results.insert(c.id, c.clone());
@@ -2864,4 +2973,109 @@ fn done_offers_the_access_policy() {
         "{note}"
     );
     assert!(note.contains("eas-connector --config-dir"), "{note}");
+}
+
+/// The Compliance source page: the policy file alone needs nothing; Intune needs tenant,
+/// application and a credential, and Next refused says which; a PEM certificate with its key
+/// is read on the spot (thumbprint shown), a file without a key is refused at the field; the
+/// client secret is the other way; Summary says which source and credential; the plan carries
+/// the certificate and the secret to the password store, never to the configuration.
+#[test]
+fn compliance_source_page_takes_intune_with_a_certificate_or_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    h.w.step = Step::Compliance;
+    assert!(h.w.can_continue(), "the policy file alone");
+    h.click_id("source-intune");
+    assert!(h.w.form.intune);
+    assert_eq!(
+        h.w.focus.target,
+        Some("cloud-tenant"),
+        "the fields that appeared"
+    );
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Compliance, "refused");
+    let (id, why) = h.w.why_not().unwrap();
+    assert_eq!(id, Some("cloud-tenant"));
+    assert_eq!(why, "Fill in “Directory (tenant) ID” to go on.");
+    h.type_into("cloud-tenant", "contoso.onmicrosoft.com");
+    h.type_into("cloud-app", "6731de76-14a6-49ae-97bc-6eba6914391e");
+    let (id, why) = h.w.why_not().unwrap();
+    assert_eq!(id, Some("cloud-cert"));
+    assert_eq!(why, "Fill in “Certificate file” to go on.");
+    // A certificate without its key is refused at the field.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256);
+    let (cert_pem, key_pem) = match key {
+        Ok(key) => {
+            let cert = rcgen::CertificateParams::new(vec!["eas-connector".into()])
+                .unwrap()
+                .self_signed(&key)
+                .unwrap();
+            (cert.pem(), key.serialize_pem())
+        }
+        // rcgen cannot make RSA keys with this backend: the test takes the lab's.
+        Err(_) => {
+            let lab =
+                h.rt.block_on(eas_connector::wizard::effects::start_lab())
+                    .unwrap();
+            let c = lab.0.info().cloud.clone().expect("the lab's cloud");
+            (
+                std::fs::read_to_string(&c.certificate_file).unwrap(),
+                std::fs::read_to_string(&c.private_key_file).unwrap(),
+            )
+        }
+    };
+    let only_cert = dir.path().join("only-cert.pem");
+    std::fs::write(&only_cert, &cert_pem).unwrap();
+    h.type_into("cloud-cert", &only_cert.display().to_string());
+    assert!(!h.w.can_continue());
+    assert!(h
+        .shown_containing("holds no private key")
+        .is_some_and(|t| t.starts_with(&only_cert.display().to_string())));
+    let both = dir.path().join("app.pem");
+    std::fs::write(&both, format!("{cert_pem}\n{key_pem}")).unwrap();
+    h.type_into("cloud-cert", &both.display().to_string());
+    assert!(h.w.can_continue(), "{:?}", h.w.why_not());
+    let thumbprint = h.w.form.cloud_certificate().unwrap().thumbprint;
+    assert!(h
+        .shown_containing(&format!("thumbprint {thumbprint}"))
+        .is_some());
+    let plan = h.w.form.plan(false, false);
+    assert!(
+        plan.cloud_certificate.is_some(),
+        "the certificate goes with the plan"
+    );
+    assert!(plan
+        .fields
+        .iter()
+        .any(|(f, v)| *f == &fields::CLOUD_CREDENTIAL && v == "Certificate"));
+    h.w.step = Step::Summary;
+    assert!(h
+        .shown_containing("Intune and the access policy file: tenant contoso.onmicrosoft.com")
+        .is_some_and(|t| t.contains(&format!("certificate {thumbprint}"))));
+    // The client secret instead.
+    h.w.step = Step::Compliance;
+    h.click_id("cred-secret");
+    assert!(!h.w.can_continue());
+    assert_eq!(h.w.why_not().unwrap().0, Some("cloud-secret"));
+    h.type_into("cloud-secret", "s3cr3t~Value");
+    assert!(h.w.can_continue());
+    let plan = h.w.form.plan(false, false);
+    assert!(plan.cloud_certificate.is_none());
+    assert!(plan
+        .passwords
+        .iter()
+        .any(|(k, s)| *k == SecretKind::CloudClientSecret && s.expose() == "s3cr3t~Value"));
+    assert!(
+        plan.fields.iter().all(|(_, v)| !v.contains("s3cr3t")),
+        "the secret is not in the configuration"
+    );
+    // Back to the policy file only: no Intune source is written.
+    h.click_id("source-policy");
+    let plan = h.w.form.plan(false, false);
+    assert!(plan
+        .fields
+        .iter()
+        .any(|(f, v)| *f == &fields::CLOUD_TENANT_ID && v.is_empty()));
+    assert!(plan.passwords.is_empty() && plan.cloud_certificate.is_none());
 }

@@ -450,7 +450,10 @@ impl Wizard {
                     "Application (client) ID",
                     What::Field(&fl::CLOUD_APPLICATION_ID),
                 ));
-                if !f.cloud_credential_ok() {
+                let ids_ok = [&fl::CLOUD_TENANT_ID, &fl::CLOUD_APPLICATION_ID]
+                    .iter()
+                    .all(|x| !f.missing(x) && f.problem(x).is_none());
+                if ids_ok && !f.cloud_credential_ok() {
                     return Some(match (f.cloud_credential, &f.cloud_cert) {
                         (crate::config::model::CloudCredential::Secret, _) => (
                             Some("cloud-secret"),

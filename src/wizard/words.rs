@@ -532,6 +532,9 @@ pub fn value_error(l: Lang, e: &ValueError) -> String {
         ValueError::OutOfRange { n, min, max, unit } => l.f("{} is out of range; use {}-{}{}", &[&n.to_string(), &min.to_string(), &max.to_string(), l.t(unit)]),
         ValueError::NotOneOf { value, what, choices } => l.f("'{}' is not {}; use {}", &[&v(value), l.t(what), choices]),
         ValueError::ControlCharacter { value, character } => l.f("'{}' contains a control character ({}); type the value on one line, without line breaks, tabs or escape characters", &[&v(value), &character.escape_default().to_string()]),
+        ValueError::Tenant(x) => l.f("'{}' is not a tenant; use the directory (tenant) ID, a GUID from the Entra admin center's Overview page, or a verified domain such as contoso.onmicrosoft.com", &[&v(x)]),
+        ValueError::Guid(x) => l.f("'{}' is not an application (client) ID; copy the GUID from the app registration's Overview page, e.g. 11111111-2222-3333-4444-555555555555", &[&v(x)]),
+        ValueError::Thumbprint(x) => l.f("'{}' is not a certificate thumbprint; use the 40 hex digits of its SHA-1", &[&v(x)]),
         other => other.to_string(),
     }
 }
@@ -1138,4 +1141,7 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("The test could not run: {}. Correct the pages before this one.", "De test kon niet worden uitgevoerd: {}. Verbeter de pagina’s hiervoor.", "Le test n’a pas pu s’exécuter : {}. Corrigez les pages précédentes."),
     ("Entra ID sign-in address", "Aanmeldadres van Entra ID", "Adresse de connexion d’Entra ID"),
     ("Microsoft Graph address", "Adres van Microsoft Graph", "Adresse de Microsoft Graph"),
+    ("'{}' is not a tenant; use the directory (tenant) ID, a GUID from the Entra admin center's Overview page, or a verified domain such as contoso.onmicrosoft.com", "'{}' is geen tenant; gebruik de map-id (tenant), een GUID van de overzichtspagina van het Entra-beheercentrum, of een geverifieerd domein zoals contoso.onmicrosoft.com", "'{}' n’est pas un locataire ; utilisez l’ID de l’annuaire (locataire), un GUID de la page Vue d’ensemble du centre d’administration Entra, ou un domaine vérifié comme contoso.onmicrosoft.com"),
+    ("'{}' is not an application (client) ID; copy the GUID from the app registration's Overview page, e.g. 11111111-2222-3333-4444-555555555555", "'{}' is geen toepassings-id (client); kopieer de GUID van de overzichtspagina van de app-registratie, bijv. 11111111-2222-3333-4444-555555555555", "'{}' n’est pas un ID d’application (client) ; copiez le GUID de la page Vue d’ensemble de l’inscription d’application, p. ex. 11111111-2222-3333-4444-555555555555"),
+    ("'{}' is not a certificate thumbprint; use the 40 hex digits of its SHA-1", "'{}' is geen certificaatvingerafdruk; gebruik de 40 hexadecimale cijfers van de SHA-1", "'{}' n’est pas une empreinte de certificat ; utilisez les 40 chiffres hexadécimaux de son SHA-1"),
 ];
