@@ -5,8 +5,8 @@
 //!
 //! Access tokens are JWTs like Entra's v1 app-only tokens (`aud` the Graph resource, `iss`
 //! `https://sts.windows.net/<tenant>/`, `roles` with the granted application permissions),
-//! signed RS256 with a key made at lab start and published at `jwks_uri`; Graph accepts only
-//! those. Secrets, assertions and tokens are never logged or echoed in an error.
+//! signed RS256 with a key made once per process and published at `jwks_uri`; Graph accepts
+//! only those, for its own URL and tenant. Secrets, assertions and tokens are never logged or echoed in an error.
 
 use std::sync::atomic::Ordering;
 

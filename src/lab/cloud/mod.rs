@@ -5,8 +5,9 @@
 //! Two listeners, as the real cloud has two hosts: the *authority* (`login.microsoftonline.com`:
 //! OpenID discovery, keys, the v2.0 token endpoint — [`entra`]) and *Graph*
 //! (`graph.microsoft.com`: `GET /v1.0/deviceManagement/managedDevices` — [`graph`]). The app
-//! has a client secret and an RSA-2048 certificate made at lab start; both are written
-//! owner-only into the lab folder (PEM certificate, PEM PKCS#8 key, a PFX — [`pfx`] — and the
+//! has a client secret and a self-signed RSA-2048 certificate made at lab start (the key once
+//! per process: RSA key generation is slow in debug builds); both are written owner-only into
+//! the lab folder (PEM certificate, PEM PKCS#8 key, a PFX — [`pfx`] — and the
 //! secret) and listed in `lab.json`'s `cloud` section. The app's application permission
 //! `DeviceManagementManagedDevices.Read.All` is granted by default.
 //!
