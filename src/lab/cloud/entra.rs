@@ -257,6 +257,17 @@ fn json_response(status: u16, body: &Value) -> Resp {
     r
 }
 
+/// Entra's answer in an outage (the lab's outage switch on the authority).
+pub(crate) fn temporarily_unavailable(authority: &str) -> Resp {
+    EntraError::new(
+        503,
+        "temporarily_unavailable",
+        90033,
+        "A transient error has occurred. Please try again. (lab outage switch)",
+    )
+    .response(authority)
+}
+
 fn tenant_not_found(tenant: &str) -> EntraError {
     EntraError::new(
         400,

@@ -444,9 +444,11 @@ impl Cloud {
     }
 
     async fn handle(&self, shared: &Shared, service: Service, req: Request<Incoming>) -> Resp {
-        match Outage::from_u8(self.listener(service).outage.load(Ordering::SeqCst)) {
-            Outage::Off => {}
-            _ => return graph::service_unavailable(),
+        if Outage::from_u8(self.listener(service).outage.load(Ordering::SeqCst)) != Outage::Off {
+            return match service {
+                Service::Login => entra::temporarily_unavailable(&self.authority),
+                Service::Graph => graph::service_unavailable(),
+            };
         }
         match service {
             Service::Login => entra::handle(self, req).await,
