@@ -7,6 +7,8 @@
 //! (Retry-After: 0) complete and the waits are reported; a read that shrinks too much waits for
 //! `intune accept`; and no byte of the key or secret lands in any file of the org folder.
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -206,6 +208,22 @@ async fn twenty_thousand_devices_from_intune_outage_throttling_shrink_and_no_sec
     for a in [Action::Block, Action::Quarantine] {
         assert!(want.values().any(|w| *w == a));
     }
+    // And read back by an independent PSRP client, pypsrp: Exchange reports the same.
+    if support::python_module("pypsrp", "pypsrp") {
+        let lab_dir = info.state_dir.clone();
+        let r = tokio::task::spawn_blocking(move || pypsrp_states(&lab_dir))
+            .await
+            .unwrap();
+        assert_eq!(r["devices"], 20_000);
+        let mut bad = Vec::new();
+        for (id, s) in r["states"].as_object().unwrap() {
+            let a = want.get(id).copied().unwrap_or(Action::Quarantine);
+            if s.as_str() != Some(&format!("{:?}", state_of(a))) {
+                bad.push((id.clone(), a, s.clone()));
+            }
+        }
+        assert!(bad.is_empty(), "pypsrp: {} mismatches: {:?}", bad.len(), &bad[..bad.len().min(5)]);
+    }
 
     // 2. Graph down: the snapshot decides; nothing allowed is blocked or quarantined.
     lab.set_cloud_outage(cloud_service(), outage(true))
@@ -311,6 +329,22 @@ async fn twenty_thousand_devices_from_intune_outage_throttling_shrink_and_no_sec
         assert!(!leaks(&bytes, &secret), "{}", entry.display());
     }
     assert!(files >= 4, "{files}");
+}
+
+/// Every device's state as pypsrp reads it from the lab (`tests/peers/pypsrp_device_states.py`).
+fn pypsrp_states(lab_dir: &Path) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pypsrp_device_states.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(lab_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pypsrp_device_states.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
