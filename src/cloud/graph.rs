@@ -107,7 +107,7 @@ pub struct DeviceRead {
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
     #[error("signing in to Entra ID failed: {0}")]
-    Token(#[from] TokenError),
+    Token(#[from] Box<TokenError>),
     #[error("the app may not read Intune's devices (HTTP {status} {code}): add the Microsoft Graph application permission DeviceManagementManagedDevices.Read.All to the app registration and click \"Grant admin consent\"")]
     PermissionMissing { status: u16, code: String },
     #[error("Graph refused the token (HTTP 401 {code}) twice; check that Cloud/GraphUrl matches Cloud/Authority's cloud")]
@@ -127,7 +127,7 @@ pub enum GraphError {
     #[error("Graph at {url} could not be reached: {source}{hint}")]
     Http {
         url: String,
-        source: HttpError,
+        source: Box<HttpError>,
         hint: &'static str,
     },
     #[error("Graph's answer for page {page} could not be read: {detail}")]
@@ -189,7 +189,8 @@ impl GraphClient {
             let token = self
                 .tokens
                 .get(&mut self.http, &self.identity, &scope)
-                .await?;
+                .await
+                .map_err(Box::new)?;
             let bearer = format!("Bearer {}", token.expose());
             let resp = self
                 .http
@@ -210,7 +211,7 @@ impl GraphClient {
                 .map_err(|source| GraphError::Http {
                     url: self.graph_url.clone(),
                     hint: http_hint(&source),
-                    source,
+                    source: Box::new(source),
                 })?;
             match resp.status {
                 200 => return Ok(resp.body),

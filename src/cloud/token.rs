@@ -181,7 +181,7 @@ pub enum TokenError {
     #[error("the token endpoint {url} could not be reached: {source}{hint}")]
     Http {
         url: String,
-        source: HttpError,
+        source: Box<HttpError>,
         hint: &'static str,
     },
     #[error("the token endpoint {url} answered HTTP {status} without a token ({detail}); check Cloud/Authority")]
@@ -318,7 +318,7 @@ pub async fn request_token(
         .map_err(|source| TokenError::Http {
             url: url.clone(),
             hint: http_hint(&source),
-            source,
+            source: Box::new(source),
         })?;
     if resp.status != 200 {
         return Err(classify(identity, scope, resp.status, &resp.body));

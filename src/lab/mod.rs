@@ -738,7 +738,8 @@ pub fn answers_toml(info: &LabInfo) -> String {
          [NotificationAccount]\n\
          User = {nu}\n\
          Mailbox = {nm}\n\
-         Password = {np}\n",
+         Password = {np}\n\
+         {cloud}",
         answers = info.state_dir.join("answers.toml").display(),
         server = if let Some(url) = http_url {
             // A default Exchange: Microsoft's documented http://<fqdn>/PowerShell/ with Kerberos.
@@ -774,5 +775,26 @@ pub fn answers_toml(info: &LabInfo) -> String {
                 .unwrap_or_default()
         ),
         np = toml_str(&info.accounts.notification.password),
+        cloud = info
+            .cloud
+            .as_ref()
+            .map(|c| format!(
+                "\n# The lab's Microsoft cloud: the Intune source's identity ([inventory.intune] in\n\
+                 # AccessPolicy.toml uses it). The PFX is imported into the credential store.\n\
+                 [Cloud]\n\
+                 TenantId = {}\n\
+                 ApplicationId = {}\n\
+                 Authority = {}\n\
+                 GraphUrl = {}\n\
+                 CertificateFile = {}\n\
+                 CertificatePassword = {}\n",
+                toml_str(&c.tenant_id),
+                toml_str(&c.application_id),
+                toml_str(&c.authority),
+                toml_str(&c.graph_url),
+                toml_str(&c.pfx_file.display().to_string()),
+                toml_str(&c.pfx_password),
+            ))
+            .unwrap_or_default(),
     )
 }

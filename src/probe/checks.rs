@@ -798,7 +798,7 @@ pub(super) async fn intune(
         }
         Err(e) => {
             let fix = match &e {
-                GraphError::Token(t) => match t {
+                GraphError::Token(t) => match t.as_ref() {
                     TokenError::UnknownTenant { .. } | TokenError::UnknownApp { .. } => {
                         CloudFix::Identity
                     }

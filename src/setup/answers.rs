@@ -4,7 +4,8 @@
 //! `[Proxy] Port`, …), so there is one vocabulary; passwords are `Password = "…"` or, better,
 //! `PasswordEnv = "VARIABLE"` in the `[ServiceAccount]`, `[NotificationAccount]` and `[Proxy]`
 //! tables. `[Cloud]` takes the cloud app's credential: `CertificateFile = "path"` (PEM or
-//! PFX, with `CertificatePasswordEnv` for a PFX's password) or `Secret`/`SecretEnv`.
+//! PFX, with `CertificatePasswordEnv` (or `CertificatePassword`) for a PFX's password) or
+//! `Secret`/`SecretEnv`.
 //! Unknown keys are errors that name the key. This module only parses (and reads the
 //! certificate file named); it must not write anything.
 
@@ -93,14 +94,19 @@ fn cloud_credential(out: &mut Answers, section: &toml::Table) -> Result<(), Answ
             return Err(AnswersError::Both("CertificateFile and Secret"));
         }
         let path = scalar("Cloud/CertificateFile", file)?;
-        let password = match section.get("CertificatePasswordEnv") {
-            Some(v) => Some(inline_or_env(
-                "Cloud/CertificatePasswordEnv",
-                "CertificatePasswordEnv",
-                v,
-            )?),
-            None => None,
-        };
+        if section.contains_key("CertificatePassword")
+            && section.contains_key("CertificatePasswordEnv")
+        {
+            return Err(AnswersError::Both(
+                "CertificatePassword and CertificatePasswordEnv",
+            ));
+        }
+        let mut password = None;
+        for key in ["CertificatePassword", "CertificatePasswordEnv"] {
+            if let Some(v) = section.get(key) {
+                password = Some(inline_or_env(&format!("Cloud/{key}"), key, v)?);
+            }
+        }
         let cert =
             crate::cloud::certificate::import_file(std::path::Path::new(&path), password.as_ref())
                 .map_err(|e| AnswersError::Certificate(e.to_string()))?;
@@ -115,7 +121,9 @@ fn cloud_credential(out: &mut Answers, section: &toml::Table) -> Result<(), Answ
             &toml::Value::String(cert.thumbprint.clone()),
         )?;
         out.cloud_certificate = Some(cert);
-    } else if section.contains_key("CertificatePasswordEnv") {
+    } else if section.contains_key("CertificatePasswordEnv")
+        || section.contains_key("CertificatePassword")
+    {
         return Err(AnswersError::Certificate(
             "CertificatePasswordEnv is set but CertificateFile is not; name the PFX file".into(),
         ));
@@ -123,10 +131,11 @@ fn cloud_credential(out: &mut Answers, section: &toml::Table) -> Result<(), Answ
     Ok(())
 }
 
-const CLOUD_CREDENTIAL_KEYS: [&str; 4] = [
+const CLOUD_CREDENTIAL_KEYS: [&str; 5] = [
     "Secret",
     "SecretEnv",
     "CertificateFile",
+    "CertificatePassword",
     "CertificatePasswordEnv",
 ];
 

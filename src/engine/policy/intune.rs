@@ -72,7 +72,8 @@ pub struct IntuneRecord {
     pub user: Option<String>,
 }
 
-/// Intune's enrolled devices by lower-case EAS device id, as read at `taken_at`.
+/// Intune's enrolled devices by lower-case EAS device id, as read at `taken_at`; of several
+/// records with one EAS id (a device enrolled again), the one checked in last.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntuneSnapshot {
     pub taken_at: Option<jiff::Timestamp>,
@@ -99,8 +100,16 @@ impl IntuneSnapshot {
             if !enrolled {
                 continue;
             }
+            let key = eas.trim().to_ascii_lowercase();
+            // Re-enrolled: the old record may stay; the latest check-in is the device now.
+            if map
+                .get(&key)
+                .is_some_and(|r: &IntuneRecord| r.last_sync >= d.last_sync_date_time)
+            {
+                continue;
+            }
             map.insert(
-                eas.trim().to_ascii_lowercase(),
+                key,
                 IntuneRecord {
                     id: d.id.clone(),
                     compliance: d.compliance_state.clone(),

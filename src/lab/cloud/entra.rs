@@ -5,8 +5,8 @@
 //!
 //! Access tokens are JWTs like Entra's v1 app-only tokens (`aud` the Graph resource, `iss`
 //! `https://sts.windows.net/<tenant>/`, `roles` with the granted application permissions),
-//! signed RS256 with a key made at lab start and published at `jwks_uri`; Graph accepts only
-//! those. Secrets, assertions and tokens are never logged or echoed in an error.
+//! signed RS256 with a key made once per process and published at `jwks_uri`; Graph accepts
+//! only those, for its own URL and tenant. Secrets, assertions and tokens are never logged or echoed in an error.
 
 use std::sync::atomic::Ordering;
 
@@ -103,6 +103,18 @@ fn rsa_components(der: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 impl TokenKeys {
+    /// The token signing key, made once per process when first needed (like the app's key,
+    /// for start-up time); every lab's Graph still accepts only tokens for its own URL and
+    /// tenant.
+    pub(crate) fn shared() -> Result<std::sync::Arc<TokenKeys>, LabError> {
+        static KEYS: std::sync::OnceLock<std::sync::Arc<TokenKeys>> = std::sync::OnceLock::new();
+        if let Some(k) = KEYS.get() {
+            return Ok(k.clone());
+        }
+        let k = std::sync::Arc::new(TokenKeys::generate()?);
+        Ok(KEYS.get_or_init(|| k).clone())
+    }
+
     pub(crate) fn generate() -> Result<TokenKeys, LabError> {
         use aws_lc_rs::signature::KeyPair as _;
         let key =
@@ -243,6 +255,17 @@ fn json_response(status: u16, body: &Value) -> Resp {
         hyper::header::HeaderValue::from_static("no-cache"),
     );
     r
+}
+
+/// Entra's answer in an outage (the lab's outage switch on the authority).
+pub(crate) fn temporarily_unavailable(authority: &str) -> Resp {
+    EntraError::new(
+        503,
+        "temporarily_unavailable",
+        90033,
+        "A transient error has occurred. Please try again. (lab outage switch)",
+    )
+    .response(authority)
 }
 
 fn tenant_not_found(tenant: &str) -> EntraError {
@@ -665,9 +688,9 @@ impl Cloud {
         if self.permission.load(Ordering::SeqCst) {
             claims["roles"] = json!([PERMISSION]);
         }
-        let header =
-            json!({"typ": "JWT", "alg": "RS256", "x5t": self.tokens.kid, "kid": self.tokens.kid});
-        self.tokens.sign(&header, &claims)
+        let keys = TokenKeys::shared().ok()?;
+        let header = json!({"typ": "JWT", "alg": "RS256", "x5t": keys.kid, "kid": keys.kid});
+        keys.sign(&header, &claims)
     }
 }
 
@@ -704,9 +727,10 @@ pub(crate) fn validate(cloud: &Cloud, token: &str, now: i64) -> Result<TokenClai
     if jwt.header["alg"].as_str() != Some("RS256") {
         return Err(TokenProblem::Signature);
     }
+    let keys = TokenKeys::shared().map_err(|_| TokenProblem::Signature)?;
     let key = aws_lc_rs::signature::UnparsedPublicKey::new(
         &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
-        &cloud.tokens.public_der,
+        &keys.public_der,
     );
     key.verify(jwt.signing_input.as_bytes(), &jwt.signature)
         .map_err(|_| TokenProblem::Signature)?;
@@ -756,7 +780,10 @@ pub(crate) async fn handle(cloud: &Cloud, req: Request<Incoming>) -> Resp {
             if !cloud.is_tenant(tenant) {
                 return tenant_not_found(tenant).response(&cloud.authority);
             }
-            json_response(200, &cloud.tokens.jwks())
+            match TokenKeys::shared() {
+                Ok(k) => json_response(200, &k.jwks()),
+                Err(e) => respond(500, "text/plain", e.to_string()),
+            }
         }
         (Method::POST, [tenant, "oauth2", "v2.0", "token"]) => {
             let tenant = tenant.to_string();

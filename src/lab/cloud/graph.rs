@@ -322,7 +322,7 @@ fn phone(org: &Org, d: &Device) -> (&'static str, String, &'static str, &'static
             "Microsoft Corporation",
             "Surface Laptop 5",
         )
-    } else if d.id_number % 2 == 0 {
+    } else if d.id_number.is_multiple_of(2) {
         ("iOS", "17.5.1".into(), "Apple", "iPhone 15")
     } else {
         ("Android", "14".into(), "samsung", "SM-S918B")
@@ -382,7 +382,7 @@ impl Record {
                 "id" => json!(id),
                 "userId" => json!(user_id),
                 "deviceName" => json!(device_name),
-                "managedDeviceOwnerType" => json!(if self.key % 3 == 0 {
+                "managedDeviceOwnerType" => json!(if self.key.is_multiple_of(3) {
                     "company"
                 } else {
                     "personal"
@@ -414,7 +414,7 @@ impl Record {
                 "azureADDeviceId" => json!(azure_id),
                 "deviceRegistrationState" => json!("registered"),
                 "deviceCategoryDisplayName" => json!("Unknown"),
-                "isSupervised" => json!(self.key % 5 == 0),
+                "isSupervised" => json!(self.key.is_multiple_of(5)),
                 "exchangeLastSuccessfulSyncDateTime" => json!(never),
                 "exchangeAccessState" => json!("none"),
                 "exchangeAccessStateReason" => json!("none"),
@@ -508,7 +508,20 @@ struct Query {
     count: bool,
 }
 
-fn parse_query(raw: Option<&str>) -> Result<Query, Resp> {
+/// Why Graph refuses a query (its 400 `BadRequest` message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum QueryError {
+    #[error("Could not find a property named '{0}' on type 'microsoft.graph.managedDevice'.")]
+    UnknownProperty(String),
+    #[error("Invalid value '{0}' for $top query option found. The $top query option requires a non-negative integer value.")]
+    Top(String),
+    #[error("The $skiptoken is not valid: use @odata.nextLink as it was given.")]
+    SkipToken,
+    #[error("The lab's Graph does not implement the ${0} query option (Graph does); use $select, $top and @odata.nextLink.")]
+    Unsupported(String),
+}
+
+fn parse_query(raw: Option<&str>) -> Result<Query, QueryError> {
     let mut q = Query {
         select: Vec::new(),
         top: MAX_PAGE,
@@ -522,9 +535,7 @@ fn parse_query(raw: Option<&str>) -> Result<Query, Resp> {
             "select" => {
                 for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     let Some(p) = PROPERTIES.iter().find(|p| p.eq_ignore_ascii_case(name)) else {
-                        return Err(bad_request(&format!(
-                            "Could not find a property named '{name}' on type 'microsoft.graph.managedDevice'."
-                        )));
+                        return Err(QueryError::UnknownProperty(name.to_string()));
                     };
                     if !q.select.contains(p) {
                         q.select.push(p);
@@ -532,21 +543,18 @@ fn parse_query(raw: Option<&str>) -> Result<Query, Resp> {
                 }
             }
             "top" => {
-                let n: usize = v.trim().parse().map_err(|_| {
-                    bad_request(&format!("Invalid value '{v}' for $top query option found. The $top query option requires a non-negative integer value."))
-                })?;
+                let n: usize = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| QueryError::Top(v.to_string()))?;
                 q.top = n.clamp(1, MAX_PAGE);
             }
             "skiptoken" => {
-                q.skip = decode_skiptoken(&v).ok_or_else(|| {
-                    bad_request("The $skiptoken is not valid: use @odata.nextLink as it was given.")
-                })?;
+                q.skip = decode_skiptoken(&v).ok_or(QueryError::SkipToken)?;
             }
             "count" => q.count = v.eq_ignore_ascii_case("true"),
             "filter" | "orderby" | "search" | "expand" | "skip" | "apply" => {
-                return Err(bad_request(&format!(
-                    "The lab's Graph does not implement the ${key} query option (Graph does); use $select, $top and @odata.nextLink."
-                )))
+                return Err(QueryError::Unsupported(key.to_string()))
             }
             _ => {}
         }
@@ -702,7 +710,7 @@ pub(crate) async fn handle(cloud: &Cloud, shared: &Shared, req: Request<Incoming
     }
     let q = match parse_query(req.uri().query()) {
         Ok(q) => q,
-        Err(r) => return r,
+        Err(e) => return bad_request(&e.to_string()),
     };
     let body = {
         let org = match shared.org.read() {
@@ -791,7 +799,7 @@ mod tests {
         let (mut ids, mut pages, mut eas) = (std::collections::HashSet::new(), 0, 0);
         let mut total = 0;
         while let Some(raw) = query.take() {
-            let q = parse_query(Some(&raw)).ok().unwrap();
+            let q = parse_query(Some(&raw)).unwrap();
             let v = lab.with_org(|org| {
                 let dir = cloud.directory.read().unwrap();
                 page(&cloud, org, &dir, &q, 1_800_000_000)
@@ -829,7 +837,17 @@ mod tests {
             .unwrap();
         assert_eq!(q.select, vec!["id", "easDeviceId", "complianceState"]);
         assert_eq!(q.top, MAX_PAGE);
-        assert!(parse_query(Some("$select=nope")).is_err());
-        assert!(parse_query(Some("$filter=x eq 1")).is_err());
+        assert_eq!(
+            parse_query(Some("$select=nope")).err(),
+            Some(QueryError::UnknownProperty("nope".into()))
+        );
+        assert_eq!(
+            parse_query(Some("$filter=x eq 1")).err(),
+            Some(QueryError::Unsupported("filter".into()))
+        );
+        assert_eq!(
+            parse_query(Some("$top=x")).err(),
+            Some(QueryError::Top("x".into()))
+        );
     }
 }

@@ -5,8 +5,9 @@
 //! Two listeners, as the real cloud has two hosts: the *authority* (`login.microsoftonline.com`:
 //! OpenID discovery, keys, the v2.0 token endpoint — [`entra`]) and *Graph*
 //! (`graph.microsoft.com`: `GET /v1.0/deviceManagement/managedDevices` — [`graph`]). The app
-//! has a client secret and an RSA-2048 certificate made at lab start; both are written
-//! owner-only into the lab folder (PEM certificate, PEM PKCS#8 key, a PFX — [`pfx`] — and the
+//! has a client secret and a self-signed RSA-2048 certificate made at lab start (the key once
+//! per process: RSA key generation is slow in debug builds); both are written owner-only into
+//! the lab folder (PEM certificate, PEM PKCS#8 key, a PFX — [`pfx`] — and the
 //! secret) and listed in `lab.json`'s `cloud` section. The app's application permission
 //! `DeviceManagementManagedDevices.Read.All` is granted by default.
 //!
@@ -163,7 +164,6 @@ pub(crate) struct AppRegistration {
 pub struct Cloud {
     pub(crate) tenant_id: String,
     pub(crate) app: AppRegistration,
-    pub(crate) tokens: entra::TokenKeys,
     pub(crate) authority: String,
     pub(crate) graph_url: String,
     /// Whether the app holds [`PERMISSION`].
@@ -221,6 +221,25 @@ fn digest<const N: usize>(alg: &'static aws_lc_rs::digest::Algorithm, data: &[u8
     out
 }
 
+/// The app's RSA-2048 key, made once per process: RSA key generation takes a few hundred
+/// milliseconds in a debug build, and tests start many labs. Its certificate is new per lab.
+fn app_key() -> Result<rcgen::KeyPair, LabError> {
+    static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let der = match KEY.get() {
+        Some(d) => d,
+        None => {
+            let k = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+                .map_err(|e| LabError::Tls(e.into()))?;
+            KEY.get_or_init(|| k.serialize_der())
+        }
+    };
+    rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+        &rustls::pki_types::PrivatePkcs8KeyDer::from(der.as_slice()),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .map_err(|e| LabError::Tls(e.into()))
+}
+
 impl Cloud {
     /// Make the tenant, the app and its credentials (written into `state_dir`), the managed
     /// devices from `org`, and bind both listeners on `listen`'s address (port 0: free ports;
@@ -240,8 +259,7 @@ impl Cloud {
 
         // The app's certificate: self-signed RSA-2048, as `New-SelfSignedCertificate` makes
         // for an app registration.
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
-            .map_err(|e| LabError::Tls(e.into()))?;
+        let key = app_key()?;
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
             .map_err(|e| LabError::Tls(e.into()))?;
         params
@@ -324,7 +342,6 @@ impl Cloud {
         let graph_url = format!("https://{graph_addr}");
         let cloud = Arc::new(Cloud {
             tenant_id: tenant_id.clone(),
-            tokens: entra::TokenKeys::generate()?,
             authority: authority.clone(),
             graph_url: graph_url.clone(),
             permission: AtomicBool::new(true),
@@ -427,9 +444,11 @@ impl Cloud {
     }
 
     async fn handle(&self, shared: &Shared, service: Service, req: Request<Incoming>) -> Resp {
-        match Outage::from_u8(self.listener(service).outage.load(Ordering::SeqCst)) {
-            Outage::Off => {}
-            _ => return graph::service_unavailable(),
+        if Outage::from_u8(self.listener(service).outage.load(Ordering::SeqCst)) != Outage::Off {
+            return match service {
+                Service::Login => entra::temporarily_unavailable(&self.authority),
+                Service::Graph => graph::service_unavailable(),
+            };
         }
         match service {
             Service::Login => entra::handle(self, req).await,
