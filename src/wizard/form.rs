@@ -67,6 +67,8 @@ pub struct Form {
     /// configuration (a national cloud) or the lab says otherwise; not on the page.
     pub cloud_authority: String,
     pub cloud_graph_url: String,
+    /// `Cloud/CertificateThumbprint` as configured (a certificate read here replaces it).
+    pub cloud_thumbprint: String,
     /// How the app signs in to Entra ID (`Cloud/Credential`).
     pub cloud_credential: CloudCredential,
     /// The app's certificate file (PEM with its key, or PFX), as typed or picked.
@@ -155,6 +157,7 @@ impl Form {
             cloud_app: fields::CLOUD_APPLICATION_ID.get(c),
             cloud_authority: fields::CLOUD_AUTHORITY.get(c),
             cloud_graph_url: fields::CLOUD_GRAPH_URL.get(c),
+            cloud_thumbprint: fields::CLOUD_CERTIFICATE_THUMBPRINT.get(c),
             cloud_credential: c.cloud.credential,
             cloud_cert_file: String::new(),
             cloud_cert_password: Secret::new(""),
@@ -243,6 +246,14 @@ impl Form {
             ),
             (&fields::CLOUD_AUTHORITY, self.cloud_authority.clone()),
             (&fields::CLOUD_GRAPH_URL, self.cloud_graph_url.clone()),
+            // What `configure --answers` writes for the certificate it imports.
+            (
+                &fields::CLOUD_CERTIFICATE_THUMBPRINT,
+                match self.cloud_certificate() {
+                    Some(c) => c.thumbprint,
+                    None => self.cloud_thumbprint.clone(),
+                },
+            ),
         ];
         f.into_iter()
             .map(|(k, v)| (k, v.trim().to_string()))

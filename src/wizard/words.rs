@@ -92,7 +92,7 @@ pub fn place(field: &Field) -> Option<Place> {
 
 /// The wizard's name for a configuration setting (its label where it has a field).
 pub fn setting_label(f: &Field) -> &'static str {
-    let table: [(&Field, &str); 29] = [
+    let table: [(&Field, &str); 30] = [
         (&fields::EXCHANGE_SERVER_TYPE, "Exchange server type"),
         (&fields::CLIENT_ACCESS_SERVER, "Client Access Server"),
         (&fields::HOSTED_SERVER_ADDRESS, "Hosted server address"),
@@ -137,6 +137,10 @@ pub fn setting_label(f: &Field) -> &'static str {
         (&fields::CLOUD_CREDENTIAL, "Sign-in with"),
         (&fields::CLOUD_AUTHORITY, "Entra ID sign-in address"),
         (&fields::CLOUD_GRAPH_URL, "Microsoft Graph address"),
+        (
+            &fields::CLOUD_CERTIFICATE_THUMBPRINT,
+            "Certificate thumbprint",
+        ),
     ];
     table
         .iter()
@@ -1144,4 +1148,5 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("'{}' is not a tenant; use the directory (tenant) ID, a GUID from the Entra admin center's Overview page, or a verified domain such as contoso.onmicrosoft.com", "'{}' is geen tenant; gebruik de map-id (tenant), een GUID van de overzichtspagina van het Entra-beheercentrum, of een geverifieerd domein zoals contoso.onmicrosoft.com", "'{}' n’est pas un locataire ; utilisez l’ID de l’annuaire (locataire), un GUID de la page Vue d’ensemble du centre d’administration Entra, ou un domaine vérifié comme contoso.onmicrosoft.com"),
     ("'{}' is not an application (client) ID; copy the GUID from the app registration's Overview page, e.g. 11111111-2222-3333-4444-555555555555", "'{}' is geen toepassings-id (client); kopieer de GUID van de overzichtspagina van de app-registratie, bijv. 11111111-2222-3333-4444-555555555555", "'{}' n’est pas un ID d’application (client) ; copiez le GUID de la page Vue d’ensemble de l’inscription d’application, p. ex. 11111111-2222-3333-4444-555555555555"),
     ("'{}' is not a certificate thumbprint; use the 40 hex digits of its SHA-1", "'{}' is geen certificaatvingerafdruk; gebruik de 40 hexadecimale cijfers van de SHA-1", "'{}' n’est pas une empreinte de certificat ; utilisez les 40 chiffres hexadécimaux de son SHA-1"),
+    ("Certificate thumbprint", "Vingerafdruk van het certificaat", "Empreinte du certificat"),
 ];
