@@ -292,9 +292,9 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "Annulé : {}",
     ),
     (
-        "Checking… {} of 13 done. The checks run at the same time; each stops after 20 s.",
-        "Bezig met controleren… {} van 13 klaar. De controles lopen tegelijk; elke controle stopt na 20 s.",
-        "Vérification… {} sur 13 terminées. Les contrôles tournent en parallèle ; chacun s’arrête après 20 s.",
+        "Checking… {} of {} done. The checks run at the same time; each stops after 20 s.",
+        "Bezig met controleren… {} van {} klaar. De controles lopen tegelijk; elke controle stopt na 20 s.",
+        "Vérification… {} sur {} terminées. Les contrôles tournent en parallèle ; chacun s’arrête après 20 s.",
     ),
     (
         "Cancelled. Press Retry to check again.",

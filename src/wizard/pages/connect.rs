@@ -160,8 +160,11 @@ impl State {
             ui::note(
                 ui::NoteKind::Info,
                 l.f(
-                    "Checking… {} of 13 done. The checks run at the same time; each stops after 20 s.",
-                    &[&self.results.len().to_string()],
+                    "Checking… {} of {} done. The checks run at the same time; each stops after 20 s.",
+                    &[
+                        &self.results.len().to_string(),
+                        &crate::probe::CheckId::ALL.len().to_string(),
+                    ],
                 ),
             )
         } else if let Some(e) = &self.error {
