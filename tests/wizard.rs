@@ -2055,7 +2055,7 @@ fn no_alt_shortcut_ever_alters_a_field() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = Harness::new(dir.path(), "default", Lang::En, None);
     h.send(Message::Next);
-    let pages: [(Step, &[&'static str]); 5] = [
+    let pages: [(Step, &[&'static str]); 6] = [
         (Step::Server, &["cas", "ews-url", "ca-file"]),
         (
             Step::Proxy,
@@ -2076,11 +2076,20 @@ fn no_alt_shortcut_ever_alters_a_field() {
             &["notify-user", "notify-mailbox", "notify-password"],
         ),
         (Step::Options, &["max-runspaces", "quick-sync", "full-sync"]),
+        (
+            Step::Compliance,
+            &[
+                "cloud-tenant",
+                "cloud-app",
+                "cloud-cert",
+                "cloud-cert-password",
+            ],
+        ),
     ];
     for (step, ids) in pages {
         for id in ids.iter().copied() {
             // Every letter a page or the footer uses, and one nobody uses.
-            for c in ['a', 'b', 'c', 'f', 'n', 'p', 'u', 'z'] {
+            for c in ['a', 'b', 'c', 'f', 'i', 'n', 'p', 'u', 'y', 'z'] {
                 h.w.step = step;
                 h.w.form = eas_connector::wizard::form::Form {
                     cas: "cas01.contoso.test".into(),
@@ -2098,9 +2107,18 @@ fn no_alt_shortcut_ever_alters_a_field() {
                     notify_mailbox: "eas-notify@contoso.test".into(),
                     notify_password: Secret::new("Notify-Pa55"),
                     parallel: true,
+                    intune: true,
+                    cloud_tenant: "contoso.onmicrosoft.com".into(),
+                    cloud_app: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
+                    cloud_cert_file: "/certs/app.pfx".into(),
+                    cloud_cert_password: Secret::new("Pfx-Pa55"),
                     ..Default::default()
                 };
                 let before = format!("{:?}", h.w.form.fields());
+                let before_cert = (
+                    h.w.form.cloud_cert_file.clone(),
+                    h.w.form.cloud_cert_password.expose().to_string(),
+                );
                 let before_pw: Vec<_> =
                     h.w.form
                         .typed_passwords()
@@ -2134,9 +2152,18 @@ fn no_alt_shortcut_ever_alters_a_field() {
                     f.proxy_use_credentials = toggles.proxy_use_credentials;
                     f.parallel = toggles.parallel;
                     f.cas_failover = toggles.cas_failover;
+                    f.intune = toggles.intune;
                     format!("{:?}", f.fields())
                 };
                 assert_eq!(before, after, "{step:?} #{id} Alt+{c} changed a text");
+                assert_eq!(
+                    before_cert,
+                    (
+                        h.w.form.cloud_cert_file.clone(),
+                        h.w.form.cloud_cert_password.expose().to_string()
+                    ),
+                    "{step:?} #{id} Alt+{c}"
+                );
                 let after_pw: Vec<_> =
                     h.w.form
                         .typed_passwords()
