@@ -5,6 +5,7 @@
 //! module is the one place that writes for humans) and must never expose a secret in a
 //! `Display`, `Debug`, log line or error.
 pub mod cli;
+pub mod cloud;
 /// The wire formats (their own crate: no I/O).
 pub use eas_wire as wire;
 pub mod config;

@@ -55,6 +55,7 @@ fn input(info: &LabInfo) -> Input {
         service_password: Some(Secret::new(info.accounts.service.password.clone())),
         notification_password: Some(Secret::new(info.accounts.notification.password.clone())),
         proxy_password: None,
+        cloud_credential: None,
     }
 }
 
@@ -103,7 +104,7 @@ async fn a_correct_configuration_passes_every_check() {
     )
     .await;
     assert!(report.ok, "{}", report.to_text());
-    assert_eq!(report.checks.len(), 13);
+    assert_eq!(report.checks.len(), 14);
     for c in &report.checks {
         let expected = if c.id == CheckId::Proxy {
             Status::NotApplicable

@@ -33,6 +33,15 @@ fn init_env() {
     });
 }
 
+/// The window's settings that matter to layout: its default font (`wizard::run` sets the
+/// same), so the Simulator lays out with the font the window shows.
+fn settings() -> iced::Settings {
+    iced::Settings {
+        default_font: wizard::ui::FONT,
+        ..iced::Settings::default()
+    }
+}
+
 /// A wizard with a runtime that runs the tasks `update` returns.
 struct Harness {
     w: Wizard,
@@ -83,11 +92,11 @@ impl Harness {
     }
 
     fn ui(&self) -> Simulator<'_, Message> {
-        Simulator::with_size(iced::Settings::default(), (1024.0, 1200.0), self.w.view())
+        Simulator::with_size(settings(), (1024.0, 1200.0), self.w.view())
     }
 
     fn ui_at(&self, size: (f32, f32)) -> Simulator<'_, Message> {
-        Simulator::with_size(iced::Settings::default(), size, self.w.view())
+        Simulator::with_size(settings(), size, self.w.view())
     }
 
     fn sees(&self, s: &str) -> bool {
@@ -301,6 +310,7 @@ fn existing(root: &Path, org: &str) -> ConfigLocation {
                 Secret::new("Old-Notify-Pa55"),
             ),
         ],
+        cloud_certificate: None,
         replace: false,
         register_service: false,
         skip_validation: true,
@@ -353,9 +363,13 @@ fn fill_new(h: &mut Harness) {
     h.type_into("quick-sync", "20");
 }
 
-/// Go from Options to Connect without running the checks, and feed a passing run.
+/// Go from Options (past Compliance source, the policy file only) to Connect without running
+/// the checks, and feed a passing run.
 fn connect_passes(h: &mut Harness) {
     assert!(h.w.can_continue());
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Compliance);
+    assert!(h.w.can_continue(), "the policy file alone needs nothing");
     h.send_only(Message::Next);
     assert_eq!(h.w.step, Step::Connect);
     assert!(h.w.connect.running);
@@ -523,7 +537,16 @@ fn replace_with_a_failing_service_rolls_everything_back() {
         Some(Err(e)) => e.clone(),
         other => panic!("expected a failure, got {other:?}"),
     };
-    assert!(err.contains("the service exited at once"), "{err}");
+    assert!(
+        err.to_string().contains("the service exited at once"),
+        "{err}"
+    );
+    // On the page, the explanation says what to do, with the manager's words in it.
+    assert!(
+        h.shown_containing("the service manager refused for")
+            .is_some_and(|t| t.contains("the service exited at once")),
+        "the failure is explained on the page"
+    );
     assert!(!h.w.can_continue(), "no Next after a failure");
     assert!(h.w.can_go_back(), "Back to the Summary after a failure");
     let undone: Vec<_> =
@@ -566,14 +589,19 @@ fn failed_validation_is_shown_with_its_fix_and_blocks_next() {
     h.click_text("Set up new");
     h.next();
     fill_new(&mut h);
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Compliance);
     h.send_only(Message::Next);
+    assert_eq!(h.w.step, Step::Connect);
     // Partial progress is visible while running.
     let r = report(&[CheckId::ServiceAccount]);
     h.send_only(Message::Connect(connect::Message::Checked(
         r.checks[0].clone(),
     )));
     assert!(
-        h.sees("Checking… 1 of 13 done. The checks run at the same time; each stops after 20 s.")
+        h.sees("Checking… 1 of 14 done. The checks run at the same time; each stops after 20 s."),
+        "{:?}",
+        h.shown_containing("Checking…")
     );
     h.feed_checks(r);
     assert!(!h.w.can_continue());
@@ -676,7 +704,9 @@ fn every_page_renders_in_english_dutch_and_french() {
         h.send_only(Message::Apply(wizard::pages::apply::Message::Progress(
             setup::Progress::Done(
                 setup::Step::WriteConfig,
-                "wrote ConnectorServiceConfiguration.xml".into(),
+                setup::Detail::Wrote {
+                    path: "ConnectorServiceConfiguration.xml".into(),
+                },
             ),
         )));
         for step in Step::ALL {
@@ -750,8 +780,36 @@ fn nothing_english_is_shown_in_dutch_or_french() {
     use eas_connector::probe::Account;
     let english = [
         // ("is" and "of" are Dutch words too.)
-        " the ", " and ", " not ", " with ", " check ", " enter ", "Fix:", " which ", " could ",
-        " no ", "Go to", " to ", " has ", " does ",
+        " the ",
+        " and ",
+        " not ",
+        " with ",
+        " check ",
+        " enter ",
+        "Fix:",
+        " which ",
+        " could ",
+        " no ",
+        "Go to",
+        " to ",
+        " has ",
+        " does ",
+        " was ",
+        " were ",
+        " failed",
+        " passed ",
+        " wrote ",
+        " stopped ",
+        " registered ",
+        " restored ",
+        " removed ",
+        " password",
+        " cannot ",
+        " what ",
+        " needs ",
+        " running",
+        " undone",
+        " started",
     ];
     let catalog: Vec<&str> = eas_connector::wizard::i18n::STRINGS
         .iter()
@@ -791,6 +849,13 @@ fn nothing_english_is_shown_in_dutch_or_french() {
             max_runspaces: "99".into(),
             quick_sync: "zz".into(),
             full_sync: "25:99".into(),
+            intune: true,
+            cloud_tenant: "x y".into(),
+            cloud_app: "zz".into(),
+            cloud_cert_file: ca.display().to_string(),
+            cloud_cert: Some(Err(Arc::new(
+                eas_connector::cloud::ImportError::NoCertificate { path: ca.clone() },
+            ))),
             ..Default::default()
         };
         let checks = vec![
@@ -945,6 +1010,297 @@ fn nothing_english_is_shown_in_dutch_or_french() {
             }
             collect(&h, &mut shown);
         }
+        // Apply: every step's line, each kind of failure's explanation, and a service's state.
+        {
+            use eas_connector::service::manager::{ServiceError, ServiceState};
+            use eas_connector::setup::{Detail, Progress, SetupError, Step as S};
+            use wizard::pages::apply;
+            h.w.step = Step::Apply;
+            let details = [
+                (S::Validate, Detail::ChecksPassed { ms: 5 }),
+                (S::Validate, Detail::ChecksFailed),
+                (
+                    S::StopOldService,
+                    Detail::Stopped {
+                        service: "eas@x".into(),
+                    },
+                ),
+                (
+                    S::WriteConfig,
+                    Detail::Wrote {
+                        path: "/c/x.xml".into(),
+                    },
+                ),
+                (
+                    S::StoreSecrets,
+                    Detail::PasswordsStored {
+                        count: 2,
+                        certificate: true,
+                        store: secrets::Backend::File("/c/s.json".into()),
+                    },
+                ),
+                (
+                    S::RegisterService,
+                    Detail::Registered {
+                        service: "eas@x".into(),
+                        manager: "systemd".into(),
+                    },
+                ),
+                (
+                    S::StartService,
+                    Detail::StartedService {
+                        service: "eas@x".into(),
+                        state: ServiceState::Running,
+                    },
+                ),
+            ];
+            let undone = [
+                (S::StopOldService, Detail::RestartedPrevious),
+                (S::WriteConfig, Detail::RestoredConfig),
+                (S::WriteConfig, Detail::ConfigNotRestored),
+                (S::StoreSecrets, Detail::RestoredPasswords),
+                (S::RegisterService, Detail::RemovedService),
+            ];
+            let errors = vec![
+                SetupError::Service {
+                    step: S::RegisterService,
+                    source: ServiceError::NotElevated { action: "x" },
+                    hint: "",
+                },
+                SetupError::Service {
+                    step: S::RegisterService,
+                    source: ServiceError::Unavailable("systemd?".into()),
+                    hint: "",
+                },
+                SetupError::Service {
+                    step: S::StartService,
+                    source: ServiceError::Failed {
+                        action: "start",
+                        service: "eas@x".into(),
+                        detail: "exit 1".into(),
+                    },
+                    hint: "",
+                },
+                SetupError::Secrets {
+                    step: S::StoreSecrets,
+                    source: secrets::SecretError::SystemdUnsupported,
+                },
+                SetupError::Validation(Box::new(rep.clone())),
+                SetupError::Incomplete(vec!["ServiceAccount/User".into()]),
+                SetupError::Field {
+                    field: "ServiceAccount/User",
+                    problem: eas_connector::config::validate::ValueError::NoDomain("svc".into()),
+                },
+            ];
+            for e in errors {
+                h.w.apply = apply::State::default();
+                for (step, d) in details.iter().cloned() {
+                    h.send_only(Message::Apply(apply::Message::Progress(Progress::Started(
+                        step,
+                    ))));
+                    h.send_only(Message::Apply(apply::Message::Progress(Progress::Done(
+                        step, d,
+                    ))));
+                }
+                h.send_only(Message::Apply(apply::Message::Progress(Progress::Failed(
+                    S::StartService,
+                    Detail::Error(e.to_string()),
+                ))));
+                for (step, d) in undone.iter().cloned() {
+                    h.send_only(Message::Apply(apply::Message::Progress(
+                        Progress::RolledBack(step, d),
+                    )));
+                }
+                h.send_only(Message::Apply(apply::Message::Finished(Err(Arc::new(e)))));
+                collect(&h, &mut shown);
+            }
+            h.w.apply = apply::State::default();
+            h.w.step = Step::Done;
+            h.w.apply.outcome = Some(Ok(eas_connector::wizard::effects::Outcome {
+                config_path: dir.path().join("c.xml"),
+                secret_store: String::new(),
+                backend: Some(secrets::Backend::Systemd(dir.path().join("Credentials"))),
+                service: Some(("eas@x".into(), ServiceState::Failed("exit 1".into()))),
+            }));
+            collect(&h, &mut shown);
+        }
+        // Compliance source: Test's outcomes, each of check 14's fixes, a test that could not
+        // run, and the other certificate problems.
+        {
+            use eas_connector::probe::finding::CloudFix;
+            h.w.step = Step::Compliance;
+            h.w.form = bad.clone();
+            let outcome = |status: Status, finding: Finding, fix: Option<Fix>| {
+                eas_connector::probe::Outcome {
+                    status,
+                    finding: Box::new(finding),
+                    fix: fix.map(Box::new),
+                    sign_in: None,
+                }
+            };
+            let mut results = vec![
+                Ok(outcome(
+                    Status::Passed,
+                    Finding::IntuneRead {
+                        devices: 999,
+                        with_eas: 99,
+                        more_pages: true,
+                        graph: "https://graph.x".into(),
+                    },
+                    None,
+                )),
+                Ok(outcome(
+                    Status::NotApplicable,
+                    Finding::CloudNotConfigured,
+                    None,
+                )),
+                Err(eas_connector::wizard::effects::TestError::Settings(
+                    "x".into(),
+                )),
+            ];
+            for fix in [
+                CloudFix::Identity,
+                CloudFix::Credential,
+                CloudFix::CertificateNotUploaded,
+                CloudFix::Consent,
+                CloudFix::Clock,
+                CloudFix::Proxy,
+                CloudFix::Addresses,
+                CloudFix::Retry,
+            ] {
+                results.push(Ok(outcome(
+                    Status::Failed,
+                    Finding::Error {
+                        text: "AADSTS700016".into(),
+                    },
+                    Some(Fix::Cloud(fix)),
+                )));
+            }
+            for r in results {
+                h.w.compliance.result = Some(r);
+                collect(&h, &mut shown);
+            }
+            h.w.compliance.result = None;
+            use eas_connector::cloud::ImportError as E;
+            let p = || std::path::PathBuf::from("/c/app.pfx");
+            for e in [
+                E::Read {
+                    path: p(),
+                    source: std::io::Error::from_raw_os_error(13),
+                },
+                E::NoKey { path: p() },
+                E::EncryptedPem { path: p() },
+                E::Pfx {
+                    path: p(),
+                    reason: "MAC".into(),
+                },
+                E::NotRsa { path: p() },
+                E::Mismatch { path: p() },
+                E::BadCertificate {
+                    path: p(),
+                    reason: "DER".into(),
+                },
+                E::Expired {
+                    path: p(),
+                    not_after: "2026-01-01T00:00:00Z".parse().unwrap(),
+                },
+            ] {
+                h.w.form.cloud_cert = Some(Err(Arc::new(e)));
+                collect(&h, &mut shown);
+            }
+            h.w.form.cloud_credential = eas_connector::config::model::CloudCredential::Secret;
+            h.w.form.show_required = true;
+            collect(&h, &mut shown);
+        }
+        // Welcome: a configuration that cannot be read, and a lab that did not start.
+        {
+            use eas_connector::wizard::effects::{LabStartError, Unreadable};
+            use eas_connector::wizard::pages::welcome::LabStatus;
+            h.w.step = Step::Welcome;
+            for u in [
+                Unreadable::Malformed {
+                    path: "/c/x.xml".into(),
+                    detail: "<x> 3:4".into(),
+                },
+                Unreadable::Invalid {
+                    path: "/c/x.xml".into(),
+                    problems: vec![eas_connector::config::FieldProblem {
+                        field: "Proxy/Port".into(),
+                        line: Some(3),
+                        column: Some(4),
+                        problem: "70000".into(),
+                        fix: None,
+                    }],
+                },
+                Unreadable::Other("EACCES".into()),
+            ] {
+                h.w.welcome.existing = Existing::Unreadable(u);
+                h.w.welcome.lab = LabStatus::Failed(LabStartError::Folder {
+                    path: "/tmp/x".into(),
+                    reason: "ENOSPC".into(),
+                });
+                collect(&h, &mut shown);
+            }
+            // The status home, with devices, conflicts and a sync refused; the question
+            // Remove asks, and what it did or why not.
+            use eas_connector::setup::remove::{Removal, RemoveError, Removed};
+            h.w.welcome.existing = Existing::Found {
+                config: Box::new(ConnectorConfig::new("x")),
+                stored: Default::default(),
+            };
+            h.w.welcome.lab = LabStatus::Off;
+            h.w.welcome.home = Some(eas_connector::wizard::effects::Home {
+                running: false,
+                status: Some(Default::default()),
+                devices: Some(eas_connector::engine::listing::Tally {
+                    allowed: 3,
+                    blocked: 2,
+                    quarantined: 1,
+                    other: 1,
+                    conflicts: 2,
+                }),
+                ..Default::default()
+            });
+            h.w.welcome.sync_note = Some(Err(
+                eas_connector::wizard::effects::SyncRequestError::Refused("x".into()),
+            ));
+            for removed in [
+                Ok(Removed {
+                    service: Some("eas@x".into()),
+                    folder: Some("/c/x".into()),
+                    passwords: secrets::Purged {
+                        from_vault: vec![SecretKind::ServiceAccount],
+                        file: None,
+                        vault_skipped: Some("D-Bus?".into()),
+                    },
+                }),
+                Err(RemoveError::Service(ServiceError::NotElevated {
+                    action: "x",
+                })),
+                Err(RemoveError::Service(ServiceError::Unavailable("?".into()))),
+                Err(RemoveError::Secrets("EACCES".into())),
+                Err(RemoveError::Folder("EBUSY".into())),
+            ] {
+                h.w.welcome.removed = Some(removed);
+                collect(&h, &mut shown);
+            }
+            h.w.confirm_remove = Some(Removal {
+                org: "x".into(),
+                service: Some("eas@x".into()),
+                folder: Some(eas_connector::config::purge::OrgFolder {
+                    org: "x".into(),
+                    dir: "/c/x".into(),
+                    entries: vec!["Logs".into()],
+                }),
+                vault: Some("Secret Service"),
+            });
+            collect(&h, &mut shown);
+            h.w.confirm_remove = None;
+            h.w.welcome.removed = None;
+            h.w.welcome.home = None;
+            h.w.welcome.sync_note = None;
+            h.w.welcome.existing = Existing::None;
+        }
         // The Kerberos realm note, for an account and a server that give no realm.
         h.w.step = Step::ServiceAccount;
         h.w.form = eas_connector::wizard::form::Form {
@@ -982,18 +1338,39 @@ fn nothing_english_is_shown_in_dutch_or_french() {
     }
 }
 
-/// Every text with its bounds.
-struct TextBounds(Arc<Mutex<Vec<(String, iced::Rectangle)>>>);
+/// Every text with its bounds, and the bounds of the containers that say a text's face
+/// (`wizard::ui::bold` and `mono`).
+#[derive(Default)]
+struct Texts {
+    texts: Vec<(String, iced::Rectangle)>,
+    bold: Vec<iced::Rectangle>,
+    mono: Vec<iced::Rectangle>,
+}
+
+struct TextBounds(Arc<Mutex<Texts>>);
 
 impl iced_test::Selector for TextBounds {
     type Output = ();
 
     fn select(&mut self, candidate: selector::Candidate<'_>) -> Option<()> {
-        if let selector::Candidate::Text {
-            content, bounds, ..
-        } = candidate
-        {
-            self.0.lock().unwrap().push((content.to_string(), bounds));
+        let mut seen = self.0.lock().unwrap();
+        match candidate {
+            selector::Candidate::Text {
+                content, bounds, ..
+            } => seen.texts.push((content.to_string(), bounds)),
+            selector::Candidate::Container {
+                id: Some(id),
+                bounds,
+                ..
+            } => {
+                let debug = format!("{id:?}");
+                if debug.contains(wizard::ui::BOLD_ID) {
+                    seen.bold.push(bounds);
+                } else if debug.contains(wizard::ui::MONO_ID) {
+                    seen.mono.push(bounds);
+                }
+            }
+            _ => {}
         }
         None
     }
@@ -1003,16 +1380,16 @@ impl iced_test::Selector for TextBounds {
     }
 }
 
-/// The width `content` needs on one line at `size`, in the Simulator's font (the one its
-/// layout used).
-fn text_width(content: &str, size: f32) -> f32 {
+/// The width `content` needs on one line at `size` in `font` (the wizard's own: the window
+/// and the Simulator lay out with it).
+fn text_width(content: &str, size: f32, font: iced::Font) -> f32 {
     use iced::advanced::text::{self, Paragraph as _};
     let p = <iced::Renderer as text::Renderer>::Paragraph::with_text(text::Text {
         content,
         bounds: iced::Size::INFINITE,
         size: iced::Pixels(size),
         line_height: text::LineHeight::default(),
-        font: iced::Font::with_name("Fira Sans"),
+        font,
         align_x: text::Alignment::Default,
         align_y: iced::alignment::Vertical::Top,
         shaping: text::Shaping::Advanced,
@@ -1021,19 +1398,36 @@ fn text_width(content: &str, size: f32) -> f32 {
     p.min_width()
 }
 
-/// The labels that do not fit their widget in `ui` (`size` is the window): each text's size
-/// and line count are read from its height (the wizard's sizes at line height 1.3); a
+/// The labels that do not fit their widget in `ui` (`size` is the window), measured with the
+/// wizard's fonts: [`wizard::ui::FONT`], its bold for the texts `ui::bold` marks, and
+/// [`wizard::ui::MONO`] for those `ui::mono` marks (the window and the Simulator lay out with
+/// the same). Each text's size and line count are read from its height (line height 1.3): a
 /// one-line text must fit its width, a wrapped one its longest word, and nothing may reach
 /// past the window's right edge.
 fn overflows(ui: &mut Simulator<'_, Message>, size: (f32, f32)) -> Vec<String> {
+    use wizard::ui::{BOLD, FONT, MONO};
     const SIZES: [f32; 9] = [13.0, 14.0, 15.0, 16.0, 17.0, 18.0, 20.0, 24.0, 12.0];
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::new(Mutex::new(Texts::default()));
     let _ = ui.find(TextBounds(seen.clone()));
+    let seen = seen.lock().unwrap();
+    let same = |a: &iced::Rectangle, b: &iced::Rectangle| {
+        (a.x - b.x).abs() < 0.5
+            && (a.y - b.y).abs() < 0.5
+            && (a.width - b.width).abs() < 0.5
+            && (a.height - b.height).abs() < 0.5
+    };
     let mut out = Vec::new();
-    for (content, b) in seen.lock().unwrap().iter() {
+    for (content, b) in seen.texts.iter() {
         if content.trim().is_empty() || b.height < 1.0 {
             continue;
         }
+        let (face, font) = if seen.bold.iter().any(|c| same(c, b)) {
+            ("bold", BOLD)
+        } else if seen.mono.iter().any(|c| same(c, b)) {
+            ("mono", MONO)
+        } else {
+            ("regular", FONT)
+        };
         let best = SIZES
             .iter()
             .flat_map(|s| (1..=40).map(move |n| (*s, n)))
@@ -1045,17 +1439,19 @@ fn overflows(ui: &mut Simulator<'_, Message>, size: (f32, f32)) -> Vec<String> {
             .unwrap();
         let (s, n) = best;
         let need = if n == 1 {
-            text_width(content, s)
+            text_width(content, s, font)
         } else {
-            // Paths and URLs are shown breakable at any glyph (ui::kv); their parts must fit.
+            // Lines break at spaces and after hyphens; paths and URLs at their separators
+            // too (ui::kv): each part must fit.
             content
                 .split(|c: char| c.is_whitespace() || c == '/' || c == '\\')
-                .map(|w| text_width(w, s))
+                .flat_map(|w| w.split_inclusive('-'))
+                .map(|w| text_width(w, s, font))
                 .fold(0.0, f32::max)
         };
         if need > b.width + 1.0 {
             out.push(format!(
-                "{content:?} needs {need:.0} px at {s} px but has {:.0} ({n} line(s))",
+                "{content:?} needs {need:.0} px at {s} px {face} but has {:.0} ({n} line(s))",
                 b.width
             ));
         }
@@ -1067,7 +1463,73 @@ fn overflows(ui: &mut Simulator<'_, Message>, size: (f32, f32)) -> Vec<String> {
             ));
         }
     }
+    assert!(
+        !seen.bold.is_empty(),
+        "the selector sees the bold texts' containers"
+    );
     out
+}
+
+/// Welcome as the status home of a configured connector: its service, devices, conflicts,
+/// a refused sync and a removal that failed; with `ask`, the Remove question over it.
+fn status_home(w: &mut Wizard, ask: bool) {
+    use eas_connector::setup::remove::{Removal, RemoveError};
+    w.welcome.existing = Existing::Found {
+        config: Box::new(ConnectorConfig::new("contoso")),
+        stored: Default::default(),
+    };
+    let at: jiff::Timestamp = "2026-12-05T10:00:00Z".parse().unwrap();
+    let record = eas_connector::service::status::SyncRecord {
+        kind: eas_connector::engine::SyncKind::Quick,
+        started_at: at,
+        finished_at: at,
+        duration_ms: 812,
+        devices: 1234,
+        server: "cas01.contoso.com".into(),
+        failed_over_from: vec![],
+        conflicts: 2,
+    };
+    w.welcome.home = Some(eas_connector::wizard::effects::Home {
+        running: true,
+        status: Some(eas_connector::service::status::Status {
+            last_quick_sync: Some(record.clone()),
+            last_full_sync: Some(record),
+            last_error: Some(eas_connector::service::status::ErrorRecord {
+                at,
+                kind: None,
+                message: "cas01.contoso.com did not answer within 20 s".into(),
+            }),
+            next_quick_sync: Some(at),
+            ..Default::default()
+        }),
+        devices: Some(eas_connector::engine::listing::Tally {
+            allowed: 1200,
+            blocked: 30,
+            quarantined: 4,
+            other: 0,
+            conflicts: 2,
+        }),
+        ..Default::default()
+    });
+    w.welcome.removed = Some(Err(RemoveError::Service(ServiceError::NotElevated {
+        action: "uninstall",
+    })));
+    w.confirm_remove = ask.then(|| Removal {
+        org: "contoso".into(),
+        service: Some("eas-connector@contoso.service".into()),
+        folder: Some(eas_connector::config::purge::OrgFolder {
+            org: "contoso".into(),
+            dir: "/etc/eas-connector/contoso".into(),
+            entries: vec![
+                "ConnectorServiceConfiguration.xml".into(),
+                "ConnectorServiceConfiguration.xml.bak".into(),
+                "Devices.json".into(),
+                "Logs".into(),
+                "Status.json".into(),
+            ],
+        }),
+        vault: Some("Secret Service"),
+    });
 }
 
 /// Every page (and the cancel dialog) in every language at 1280×800 and 800×600, with
@@ -1088,8 +1550,22 @@ fn no_label_overflows_at_800x600_or_1280x800_in_any_language() {
             show_kerberos: true,
             parallel: true,
             quick_sync: "2".into(),
+            intune: true,
+            cloud_cert: Some(Err(Arc::new(eas_connector::cloud::ImportError::NotRsa {
+                path: dir.path().join("eas-connector-app-certificate.pfx"),
+            }))),
             ..Default::default()
         };
+        h.w.compliance.result = Some(Ok(eas_connector::probe::Outcome {
+            status: Status::Failed,
+            finding: Box::new(Finding::Error {
+                text: "AADSTS7000215: Invalid client secret provided.".into(),
+            }),
+            fix: Some(Box::new(Fix::Cloud(
+                eas_connector::probe::finding::CloudFix::Consent,
+            ))),
+            sign_in: None,
+        }));
         h.w.connect.report = Some(report(&[CheckId::Tcp, CheckId::Ews]));
         for c in &h.w.connect.report.clone().unwrap().checks {
             h.w.connect.results.insert(c.id, c.clone());
@@ -1103,16 +1579,23 @@ fn no_label_overflows_at_800x600_or_1280x800_in_any_language() {
         for size in [(1280.0, 800.0), (800.0, 600.0)] {
             for step in Step::ALL {
                 h.w.step = step;
-                let dialogs: &[bool] = if step == Step::Welcome {
-                    &[false, true]
+                // Welcome also as the status home, with the cancel and the Remove question.
+                let variants: &[&str] = if step == Step::Welcome {
+                    &["page", "cancel", "home", "remove"]
                 } else {
-                    &[false]
+                    &["page"]
                 };
-                for &dialog in dialogs {
-                    h.w.confirm_cancel = dialog;
-                    for o in overflows(&mut h.ui_at(size), size) {
-                        problems.push(format!("{lang:?} {size:?} {step:?} dialog={dialog}: {o}"));
+                for &variant in variants {
+                    h.w.confirm_cancel = variant == "cancel";
+                    if matches!(variant, "home" | "remove") {
+                        status_home(&mut h.w, variant == "remove");
                     }
+                    for o in overflows(&mut h.ui_at(size), size) {
+                        problems.push(format!("{lang:?} {size:?} {step:?} {variant}: {o}"));
+                    }
+                    h.w.confirm_remove = None;
+                    h.w.welcome.home = None;
+                    h.w.welcome.existing = Existing::None;
                 }
                 h.w.confirm_cancel = false;
             }
@@ -1149,10 +1632,35 @@ fn lab_demo_fills_every_page_and_validates_against_the_lab() {
         h.next();
     }
     assert_eq!(h.w.step, Step::Options);
-    h.next(); // runs the 13 checks against the lab for real
+    h.next();
+    assert_eq!(h.w.step, Step::Compliance);
+    // The lab's cloud: Intune, signing in with the PFX the lab issued (read on the spot),
+    // and Test runs check 14 against the lab's Entra ID and Graph for real.
+    assert!(
+        h.w.form.intune,
+        "the lab's cloud fills in the Compliance source page"
+    );
+    assert!(
+        h.shown_containing("thumbprint").is_some(),
+        "the certificate was read"
+    );
+    h.click_id("cloud-test");
+    match &h.w.compliance.result {
+        Some(Ok(o)) => assert_eq!(o.status, eas_connector::probe::Status::Passed, "{o:?}"),
+        other => panic!("Test: {other:?}"),
+    }
+    assert!(h
+        .shown_containing("signed in to Entra ID; ")
+        .is_some_and(|t| t.contains("managed devices on the first page")));
+    h.next(); // runs the 14 checks against the lab for real
     assert_eq!(h.w.step, Step::Connect);
     assert!(!h.w.connect.running);
     let report = h.w.connect.report.clone().expect("a report");
+    assert_eq!(
+        report.get(CheckId::Intune).map(|c| c.status),
+        Some(Status::Passed),
+        "check 14 against the lab's cloud"
+    );
     for id in [CheckId::Config, CheckId::Dns, CheckId::Tcp, CheckId::Tls] {
         assert_eq!(
             report.get(id).unwrap().status,
@@ -1434,6 +1942,8 @@ fn connect_page_says_which_mechanism_signed_in() {
         }
         r
     };
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Compliance);
     h.send_only(Message::Next);
     assert_eq!(h.w.step, Step::Connect);
     assert!(
@@ -1545,7 +2055,7 @@ fn no_alt_shortcut_ever_alters_a_field() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = Harness::new(dir.path(), "default", Lang::En, None);
     h.send(Message::Next);
-    let pages: [(Step, &[&'static str]); 5] = [
+    let pages: [(Step, &[&'static str]); 6] = [
         (Step::Server, &["cas", "ews-url", "ca-file"]),
         (
             Step::Proxy,
@@ -1566,11 +2076,20 @@ fn no_alt_shortcut_ever_alters_a_field() {
             &["notify-user", "notify-mailbox", "notify-password"],
         ),
         (Step::Options, &["max-runspaces", "quick-sync", "full-sync"]),
+        (
+            Step::Compliance,
+            &[
+                "cloud-tenant",
+                "cloud-app",
+                "cloud-cert",
+                "cloud-cert-password",
+            ],
+        ),
     ];
     for (step, ids) in pages {
         for id in ids.iter().copied() {
             // Every letter a page or the footer uses, and one nobody uses.
-            for c in ['a', 'b', 'c', 'f', 'n', 'p', 'u', 'z'] {
+            for c in ['a', 'b', 'c', 'f', 'i', 'n', 'p', 'u', 'y', 'z'] {
                 h.w.step = step;
                 h.w.form = eas_connector::wizard::form::Form {
                     cas: "cas01.contoso.test".into(),
@@ -1588,9 +2107,18 @@ fn no_alt_shortcut_ever_alters_a_field() {
                     notify_mailbox: "eas-notify@contoso.test".into(),
                     notify_password: Secret::new("Notify-Pa55"),
                     parallel: true,
+                    intune: true,
+                    cloud_tenant: "contoso.onmicrosoft.com".into(),
+                    cloud_app: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
+                    cloud_cert_file: "/certs/app.pfx".into(),
+                    cloud_cert_password: Secret::new("Pfx-Pa55"),
                     ..Default::default()
                 };
                 let before = format!("{:?}", h.w.form.fields());
+                let before_cert = (
+                    h.w.form.cloud_cert_file.clone(),
+                    h.w.form.cloud_cert_password.expose().to_string(),
+                );
                 let before_pw: Vec<_> =
                     h.w.form
                         .typed_passwords()
@@ -1624,9 +2152,18 @@ fn no_alt_shortcut_ever_alters_a_field() {
                     f.proxy_use_credentials = toggles.proxy_use_credentials;
                     f.parallel = toggles.parallel;
                     f.cas_failover = toggles.cas_failover;
+                    f.intune = toggles.intune;
                     format!("{:?}", f.fields())
                 };
                 assert_eq!(before, after, "{step:?} #{id} Alt+{c} changed a text");
+                assert_eq!(
+                    before_cert,
+                    (
+                        h.w.form.cloud_cert_file.clone(),
+                        h.w.form.cloud_cert_password.expose().to_string()
+                    ),
+                    "{step:?} #{id} Alt+{c}"
+                );
                 let after_pw: Vec<_> =
                     h.w.form
                         .typed_passwords()
@@ -1747,6 +2284,165 @@ fn status_home_for_an_existing_connector() {
     assert!(msgs.is_empty(), "{msgs:?}");
     assert!(h.sees("Reconfigure"));
     assert!(h.sees("Replace existing connector"));
+}
+
+/// A service manager with the organization's service installed (and stopped).
+#[derive(Default)]
+struct Installed {
+    calls: Mutex<Vec<String>>,
+}
+
+impl ServiceManager for Installed {
+    fn describe(&self) -> String {
+        "test service manager".into()
+    }
+    fn service_name(&self, org: &str) -> String {
+        format!("eas-connector@{org}")
+    }
+    fn install(&self, org: &str, _spec: &InstallSpec) -> Result<(), ServiceError> {
+        self.calls.lock().unwrap().push(format!("install {org}"));
+        Ok(())
+    }
+    fn uninstall(&self, org: &str) -> Result<(), ServiceError> {
+        self.calls.lock().unwrap().push(format!("uninstall {org}"));
+        Ok(())
+    }
+    fn start(&self, _org: &str) -> Result<(), ServiceError> {
+        Ok(())
+    }
+    fn stop(&self, _org: &str) -> Result<(), ServiceError> {
+        Ok(())
+    }
+    fn state(&self, _org: &str) -> Result<ServiceState, ServiceError> {
+        let removed = self
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|c| c.starts_with("uninstall"));
+        Ok(if removed {
+            ServiceState::NotInstalled
+        } else {
+            ServiceState::Stopped
+        })
+    }
+    fn installed(&self) -> Result<Vec<String>, ServiceError> {
+        Ok(vec![])
+    }
+}
+
+/// The status home counts the devices of the last sync by Exchange's state (the list
+/// `eas-connector devices` reads) and the conflicts with Exchange's rules, says what to do
+/// about them, and Remove asks first (Enter keeps the connector), says what goes and what
+/// stays, then removes the service, the passwords and the folder.
+#[test]
+fn status_home_counts_devices_and_conflicts_and_remove_asks_first() {
+    use eas_connector::engine::listing::{DeviceList, DeviceRow};
+    use eas_connector::engine::policy::Action;
+    use eas_connector::engine::precedence::{Conflict, Resolution};
+    use eas_connector::wire::exchange::{DeviceAccessState as S, DeviceAccessStateReason as R};
+    let dir = tempfile::tempdir().unwrap();
+    let loc = existing(dir.path(), "contoso");
+    let row = |id: &str, state: S, conflict: bool| DeviceRow {
+        device_id: id.into(),
+        name: format!("u_{id}"),
+        user: "u@contoso.test".into(),
+        mailbox: "contoso.test/Users/u".into(),
+        device_type: "iPhone".into(),
+        device_model: "iPhone".into(),
+        exchange_state: state,
+        exchange_reason: if conflict {
+            R::DeviceRule
+        } else {
+            R::Individual
+        },
+        action: Action::Allow,
+        source: "rules".into(),
+        reason: "r".into(),
+        outcome: eas_connector::engine::plan::Outcome::Unchanged,
+        synced_at: "2026-12-05T10:00:00Z".into(),
+        sync: eas_connector::engine::SyncKind::Full,
+        conflict: conflict.then(|| Conflict {
+            wanted: Action::Allow,
+            exchange: Action::Block,
+            reason: R::DeviceRule,
+            rule: Some("Block Androids".into()),
+            resolution: Resolution::Reported,
+        }),
+    };
+    let rows = [
+        row("a1", S::Allowed, false),
+        row("a2", S::Allowed, false),
+        row("a3", S::Allowed, false),
+        row("b1", S::Blocked, true),
+        row("b2", S::Blocked, true),
+        row("q1", S::Quarantined, false),
+        row("d1", S::DeviceDiscovery, false),
+    ];
+    let list = DeviceList {
+        synced_at: Some("2026-12-05T10:00:00Z".into()),
+        devices: rows
+            .iter()
+            .map(|r| (r.device_id.clone(), r.clone()))
+            .collect(),
+    };
+    std::fs::write(
+        DeviceList::path(&loc.org_dir()),
+        serde_json::to_vec(&list).unwrap(),
+    )
+    .unwrap();
+    let manager = Arc::new(Installed::default());
+    let mut h = Harness::new(dir.path(), "contoso", Lang::En, Some(manager.clone()));
+    assert!(h.sees("Devices (Exchange's state)"));
+    assert!(
+        h.sees("3 allowed · 2 blocked · 1 quarantined · 1 other"),
+        "counts"
+    );
+    assert!(h.sees("Conflicts"));
+    assert!(
+        h.shown_containing("2 devices: an Exchange device access rule decides otherwise")
+            .is_some_and(|t| t.contains("eas-connector devices")),
+        "the conflicts and what to do"
+    );
+    // Remove asks first; Enter keeps the connector.
+    h.click_text("Remove this connector…");
+    let plan = h.w.confirm_remove.clone().expect("Remove asks first");
+    assert_eq!(plan.service.as_deref(), Some("eas-connector@contoso"));
+    assert!(h.sees("Remove the connector of “contoso”?"));
+    assert!(h
+        .shown_containing("the service eas-connector@contoso, stopped and unregistered")
+        .is_some());
+    assert!(h
+        .shown_containing("ConnectorServiceConfiguration.xml")
+        .is_some_and(|t| t.starts_with("• the folder ")));
+    assert!(h.shown_containing("Kept: Exchange as it is").is_some());
+    assert_eq!(
+        h.w.focus.target,
+        Some("keep-connector"),
+        "the focus is on Keep"
+    );
+    h.send(Message::Enter);
+    assert!(h.w.confirm_remove.is_none(), "Enter closed the question");
+    assert!(loc.org_dir().exists(), "Enter removed nothing");
+    assert!(manager.calls.lock().unwrap().is_empty());
+    // Asked again and confirmed: service, passwords and folder go.
+    h.click_text("Remove this connector…");
+    h.click_id("confirm-remove");
+    assert_eq!(
+        manager.calls.lock().unwrap().as_slice(),
+        ["uninstall contoso"]
+    );
+    assert!(!loc.org_dir().exists(), "the folder is gone");
+    assert!(
+        stored(&loc, SecretKind::ServiceAccount).is_none(),
+        "passwords gone"
+    );
+    let said = h
+        .shown_containing("The connector was removed (service eas-connector@contoso; folder ")
+        .expect("Remove says what it did");
+    assert!(said.contains("Exchange was not changed."), "{said}");
+    assert!(matches!(h.w.welcome.existing, Existing::None));
+    assert!(h.sees("Set up new"), "a new setup is offered");
 }
 
 /// The id of the focused widget in a fresh view (what the window shows after the last
@@ -1971,6 +2667,7 @@ fn connect_page_shows_real_kerberos_outcomes_against_a_real_kdc() {
                 Secret::new(&notify.password),
             ),
         ],
+        cloud_certificate: None,
         replace: false,
         register_service: false,
         skip_validation: true,
@@ -1995,7 +2692,7 @@ fn connect_page_shows_real_kerberos_outcomes_against_a_real_kdc() {
     // 1. All good: the 13 checks run for real on arrival; the service account signs in with
     // Kerberos, with a ticket the KDC issued.
     let tgts = realm.tgts_issued();
-    h.click_text("8. Connect");
+    h.click_text("9. Connect");
     assert_eq!(h.w.step, Step::Connect);
     let (report, c) = check7(&h);
     assert!(report.ok, "{}", report.to_text());
@@ -2072,4 +2769,338 @@ fn connect_page_shows_real_kerberos_outcomes_against_a_real_kdc() {
     );
     drop(h);
     drop(lab);
+}
+
+/// Every control of every page (with every section open), of the status home and of both
+/// dialogs is in the Tab order, in reading order after the step list; over a dialog Tab
+/// reaches the dialog's buttons only, and wraps.
+#[test]
+fn tab_reaches_every_control_of_every_page_and_dialog() {
+    let dir = tempfile::tempdir().unwrap();
+    let manager: Arc<dyn ServiceManager> = Arc::new(Installed::default());
+    let mut h = Harness::new(dir.path(), "default", Lang::En, Some(manager));
+    h.w.form = eas_connector::wizard::form::Form {
+        cas: "cas01".into(),
+        show_advanced: true,
+        proxy_enabled: true,
+        proxy_use_credentials: true,
+        show_kerberos: true,
+        parallel: true,
+        intune: true,
+        ..Default::default()
+    };
+    h.w.connect.report = Some(report(&[CheckId::Tcp]));
+    for c in &h.w.connect.report.clone().unwrap().checks {
+        h.w.connect.results.insert(c.id, c.clone());
+    }
+    let steps: Vec<String> = (1..=12).map(|n| format!("step-{n}")).collect();
+    let expected: [(Step, &[&str]); 12] = [
+        (Step::Welcome, &["choice-new", "try-lab"]),
+        (Step::ServerType, &["type-onprem", "type-hosted"]),
+        (
+            Step::Server,
+            &["cas", "advanced", "ews-url", "ca-file", "browse"],
+        ),
+        (
+            Step::Proxy,
+            &[
+                "proxy-enabled",
+                "proxy-host",
+                "proxy-port",
+                "proxy-credentials",
+                "proxy-user",
+                "proxy-password",
+                "proxy-auth-auto",
+                "proxy-auth-kerberos",
+                "proxy-auth-negotiate",
+                "proxy-auth-ntlm",
+                "proxy-auth-basic",
+            ],
+        ),
+        (
+            Step::ServiceAccount,
+            &[
+                "service-user",
+                "service-password",
+                "auth-auto",
+                "auth-kerberos",
+                "auth-negotiate",
+                "auth-ntlm",
+                "auth-basic",
+                "kerberos-advanced",
+                "kerberos-realm",
+                "kerberos-kdc",
+                "kerberos-spn",
+            ],
+        ),
+        (
+            Step::Notification,
+            &["notify-user", "notify-mailbox", "notify-password"],
+        ),
+        (
+            Step::Options,
+            &[
+                "failover",
+                "parallel",
+                "max-runspaces",
+                "quick-sync",
+                "full-sync",
+                "log-error",
+                "log-warn",
+                "log-info",
+                "log-debug",
+                "log-trace",
+            ],
+        ),
+        (
+            Step::Compliance,
+            &[
+                "source-policy",
+                "source-intune",
+                "cloud-tenant",
+                "cloud-app",
+                "cred-certificate",
+                "cred-secret",
+                "cloud-cert",
+                "cloud-browse",
+                "cloud-cert-password",
+                "cloud-test",
+            ],
+        ),
+        (
+            Step::Connect,
+            &["retry", "cancel-checks", "copy-report", "tcp"],
+        ),
+        (Step::Summary, &["register-service"]),
+        (Step::Apply, &[]),
+        (Step::Done, &["open-config", "open-logs", "open-policy"]),
+    ];
+    for (step, page) in expected {
+        h.w.step = step;
+        let footer: &[&str] = if step == Step::Done {
+            &["next"]
+        } else {
+            &["back", "next", "cancel"]
+        };
+        let want: Vec<String> = steps
+            .iter()
+            .cloned()
+            .chain(page.iter().chain(footer).map(|s| s.to_string()))
+            .collect();
+        assert_eq!(h.focus_order(), want, "{step:?}");
+    }
+    // The status home.
+    h.w.step = Step::Welcome;
+    status_home(&mut h.w, false);
+    let home = h.focus_order();
+    for id in [
+        "sync-quick",
+        "sync-full",
+        "refresh",
+        "remove",
+        "choice-reconfigure",
+        "choice-replace",
+    ] {
+        assert!(
+            home.iter().any(|o| o == id),
+            "status home: {id} in {home:?}"
+        );
+    }
+    // Over a dialog, Tab goes round its buttons only.
+    for (ask, ids) in [
+        (true, ["keep-connector", "confirm-remove"]),
+        (false, ["continue-setup", "cancel-setup"]),
+    ] {
+        status_home(&mut h.w, ask);
+        h.w.confirm_cancel = !ask;
+        let mut ui = h.ui();
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            ui.tap_key(iced::keyboard::key::Named::Tab);
+            seen.push(focused(&mut ui).unwrap_or_default());
+        }
+        assert_eq!(
+            seen,
+            [ids[0], ids[1], ids[0], ids[1], ids[0]],
+            "Tab over the dialog"
+        );
+        drop(ui);
+        h.w.confirm_cancel = false;
+        h.w.confirm_remove = None;
+    }
+}
+
+/// Browse… when no file dialog can open (no desktop portal): the field says so, gets the
+/// focus, and the path typed there is taken (a PEM file), while a file that is not PEM is
+/// refused at the field.
+#[test]
+fn file_picker_falls_back_to_a_typed_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    h.click_text("Set up new");
+    h.next();
+    h.click_id("type-onprem");
+    h.next();
+    assert_eq!(h.w.step, Step::Server);
+    h.type_into("cas", "cas01.contoso.test");
+    h.click_id("advanced");
+    // The click asks for the dialog; its answer is fed here (no portal in a test).
+    let msgs = {
+        let mut ui = h.ui();
+        ui.click(selector::id("browse")).unwrap();
+        ui.into_messages().collect::<Vec<_>>()
+    };
+    assert!(!msgs.is_empty(), "Browse… does something");
+    for m in msgs {
+        h.send_only(m);
+    }
+    h.send(Message::CaFilePicked(
+        eas_connector::wizard::effects::Picked::Unavailable,
+    ));
+    assert!(h.sees(
+        "No file dialog can open on this computer (no desktop portal): type the file's full path in the box."
+    ));
+    assert_eq!(h.w.focus.target, Some("ca-file"));
+    let pem = dir.path().join("ca.pem");
+    let ca = rcgen::generate_simple_self_signed(vec!["ca.contoso.test".into()]).unwrap();
+    std::fs::write(&pem, ca.cert.pem()).unwrap();
+    h.type_into("ca-file", &pem.display().to_string());
+    assert_eq!(h.w.form.ca_file, pem.display().to_string());
+    assert!(h.w.can_continue(), "a PEM file is taken");
+    let der = dir.path().join("ca.cer");
+    std::fs::write(&der, [0x30u8, 0x82, 0x01]).unwrap();
+    h.type_into("ca-file", &der.display().to_string());
+    assert!(!h.w.can_continue(), "a file that is not PEM is refused");
+    let (id, why) = h.w.why_not().expect("Next is refused");
+    assert_eq!(id, Some("ca-file"));
+    assert!(why.contains("holds no PEM certificate"), "{why}");
+}
+
+/// Done offers the access policy: without one yet, it says that syncs stop until there is
+/// one and gives the exact command that writes the example there.
+#[test]
+fn done_offers_the_access_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "contoso", Lang::En, None);
+    h.w.step = Step::Done;
+    h.click_id("open-policy");
+    let policy = ConfigLocation::new(Some(dir.path()), "contoso")
+        .unwrap()
+        .file(eas_connector::config::OrgFile::Policy);
+    let note = h
+        .shown_containing("There is no access policy yet")
+        .expect("the note");
+    assert!(
+        note.contains(&format!(
+            "--org contoso policy example > \"{}\"",
+            policy.display()
+        )),
+        "{note}"
+    );
+    assert!(note.contains("eas-connector --config-dir"), "{note}");
+}
+
+/// The Compliance source page: the policy file alone needs nothing; Intune needs tenant,
+/// application and a credential, and Next refused says which; a PEM certificate with its key
+/// is read on the spot (thumbprint shown), a file without a key is refused at the field; the
+/// client secret is the other way; Summary says which source and credential; the plan carries
+/// the certificate and the secret to the password store, never to the configuration.
+#[test]
+fn compliance_source_page_takes_intune_with_a_certificate_or_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(dir.path(), "default", Lang::En, None);
+    h.w.step = Step::Compliance;
+    assert!(h.w.can_continue(), "the policy file alone");
+    h.click_id("source-intune");
+    assert!(h.w.form.intune);
+    assert_eq!(
+        h.w.focus.target,
+        Some("cloud-tenant"),
+        "the fields that appeared"
+    );
+    h.send(Message::Next);
+    assert_eq!(h.w.step, Step::Compliance, "refused");
+    let (id, why) = h.w.why_not().unwrap();
+    assert_eq!(id, Some("cloud-tenant"));
+    assert_eq!(why, "Fill in “Directory (tenant) ID” to go on.");
+    h.type_into("cloud-tenant", "contoso.onmicrosoft.com");
+    h.type_into("cloud-app", "6731de76-14a6-49ae-97bc-6eba6914391e");
+    let (id, why) = h.w.why_not().unwrap();
+    assert_eq!(id, Some("cloud-cert"));
+    assert_eq!(why, "Fill in “Certificate file” to go on.");
+    // A certificate without its key is refused at the field.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256);
+    let (cert_pem, key_pem) = match key {
+        Ok(key) => {
+            let cert = rcgen::CertificateParams::new(vec!["eas-connector".into()])
+                .unwrap()
+                .self_signed(&key)
+                .unwrap();
+            (cert.pem(), key.serialize_pem())
+        }
+        // rcgen cannot make RSA keys with this backend: the test takes the lab's.
+        Err(_) => {
+            let lab =
+                h.rt.block_on(eas_connector::wizard::effects::start_lab())
+                    .unwrap();
+            let c = lab.0.info().cloud.clone().expect("the lab's cloud");
+            (
+                std::fs::read_to_string(&c.certificate_file).unwrap(),
+                std::fs::read_to_string(&c.private_key_file).unwrap(),
+            )
+        }
+    };
+    let only_cert = dir.path().join("only-cert.pem");
+    std::fs::write(&only_cert, &cert_pem).unwrap();
+    h.type_into("cloud-cert", &only_cert.display().to_string());
+    assert!(!h.w.can_continue());
+    assert!(h
+        .shown_containing("holds no private key")
+        .is_some_and(|t| t.starts_with(&only_cert.display().to_string())));
+    let both = dir.path().join("app.pem");
+    std::fs::write(&both, format!("{cert_pem}\n{key_pem}")).unwrap();
+    h.type_into("cloud-cert", &both.display().to_string());
+    assert!(h.w.can_continue(), "{:?}", h.w.why_not());
+    let thumbprint = h.w.form.cloud_certificate().unwrap().thumbprint;
+    assert!(h
+        .shown_containing(&format!("thumbprint {thumbprint}"))
+        .is_some());
+    let plan = h.w.form.plan(false, false);
+    assert!(
+        plan.cloud_certificate.is_some(),
+        "the certificate goes with the plan"
+    );
+    assert!(plan
+        .fields
+        .iter()
+        .any(|(f, v)| *f == &fields::CLOUD_CREDENTIAL && v == "Certificate"));
+    h.w.step = Step::Summary;
+    assert!(h
+        .shown_containing("Intune and the access policy file: tenant contoso.onmicrosoft.com")
+        .is_some_and(|t| t.contains(&format!("certificate {thumbprint}"))));
+    // The client secret instead.
+    h.w.step = Step::Compliance;
+    h.click_id("cred-secret");
+    assert!(!h.w.can_continue());
+    assert_eq!(h.w.why_not().unwrap().0, Some("cloud-secret"));
+    h.type_into("cloud-secret", "s3cr3t~Value");
+    assert!(h.w.can_continue());
+    let plan = h.w.form.plan(false, false);
+    assert!(plan.cloud_certificate.is_none());
+    assert!(plan
+        .passwords
+        .iter()
+        .any(|(k, s)| *k == SecretKind::CloudClientSecret && s.expose() == "s3cr3t~Value"));
+    assert!(
+        plan.fields.iter().all(|(_, v)| !v.contains("s3cr3t")),
+        "the secret is not in the configuration"
+    );
+    // Back to the policy file only: no Intune source is written.
+    h.click_id("source-policy");
+    let plan = h.w.form.plan(false, false);
+    assert!(plan
+        .fields
+        .iter()
+        .any(|(f, v)| *f == &fields::CLOUD_TENANT_ID && v.is_empty()));
+    assert!(plan.passwords.is_empty() && plan.cloud_certificate.is_none());
 }

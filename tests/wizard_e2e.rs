@@ -172,6 +172,7 @@ fn setup_binary_under_xvfb_with_the_lab() {
         "Service account",
         "Notification account",
         "Options",
+        "Compliance source",
         "Connect",
     ] {
         // Alt+N where the focus is in a text box (the Server page opens in its address, the

@@ -146,6 +146,23 @@ fn password_used(config: &model::ConnectorConfig, kind: SecretKind) -> Result<()
         SecretKind::NotificationAccount => Ok(()),
         SecretKind::Proxy if config.proxy.enabled && config.proxy.use_credentials => Ok(()),
         SecretKind::Proxy => Err("not used: Proxy/Enabled or Proxy/UseCredentials is false"),
+        _ if !config.cloud.is_configured() => {
+            Err("not used: Cloud/TenantId or Cloud/ApplicationId is empty")
+        }
+        SecretKind::CloudClientSecret
+            if config.cloud.credential == model::CloudCredential::Secret =>
+        {
+            Ok(())
+        }
+        SecretKind::CloudClientSecret => Err("not used: Cloud/Credential is Certificate"),
+        SecretKind::CloudCertificate | SecretKind::CloudPrivateKey
+            if config.cloud.credential == model::CloudCredential::Certificate =>
+        {
+            Ok(())
+        }
+        SecretKind::CloudCertificate | SecretKind::CloudPrivateKey => {
+            Err("not used: Cloud/Credential is Secret")
+        }
     }
 }
 
@@ -156,7 +173,7 @@ fn show(loc: &ConfigLocation, as_json: bool) -> anyhow::Result<Outcome> {
     let mut entries = Vec::new();
     for kind in SecretKind::ALL {
         let (state, location) = match &opened {
-            Ok(o) => match o.store.get(kind) {
+            Ok(o) => match secrets::get_any(o.store.as_ref(), kind) {
                 Ok(Some(_)) => ("stored", o.store.describe(kind)),
                 Ok(None) => ("not stored", o.store.describe(kind)),
                 Err(e) => ("unreadable", e.to_string()),
@@ -285,7 +302,7 @@ fn set(loc: &ConfigLocation, field: &str, value: &str) -> anyhow::Result<Outcome
     Ok(Outcome::Success)
 }
 
-fn read_password(kind: SecretKind, from_stdin: bool) -> anyhow::Result<Secret> {
+pub(super) fn read_password(kind: SecretKind, from_stdin: bool) -> anyhow::Result<Secret> {
     let stdin = std::io::stdin();
     let secret = if from_stdin || !stdin.is_terminal() {
         let mut line = zeroize::Zeroizing::new(String::new());

@@ -47,6 +47,7 @@ pub(super) fn run(args: ConfigureArgs, loc: &ConfigLocation) -> anyhow::Result<O
     let plan = Plan {
         fields: parsed.fields,
         passwords: parsed.passwords,
+        cloud_certificate: parsed.cloud_certificate,
         replace: args.replace,
         register_service: !args.no_service,
         skip_validation: args.skip_validation,
@@ -58,7 +59,9 @@ pub(super) fn run(args: ConfigureArgs, loc: &ConfigLocation) -> anyhow::Result<O
     let result = rt.block_on(setup::apply(loc, &plan, manager.as_deref(), |p| match p {
         Progress::Started(s) => println!("→ {}", s.label()),
         Progress::Done(_, d) => println!("  ✔ {d}"),
-        Progress::Failed(_, d) => println!("  ✘ {}", d.lines().next().unwrap_or_default()),
+        Progress::Failed(_, d) => {
+            println!("  ✘ {}", d.to_string().lines().next().unwrap_or_default())
+        }
         Progress::RolledBack(_, d) => println!("  ↩ {d}"),
         Progress::Check(c) => println!(
             "    {} {:>2}. {:<28} {}",

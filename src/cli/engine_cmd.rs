@@ -91,7 +91,13 @@ pub(super) fn run(cmd: EngineCommand, loc: &ConfigLocation) -> anyhow::Result<Ou
         notification.as_ref(),
         proxy.as_ref(),
         args.dry_run,
-    )?;
+    )?
+    .with_graph(crate::cloud::graph_client(
+        &file.config,
+        opened.store.as_ref(),
+        proxy.as_ref(),
+        crate::cloud::AssertionAlg::default(),
+    ));
     let state_path = loc.file(OrgFile::RunSyncState);
     // A damaged state is not quietly replaced: that would turn a quick sync into a full one.
     let mut state: SyncState = match std::fs::read(&state_path) {

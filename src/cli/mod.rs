@@ -5,6 +5,7 @@
 //! the fix in their text. It must not hold business logic: that lives in the library modules
 //! it calls.
 
+mod cloud_cmd;
 mod config_cmd;
 mod configure_cmd;
 mod devices_cmd;
@@ -53,6 +54,12 @@ pub enum Command {
     /// Show, check and change the configuration and the stored passwords.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// The Microsoft cloud identity's credential: `set-certificate`, `set-secret`, `show`.
+    #[command(subcommand)]
+    Cloud(cloud_cmd::CloudCommand),
+    /// The Intune source's snapshot: `accept` a read that shrank too much, `show`.
+    #[command(subcommand)]
+    Intune(cloud_cmd::IntuneCommand),
     /// Set up (or reconfigure, or replace) the connector from an answers file, without a
     /// window: validate, write the configuration, store passwords, register the service.
     Configure(configure_cmd::ConfigureArgs),
@@ -95,6 +102,8 @@ impl Command {
     fn writes(&self) -> bool {
         match self {
             Command::Config(c) => c.writes(),
+            Command::Cloud(c) => c.writes(),
+            Command::Intune(c) => c.writes(),
             Command::Configure(_) => true,
             Command::Service(s) => s.writes(),
             Command::Run => true,
@@ -158,6 +167,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     })?;
     match cli.command {
         Command::Config(c) => config_cmd::run(c, &loc),
+        Command::Cloud(c) => cloud_cmd::run(c, &loc),
+        Command::Intune(c) => cloud_cmd::intune(c, &loc),
         Command::Configure(a) => configure_cmd::run(a, &loc),
         Command::Lab(a) => lab_cmd::run(a),
         Command::Diag(d) => diag_cmd::run(d, &loc),

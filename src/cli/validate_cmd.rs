@@ -49,6 +49,21 @@ pub(super) fn run(args: ValidateArgs, loc: &ConfigLocation) -> anyhow::Result<Ou
         service_password: get(SecretKind::ServiceAccount),
         notification_password: get(SecretKind::NotificationAccount),
         proxy_password: get(SecretKind::Proxy),
+        cloud_credential: if file.config.cloud.is_configured() {
+            match crate::cloud::credential(
+                &file.config,
+                opened.store.as_ref(),
+                crate::cloud::AssertionAlg::default(),
+            ) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    eprintln!("warning: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        },
     };
     let opts = Options {
         check_timeout: Duration::from_secs(args.timeout),

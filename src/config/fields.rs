@@ -9,8 +9,8 @@
 
 use super::address::{ServerAddress, ServerList};
 use super::model::{
-    AuthenticationMethod, ChannelBinding, Choice, ConnectorConfig, ExchangeServerType, LogLevel,
-    TimeOfDay, SCHEMA_VERSION,
+    AuthenticationMethod, ChannelBinding, Choice, CloudCredential, ConnectorConfig,
+    ExchangeServerType, LogLevel, TimeOfDay, SCHEMA_VERSION,
 };
 use super::validate::{self, ValueError};
 
@@ -97,7 +97,7 @@ fn by_name(v: &impl Choice) -> String {
 }
 
 text_via!(display: String, u32, u16, bool, ServerAddress, ServerList, TimeOfDay);
-text_via!(by_name: ExchangeServerType, AuthenticationMethod, ChannelBinding, LogLevel);
+text_via!(by_name: ExchangeServerType, AuthenticationMethod, ChannelBinding, LogLevel, CloudCredential);
 
 impl<T: Text> Text for Option<T> {
     fn text(&self) -> String {
@@ -205,6 +205,9 @@ fields! {
     PROXY_AUTHENTICATION_METHOD: "Proxy/AuthenticationMethod", proxy.authentication_method,
         <AuthenticationMethod as Choice>::parse,
         "how to sign in to the proxy: Auto (what its 407 offers: Negotiate, NTLM, Basic), Negotiate, Kerberos, Ntlm or Basic (sent up front)";
+    PROXY_BYPASS_FOR_EXCHANGE: "Proxy/BypassForExchange", proxy.bypass_for_exchange,
+        validate::boolean,
+        "reach Exchange directly although the proxy is enabled (true/false); Microsoft cloud traffic always goes through the proxy";
     SERVICE_ACCOUNT_USER: "ServiceAccount/User", service_account.user,
         |v| checked(v, validate::account),
         "Exchange service account, DOMAIN\\user or UPN";
@@ -231,6 +234,22 @@ fields! {
         "PEM file of extra CA certificates to trust";
     LOG_LEVEL: "LogLevel", log_level, <LogLevel as Choice>::parse,
         "error, warn, info, debug or trace";
+    CLOUD_TENANT_ID: "Cloud/TenantId", cloud.tenant_id, |v| checked(v, validate::tenant),
+        "Entra ID directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com";
+    CLOUD_APPLICATION_ID: "Cloud/ApplicationId", cloud.application_id,
+        |v| checked(v, validate::guid).map(|g| g.map(|g| g.to_ascii_lowercase())),
+        "the app registration's application (client) ID, a GUID";
+    CLOUD_AUTHORITY: "Cloud/Authority", cloud.authority,
+        |v| validate::cloud_url(v, "https://login.microsoftonline.com"),
+        "Entra ID sign-in address without the tenant (national clouds differ, e.g. https://login.microsoftonline.us)";
+    CLOUD_GRAPH_URL: "Cloud/GraphUrl", cloud.graph_url,
+        |v| validate::cloud_url(v, "https://graph.microsoft.com"),
+        "Microsoft Graph address (national clouds differ, e.g. https://graph.microsoft.us)";
+    CLOUD_CREDENTIAL: "Cloud/Credential", cloud.credential, <CloudCredential as Choice>::parse,
+        "how the app signs in: Certificate (key in the credential store; `cloud set-certificate`) or Secret (`cloud set-secret`)";
+    CLOUD_CERTIFICATE_THUMBPRINT: "Cloud/CertificateThumbprint", cloud.certificate_thumbprint,
+        |v| optional(v, validate::thumbprint),
+        "SHA-1 thumbprint of the imported certificate (informational; written by `cloud set-certificate`)";
 }
 
 /// Find a field by path, accepting `Proxy/Port`, `Proxy.Port` and any letter case.
@@ -328,6 +347,12 @@ mod tests {
             "FullSyncTimeOfDay" => "04:30",
             "TrustedCaFile" => "/etc/ca.pem",
             "LogLevel" => "debug",
+            "Cloud/TenantId" => "contoso.onmicrosoft.com",
+            "Cloud/ApplicationId" => "11111111-2222-3333-4444-555555555555",
+            "Cloud/Authority" => "https://login.microsoftonline.us",
+            "Cloud/GraphUrl" => "https://graph.microsoft.us",
+            "Cloud/Credential" => "Secret",
+            "Cloud/CertificateThumbprint" => "00112233445566778899AABBCCDDEEFF00112233",
             p if p.ends_with("User") || p.ends_with("Mailbox") => "x@contoso.com",
             _ if f.get(&ConnectorConfig::new("contoso")) == "true" => "false",
             _ => "true",
@@ -406,7 +431,8 @@ mod tests {
                 "Port",
                 "UseCredentials",
                 "User",
-                "AuthenticationMethod"
+                "AuthenticationMethod",
+                "BypassForExchange"
             ]
         );
         assert_eq!(top_level_order()[0], "SchemaVersion");

@@ -62,11 +62,15 @@ pub enum OrgFile {
     Overrides,
     /// Every device as the last syncs saw and decided it (what `devices` lists).
     Devices,
+    /// The last good read of Intune's managed devices (used while Graph fails).
+    IntuneSnapshot,
+    /// A read of Intune that shrank too much, waiting for `intune accept`.
+    IntunePending,
 }
 
 impl OrgFile {
     /// Every entry, in the order `config purge` lists them.
-    pub const ALL: [OrgFile; 16] = [
+    pub const ALL: [OrgFile; 18] = [
         OrgFile::Config,
         OrgFile::ConfigBackup,
         OrgFile::Logs,
@@ -83,6 +87,8 @@ impl OrgFile {
         OrgFile::RunSyncState,
         OrgFile::Overrides,
         OrgFile::Devices,
+        OrgFile::IntuneSnapshot,
+        OrgFile::IntunePending,
     ];
 
     /// The file's (or folder's) own name.
@@ -104,6 +110,8 @@ impl OrgFile {
             OrgFile::RunSyncState => "EngineRunSyncState.json",
             OrgFile::Overrides => "DeviceOverrides.json",
             OrgFile::Devices => "Devices.json",
+            OrgFile::IntuneSnapshot => "IntuneSnapshot.json",
+            OrgFile::IntunePending => "IntunePending.json",
         }
     }
 

@@ -255,6 +255,9 @@ pub struct ProxySettings {
     /// Kerberos, then NTLM, then Basic); `Basic` sends the password up front.
     #[serde(default)]
     pub authentication_method: AuthenticationMethod,
+    /// Reach Exchange directly even when the proxy is enabled; cloud traffic always uses it.
+    #[serde(default)]
+    pub bypass_for_exchange: bool,
 }
 
 impl Default for ProxySettings {
@@ -266,7 +269,79 @@ impl Default for ProxySettings {
             use_credentials: false,
             user: None,
             authentication_method: AuthenticationMethod::Auto,
+            bypass_for_exchange: false,
         }
+    }
+}
+
+/// How the connector signs in to Entra ID as its app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum CloudCredential {
+    /// A certificate whose key signs a JWT client assertion (Microsoft's recommendation).
+    #[default]
+    Certificate,
+    /// A client secret.
+    Secret,
+}
+
+impl Choice for CloudCredential {
+    const ALL: &'static [Self] = &[CloudCredential::Certificate, CloudCredential::Secret];
+    const WHAT: &'static str = "a cloud credential";
+    fn name(self) -> &'static str {
+        match self {
+            CloudCredential::Certificate => "Certificate",
+            CloudCredential::Secret => "Secret",
+        }
+    }
+}
+
+impl CloudCredential {
+    /// The value's name in the file.
+    pub fn name_str(self) -> &'static str {
+        Choice::name(self)
+    }
+}
+
+/// The default Entra ID authority (global cloud).
+pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+/// The default Microsoft Graph address (global cloud).
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
+
+/// The Microsoft cloud identity (`<Cloud>`): one Entra ID app registration, used for Intune
+/// (Microsoft Graph) now and Exchange Online later. Its credential is in the secret store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CloudSettings {
+    /// Directory (tenant) ID or verified domain.
+    pub tenant_id: Option<String>,
+    /// The app registration's application (client) ID.
+    pub application_id: Option<String>,
+    /// Entra ID's sign-in address, without the tenant (national clouds differ).
+    pub authority: String,
+    /// Microsoft Graph's address.
+    pub graph_url: String,
+    pub credential: CloudCredential,
+    /// SHA-1 of the imported certificate, upper-case hex (informational).
+    pub certificate_thumbprint: Option<String>,
+}
+
+impl Default for CloudSettings {
+    fn default() -> Self {
+        CloudSettings {
+            tenant_id: None,
+            application_id: None,
+            authority: DEFAULT_AUTHORITY.into(),
+            graph_url: DEFAULT_GRAPH_URL.into(),
+            credential: CloudCredential::Certificate,
+            certificate_thumbprint: None,
+        }
+    }
+}
+
+impl CloudSettings {
+    /// Whether a cloud identity is configured at all (tenant and app set).
+    pub fn is_configured(&self) -> bool {
+        self.tenant_id.is_some() && self.application_id.is_some()
     }
 }
 
@@ -314,9 +389,12 @@ pub struct ConnectorConfig {
     pub quick_sync_interval_minutes: u32,
     /// Local time of the daily full sync.
     pub full_sync_time_of_day: TimeOfDay,
-    /// PEM file with extra CA certificates to trust for Exchange's TLS.
+    /// PEM file with extra CA certificates to trust for Exchange's TLS and the cloud's.
     pub trusted_ca_file: Option<String>,
     pub log_level: LogLevel,
+    /// The Microsoft cloud identity (Intune).
+    #[serde(default)]
+    pub cloud: CloudSettings,
 }
 
 impl ConnectorConfig {
@@ -342,6 +420,7 @@ impl ConnectorConfig {
             full_sync_time_of_day: TimeOfDay { hour: 2, minute: 0 },
             trusted_ca_file: None,
             log_level: LogLevel::Info,
+            cloud: CloudSettings::default(),
         }
     }
 }

@@ -91,6 +91,12 @@ pub enum ValueError {
     },
     #[error("'{v}' contains a control character ({c}); type the value on one line, without line breaks, tabs or escape characters", v = shown(.value), c = .character.escape_default())]
     ControlCharacter { value: String, character: char },
+    #[error("'{v}' is not a tenant; use the directory (tenant) ID, a GUID from the Entra admin center's Overview page, or a verified domain such as contoso.onmicrosoft.com", v = shown(.0))]
+    Tenant(String),
+    #[error("'{v}' is not an application (client) ID; copy the GUID from the app registration's Overview page, e.g. 11111111-2222-3333-4444-555555555555", v = shown(.0))]
+    Guid(String),
+    #[error("'{v}' is not a certificate thumbprint; use the 40 hex digits of its SHA-1 (set by `cloud set-certificate`)", v = shown(.0))]
+    Thumbprint(String),
     #[error("schema version {0} was written by a newer EAS Connector (this one reads up to {max}); upgrade EAS Connector", max = super::model::SCHEMA_VERSION)]
     NewerSchema(u32),
 }
@@ -278,6 +284,67 @@ pub fn ews_url(v: &str) -> Result<(), ValueError> {
         return Err(ValueError::NoHost(v.into()));
     }
     Ok(())
+}
+
+/// A GUID as Entra writes it: 8-4-4-4-12 hex digits.
+pub fn guid(v: &str) -> Result<(), ValueError> {
+    let parts: Vec<&str> = v.split('-').collect();
+    let lens = [8, 4, 4, 4, 12];
+    let ok = parts.len() == 5
+        && parts
+            .iter()
+            .zip(lens)
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(ValueError::Guid(v.into()))
+    }
+}
+
+/// An Entra tenant: its GUID, or a verified domain name (`contoso.onmicrosoft.com`).
+pub fn tenant(v: &str) -> Result<(), ValueError> {
+    if guid(v).is_ok() || (v.contains('.') && fqdn(v).is_ok()) {
+        Ok(())
+    } else {
+        Err(ValueError::Tenant(v.into()))
+    }
+}
+
+/// An https URL with a host and nothing after the path (the cloud's authority, Graph):
+/// returned without a trailing '/'.
+pub fn cloud_url(v: &str, example: &'static str) -> Result<String, ValueError> {
+    let u = url::Url::parse(v).map_err(|reason| ValueError::Url {
+        value: v.into(),
+        reason,
+        example,
+    })?;
+    if u.scheme() != "https" {
+        return Err(ValueError::Scheme {
+            value: v.into(),
+            rule: "use https:// (tokens must not travel unencrypted)",
+        });
+    }
+    if u.host_str().is_none() {
+        return Err(ValueError::NoHost(v.into()));
+    }
+    if u.query().is_some() || u.fragment().is_some() || !u.username().is_empty() {
+        return Err(ValueError::Scheme {
+            value: v.into(),
+            rule: "be a plain https://host[/path] address, without user, query or fragment",
+        });
+    }
+    Ok(v.trim_end_matches('/').to_string())
+}
+
+/// A SHA-1 thumbprint: 40 hex digits (upper case is written).
+pub fn thumbprint(v: &str) -> Result<String, ValueError> {
+    let t: String = v.chars().filter(|c| *c != ':' && *c != ' ').collect();
+    if t.len() == 40 && t.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(t.to_ascii_uppercase())
+    } else {
+        Err(ValueError::Thumbprint(v.into()))
+    }
 }
 
 const BAD_USER_CHARS: &[char] = &[

@@ -48,6 +48,11 @@ pub struct AccessOptions {
     pub notify_budget: Duration,
     /// Sync passes at most (the first, and settle passes after changes).
     pub max_passes: usize,
+    /// Microsoft Graph for the policy's `[inventory.intune]`, when the cloud identity is usable.
+    pub graph: Option<tokio::sync::Mutex<crate::cloud::GraphClient>>,
+    /// Why there is no Graph client (the cloud identity is incomplete or its credential
+    /// missing), said when the policy asks for Intune.
+    pub graph_problem: Option<String>,
 }
 
 impl AccessOptions {
@@ -59,7 +64,20 @@ impl AccessOptions {
             sender: None,
             notify_budget: Duration::from_secs(60),
             max_passes: 3,
+            graph: None,
+            graph_problem: None,
         }
+    }
+    /// Intune through `graph`, or `Err(why)` when the cloud identity cannot be used.
+    pub fn graph(
+        mut self,
+        graph: Result<crate::cloud::GraphClient, crate::cloud::CloudSetupError>,
+    ) -> Self {
+        match graph {
+            Ok(g) => self.graph = Some(tokio::sync::Mutex::new(g)),
+            Err(e) => self.graph_problem = Some(e.to_string()),
+        }
+        self
     }
     pub fn dry_run(mut self, yes: bool) -> Self {
         self.dry_run = yes;
@@ -84,6 +102,9 @@ pub(super) async fn sync(
     let mut access = access
         .map(|o| Access::load(o, requested, state.watermark.is_some()))
         .transpose()?;
+    if let Some(a) = access.as_mut() {
+        a.prepare_intune().await;
+    }
     let kind = access.as_ref().map_or(requested, |a| a.mode.kind);
     let (mut conn, failed_over_from) = Conn::open(engine, state).await?;
     let server = conn.server.clone();
@@ -383,6 +404,35 @@ impl<'a> Access<'a> {
 
     fn dry_run(&self) -> bool {
         self.mode.dry_run_reason.is_some()
+    }
+
+    /// Read Intune (or fall back to its snapshot, or hold) before anything is planned.
+    async fn prepare_intune(&mut self) {
+        let Some(source) = self.policy.intune.as_mut() else {
+            return;
+        };
+        let now = jiff::Timestamp::now();
+        let report = match &self.opts.graph {
+            Some(g) => {
+                let mut g = g.lock().await;
+                super::intune::prepare(&self.opts.org_dir, source, Some(&mut g), None, now).await
+            }
+            None => {
+                super::intune::prepare(
+                    &self.opts.org_dir,
+                    source,
+                    None,
+                    self.opts.graph_problem.as_deref(),
+                    now,
+                )
+                .await
+            }
+        };
+        if let Some(p) = &report.problem {
+            self.report.failures.push(format!("Intune: {p}"));
+        }
+        self.report.intune = Some(report);
+        mem_mark("intune read");
     }
 
     /// Plan, enforce and settle what one pass read; whether another pass is to read back

@@ -149,7 +149,37 @@ pub enum ListingError {
     Busy(#[from] crate::config::store::LockError),
 }
 
+/// How many devices of the list Exchange has in each state, and how many conflict with an
+/// Exchange device access rule (the wizard's status home; `devices --state` lists them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub allowed: usize,
+    pub blocked: usize,
+    pub quarantined: usize,
+    /// Unknown, or still in Exchange's device discovery.
+    pub other: usize,
+    /// Devices whose policy decision an Exchange rule overrides.
+    pub conflicts: usize,
+}
+
 impl DeviceList {
+    /// Count the devices by Exchange's state, and the conflicts.
+    pub fn tally(&self) -> Tally {
+        let mut t = Tally::default();
+        for r in self.devices.values() {
+            match r.exchange_state {
+                DeviceAccessState::Allowed => t.allowed += 1,
+                DeviceAccessState::Blocked => t.blocked += 1,
+                DeviceAccessState::Quarantined => t.quarantined += 1,
+                _ => t.other += 1,
+            }
+            if r.conflict.is_some() {
+                t.conflicts += 1;
+            }
+        }
+        t
+    }
+
     pub fn path(org_dir: &Path) -> PathBuf {
         org_dir.join(OrgFile::Devices.name())
     }

@@ -29,6 +29,7 @@ mod devices;
 mod driver;
 mod enforce;
 mod groups;
+pub mod intune;
 pub mod listing;
 pub mod notify;
 pub mod overrides;
@@ -232,6 +233,15 @@ impl Engine {
     /// Also decide, enforce, notify and audit on every sync.
     pub fn with_access(mut self, access: AccessOptions) -> Self {
         self.access = Some(access);
+        self
+    }
+
+    /// Microsoft Graph for the policy's `[inventory.intune]` (see [`AccessOptions::graph`]).
+    pub fn with_graph(
+        mut self,
+        graph: Result<crate::cloud::GraphClient, crate::cloud::CloudSetupError>,
+    ) -> Self {
+        self.access = self.access.map(|a| a.graph(graph));
         self
     }
 

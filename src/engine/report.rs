@@ -81,6 +81,9 @@ impl From<MailboxChange> for FlatChange {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessReport {
     pub dry_run: bool,
+    /// What the Intune source read or fell back to (`[inventory.intune]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intune: Option<super::intune::IntuneReport>,
     /// Why it was a dry run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry_run_reason: Option<String>,

@@ -41,13 +41,10 @@ pub fn auth_method(m: AuthenticationMethod) -> AuthMethod {
     }
 }
 
-/// Connection options from the configuration's proxy, trusted CA, authentication method,
-/// Kerberos and channel binding settings.
-pub fn connect_options(
-    cfg: &ConnectorConfig,
-    proxy_password: Option<&Secret>,
-) -> Result<ConnectOptions, HttpError> {
-    let proxy = cfg.proxy.enabled.then(|| ProxyConfig {
+/// The configured proxy (`Proxy/…`), when enabled: Microsoft cloud traffic always takes it,
+/// Exchange's unless `Proxy/BypassForExchange`.
+pub fn proxy_config(cfg: &ConnectorConfig, proxy_password: Option<&Secret>) -> Option<ProxyConfig> {
+    cfg.proxy.enabled.then(|| ProxyConfig {
         host: cfg.proxy.host.clone().unwrap_or_default(),
         port: cfg.proxy.port,
         credentials: if cfg.proxy.use_credentials {
@@ -56,7 +53,21 @@ pub fn connect_options(
             None
         },
         auth: auth_method(cfg.proxy.authentication_method),
-    });
+    })
+}
+
+/// Connection options to Exchange from the configuration's proxy (none with
+/// `Proxy/BypassForExchange`), trusted CA, authentication method, Kerberos and channel
+/// binding settings.
+pub fn connect_options(
+    cfg: &ConnectorConfig,
+    proxy_password: Option<&Secret>,
+) -> Result<ConnectOptions, HttpError> {
+    let proxy = if cfg.proxy.bypass_for_exchange {
+        None
+    } else {
+        proxy_config(cfg, proxy_password)
+    };
     let mut opts = ConnectOptions::new(
         cfg.trusted_ca_file.as_deref().map(std::path::Path::new),
         proxy,

@@ -4,8 +4,14 @@
 //! `GET /state`; `POST /servers/<name>/stop|start`; `POST /servers/<name>/throttle?count=N`
 //! (the next N requests get 503); `POST /servers/<name>/latency?ms=N`;
 //! `POST /devices/touch?count=N&seed=S` (N devices sync now); `GET /devices` (every device and
-//! its access state); `GET /outbox` (sent mail). It exists for tests and demos; it must never
-//! listen on anything but loopback.
+//! its access state); `GET /outbox` (sent mail). The cloud ([`super::cloud`]): `GET /cloud`
+//! (switches and counts); `GET /cloud/devices` (every managed device as Graph renders it);
+//! `POST /cloud/throttle?count=N&retry_after=S` (the next N Graph requests get 429 with
+//! `Retry-After: S`, default 0); `POST /cloud/outage?mode=off|503|refuse&service=graph|login`
+//! (default Graph); `POST /cloud/permission?granted=0|1`; `POST /cloud/secret?expired=0|1`;
+//! `POST /cloud/tokens/expire` (every token issued so far is refused);
+//! `POST /cloud/devices/<id or EAS id>?complianceState=S`. It exists for tests and demos; it
+//! must never listen on anything but loopback.
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
@@ -49,6 +55,12 @@ fn query(req: &Request<Incoming>, key: &str) -> Option<u64> {
         .filter_map(|kv| kv.split_once('='))
         .find(|(k, _)| *k == key)
         .and_then(|(_, v)| v.parse().ok())
+}
+
+fn query_str(req: &Request<Incoming>, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(req.uri().query()?.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
 fn json_resp(status: u16, v: serde_json::Value) -> Resp {
@@ -154,6 +166,79 @@ async fn handle(shared: Arc<Shared>, token: &str, req: Request<Incoming>) -> Res
                 "application/json",
                 serde_json::to_vec(&views).unwrap_or_default(),
             )
+        }
+        (&Method::GET, ["cloud"]) => json_resp(200, shared.cloud.state_json()),
+        (&Method::GET, ["cloud", "devices"]) => {
+            let org = match shared.org.read() {
+                Ok(o) => o,
+                Err(p) => p.into_inner(),
+            };
+            let all = super::cloud::graph::all(&shared.cloud, &org, now());
+            respond(
+                200,
+                "application/json",
+                serde_json::to_vec(&all).unwrap_or_default(),
+            )
+        }
+        (&Method::POST, ["cloud", "throttle"]) => {
+            shared.cloud.set_throttle(
+                query(&req, "count").unwrap_or(1),
+                query(&req, "retry_after").unwrap_or(0),
+            );
+            json_resp(200, shared.cloud.state_json())
+        }
+        (&Method::POST, ["cloud", "outage"]) => {
+            let mode = query_str(&req, "mode").unwrap_or_else(|| "503".into());
+            let Some(outage) = super::cloud::Outage::parse(&mode) else {
+                return json_resp(
+                    400,
+                    json!({"error": format!("mode '{mode}' is not off, 503 or refuse")}),
+                );
+            };
+            let which = query_str(&req, "service").unwrap_or_else(|| "graph".into());
+            let Some(service) = super::cloud::Service::parse(&which) else {
+                return json_resp(
+                    400,
+                    json!({"error": format!("service '{which}' is not graph or login")}),
+                );
+            };
+            if let Err(e) = shared.cloud.set_outage(&shared, service, outage).await {
+                return json_resp(500, json!({"error": e.to_string()}));
+            }
+            json_resp(200, shared.cloud.state_json())
+        }
+        (&Method::POST, ["cloud", "permission"]) => {
+            shared
+                .cloud
+                .set_permission(query(&req, "granted").unwrap_or(1) != 0);
+            json_resp(200, shared.cloud.state_json())
+        }
+        (&Method::POST, ["cloud", "secret"]) => {
+            shared
+                .cloud
+                .set_secret_expired(query(&req, "expired").unwrap_or(1) != 0);
+            json_resp(200, shared.cloud.state_json())
+        }
+        (&Method::POST, ["cloud", "tokens", "expire"]) => {
+            shared.cloud.expire_tokens();
+            json_resp(200, shared.cloud.state_json())
+        }
+        (&Method::POST, ["cloud", "devices", id]) => {
+            let wanted = query_str(&req, "complianceState").unwrap_or_default();
+            let Some(state) = super::cloud::graph::ComplianceState::parse(&wanted) else {
+                return json_resp(
+                    400,
+                    json!({"error": format!("complianceState '{wanted}' is not one of unknown, compliant, noncompliant, conflict, error, inGracePeriod, configManager")}),
+                );
+            };
+            let changed = shared.cloud.set_compliance(&shared, id, state);
+            if changed == 0 {
+                return json_resp(
+                    404,
+                    json!({"error": format!("no managed device with id or EAS device id '{id}'")}),
+                );
+            }
+            json_resp(200, json!({"changed": changed}))
         }
         (&Method::GET, ["outbox"]) => {
             let mut mails = Vec::new();

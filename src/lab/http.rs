@@ -350,7 +350,7 @@ fn basic_auth<'a>(shared: &'a Shared, value: &str) -> Option<&'a Account> {
     shared.accounts.authenticate(user, password)
 }
 
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
+pub(super) async fn read_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
     match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => Ok(b.to_bytes()),
         Err(_) => Err(respond(

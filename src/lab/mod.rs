@@ -20,9 +20,11 @@
 //! `cmdlets::render`); `powershell` (WinRM shells and PSRP pipelines that run them);
 //! [`endpoints`] (EWS, Autodiscover, the ActiveSync probe); `http` (the servers' accept loops
 //! and routing); `ntlm` and [`kerberos`] (sign-in); [`tls`] (the lab's CA and certificates);
-//! `control` (the control endpoint).
+//! `control` (the control endpoint); [`cloud`] (a Microsoft cloud: an Entra ID tenant with an
+//! app registration, and Intune's managed devices in Microsoft Graph, on two more TLS ports).
 
 pub mod accounts;
+pub mod cloud;
 pub mod cmdlets;
 mod control;
 pub mod endpoints;
@@ -213,6 +215,9 @@ pub struct LabInfo {
     /// The org's distribution and security groups, for trying group rules.
     #[serde(default)]
     pub groups: Vec<GroupInfo>,
+    /// The Microsoft cloud: Entra ID tenant, app registration and Graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<cloud::CloudInfo>,
 }
 
 /// A group as `lab.json` lists it: its address and its direct members' addresses (a nested
@@ -261,6 +266,8 @@ pub(crate) struct Shared {
     pub profile: AuthProfile,
     pub kerberos: Option<kerberos::Acceptor>,
     pub extended_protection: ExtendedProtectionMode,
+    /// The lab's Microsoft cloud.
+    pub cloud: Arc<cloud::Cloud>,
 }
 
 /// One simulated Client Access Server.
@@ -438,6 +445,20 @@ impl Lab {
                 .map_err(|source| LabError::Bind { addr, source })?;
             listeners.push((listener, bound));
         }
+        // The cloud's two ports follow the servers' (port 0: free ports).
+        let mut cloud_listen = opts.listen;
+        if cloud_listen.port() != 0 {
+            cloud_listen.set_port(cloud_listen.port().saturating_add(opts.servers as u16));
+        }
+        let (cloud, cloud_info, cloud_bound) = cloud::Cloud::start(
+            &org,
+            opts.seed,
+            cloud_listen,
+            tls_config.clone(),
+            &state_dir,
+            now(),
+        )
+        .await?;
         let servers: Vec<Arc<CasState>> = listeners
             .iter()
             .enumerate()
@@ -468,7 +489,9 @@ impl Lab {
             profile: opts.auth_profile,
             kerberos: acceptor,
             extended_protection: opts.extended_protection,
+            cloud: cloud.clone(),
         });
+        cloud.spawn(&shared, cloud_bound);
         for ((listener, _), cas) in listeners.into_iter().zip(&servers) {
             http::spawn_server(shared.clone(), cas.clone(), listener);
         }
@@ -540,6 +563,7 @@ impl Lab {
                 kdc: opts.kdc.clone(),
             }),
             groups,
+            cloud: Some(cloud_info),
             auth_profile: match opts.auth_profile {
                 AuthProfile::Lab => "lab".into(),
                 AuthProfile::ExchangeDefault => "exchange-default".into(),
@@ -632,6 +656,29 @@ impl Lab {
         Ok(())
     }
 
+    /// The lab's Microsoft cloud (its switches: [`cloud::Cloud::set_throttle`],
+    /// [`cloud::Cloud::set_permission`], [`cloud::Cloud::expire_tokens`], …).
+    pub fn cloud(&self) -> &cloud::Cloud {
+        &self.shared.cloud
+    }
+
+    /// Take Graph or the authority down (503 or refused connections), or bring it back.
+    pub async fn set_cloud_outage(
+        &self,
+        service: cloud::Service,
+        outage: cloud::Outage,
+    ) -> Result<(), LabError> {
+        self.shared
+            .cloud
+            .set_outage(&self.shared, service, outage)
+            .await
+    }
+
+    /// Every managed device as Graph renders it (every property), in Graph's order.
+    pub fn managed_devices(&self) -> serde_json::Value {
+        self.with_org(|org| cloud::graph::all(&self.shared.cloud, org, now()))
+    }
+
     /// Stop everything.
     pub fn shutdown(self) {
         drop(self);
@@ -641,6 +688,7 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         self.control_task.abort();
+        self.shared.cloud.stop();
         for s in &self.shared.servers {
             http::stop_server(s);
         }
@@ -690,7 +738,8 @@ pub fn answers_toml(info: &LabInfo) -> String {
          [NotificationAccount]\n\
          User = {nu}\n\
          Mailbox = {nm}\n\
-         Password = {np}\n",
+         Password = {np}\n\
+         {cloud}",
         answers = info.state_dir.join("answers.toml").display(),
         server = if let Some(url) = http_url {
             // A default Exchange: Microsoft's documented http://<fqdn>/PowerShell/ with Kerberos.
@@ -726,5 +775,26 @@ pub fn answers_toml(info: &LabInfo) -> String {
                 .unwrap_or_default()
         ),
         np = toml_str(&info.accounts.notification.password),
+        cloud = info
+            .cloud
+            .as_ref()
+            .map(|c| format!(
+                "\n# The lab's Microsoft cloud: the Intune source's identity ([inventory.intune] in\n\
+                 # AccessPolicy.toml uses it). The PFX is imported into the credential store.\n\
+                 [Cloud]\n\
+                 TenantId = {}\n\
+                 ApplicationId = {}\n\
+                 Authority = {}\n\
+                 GraphUrl = {}\n\
+                 CertificateFile = {}\n\
+                 CertificatePassword = {}\n",
+                toml_str(&c.tenant_id),
+                toml_str(&c.application_id),
+                toml_str(&c.authority),
+                toml_str(&c.graph_url),
+                toml_str(&c.pfx_file.display().to_string()),
+                toml_str(&c.pfx_password),
+            ))
+            .unwrap_or_default(),
     )
 }

@@ -222,6 +222,13 @@ pub(super) async fn run(id: CheckId, ctx: &Context) -> Outcome {
         CheckId::Autodiscover => autodiscover_check(ctx).await.map(|(o, _)| o),
         CheckId::Ews => ews(ctx).await,
         CheckId::ActiveSync => activesync_check(ctx).await,
+        CheckId::Intune => Ok(intune(
+            &ctx.input.config,
+            ctx.input.cloud_credential.clone(),
+            ctx.input.proxy_password.as_ref(),
+            ctx.opts.check_timeout,
+        )
+        .await),
     };
     r.unwrap_or_else(|o| o)
 }
@@ -719,5 +726,101 @@ async fn activesync_check(ctx: &Context) -> Result<Outcome, Outcome> {
         })),
         Err(ActiveSyncError::Session(e)) => Err(session_failure(&e, Account::Notification)),
         Err(e) => Err(Outcome::error(&e, Fix::ActiveSyncDirectory)),
+    }
+}
+
+/// Check 14: token, permission, first page of managed devices.
+pub(super) async fn intune(
+    cfg: &crate::config::ConnectorConfig,
+    credential: Option<crate::cloud::AppCredential>,
+    proxy_password: Option<&crate::secrets::Secret>,
+    timeout: std::time::Duration,
+) -> Outcome {
+    use super::CloudFix;
+    use crate::cloud::{GraphError, TokenError};
+    let c = &cfg.cloud;
+    let (Some(tenant), Some(client_id)) = (&c.tenant_id, &c.application_id) else {
+        return Outcome::not_applicable(Finding::CloudNotConfigured);
+    };
+    let Some(credential) = credential else {
+        return Outcome::fail(
+            Finding::Error {
+                text: format!(
+                    "no {} is stored for the cloud app",
+                    match c.credential {
+                        crate::config::model::CloudCredential::Certificate => "certificate",
+                        crate::config::model::CloudCredential::Secret => "client secret",
+                    }
+                ),
+            },
+            Fix::Cloud(CloudFix::Credential),
+        );
+    };
+    let mut opts = match crate::cloud::connect_options(cfg, proxy_password) {
+        Ok(o) => o,
+        Err(e) => return Outcome::error(&e, Fix::CaFileNotPem),
+    };
+    opts.connect_timeout = timeout;
+    opts.request_timeout = timeout;
+    let mut g = crate::cloud::GraphClient {
+        http: crate::cloud::http::CloudHttp::new(opts),
+        tokens: crate::cloud::token::TokenCache::default(),
+        identity: crate::cloud::AppIdentity {
+            authority: c.authority.clone(),
+            tenant: tenant.clone(),
+            client_id: client_id.clone(),
+            credential,
+        },
+        graph_url: c.graph_url.clone(),
+    };
+    // Validation waits for no throttling: the first Retry-After fails the check.
+    let read = g
+        .managed_devices(
+            crate::cloud::graph::PAGE_SIZE,
+            true,
+            &mut |_, _| {},
+            &mut |_| {},
+        )
+        .await;
+    match read {
+        Ok(r) => {
+            let with_eas = r
+                .devices
+                .iter()
+                .filter(|d| d.eas_device_id.as_deref().is_some_and(|e| !e.is_empty()))
+                .count();
+            Outcome::pass(Finding::IntuneRead {
+                devices: r.devices.len(),
+                with_eas,
+                more_pages: r.devices.len() >= crate::cloud::graph::PAGE_SIZE as usize,
+                graph: c.graph_url.clone(),
+            })
+        }
+        Err(e) => {
+            let fix = match &e {
+                GraphError::Token(t) => match t.as_ref() {
+                    TokenError::UnknownTenant { .. } | TokenError::UnknownApp { .. } => {
+                        CloudFix::Identity
+                    }
+                    TokenError::WrongSecret | TokenError::SecretExpired | TokenError::Sign(_) => {
+                        CloudFix::Credential
+                    }
+                    TokenError::CertificateNotRegistered { .. } => CloudFix::CertificateNotUploaded,
+                    TokenError::ClockSkew { .. } => CloudFix::Clock,
+                    TokenError::ConsentMissing { .. } => CloudFix::Consent,
+                    TokenError::BadScope { .. } | TokenError::BadResponse { .. } => {
+                        CloudFix::Addresses
+                    }
+                    TokenError::Http { .. } => CloudFix::Proxy,
+                    TokenError::Refused { .. } => CloudFix::Identity,
+                },
+                GraphError::PermissionMissing { .. } => CloudFix::Consent,
+                GraphError::Unauthorized { .. } | GraphError::ForeignLink(_) => CloudFix::Addresses,
+                GraphError::Throttled { .. } => CloudFix::Retry,
+                GraphError::Http { .. } => CloudFix::Proxy,
+                GraphError::Status { .. } | GraphError::BadPage { .. } => CloudFix::Retry,
+            };
+            Outcome::error(&e, Fix::Cloud(fix))
+        }
     }
 }

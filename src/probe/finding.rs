@@ -58,6 +58,15 @@ impl fmt::Display for Gap {
 /// The detail of a check's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finding {
+    /// Check 14 with no cloud identity configured.
+    CloudNotConfigured,
+    /// Check 14: token, permission and the first page of managed devices.
+    IntuneRead {
+        devices: usize,
+        with_eas: usize,
+        more_pages: bool,
+        graph: String,
+    },
     ConfigComplete {
         url: String,
     },
@@ -365,6 +374,19 @@ impl fmt::Display for Finding {
             Finding::Timeout { secs } => write!(f, "no answer within {secs} s"),
             Finding::SkippedAfter { number, title } => write!(f, "skipped: {number}. {title} failed"),
             Finding::Error { text } => f.write_str(text),
+            Finding::CloudNotConfigured => {
+                f.write_str("no Intune source: Cloud/TenantId and Cloud/ApplicationId are not set")
+            }
+            Finding::IntuneRead {
+                devices,
+                with_eas,
+                more_pages,
+                graph,
+            } => write!(
+                f,
+                "signed in to Entra ID; {graph} returned {devices} managed devices on the first page ({with_eas} with an ActiveSync id){}",
+                if *more_pages { ", more pages follow" } else { "" }
+            ),
         }
     }
 }
@@ -451,6 +473,44 @@ pub enum Fix {
     MakeKerberosWork(Box<Fix>),
     /// A fix worded by a lower layer (a server's Kerberos refusal), in English.
     Other(String),
+    /// What to do about the Microsoft cloud (check 14).
+    Cloud(CloudFix),
+}
+
+/// What to do when Intune (Microsoft Graph) cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloudFix {
+    /// Tenant or application id wrong.
+    Identity,
+    /// No credential imported, or the secret is wrong or expired.
+    Credential,
+    /// The certificate is not uploaded to the app registration.
+    CertificateNotUploaded,
+    /// Admin consent / the application permission is missing.
+    Consent,
+    /// This machine's clock is off.
+    Clock,
+    /// The proxy or the network path to the cloud.
+    Proxy,
+    /// The Graph or authority address does not fit.
+    Addresses,
+    /// Graph is throttling or unavailable: retry later.
+    Retry,
+}
+
+impl fmt::Display for CloudFix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CloudFix::Identity => "check Cloud/TenantId (the directory ID) and Cloud/ApplicationId (the app registration's Application (client) ID)",
+            CloudFix::Credential => "import the app's certificate (`eas-connector cloud set-certificate FILE`) or store its client secret's Value (`cloud set-secret`)",
+            CloudFix::CertificateNotUploaded => "upload the certificate's public part (.cer) to the app registration under Certificates & secrets → Certificates",
+            CloudFix::Consent => "in the app registration's API permissions add Microsoft Graph → Application → DeviceManagementManagedDevices.Read.All and click \"Grant admin consent\"",
+            CloudFix::Clock => "synchronize this machine's clock (NTP): Entra ID refuses sign-ins outside their valid time",
+            CloudFix::Proxy => "let this machine reach login.microsoftonline.com and graph.microsoft.com, through the proxy (Proxy/…) when it has no direct internet access; a TLS-inspecting proxy's CA goes in TrustedCaFile",
+            CloudFix::Addresses => "check Cloud/Authority and Cloud/GraphUrl (national clouds have their own)",
+            CloudFix::Retry => "Graph is throttling or unavailable; retry later",
+        })
+    }
 }
 
 impl Fix {
@@ -633,6 +693,7 @@ impl fmt::Display for Fix {
                 return write!(f, "make Kerberos work, the server needs no change: {inner}")
             }
             Fix::Other(s) => s,
+            Fix::Cloud(c) => return c.fmt(f),
         };
         f.write_str(s)
     }

@@ -1,6 +1,6 @@
 //! Connectivity validation: the wizard's Connect step and `eas-connector validate`.
 //!
-//! Thirteen checks, from the configuration to the ActiveSync endpoint, each with a status,
+//! Fourteen checks, from the configuration to the ActiveSync endpoint, each with a status,
 //! its own duration, a detail and a fix hint. They all start at once and each does its own
 //! network work (so the whole run takes about as long as the slowest check); a check whose
 //! prerequisite failed is reported as skipped with the reason, and its result is withheld
@@ -11,7 +11,7 @@
 mod checks;
 pub mod finding;
 
-pub use finding::{Account, Finding, Fix, Gap};
+pub use finding::{Account, CloudFix, Finding, Fix, Gap};
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -38,10 +38,11 @@ pub enum CheckId {
     Autodiscover,
     Ews,
     ActiveSync,
+    Intune,
 }
 
 impl CheckId {
-    pub const ALL: [CheckId; 13] = [
+    pub const ALL: [CheckId; 14] = [
         CheckId::Config,
         CheckId::Dns,
         CheckId::Tcp,
@@ -55,6 +56,7 @@ impl CheckId {
         CheckId::Autodiscover,
         CheckId::Ews,
         CheckId::ActiveSync,
+        CheckId::Intune,
     ];
 
     /// Position in the checklist, from 1.
@@ -81,6 +83,7 @@ impl CheckId {
             CheckId::Autodiscover => "Autodiscover (EWS URL)",
             CheckId::Ews => "Notification account (EWS)",
             CheckId::ActiveSync => "ActiveSync endpoint",
+            CheckId::Intune => "Intune (Microsoft Graph)",
         }
     }
 
@@ -100,6 +103,7 @@ impl CheckId {
             CheckId::Autodiscover => "autodiscover",
             CheckId::Ews => "ews",
             CheckId::ActiveSync => "activesync",
+            CheckId::Intune => "intune",
         }
     }
 
@@ -119,6 +123,7 @@ impl CheckId {
             Autodiscover if explicit_ews => vec![Config],
             Autodiscover | ActiveSync => vec![Tls],
             Ews => vec![Autodiscover],
+            Intune => vec![Config],
         }
     }
 }
@@ -272,6 +277,9 @@ pub struct Input {
     pub service_password: Option<Secret>,
     pub notification_password: Option<Secret>,
     pub proxy_password: Option<Secret>,
+    /// The cloud app's credential (check 14), read from the store by the caller; `None`
+    /// when it is not stored.
+    pub cloud_credential: Option<crate::cloud::AppCredential>,
 }
 
 /// How to validate.
@@ -332,6 +340,18 @@ impl Report {
 }
 
 /// Run every check. Progress goes to `events` when given.
+/// Check 14 on its own (the wizard's "Test" on the Compliance source page): sign in to
+/// Entra ID as `cfg`'s `<Cloud>` app with `credential`, and read the first page of Intune's
+/// managed devices; a failure says what to fix.
+pub async fn intune_check(
+    cfg: &ConnectorConfig,
+    credential: Option<crate::cloud::AppCredential>,
+    proxy_password: Option<&Secret>,
+    timeout: Duration,
+) -> Outcome {
+    checks::intune(cfg, credential, proxy_password, timeout).await
+}
+
 pub async fn validate(
     input: Input,
     opts: Options,

@@ -12,7 +12,9 @@ use std::path::PathBuf;
 
 use zeroize::Zeroizing;
 
-use super::{Backend, Secret, SecretError, SecretKind, SecretStore};
+use base64::Engine as _;
+
+use super::{Backend, Secret, SecretBytes, SecretError, SecretKind, SecretStore};
 use crate::config::store::{lock, write_atomic, LOCK_WAIT};
 
 /// Passwords in a file only its owner can read.
@@ -101,6 +103,33 @@ impl SecretStore for FileStore {
         self.write(&map)
     }
 
+    /// Key material is base64 in the JSON map (JSON has no bytes).
+    fn get_bytes(&self, kind: SecretKind) -> Result<Option<SecretBytes>, SecretError> {
+        let map = self.read()?;
+        let Some(v) = map.get(kind.key()) else {
+            return Ok(None);
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(v.as_bytes())
+            .map_err(|_| {
+                self.err(
+                    "read",
+                    format!("the {} is not valid base64; import it again", kind.label()),
+                )
+            })?;
+        Ok(Some(SecretBytes::new(bytes)))
+    }
+
+    fn set_bytes(&self, kind: SecretKind, value: &SecretBytes) -> Result<(), SecretError> {
+        let _writer = lock(&self.path, LOCK_WAIT)?;
+        let mut map = self.read()?;
+        map.insert(
+            kind.key().to_string(),
+            Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(value.expose())),
+        );
+        self.write(&map)
+    }
+
     fn delete(&self, kind: SecretKind) -> Result<bool, SecretError> {
         let _writer = lock(&self.path, LOCK_WAIT)?;
         super::remove_key(self.read()?, kind.key(), |m| self.write(m))
@@ -144,6 +173,9 @@ mod tests {
             s.get(SecretKind::ServiceAccount).unwrap().unwrap().expose(),
             "svc"
         );
+        let der = SecretBytes::new(vec![0x30, 0x82, 0, 0xff, 7]);
+        s.set_bytes(SecretKind::CloudPrivateKey, &der).unwrap();
+        assert_eq!(s.get_bytes(SecretKind::CloudPrivateKey).unwrap(), Some(der));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = s.get(SecretKind::ServiceAccount).unwrap_err().to_string();
         assert!(e.contains("chmod 600") && !e.contains("svc\""), "{e}");

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use zeroize::Zeroizing;
 
-use super::{Backend, Secret, SecretError, SecretKind, SecretStore};
+use super::{Backend, Secret, SecretBytes, SecretError, SecretKind, SecretStore};
 use crate::config::store::{lock, write_atomic, FileLock, LockError, LOCK_WAIT};
 
 /// The folder (in the org folder) that holds the service's copy.
@@ -175,8 +175,9 @@ impl<P: Protector> MachineStore<P> {
     }
 }
 
-impl<P: Protector> SecretStore for MachineStore<P> {
-    fn get(&self, kind: SecretKind) -> Result<Option<Secret>, SecretError> {
+impl<P: Protector> MachineStore<P> {
+    /// The decrypted bytes of `kind`, or `None`.
+    fn get_raw(&self, kind: SecretKind) -> Result<Option<Zeroizing<Vec<u8>>>, SecretError> {
         let map = self.read()?;
         let Some(stored) = map.get(kind.key()) else {
             return Ok(None);
@@ -189,9 +190,9 @@ impl<P: Protector> SecretStore for MachineStore<P> {
                     format!("the {} is not valid base64; store it again", kind.label()),
                 )
             })?;
-        let plain = self
-            .protector
+        self.protector
             .unprotect(&sealed, &self.entropy(kind.key()))
+            .map(Some)
             .map_err(|e| {
                 self.err(
                     "read",
@@ -200,22 +201,16 @@ impl<P: Protector> SecretStore for MachineStore<P> {
                         kind.label()
                     ),
                 )
-            })?;
-        let text = std::str::from_utf8(&plain).map_err(|_| {
-            self.err(
-                "read",
-                format!("the {} is not UTF-8; store it again", kind.label()),
-            )
-        })?;
-        Ok(Some(Secret::new(text)))
+            })
     }
 
-    fn set(&self, kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
+    /// Encrypt `plain` for the machine and keep it as `kind`.
+    fn set_raw(&self, kind: SecretKind, plain: &[u8]) -> Result<(), SecretError> {
         let _writer = self.lock()?;
         let mut map = self.read()?;
         let sealed = self
             .protector
-            .protect(secret.expose().as_bytes(), &self.entropy(kind.key()))
+            .protect(plain, &self.entropy(kind.key()))
             .map_err(|e| {
                 self.err(
                     "written",
@@ -227,6 +222,33 @@ impl<P: Protector> SecretStore for MachineStore<P> {
             base64::engine::general_purpose::STANDARD.encode(sealed),
         );
         self.write(&map)
+    }
+}
+
+impl<P: Protector> SecretStore for MachineStore<P> {
+    fn get(&self, kind: SecretKind) -> Result<Option<Secret>, SecretError> {
+        let Some(plain) = self.get_raw(kind)? else {
+            return Ok(None);
+        };
+        let text = std::str::from_utf8(&plain).map_err(|_| {
+            self.err(
+                "read",
+                format!("the {} is not UTF-8; store it again", kind.label()),
+            )
+        })?;
+        Ok(Some(Secret::new(text)))
+    }
+
+    fn set(&self, kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
+        self.set_raw(kind, secret.expose().as_bytes())
+    }
+
+    fn get_bytes(&self, kind: SecretKind) -> Result<Option<SecretBytes>, SecretError> {
+        Ok(self.get_raw(kind)?.map(|b| SecretBytes::new(b.as_slice())))
+    }
+
+    fn set_bytes(&self, kind: SecretKind, value: &SecretBytes) -> Result<(), SecretError> {
+        self.set_raw(kind, value.expose())
     }
 
     fn delete(&self, kind: SecretKind) -> Result<bool, SecretError> {
@@ -275,6 +297,22 @@ impl<A: SecretStore, B: SecretStore> SecretStore for WithServiceCopy<A, B> {
         self.own.set(kind, secret)
     }
 
+    fn get_bytes(&self, kind: SecretKind) -> Result<Option<SecretBytes>, SecretError> {
+        match self.copy.get_bytes(kind) {
+            Ok(Some(s)) => Ok(Some(s)),
+            Ok(None) => self.own.get_bytes(kind),
+            Err(e) => match self.own.get_bytes(kind)? {
+                Some(s) => Ok(Some(s)),
+                None => Err(e),
+            },
+        }
+    }
+
+    fn set_bytes(&self, kind: SecretKind, value: &SecretBytes) -> Result<(), SecretError> {
+        self.copy.set_bytes(kind, value)?;
+        self.own.set_bytes(kind, value)
+    }
+
     fn delete(&self, kind: SecretKind) -> Result<bool, SecretError> {
         let a = self.own.delete(kind)?;
         let b = self.copy.delete(kind)?;
@@ -296,10 +334,10 @@ impl<A: SecretStore, B: SecretStore> SecretStore for WithServiceCopy<A, B> {
     fn share_with_service(&self) -> Result<Vec<SecretKind>, SecretError> {
         let mut copied = Vec::new();
         for kind in SecretKind::ALL {
-            if let Some(s) = self.own.get(kind)? {
+            if let Some(s) = super::get_any(&self.own, kind)? {
                 // An unreadable entry in the copy is replaced, not a reason to stop.
-                if self.copy.get(kind).ok().flatten().as_ref() != Some(&s) {
-                    self.copy.set(kind, &s)?;
+                if super::get_any(&self.copy, kind).ok().flatten().as_ref() != Some(&s) {
+                    super::set_any(&self.copy, kind, &s)?;
                     copied.push(kind);
                 }
             }

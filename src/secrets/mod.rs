@@ -42,7 +42,8 @@ pub const VAULT_SERVICE: &str = "EAS Connector";
 /// `auto` (the default).
 pub const STORE_ENV: &str = "EAS_CONNECTOR_SECRET_STORE";
 
-/// Which password.
+/// Which secret: a password (text, [`SecretStore::get`]) or key material (DER bytes,
+/// [`SecretStore::get_bytes`]; [`SecretKind::is_bytes`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SecretKind {
     /// The Exchange service account (`ServiceAccount/User`).
@@ -51,14 +52,39 @@ pub enum SecretKind {
     NotificationAccount,
     /// The proxy account (`Proxy/User`).
     Proxy,
+    /// The Entra ID app's client secret (`Cloud/Credential` = `Secret`).
+    CloudClientSecret,
+    /// The Entra ID app's certificate, DER (`Cloud/Credential` = `Certificate`). Not secret
+    /// itself, but it belongs with its key and must not depend on a file the admin may delete.
+    CloudCertificate,
+    /// The private key of [`SecretKind::CloudCertificate`], PKCS#8 DER.
+    CloudPrivateKey,
 }
 
 impl SecretKind {
-    pub const ALL: [SecretKind; 3] = [
+    /// Every secret, passwords first.
+    pub const ALL: [SecretKind; 6] = [
+        SecretKind::ServiceAccount,
+        SecretKind::NotificationAccount,
+        SecretKind::Proxy,
+        SecretKind::CloudClientSecret,
+        SecretKind::CloudCertificate,
+        SecretKind::CloudPrivateKey,
+    ];
+    /// The passwords of the on-premises accounts (what the Connect page validates with).
+    pub const ACCOUNTS: [SecretKind; 3] = [
         SecretKind::ServiceAccount,
         SecretKind::NotificationAccount,
         SecretKind::Proxy,
     ];
+
+    /// Whether it is kept as bytes ([`SecretStore::get_bytes`]) rather than text.
+    pub fn is_bytes(self) -> bool {
+        matches!(
+            self,
+            SecretKind::CloudCertificate | SecretKind::CloudPrivateKey
+        )
+    }
 
     /// Stable key, used in the vault and on the command line.
     pub fn key(self) -> &'static str {
@@ -66,6 +92,9 @@ impl SecretKind {
             SecretKind::ServiceAccount => "service-account",
             SecretKind::NotificationAccount => "notification-account",
             SecretKind::Proxy => "proxy",
+            SecretKind::CloudClientSecret => "cloud-client-secret",
+            SecretKind::CloudCertificate => "cloud-certificate",
+            SecretKind::CloudPrivateKey => "cloud-private-key",
         }
     }
 
@@ -79,6 +108,9 @@ impl SecretKind {
             SecretKind::ServiceAccount => "service account password",
             SecretKind::NotificationAccount => "notification account password",
             SecretKind::Proxy => "proxy password",
+            SecretKind::CloudClientSecret => "cloud app's client secret",
+            SecretKind::CloudCertificate => "cloud app's certificate",
+            SecretKind::CloudPrivateKey => "cloud app's certificate private key",
         }
     }
 }
@@ -103,6 +135,61 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
+    }
+}
+
+/// Key material (DER). No `Display`; `Debug` prints its length only; wiped from memory on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl SecretBytes {
+    pub fn new(value: impl Into<Vec<u8>>) -> Self {
+        SecretBytes(Zeroizing::new(value.into()))
+    }
+    /// The bytes themselves; call only where they are used (signing, parsing).
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBytes({} bytes)", self.0.len())
+    }
+}
+
+/// A stored secret of either form, for code that moves every kind (migration, the service's
+/// copy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredValue {
+    Text(Secret),
+    Bytes(SecretBytes),
+}
+
+/// Read `kind` in its own form.
+pub fn get_any(
+    store: &(impl SecretStore + ?Sized),
+    kind: SecretKind,
+) -> Result<Option<StoredValue>, SecretError> {
+    Ok(if kind.is_bytes() {
+        store.get_bytes(kind)?.map(StoredValue::Bytes)
+    } else {
+        store.get(kind)?.map(StoredValue::Text)
+    })
+}
+
+/// Store `value` as `kind`.
+pub fn set_any(
+    store: &(impl SecretStore + ?Sized),
+    kind: SecretKind,
+    value: &StoredValue,
+) -> Result<(), SecretError> {
+    match value {
+        StoredValue::Text(s) => store.set(kind, s),
+        StoredValue::Bytes(b) => store.set_bytes(kind, b),
     }
 }
 
@@ -176,6 +263,11 @@ pub trait SecretStore: Send + Sync {
     fn get(&self, kind: SecretKind) -> Result<Option<Secret>, SecretError>;
     /// Store (or replace) a password.
     fn set(&self, kind: SecretKind, secret: &Secret) -> Result<(), SecretError>;
+    /// Stored key material ([`SecretKind::is_bytes`]), or `None`.
+    fn get_bytes(&self, kind: SecretKind) -> Result<Option<SecretBytes>, SecretError>;
+    /// Store (or replace) key material as bytes (never as a text password: Windows
+    /// Credential Manager holds 2 560 bytes, a PEM key as UTF-16 does not fit).
+    fn set_bytes(&self, kind: SecretKind, value: &SecretBytes) -> Result<(), SecretError>;
     /// Remove a password; `Ok(false)` when there was none.
     fn delete(&self, kind: SecretKind) -> Result<bool, SecretError>;
     /// Which backend this is.
@@ -432,6 +524,13 @@ impl SecretStore for Recorded {
         self.inner.set(kind, secret)?;
         record(&self.loc, self.kind)
     }
+    fn get_bytes(&self, kind: SecretKind) -> Result<Option<SecretBytes>, SecretError> {
+        self.inner.get_bytes(kind)
+    }
+    fn set_bytes(&self, kind: SecretKind, value: &SecretBytes) -> Result<(), SecretError> {
+        self.inner.set_bytes(kind, value)?;
+        record(&self.loc, self.kind)
+    }
     fn delete(&self, kind: SecretKind) -> Result<bool, SecretError> {
         self.inner.delete(kind)
     }
@@ -616,9 +715,7 @@ fn open_quietly(loc: &ConfigLocation, pref: Preference) -> Result<OpenedStore, S
             warning,
         });
     }
-    let facts = auto_facts(loc)?;
-    let org = loc.org().to_string();
-    match choose_auto(&facts, move || probe_os(&org)) {
+    match decide_auto(loc)? {
         AutoChoice::Use(kind) => Ok(OpenedStore {
             store: open_kind(loc, kind)?,
             kind,
@@ -640,23 +737,28 @@ fn open_quietly(loc: &ConfigLocation, pref: Preference) -> Result<OpenedStore, S
     }
 }
 
-/// The store [`open`] would take for `pref`, without asking any store: `None` when it depends
-/// on whether the account's OS store answers (then it, else the file). For the wizard's
-/// Summary.
-pub fn foresee(loc: &ConfigLocation, pref: Preference) -> Result<Option<StoreKind>, SecretError> {
-    Ok(match pref {
-        Preference::Systemd => Some(StoreKind::Systemd),
-        Preference::Os => Some(StoreKind::Os),
-        Preference::File => Some(StoreKind::File),
-        Preference::Auto if cfg!(windows) => Some(StoreKind::Os),
-        Preference::Auto => match choose_auto(&auto_facts(loc)?, || {
-            Err(ProbeFailure::Failed(String::new()))
-        }) {
-            AutoChoice::Use(k) => Some(k),
-            AutoChoice::File(_) => Some(StoreKind::File),
-            AutoChoice::Refuse(_) => None,
+/// The store [`open`] takes for `pref`, decided exactly as [`open`] decides (for `Auto`:
+/// the organization's record, then whether this account's OS store answers), without opening
+/// it. The wizard's Summary says it before anything is written; it may wait for the OS
+/// store's answer (bounded like [`open`]'s), so call it off the UI thread.
+pub fn chosen_store(loc: &ConfigLocation, pref: Preference) -> Result<StoreKind, SecretError> {
+    match pref {
+        Preference::Systemd => Ok(StoreKind::Systemd),
+        Preference::Os => Ok(StoreKind::Os),
+        Preference::File => Ok(StoreKind::File),
+        Preference::Auto => match decide_auto(loc)? {
+            AutoChoice::Use(kind) => Ok(kind),
+            AutoChoice::File(_) => Ok(StoreKind::File),
+            AutoChoice::Refuse(why) => Err(unreachable_os(why)),
         },
-    })
+    }
+}
+
+/// `auto`'s decision for the organization, asking this account's OS store when it must.
+fn decide_auto(loc: &ConfigLocation) -> Result<AutoChoice, SecretError> {
+    let facts = auto_facts(loc)?;
+    let org = loc.org().to_string();
+    Ok(choose_auto(&facts, move || probe_os(&org)))
 }
 
 /// The OS vault as this platform's service can use it: on Windows with the service's
@@ -729,7 +831,7 @@ pub fn migrate(loc: &ConfigLocation, to: StoreKind) -> Result<Migrated, SecretEr
     for kind in SecretKind::ALL {
         // Once `to` is the recorded store (a second run), what it holds wins.
         let existing = if current == Some(to) {
-            target.get(kind)?
+            get_any(target.as_ref(), kind)?
         } else {
             None
         };
@@ -738,7 +840,7 @@ pub fn migrate(loc: &ConfigLocation, to: StoreKind) -> Result<Migrated, SecretEr
             None => {
                 let mut found = None;
                 for (_, s) in &sources {
-                    if let Some(v) = s.get(kind)? {
+                    if let Some(v) = get_any(s.as_ref(), kind)? {
                         found = Some(v);
                         break;
                     }
@@ -747,8 +849,8 @@ pub fn migrate(loc: &ConfigLocation, to: StoreKind) -> Result<Migrated, SecretEr
             }
         };
         let Some(value) = value else { continue };
-        target.set(kind, &value)?;
-        if target.get(kind)?.as_ref() != Some(&value) {
+        set_any(target.as_ref(), kind, &value)?;
+        if get_any(target.as_ref(), kind)?.as_ref() != Some(&value) {
             return Err(SecretError::Unreachable {
                 store: to.admin_words(),
                 reason: format!("the {} did not read back as written", kind.label()),

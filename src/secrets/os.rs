@@ -5,7 +5,7 @@
 //! `<org>/<kind>`. This module only maps keyring's results onto [`SecretStore`]; it must not
 //! fall back to anything by itself (the caller decides) and never logs a value.
 
-use super::{Backend, Secret, SecretError, SecretKind, SecretStore, VAULT_SERVICE};
+use super::{Backend, Secret, SecretBytes, SecretError, SecretKind, SecretStore, VAULT_SERVICE};
 
 /// The OS credential store for one organization.
 pub struct OsVault {
@@ -76,6 +76,20 @@ impl SecretStore for OsVault {
     fn set(&self, kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
         self.entry(kind.key(), kind.label())?
             .set_password(secret.expose())
+            .map_err(|e| vault_err(kind.label(), &e))
+    }
+
+    fn get_bytes(&self, kind: SecretKind) -> Result<Option<SecretBytes>, SecretError> {
+        match self.entry(kind.key(), kind.label())?.get_secret() {
+            Ok(b) => Ok(Some(SecretBytes::new(b))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(vault_err(kind.label(), &e)),
+        }
+    }
+
+    fn set_bytes(&self, kind: SecretKind, value: &SecretBytes) -> Result<(), SecretError> {
+        self.entry(kind.key(), kind.label())?
+            .set_secret(value.expose())
             .map_err(|e| vault_err(kind.label(), &e))
     }
 

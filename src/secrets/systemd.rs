@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 
 use zeroize::Zeroizing;
 
-use super::{Backend, Secret, SecretError, SecretKind, SecretStore};
+use super::{Backend, Secret, SecretBytes, SecretError, SecretKind, SecretStore};
 use crate::config::store::write_atomic;
 
 /// Environment variable replacing the `systemd-creds` program (tests).
@@ -155,74 +155,28 @@ fn is_root() -> bool {
 
 impl SecretStore for SystemdCreds {
     fn get(&self, kind: SecretKind) -> Result<Option<Secret>, SecretError> {
-        // The file is the truth: a password cleared since the start is gone.
-        if !self.path(kind).is_file() {
+        let Some(bytes) = self.get_raw(kind)? else {
             return Ok(None);
-        }
-        if let Some(loaded) = &self.loaded {
-            let copy = loaded.join(kind.key());
-            match std::fs::read(&copy) {
-                // Stored again since systemd loaded it (set-password, then reload): the file
-                // is newer, and root decrypts it below; if that fails, the loaded one serves.
-                Ok(bytes) if self.changed_since_loaded(kind, &copy) => {
-                    let bytes = Zeroizing::new(bytes);
-                    match self.decrypt(kind) {
-                        Ok(found) => return Ok(found),
-                        Err(e) => {
-                            tracing::warn!(
-                                "{e}; using the {} systemd loaded at the start",
-                                kind.label()
-                            );
-                            let text = std::str::from_utf8(&bytes).map_err(|_| {
-                                self.err(kind.label(), "the credential systemd loaded is not UTF-8; store the password again")
-                            })?;
-                            return Ok(Some(Secret::new(text)));
-                        }
-                    }
-                }
-                Ok(bytes) => {
-                    let bytes = Zeroizing::new(bytes);
-                    let text = std::str::from_utf8(&bytes).map_err(|_| {
-                        self.err(
-                            kind.label(),
-                            "the credential systemd loaded is not UTF-8; store the password again",
-                        )
-                    })?;
-                    return Ok(Some(Secret::new(text)));
-                }
-                // Stored after the service started: decrypt the file.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(self.err(
-                        kind.label(),
-                        format!("{}: {e}", loaded.join(kind.key()).display()),
-                    ))
-                }
-            }
-        }
-        self.decrypt(kind)
+        };
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            self.err(
+                kind.label(),
+                "the credential is not UTF-8; store the password again",
+            )
+        })?;
+        Ok(Some(Secret::new(text)))
+    }
+
+    fn get_bytes(&self, kind: SecretKind) -> Result<Option<SecretBytes>, SecretError> {
+        Ok(self.get_raw(kind)?.map(|b| SecretBytes::new(b.as_slice())))
+    }
+
+    fn set_bytes(&self, kind: SecretKind, value: &SecretBytes) -> Result<(), SecretError> {
+        self.set_raw(kind, value.expose())
     }
 
     fn set(&self, kind: SecretKind, secret: &Secret) -> Result<(), SecretError> {
-        let name = format!("--name={}", kind.key());
-        let sealed = self.run(
-            &[
-                "encrypt".as_ref(),
-                name.as_ref(),
-                "-".as_ref(),
-                "-".as_ref(),
-            ],
-            secret.expose().as_bytes(),
-            kind.label(),
-        )?;
-        if sealed.is_empty() {
-            return Err(self.err(kind.label(), "systemd-creds encrypt wrote nothing"));
-        }
-        create_private_dir(&self.dir)
-            .map_err(|e| self.err(kind.label(), format!("{}: {e}", self.dir.display())))?;
-        let path = self.path(kind);
-        write_atomic(&path, &sealed, None, Some(0o600))
-            .map_err(|e| self.err(kind.label(), format!("{}: {e}", path.display())))
+        self.set_raw(kind, secret.expose().as_bytes())
     }
 
     fn delete(&self, kind: SecretKind) -> Result<bool, SecretError> {
@@ -247,6 +201,68 @@ impl SecretStore for SystemdCreds {
 }
 
 impl SystemdCreds {
+    /// `systemd-creds encrypt` `plain` into `kind`'s file.
+    fn set_raw(&self, kind: SecretKind, plain: &[u8]) -> Result<(), SecretError> {
+        let name = format!("--name={}", kind.key());
+        let sealed = self.run(
+            &[
+                "encrypt".as_ref(),
+                name.as_ref(),
+                "-".as_ref(),
+                "-".as_ref(),
+            ],
+            plain,
+            kind.label(),
+        )?;
+        if sealed.is_empty() {
+            return Err(self.err(kind.label(), "systemd-creds encrypt wrote nothing"));
+        }
+        create_private_dir(&self.dir)
+            .map_err(|e| self.err(kind.label(), format!("{}: {e}", self.dir.display())))?;
+        let path = self.path(kind);
+        write_atomic(&path, &sealed, None, Some(0o600))
+            .map_err(|e| self.err(kind.label(), format!("{}: {e}", path.display())))
+    }
+
+    /// The stored bytes of `kind`: the copy systemd loaded at the service's start, unless the
+    /// file was stored again since; `None` when there is no file.
+    fn get_raw(&self, kind: SecretKind) -> Result<Option<Zeroizing<Vec<u8>>>, SecretError> {
+        // The file is the truth: a password cleared since the start is gone.
+        if !self.path(kind).is_file() {
+            return Ok(None);
+        }
+        if let Some(loaded) = &self.loaded {
+            let copy = loaded.join(kind.key());
+            match std::fs::read(&copy) {
+                // Stored again since systemd loaded it (set-password, then reload): the file
+                // is newer, and root decrypts it below; if that fails, the loaded one serves.
+                Ok(bytes) if self.changed_since_loaded(kind, &copy) => {
+                    let bytes = Zeroizing::new(bytes);
+                    match self.decrypt(kind) {
+                        Ok(found) => return Ok(found),
+                        Err(e) => {
+                            tracing::warn!(
+                                "{e}; using the {} systemd loaded at the start",
+                                kind.label()
+                            );
+                            return Ok(Some(bytes));
+                        }
+                    }
+                }
+                Ok(bytes) => return Ok(Some(Zeroizing::new(bytes))),
+                // Stored after the service started: decrypt the file.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(self.err(
+                        kind.label(),
+                        format!("{}: {e}", loaded.join(kind.key()).display()),
+                    ))
+                }
+            }
+        }
+        self.decrypt(kind)
+    }
+
     /// Whether `kind`'s file was written after systemd loaded `copy` (at the service's start).
     fn changed_since_loaded(&self, kind: SecretKind, copy: &Path) -> bool {
         let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
@@ -254,7 +270,7 @@ impl SystemdCreds {
     }
 
     /// `systemd-creds decrypt` of `kind`'s file; `None` when there is none.
-    fn decrypt(&self, kind: SecretKind) -> Result<Option<Secret>, SecretError> {
+    fn decrypt(&self, kind: SecretKind) -> Result<Option<Zeroizing<Vec<u8>>>, SecretError> {
         let path = self.path(kind);
         if !path.is_file() {
             return Ok(None);
@@ -270,16 +286,7 @@ impl SystemdCreds {
             b"",
             kind.label(),
         )?;
-        let text = std::str::from_utf8(&plain).map_err(|_| {
-            self.err(
-                kind.label(),
-                format!(
-                    "{} does not hold UTF-8; store the password again",
-                    path.display()
-                ),
-            )
-        })?;
-        Ok(Some(Secret::new(text)))
+        Ok(Some(plain))
     }
 }
 

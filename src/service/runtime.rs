@@ -102,6 +102,14 @@ fn build_engine(loc: &ConfigLocation, cfg: &ConnectorConfig) -> Result<Engine, S
         proxy.as_ref(),
         false,
     )
+    .map(|e| {
+        e.with_graph(crate::cloud::graph_client(
+            cfg,
+            opened.store.as_ref(),
+            proxy.as_ref(),
+            crate::cloud::AssertionAlg::default(),
+        ))
+    })
     .map_err(|e| format!("cannot sync: {e}"))
 }
 

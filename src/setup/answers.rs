@@ -3,8 +3,11 @@
 //! Keys are the configuration file's own element names (`ClientAccessServer`,
 //! `[Proxy] Port`, …), so there is one vocabulary; passwords are `Password = "…"` or, better,
 //! `PasswordEnv = "VARIABLE"` in the `[ServiceAccount]`, `[NotificationAccount]` and `[Proxy]`
-//! tables. Unknown keys are errors that name the key. This module only parses; it must not
-//! write anything.
+//! tables. `[Cloud]` takes the cloud app's credential: `CertificateFile = "path"` (PEM or
+//! PFX, with `CertificatePasswordEnv` (or `CertificatePassword`) for a PFX's password) or
+//! `Secret`/`SecretEnv`.
+//! Unknown keys are errors that name the key. This module only parses (and reads the
+//! certificate file named); it must not write anything.
 
 use crate::config::validate::shown;
 use crate::config::{fields, ConnectorConfig, Field, ValueError, FIELDS};
@@ -16,6 +19,8 @@ pub struct Answers {
     /// `(field, value)` in file order, e.g. `(&PROXY_PORT, "3128")`.
     pub fields: Vec<(&'static Field, String)>,
     pub passwords: Vec<(SecretKind, Secret)>,
+    /// `[Cloud] CertificateFile`, read and checked (the file is not needed afterwards).
+    pub cloud_certificate: Option<crate::cloud::AppCertificate>,
 }
 
 /// What is wrong with an answers file.
@@ -41,7 +46,98 @@ pub enum AnswersError {
     MissingEnv { key: String, var: String },
     #[error("answers file: {0} is managed by EAS Connector (the organization comes from --org)")]
     Managed(String),
+    #[error("answers file: Cloud/CertificateFile: {0}")]
+    Certificate(String),
+    #[error("answers file: [Cloud] has both {0}; keep one")]
+    Both(&'static str),
 }
+
+/// A value given inline (`KEY`) or through an environment variable (`KEY` + `Env`).
+fn inline_or_env(path: &str, sub: &str, v: &toml::Value) -> Result<Secret, AnswersError> {
+    let raw = scalar(path, v)?;
+    let value = if sub.ends_with("Env") {
+        std::env::var(&raw).map_err(|_| AnswersError::MissingEnv {
+            key: path.to_string(),
+            var: raw.clone(),
+        })?
+    } else {
+        raw
+    };
+    if value.is_empty() {
+        return Err(AnswersError::EmptyPassword(path.to_string()));
+    }
+    Ok(Secret::new(value))
+}
+
+/// `[Cloud]`'s keys that are not configuration fields: the credential.
+fn cloud_credential(out: &mut Answers, section: &toml::Table) -> Result<(), AnswersError> {
+    if section.contains_key("Secret") && section.contains_key("SecretEnv") {
+        return Err(AnswersError::Both("Secret and SecretEnv"));
+    }
+    for key in ["Secret", "SecretEnv"] {
+        if let Some(v) = section.get(key) {
+            let s = inline_or_env(&format!("Cloud/{key}"), key, v)?;
+            out.passwords.push((SecretKind::CloudClientSecret, s));
+            push_field(
+                out,
+                "Cloud/Credential",
+                &toml::Value::String("Secret".into()),
+            )?;
+        }
+    }
+    if let Some(file) = section.get("CertificateFile") {
+        if out
+            .passwords
+            .iter()
+            .any(|(k, _)| *k == SecretKind::CloudClientSecret)
+        {
+            return Err(AnswersError::Both("CertificateFile and Secret"));
+        }
+        let path = scalar("Cloud/CertificateFile", file)?;
+        if section.contains_key("CertificatePassword")
+            && section.contains_key("CertificatePasswordEnv")
+        {
+            return Err(AnswersError::Both(
+                "CertificatePassword and CertificatePasswordEnv",
+            ));
+        }
+        let mut password = None;
+        for key in ["CertificatePassword", "CertificatePasswordEnv"] {
+            if let Some(v) = section.get(key) {
+                password = Some(inline_or_env(&format!("Cloud/{key}"), key, v)?);
+            }
+        }
+        let cert =
+            crate::cloud::certificate::import_file(std::path::Path::new(&path), password.as_ref())
+                .map_err(|e| AnswersError::Certificate(e.to_string()))?;
+        push_field(
+            out,
+            "Cloud/Credential",
+            &toml::Value::String("Certificate".into()),
+        )?;
+        push_field(
+            out,
+            "Cloud/CertificateThumbprint",
+            &toml::Value::String(cert.thumbprint.clone()),
+        )?;
+        out.cloud_certificate = Some(cert);
+    } else if section.contains_key("CertificatePasswordEnv")
+        || section.contains_key("CertificatePassword")
+    {
+        return Err(AnswersError::Certificate(
+            "CertificatePasswordEnv is set but CertificateFile is not; name the PFX file".into(),
+        ));
+    }
+    Ok(())
+}
+
+const CLOUD_CREDENTIAL_KEYS: [&str; 5] = [
+    "Secret",
+    "SecretEnv",
+    "CertificateFile",
+    "CertificatePassword",
+    "CertificatePasswordEnv",
+];
 
 fn secret_kind(section: &str) -> Option<SecretKind> {
     match section {
@@ -89,7 +185,13 @@ pub fn parse(text: &str) -> Result<Answers, AnswersError> {
     for (key, value) in &table {
         match value {
             toml::Value::Table(section) => {
+                if key == "Cloud" {
+                    cloud_credential(&mut out, section)?;
+                }
                 for (sub, v) in section {
+                    if key == "Cloud" && CLOUD_CREDENTIAL_KEYS.contains(&sub.as_str()) {
+                        continue;
+                    }
                     let path = format!("{key}/{sub}");
                     if sub == "Password" || sub == "PasswordEnv" {
                         let Some(kind) = secret_kind(key) else {
@@ -250,5 +352,38 @@ Password = "inline"
             assert!(shown.contains(&format!("line {line},")), "{shown}");
             assert!(!shown.contains('\n'), "one line: {shown}");
         }
+    }
+}
+
+#[cfg(test)]
+mod cloud_tests {
+    use super::*;
+
+    #[test]
+    fn cloud_table_takes_fields_a_certificate_or_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = crate::cloud::certificate::tests::test_pem();
+        let pem = dir.path().join("app.pem");
+        std::fs::write(&pem, format!("{cert}{key}")).unwrap();
+        let a = parse(&format!(
+            "[Cloud]\nTenantId = \"contoso.onmicrosoft.com\"\nApplicationId = \"11111111-2222-3333-4444-555555555555\"\nCertificateFile = '{}'\n",
+            pem.display()
+        ))
+        .unwrap();
+        let c = a.cloud_certificate.as_ref().unwrap();
+        assert!(a
+            .fields
+            .contains(&(&fields::CLOUD_CERTIFICATE_THUMBPRINT, c.thumbprint.clone())));
+        assert!(a
+            .fields
+            .contains(&(&fields::CLOUD_CREDENTIAL, "Certificate".into())));
+        std::env::set_var("EAS_TEST_CLOUD_SECRET", "Cl0ud-Secret~");
+        let a = parse("[Cloud]\nSecretEnv = \"EAS_TEST_CLOUD_SECRET\"\n").unwrap();
+        assert_eq!(a.passwords[0].0, SecretKind::CloudClientSecret);
+        assert_eq!(a.passwords[0].1.expose(), "Cl0ud-Secret~");
+        let e = parse("[Cloud]\nSecret = \"x\"\nSecretEnv = \"Y\"\n").unwrap_err();
+        assert!(e.to_string().contains("keep one"), "{e}");
+        let e = parse("[Cloud]\nCertificateFile = \"/nonexistent/app.pfx\"\n").unwrap_err();
+        assert!(e.to_string().contains("Cloud/CertificateFile"), "{e}");
     }
 }

@@ -10,6 +10,7 @@
 //! Progress is reported step by step for the wizard. It never prints and never logs a password.
 
 pub mod answers;
+pub mod remove;
 
 use std::path::PathBuf;
 
@@ -27,6 +28,9 @@ pub struct Plan {
     pub fields: Vec<(&'static Field, String)>,
     /// Passwords to store; passwords not given keep their stored value.
     pub passwords: Vec<(SecretKind, Secret)>,
+    /// The cloud app's certificate and key to store ([`crate::cloud::certificate::import_file`]);
+    /// `None` keeps what is stored.
+    pub cloud_certificate: Option<crate::cloud::AppCertificate>,
     /// Start from a fresh configuration instead of the existing one (Replace).
     pub replace: bool,
     /// Register and start the service.
@@ -65,12 +69,88 @@ impl Step {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
     Started(Step),
-    Done(Step, String),
-    Failed(Step, String),
+    Done(Step, Detail),
+    Failed(Step, Detail),
     /// A step was undone after a later failure.
-    RolledBack(Step, String),
+    RolledBack(Step, Detail),
     /// A validation check finished (for a live checklist).
     Check(probe::CheckResult),
+}
+
+/// What a step did, or what undoing it did, as data: the CLI prints its English `Display`,
+/// the wizard words it in the admin's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    /// Validation: every check passed.
+    ChecksPassed { ms: u64 },
+    /// Validation: at least one check failed.
+    ChecksFailed,
+    /// The running service was stopped before its files changed.
+    Stopped { service: String },
+    /// The configuration was written.
+    Wrote { path: PathBuf },
+    /// Passwords were stored.
+    PasswordsStored {
+        count: usize,
+        /// The cloud app's certificate was stored too.
+        certificate: bool,
+        store: secrets::Backend,
+    },
+    /// The service was registered with the platform's manager.
+    Registered { service: String, manager: String },
+    /// The service was started; its state just after.
+    StartedService {
+        service: String,
+        state: ServiceState,
+    },
+    /// Undo: the service that ran before was started again.
+    RestartedPrevious,
+    /// Undo: the previous configuration file is back (or there was none, and there is none).
+    RestoredConfig,
+    /// Undo: the previous configuration could not be put back (its .bak is there).
+    ConfigNotRestored,
+    /// Undo: the previous passwords are back.
+    RestoredPasswords,
+    /// Undo: the service this setup registered was removed.
+    RemovedService,
+    /// The step failed: the error's English text (its `SetupError`, whole, is what `apply`
+    /// returns).
+    Error(String),
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Detail::ChecksPassed { ms } => write!(f, "all checks passed in {ms} ms"),
+            Detail::ChecksFailed => f.write_str("one or more checks failed"),
+            Detail::Stopped { service } => write!(f, "stopped {service}"),
+            Detail::Wrote { path } => write!(f, "wrote {}", path.display()),
+            Detail::PasswordsStored {
+                count,
+                certificate,
+                store,
+            } => {
+                let cert = if *certificate {
+                    " and the cloud certificate"
+                } else {
+                    ""
+                };
+                write!(f, "{count} password(s){cert} in {store}")
+            }
+            Detail::Registered { service, manager } => {
+                write!(f, "registered {service} with {manager}")
+            }
+            Detail::StartedService { service, state } => write!(f, "{service} is {state:?}"),
+            Detail::RestartedPrevious => f.write_str("started the previous service again"),
+            Detail::RestoredConfig => f.write_str("restored the previous configuration"),
+            Detail::ConfigNotRestored => {
+                f.write_str("could not restore the previous configuration; see the .bak file")
+            }
+            Detail::RestoredPasswords => f.write_str("restored the previous passwords"),
+            Detail::RemovedService => f.write_str("removed the new service"),
+            Detail::Error(e) => f.write_str(e),
+        }
+    }
 }
 
 /// Why setting up failed. After an error, everything is as it was before.
@@ -169,9 +249,21 @@ fn password(
 }
 
 /// Run the checks for a plan (the wizard's Connect page), streaming results to `progress`.
+/// Check 14 (Intune) runs without a cloud credential here; [`validate_plan_with_cloud`]
+/// gives it one.
 pub async fn validate_plan(
     config: &ConnectorConfig,
     passwords: [Option<Secret>; 3],
+    progress: &mut (impl FnMut(Progress) + Send),
+) -> Report {
+    validate_plan_with_cloud(config, passwords, None, progress).await
+}
+
+/// [`validate_plan`] with the cloud app's credential for check 14.
+pub async fn validate_plan_with_cloud(
+    config: &ConnectorConfig,
+    passwords: [Option<Secret>; 3],
+    cloud_credential: Option<crate::cloud::AppCredential>,
     progress: &mut (impl FnMut(Progress) + Send),
 ) -> Report {
     let [service_password, notification_password, proxy_password] = passwords;
@@ -181,6 +273,7 @@ pub async fn validate_plan(
         service_password,
         notification_password,
         proxy_password,
+        cloud_credential,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let run = probe::validate(input, probe::Options::default(), Some(tx));
@@ -230,26 +323,40 @@ pub async fn apply(
     let mut validation = None;
     if !plan.skip_validation {
         progress(Progress::Started(Step::Validate));
-        let report = validate_plan(
+        let cloud_credential = if file.config.cloud.is_configured() {
+            let alg = crate::cloud::AssertionAlg::default();
+            match (&plan.cloud_certificate, file.config.cloud.credential) {
+                (Some(c), crate::config::model::CloudCredential::Certificate) => {
+                    Some(crate::cloud::AppCredential::Certificate(c.clone(), alg))
+                }
+                (_, crate::config::model::CloudCredential::Secret) => {
+                    pw(SecretKind::CloudClientSecret).map(crate::cloud::AppCredential::Secret)
+                }
+                _ => crate::cloud::credential(&file.config, store.as_ref(), alg).ok(),
+            }
+        } else {
+            None
+        };
+        let report = validate_plan_with_cloud(
             &file.config,
             [
                 pw(SecretKind::ServiceAccount),
                 pw(SecretKind::NotificationAccount),
                 pw(SecretKind::Proxy),
             ],
+            cloud_credential,
             &mut progress,
         )
         .await;
         if !report.ok {
-            progress(Progress::Failed(
-                Step::Validate,
-                "one or more checks failed".into(),
-            ));
+            progress(Progress::Failed(Step::Validate, Detail::ChecksFailed));
             return Err(SetupError::Validation(Box::new(report)));
         }
         progress(Progress::Done(
             Step::Validate,
-            format!("all checks passed in {} ms", report.total_ms),
+            Detail::ChecksPassed {
+                ms: report.total_ms,
+            },
         ));
         validation = Some(report);
     }
@@ -263,7 +370,7 @@ pub async fn apply(
     let old_config = std::fs::read(loc.config_file()).ok();
     let mut old_secrets = Vec::new();
     for k in SecretKind::ALL {
-        old_secrets.push((k, store.get(k).ok().flatten()));
+        old_secrets.push((k, crate::secrets::get_any(store.as_ref(), k).ok().flatten()));
     }
     let service_name = manager.map(|m| m.service_name(loc.org()));
     let old_state = match manager {
@@ -283,13 +390,15 @@ pub async fn apply(
             })?;
             progress(Progress::Done(
                 Step::StopOldService,
-                format!("stopped {}", m.service_name(loc.org())),
+                Detail::Stopped {
+                    service: m.service_name(loc.org()),
+                },
             ));
             undo.push(Box::new(move |p| {
                 let _ = m.start(loc.org());
                 p(Progress::RolledBack(
                     Step::StopOldService,
-                    "started the previous service again".into(),
+                    Detail::RestartedPrevious,
                 ));
             }));
         }
@@ -300,7 +409,9 @@ pub async fn apply(
         file.save()?;
         progress(Progress::Done(
             Step::WriteConfig,
-            format!("wrote {}", file.path().display()),
+            Detail::Wrote {
+                path: file.path().to_path_buf(),
+            },
         ));
         let path = loc.config_file();
         let backup = old_config.clone();
@@ -312,9 +423,9 @@ pub async fn apply(
             p(Progress::RolledBack(
                 Step::WriteConfig,
                 if restored {
-                    "restored the previous configuration".into()
+                    Detail::RestoredConfig
                 } else {
-                    "could not restore the previous configuration; see the .bak file".into()
+                    Detail::ConfigNotRestored
                 },
             ));
         }));
@@ -327,26 +438,34 @@ pub async fn apply(
                 source,
             })?;
         }
+        if let Some(cert) = &plan.cloud_certificate {
+            crate::cloud::certificate::save(store.as_ref(), cert).map_err(|source| {
+                SetupError::Secrets {
+                    step: Step::StoreSecrets,
+                    source,
+                }
+            })?;
+        }
         progress(Progress::Done(
             Step::StoreSecrets,
-            format!(
-                "{} password(s) in {}",
-                plan.passwords.len(),
-                store.backend()
-            ),
+            Detail::PasswordsStored {
+                count: plan.passwords.len(),
+                certificate: plan.cloud_certificate.is_some(),
+                store: store.backend(),
+            },
         ));
         let store_ref = store.as_ref();
         let olds = old_secrets.clone();
         undo.push(Box::new(move |p| {
             for (k, old) in olds {
                 let _ = match old {
-                    Some(s) => store_ref.set(k, &s),
+                    Some(s) => crate::secrets::set_any(store_ref, k, &s),
                     None => store_ref.delete(k).map(|_| ()),
                 };
             }
             p(Progress::RolledBack(
                 Step::StoreSecrets,
-                "restored the previous passwords".into(),
+                Detail::RestoredPasswords,
             ));
         }));
 
@@ -381,11 +500,10 @@ pub async fn apply(
             })?;
         progress(Progress::Done(
             Step::RegisterService,
-            format!(
-                "registered {} with {}",
-                m.service_name(loc.org()),
-                m.describe()
-            ),
+            Detail::Registered {
+                service: m.service_name(loc.org()),
+                manager: m.describe(),
+            },
         ));
         if old_state
             .as_ref()
@@ -395,7 +513,7 @@ pub async fn apply(
                 let _ = m.uninstall(loc.org());
                 p(Progress::RolledBack(
                     Step::RegisterService,
-                    "removed the new service".into(),
+                    Detail::RemovedService,
                 ));
             }));
         }
@@ -408,7 +526,10 @@ pub async fn apply(
         let state = m.state(loc.org()).unwrap_or(ServiceState::Starting);
         progress(Progress::Done(
             Step::StartService,
-            format!("{} is {:?}", m.service_name(loc.org()), state),
+            Detail::StartedService {
+                service: m.service_name(loc.org()),
+                state: state.clone(),
+            },
         ));
         Ok(Some((m.service_name(loc.org()), state)))
     }
@@ -428,7 +549,7 @@ pub async fn apply(
                 SetupError::Secrets { step, .. } | SetupError::Service { step, .. } => *step,
                 _ => Step::WriteConfig,
             };
-            progress(Progress::Failed(step, e.to_string()));
+            progress(Progress::Failed(step, Detail::Error(e.to_string())));
             let mut report = |p: Progress| progress(p);
             while let Some(u) = undo.pop() {
                 u(&mut report);

@@ -8,6 +8,8 @@
 //! does no other I/O and must never put a password into an error, a label or a `Debug` string.
 
 use super::i18n::Lang;
+use crate::cloud::certificate::{AppCertificate, ImportError};
+use crate::config::model::CloudCredential;
 use crate::config::validate::{shown, ValueError};
 use crate::config::{
     fields, AuthenticationMethod, Choice, ConnectorConfig, ExchangeServerType, Field, LogLevel,
@@ -15,6 +17,7 @@ use crate::config::{
 use crate::secrets::{Secret, SecretKind};
 use crate::setup::Plan;
 use crate::wire::kerberos::names::{self, NameError, RealmSource};
+use std::sync::Arc;
 
 /// Every value the input pages edit.
 #[derive(Debug, Clone)]
@@ -31,6 +34,8 @@ pub struct Form {
     pub proxy_use_credentials: bool,
     pub proxy_user: String,
     pub proxy_password: Secret,
+    /// How the connector signs in to the proxy (`Proxy/AuthenticationMethod`).
+    pub proxy_auth_method: AuthenticationMethod,
     pub service_user: String,
     pub service_password: Secret,
     /// The Service account page's advanced Kerberos settings are shown.
@@ -54,6 +59,28 @@ pub struct Form {
     pub show_required: bool,
     /// Browse… found no file dialog: the CA file's path is to be typed.
     pub no_file_dialog: bool,
+    /// Compliance source: Intune (Microsoft Graph) besides the access policy file.
+    pub intune: bool,
+    pub cloud_tenant: String,
+    pub cloud_app: String,
+    /// `Cloud/Authority` and `Cloud/GraphUrl`: Microsoft's public cloud unless the
+    /// configuration (a national cloud) or the lab says otherwise; not on the page.
+    pub cloud_authority: String,
+    pub cloud_graph_url: String,
+    /// `Cloud/CertificateThumbprint` as configured (a certificate read here replaces it).
+    pub cloud_thumbprint: String,
+    /// How the app signs in to Entra ID (`Cloud/Credential`).
+    pub cloud_credential: CloudCredential,
+    /// The app's certificate file (PEM with its key, or PFX), as typed or picked.
+    pub cloud_cert_file: String,
+    /// The PFX's password (empty for none or a PEM).
+    pub cloud_cert_password: Secret,
+    /// The certificate file, read and checked when its path or password changed.
+    pub cloud_cert: Option<Result<Arc<AppCertificate>, Arc<ImportError>>>,
+    /// The app's client secret (its Value).
+    pub cloud_secret: Secret,
+    /// Browse… found no file dialog for the certificate: its path is to be typed.
+    pub no_cert_dialog: bool,
     /// Which passwords are already in the vault (kept unless retyped).
     pub stored: Stored,
 }
@@ -64,6 +91,10 @@ pub struct Stored {
     pub service: bool,
     pub notification: bool,
     pub proxy: bool,
+    /// The cloud app's client secret.
+    pub cloud_secret: bool,
+    /// The cloud app's certificate and key.
+    pub cloud_certificate: bool,
 }
 
 impl Stored {
@@ -72,6 +103,8 @@ impl Stored {
             SecretKind::ServiceAccount => self.service,
             SecretKind::NotificationAccount => self.notification,
             SecretKind::Proxy => self.proxy,
+            SecretKind::CloudClientSecret => self.cloud_secret,
+            SecretKind::CloudCertificate | SecretKind::CloudPrivateKey => self.cloud_certificate,
         }
     }
 }
@@ -98,6 +131,7 @@ impl Form {
             proxy_use_credentials: c.proxy.use_credentials,
             proxy_user: fields::PROXY_USER.get(c),
             proxy_password: Secret::new(""),
+            proxy_auth_method: c.proxy.authentication_method,
             service_user: fields::SERVICE_ACCOUNT_USER.get(c),
             service_password: Secret::new(""),
             show_kerberos: c.kerberos.realm.is_some()
@@ -118,6 +152,18 @@ impl Form {
             log_level: c.log_level,
             show_required: false,
             no_file_dialog: false,
+            intune: c.cloud.is_configured(),
+            cloud_tenant: fields::CLOUD_TENANT_ID.get(c),
+            cloud_app: fields::CLOUD_APPLICATION_ID.get(c),
+            cloud_authority: fields::CLOUD_AUTHORITY.get(c),
+            cloud_graph_url: fields::CLOUD_GRAPH_URL.get(c),
+            cloud_thumbprint: fields::CLOUD_CERTIFICATE_THUMBPRINT.get(c),
+            cloud_credential: c.cloud.credential,
+            cloud_cert_file: String::new(),
+            cloud_cert_password: Secret::new(""),
+            cloud_cert: None,
+            cloud_secret: Secret::new(""),
+            no_cert_dialog: false,
             stored,
         }
     }
@@ -157,6 +203,10 @@ impl Form {
                 self.proxy_use_credentials.to_string(),
             ),
             (&fields::PROXY_USER, self.proxy_user.clone()),
+            (
+                &fields::PROXY_AUTHENTICATION_METHOD,
+                self.proxy_auth_method.name().to_string(),
+            ),
             (&fields::SERVICE_ACCOUNT_USER, self.service_user.clone()),
             (&fields::KERBEROS_REALM, self.kerberos_realm.clone()),
             (&fields::KERBEROS_KDC_ADDRESS, self.kerberos_kdc.clone()),
@@ -173,6 +223,37 @@ impl Form {
                 self.auth_method.name().to_string(),
             ),
             (&fields::LOG_LEVEL, self.log_level.name().to_string()),
+            // "Access policy file only" leaves no Intune source configured.
+            (
+                &fields::CLOUD_TENANT_ID,
+                if self.intune {
+                    self.cloud_tenant.clone()
+                } else {
+                    String::new()
+                },
+            ),
+            (
+                &fields::CLOUD_APPLICATION_ID,
+                if self.intune {
+                    self.cloud_app.clone()
+                } else {
+                    String::new()
+                },
+            ),
+            (
+                &fields::CLOUD_CREDENTIAL,
+                self.cloud_credential.name().to_string(),
+            ),
+            (&fields::CLOUD_AUTHORITY, self.cloud_authority.clone()),
+            (&fields::CLOUD_GRAPH_URL, self.cloud_graph_url.clone()),
+            // What `configure --answers` writes for the certificate it imports.
+            (
+                &fields::CLOUD_CERTIFICATE_THUMBPRINT,
+                match self.cloud_certificate() {
+                    Some(c) => c.thumbprint,
+                    None => self.cloud_thumbprint.clone(),
+                },
+            ),
         ];
         f.into_iter()
             .map(|(k, v)| (k, v.trim().to_string()))
@@ -194,7 +275,59 @@ impl Form {
         if self.proxy_enabled && self.proxy_use_credentials && !self.proxy_password.is_empty() {
             out.push((SecretKind::Proxy, self.proxy_password.clone()));
         }
+        if self.intune
+            && self.cloud_credential == CloudCredential::Secret
+            && !self.cloud_secret.is_empty()
+        {
+            out.push((SecretKind::CloudClientSecret, self.cloud_secret.clone()));
+        }
         out
+    }
+
+    /// The certificate to import, when Intune signs in with one and a file was read.
+    pub fn cloud_certificate(&self) -> Option<AppCertificate> {
+        match (&self.cloud_cert, self.intune, self.cloud_credential) {
+            (Some(Ok(c)), true, CloudCredential::Certificate) => Some((**c).clone()),
+            _ => None,
+        }
+    }
+
+    /// Read the certificate file again (after its path or password changed): `None` while
+    /// the path names no file.
+    pub fn read_cloud_certificate(&mut self) {
+        let path = self.cloud_cert_file.trim();
+        self.cloud_cert = (!path.is_empty() && std::path::Path::new(path).is_file()).then(|| {
+            let password =
+                (!self.cloud_cert_password.is_empty()).then_some(&self.cloud_cert_password);
+            crate::cloud::certificate::import_file(std::path::Path::new(path), password)
+                .map(Arc::new)
+                .map_err(Arc::new)
+        });
+    }
+
+    /// The Compliance source page is complete: the policy file alone, or Intune's tenant,
+    /// application and a credential (a certificate read without error, a secret typed, or
+    /// either already stored).
+    pub fn compliance_ok(&self) -> bool {
+        if !self.intune {
+            return true;
+        }
+        let ids = self.ok(
+            &[&fields::CLOUD_TENANT_ID, &fields::CLOUD_APPLICATION_ID],
+            &[&fields::CLOUD_TENANT_ID, &fields::CLOUD_APPLICATION_ID],
+        );
+        ids && self.cloud_credential_ok()
+    }
+
+    /// Intune's credential is there: typed, read, or stored.
+    pub fn cloud_credential_ok(&self) -> bool {
+        match self.cloud_credential {
+            CloudCredential::Certificate => match &self.cloud_cert {
+                Some(r) => r.is_ok(),
+                None => self.cloud_cert_file.trim().is_empty() && self.stored.cloud_certificate,
+            },
+            CloudCredential::Secret => self.has_password(SecretKind::CloudClientSecret),
+        }
     }
 
     /// The plan for `setup::apply` / `setup::validate_plan`.
@@ -202,6 +335,7 @@ impl Form {
         Plan {
             fields: self.fields(),
             passwords: self.typed_passwords(),
+            cloud_certificate: self.cloud_certificate(),
             replace,
             register_service,
             skip_validation: false,
@@ -262,6 +396,8 @@ impl Form {
             || *field == fields::NOTIFICATION_MAILBOX
             || (self.proxy_enabled && *field == fields::PROXY_HOST)
             || (self.proxy_enabled && self.proxy_use_credentials && *field == fields::PROXY_USER)
+            || (self.intune
+                && (*field == fields::CLOUD_TENANT_ID || *field == fields::CLOUD_APPLICATION_ID))
     }
 
     /// What is wrong with a field's value, as data.
@@ -303,6 +439,10 @@ impl Form {
             SecretKind::ServiceAccount => &self.service_password,
             SecretKind::NotificationAccount => &self.notify_password,
             SecretKind::Proxy => &self.proxy_password,
+            SecretKind::CloudClientSecret => &self.cloud_secret,
+            SecretKind::CloudCertificate | SecretKind::CloudPrivateKey => {
+                return self.cloud_certificate().is_some() || self.stored.has(kind)
+            }
         };
         !typed.is_empty() || self.stored.has(kind)
     }

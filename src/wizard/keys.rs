@@ -9,6 +9,8 @@
 //! - Esc is Cancel, also inside a text box (which would otherwise only drop its focus).
 //! - Tab / Shift+Tab move the focus through every focusable widget in tree order and wrap
 //!   around at either end (iced's own `focus_next` leaves nothing focused past the last one).
+//! - Over a dialog ([`Keys::modal`]) Tab cycles through the dialog's own controls only; the
+//!   page behind it cannot take the focus.
 //! - Enter is Next when no widget used it (a focused button of ours presses itself instead).
 //! - A [`FocusRequest`] from the wizard (a page was entered, fields appeared) is applied once,
 //!   by id, when the view it belongs to is laid out; a new serial asks again.
@@ -60,6 +62,7 @@ pub fn keys<'a>(content: impl Into<Element<'a, Message>>, focus: FocusRequest) -
     Keys {
         content: content.into(),
         focus,
+        modal: None,
     }
 }
 
@@ -67,6 +70,16 @@ pub fn keys<'a>(content: impl Into<Element<'a, Message>>, focus: FocusRequest) -
 pub struct Keys<'a> {
     content: Element<'a, Message>,
     focus: FocusRequest,
+    /// The ids Tab cycles through while a dialog is open.
+    modal: Option<&'static [&'static str]>,
+}
+
+impl Keys<'_> {
+    /// A dialog is open: Tab and Shift+Tab reach only the widgets with these ids.
+    pub fn modal(mut self, ids: &'static [&'static str]) -> Self {
+        self.modal = Some(ids);
+        self
+    }
 }
 
 #[derive(Default)]
@@ -94,6 +107,8 @@ struct Focuser {
     target: Option<FocusTarget>,
     index: usize,
     focused: Option<usize>,
+    /// Only these ids count (a dialog is open); the others lose the focus.
+    only: Option<&'static [&'static str]>,
 }
 
 enum FocusTarget {
@@ -109,6 +124,14 @@ impl Operation for Focuser {
         _bounds: Rectangle,
         state: &mut dyn Focusable,
     ) {
+        if let Some(only) = self.only {
+            if !only.iter().any(|o| id == Some(&widget::Id::new(o))) {
+                if matches!(self.target, Some(FocusTarget::Index(_))) {
+                    state.unfocus();
+                }
+                return;
+            }
+        }
         if state.is_focused() {
             self.focused = Some(self.index);
         }
@@ -139,6 +162,7 @@ impl Keys<'_> {
             target: None,
             index: 0,
             focused: None,
+            only: self.modal,
         };
         operate(&mut self.content, tree, layout, renderer, &mut count);
         let total = count.index;
@@ -155,6 +179,7 @@ impl Keys<'_> {
             target: Some(FocusTarget::Index(next)),
             index: 0,
             focused: None,
+            only: self.modal,
         };
         operate(&mut self.content, tree, layout, renderer, &mut focus);
     }
@@ -201,6 +226,7 @@ impl Widget<Message, Theme, iced::Renderer> for Keys<'_> {
                 }),
                 index: 0,
                 focused: None,
+                only: None,
             };
             operate(
                 &mut self.content,

@@ -30,17 +30,17 @@ use form::Form;
 use i18n::Lang;
 use pages::welcome::{LabStatus, Mode};
 use pages::{
-    apply, connect, done, notification, options, proxy, server, server_type, service_account,
-    summary, welcome,
+    apply, compliance, connect, done, notification, options, proxy, server, server_type,
+    service_account, summary, welcome,
 };
 
 /// The id of the scrollable that holds the current page.
 const PAGE_SCROLL: &str = "page";
 
 /// The ids of the step list's entries (for the focus and tests).
-pub const STEP_IDS: [&str; 11] = [
+pub const STEP_IDS: [&str; 12] = [
     "step-1", "step-2", "step-3", "step-4", "step-5", "step-6", "step-7", "step-8", "step-9",
-    "step-10", "step-11",
+    "step-10", "step-11", "step-12",
 ];
 
 /// The widest the page's content gets (fields, notes), whatever the window's width.
@@ -73,6 +73,7 @@ pub enum Step {
     ServiceAccount,
     Notification,
     Options,
+    Compliance,
     Connect,
     Summary,
     Apply,
@@ -80,7 +81,7 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 11] = [
+    pub const ALL: [Step; 12] = [
         Step::Welcome,
         Step::ServerType,
         Step::Server,
@@ -88,6 +89,7 @@ impl Step {
         Step::ServiceAccount,
         Step::Notification,
         Step::Options,
+        Step::Compliance,
         Step::Connect,
         Step::Summary,
         Step::Apply,
@@ -120,6 +122,7 @@ impl Step {
             Step::ServiceAccount => "Service account",
             Step::Notification => "Notification account",
             Step::Options => "Options",
+            Step::Compliance => "Compliance source",
             Step::Connect => "Connect",
             Step::Summary => "Summary",
             Step::Apply => "Apply",
@@ -139,6 +142,7 @@ impl Step {
             Step::ServiceAccount => "The account that manages mobile devices in Exchange.",
             Step::Notification => "The mailbox that tells users what to do.",
             Step::Options => "Failover, performance and sync schedule.",
+            Step::Compliance => "Whether Microsoft Intune's compliance state counts too.",
             Step::Connect => "Checking that everything works, before anything is written.",
             Step::Summary => "What will be written, and where.",
             Step::Apply => "Writing the configuration and passwords, and registering the service.",
@@ -164,6 +168,13 @@ pub enum Message {
     Notification(notification::Message),
     /// Input to the options page.
     Options(options::Message),
+    /// Input to the Compliance source page.
+    Compliance(compliance::Message),
+    /// Check 14 alone finished (the Compliance source page's Test).
+    IntuneTested(Result<crate::probe::Outcome, effects::TestError>),
+    /// The file dialog returned the cloud app's certificate (or was cancelled, or could not
+    /// open).
+    CertificatePicked(effects::Picked),
     /// Input to the Connect page (including check results).
     Connect(connect::Message),
     /// Input to the Summary page.
@@ -181,8 +192,16 @@ pub enum Message {
         crate::engine::SyncKind,
         Result<(), effects::SyncRequestError>,
     ),
+    /// The password store setup will use was found out (for the Summary).
+    StoreChosen(Result<crate::secrets::StoreKind, Arc<crate::secrets::SecretError>>),
+    /// What Remove would delete was found out (then the admin is asked).
+    RemovalPlanned(Result<crate::setup::remove::Removal, crate::setup::remove::RemoveError>),
+    /// The answer to "Remove the connector?": `true` removes it.
+    ConfirmRemove(bool),
+    /// Remove finished.
+    Removed(Result<crate::setup::remove::Removed, crate::setup::remove::RemoveError>),
     /// The lab started (or could not).
-    LabStarted(Result<LabHandle, String>),
+    LabStarted(Result<LabHandle, effects::LabStartError>),
     /// The file dialog returned a CA file (or was cancelled, or could not open).
     CaFilePicked(effects::Picked),
     /// Go to the previous page (Back button, Alt+B).
@@ -214,6 +233,7 @@ pub struct Wizard {
     pub step: Step,
     pub welcome: welcome::State,
     pub form: Form,
+    pub compliance: compliance::State,
     pub connect: connect::State,
     pub apply: apply::State,
     pub register_service: bool,
@@ -224,6 +244,10 @@ pub struct Wizard {
     connect_task: Option<iced::task::Handle>,
     /// Which widget the keyboard layer focuses next ([`keys`]).
     pub focus: keys::FocusRequest,
+    /// The password store setup will use, found out on entering the Summary.
+    pub store: Option<Result<crate::secrets::StoreKind, Arc<crate::secrets::SecretError>>>,
+    /// Remove asks first: what it would delete, while the question is open.
+    pub confirm_remove: Option<crate::setup::remove::Removal>,
 }
 
 impl Wizard {
@@ -244,8 +268,10 @@ impl Wizard {
                 lab: LabStatus::Off,
                 home: None,
                 sync_note: None,
+                removed: None,
             },
             form: Form::default(),
+            compliance: compliance::State::default(),
             connect: connect::State::default(),
             apply: apply::State::default(),
             confirm_cancel: false,
@@ -253,6 +279,8 @@ impl Wizard {
             note: None,
             connect_task: None,
             focus: keys::FocusRequest::default(),
+            store: None,
+            confirm_remove: None,
         };
         let task = Task::perform(
             effects::detect(opts.location, w.register_service),
@@ -287,6 +315,7 @@ impl Wizard {
             Step::ServiceAccount => self.form.service_ok(),
             Step::Notification => self.form.notification_ok(),
             Step::Options => self.form.options_ok(),
+            Step::Compliance => self.form.compliance_ok(),
             Step::Connect => !self.connect.running && self.connect.passed(),
             Step::Summary => true,
             Step::Apply => self.apply.succeeded(),
@@ -410,6 +439,43 @@ impl Wizard {
                     What::Field(&fl::FULL_SYNC_TIME),
                 ));
             }
+            Step::Compliance => {
+                list.push((
+                    "cloud-tenant",
+                    "Directory (tenant) ID",
+                    What::Field(&fl::CLOUD_TENANT_ID),
+                ));
+                list.push((
+                    "cloud-app",
+                    "Application (client) ID",
+                    What::Field(&fl::CLOUD_APPLICATION_ID),
+                ));
+                let ids_ok = [&fl::CLOUD_TENANT_ID, &fl::CLOUD_APPLICATION_ID]
+                    .iter()
+                    .all(|x| !f.missing(x) && f.problem(x).is_none());
+                if ids_ok && !f.cloud_credential_ok() {
+                    return Some(match (f.cloud_credential, &f.cloud_cert) {
+                        (crate::config::model::CloudCredential::Secret, _) => (
+                            Some("cloud-secret"),
+                            l.f(
+                                "Fill in “{}” to go on.",
+                                &[l.t("Client secret (its Value)")],
+                            ),
+                        ),
+                        (_, Some(Err(e))) => (
+                            Some("cloud-cert"),
+                            l.f(
+                                "Correct “{}”: {}",
+                                &[l.t("Certificate file"), &words::import_error(l, e)],
+                            ),
+                        ),
+                        _ => (
+                            Some("cloud-cert"),
+                            l.f("Fill in “{}” to go on.", &[l.t("Certificate file")]),
+                        ),
+                    });
+                }
+            }
             Step::Connect if self.connect.running => {
                 return Some((None, l.t("Wait for the checks to finish.").into()))
             }
@@ -480,6 +546,13 @@ impl Wizard {
         match step {
             Step::Connect if !self.connect.passed() => tasks.push(self.run_checks()),
             Step::Apply => tasks.push(self.run_apply()),
+            Step::Summary => {
+                self.store = None;
+                tasks.push(Task::perform(
+                    effects::store_choice(self.loc.clone(), self.register_service),
+                    Message::StoreChosen,
+                ));
+            }
             _ => {}
         }
         self.focus.to(self.first_field());
@@ -523,10 +596,7 @@ impl Wizard {
             self.apply.lines.push(apply::Line {
                 step: crate::setup::Step::Validate,
                 state: apply::LineState::Done,
-                detail: self.lang.f(
-                    "all checks passed on the Connect page in {} ms",
-                    &[&r.total_ms.to_string()],
-                ),
+                detail: apply::LineDetail::PassedOnConnect { ms: r.total_ms },
             });
         }
         Task::run(
@@ -549,6 +619,7 @@ impl Wizard {
         match p.id {
             "ews-url" | "ca-file" => self.form.show_advanced = true,
             "kerberos-realm" | "kerberos-kdc" | "kerberos-spn" => self.form.show_kerberos = true,
+            "cloud-tenant" | "cloud-app" | "cred-certificate" => self.form.intune = true,
             _ => {}
         }
         let task = self.enter(p.step);
@@ -572,6 +643,7 @@ impl Wizard {
             } else {
                 "quick-sync"
             }),
+            Step::Compliance => f.intune.then_some("cloud-tenant"),
             _ => None,
         }
     }
@@ -589,6 +661,8 @@ impl Wizard {
             Some("kerberos-realm")
         } else if f.parallel && !before.parallel {
             Some("max-runspaces")
+        } else if f.intune && !before.intune {
+            Some("cloud-tenant")
         } else {
             None
         };
@@ -635,9 +709,31 @@ impl Wizard {
             notify_password: Secret::new(info.accounts.notification.password.clone()),
             ..Form::default()
         };
+        // The lab's cloud: Intune through its app, signing in with the PFX it issued.
+        if let Some(c) = &info.cloud {
+            self.form.intune = true;
+            self.form.cloud_tenant = c.tenant_id.clone();
+            self.form.cloud_app = c.application_id.clone();
+            self.form.cloud_authority = c.authority.clone();
+            self.form.cloud_graph_url = c.graph_url.clone();
+            self.form.cloud_credential = crate::config::model::CloudCredential::Certificate;
+            self.form.cloud_cert_file = c.pfx_file.display().to_string();
+            self.form.cloud_cert_password = Secret::new(c.pfx_password.clone());
+            self.form.read_cloud_certificate();
+        }
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
+        if self.confirm_remove.is_some() {
+            match message {
+                // Enter and Esc keep the connector: removing takes a deliberate press.
+                Message::Enter | Message::Escape | Message::Cancel => {
+                    return self.update(Message::ConfirmRemove(false))
+                }
+                Message::ConfirmRemove(_) => {}
+                _ => return Task::none(),
+            }
+        }
         if self.confirm_cancel {
             match message {
                 Message::ConfirmCancel(_) | Message::Enter | Message::Escape => {}
@@ -669,6 +765,10 @@ impl Wizard {
                         Message::HomeRead(Box::new(h))
                     })
                 }
+                Some(welcome::Event::PlanRemoval) => Task::perform(
+                    effects::removal_plan(self.requested.clone(), self.manager.clone()),
+                    Message::RemovalPlanned,
+                ),
                 Some(welcome::Event::StartLab) => {
                     Task::perform(effects::start_lab(), Message::LabStarted)
                 }
@@ -702,6 +802,46 @@ impl Wizard {
             }
             Message::LabStarted(Err(e)) => {
                 self.welcome.lab = LabStatus::Failed(e);
+                Task::none()
+            }
+            Message::RemovalPlanned(Ok(plan)) => {
+                self.welcome.removed = None;
+                self.confirm_remove = Some(plan);
+                self.focus.to(Some("keep-connector"));
+                Task::none()
+            }
+            Message::RemovalPlanned(Err(e)) => {
+                self.welcome.removed = Some(Err(e));
+                Task::none()
+            }
+            Message::ConfirmRemove(yes) => {
+                self.confirm_remove = None;
+                if yes {
+                    Task::perform(
+                        effects::remove(self.requested.clone(), self.manager.clone()),
+                        Message::Removed,
+                    )
+                } else {
+                    Task::none()
+                }
+            }
+            Message::Removed(r) => {
+                let ok = r.is_ok();
+                self.welcome.removed = Some(r);
+                if ok {
+                    // Nothing is configured now: the page offers Set up new.
+                    self.welcome.home = None;
+                    self.welcome.mode = None;
+                    self.welcome.existing = Existing::Checking;
+                    return Task::perform(
+                        effects::detect(self.requested.clone(), self.register_service),
+                        Message::Detected,
+                    );
+                }
+                Task::none()
+            }
+            Message::StoreChosen(choice) => {
+                self.store = Some(choice);
                 Task::none()
             }
             Message::HomeRead(home) => {
@@ -775,6 +915,49 @@ impl Wizard {
             Message::Options(m) => self.edit(|f| {
                 options::update(f, m);
             }),
+            Message::Compliance(m) => {
+                let before = self.form.clone();
+                let ev = compliance::update(&mut self.form, m);
+                self.form_changed();
+                self.focus_appeared(&before);
+                if ev.is_none() {
+                    // An edit: the last test no longer speaks for these values.
+                    self.compliance.result = None;
+                }
+                match ev {
+                    Some(compliance::Event::BrowseCertificate) => {
+                        Task::perform(effects::pick_certificate(), Message::CertificatePicked)
+                    }
+                    Some(compliance::Event::Test) => {
+                        self.compliance.testing = true;
+                        self.compliance.result = None;
+                        Task::perform(
+                            effects::test_intune(self.loc.clone(), self.plan()),
+                            Message::IntuneTested,
+                        )
+                    }
+                    None => Task::none(),
+                }
+            }
+            Message::IntuneTested(r) => {
+                self.compliance.testing = false;
+                self.compliance.result = Some(r);
+                Task::none()
+            }
+            Message::CertificatePicked(effects::Picked::File(p)) => {
+                self.form.cloud_cert_file = p.display().to_string();
+                self.form.no_cert_dialog = false;
+                self.form.read_cloud_certificate();
+                self.compliance.result = None;
+                self.form_changed();
+                Task::none()
+            }
+            Message::CertificatePicked(effects::Picked::Cancelled) => Task::none(),
+            Message::CertificatePicked(effects::Picked::Unavailable) => {
+                self.form.no_cert_dialog = true;
+                self.focus.to(Some("cloud-cert"));
+                Task::none()
+            }
             Message::Connect(m) => {
                 let finished = matches!(m, connect::Message::Finished(_));
                 let ev = self.connect.update(m);
@@ -806,6 +989,22 @@ impl Wizard {
                             &[e.program, &e.error, &p.display().to_string()],
                         )
                     });
+                    Task::none()
+                }
+                Some(done::Event::NoPolicy(p)) => {
+                    let write = format!(
+                        "eas-connector {}policy example > \"{}\"",
+                        if self.cli_args().is_empty() {
+                            String::new()
+                        } else {
+                            format!("{} ", self.cli_args())
+                        },
+                        p.display()
+                    );
+                    self.note = Some(self.lang.f(
+                        "There is no access policy yet ({}): syncs stop until there is one, and no device is changed. Start from the example: {}",
+                        &[&p.display().to_string(), &write],
+                    ));
                     Task::none()
                 }
                 None => Task::none(),
@@ -886,6 +1085,7 @@ impl Wizard {
             Step::ServiceAccount => service_account::shortcut(f, c).map(Message::ServiceAccount),
             Step::Notification => notification::shortcut(f, c).map(Message::Notification),
             Step::Options => options::shortcut(f, c).map(Message::Options),
+            Step::Compliance => compliance::shortcut(f, c).map(Message::Compliance),
             Step::Connect => self.connect.shortcut(c).map(Message::Connect),
             Step::Summary => summary::shortcut(self.register_service, c).map(Message::Summary),
             Step::Apply => None,
@@ -914,6 +1114,7 @@ impl Wizard {
             outcome: self.apply.outcome.as_ref().and_then(|r| r.as_ref().ok()),
             config_dir: self.loc.org_dir(),
             logs_dir: self.loc.logs_dir(),
+            policy: self.loc.file(crate::config::OrgFile::Policy),
             message: self.note.as_deref(),
             cli_args: self.cli_args(),
             lab: self.welcome.mode == Some(Mode::Lab),
@@ -931,6 +1132,7 @@ impl Wizard {
             Step::ServiceAccount => service_account::view(f, l).map(Message::ServiceAccount),
             Step::Notification => notification::view(f, l).map(Message::Notification),
             Step::Options => options::view(f, l).map(Message::Options),
+            Step::Compliance => compliance::view(f, &self.compliance, l).map(Message::Compliance),
             Step::Connect => self.connect.view(l).map(Message::Connect),
             Step::Summary => summary::view(
                 summary::Context {
@@ -948,6 +1150,7 @@ impl Wizard {
                         (Existing::Found { config, .. }, Mode::Reconfigure) => Some(config),
                         _ => None,
                     },
+                    store: self.store.as_ref(),
                 },
                 l,
             )
@@ -970,15 +1173,10 @@ impl Wizard {
             } else {
                 " "
             };
+            let name = text(format!("{}. {}", s.number(), s.title(l))).size(14);
             let label = row![
                 text(mark).size(ui::SMALL).width(Length::Fixed(16.0)),
-                text(format!("{}. {}", s.number(), s.title(l)))
-                    .size(14)
-                    .font(if current {
-                        ui::BOLD
-                    } else {
-                        iced::Font::DEFAULT
-                    }),
+                if current { ui::bold(name) } else { name.into() },
             ]
             .spacing(4)
             .align_y(iced::Center);
@@ -1024,7 +1222,7 @@ impl Wizard {
                 text(l.t("EAS Connector Setup"))
                     .size(ui::SMALL)
                     .style(ui::muted),
-                text(self.step.title(l)).size(24).font(ui::BOLD),
+                ui::bold(text(self.step.title(l)).size(24)),
                 text(self.step.subtitle(l)).size(14),
             ]
             .spacing(2),
@@ -1100,9 +1298,15 @@ impl Wizard {
         }
         let footer = container(
             row![
-                text(l.f("Step {} of {}", &[&self.step.number().to_string(), "11"]))
-                    .size(ui::SMALL)
-                    .style(ui::muted),
+                text(l.f(
+                    "Step {} of {}",
+                    &[
+                        &self.step.number().to_string(),
+                        &Step::ALL.len().to_string()
+                    ]
+                ))
+                .size(ui::SMALL)
+                .style(ui::muted),
                 // Fills the room the buttons leave, wrapping rather than pushing them out of
                 // the window (French at the default size).
                 match self.why_not().filter(|_| self.form.show_required) {
@@ -1135,12 +1339,55 @@ impl Wizard {
             iced::widget::rule::horizontal(1),
             footer,
         ];
+        if let Some(plan) = &self.confirm_remove {
+            let (gone, kept) = words::removal_lines(l, plan);
+            let mut list = column![text(l.t("This deletes:")).size(ui::BODY)].spacing(4);
+            for g in gone {
+                list = list.push(
+                    text(format!("• {g}"))
+                        .size(ui::BODY)
+                        .wrapping(text::Wrapping::WordOrGlyph),
+                );
+            }
+            let dialog = column![
+                ui::bold(text(l.f("Remove the connector of “{}”?", &[&plan.org])).size(20)),
+                list,
+                text(kept).size(ui::BODY),
+                row![
+                    Space::new().width(Length::Fill),
+                    focus::focusable(
+                        "keep-connector",
+                        button(text(l.t("Keep the connector")).size(ui::BODY))
+                            .padding([8, 18])
+                            .style(ui::plain_button)
+                            .on_press(Message::ConfirmRemove(false)),
+                        Some(Message::ConfirmRemove(false)),
+                    ),
+                    focus::focusable(
+                        "confirm-remove",
+                        button(text(l.t("Remove")).size(ui::BODY))
+                            .padding([8, 18])
+                            .style(button::danger)
+                            .on_press(Message::ConfirmRemove(true)),
+                        Some(Message::ConfirmRemove(true)),
+                    ),
+                ]
+                .spacing(8),
+                text(l.t("Esc or Enter: keep it · Tab to Remove, then Space: remove"))
+                    .size(ui::SMALL)
+                    .style(ui::muted),
+            ]
+            .spacing(14);
+            return keys::keys(modal(body, dialog.into(), 560.0), self.focus)
+                .modal(&["keep-connector", "confirm-remove"])
+                .into();
+        }
         if !self.confirm_cancel {
             return keys::keys(body, self.focus).into();
         }
         let dialog = container(
             column![
-                text(l.t("Cancel setup?")).size(20).font(ui::BOLD),
+                ui::bold(text(l.t("Cancel setup?")).size(20)),
                 text(l.t("Nothing has been written yet; the connector stays as it was."))
                     .size(ui::BODY),
                 row![
@@ -1187,8 +1434,38 @@ impl Wizard {
                 container::Style::default().background(iced::Color::from_rgba(0.0, 0.0, 0.0, 0.45))
             }))
         ];
-        keys::keys(layered, self.focus).into()
+        keys::keys(layered, self.focus)
+            .modal(&["continue-setup", "cancel-setup"])
+            .into()
     }
+}
+
+/// `dialog` over `body`, which it dims and keeps from input.
+fn modal<'a>(
+    body: impl Into<Element<'a, Message>>,
+    dialog: Element<'a, Message>,
+    width: f32,
+) -> Element<'a, Message> {
+    let dialog = container(dialog)
+        .padding(24)
+        .max_width(width)
+        .style(|t: &Theme| {
+            let p = t.extended_palette();
+            container::Style::default()
+                .background(p.background.base.color)
+                .border(iced::Border {
+                    color: p.background.strong.color,
+                    width: 1.0,
+                    radius: 8.0.into(),
+                })
+        });
+    stack![
+        body.into(),
+        opaque(container(dialog).center(Length::Fill).style(|_t: &Theme| {
+            container::Style::default().background(iced::Color::from_rgba(0.0, 0.0, 0.0, 0.45))
+        }))
+    ]
+    .into()
 }
 
 /// Open the wizard's window and run until it closes.
@@ -1202,6 +1479,7 @@ pub fn run(opts: Options) -> iced::Result {
         Wizard::view,
     )
     .title(Wizard::title)
+    .default_font(ui::FONT)
     .theme(move |_: &Wizard| theme.clone())
     .window(iced::window::Settings {
         size: iced::Size::new(980.0, 720.0),

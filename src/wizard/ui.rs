@@ -11,11 +11,44 @@ pub const BODY: u32 = 15;
 /// Text size of small print (hints, errors, durations).
 pub const SMALL: u32 = 13;
 
-/// The bold variant of the default font.
+/// The wizard's font, named rather than left to the text system's choice (which takes a
+/// "sans-serif" that is often not installed and falls back to whatever comes first): the
+/// window uses it as its default, and the overflow test measures with it. DejaVu Sans ships
+/// with every common Linux distribution; Segoe UI with every Windows since Vista.
+pub const FONT: Font = Font::with_name(if cfg!(windows) {
+    "Segoe UI"
+} else {
+    "DejaVu Sans"
+});
+
+/// The bold variant of [`FONT`].
 pub const BOLD: Font = Font {
     weight: iced::font::Weight::Bold,
-    ..Font::DEFAULT
+    ..FONT
 };
+
+/// The id of the containers that hold bold text ([`bold`]), by which the overflow test
+/// knows to measure their text in [`BOLD`].
+pub const BOLD_ID: &str = "text-bold";
+/// The id of the containers that hold commands in [`MONO`] ([`mono`]).
+pub const MONO_ID: &str = "text-mono";
+
+/// `t` in [`BOLD`] (in a container that says so, for the overflow test).
+pub fn bold<'a, M: 'a>(t: iced::widget::Text<'a>) -> Element<'a, M> {
+    container(t.font(BOLD)).id(BOLD_ID).into()
+}
+
+/// `t` in [`MONO`] (in a container that says so, for the overflow test).
+pub fn mono<'a, M: 'a>(t: iced::widget::Text<'a>) -> Element<'a, M> {
+    container(t.font(MONO)).id(MONO_ID).into()
+}
+
+/// The font commands are shown in (named for the same reason as [`FONT`]).
+pub const MONO: Font = Font::with_name(if cfg!(windows) {
+    "Consolas"
+} else {
+    "DejaVu Sans Mono"
+});
 
 /// A labelled field: label, the input, then the error (red) or a hint (muted).
 pub fn field<'a, M: 'a>(
@@ -25,7 +58,7 @@ pub fn field<'a, M: 'a>(
     hint: &'a str,
 ) -> Element<'a, M> {
     column![
-        text(label).size(BODY).font(BOLD),
+        bold(text(label).size(BODY)),
         input.into(),
         below(error, hint)
     ]
@@ -42,8 +75,8 @@ pub fn required_field<'a, M: 'a>(
 ) -> Element<'a, M> {
     column![
         row![
-            text(label).size(BODY).font(BOLD),
-            text("*").size(BODY).font(BOLD).style(text::danger),
+            bold(text(label).size(BODY)),
+            bold(text("*").size(BODY).style(text::danger)),
         ]
         .spacing(3),
         input.into(),
@@ -205,7 +238,8 @@ pub fn muted(theme: &Theme) -> text::Style {
 /// A key/value line for summaries.
 pub fn kv<'a, M: 'a>(key: &'a str, value: impl text::IntoFragment<'a>) -> Element<'a, M> {
     row![
-        text(key).size(BODY).font(BOLD).width(Length::Fixed(210.0)),
+        // Narrow enough that a file name beside it fits an 800 px window on one line.
+        bold(text(key).size(BODY).width(Length::Fixed(176.0))),
         // Paths and URLs break anywhere rather than run out of the window.
         text(value)
             .size(BODY)

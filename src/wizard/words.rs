@@ -1,7 +1,9 @@
 //! The wizard's words for what other modules report as data: the checks' findings and fixes
 //! (`probe::Finding`, `probe::Fix`), the configuration validators' complaints
-//! (`config::validate::ValueError`), and where a setting lives in the wizard ("Go to
-//! Server › Trusted CA file"). The CLI keeps the English `Display` of the same values; here
+//! (`config::validate::ValueError`), setup's progress and failures (`setup::Detail`,
+//! `setup::SetupError`, `secrets::SecretError`), an unreadable configuration, a lab that did not
+//! start, the status home's sync requests and Remove (`setup::remove`), and where a setting
+//! lives in the wizard ("Go to Server › Trusted CA file"). The CLI keeps the English `Display` of the same values; here
 //! fixes speak of pages and fields instead of configuration elements, in the admin's
 //! language. Parameters (names, addresses, numbers, and the English text of lower-level
 //! errors) are shown as they are. Only text; no state, no I/O, never a password.
@@ -39,6 +41,8 @@ pub fn place(field: &Field) -> Option<Place> {
         p(Step::Proxy, "proxy-host", "Proxy host")
     } else if *f == fields::PROXY_USER {
         p(Step::Proxy, "proxy-user", "Proxy user")
+    } else if *f == fields::PROXY_AUTHENTICATION_METHOD {
+        p(Step::Proxy, "proxy-auth-auto", "Authentication method")
     } else if *f == fields::SERVICE_ACCOUNT_USER {
         p(Step::ServiceAccount, "service-user", "Account")
     } else if *f == fields::AUTHENTICATION_METHOD {
@@ -69,6 +73,12 @@ pub fn place(field: &Field) -> Option<Place> {
             "notify-mailbox",
             "Mailbox (sender address)",
         )
+    } else if *f == fields::CLOUD_TENANT_ID {
+        p(Step::Compliance, "cloud-tenant", "Directory (tenant) ID")
+    } else if *f == fields::CLOUD_APPLICATION_ID {
+        p(Step::Compliance, "cloud-app", "Application (client) ID")
+    } else if *f == fields::CLOUD_CREDENTIAL {
+        p(Step::Compliance, "cred-certificate", "Sign-in with")
     } else if *f == fields::CAS_FAILOVER {
         p(
             Step::Options,
@@ -82,7 +92,7 @@ pub fn place(field: &Field) -> Option<Place> {
 
 /// The wizard's name for a configuration setting (its label where it has a field).
 pub fn setting_label(f: &Field) -> &'static str {
-    let table: [(&Field, &str); 23] = [
+    let table: [(&Field, &str); 30] = [
         (&fields::EXCHANGE_SERVER_TYPE, "Exchange server type"),
         (&fields::CLIENT_ACCESS_SERVER, "Client Access Server"),
         (&fields::HOSTED_SERVER_ADDRESS, "Hosted server address"),
@@ -96,6 +106,10 @@ pub fn setting_label(f: &Field) -> &'static str {
             "The proxy requires a user name and password",
         ),
         (&fields::PROXY_USER, "Proxy user"),
+        (
+            &fields::PROXY_AUTHENTICATION_METHOD,
+            "Proxy authentication method",
+        ),
         (&fields::SERVICE_ACCOUNT_USER, "Service account"),
         (&fields::AUTHENTICATION_METHOD, "Authentication method"),
         (&fields::KERBEROS_REALM, "Kerberos realm (optional)"),
@@ -118,6 +132,15 @@ pub fn setting_label(f: &Field) -> &'static str {
         (&fields::QUICK_SYNC_INTERVAL, "Quick sync every (minutes)"),
         (&fields::FULL_SYNC_TIME, "Full sync daily at"),
         (&fields::LOG_LEVEL, "Log level"),
+        (&fields::CLOUD_TENANT_ID, "Directory (tenant) ID"),
+        (&fields::CLOUD_APPLICATION_ID, "Application (client) ID"),
+        (&fields::CLOUD_CREDENTIAL, "Sign-in with"),
+        (&fields::CLOUD_AUTHORITY, "Entra ID sign-in address"),
+        (&fields::CLOUD_GRAPH_URL, "Microsoft Graph address"),
+        (
+            &fields::CLOUD_CERTIFICATE_THUMBPRINT,
+            "Certificate thumbprint",
+        ),
     ];
     table
         .iter()
@@ -303,6 +326,24 @@ pub fn finding(l: Lang, f: &Finding) -> String {
             &[&number.to_string(), l.t(title)],
         ),
         Finding::Error { text } => text.clone(),
+        Finding::CloudNotConfigured => l
+            .t("no Intune source: the Compliance source page has the access policy file only")
+            .to_string(),
+        Finding::IntuneRead {
+            devices,
+            with_eas,
+            more_pages,
+            graph,
+        } => {
+            let mut s = l.f(
+                "signed in to Entra ID; {} returned {} managed devices on the first page ({} with an ActiveSync id)",
+                &[graph, &devices.to_string(), &with_eas.to_string()],
+            );
+            if *more_pages {
+                s.push_str(l.t(", more pages follow"));
+            }
+            s
+        }
     }
 }
 
@@ -427,6 +468,19 @@ pub fn fix(l: Lang, f: &Fix) -> String {
             return l.f("make Kerberos work (the server needs no change): {}", &[&fix(l, inner)])
         }
         Fix::Other(s) => return s.clone(),
+        Fix::Cloud(c) => {
+            use crate::probe::finding::CloudFix;
+            match c {
+                CloudFix::Identity => "check the Directory (tenant) ID and the Application (client) ID on the Compliance source page, as the app registration's Overview shows them",
+                CloudFix::Credential => "choose the app's certificate file, or type its client secret's Value, on the Compliance source page",
+                CloudFix::CertificateNotUploaded => "upload the certificate's public part (.cer) to the app registration under Certificates & secrets › Certificates",
+                CloudFix::Consent => "in the app registration's API permissions add Microsoft Graph › Application › DeviceManagementManagedDevices.Read.All and click “Grant admin consent”",
+                CloudFix::Clock => "synchronize this computer's clock (NTP): Entra ID refuses sign-ins outside their valid time",
+                CloudFix::Proxy => "let this computer reach login.microsoftonline.com and graph.microsoft.com, through the proxy (Proxy page) when it has no direct internet access; a TLS-inspecting proxy's CA goes in the trusted CA file (Server page)",
+                CloudFix::Addresses => "check Cloud/Authority and Cloud/GraphUrl (national clouds have their own): eas-connector config set",
+                CloudFix::Retry => "Microsoft Graph is throttling or unavailable: test again later",
+            }
+        }
     };
     l.t(s).to_string()
 }
@@ -482,7 +536,349 @@ pub fn value_error(l: Lang, e: &ValueError) -> String {
         ValueError::OutOfRange { n, min, max, unit } => l.f("{} is out of range; use {}-{}{}", &[&n.to_string(), &min.to_string(), &max.to_string(), l.t(unit)]),
         ValueError::NotOneOf { value, what, choices } => l.f("'{}' is not {}; use {}", &[&v(value), l.t(what), choices]),
         ValueError::ControlCharacter { value, character } => l.f("'{}' contains a control character ({}); type the value on one line, without line breaks, tabs or escape characters", &[&v(value), &character.escape_default().to_string()]),
+        ValueError::Tenant(x) => l.f("'{}' is not a tenant; use the directory (tenant) ID, a GUID from the Entra admin center's Overview page, or a verified domain such as contoso.onmicrosoft.com", &[&v(x)]),
+        ValueError::Guid(x) => l.f("'{}' is not an application (client) ID; copy the GUID from the app registration's Overview page, e.g. 11111111-2222-3333-4444-555555555555", &[&v(x)]),
+        ValueError::Thumbprint(x) => l.f("'{}' is not a certificate thumbprint; use the 40 hex digits of its SHA-1", &[&v(x)]),
         other => other.to_string(),
+    }
+}
+
+/// A service's state as the service manager reports it.
+pub fn service_state(l: Lang, s: &crate::service::manager::ServiceState) -> String {
+    use crate::service::manager::ServiceState;
+    match s {
+        ServiceState::NotInstalled => l.t("not registered").to_string(),
+        ServiceState::Stopped => l.t("stopped").to_string(),
+        ServiceState::Starting => l.t("starting").to_string(),
+        ServiceState::Running => l.t("running").to_string(),
+        ServiceState::Stopping => l.t("stopping").to_string(),
+        ServiceState::Failed(why) => l.f("failed ({})", &[why]),
+    }
+}
+
+/// Where passwords are kept, in the admin's language.
+pub fn backend(l: Lang, b: &crate::secrets::Backend) -> String {
+    use crate::secrets::Backend;
+    match b {
+        Backend::OsVault(name) => l.f("{} (the operating system's encrypted store)", &[name]),
+        Backend::Systemd(dir) => l.f(
+            "systemd credentials in {} (encrypted with this machine's key; only root and the service can read them)",
+            &[&dir.display().to_string()],
+        ),
+        Backend::File(p) => l.f(
+            "file {} (NOT encrypted; only its owner can read it)",
+            &[&p.display().to_string()],
+        ),
+    }
+}
+
+/// What a setup step did (or what undoing it did), for the Apply page.
+pub fn setup_detail(l: Lang, d: &crate::setup::Detail) -> String {
+    use crate::setup::Detail;
+    match d {
+        Detail::ChecksPassed { ms } => l.f("all checks passed in {} ms", &[&ms.to_string()]),
+        Detail::ChecksFailed => l.t("one or more checks failed").to_string(),
+        Detail::Stopped { service } => l.f("stopped {}", &[service]),
+        Detail::Wrote { path } => l.f("wrote {}", &[&path.display().to_string()]),
+        Detail::PasswordsStored {
+            count,
+            certificate: false,
+            store,
+        } => l.f(
+            "{} password(s) in {}",
+            &[&count.to_string(), &backend(l, store)],
+        ),
+        Detail::PasswordsStored {
+            count,
+            certificate: true,
+            store,
+        } => l.f(
+            "{} password(s) and the cloud certificate in {}",
+            &[&count.to_string(), &backend(l, store)],
+        ),
+        Detail::Registered { service, manager } => {
+            l.f("registered {} with {}", &[service, manager])
+        }
+        Detail::StartedService { service, state } => {
+            format!("{service}: {}", service_state(l, state))
+        }
+        Detail::RestartedPrevious => l.t("started the previous service again").to_string(),
+        Detail::RestoredConfig => l.t("restored the previous configuration").to_string(),
+        Detail::ConfigNotRestored => l
+            .t("could not restore the previous configuration; see the .bak file")
+            .to_string(),
+        Detail::RestoredPasswords => l.t("restored the previous passwords").to_string(),
+        Detail::RemovedService => l.t("removed the new service").to_string(),
+        // The error itself, worded, stands at the top of the page.
+        Detail::Error(_) => l
+            .t("failed: what happened and what to do is above")
+            .to_string(),
+    }
+}
+
+/// Why setting up failed, in the admin's language: what happened and what to do. Everything
+/// was undone. The English text of lower-level errors (the file system's, the service
+/// manager's, the password store's) is shown as it is.
+pub fn setup_error(l: Lang, e: &crate::setup::SetupError) -> String {
+    use crate::service::manager::ServiceError;
+    use crate::setup::SetupError;
+    let undone = l.t("everything done before was undone");
+    match e {
+        SetupError::Config(c) => l.f("The configuration could not be written: {}", &[&c.to_string()]),
+        SetupError::Field { field, problem } => {
+            let name = fields::find(field)
+                .and_then(place)
+                .map(|p| place_text(l, &p))
+                .unwrap_or_else(|| field.to_string());
+            format!("{name}: {}", value_error(l, problem))
+        }
+        SetupError::Validation(report) => {
+            let failed: Vec<String> = report
+                .checks
+                .iter()
+                .filter(|c| c.status == crate::probe::Status::Failed)
+                .map(|c| format!("{}. {}: {}", c.number, l.t(c.title), finding(l, &c.finding)))
+                .collect();
+            l.f(
+                "Validation failed ({}); nothing was changed. Go back to Connect and fix what failed.",
+                &[&failed.join("; ")],
+            )
+        }
+        SetupError::Secrets { step, source } => l.f(
+            "{}: {}; {}.",
+            &[l.t(step.label()), &secret_error(l, source), undone],
+        ),
+        SetupError::Service {
+            step,
+            source: ServiceError::NotElevated { .. },
+            ..
+        } => l.f(
+            "{}: this needs administrator rights (root on Linux); {}. Restart the setup as administrator, or untick “Register and start the service” on the Summary page to write the configuration only.",
+            &[l.t(step.label()), undone],
+        ),
+        SetupError::Service {
+            step,
+            source: ServiceError::Unavailable(detail),
+            ..
+        } => l.f(
+            "{}: no service manager is available here ({}); {}. Untick “Register and start the service” on the Summary page to write the configuration only.",
+            &[l.t(step.label()), detail, undone],
+        ),
+        SetupError::Service {
+            step,
+            source: ServiceError::Failed { detail, service, .. },
+            ..
+        } => l.f(
+            "{}: the service manager refused for {} ({}); {}. See the system log for the service, or untick “Register and start the service” on the Summary page to write the configuration only.",
+            &[l.t(step.label()), service, detail, undone],
+        ),
+        SetupError::Incomplete(problems) => l.f(
+            "The configuration is incomplete: {}. Fill in the pages named.",
+            &[&problems.join("; ")],
+        ),
+    }
+}
+
+/// Why the password store could not be used, and what to do. The store's and the system's
+/// own words are kept as they are.
+pub fn secret_error(l: Lang, e: &crate::secrets::SecretError) -> String {
+    use crate::secrets::{SecretError, STORE_ENV};
+    match e {
+        SecretError::Vault { store, what, reason } => l.f(
+            "the {} could not be used for the {}: {}",
+            &[store, what, reason],
+        ),
+        SecretError::File { path, action, reason } => l.f(
+            "the passwords file {} could not be {}: {}",
+            &[&path.display().to_string(), action, reason],
+        ),
+        SecretError::FileTooOpen { path, mode } => l.f(
+            "the passwords file {} can be read by other users (mode {}); run `chmod 600 {}` and make it owned by the service's user",
+            &[&path.display().to_string(), &format!("{mode:o}"), &path.display().to_string()],
+        ),
+        SecretError::BadPreference(v) => l.f(
+            "{}='{}' is not a password store; use auto, systemd, secret-service (or os) or file",
+            &[STORE_ENV, v],
+        ),
+        SecretError::Unreachable { store, reason, .. } => l.f(
+            "the {} could not be used ({}); start or unlock it and try again (nothing was switched to another store)",
+            &[store, reason],
+        ),
+        SecretError::Busy(lock) => l.f(
+            "the passwords were not changed because another program is changing them ({}); try again when it has finished",
+            &[&lock.to_string()],
+        ),
+        SecretError::FileUnsupported(why) => l.f(
+            "the passwords file is for Linux only, and here the system's password store must work ({})",
+            &[why],
+        ),
+        SecretError::SystemdUnsupported => l.f(
+            "systemd credentials exist on Linux only; choose another store with {} (auto, os)",
+            &[STORE_ENV],
+        ),
+    }
+}
+
+/// Why the service did not take "Sync now".
+pub fn sync_request_error(l: Lang, e: &super::effects::SyncRequestError) -> String {
+    use super::effects::SyncRequestError;
+    match e {
+        SyncRequestError::Refused(why) => l.f("The service did not start the sync: {}", &[why]),
+        SyncRequestError::Unexpected(what) => l.f(
+            "The service gave an answer that is not one to a sync request ({}): install the same version of the connector and its service.",
+            &[what],
+        ),
+        SyncRequestError::Unreachable(why) => l.f(
+            "The service could not be reached ({}). Refresh, or see `eas-connector status`.",
+            &[why],
+        ),
+    }
+}
+
+/// Why the app's certificate file cannot be used, and what to do.
+pub fn import_error(l: Lang, e: &crate::cloud::ImportError) -> String {
+    use crate::cloud::ImportError;
+    let p = |p: &std::path::Path| p.display().to_string();
+    match e {
+        ImportError::Read { path, source } => l.f("{} could not be read ({}); check the path and that this account may read it", &[&p(path), &source.to_string()]),
+        ImportError::NoCertificate { path } => l.f("{} holds no certificate; choose a PEM file with the certificate and its private key, or a PFX (.pfx/.p12)", &[&p(path)]),
+        ImportError::NoKey { path } => l.f("{} holds no private key; put the certificate's private key in the same PEM file, or export a PFX with its private key", &[&p(path)]),
+        ImportError::EncryptedPem { path } => l.f("{}'s private key is encrypted; export it unencrypted into a PEM only you can read, or choose the PFX and type its password", &[&p(path)]),
+        ImportError::Pfx { path, reason } => l.f("{} could not be opened as a PFX ({}); type its password below if it has one, else check the file is a PKCS#12 export", &[&p(path), reason]),
+        ImportError::NotRsa { path } => l.f("{}'s private key is not an RSA key; Entra ID sign-ins here need an RSA certificate (e.g. New-SelfSignedCertificate -KeyAlgorithm RSA -KeyLength 2048)", &[&p(path)]),
+        ImportError::Mismatch { path } => l.f("{}'s private key does not belong to its certificate; export the certificate together with its own key", &[&p(path)]),
+        ImportError::BadCertificate { path, reason } => l.f("{}'s certificate could not be read: {}", &[&p(path), reason]),
+        ImportError::Expired { path, not_after } => l.f("{}'s certificate expired on {}; create a new one, upload it to the app registration and choose it here", &[&p(path), &not_after.strftime("%Y-%m-%d").to_string()]),
+    }
+}
+
+/// Why the Compliance source page's Test did not run.
+pub fn test_error(l: Lang, e: &super::effects::TestError) -> String {
+    use super::effects::TestError;
+    match e {
+        TestError::Settings(why) => l.f(
+            "The test could not run: {}. Correct the pages before this one.",
+            &[why],
+        ),
+    }
+}
+
+/// What Remove would delete, one line each, then what is kept (the confirmation).
+pub fn removal_lines(l: Lang, r: &crate::setup::remove::Removal) -> (Vec<String>, String) {
+    let mut gone = Vec::new();
+    if let Some(s) = &r.service {
+        gone.push(l.f("the service {}, stopped and unregistered", &[s]));
+    }
+    // Lock files (".x.lock") go too, but say nothing to the admin.
+    let shown: Vec<&str> = r
+        .folder
+        .iter()
+        .flat_map(|f| f.entries.iter())
+        .filter(|e| !e.starts_with('.'))
+        .map(String::as_str)
+        .collect();
+    match &r.folder {
+        Some(f) if !shown.is_empty() => gone.push(l.f(
+            "the folder {} with everything in it: {}",
+            &[&f.dir.display().to_string(), &shown.join(", ")],
+        )),
+        Some(f) => gone.push(l.f("the empty folder {}", &[&f.dir.display().to_string()])),
+        None => {}
+    }
+    gone.push(match r.vault {
+        Some(v) => l.f("the organization's passwords, from {} too", &[v]),
+        None => l.t("the organization's passwords").to_string(),
+    });
+    let kept = l.t("Kept: Exchange as it is (devices keep the access state the connector gave them), this program, and the other organizations. This cannot be undone.").to_string();
+    (gone, kept)
+}
+
+/// What Remove did.
+pub fn removed(l: Lang, r: &crate::setup::remove::Removed) -> String {
+    let mut parts = Vec::new();
+    if let Some(s) = &r.service {
+        parts.push(l.f("service {}", &[s]));
+    }
+    if let Some(f) = &r.folder {
+        parts.push(l.f("folder {}", &[&f.display().to_string()]));
+    }
+    if !r.passwords.from_vault.is_empty() {
+        let labels: Vec<&str> = r
+            .passwords
+            .from_vault
+            .iter()
+            .map(|k| l.t(k.label()))
+            .collect();
+        parts.push(l.f("passwords: {}", &[&labels.join(", ")]));
+    }
+    let mut s = l.f(
+        "The connector was removed ({}). Exchange was not changed.",
+        &[&parts.join("; ")],
+    );
+    if let Some(why) = &r.passwords.vault_skipped {
+        s.push(' ');
+        s.push_str(&l.f("The system's password store was not searched: {}", &[why]));
+    }
+    s
+}
+
+/// Why Remove did not (fully) work, and what to do.
+pub fn remove_error(l: Lang, e: &crate::setup::remove::RemoveError) -> String {
+    use crate::service::manager::ServiceError;
+    use crate::setup::remove::RemoveError;
+    match e {
+        RemoveError::Service(ServiceError::NotElevated { .. }) => l.t("Nothing was removed: removing the service needs administrator rights (root on Linux). Start the setup as administrator and Remove again, or run `eas-connector service uninstall` then `eas-connector config purge` as administrator.").to_string(),
+        RemoveError::Service(other) => l.f("Nothing was removed: the service could not be removed ({}). Run `eas-connector service uninstall` as administrator to see more.", &[&other.to_string()]),
+        RemoveError::Secrets(why) => l.f("The service was removed, but the passwords could not be deleted ({}); the folder was kept. Run `eas-connector config purge` to try again.", &[why]),
+        RemoveError::Folder(why) => l.f("The folder could not be deleted ({}). Run `eas-connector config purge` to try again.", &[why]),
+    }
+}
+
+/// Why the organization's configuration cannot be read (Welcome), and the way out.
+pub fn unreadable(l: Lang, u: &super::effects::Unreadable) -> String {
+    use super::effects::Unreadable;
+    match u {
+        Unreadable::Malformed { path, detail } => l.f(
+            "The configuration {} cannot be read ({}). It was left untouched: Replace writes a new one and keeps this one as .bak, or correct it by hand.",
+            &[&path.display().to_string(), detail],
+        ),
+        Unreadable::Invalid { path, problems } => {
+            let list: Vec<String> = problems
+                .iter()
+                .map(|p| {
+                    let name = fields::find(&p.field)
+                        .map(|f| l.t(setting_label(f)).to_string())
+                        .unwrap_or_else(|| p.field.clone());
+                    match p.line {
+                        Some(n) => l.f("{} (line {}): {}", &[&name, &n.to_string(), &p.problem]),
+                        None => format!("{name}: {}", p.problem),
+                    }
+                })
+                .collect();
+            l.f(
+                "The configuration {} has settings that cannot be used: {}. Reconfigure is not possible: Replace writes a new one and keeps this one as .bak, or correct it by hand.",
+                &[&path.display().to_string(), &list.join("; ")],
+            )
+        }
+        Unreadable::Other(detail) => l.f(
+            "The configuration cannot be read: {}. Replace writes a new one, or correct the cause and open the wizard again.",
+            &[detail],
+        ),
+    }
+}
+
+/// Why the lab demonstration did not start, and what to do.
+pub fn lab_start_error(l: Lang, e: &super::effects::LabStartError) -> String {
+    use super::effects::LabStartError;
+    match e {
+        LabStartError::Folder { path, reason } => l.f(
+            "The lab could not start: its folder {} could not be created ({}). Check the free space and permissions of the temporary folder, then try again.",
+            &[&path.display().to_string(), reason],
+        ),
+        LabStartError::Lab(e) => l.f(
+            "The lab could not start: {}. Try again; `eas-connector lab` in a terminal shows more.",
+            &[&e.to_string()],
+        ),
     }
 }
 
@@ -658,4 +1054,99 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("Check the access policy file:", "Controleer het toegangsbeleid:", "Vérifier le fichier de stratégie d’accès :"),
     ("Turn enforcement on when the preview is right:", "Zet de handhaving aan als het voorbeeld klopt:", "Activer l’application quand l’aperçu est correct :"),
     ("Next steps", "Volgende stappen", "Étapes suivantes"),
+    ("not registered", "niet geregistreerd", "non enregistré"),
+    ("stopped", "gestopt", "arrêté"),
+    ("starting", "start op", "en cours de démarrage"),
+    ("failed ({})", "mislukt ({})", "en échec ({})"),
+    ("all checks passed in {} ms", "alle controles geslaagd in {} ms", "toutes les vérifications réussies en {} ms"),
+    ("one or more checks failed", "een of meer controles zijn mislukt", "une ou plusieurs vérifications ont échoué"),
+    ("stopped {}", "{} gestopt", "{} arrêté"),
+    ("wrote {}", "{} geschreven", "{} écrit"),
+    ("{} password(s) in {}", "{} wachtwoord(en) in {}", "{} mot(s) de passe dans {}"),
+    ("registered {} with {}", "{} geregistreerd bij {}", "{} enregistré auprès de {}"),
+    ("started the previous service again", "de vorige service weer gestart", "le service précédent a été redémarré"),
+    ("restored the previous configuration", "de vorige configuratie teruggezet", "la configuration précédente a été rétablie"),
+    ("could not restore the previous configuration; see the .bak file", "de vorige configuratie kon niet worden teruggezet; zie het .bak-bestand", "la configuration précédente n’a pas pu être rétablie ; voyez le fichier .bak"),
+    ("restored the previous passwords", "de vorige wachtwoorden teruggezet", "les mots de passe précédents ont été rétablis"),
+    ("removed the new service", "de nieuwe service verwijderd", "le nouveau service a été supprimé"),
+    ("failed: what happened and what to do is above", "mislukt: wat er gebeurde en wat u kunt doen staat hierboven", "échec : ce qui s’est passé et quoi faire figurent ci-dessus"),
+    ("everything done before was undone", "alles wat al gedaan was, is ongedaan gemaakt", "tout ce qui avait été fait a été annulé"),
+    ("The configuration could not be written: {}", "De configuratie kon niet worden geschreven: {}", "La configuration n’a pas pu être écrite : {}"),
+    ("Validation failed ({}); nothing was changed. Go back to Connect and fix what failed.", "De validatie is mislukt ({}); er is niets gewijzigd. Ga terug naar Verbinden en los op wat mislukte.", "La validation a échoué ({}) ; rien n’a été modifié. Revenez à Connexion et corrigez ce qui a échoué."),
+    ("{}: {}; {}.", "{}: {}; {}.", "{} : {} ; {}."),
+    ("the {} could not be used for the {}: {}", "de {} kon niet worden gebruikt voor het {}: {}", "le {} n’a pas pu servir pour le {} : {}"),
+    ("the passwords file {} could not be {}: {}", "het wachtwoordbestand {} kon niet worden {}: {}", "le fichier de mots de passe {} n’a pas pu être {} : {}"),
+    ("the passwords file {} can be read by other users (mode {}); run `chmod 600 {}` and make it owned by the service's user", "het wachtwoordbestand {} is leesbaar voor andere gebruikers (modus {}); voer `chmod 600 {}` uit en maak de gebruiker van de service eigenaar", "le fichier de mots de passe {} est lisible par d’autres utilisateurs (mode {}) ; exécutez `chmod 600 {}` et donnez-le à l’utilisateur du service"),
+    ("{}='{}' is not a password store; use auto, systemd, secret-service (or os) or file", "{}='{}' is geen wachtwoordopslag; gebruik auto, systemd, secret-service (of os) of file", "{}='{}' n’est pas un magasin de mots de passe ; utilisez auto, systemd, secret-service (ou os) ou file"),
+    ("the {} could not be used ({}); start or unlock it and try again (nothing was switched to another store)", "de {} kon niet worden gebruikt ({}); start of ontgrendel hem en probeer het opnieuw (er is niet naar een andere opslag overgeschakeld)", "le {} n’a pas pu servir ({}) ; démarrez-le ou déverrouillez-le et réessayez (rien n’a été basculé vers un autre magasin)"),
+    ("the passwords were not changed because another program is changing them ({}); try again when it has finished", "de wachtwoorden zijn niet gewijzigd omdat een ander programma ze wijzigt ({}); probeer het opnieuw als het klaar is", "les mots de passe n’ont pas été modifiés car un autre programme les modifie ({}) ; réessayez quand il aura fini"),
+    ("the passwords file is for Linux only, and here the system's password store must work ({})", "het wachtwoordbestand bestaat alleen op Linux, en hier moet de wachtwoordopslag van het systeem werken ({})", "le fichier de mots de passe n’existe que sous Linux, et ici le magasin du système doit fonctionner ({})"),
+    ("systemd credentials exist on Linux only; choose another store with {} (auto, os)", "systemd-credentials bestaan alleen op Linux; kies een andere opslag met {} (auto, os)", "les identifiants systemd n’existent que sous Linux ; choisissez un autre magasin avec {} (auto, os)"),
+    ("{}: this needs administrator rights (root on Linux); {}. Restart the setup as administrator, or untick “Register and start the service” on the Summary page to write the configuration only.", "{}: dit vereist beheerdersrechten (root op Linux); {}. Start de installatie opnieuw als beheerder, of vink „De service registreren en starten” uit op de pagina Overzicht om alleen de configuratie te schrijven.", "{} : il faut les droits d’administrateur (root sous Linux) ; {}. Relancez l’installation en administrateur, ou décochez « Enregistrer et démarrer le service » sur la page Récapitulatif pour écrire la configuration seulement."),
+    ("{}: no service manager is available here ({}); {}. Untick “Register and start the service” on the Summary page to write the configuration only.", "{}: hier is geen servicebeheer beschikbaar ({}); {}. Vink „De service registreren en starten” uit op de pagina Overzicht om alleen de configuratie te schrijven.", "{} : aucun gestionnaire de services n’est disponible ici ({}) ; {}. Décochez « Enregistrer et démarrer le service » sur la page Récapitulatif pour écrire la configuration seulement."),
+    ("{}: the service manager refused for {} ({}); {}. See the system log for the service, or untick “Register and start the service” on the Summary page to write the configuration only.", "{}: het servicebeheer weigerde voor {} ({}); {}. Zie het systeemlogboek voor de service, of vink „De service registreren en starten” uit op de pagina Overzicht om alleen de configuratie te schrijven.", "{} : le gestionnaire de services a refusé pour {} ({}) ; {}. Consultez le journal système pour le service, ou décochez « Enregistrer et démarrer le service » sur la page Récapitulatif pour écrire la configuration seulement."),
+    ("The configuration is incomplete: {}. Fill in the pages named.", "De configuratie is onvolledig: {}. Vul de genoemde pagina’s in.", "La configuration est incomplète : {}. Remplissez les pages citées."),
+    ("The configuration {} cannot be read ({}). It was left untouched: Replace writes a new one and keeps this one as .bak, or correct it by hand.", "De configuratie {} is onleesbaar ({}). Ze is ongewijzigd gelaten: Vervangen schrijft een nieuwe en bewaart deze als .bak, of verbeter haar met de hand.", "La configuration {} est illisible ({}). Elle a été laissée intacte : Remplacer en écrit une nouvelle et garde celle-ci en .bak, ou corrigez-la à la main."),
+    ("{} (line {}): {}", "{} (regel {}): {}", "{} (ligne {}) : {}"),
+    ("The configuration {} has settings that cannot be used: {}. Reconfigure is not possible: Replace writes a new one and keeps this one as .bak, or correct it by hand.", "De configuratie {} heeft onbruikbare instellingen: {}. Opnieuw configureren kan niet: Vervangen schrijft een nieuwe en bewaart deze als .bak, of verbeter haar met de hand.", "La configuration {} contient des réglages inutilisables : {}. Reconfigurer est impossible : Remplacer en écrit une nouvelle et garde celle-ci en .bak, ou corrigez-la à la main."),
+    ("The configuration cannot be read: {}. Replace writes a new one, or correct the cause and open the wizard again.", "De configuratie is onleesbaar: {}. Vervangen schrijft een nieuwe, of los de oorzaak op en open de wizard opnieuw.", "La configuration est illisible : {}. Remplacer en écrit une nouvelle, ou corrigez la cause et rouvrez l’assistant."),
+    ("The lab could not start: its folder {} could not be created ({}). Check the free space and permissions of the temporary folder, then try again.", "Het lab kon niet starten: zijn map {} kon niet worden aangemaakt ({}). Controleer de vrije ruimte en rechten van de tijdelijke map en probeer het opnieuw.", "Le labo n’a pas pu démarrer : son dossier {} n’a pas pu être créé ({}). Vérifiez l’espace libre et les droits du dossier temporaire, puis réessayez."),
+    ("The lab could not start: {}. Try again; `eas-connector lab` in a terminal shows more.", "Het lab kon niet starten: {}. Probeer het opnieuw; `eas-connector lab` in een terminal toont meer.", "Le labo n’a pas pu démarrer : {}. Réessayez ; `eas-connector lab` dans un terminal en dit plus."),
+    ("the service {}, stopped and unregistered", "de service {}, gestopt en afgemeld", "le service {}, arrêté et désenregistré"),
+    ("the folder {} with everything in it: {}", "de map {} met alles erin: {}", "le dossier {} avec tout son contenu : {}"),
+    ("the empty folder {}", "de lege map {}", "le dossier vide {}"),
+    ("the organization's passwords, from {} too", "de wachtwoorden van de organisatie, ook uit {}", "les mots de passe de l’organisation, aussi dans {}"),
+    ("the organization's passwords", "de wachtwoorden van de organisatie", "les mots de passe de l’organisation"),
+    ("Kept: Exchange as it is (devices keep the access state the connector gave them), this program, and the other organizations. This cannot be undone.", "Blijft: Exchange zoals het is (apparaten houden de toegangsstatus die de connector ze gaf), dit programma en de andere organisaties. Dit kan niet ongedaan worden gemaakt.", "Conservés : Exchange tel quel (les appareils gardent l’état d’accès que le connecteur leur a donné), ce programme et les autres organisations. C’est irréversible."),
+    ("service {}", "service {}", "service {}"),
+    ("folder {}", "map {}", "dossier {}"),
+    ("passwords: {}", "wachtwoorden: {}", "mots de passe : {}"),
+    ("The connector was removed ({}). Exchange was not changed.", "De connector is verwijderd ({}). Exchange is niet gewijzigd.", "Le connecteur a été supprimé ({}). Exchange n’a pas été modifié."),
+    ("The system's password store was not searched: {}", "De wachtwoordopslag van het systeem is niet doorzocht: {}", "Le magasin de mots de passe du système n’a pas été parcouru : {}"),
+    ("Nothing was removed: removing the service needs administrator rights (root on Linux). Start the setup as administrator and Remove again, or run `eas-connector service uninstall` then `eas-connector config purge` as administrator.", "Er is niets verwijderd: de service verwijderen vereist beheerdersrechten (root op Linux). Start de installatie als beheerder en kies opnieuw Verwijderen, of voer als beheerder `eas-connector service uninstall` en daarna `eas-connector config purge` uit.", "Rien n’a été supprimé : supprimer le service exige les droits d’administrateur (root sous Linux). Lancez l’installation en administrateur et supprimez à nouveau, ou exécutez en administrateur `eas-connector service uninstall` puis `eas-connector config purge`."),
+    ("Nothing was removed: the service could not be removed ({}). Run `eas-connector service uninstall` as administrator to see more.", "Er is niets verwijderd: de service kon niet worden verwijderd ({}). Voer als beheerder `eas-connector service uninstall` uit voor meer informatie.", "Rien n’a été supprimé : le service n’a pas pu être supprimé ({}). Exécutez `eas-connector service uninstall` en administrateur pour en savoir plus."),
+    ("The service was removed, but the passwords could not be deleted ({}); the folder was kept. Run `eas-connector config purge` to try again.", "De service is verwijderd, maar de wachtwoorden konden niet worden gewist ({}); de map is bewaard. Voer `eas-connector config purge` uit om het opnieuw te proberen.", "Le service a été supprimé, mais les mots de passe n’ont pas pu être effacés ({}) ; le dossier a été conservé. Exécutez `eas-connector config purge` pour réessayer."),
+    ("The folder could not be deleted ({}). Run `eas-connector config purge` to try again.", "De map kon niet worden verwijderd ({}). Voer `eas-connector config purge` uit om het opnieuw te proberen.", "Le dossier n’a pas pu être supprimé ({}). Exécutez `eas-connector config purge` pour réessayer."),
+    ("Devices (Exchange's state)", "Apparaten (status in Exchange)", "Appareils (état dans Exchange)"),
+    ("{} allowed · {} blocked · {} quarantined · {} other", "{} toegestaan · {} geblokkeerd · {} in quarantaine · {} overig", "{} autorisés · {} bloqués · {} en quarantaine · {} autres"),
+    ("Conflicts", "Conflicten", "Conflits"),
+    ("{} devices: an Exchange device access rule decides otherwise than the access policy, and Exchange's rule wins. See which with `eas-connector devices` (column CONFLICT), then change the rule in Exchange, or the policy.", "{} apparaten: een toegangsregel van Exchange beslist anders dan het toegangsbeleid, en de regel van Exchange wint. Zie welke met `eas-connector devices` (kolom CONFLICT) en pas dan de regel in Exchange aan, of het beleid.", "{} appareils : une règle d’accès d’Exchange décide autrement que la stratégie d’accès, et la règle d’Exchange l’emporte. Voyez lesquels avec `eas-connector devices` (colonne CONFLICT), puis modifiez la règle dans Exchange, ou la stratégie."),
+    ("no list yet: no sync has finished", "nog geen lijst: er is nog geen synchronisatie voltooid", "pas encore de liste : aucune synchronisation n’est terminée"),
+    ("Remove this connector…", "Deze connector verwijderen…", "Supprimer ce connecteur…"),
+    ("Remove the connector of “{}”?", "De connector van „{}” verwijderen?", "Supprimer le connecteur de « {} » ?"),
+    ("This deletes:", "Dit verwijdert:", "Ceci supprime :"),
+    ("Keep the connector", "Connector behouden", "Garder le connecteur"),
+    ("Remove", "Verwijderen", "Supprimer"),
+    ("Esc or Enter: keep it · Tab to Remove, then Space: remove", "Esc of Enter: behouden · Tab naar Verwijderen, dan Spatie: verwijderen", "Échap ou Entrée : garder · Tab jusqu’à Supprimer, puis Espace : supprimer"),
+    ("The service did not start the sync: {}", "De service is de synchronisatie niet begonnen: {}", "Le service n’a pas lancé la synchronisation : {}"),
+    ("The service gave an answer that is not one to a sync request ({}): install the same version of the connector and its service.", "De service gaf een antwoord dat niet bij een synchronisatieverzoek hoort ({}): installeer dezelfde versie van de connector en zijn service.", "Le service a donné une réponse qui ne correspond pas à une demande de synchronisation ({}) : installez la même version du connecteur et de son service."),
+    ("The service could not be reached ({}). Refresh, or see `eas-connector status`.", "De service was niet bereikbaar ({}). Vernieuw, of zie `eas-connector status`.", "Le service est injoignable ({}). Actualisez, ou voyez `eas-connector status`."),
+    ("{} password(s) and the cloud certificate in {}", "{} wachtwoord(en) en het cloudcertificaat in {}", "{} mot(s) de passe et le certificat cloud dans {}"),
+    ("no Intune source: the Compliance source page has the access policy file only", "geen Intune-bron: de pagina Nalevingsbron heeft alleen het toegangsbeleidsbestand", "pas de source Intune : la page Source de conformité n’a que le fichier de stratégie d’accès"),
+    ("signed in to Entra ID; {} returned {} managed devices on the first page ({} with an ActiveSync id)", "aangemeld bij Entra ID; {} gaf {} beheerde apparaten op de eerste pagina ({} met een ActiveSync-id)", "connecté à Entra ID ; {} a renvoyé {} appareils gérés sur la première page ({} avec un identifiant ActiveSync)"),
+    (", more pages follow", ", er volgen meer pagina’s", ", d’autres pages suivent"),
+    ("check the Directory (tenant) ID and the Application (client) ID on the Compliance source page, as the app registration's Overview shows them", "controleer de map-id (tenant) en de toepassings-id (client) op de pagina Nalevingsbron, zoals het overzicht van de app-registratie ze toont", "vérifiez l’ID de l’annuaire (locataire) et l’ID d’application (client) sur la page Source de conformité, tels que la vue d’ensemble de l’inscription d’application les montre"),
+    ("choose the app's certificate file, or type its client secret's Value, on the Compliance source page", "kies het certificaatbestand van de app, of typ de waarde van het clientgeheim, op de pagina Nalevingsbron", "choisissez le fichier de certificat de l’application, ou tapez la valeur de son secret client, sur la page Source de conformité"),
+    ("upload the certificate's public part (.cer) to the app registration under Certificates & secrets › Certificates", "upload het openbare deel van het certificaat (.cer) naar de app-registratie onder Certificaten en geheimen › Certificaten", "téléversez la partie publique du certificat (.cer) dans l’inscription d’application sous Certificats et secrets › Certificats"),
+    ("in the app registration's API permissions add Microsoft Graph › Application › DeviceManagementManagedDevices.Read.All and click “Grant admin consent”", "voeg in de API-machtigingen van de app-registratie Microsoft Graph › Toepassing › DeviceManagementManagedDevices.Read.All toe en klik op „Beheerderstoestemming verlenen”", "dans les autorisations d’API de l’inscription d’application, ajoutez Microsoft Graph › Application › DeviceManagementManagedDevices.Read.All et cliquez sur « Accorder un consentement d’administrateur »"),
+    ("synchronize this computer's clock (NTP): Entra ID refuses sign-ins outside their valid time", "synchroniseer de klok van deze computer (NTP): Entra ID weigert aanmeldingen buiten hun geldige tijd", "synchronisez l’horloge de cet ordinateur (NTP) : Entra ID refuse les connexions hors de leur période de validité"),
+    ("let this computer reach login.microsoftonline.com and graph.microsoft.com, through the proxy (Proxy page) when it has no direct internet access; a TLS-inspecting proxy's CA goes in the trusted CA file (Server page)", "laat deze computer login.microsoftonline.com en graph.microsoft.com bereiken, via de proxy (pagina Proxy) als hij geen directe internettoegang heeft; de CA van een proxy die TLS inspecteert hoort in het vertrouwde CA-bestand (pagina Server)", "permettez à cet ordinateur de joindre login.microsoftonline.com et graph.microsoft.com, par le proxy (page Proxy) s’il n’a pas d’accès direct à internet ; l’AC d’un proxy qui inspecte TLS va dans le fichier d’AC de confiance (page Serveur)"),
+    ("check Cloud/Authority and Cloud/GraphUrl (national clouds have their own): eas-connector config set", "controleer Cloud/Authority en Cloud/GraphUrl (nationale clouds hebben eigen adressen): eas-connector config set", "vérifiez Cloud/Authority et Cloud/GraphUrl (les clouds nationaux ont les leurs) : eas-connector config set"),
+    ("Microsoft Graph is throttling or unavailable: test again later", "Microsoft Graph remt af of is onbereikbaar: test later opnieuw", "Microsoft Graph limite les requêtes ou est indisponible : testez plus tard"),
+    ("{} could not be read ({}); check the path and that this account may read it", "{} kon niet worden gelezen ({}); controleer het pad en of dit account het mag lezen", "{} n’a pas pu être lu ({}) ; vérifiez le chemin et que ce compte peut le lire"),
+    ("{} holds no certificate; choose a PEM file with the certificate and its private key, or a PFX (.pfx/.p12)", "{} bevat geen certificaat; kies een PEM-bestand met het certificaat en zijn privésleutel, of een PFX (.pfx/.p12)", "{} ne contient aucun certificat ; choisissez un fichier PEM avec le certificat et sa clé privée, ou un PFX (.pfx/.p12)"),
+    ("{} holds no private key; put the certificate's private key in the same PEM file, or export a PFX with its private key", "{} bevat geen privésleutel; zet de privésleutel van het certificaat in hetzelfde PEM-bestand, of exporteer een PFX met zijn privésleutel", "{} ne contient aucune clé privée ; mettez la clé privée du certificat dans le même fichier PEM, ou exportez un PFX avec sa clé privée"),
+    ("{}'s private key is encrypted; export it unencrypted into a PEM only you can read, or choose the PFX and type its password", "de privésleutel van {} is versleuteld; exporteer hem onversleuteld naar een PEM dat alleen u kunt lezen, of kies de PFX en typ zijn wachtwoord", "la clé privée de {} est chiffrée ; exportez-la en clair dans un PEM que vous seul pouvez lire, ou choisissez le PFX et tapez son mot de passe"),
+    ("{} could not be opened as a PFX ({}); type its password below if it has one, else check the file is a PKCS#12 export", "{} kon niet als PFX worden geopend ({}); typ hieronder zijn wachtwoord als het er een heeft, controleer anders of het bestand een PKCS#12-export is", "{} n’a pas pu être ouvert comme PFX ({}) ; tapez son mot de passe ci-dessous s’il en a un, sinon vérifiez que le fichier est un export PKCS#12"),
+    ("{}'s private key is not an RSA key; Entra ID sign-ins here need an RSA certificate (e.g. New-SelfSignedCertificate -KeyAlgorithm RSA -KeyLength 2048)", "de privésleutel van {} is geen RSA-sleutel; aanmelden bij Entra ID vereist hier een RSA-certificaat (bijv. New-SelfSignedCertificate -KeyAlgorithm RSA -KeyLength 2048)", "la clé privée de {} n’est pas une clé RSA ; la connexion à Entra ID exige ici un certificat RSA (p. ex. New-SelfSignedCertificate -KeyAlgorithm RSA -KeyLength 2048)"),
+    ("{}'s private key does not belong to its certificate; export the certificate together with its own key", "de privésleutel van {} hoort niet bij zijn certificaat; exporteer het certificaat samen met zijn eigen sleutel", "la clé privée de {} n’appartient pas à son certificat ; exportez le certificat avec sa propre clé"),
+    ("{}'s certificate could not be read: {}", "het certificaat van {} kon niet worden gelezen: {}", "le certificat de {} n’a pas pu être lu : {}"),
+    ("{}'s certificate expired on {}; create a new one, upload it to the app registration and choose it here", "het certificaat van {} is verlopen op {}; maak een nieuw, upload het naar de app-registratie en kies het hier", "le certificat de {} a expiré le {} ; créez-en un nouveau, téléversez-le dans l’inscription d’application et choisissez-le ici"),
+    ("The test could not run: {}. Correct the pages before this one.", "De test kon niet worden uitgevoerd: {}. Verbeter de pagina’s hiervoor.", "Le test n’a pas pu s’exécuter : {}. Corrigez les pages précédentes."),
+    ("Entra ID sign-in address", "Aanmeldadres van Entra ID", "Adresse de connexion d’Entra ID"),
+    ("Microsoft Graph address", "Adres van Microsoft Graph", "Adresse de Microsoft Graph"),
+    ("'{}' is not a tenant; use the directory (tenant) ID, a GUID from the Entra admin center's Overview page, or a verified domain such as contoso.onmicrosoft.com", "'{}' is geen tenant; gebruik de map-id (tenant), een GUID van de overzichtspagina van het Entra-beheercentrum, of een geverifieerd domein zoals contoso.onmicrosoft.com", "'{}' n’est pas un locataire ; utilisez l’ID de l’annuaire (locataire), un GUID de la page Vue d’ensemble du centre d’administration Entra, ou un domaine vérifié comme contoso.onmicrosoft.com"),
+    ("'{}' is not an application (client) ID; copy the GUID from the app registration's Overview page, e.g. 11111111-2222-3333-4444-555555555555", "'{}' is geen toepassings-id (client); kopieer de GUID van de overzichtspagina van de app-registratie, bijv. 11111111-2222-3333-4444-555555555555", "'{}' n’est pas un ID d’application (client) ; copiez le GUID de la page Vue d’ensemble de l’inscription d’application, p. ex. 11111111-2222-3333-4444-555555555555"),
+    ("'{}' is not a certificate thumbprint; use the 40 hex digits of its SHA-1", "'{}' is geen certificaatvingerafdruk; gebruik de 40 hexadecimale cijfers van de SHA-1", "'{}' n’est pas une empreinte de certificat ; utilisez les 40 chiffres hexadécimaux de son SHA-1"),
+    ("Certificate thumbprint", "Vingerafdruk van het certificaat", "Empreinte du certificat"),
 ];

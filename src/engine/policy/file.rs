@@ -182,6 +182,51 @@ impl AccessPolicy {
         let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
         fnv(&mut digest, text.as_bytes());
         let mut inventory = Inventory::default();
+        let mut intune = None;
+        if let Some(raw_intune) = raw.inventory.as_ref().and_then(|i| i.intune.as_ref()) {
+            let mut st = super::intune::IntuneSettings::default();
+            let r = raw_intune;
+            let mut set = |slot: &mut Action, v: &Option<Spanned<String>>| {
+                if let Some(v) = v {
+                    if let Some(a) = action(v, &mut problems) {
+                        *slot = a;
+                    }
+                }
+            };
+            set(&mut st.noncompliant, &r.noncompliant);
+            set(&mut st.in_grace_period, &r.in_grace_period);
+            set(&mut st.conflict, &r.conflict);
+            set(&mut st.error, &r.error);
+            set(&mut st.unknown, &r.unknown);
+            set(&mut st.config_manager, &r.config_manager);
+            set(&mut st.other, &r.other);
+            set(&mut st.stale, &r.stale);
+            if let Some(d) = r.max_checkin_age_days {
+                st.max_checkin_age_days = d;
+            }
+            if let Some(h) = r.max_snapshot_age_hours {
+                st.max_snapshot_age_hours = h;
+            }
+            if let Some(p) = &r.max_shrink_percent {
+                if *p.get_ref() > 100 {
+                    problems.push(at(
+                        p.span(),
+                        format!(
+                            "max_shrink_percent = {} is more than 100; use 0-100",
+                            p.get_ref()
+                        ),
+                    ));
+                } else {
+                    st.max_shrink_percent = *p.get_ref();
+                }
+            }
+            if r.enabled.unwrap_or(true) {
+                intune = Some(super::intune::IntuneSource {
+                    settings: st,
+                    ..Default::default()
+                });
+            }
+        }
         if let Some(inv) = raw.inventory {
             inventory.noncompliant = match &inv.noncompliant {
                 Some(s) => action(s, &mut problems),
@@ -410,6 +455,7 @@ impl AccessPolicy {
             dry_run: raw.dry_run.unwrap_or(false),
             grandfathering,
             inventory,
+            intune,
             rules: RuleSet(rules),
             organization,
             mailbox_policy,
@@ -456,6 +502,26 @@ struct RawInventory {
     noncompliant: Option<Spanned<String>>,
     max_checkin_age_days: Option<u32>,
     device: Option<Vec<RawDevice>>,
+    intune: Option<RawIntune>,
+}
+
+/// `[inventory.intune]`: Intune (Microsoft Graph) through the configuration's `<Cloud>`
+/// identity; every key optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIntune {
+    enabled: Option<bool>,
+    noncompliant: Option<Spanned<String>>,
+    in_grace_period: Option<Spanned<String>>,
+    conflict: Option<Spanned<String>>,
+    error: Option<Spanned<String>>,
+    unknown: Option<Spanned<String>>,
+    config_manager: Option<Spanned<String>>,
+    other: Option<Spanned<String>>,
+    stale: Option<Spanned<String>>,
+    max_checkin_age_days: Option<u32>,
+    max_snapshot_age_hours: Option<u32>,
+    max_shrink_percent: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -580,6 +646,18 @@ only_allowed = true          # only those Exchange allows at that moment
 noncompliant = "Block"       # managed but not compliant
 max_checkin_age_days = 30    # older check-ins count as not compliant (0: ignore)
 
+# Intune (Microsoft Graph), read live through the configuration's <Cloud> identity
+# (Cloud/TenantId, Cloud/ApplicationId and its certificate or secret). It answers first; a
+# device Intune does not know goes on to the files and devices above.
+# [inventory.intune]
+# noncompliant = "Block"
+# in_grace_period = "Allow"
+# conflict = "Quarantine"      # also: error, unknown, config_manager, other
+# stale = "Quarantine"         # compliant, but last check-in older than max_checkin_age_days
+# max_checkin_age_days = 7
+# max_snapshot_age_hours = 24  # Graph unreachable: the last good read decides this long
+# max_shrink_percent = 20      # a read this much smaller waits for `eas-connector intune accept`
+
 [[inventory.device]]
 id = "ApplF17XK2LMN0QR"
 user = "anna@contoso.com"
@@ -680,7 +758,9 @@ mod tests {
             .lines()
             .map(|l| match l.strip_prefix("# ") {
                 Some(r)
-                    if r.starts_with("[[rule]]") || r.contains(" = ") && !r.contains("files") =>
+                    if r.starts_with("[[rule]]")
+                        || r.starts_with("[inventory.intune]")
+                        || r.contains(" = ") && !r.contains("files") =>
                 {
                     r
                 }
@@ -692,6 +772,10 @@ mod tests {
         let p =
             AccessPolicy::parse(&with_files, Path::new("AccessPolicy.toml"), dir.path()).unwrap();
         assert_eq!(p.inventory.entries.len(), 3);
+        // Its [inventory.intune] block, switched on, reads with every key.
+        let intune = p.intune.as_ref().expect("[inventory.intune] on");
+        assert_eq!(intune.settings.max_shrink_percent, 20);
+        assert_eq!(intune.settings.noncompliant, Action::Block);
         let old = ["old1".to_string()].into();
         let g = Grandfathered(&old);
         let d = p.decide(&facts("DEV1", "iOS 15.8", "a@x"), &g);
@@ -715,7 +799,7 @@ mod tests {
         let d = p.decide(&facts("S1", "iOS 17", "Sam@contoso.com"), &g);
         assert_eq!(
             (d.action, d.reason.as_str()),
-            (Action::Allow, "rule \"Sales\" (line 45)")
+            (Action::Allow, "rule \"Sales\" (line 57)")
         );
         // A group Exchange could not expand holds the device instead of deciding it.
         let mut broken = GroupMembers::default();

@@ -16,6 +16,7 @@
 //! Exchange.
 
 mod file;
+pub mod intune;
 mod inventory;
 
 pub use file::{web_link, LinkError, EXAMPLE};
@@ -488,6 +489,9 @@ pub struct AccessPolicy {
     pub dry_run: bool,
     pub grandfathering: Grandfathering,
     pub inventory: Inventory,
+    /// `[inventory.intune]`: Intune, asked before the inventory files; its snapshot is set
+    /// by the driver before planning.
+    pub intune: Option<intune::IntuneSource>,
     pub rules: RuleSet,
     pub organization: OrganizationSettings,
     pub mailbox_policy: Option<MailboxPolicySpec>,
@@ -528,18 +532,24 @@ impl AccessPolicy {
     /// Decide one device: the steps in `precedence` order, then the default.
     pub fn decide(&self, d: &DeviceFacts<'_>, grandfathered: &Grandfathered<'_>) -> Decision {
         for step in &self.precedence {
-            let src: &dyn ComplianceSource = match step {
-                Step::Inventory => &self.inventory,
-                Step::Rules => &self.rules,
-                Step::Grandfathered => grandfathered,
+            // The inventory step asks Intune first, then the files.
+            let sources: [Option<&dyn ComplianceSource>; 2] = match step {
+                Step::Inventory => [
+                    self.intune.as_ref().map(|i| i as &dyn ComplianceSource),
+                    Some(&self.inventory),
+                ],
+                Step::Rules => [Some(&self.rules), None],
+                Step::Grandfathered => [Some(grandfathered), None],
             };
-            if let Some(v) = src.verdict(d) {
-                return Decision {
-                    action: v.action,
-                    source: src.name().to_string(),
-                    reason: v.reason,
-                    held: v.held,
-                };
+            for src in sources.into_iter().flatten() {
+                if let Some(v) = src.verdict(d) {
+                    return Decision {
+                        action: v.action,
+                        source: src.name().to_string(),
+                        reason: v.reason,
+                        held: v.held,
+                    };
+                }
             }
         }
         Decision {

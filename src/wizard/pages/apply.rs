@@ -8,14 +8,26 @@ use iced::{Element, Length, Theme};
 use super::super::effects::Outcome;
 use super::super::i18n::Lang;
 use super::super::ui;
-use crate::setup::{Progress, Step};
+use crate::setup::{Detail, Progress, SetupError, Step};
+use std::sync::Arc;
 
 /// One line of the progress list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub step: Step,
     pub state: LineState,
-    pub detail: String,
+    pub detail: LineDetail,
+}
+
+/// What stands under a step's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineDetail {
+    /// Nothing yet (the step runs).
+    None,
+    /// What setup reported.
+    Setup(Detail),
+    /// Validation was not run again: the Connect page passed on these values.
+    PassedOnConnect { ms: u64 },
 }
 
 /// Where a step is.
@@ -32,7 +44,7 @@ pub enum LineState {
 pub struct State {
     pub lines: Vec<Line>,
     pub running: bool,
-    pub outcome: Option<Result<Outcome, String>>,
+    pub outcome: Option<Result<Outcome, Arc<SetupError>>>,
 }
 
 /// Input to the Apply page.
@@ -41,7 +53,7 @@ pub enum Message {
     /// A step started, finished, failed or was undone.
     Progress(Progress),
     /// The transaction finished.
-    Finished(Result<Outcome, String>),
+    Finished(Result<Outcome, Arc<SetupError>>),
 }
 
 /// This page needs nothing from the app.
@@ -60,10 +72,10 @@ impl State {
         match msg {
             Message::Progress(p) => {
                 let (step, state, detail) = match p {
-                    Progress::Started(s) => (s, LineState::Running, String::new()),
-                    Progress::Done(s, d) => (s, LineState::Done, d),
-                    Progress::Failed(s, d) => (s, LineState::Failed, d),
-                    Progress::RolledBack(s, d) => (s, LineState::RolledBack, d),
+                    Progress::Started(s) => (s, LineState::Running, LineDetail::None),
+                    Progress::Done(s, d) => (s, LineState::Done, LineDetail::Setup(d)),
+                    Progress::Failed(s, d) => (s, LineState::Failed, LineDetail::Setup(d)),
+                    Progress::RolledBack(s, d) => (s, LineState::RolledBack, LineDetail::Setup(d)),
                     Progress::Check(_) => return None,
                 };
                 if state == LineState::RolledBack {
@@ -112,7 +124,10 @@ impl State {
             Some(Ok(_)) => ui::note(ui::NoteKind::Success, l.t("Done. Press Next.")),
             Some(Err(e)) => ui::note(
                 ui::NoteKind::Error,
-                l.f("Setup failed and everything was rolled back: {}", &[e]),
+                l.f(
+                    "Setup failed and everything was rolled back: {}",
+                    &[&super::super::words::setup_error(l, e)],
+                ),
             ),
         });
         for line in &self.lines {
@@ -142,10 +157,19 @@ impl State {
                                     }),
                                 }
                             }),
-                        text(label).size(ui::BODY).font(ui::BOLD),
+                        ui::bold(text(label).size(ui::BODY)),
                     ]
                     .spacing(8),
-                    text(line.detail.clone()).size(ui::SMALL).style(ui::muted),
+                    text(match &line.detail {
+                        LineDetail::None => String::new(),
+                        LineDetail::Setup(d) => super::super::words::setup_detail(l, d),
+                        LineDetail::PassedOnConnect { ms } => l.f(
+                            "all checks passed on the Connect page in {} ms",
+                            &[&ms.to_string()],
+                        ),
+                    })
+                    .size(ui::SMALL)
+                    .style(ui::muted),
                 ]
                 .spacing(2),
             );

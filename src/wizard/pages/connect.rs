@@ -160,8 +160,11 @@ impl State {
             ui::note(
                 ui::NoteKind::Info,
                 l.f(
-                    "Checking… {} of 13 done. The checks run at the same time; each stops after 20 s.",
-                    &[&self.results.len().to_string()],
+                    "Checking… {} of {} done. The checks run at the same time; each stops after 20 s.",
+                    &[
+                        &self.results.len().to_string(),
+                        &crate::probe::CheckId::ALL.len().to_string(),
+                    ],
                 ),
             )
         } else if let Some(e) = &self.error {
@@ -229,15 +232,17 @@ impl State {
                 .style(ui::muted),
         ]
         .spacing(8)
-        .align_y(iced::Center);
+        .align_y(iced::Center)
+        // On a narrow window the hint goes under the buttons instead of being squeezed.
+        .wrap();
         // The status and the sign-in line share one child, so the buttons and the list keep
         // their place in the widget tree when the line appears.
         let mut top = column![status].spacing(12);
         if let Some((mech, passed_over)) = self.signed_in_with() {
             let mech = mech.to_string();
-            let mut line = column![text(l.f("Signed in with {}", &[&mech]))
-                .size(ui::BODY)
-                .font(ui::BOLD)]
+            let mut line = column![ui::bold(
+                text(l.f("Signed in with {}", &[&mech])).size(ui::BODY)
+            )]
             .spacing(2);
             if passed_over {
                 line = line.push(
@@ -288,10 +293,11 @@ fn check_row<'a>(
             .size(16)
             .width(Length::Fixed(20.0))
             .style(status_style(r.map(|c| c.status))),
-        text(format!("{:>2}. {}", id.number(), l.t(id.title())))
-            .size(ui::BODY)
-            .font(ui::BOLD)
-            .width(Length::Fill),
+        ui::bold(
+            text(format!("{:>2}. {}", id.number(), l.t(id.title())))
+                .size(ui::BODY)
+                .width(Length::Fill)
+        ),
         text(duration).size(ui::SMALL).style(ui::muted),
     ]
     .spacing(8)

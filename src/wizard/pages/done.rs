@@ -18,13 +18,17 @@ pub enum Message {
     OpenConfig,
     /// Open the log folder.
     OpenLogs,
+    /// Open the access policy file.
+    OpenPolicy,
 }
 
 /// What the app must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// Open this folder in the file manager.
+    /// Open this folder (or file) with the desktop's program for it.
     Open(PathBuf),
+    /// There is no access policy file yet at this path.
+    NoPolicy(PathBuf),
 }
 
 /// What the Done page shows.
@@ -32,6 +36,8 @@ pub struct Context<'a> {
     pub outcome: Option<&'a Outcome>,
     pub config_dir: PathBuf,
     pub logs_dir: PathBuf,
+    /// The organization's access policy file (which may not exist yet).
+    pub policy: PathBuf,
     pub message: Option<&'a str>,
     /// `--config-dir DIR --org NAME` as the CLI needs them for this organization (empty for
     /// the default folder and organization).
@@ -42,20 +48,8 @@ pub struct Context<'a> {
 
 /// The Done page's words for where the passwords are.
 fn store_text(l: Lang, o: &Outcome) -> String {
-    use crate::secrets::Backend;
     match &o.backend {
-        Some(Backend::OsVault(name)) => l.f(
-            "{} (the operating system's encrypted store)",
-            &[name],
-        ),
-        Some(Backend::Systemd(dir)) => l.f(
-            "systemd credentials in {} (encrypted with this machine's key; only root and the service can read them)",
-            &[&dir.display().to_string()],
-        ),
-        Some(Backend::File(p)) => l.f(
-            "file {} (NOT encrypted; only its owner can read it)",
-            &[&p.display().to_string()],
-        ),
+        Some(b) => super::super::words::backend(l, b),
         None => o.secret_store.clone(),
     }
 }
@@ -113,6 +107,8 @@ pub fn update(cx: &Context<'_>, msg: Message) -> Option<Event> {
     Some(match msg {
         Message::OpenConfig => Event::Open(cx.config_dir.clone()),
         Message::OpenLogs => Event::Open(cx.logs_dir.clone()),
+        Message::OpenPolicy if cx.policy.is_file() => Event::Open(cx.policy.clone()),
+        Message::OpenPolicy => Event::NoPolicy(cx.policy.clone()),
     })
 }
 
@@ -120,6 +116,7 @@ pub fn shortcut(c: char) -> Option<Message> {
     match c {
         'o' => Some(Message::OpenConfig),
         'l' => Some(Message::OpenLogs),
+        'p' => Some(Message::OpenPolicy),
         _ => None,
     }
 }
@@ -138,7 +135,7 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
         col = col.push(ui::kv(l.t("Passwords"), store_text(l, o)));
         let (service, sync) = match &o.service {
             Some((name, state)) => (
-                format!("{name}: {state}"),
+                format!("{name}: {}", super::super::words::service_state(l, state)),
                 l.t("The service runs its first sync now; see the log folder or `eas-connector status`.").to_string(),
             ),
             None => (
@@ -149,12 +146,12 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
         col = col.push(ui::kv(l.t("Service"), service));
         col = col.push(ui::kv(l.t("First sync"), sync));
     }
-    let mut steps = column![text(l.t("Next steps")).size(ui::BODY).font(ui::BOLD)].spacing(6);
+    let mut steps = column![ui::bold(text(l.t("Next steps")).size(ui::BODY))].spacing(6);
     for (what, command) in next_steps(&cx, l) {
         steps = steps.push(
             column![
                 text(what).size(ui::SMALL),
-                text(command).size(ui::SMALL).font(iced::Font::MONOSPACE),
+                ui::mono(text(command).size(ui::SMALL)),
             ]
             .spacing(2),
         );
@@ -178,7 +175,17 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
                     .on_press(Message::OpenLogs),
                 Some(Message::OpenLogs),
             ),
-            text("Alt+O · Alt+L").size(ui::SMALL).style(ui::muted),
+            super::super::focus::focusable(
+                "open-policy",
+                button(text(l.t("Open the access policy")).size(ui::BODY))
+                    .padding([6, 14])
+                    .style(ui::plain_button)
+                    .on_press(Message::OpenPolicy),
+                Some(Message::OpenPolicy),
+            ),
+            text("Alt+O · Alt+L · Alt+P")
+                .size(ui::SMALL)
+                .style(ui::muted),
         ]
         .spacing(8)
         .align_y(iced::Center)

@@ -3,6 +3,7 @@
 //! order of pages and every side effect. Pages never do I/O themselves.
 
 pub mod apply;
+pub mod compliance;
 pub mod connect;
 pub mod done;
 pub mod notification;

@@ -1,7 +1,7 @@
 //! Page 4, Proxy: whether an HTTP proxy stands between the connector and Exchange, and its
-//! credentials. Only edits the form; a stored proxy password is never shown.
+//! credentials and how to sign in to it (`Proxy/AuthenticationMethod`). Only edits the form; a stored proxy password is never shown.
 
-use crate::config::fields;
+use crate::config::{fields, AuthenticationMethod};
 use iced::widget::{column, row};
 use iced::{Element, Length};
 
@@ -25,7 +25,18 @@ pub enum Message {
     User(String),
     /// The proxy password changed.
     Password(Secret),
+    /// `Proxy/AuthenticationMethod` chosen.
+    Method(AuthenticationMethod),
 }
+
+/// The widget ids of the proxy's sign-in method choices (Automatic first).
+pub const PROXY_METHOD_IDS: [&str; 5] = [
+    "proxy-auth-auto",
+    "proxy-auth-kerberos",
+    "proxy-auth-negotiate",
+    "proxy-auth-ntlm",
+    "proxy-auth-basic",
+];
 
 /// This page needs nothing from the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +50,7 @@ pub fn update(form: &mut Form, msg: Message) -> Option<Event> {
         Message::UseCredentials(v) => form.proxy_use_credentials = v,
         Message::User(v) => form.proxy_user = v,
         Message::Password(v) => form.proxy_password = v,
+        Message::Method(m) => form.proxy_auth_method = m,
     }
     None
 }
@@ -125,6 +137,14 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 } else {
                     ""
                 },
+            ));
+            col = col.push(super::service_account::method_choice(
+                form.proxy_auth_method,
+                &PROXY_METHOD_IDS,
+                "proxy-auth-method",
+                Message::Method,
+                l.t("Automatic uses what the proxy offers when it asks (Negotiate, NTLM, Basic); the others are sent from the first request."),
+                l,
             ));
         }
     }

@@ -73,45 +73,71 @@ pub fn realm_note<'a, M: 'a>(form: &Form, l: Lang) -> Option<Element<'a, M>> {
     })
 }
 
-/// `AuthenticationMethod`: one choice per method, Automatic first.
-fn method_choice(form: &Form, l: Lang) -> Element<'_, Message> {
-    let choices = [
-        (
-            AuthenticationMethod::Auto,
-            "auth-auto",
-            l.t("Automatic (recommended)"),
-        ),
-        (AuthenticationMethod::Kerberos, "auth-kerberos", "Kerberos"),
-        (
-            AuthenticationMethod::Negotiate,
-            "auth-negotiate",
-            "Negotiate",
-        ),
-        (AuthenticationMethod::Ntlm, "auth-ntlm", "NTLM"),
-        (
-            AuthenticationMethod::Basic,
-            "auth-basic",
-            l.t("Basic (HTTPS only)"),
-        ),
-    ];
+/// The widget ids of the service account's method choices, in [`METHODS`] order.
+pub const METHOD_IDS: [&str; 5] = [
+    "auth-auto",
+    "auth-kerberos",
+    "auth-negotiate",
+    "auth-ntlm",
+    "auth-basic",
+];
+
+/// Every `AuthenticationMethod`, Automatic first (the order of the choices).
+pub const METHODS: [AuthenticationMethod; 5] = [
+    AuthenticationMethod::Auto,
+    AuthenticationMethod::Kerberos,
+    AuthenticationMethod::Negotiate,
+    AuthenticationMethod::Ntlm,
+    AuthenticationMethod::Basic,
+];
+
+/// A choice of `AuthenticationMethod` (the service account's or the proxy's): one radio per
+/// method, Automatic first, each focusable under its id in `ids` (in [`METHODS`] order).
+pub fn method_choice<'a, M: Clone + 'a>(
+    current: AuthenticationMethod,
+    ids: &'static [&'static str; 5],
+    group_id: &'static str,
+    on_choose: fn(AuthenticationMethod) -> M,
+    hint: &'a str,
+    l: Lang,
+) -> Element<'a, M> {
     let mut list = iced::widget::row![].spacing(18);
-    for (m, id, label) in choices {
+    for (m, id) in METHODS.into_iter().zip(ids.iter().copied()) {
+        let label = match m {
+            AuthenticationMethod::Auto => l.t("Automatic (recommended)"),
+            AuthenticationMethod::Kerberos => "Kerberos",
+            AuthenticationMethod::Negotiate => "Negotiate",
+            AuthenticationMethod::Ntlm => "NTLM",
+            AuthenticationMethod::Basic => l.t("Basic (HTTPS only)"),
+        };
         list = list.push(super::super::focus::focusable(
             id,
             iced::widget::container(
-                iced::widget::radio(label, m, Some(form.auth_method), Message::Method)
+                iced::widget::radio(label, m, Some(current), on_choose)
                     .size(18)
                     .text_size(ui::BODY),
             )
             .id(id),
-            Some(Message::Method(m)),
+            Some(on_choose(m)),
         ));
     }
     ui::field(
         l.t("Authentication method"),
-        iced::widget::container(list.wrap()).id("auth-method"),
+        iced::widget::container(list.wrap()).id(group_id),
         None,
+        hint,
+    )
+}
+
+/// `AuthenticationMethod`: one choice per method, Automatic first.
+fn method_choice_here(form: &Form, l: Lang) -> Element<'_, Message> {
+    method_choice(
+        form.auth_method,
+        &METHOD_IDS,
+        "auth-method",
+        Message::Method,
         l.t("Automatic signs in with Kerberos when the domain answers, else NTLM; Basic only over HTTPS."),
+        l,
     )
 }
 
@@ -139,7 +165,7 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
                 l.t("Kept in the password store (the operating system's, or an owner-only file where there is none; the Done page says which), never in the configuration file.")
             },
         ),
-        method_choice(form, l),
+        method_choice_here(form, l),
     ]
     .spacing(18);
     // The realm note comes and goes as the account is typed; it shares one child of the page's

@@ -11,8 +11,8 @@ use super::super::ui;
 use super::super::words;
 use super::welcome::Mode;
 use crate::config::{fields, ConfigLocation};
-use crate::secrets::{self, StoreKind};
-use crate::setup;
+use crate::secrets::{SecretError, StoreKind};
+use std::sync::Arc;
 
 /// Input to the Summary page.
 #[derive(Debug, Clone)]
@@ -39,6 +39,8 @@ pub struct Context<'a> {
     pub cli_args: String,
     /// On Reconfigure: the configuration as it is now, to list what changes.
     pub before: Option<&'a crate::config::ConnectorConfig>,
+    /// The password store setup will use; `None` while it is being found out.
+    pub store: Option<&'a Result<StoreKind, Arc<SecretError>>>,
 }
 
 pub fn update(register: &mut bool, available: bool, msg: Message) -> Option<Event> {
@@ -55,18 +57,16 @@ pub fn shortcut(register: bool, c: char) -> Option<Message> {
     }
 }
 
-fn store_text(l: Lang, loc: &ConfigLocation, register: bool) -> String {
-    let pref = match setup::store_preference(register) {
-        Ok(p) => p,
-        Err(e) => return e.to_string(),
-    };
-    match secrets::foresee(loc, pref) {
-        Ok(Some(StoreKind::Systemd)) => l.t("systemd credentials in the organization's Credentials folder: encrypted with this machine's key; only root and the service (when it starts) can read them.").to_string(),
-        Ok(Some(StoreKind::Os)) if cfg!(windows) => l.t("Windows Credential Manager, and an encrypted copy (DPAPI) for the service that only SYSTEM and Administrators can read.").to_string(),
-        Ok(Some(StoreKind::Os)) => l.t("Your desktop keyring (the Secret Service).").to_string(),
-        Ok(Some(StoreKind::File)) => l.t("The file ConnectorSecrets.json beside the configuration: NOT encrypted, readable by its owner only (mode 0600). Move the passwords with `eas-connector config migrate-secrets`.").to_string(),
-        Ok(None) => l.t("Your desktop keyring (the Secret Service); if this account has none, the file ConnectorSecrets.json: NOT encrypted, readable by its owner only, and said every time.").to_string(),
-        Err(e) => e.to_string(),
+/// Where the passwords go: the store setup will really use (decided off the UI thread by
+/// `secrets::chosen_store`, as configure decides), `None` while that is being found out.
+fn store_text(l: Lang, choice: Option<&Result<StoreKind, Arc<SecretError>>>) -> String {
+    match choice {
+        None => l.t("Finding out which password store will be used…").to_string(),
+        Some(Ok(StoreKind::Systemd)) => l.t("systemd credentials in the organization's Credentials folder: encrypted with this machine's key; only root and the service (when it starts) can read them.").to_string(),
+        Some(Ok(StoreKind::Os)) if cfg!(windows) => l.t("Windows Credential Manager, and an encrypted copy (DPAPI) for the service that only SYSTEM and Administrators can read.").to_string(),
+        Some(Ok(StoreKind::Os)) => l.t("Your desktop keyring (the Secret Service).").to_string(),
+        Some(Ok(StoreKind::File)) => l.t("The file ConnectorSecrets.json beside the configuration: NOT encrypted, readable by its owner only (mode 0600). Move the passwords with `eas-connector config migrate-secrets`.").to_string(),
+        Some(Err(e)) => l.f("No password store can be used, so Apply will stop before writing anything: {}", &[&words::secret_error(l, e)]),
     }
 }
 
@@ -116,19 +116,36 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
     if !kerberos.is_empty() {
         col = col.push(ui::kv("Kerberos", kerberos.join(" · ")));
     }
+    let compliance = if f.intune {
+        use crate::config::model::CloudCredential;
+        let credential = match (f.cloud_credential, f.cloud_certificate()) {
+            (CloudCredential::Certificate, Some(c)) => l.f(
+                "certificate {} (its key goes to the password store)",
+                &[&c.thumbprint],
+            ),
+            (CloudCredential::Certificate, None) => l.t("the stored certificate").to_string(),
+            (CloudCredential::Secret, _) if !f.cloud_secret.is_empty() => {
+                l.t("a client secret (to the password store)").to_string()
+            }
+            (CloudCredential::Secret, _) => l.t("the stored client secret").to_string(),
+        };
+        l.f(
+            "Intune and the access policy file: tenant {}, application {}, {}",
+            &[f.cloud_tenant.trim(), f.cloud_app.trim(), &credential],
+        )
+    } else {
+        l.t("the access policy file only").to_string()
+    };
     col = col
         .push(ui::kv(
             l.t("Notification mailbox"),
             f.notify_mailbox.clone(),
         ))
+        .push(ui::kv(l.t("Compliance source"), compliance))
         .push(ui::kv(l.t("Passwords to store"), passwords))
-        .push(ui::kv(
-            l.t("Passwords go to"),
-            store_text(l, cx.loc, cx.register_service),
-        ));
+        .push(ui::kv(l.t("Passwords go to"), store_text(l, cx.store)));
     if let Some(before) = cx.before {
-        let mut changes =
-            column![text(l.t("What changes")).size(ui::BODY).font(ui::BOLD)].spacing(4);
+        let mut changes = column![ui::bold(text(l.t("What changes")).size(ui::BODY))].spacing(4);
         let mut any = false;
         for (field, _) in f.fields() {
             let (old, new) = (field.get(before), f.written(field));
@@ -159,7 +176,7 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
         }
         col = col.push(changes);
     }
-    let mut all = column![text(l.t("All settings")).size(ui::BODY).font(ui::BOLD)].spacing(6);
+    let mut all = column![ui::bold(text(l.t("All settings")).size(ui::BODY))].spacing(6);
     for (field, _) in f.fields() {
         all = all.push(ui::kv(
             l.t(words::setting_label(field)),
@@ -215,7 +232,7 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
                 format!("eas-connector {} service install", cx.cli_args)
             };
             col = col.push(ui::note(ui::NoteKind::Info, why));
-            col = col.push(text(command).size(ui::SMALL).font(iced::Font::MONOSPACE));
+            col = col.push(ui::mono(text(command).size(ui::SMALL)));
         }
     }
     col.into()

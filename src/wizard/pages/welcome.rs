@@ -9,6 +9,7 @@ use super::super::effects::{Existing, Home};
 use super::super::i18n::Lang;
 use super::super::ui;
 use crate::engine::SyncKind;
+use crate::setup::remove::{RemoveError, Removed};
 
 /// How this run treats the organization's existing connector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,13 +25,13 @@ pub enum Mode {
 }
 
 /// The lab's state, as the Welcome page shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub enum LabStatus {
     #[default]
     Off,
     Starting,
     Running(String),
-    Failed(String),
+    Failed(crate::wizard::effects::LabStartError),
 }
 
 /// What the Welcome page shows.
@@ -44,6 +45,8 @@ pub struct State {
     pub home: Option<Home>,
     /// The answer to the last "Sync now".
     pub sync_note: Option<Result<SyncKind, crate::wizard::effects::SyncRequestError>>,
+    /// What the last Remove did (or why it did not).
+    pub removed: Option<Result<Removed, RemoveError>>,
 }
 
 /// Input to the Welcome page.
@@ -57,6 +60,8 @@ pub enum Message {
     Refresh,
     /// The admin asked to try the wizard against the built-in lab.
     TryLab,
+    /// Remove this organization's connector (asks first).
+    Remove,
 }
 
 /// What the app must do.
@@ -70,6 +75,8 @@ pub enum Event {
     Refresh,
     /// Start the lab in-process.
     StartLab,
+    /// Find out what removing would delete, then ask.
+    PlanRemoval,
 }
 
 impl State {
@@ -91,8 +98,9 @@ impl State {
             }
             Message::SyncNow(kind) => Some(Event::SyncNow(kind)),
             Message::Refresh => Some(Event::Refresh),
+            Message::Remove => Some(Event::PlanRemoval),
             Message::TryLab => {
-                if self.lab == LabStatus::Starting {
+                if matches!(self.lab, LabStatus::Starting) {
                     return None;
                 }
                 self.lab = LabStatus::Starting;
@@ -113,7 +121,7 @@ impl State {
     }
 
     pub fn can_continue(&self) -> bool {
-        self.mode.is_some() && self.lab != LabStatus::Starting
+        self.mode.is_some() && !matches!(self.lab, LabStatus::Starting)
     }
 
     pub fn view(&self, l: Lang) -> Element<'_, Message> {
@@ -122,6 +130,21 @@ impl State {
         ))]
         .spacing(16);
         col = col.push(ui::kv(l.t("Organization"), self.org.clone()));
+        match &self.removed {
+            Some(Ok(r)) => {
+                col = col.push(ui::note(
+                    ui::NoteKind::Success,
+                    super::super::words::removed(l, r),
+                ))
+            }
+            Some(Err(e)) => {
+                col = col.push(ui::note(
+                    ui::NoteKind::Error,
+                    super::super::words::remove_error(l, e),
+                ))
+            }
+            None => {}
+        }
         let choices: Vec<(Mode, &str, &str, &'static str)> = match &self.existing {
             Existing::Checking => {
                 col = col.push(ui::para(l.t("Looking for an existing connector…")));
@@ -167,7 +190,10 @@ impl State {
                 ]
             }
             Existing::Unreadable(e) => {
-                col = col.push(ui::note(ui::NoteKind::Error, e.clone()));
+                col = col.push(ui::note(
+                    ui::NoteKind::Error,
+                    super::super::words::unreadable(l, e),
+                ));
                 vec![(
                     Mode::Replace,
                     l.t("Replace existing connector"),
@@ -185,7 +211,7 @@ impl State {
                 column![
                     row![
                         text(if selected { "◉" } else { "○" }).size(18),
-                        text(title).size(17).font(ui::BOLD),
+                        ui::bold(text(title).size(17)),
                         iced::widget::Space::new().width(Length::Fill),
                         text(key).size(ui::SMALL).style(ui::muted),
                     ]
@@ -220,7 +246,10 @@ impl State {
             .into(),
             LabStatus::Starting => text(l.t("Starting the lab Exchange…")).size(ui::SMALL).into(),
             LabStatus::Running(s) => ui::note(ui::NoteKind::Success, s.clone()),
-            LabStatus::Failed(e) => ui::note(ui::NoteKind::Error, e.clone()),
+            LabStatus::Failed(e) => ui::note(
+                ui::NoteKind::Error,
+                super::super::words::lab_start_error(l, e),
+            ),
         };
         let lab_button = button(
             row![
@@ -232,11 +261,11 @@ impl State {
         )
         .padding([8, 14])
         .style(ui::plain_button)
-        .on_press_maybe((self.lab != LabStatus::Starting).then_some(Message::TryLab));
+        .on_press_maybe((!matches!(self.lab, LabStatus::Starting)).then_some(Message::TryLab));
         let lab_button = super::super::focus::focusable(
             "try-lab",
             lab_button,
-            (self.lab != LabStatus::Starting).then_some(Message::TryLab),
+            (!matches!(self.lab, LabStatus::Starting)).then_some(Message::TryLab),
         );
         col = col.push(iced::widget::rule::horizontal(1));
         col = col.push(column![lab_button, lab_line].spacing(8));
@@ -248,7 +277,7 @@ impl State {
     /// The status home: what `eas-connector status` says about the service, and Sync now.
     fn home_view<'a>(&self, home: &'a Home, l: Lang) -> Element<'a, Message> {
         use super::super::focus::focusable;
-        let mut col = column![text(l.t("Service status")).size(17).font(ui::BOLD)].spacing(6);
+        let mut col = column![ui::bold(text(l.t("Service status")).size(17))].spacing(6);
         let when = |t: &jiff::Timestamp| {
             t.to_zoned(jiff::tz::TimeZone::system())
                 .strftime("%Y-%m-%d %H:%M")
@@ -301,6 +330,48 @@ impl State {
         if let Some(e) = &home.error {
             col = col.push(text(e.clone()).size(ui::SMALL).style(ui::muted));
         }
+        match &home.devices {
+            Some(t) => {
+                col = col.push(ui::kv(
+                    l.t("Devices (Exchange's state)"),
+                    l.f(
+                        "{} allowed · {} blocked · {} quarantined · {} other",
+                        &[
+                            &t.allowed.to_string(),
+                            &t.blocked.to_string(),
+                            &t.quarantined.to_string(),
+                            &t.other.to_string(),
+                        ],
+                    ),
+                ));
+                col = col.push(ui::kv(
+                    l.t("Conflicts"),
+                    if t.conflicts == 0 {
+                        l.t("none").to_string()
+                    } else {
+                        t.conflicts.to_string()
+                    },
+                ));
+                if t.conflicts > 0 {
+                    col = col.push(ui::note(
+                        ui::NoteKind::Warning,
+                        l.f(
+                            "{} devices: an Exchange device access rule decides otherwise than the access policy, and Exchange's rule wins. See which with `eas-connector devices` (column CONFLICT), then change the rule in Exchange, or the policy.",
+                            &[&t.conflicts.to_string()],
+                        ),
+                    ));
+                }
+            }
+            None => {
+                col = col.push(ui::kv(
+                    l.t("Devices (Exchange's state)"),
+                    l.t("no list yet: no sync has finished").to_string(),
+                ));
+            }
+        }
+        if let Some(e) = &home.devices_error {
+            col = col.push(text(e.clone()).size(ui::SMALL).style(ui::muted));
+        }
         let quick = home.running.then_some(Message::SyncNow(SyncKind::Quick));
         let full = home.running.then_some(Message::SyncNow(SyncKind::Full));
         col = col.push(
@@ -329,6 +400,14 @@ impl State {
                         .on_press(Message::Refresh),
                     Some(Message::Refresh),
                 ),
+                focusable(
+                    "remove",
+                    button(text(l.t("Remove this connector…")).size(ui::BODY))
+                        .padding([6, 14])
+                        .style(button::danger)
+                        .on_press(Message::Remove),
+                    Some(Message::Remove),
+                ),
             ]
             .spacing(8)
             .wrap(),
@@ -346,7 +425,12 @@ impl State {
                     l.t("The service runs a full sync now."),
                 ))
             }
-            Some(Err(e)) => col = col.push(ui::note(ui::NoteKind::Error, e.to_string())),
+            Some(Err(e)) => {
+                col = col.push(ui::note(
+                    ui::NoteKind::Error,
+                    super::super::words::sync_request_error(l, e),
+                ))
+            }
             None => {}
         }
         if !home.running {
