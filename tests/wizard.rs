@@ -574,7 +574,7 @@ fn failed_validation_is_shown_with_its_fix_and_blocks_next() {
         r.checks[0].clone(),
     )));
     assert!(
-        h.sees("Checking… 1 of 13 done. The checks run at the same time; each stops after 20 s.")
+        h.sees("Checking… 1 of 14 done. The checks run at the same time; each stops after 20 s.")
     );
     h.feed_checks(r);
     assert!(!h.w.can_continue());

@@ -292,9 +292,9 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "Annulé : {}",
     ),
     (
-        "Checking… {} of 13 done. The checks run at the same time; each stops after 20 s.",
-        "Bezig met controleren… {} van 13 klaar. De controles lopen tegelijk; elke controle stopt na 20 s.",
-        "Vérification… {} sur 13 terminées. Les contrôles tournent en parallèle ; chacun s’arrête après 20 s.",
+        "Checking… {} of 14 done. The checks run at the same time; each stops after 20 s.",
+        "Bezig met controleren… {} van 14 klaar. De controles lopen tegelijk; elke controle stopt na 20 s.",
+        "Vérification… {} sur 14 terminées. Les contrôles tournent en parallèle ; chacun s’arrête après 20 s.",
     ),
     (
         "Cancelled. Press Retry to check again.",
@@ -890,6 +890,16 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "ActiveSync endpoint",
         "ActiveSync-eindpunt",
         "Point de terminaison ActiveSync",
+    ),
+    (
+        "Intune (Microsoft Graph)",
+        "Intune (Microsoft Graph)",
+        "Intune (Microsoft Graph)",
+    ),
+    (
+        "no Intune source: Cloud/TenantId and Cloud/ApplicationId are not set",
+        "geen Intune-bron: Cloud/TenantId en Cloud/ApplicationId zijn niet ingesteld",
+        "pas de source Intune : Cloud/TenantId et Cloud/ApplicationId ne sont pas définis",
     ),
     (
         "Validate connectivity",

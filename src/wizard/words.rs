@@ -305,7 +305,11 @@ pub fn finding(l: Lang, f: &Finding) -> String {
         Finding::Error { text } => text.clone(),
         // Check 14's words are English until the wizard's Compliance source page gives them
         // its own.
-        f @ (Finding::CloudNotConfigured | Finding::IntuneRead { .. }) => f.to_string(),
+        Finding::CloudNotConfigured => {
+            l.t("no Intune source: Cloud/TenantId and Cloud/ApplicationId are not set")
+                .to_string()
+        }
+        f @ Finding::IntuneRead { .. } => f.to_string(),
     }
 }
 

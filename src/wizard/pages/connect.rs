@@ -160,7 +160,7 @@ impl State {
             ui::note(
                 ui::NoteKind::Info,
                 l.f(
-                    "Checking… {} of 13 done. The checks run at the same time; each stops after 20 s.",
+                    "Checking… {} of 14 done. The checks run at the same time; each stops after 20 s.",
                     &[&self.results.len().to_string()],
                 ),
             )
