@@ -222,7 +222,12 @@ async fn twenty_thousand_devices_from_intune_outage_throttling_shrink_and_no_sec
                 bad.push((id.clone(), a, s.clone()));
             }
         }
-        assert!(bad.is_empty(), "pypsrp: {} mismatches: {:?}", bad.len(), &bad[..bad.len().min(5)]);
+        assert!(
+            bad.is_empty(),
+            "pypsrp: {} mismatches: {:?}",
+            bad.len(),
+            &bad[..bad.len().min(5)]
+        );
     }
 
     // 2. Graph down: the snapshot decides; nothing allowed is blocked or quarantined.

@@ -239,7 +239,10 @@ fn read(loc: &ConfigLocation, as_json: bool) -> anyhow::Result<Outcome> {
         &mut |_, _| {},
         &mut |w| {
             if !as_json {
-                eprintln!("Graph answered {} and asked to wait {} s", w.status, w.seconds)
+                eprintln!(
+                    "Graph answered {} and asked to wait {} s",
+                    w.status, w.seconds
+                )
             }
         },
     ))?;

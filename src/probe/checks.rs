@@ -66,8 +66,10 @@ impl Context {
             .clone()
     }
 
+    /// Whether Exchange is reached through the proxy (not with `Proxy/BypassForExchange`:
+    /// then only check 14's cloud traffic takes it).
     pub(super) fn proxy_enabled(&self) -> bool {
-        self.input.config.proxy.enabled
+        self.input.config.proxy.enabled && !self.input.config.proxy.bypass_for_exchange
     }
 
     pub(super) fn explicit_ews(&self) -> bool {
