@@ -567,7 +567,11 @@ fn with_a_registered_service_no_password_is_in_any_file() {
     for line in conf.lines() {
         if let Some(spec) = line.strip_prefix("LoadCredentialEncrypted=") {
             let (id, path) = spec.split_once(':').unwrap();
-            fs::write(loaded.join(id), systemd_creds_decrypt_bytes(id, Path::new(path))).unwrap();
+            fs::write(
+                loaded.join(id),
+                systemd_creds_decrypt_bytes(id, Path::new(path)),
+            )
+            .unwrap();
             ids.push(id.to_string());
         }
     }
@@ -869,7 +873,10 @@ fn the_cloud_certificate_is_stored_as_bytes_and_migrates_between_stores() {
         );
     }
     let show = ok(&env.run_with(&["cloud", "show"], &systemd, ""));
-    assert!(show.contains("(CN=rcgen self signed cert, valid until"), "{show}");
+    assert!(
+        show.contains("(CN=rcgen self signed cert, valid until"),
+        "{show}"
+    );
     assert!(!show.contains(&tail));
 
     if std::env::var("EAS_TEST_SECRET_SERVICE").as_deref() != Ok("1") {
@@ -889,10 +896,16 @@ fn the_cloud_certificate_is_stored_as_bytes_and_migrates_between_stores() {
         .expect("secret-tool (libsecret-tools) must be installed");
     assert_eq!(o.stdout, der, "the key is kept as its DER bytes");
     let show = ok(&env.run_with(&["cloud", "show"], &[], ""));
-    assert!(show.contains("(CN=rcgen self signed cert, valid until"), "{show}");
+    assert!(
+        show.contains("(CN=rcgen self signed cert, valid until"),
+        "{show}"
+    );
     ok(&env.run_with(&["config", "migrate-secrets", "--to", "systemd"], &[], ""));
     assert!(cred.is_file());
     let show = ok(&env.run_with(&["cloud", "show"], &systemd, ""));
-    assert!(show.contains("(CN=rcgen self signed cert, valid until"), "{show}");
+    assert!(
+        show.contains("(CN=rcgen self signed cert, valid until"),
+        "{show}"
+    );
     assert!(leaks(&[env.org_dir()], &tail).is_empty());
 }

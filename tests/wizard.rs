@@ -1150,7 +1150,7 @@ fn lab_demo_fills_every_page_and_validates_against_the_lab() {
         h.next();
     }
     assert_eq!(h.w.step, Step::Options);
-    h.next(); // runs the 13 checks against the lab for real
+    h.next(); // runs the 14 checks against the lab for real
     assert_eq!(h.w.step, Step::Connect);
     assert!(!h.w.connect.running);
     let report = h.w.connect.report.clone().expect("a report");
@@ -1717,6 +1717,7 @@ fn status_home_for_an_existing_connector() {
             server: "cas01.contoso.test".into(),
             failed_over_from: vec![],
             conflicts: 0,
+            intune: None,
         }),
         last_error: Some(ErrorRecord {
             at,
@@ -1994,7 +1995,7 @@ fn connect_page_shows_real_kerberos_outcomes_against_a_real_kdc() {
         (report, c)
     };
 
-    // 1. All good: the 13 checks run for real on arrival; the service account signs in with
+    // 1. All good: the 14 checks run for real on arrival; the service account signs in with
     // Kerberos, with a ticket the KDC issued.
     let tgts = realm.tgts_issued();
     h.click_text("8. Connect");
