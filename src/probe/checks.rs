@@ -815,6 +815,7 @@ pub(super) async fn intune(
                     }
                     TokenError::Http { .. } => CloudFix::Proxy,
                     TokenError::Refused { .. } => CloudFix::Identity,
+                    TokenError::TemporarilyUnavailable { .. } => CloudFix::Retry,
                 },
                 GraphError::PermissionMissing { .. } => CloudFix::Consent,
                 GraphError::Unauthorized { .. } | GraphError::ForeignLink(_) => CloudFix::Addresses,
