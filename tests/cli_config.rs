@@ -475,3 +475,107 @@ fn secret_service_stores_passwords_outside_the_config_folder() {
     let gone = lookup(&format!("{org}/service-account"));
     assert!(String::from_utf8_lossy(&gone.stdout).trim().is_empty());
 }
+
+/// `cloud set-secret` (one line on stdin) stores the client secret in the store only and sets
+/// Cloud/Credential; `cloud show` says where it is; `cloud set-certificate` with a PFX and its
+/// password from an environment variable imports it, a wrong password is named and changes
+/// nothing; neither the secret nor the PFX password is in any other file, log or output.
+#[test]
+fn cloud_set_secret_and_set_certificate_keep_the_credential_in_the_store_only() {
+    let env = Env::new("default");
+    complete(&env);
+    ok(&env.run(&["config", "set", "Cloud/TenantId", "contoso.onmicrosoft.com"]));
+    ok(&env.run(&[
+        "config",
+        "set",
+        "Cloud/ApplicationId",
+        "11111111-2222-3333-4444-555555555555",
+    ]));
+    let envs = [("EAS_CONNECTOR_SECRET_STORE", "file")];
+    let secret = "Cl0ud~Secret.Value_7781";
+    let o = env.run_with(
+        &["-vvv", "cloud", "set-secret"],
+        &envs,
+        &format!("{secret}\n"),
+    );
+    assert!(ok(&o).contains("cloud-client-secret"), "{}", text(&o));
+    assert!(!text(&o).contains(secret));
+    assert!(fs::read_to_string(env.config())
+        .unwrap()
+        .contains("<Credential>Secret</Credential>"));
+    let show = env.run_with(&["cloud", "show"], &envs, "");
+    assert!(
+        ok(&show).contains("client secret                stored"),
+        "{}",
+        text(&show)
+    );
+    let secrets = env.org_dir().join("ConnectorSecrets.json");
+    assert_eq!(files_containing(env.root(), secret), vec![secrets.clone()]);
+
+    // A PFX (written by p12-keystore, as Windows exports one), its password in a variable.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["app".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let mut ks = p12_keystore::KeyStore::new();
+    ks.add_entry(
+        "app",
+        p12_keystore::KeyStoreEntry::PrivateKeyChain(p12_keystore::PrivateKeyChain::new(
+            vec![1u8; 20],
+            p12_keystore::PrivateKey::from_der(&key.serialize_der()).unwrap(),
+            [p12_keystore::Certificate::from_der(cert.der()).unwrap()],
+        )),
+    );
+    let pfx_password = "Pfx-Pa55-7781";
+    let input = tempfile::tempdir().unwrap();
+    let pfx = input.path().join("app.pfx");
+    fs::write(&pfx, ks.writer(pfx_password).write().unwrap()).unwrap();
+    let wrong = env.run_with(
+        &[
+            "cloud",
+            "set-certificate",
+            pfx.to_str().unwrap(),
+            "--password-env",
+            "PFX_PW",
+        ],
+        &[("EAS_CONNECTOR_SECRET_STORE", "file"), ("PFX_PW", "nope")],
+        "",
+    );
+    assert!(!wrong.status.success());
+    assert!(
+        text(&wrong).contains("password is wrong or missing"),
+        "{}",
+        text(&wrong)
+    );
+    let o = env.run_with(
+        &[
+            "-vvv",
+            "cloud",
+            "set-certificate",
+            pfx.to_str().unwrap(),
+            "--password-env",
+            "PFX_PW",
+        ],
+        &[
+            ("EAS_CONNECTOR_SECRET_STORE", "file"),
+            ("PFX_PW", pfx_password),
+        ],
+        "",
+    );
+    let out = ok(&o);
+    assert!(out.contains("imported certificate"), "{out}");
+    assert!(!text(&o).contains(pfx_password));
+    let xml = fs::read_to_string(env.config()).unwrap();
+    assert!(
+        xml.contains("<Credential>Certificate</Credential>"),
+        "{xml}"
+    );
+    assert!(files_containing(env.root(), pfx_password).is_empty());
+    let show = env.run_with(&["cloud", "show"], &envs, "");
+    assert!(
+        ok(&show).contains("(CN=rcgen self signed cert, valid until"),
+        "{}",
+        text(&show)
+    );
+}

@@ -293,6 +293,45 @@ async fn twenty_thousand_devices_from_intune_outage_throttling_shrink_and_no_sec
     assert_eq!(i.state, "fresh", "{i:?}");
     assert_eq!(i.waits, vec![(429, 0); 3]);
 
+    // 4b. Live: a device allowed now turns noncompliant in Intune, another compliant: the
+    //     next sync blocks the one and allows the other (and changes nothing else).
+    let now_states = states(&lab);
+    let allowed_id = want
+        .iter()
+        .find(|(id, a)| {
+            **a == Action::Allow && now_states.get(*id) == Some(&DeviceAccessState::Allowed)
+        })
+        .map(|(id, _)| id.clone())
+        .unwrap();
+    let blocked_id = want
+        .iter()
+        .find(|(id, a)| {
+            **a == Action::Block && now_states.get(*id) == Some(&DeviceAccessState::Blocked)
+        })
+        .map(|(id, _)| id.clone())
+        .unwrap();
+    use eas_connector::lab::cloud::graph::ComplianceState as LabState;
+    assert!(lab.set_device_compliance(&allowed_id, LabState::Noncompliant) >= 1);
+    assert!(lab.set_device_compliance(&blocked_id, LabState::Compliant) >= 1);
+    let want_now = expected(&lab);
+    engine
+        .sync(SyncKind::Full, &mut state, |_| {})
+        .await
+        .unwrap();
+    let after = states(&lab);
+    assert_eq!(after[&allowed_id], DeviceAccessState::Blocked);
+    assert_eq!(
+        after[&blocked_id],
+        state_of(want_now[&blocked_id]),
+        "a device compliant again follows Intune"
+    );
+    let moved: Vec<_> = after
+        .iter()
+        .filter(|(id, s)| now_states[*id] != **s)
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert!(moved.len() <= 2, "{moved:?}");
+
     // 5. A read that shrinks by more than 20 % waits for `intune accept`: the old snapshot
     //    (fresh) decides meanwhile.
     let mut snap: serde_json::Value =

@@ -222,7 +222,7 @@ fn systemd_creds_decrypt(id: &str, path: &Path) -> String {
     String::from_utf8(systemd_creds_decrypt_bytes(id, path)).unwrap()
 }
 
-/// The same for a credential that is bytes (the cloud app's certificate and key, DER).
+/// [`systemd_creds_decrypt`] of key material (the cloud certificate and key are DER).
 fn systemd_creds_decrypt_bytes(id: &str, path: &Path) -> Vec<u8> {
     let out = Command::new("systemd-creds")
         .arg("decrypt")
@@ -575,7 +575,7 @@ fn with_a_registered_service_no_password_is_in_any_file() {
             ids.push(id.to_string());
         }
     }
-    // The lab's answers also import its cloud app's certificate (Intune), stored as DER.
+    // The lab's answers import its cloud app's certificate too: the unit loads it as well.
     let mut expected: Vec<&str> = KEYS.to_vec();
     expected.extend(["cloud-certificate", "cloud-private-key"]);
     assert_eq!(ids, expected, "{conf}");
@@ -815,4 +815,97 @@ fn as_a_non_root_user_the_file_only_without_any_secret_service_and_announced_eve
     // silent move either way (config show says where, and how to move).
     let show = ok(&run(&["config", "show"], Some(&addr), ""));
     assert!(show.contains("Passwords are kept in: file"), "{show}");
+}
+
+/// The cloud app's certificate and key go into the store as DER bytes (`cloud
+/// set-certificate`), never into the configuration or any other file, survive a migration to
+/// the Secret Service and back (keyring's secret API, byte for byte), and `cloud show` reads
+/// them; the client secret is a password like the others.
+#[test]
+fn the_cloud_certificate_is_stored_as_bytes_and_migrates_between_stores() {
+    if !systemd_creds_usable() {
+        return;
+    }
+    let org = format!("cloudss-{}", std::process::id());
+    let env = Env::new(&org);
+    env.complete();
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["eas-connector-app".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let pem = input.path().join("app.pem");
+    fs::write(&pem, format!("{}{}", cert.pem(), key.serialize_pem())).unwrap();
+    let der = key.serialize_der();
+    // A run of the key's bytes (as text for the leak patterns: base64 of the tail).
+    let tail = base64::engine::general_purpose::STANDARD.encode(&der[der.len() - 48..]);
+    let systemd = [("EAS_CONNECTOR_SECRET_STORE", "systemd")];
+    let out = ok(&env.run_with(
+        &["cloud", "set-certificate", pem.to_str().unwrap()],
+        &systemd,
+        "",
+    ));
+    assert!(out.contains("imported certificate"), "{out}");
+    let cred = env
+        .org_dir()
+        .join("Credentials")
+        .join("cloud-private-key.cred");
+    assert!(cred.is_file());
+    let xml = fs::read_to_string(env.org_dir().join("ConnectorServiceConfiguration.xml")).unwrap();
+    assert!(
+        xml.contains("<Credential>Certificate</Credential>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<CertificateThumbprint>"), "{xml}");
+    let hits: Vec<_> = leaks(&[env.org_dir()], &tail);
+    assert!(hits.is_empty(), "{hits:?}");
+    let raw = |path: &Path| fs::read(path).unwrap();
+    for p in [
+        env.org_dir().join("ConnectorServiceConfiguration.xml"),
+        cred.clone(),
+    ] {
+        let bytes = raw(&p);
+        assert!(
+            !bytes.windows(48).any(|w| w == &der[der.len() - 48..]),
+            "{}",
+            p.display()
+        );
+    }
+    let show = ok(&env.run_with(&["cloud", "show"], &systemd, ""));
+    assert!(
+        show.contains("(CN=rcgen self signed cert, valid until"),
+        "{show}"
+    );
+    assert!(!show.contains(&tail));
+
+    if std::env::var("EAS_TEST_SECRET_SERVICE").as_deref() != Ok("1") {
+        eprintln!("SKIPPED (the Secret Service part): set EAS_TEST_SECRET_SERVICE=1 inside a Secret Service session (scripts/test does)");
+        return;
+    }
+    ok(&env.run_with(
+        &["config", "migrate-secrets", "--to", "secret-service"],
+        &[],
+        "",
+    ));
+    assert!(!cred.exists());
+    let o = Command::new("secret-tool")
+        .args(["lookup", "service", "EAS Connector", "username"])
+        .arg(format!("{org}/cloud-private-key"))
+        .output()
+        .expect("secret-tool (libsecret-tools) must be installed");
+    assert_eq!(o.stdout, der, "the key is kept as its DER bytes");
+    let show = ok(&env.run_with(&["cloud", "show"], &[], ""));
+    assert!(
+        show.contains("(CN=rcgen self signed cert, valid until"),
+        "{show}"
+    );
+    ok(&env.run_with(&["config", "migrate-secrets", "--to", "systemd"], &[], ""));
+    assert!(cred.is_file());
+    let show = ok(&env.run_with(&["cloud", "show"], &systemd, ""));
+    assert!(
+        show.contains("(CN=rcgen self signed cert, valid until"),
+        "{show}"
+    );
+    assert!(leaks(&[env.org_dir()], &tail).is_empty());
 }

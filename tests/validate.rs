@@ -49,13 +49,27 @@ fn input(info: &LabInfo) -> Input {
         info.accounts.notification.mailbox.as_deref().unwrap(),
     )
     .unwrap();
+    // The lab's Microsoft cloud, for check 14.
+    let cloud = info.cloud.as_ref().unwrap();
+    c.set("Cloud/TenantId", &cloud.tenant_id).unwrap();
+    c.set("Cloud/ApplicationId", &cloud.application_id).unwrap();
+    c.set("Cloud/Authority", &cloud.authority).unwrap();
+    c.set("Cloud/GraphUrl", &cloud.graph_url).unwrap();
+    let cert = eas_connector::cloud::certificate::import_file(
+        &cloud.pfx_file,
+        Some(&Secret::new(&cloud.pfx_password)),
+    )
+    .unwrap();
     Input {
         config: c,
         config_problems: vec![],
         service_password: Some(Secret::new(info.accounts.service.password.clone())),
         notification_password: Some(Secret::new(info.accounts.notification.password.clone())),
         proxy_password: None,
-        cloud_credential: None,
+        cloud_credential: Some(eas_connector::cloud::AppCredential::Certificate(
+            cert,
+            eas_connector::cloud::AssertionAlg::Ps256,
+        )),
     }
 }
 
@@ -409,7 +423,12 @@ async fn proxy_cases_through_a_real_tinyproxy() {
         .unwrap()
         .parse()
         .unwrap();
-    let Some(proxy) = tinyproxy("eas", "proxy-pw-2", &[lab_port]) else {
+    // The Microsoft cloud (check 14) is reached through the proxy too: its two ports are
+    // allowed like Exchange's.
+    let cloud = info.cloud.as_ref().unwrap();
+    let port_of = |url: &str| url::Url::parse(url).unwrap().port().unwrap();
+    let (login_port, graph_port) = (port_of(&cloud.authority), port_of(&cloud.graph_url));
+    let Some(proxy) = tinyproxy("eas", "proxy-pw-2", &[lab_port, login_port, graph_port]) else {
         return;
     };
     let with_proxy = |user: Option<&str>, pass: Option<&str>, port: u16| {
@@ -439,6 +458,45 @@ async fn proxy_cases_through_a_real_tinyproxy() {
             proxy.port, info.servers[0].address
         )
     );
+
+    // The Microsoft cloud always goes through the proxy: one that allows only Exchange's port
+    // fails check 14 with the proxy's fix, and Exchange's checks pass.
+    let Some(exchange_only) = tinyproxy("eas", "proxy-pw-2", &[lab_port]) else {
+        return;
+    };
+    let r = run(
+        with_proxy(Some("eas"), Some("proxy-pw-2"), exchange_only.port),
+        quick(),
+    )
+    .await;
+    failed(&r, CheckId::Intune, "signing in to Entra ID failed");
+    assert!(r
+        .get(CheckId::Intune)
+        .unwrap()
+        .detail
+        .contains("refused to connect"));
+    assert_eq!(
+        r.get(CheckId::Intune).unwrap().remedy.as_deref(),
+        Some(&eas_connector::probe::Fix::Cloud(
+            eas_connector::probe::CloudFix::Proxy
+        ))
+    );
+    assert_eq!(r.get(CheckId::Tcp).unwrap().status, Status::Passed);
+    // Proxy/BypassForExchange: Exchange is reached directly (check 4 does not apply) while
+    // the cloud still takes the proxy — here one that allows only the cloud's ports.
+    let Some(cloud_only) = tinyproxy("eas", "proxy-pw-2", &[login_port, graph_port]) else {
+        return;
+    };
+    let mut i = with_proxy(Some("eas"), Some("proxy-pw-2"), cloud_only.port);
+    i.config.set("Proxy/BypassForExchange", "true").unwrap();
+    let r = run(i, quick()).await;
+    assert!(r.ok, "{}", r.to_text());
+    assert_eq!(r.get(CheckId::Proxy).unwrap().status, Status::NotApplicable);
+    assert_eq!(r.get(CheckId::Intune).unwrap().status, Status::Passed);
+    let mut i = with_proxy(Some("eas"), Some("proxy-pw-2"), exchange_only.port);
+    i.config.set("Proxy/BypassForExchange", "true").unwrap();
+    let r = run(i, quick()).await;
+    failed(&r, CheckId::Intune, "signing in to Entra ID failed");
 
     // 19. Proxy down.
     let down = free_port();

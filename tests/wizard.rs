@@ -2253,6 +2253,7 @@ fn status_home_for_an_existing_connector() {
             server: "cas01.contoso.test".into(),
             failed_over_from: vec![],
             conflicts: 0,
+            intune: None,
         }),
         last_error: Some(ErrorRecord {
             at,
@@ -2689,7 +2690,7 @@ fn connect_page_shows_real_kerberos_outcomes_against_a_real_kdc() {
         (report, c)
     };
 
-    // 1. All good: the 13 checks run for real on arrival; the service account signs in with
+    // 1. All good: the 14 checks run for real on arrival; the service account signs in with
     // Kerberos, with a ticket the KDC issued.
     let tgts = realm.tgts_issued();
     h.click_text("9. Connect");

@@ -184,6 +184,25 @@ fn print_record(label: &str, r: &Option<SyncRecord>) {
                     "", r.conflicts
                 );
             }
+            if let Some(i) = &r.intune {
+                match i.state.as_str() {
+                    "fresh" => println!(
+                        "{:<16} Intune: {} managed device(s) read in {} page(s)",
+                        "", i.devices_read, i.pages
+                    ),
+                    "snapshot" => println!(
+                        "{:<16} WARNING Intune not read; its snapshot of {} h ago decided: {}",
+                        "",
+                        i.snapshot_age_secs.unwrap_or(0) / 3600,
+                        i.problem.as_deref().unwrap_or_default()
+                    ),
+                    _ => println!(
+                        "{:<16} ERROR Intune: every device was held where it is: {}",
+                        "",
+                        i.problem.as_deref().unwrap_or_default()
+                    ),
+                }
+            }
         }
     }
 }

@@ -172,6 +172,8 @@ pub enum TokenError {
     ConsentMissing { code: u32 },
     #[error("Entra ID does not know the resource {scope} (AADSTS{code}); check Cloud/GraphUrl (it must match Cloud/Authority's cloud)")]
     BadScope { scope: String, code: u32 },
+    #[error("Entra ID is temporarily unavailable (AADSTS{code}, HTTP {status}); retry later (the last good Intune snapshot decides meanwhile)")]
+    TemporarilyUnavailable { status: u16, code: u32 },
     #[error("Entra ID refused the sign-in: {description} (HTTP {status}); see https://login.microsoftonline.com/error?code={code} for the code")]
     Refused {
         status: u16,
@@ -238,6 +240,10 @@ fn classify(identity: &AppIdentity, scope: &str, status: u16, body: &[u8]) -> To
         700027 | 700021 | 700023 => TokenError::CertificateNotRegistered { thumbprint, code },
         700024 | 700025 => TokenError::ClockSkew { code },
         65001 | 650057 | 7000112 => TokenError::ConsentMissing { code },
+        90033 | 90006 => TokenError::TemporarilyUnavailable { status, code },
+        _ if e.error == "temporarily_unavailable" || status == 503 => {
+            TokenError::TemporarilyUnavailable { status, code }
+        }
         500011 | 70011 | 1002012 => TokenError::BadScope {
             scope: scope.to_string(),
             code,
@@ -462,6 +468,10 @@ mod tests {
         assert!(matches!(e(90002), TokenError::UnknownTenant { .. }));
         assert!(matches!(e(65001), TokenError::ConsentMissing { .. }));
         assert!(matches!(e(12345), TokenError::Refused { code: 12345, .. }));
+        assert!(matches!(
+            e(90033),
+            TokenError::TemporarilyUnavailable { code: 90033, .. }
+        ));
         // Without error_codes, the description's code is used.
         let x = classify(&id, "s", 400, br#"{"error":"invalid_request","error_description":"AADSTS700016: Application not found"}"#);
         assert!(matches!(x, TokenError::UnknownApp { .. }), "{x}");

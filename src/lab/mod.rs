@@ -674,6 +674,12 @@ impl Lab {
             .await
     }
 
+    /// Set the Intune compliance of the managed devices with this Intune id or EAS device id
+    /// (case-insensitive); how many records changed (a re-enrolled device has two).
+    pub fn set_device_compliance(&self, id: &str, state: cloud::graph::ComplianceState) -> usize {
+        self.shared.cloud.set_compliance(&self.shared, id, state)
+    }
+
     /// Every managed device as Graph renders it (every property), in Graph's order.
     pub fn managed_devices(&self) -> serde_json::Value {
         self.with_org(|org| cloud::graph::all(&self.shared.cloud, org, now()))

@@ -66,8 +66,10 @@ impl Context {
             .clone()
     }
 
+    /// Whether Exchange is reached through the proxy (not with `Proxy/BypassForExchange`:
+    /// then only check 14's cloud traffic takes it).
     pub(super) fn proxy_enabled(&self) -> bool {
-        self.input.config.proxy.enabled
+        self.input.config.proxy.enabled && !self.input.config.proxy.bypass_for_exchange
     }
 
     pub(super) fn explicit_ews(&self) -> bool {
@@ -813,6 +815,7 @@ pub(super) async fn intune(
                     }
                     TokenError::Http { .. } => CloudFix::Proxy,
                     TokenError::Refused { .. } => CloudFix::Identity,
+                    TokenError::TemporarilyUnavailable { .. } => CloudFix::Retry,
                 },
                 GraphError::PermissionMissing { .. } => CloudFix::Consent,
                 GraphError::Unauthorized { .. } | GraphError::ForeignLink(_) => CloudFix::Addresses,

@@ -76,6 +76,10 @@ pub struct SyncRecord {
     /// Decisions Exchange's device access rules override (access control only).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub conflicts: usize,
+    /// The Intune source, when the policy has one: `fresh`, `snapshot` or `held`, and why it
+    /// was not fresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intune: Option<crate::engine::intune::IntuneReport>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -100,6 +104,7 @@ impl SyncRecord {
                 })
                 .collect(),
             conflicts: o.access.as_ref().map_or(0, |a| a.conflicts.len()),
+            intune: o.access.as_ref().and_then(|a| a.intune.clone()),
         }
     }
 }
@@ -249,6 +254,7 @@ mod tests {
                 error: "connection refused".into(),
             }],
             conflicts: 2,
+            intune: None,
         });
         s.last_error = Some(ErrorRecord {
             at: t,

@@ -892,6 +892,16 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
         "Point de terminaison ActiveSync",
     ),
     (
+        "Intune (Microsoft Graph)",
+        "Intune (Microsoft Graph)",
+        "Intune (Microsoft Graph)",
+    ),
+    (
+        "no Intune source: Cloud/TenantId and Cloud/ApplicationId are not set",
+        "geen Intune-bron: Cloud/TenantId en Cloud/ApplicationId zijn niet ingesteld",
+        "pas de source Intune : Cloud/TenantId et Cloud/ApplicationId ne sont pas définis",
+    ),
+    (
         "Validate connectivity",
         "Connectiviteit controleren",
         "Vérifier la connectivité",

@@ -634,8 +634,27 @@ pub(crate) fn all(cloud: &Cloud, org: &Org, now: i64) -> Value {
     )
 }
 
-/// Route a Graph request.
+/// Route a Graph request; every answer carries `request-id` and the client's
+/// `client-request-id` (or a new one), as Graph's do.
 pub(crate) async fn handle(cloud: &Cloud, shared: &Shared, req: Request<Incoming>) -> Resp {
+    let client_id = req
+        .headers()
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut rng = SplitMix::new(cloud.pages_served.load(Ordering::Relaxed) ^ now() as u64);
+    let request_id = guid(&mut rng);
+    let client_id = client_id.unwrap_or_else(|| guid(&mut rng));
+    let mut r = answer(cloud, shared, req).await;
+    for (k, v) in [("request-id", request_id), ("client-request-id", client_id)] {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&v) {
+            r.headers_mut().insert(k, v);
+        }
+    }
+    r
+}
+
+async fn answer(cloud: &Cloud, shared: &Shared, req: Request<Incoming>) -> Resp {
     let throttled = cloud
         .throttle
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))

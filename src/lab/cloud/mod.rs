@@ -547,7 +547,7 @@ impl Cloud {
     }
 
     /// The switches and counters, for the control endpoint's `GET /cloud`.
-    pub(crate) fn state_json(&self) -> serde_json::Value {
+    pub fn state_json(&self) -> serde_json::Value {
         let counts = match self.directory.read() {
             Ok(d) => d.counts(),
             Err(p) => p.into_inner().counts(),
