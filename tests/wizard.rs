@@ -1488,6 +1488,7 @@ fn status_home(w: &mut Wizard, ask: bool) {
         server: "cas01.contoso.com".into(),
         failed_over_from: vec![],
         conflicts: 2,
+        intune: None,
     };
     w.welcome.home = Some(eas_connector::wizard::effects::Home {
         running: true,

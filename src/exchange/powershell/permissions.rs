@@ -129,9 +129,17 @@ macro_rules! cmdlets {
         ];
 
         impl Cmdlet {
-            /// Its table entry: [`TABLE`] lists the cmdlets in declaration order.
+            /// Its table entry (written out per cmdlet: this module forbids indexing).
             pub fn entry(self) -> &'static Entry {
-                &TABLE[self as usize]
+                match self {
+                    $(Cmdlet::$variant => &Entry {
+                        cmdlet: Cmdlet::$variant,
+                        name: $name,
+                        used: Used::$used,
+                        role: ManagementRole::$role,
+                        purpose: $purpose,
+                    },)+
+                }
             }
         }
     };
