@@ -433,12 +433,16 @@ lab_dir="$tmp/lab"
 pids+=("$!")
 for _ in $(seq 150); do [ -f "$lab_dir/lab.json" ] && break; sleep 0.1; done
 check "the Linux lab is up (lab.json written)" test -f "$lab_dir/lab.json"
-# The lab's answers.toml, with its CA file as a Windows path (through Z:).
-python3 - "$lab_dir/answers.toml" "$(winpath "$lab_dir/lab-ca.pem")" >"$tmp/answers-win.toml" <<'EOF'
+# The lab's answers.toml, with its CA file and its cloud app's PFX (the Intune source's
+# certificate, imported into Credential Manager as DER) as Windows paths (through Z:).
+python3 - "$lab_dir/answers.toml" "$(winpath "$lab_dir/lab-ca.pem")" "$(winpath "$lab_dir/cloud-app.pfx")" \
+  >"$tmp/answers-win.toml" <<'EOF'
 import sys
 for line in open(sys.argv[1]):
     if line.startswith("TrustedCaFile"):
         line = "TrustedCaFile = '%s'\n" % sys.argv[2]
+    elif line.startswith("CertificateFile"):
+        line = "CertificateFile = '%s'\n" % sys.argv[3]
     sys.stdout.write(line)
 EOF
 mapfile -t lab_pw < <(python3 -c 'import json, sys; a = json.load(open(sys.argv[1]))["accounts"]
@@ -453,6 +457,8 @@ expect_match "… with the lab's CAS and the CA file's Windows path" "<TrustedCa
 creds=$(w reg query "$CRED_KEY" 2>&1)
 expect_match "service account password in wine's Credential Manager" 'Generic: winelab/service-account\.EAS Connector$' "$creds"
 expect_match "notification account password in wine's Credential Manager" 'Generic: winelab/notification-account\.EAS Connector$' "$creds"
+expect_match "the cloud app's private key in wine's Credential Manager (DER, under its 2 560-byte limit)" \
+  'Generic: winelab/cloud-private-key\.EAS Connector$' "$creds"
 leaks=$(python3 - "$PD/winelab" "${lab_pw[@]}" <<'EOF'
 import os, sys
 top, pws = sys.argv[1], sys.argv[2:]
