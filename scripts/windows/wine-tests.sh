@@ -476,7 +476,7 @@ expect_eq "validate against the lab: exit 0" "0" "$rc"
 expect_no_match "validate: no check failed" '✘' "$(cat "$tmp/validate.out")"
 # The service runs as LocalSystem, whose Credential Manager is not the admin's. wine has one
 # account, so take the admin's entries away: the service below must sync with its DPAPI copy.
-for kind in service-account notification-account; do
+for kind in service-account notification-account cloud-certificate cloud-private-key; do
   wine reg delete "$CRED_KEY\\Generic: winelab/$kind.EAS Connector" /f >/dev/null 2>&1 || true
 done
 creds=$(w reg query "$CRED_KEY" 2>&1)
