@@ -122,10 +122,15 @@ async fn dns_and_closed_ports_are_named() {
             .contains("'no-such-host.invalid' could not be resolved"),
         "{e}"
     );
-    let port = free_port();
+    // A port bound but never listening: refused, and no other test's server can take it
+    // meanwhile (a port merely found free once could be, as a parallel test's listener did).
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = closed.local_addr().unwrap().port();
     let e = fetch(&format!("https://127.0.0.1:{port}/"), &opts)
         .await
         .unwrap_err();
+    drop(closed);
     assert!(matches!(e, HttpError::Refused { .. }), "{e:?}");
     assert!(
         e.to_string()
