@@ -10,41 +10,10 @@
 
 mod support;
 
+use support::LabProc;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct LabProc {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl LabProc {
-    fn start(extra: &[&str]) -> LabProc {
-        let dir = tempfile::tempdir().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_eas-connector"))
-            .args(["lab", "--state-dir"])
-            .arg(dir.path())
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !dir.path().join("lab.json").exists() {
-            assert!(Instant::now() < deadline, "lab did not write lab.json");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        LabProc { child, dir }
-    }
-}
-
-impl Drop for LabProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::process::Command;
 
 fn peers() -> bool {
     support::python_module("msal", "msal")

@@ -332,3 +332,37 @@ pub fn ca_in(dir: &Path) -> (LabCa, PathBuf) {
 pub fn loopback_leaf() -> LeafSpec {
     LeafSpec::loopback(&[])
 }
+
+/// `eas-connector lab` in its own process, in a fresh folder, until dropped; `start` returns
+/// once the lab has written `lab.json` (within 60 s).
+pub struct LabProc {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+}
+
+impl LabProc {
+    pub fn start(extra: &[&str]) -> LabProc {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_eas-connector"))
+            .args(["lab", "--state-dir"])
+            .arg(dir.path())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !dir.path().join("lab.json").exists() {
+            assert!(Instant::now() < deadline, "lab did not write lab.json");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        LabProc { child, dir }
+    }
+}
+
+impl Drop for LabProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
