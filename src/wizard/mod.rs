@@ -1353,26 +1353,18 @@ impl Wizard {
                 ui::bold(text(l.f("Remove the connector of “{}”?", &[&plan.org])).size(20)),
                 list,
                 text(kept).size(ui::BODY),
-                row![
-                    Space::new().width(Length::Fill),
-                    focus::focusable(
+                confirm_buttons(
+                    (
                         "keep-connector",
-                        button(text(l.t("Keep the connector")).size(ui::BODY))
-                            .padding([8, 18])
-                            .style(ui::plain_button)
-                            .on_press(Message::ConfirmRemove(false)),
-                        Some(Message::ConfirmRemove(false)),
+                        l.t("Keep the connector"),
+                        Message::ConfirmRemove(false)
                     ),
-                    focus::focusable(
+                    (
                         "confirm-remove",
-                        button(text(l.t("Remove")).size(ui::BODY))
-                            .padding([8, 18])
-                            .style(button::danger)
-                            .on_press(Message::ConfirmRemove(true)),
-                        Some(Message::ConfirmRemove(true)),
+                        l.t("Remove"),
+                        Message::ConfirmRemove(true)
                     ),
-                ]
-                .spacing(8),
+                ),
                 text(l.t("Esc or Enter: keep it · Tab to Remove, then Space: remove"))
                     .size(ui::SMALL)
                     .style(ui::muted),
@@ -1385,62 +1377,63 @@ impl Wizard {
         if !self.confirm_cancel {
             return keys::keys(body, self.focus).into();
         }
-        let dialog = container(
-            column![
-                ui::bold(text(l.t("Cancel setup?")).size(20)),
-                text(l.t("Nothing has been written yet; the connector stays as it was."))
-                    .size(ui::BODY),
-                row![
-                    Space::new().width(Length::Fill),
-                    focus::focusable(
-                        "continue-setup",
-                        button(text(l.t("Continue setup")).size(ui::BODY))
-                            .padding([8, 18])
-                            .style(ui::plain_button)
-                            .on_press(Message::ConfirmCancel(false)),
-                        Some(Message::ConfirmCancel(false)),
-                    ),
-                    focus::focusable(
-                        "cancel-setup",
-                        button(text(l.t("Cancel setup")).size(ui::BODY))
-                            .padding([8, 18])
-                            .style(button::danger)
-                            .on_press(Message::ConfirmCancel(true)),
-                        Some(Message::ConfirmCancel(true)),
-                    ),
-                ]
-                .spacing(8),
-                text(l.t("Enter: cancel setup · Esc: continue"))
-                    .size(ui::SMALL)
-                    .style(ui::muted),
-            ]
-            .spacing(14),
-        )
-        .padding(24)
-        .max_width(460)
-        .style(|t: &Theme| {
-            let p = t.extended_palette();
-            container::Style::default()
-                .background(p.background.base.color)
-                .border(iced::Border {
-                    color: p.background.strong.color,
-                    width: 1.0,
-                    radius: 8.0.into(),
-                })
-        });
-        let layered = stack![
-            body,
-            opaque(container(dialog).center(Length::Fill).style(|_t: &Theme| {
-                container::Style::default().background(iced::Color::from_rgba(0.0, 0.0, 0.0, 0.45))
-            }))
-        ];
-        keys::keys(layered, self.focus)
+        let dialog = column![
+            ui::bold(text(l.t("Cancel setup?")).size(20)),
+            text(l.t("Nothing has been written yet; the connector stays as it was."))
+                .size(ui::BODY),
+            confirm_buttons(
+                (
+                    "continue-setup",
+                    l.t("Continue setup"),
+                    Message::ConfirmCancel(false)
+                ),
+                (
+                    "cancel-setup",
+                    l.t("Cancel setup"),
+                    Message::ConfirmCancel(true)
+                ),
+            ),
+            text(l.t("Enter: cancel setup · Esc: continue"))
+                .size(ui::SMALL)
+                .style(ui::muted),
+        ]
+        .spacing(14);
+        keys::keys(modal(body, dialog.into(), 460.0), self.focus)
             .modal(&["continue-setup", "cancel-setup"])
             .into()
     }
 }
 
 /// `dialog` over `body`, which it dims and keeps from input.
+/// A confirmation dialog's two buttons, right-aligned: the safe choice (plain) and the
+/// destructive one (red), each focusable by its id.
+fn confirm_buttons<'a>(
+    (keep_id, keep, keep_msg): (&'static str, &'a str, Message),
+    (act_id, act, act_msg): (&'static str, &'a str, Message),
+) -> Element<'a, Message> {
+    row![
+        Space::new().width(Length::Fill),
+        focus::focusable(
+            keep_id,
+            button(text(keep).size(ui::BODY))
+                .padding([8, 18])
+                .style(ui::plain_button)
+                .on_press(keep_msg.clone()),
+            Some(keep_msg),
+        ),
+        focus::focusable(
+            act_id,
+            button(text(act).size(ui::BODY))
+                .padding([8, 18])
+                .style(button::danger)
+                .on_press(act_msg.clone()),
+            Some(act_msg),
+        ),
+    ]
+    .spacing(8)
+    .into()
+}
+
 fn modal<'a>(
     body: impl Into<Element<'a, Message>>,
     dialog: Element<'a, Message>,
