@@ -81,7 +81,7 @@ pub enum ImportError {
     NotRsa { path: PathBuf },
     #[error("{path}'s private key does not belong to its certificate; export the certificate together with its own key")]
     Mismatch { path: PathBuf },
-    #[error("{path}'s certificate could not be read: {reason}")]
+    #[error("{path}'s certificate could not be read: {reason}; export it again as a PFX with its private key, or as PEM (certificate and key)")]
     BadCertificate { path: PathBuf, reason: String },
     #[error("{path}'s certificate expired on {not_after}; create a new one, upload it to the app registration (Certificates & secrets) and import it")]
     Expired {

@@ -118,7 +118,7 @@ pub enum GraphError {
         retries: u32,
         last_wait: u64,
     },
-    #[error("Graph answered HTTP {status} {code}: {message}")]
+    #[error("Graph answered HTTP {status} {code}: {message}; the last good snapshot is used meanwhile — if it persists, check Microsoft 365's service health (Intune) and run `eas-connector intune read` to retry")]
     Status {
         status: u16,
         code: String,
@@ -130,7 +130,7 @@ pub enum GraphError {
         source: Box<HttpError>,
         hint: &'static str,
     },
-    #[error("Graph's answer for page {page} could not be read: {detail}")]
+    #[error("Graph's answer for page {page} could not be read: {detail}; check that Cloud/GraphUrl is Microsoft Graph's address (a proxy or portal page answering instead shows up this way)")]
     BadPage { page: u32, detail: String },
     #[error("Graph's next page link {0} is not under Cloud/GraphUrl; refused")]
     ForeignLink(String),
