@@ -164,7 +164,7 @@ fields! {
         "Exchange organization this connector serves";
     EXCHANGE_SERVER_TYPE: "ExchangeServerType", exchange_server_type,
         <ExchangeServerType as Choice>::parse,
-        "OnPremises or Hosted";
+        "OnPremises, Hosted or Online (Exchange Online, Microsoft 365)";
     CLIENT_ACCESS_SERVER: "ClientAccessServer", client_access_server, ServerList::parse,
         "Client Access Server FQDN (host or host:port, HTTPS), or a URL such as http://cas01.contoso.com/PowerShell/; several, comma-separated: the first is used, the others are tried first on failover";
     HOSTED_SERVER_ADDRESS: "HostedServerAddress", hosted_server_address,
@@ -245,6 +245,9 @@ fields! {
     CLOUD_GRAPH_URL: "Cloud/GraphUrl", cloud.graph_url,
         |v| validate::cloud_url(v, "https://graph.microsoft.com"),
         "Microsoft Graph address (national clouds differ, e.g. https://graph.microsoft.us)";
+    CLOUD_EXCHANGE_URL: "Cloud/ExchangeUrl", cloud.exchange_url,
+        |v| validate::cloud_url(v, "https://outlook.office365.com"),
+        "Exchange Online address (national clouds differ, e.g. https://outlook.office365.us)";
     CLOUD_CREDENTIAL: "Cloud/Credential", cloud.credential, <CloudCredential as Choice>::parse,
         "how the app signs in: Certificate (key in the credential store; `cloud set-certificate`) or Secret (`cloud set-secret`)";
     CLOUD_CERTIFICATE_THUMBPRINT: "Cloud/CertificateThumbprint", cloud.certificate_thumbprint,
@@ -351,6 +354,7 @@ mod tests {
             "Cloud/ApplicationId" => "11111111-2222-3333-4444-555555555555",
             "Cloud/Authority" => "https://login.microsoftonline.us",
             "Cloud/GraphUrl" => "https://graph.microsoft.us",
+            "Cloud/ExchangeUrl" => "https://outlook.office365.us",
             "Cloud/Credential" => "Secret",
             "Cloud/CertificateThumbprint" => "00112233445566778899AABBCCDDEEFF00112233",
             p if p.ends_with("User") || p.ends_with("Mailbox") => "x@contoso.com",
@@ -377,7 +381,7 @@ mod tests {
         assert!(err(&mut c, "Proxy/Port", "abc").contains("whole number"));
         assert!(err(&mut c, "MaxParallelRunspaces", "0").contains("1-16"));
         assert!(err(&mut c, "IsCasFailoverEnabled", "maybe").contains("true or false"));
-        assert!(err(&mut c, "ExchangeServerType", "Cloud").contains("OnPremises or Hosted"));
+        assert!(err(&mut c, "ExchangeServerType", "Cloud").contains("OnPremises, Hosted or Online"));
         assert!(err(&mut c, "AuthenticationMethod", "x")
             .contains("use Auto, Kerberos, Negotiate, Ntlm or Basic"));
         assert!(err(&mut c, "SchemaVersion", "9").contains("newer"));

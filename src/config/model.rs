@@ -27,6 +27,9 @@ pub enum ExchangeServerType {
     OnPremises,
     /// Exchange hosted by a provider, reached through the provider's server address.
     Hosted,
+    /// Exchange Online (Microsoft 365): its REST admin API with the `<Cloud>` app's token; no
+    /// Client Access Server and no service account password.
+    Online,
 }
 
 impl ExchangeServerType {
@@ -34,7 +37,13 @@ impl ExchangeServerType {
         match self {
             ExchangeServerType::OnPremises => "OnPremises",
             ExchangeServerType::Hosted => "Hosted",
+            ExchangeServerType::Online => "Online",
         }
+    }
+
+    /// Reached through remote PowerShell (WinRM) on a server address, with a service account.
+    pub fn is_remote_powershell(self) -> bool {
+        !matches!(self, ExchangeServerType::Online)
     }
 }
 
@@ -120,7 +129,11 @@ pub trait Choice: Sized + Copy + 'static {
 }
 
 impl Choice for ExchangeServerType {
-    const ALL: &'static [Self] = &[ExchangeServerType::OnPremises, ExchangeServerType::Hosted];
+    const ALL: &'static [Self] = &[
+        ExchangeServerType::OnPremises,
+        ExchangeServerType::Hosted,
+        ExchangeServerType::Online,
+    ];
     const WHAT: &'static str = "a server type";
     fn name(self) -> &'static str {
         self.as_str()
@@ -306,6 +319,8 @@ impl CloudCredential {
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// The default Microsoft Graph address (global cloud).
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
+/// The default Exchange Online address (global cloud).
+pub const DEFAULT_EXCHANGE_ONLINE_URL: &str = "https://outlook.office365.com";
 
 /// The Microsoft cloud identity (`<Cloud>`): one Entra ID app registration, used for Intune
 /// (Microsoft Graph) now and Exchange Online later. Its credential is in the secret store.
@@ -320,6 +335,8 @@ pub struct CloudSettings {
     pub authority: String,
     /// Microsoft Graph's address.
     pub graph_url: String,
+    /// Exchange Online's address (its REST admin API is `<url>/adminapi/beta/<tenant>/`).
+    pub exchange_url: String,
     pub credential: CloudCredential,
     /// SHA-1 of the imported certificate, upper-case hex (informational).
     pub certificate_thumbprint: Option<String>,
@@ -332,6 +349,7 @@ impl Default for CloudSettings {
             application_id: None,
             authority: DEFAULT_AUTHORITY.into(),
             graph_url: DEFAULT_GRAPH_URL.into(),
+            exchange_url: DEFAULT_EXCHANGE_ONLINE_URL.into(),
             credential: CloudCredential::Certificate,
             certificate_thumbprint: None,
         }
@@ -437,6 +455,7 @@ impl ConnectorConfig {
         match self.exchange_server_type {
             ExchangeServerType::OnPremises => self.client_access_server.first(),
             ExchangeServerType::Hosted => self.hosted_server_address.as_ref(),
+            ExchangeServerType::Online => None,
         }
     }
 
@@ -455,12 +474,29 @@ impl ConnectorConfig {
                 "is empty, but ExchangeServerType is Hosted".to_string(),
                 "set the hosted Exchange server address your provider gave you".to_string(),
             )),
+            ExchangeServerType::Online if self.cloud.tenant_id.is_none() => out.push((
+                &fields::CLOUD_TENANT_ID,
+                "is empty, but ExchangeServerType is Online".to_string(),
+                "set your Microsoft 365 tenant: its domain (contoso.onmicrosoft.com) or directory ID".to_string(),
+            )),
             _ => {}
+        }
+        if self.exchange_server_type == ExchangeServerType::Online
+            && self.cloud.application_id.is_none()
+        {
+            out.push((
+                &fields::CLOUD_APPLICATION_ID,
+                "is empty, but ExchangeServerType is Online".to_string(),
+                "set the application (client) ID of the app registration the connector signs in as"
+                    .to_string(),
+            ));
         }
         if self.uses_plain_http() && self.authentication_method == AuthenticationMethod::Basic {
             let field = match self.exchange_server_type {
                 ExchangeServerType::OnPremises => fields::CLIENT_ACCESS_SERVER.path,
-                ExchangeServerType::Hosted => fields::HOSTED_SERVER_ADDRESS.path,
+                ExchangeServerType::Hosted | ExchangeServerType::Online => {
+                    fields::HOSTED_SERVER_ADDRESS.path
+                }
             };
             out.push((
                 &fields::AUTHENTICATION_METHOD,
@@ -482,14 +518,17 @@ impl ConnectorConfig {
                 "set the proxy user, or set Proxy/UseCredentials to false".to_string(),
             ));
         }
-        if self.service_account.user.is_none() {
+        if self.service_account.user.is_none() && self.exchange_server_type.is_remote_powershell() {
             out.push((
                 &fields::SERVICE_ACCOUNT_USER,
                 "is empty".to_string(),
                 "set the Exchange service account as DOMAIN\\user or user@domain".to_string(),
             ));
         }
-        if self.notification_account.user.is_none() {
+        // Exchange Online sends through Microsoft Graph as the app: a mailbox, no account.
+        if self.notification_account.user.is_none()
+            && self.exchange_server_type.is_remote_powershell()
+        {
             out.push((
                 &fields::NOTIFICATION_ACCOUNT_USER,
                 "is empty".to_string(),

@@ -328,7 +328,9 @@ pub fn configured_engine(
     }
     let others = match cfg.exchange_server_type {
         crate::config::ExchangeServerType::OnPremises => cfg.client_access_server.0.get(1..),
-        crate::config::ExchangeServerType::Hosted => None,
+        crate::config::ExchangeServerType::Hosted | crate::config::ExchangeServerType::Online => {
+            None
+        }
     };
     let others = others
         .unwrap_or_default()

@@ -389,6 +389,7 @@ impl Form {
         let address = match self.server_type {
             ExchangeServerType::OnPremises => &fields::CLIENT_ACCESS_SERVER,
             ExchangeServerType::Hosted => &fields::HOSTED_SERVER_ADDRESS,
+            ExchangeServerType::Online => &fields::CLOUD_TENANT_ID,
         };
         *field == *address
             || *field == fields::SERVICE_ACCOUNT_USER
@@ -456,6 +457,7 @@ impl Form {
         let addr = match self.server_type {
             ExchangeServerType::OnPremises => &fields::CLIENT_ACCESS_SERVER,
             ExchangeServerType::Hosted => &fields::HOSTED_SERVER_ADDRESS,
+            ExchangeServerType::Online => &fields::CLOUD_TENANT_ID,
         };
         self.ok(&[addr, &fields::EWS_URL, &fields::TRUSTED_CA_FILE], &[addr])
     }
@@ -496,6 +498,7 @@ impl Form {
         let address = match self.server_type {
             ExchangeServerType::OnPremises => self.cas.trim(),
             ExchangeServerType::Hosted => self.hosted.trim(),
+            ExchangeServerType::Online => self.cloud_tenant.trim(),
         };
         let host = if address.contains("://") {
             url::Url::parse(address)

@@ -358,6 +358,11 @@ impl Wizard {
                         "Hosted server address",
                         What::Field(&fl::HOSTED_SERVER_ADDRESS),
                     ),
+                    ExchangeServerType::Online => (
+                        "cloud-tenant",
+                        "Directory (tenant) ID",
+                        What::Field(&fl::CLOUD_TENANT_ID),
+                    ),
                 });
                 list.push(("ews-url", "EWS URL (optional)", What::Field(&fl::EWS_URL)));
                 list.push((
@@ -634,6 +639,7 @@ impl Wizard {
             Step::Server => Some(match f.server_type {
                 ExchangeServerType::OnPremises => "cas",
                 ExchangeServerType::Hosted => "hosted",
+                ExchangeServerType::Online => "cloud-tenant",
             }),
             Step::Proxy => f.proxy_enabled.then_some("proxy-host"),
             Step::ServiceAccount => Some("service-user"),

@@ -1,5 +1,5 @@
 //! Page 3, Server: the Client Access Server (its FQDN for HTTPS, or Microsoft's default
-//! `http://<fqdn>/PowerShell/`) or the hosted address; in Advanced, an EWS
+//! `http://<fqdn>/PowerShell/`) or the hosted address, or the Exchange Online tenant; in Advanced, an EWS
 //! URL override and a trusted CA file (with a file dialog). Only edits the form; the dialog
 //! itself is opened by the app.
 
@@ -18,6 +18,8 @@ pub enum Message {
     Cas(String),
     /// The hosted server address changed.
     Hosted(String),
+    /// The Exchange Online tenant changed.
+    Tenant(String),
     /// Show or hide the advanced settings.
     Advanced(bool),
     /// The EWS URL override changed.
@@ -39,6 +41,7 @@ pub fn update(form: &mut Form, msg: Message) -> Option<Event> {
     match msg {
         Message::Cas(v) => form.cas = v,
         Message::Hosted(v) => form.hosted = v,
+        Message::Tenant(v) => form.cloud_tenant = v,
         Message::Advanced(v) => form.show_advanced = v,
         Message::EwsUrl(v) => form.ews_url = v,
         Message::CaFile(v) => form.ca_file = v,
@@ -78,6 +81,17 @@ pub fn view(form: &Form, l: Lang) -> Element<'_, Message> {
             ),
             form.error_in(l, &fields::HOSTED_SERVER_ADDRESS),
             l.t("host[:port] or the https:// address your provider gave you."),
+        )),
+        ExchangeServerType::Online => col.push(ui::required_field(
+            l.t("Directory (tenant) ID"),
+            ui::input(
+                "cloud-tenant",
+                "contoso.onmicrosoft.com",
+                &form.cloud_tenant,
+                Message::Tenant,
+            ),
+            form.error_in(l, &fields::CLOUD_TENANT_ID),
+            l.t("The tenant's GUID or a verified domain (Entra admin center › Overview)."),
         )),
     };
     col = col.push(ui::check(

@@ -75,6 +75,7 @@ pub fn view<'a>(cx: Context<'a>, l: Lang) -> Element<'a, Message> {
     let server = match f.server_type {
         crate::config::ExchangeServerType::OnPremises => f.cas.clone(),
         crate::config::ExchangeServerType::Hosted => f.hosted.clone(),
+        crate::config::ExchangeServerType::Online => f.cloud_tenant.clone(),
     };
     let proxy = if f.proxy_enabled {
         format!("{}:{}", f.proxy_host.trim(), f.proxy_port.trim())
